@@ -1,0 +1,13 @@
+//! One module per subcommand. Each exposes its clap `Args` and a `run`
+//! function returning the process exit code.
+
+pub mod build;
+pub mod solc;
+
+/// Prints a top-level error with its chain of causes, as `error: …` lines.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,45 @@
+//! The `forja` binary. Commands stay thin: they parse arguments, call into the
+//! library crates and render what comes back. Only this crate prints to the
+//! terminal.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "forja",
+    version,
+    about = "Build, test, run and deploy smart contracts on permissioned EVM networks",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile the project's Solidity sources into artifacts in `out/`.
+    Build(commands::build::Args),
+    /// Manage Solidity compilers (install, list, which).
+    #[command(subcommand)]
+    Solc(commands::solc::SolcCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(args),
+        Command::Solc(cmd) => commands::solc::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            commands::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

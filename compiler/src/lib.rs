@@ -1,0 +1,8 @@
+//! forja-compiler: the project model (`forja.toml`), source discovery,
+//! imports and remappings, compiler management, artifacts and the
+//! incremental build cache.
+//!
+//! This crate knows nothing of chains, nodes or deployments, and never prints:
+//! it returns values and errors that the `forja` binary renders.
+
+pub mod solc;
