@@ -24,6 +24,14 @@ struct Cli {
 enum Command {
     /// Compile the project's Solidity sources into artifacts in `out/`.
     Build(commands::build::Args),
+    /// Run the project's Solidity tests.
+    Test(commands::test::Args),
+    /// Start an in-process permissioned network with a JSON-RPC API.
+    Node(commands::node::Args),
+    /// Create a new project from a template.
+    New(commands::new::Args),
+    /// Run the Solidity language server on stdio.
+    Lsp(commands::lsp::Args),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -33,6 +41,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args),
+        Command::Test(args) => commands::test::run(args),
+        Command::Node(args) => commands::node::run(args),
+        Command::New(args) => commands::new::run(args),
+        Command::Lsp(args) => commands::lsp::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
     };
     match result {

@@ -2,7 +2,11 @@
 //! function returning the process exit code.
 
 pub mod build;
+pub mod lsp;
+pub mod new;
+pub mod node;
 pub mod solc;
+pub mod test;
 
 /// Prints a top-level error with its chain of causes, as `error: …` lines.
 pub fn print_error(err: &anyhow::Error) {

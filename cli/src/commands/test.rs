@@ -1,0 +1,372 @@
+//! `forja test`: build the project, run its Solidity tests, render results.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use anyhow::Context as _;
+use forja_tester::{
+    ArtifactSet,
+    report::{SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
+    runner::{TestConfig, TestFilter, TraceMode, run_tests, test_contracts},
+};
+
+mod render;
+
+/// Run the project's Solidity tests (Foundry-compatible).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Project root.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Directory of compiled artifacts (Foundry layout), relative to the root.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Directory of the tests, relative to the root.
+    #[arg(long, default_value = "test")]
+    pub test_dir: String,
+    /// Only run tests whose name matches this regex.
+    #[arg(long = "match-test", visible_alias = "mt")]
+    pub match_test: Option<String>,
+    /// Skip tests whose name matches this regex.
+    #[arg(long = "no-match-test", visible_alias = "nmt")]
+    pub no_match_test: Option<String>,
+    /// Only run test contracts whose name matches this regex.
+    #[arg(long = "match-contract", visible_alias = "mc")]
+    pub match_contract: Option<String>,
+    /// Skip test contracts whose name matches this regex.
+    #[arg(long = "no-match-contract", visible_alias = "nmc")]
+    pub no_match_contract: Option<String>,
+    /// Only run test files matching this glob.
+    #[arg(long = "match-path", visible_alias = "mp")]
+    pub match_path: Option<String>,
+    /// Skip test files matching this glob.
+    #[arg(long = "no-match-path", visible_alias = "nmp")]
+    pub no_match_path: Option<String>,
+    /// Fuzz runs per fuzz test.
+    #[arg(long, default_value_t = 256, env = "FORJA_FUZZ_RUNS")]
+    pub fuzz_runs: u32,
+    /// Fuzzer seed (decimal or 0x-hex); random when absent.
+    #[arg(long, env = "FORJA_FUZZ_SEED")]
+    pub fuzz_seed: Option<String>,
+    /// Call sequences per invariant test.
+    #[arg(long, default_value_t = 256)]
+    pub invariant_runs: u32,
+    /// Calls per invariant sequence.
+    #[arg(long, default_value_t = 500)]
+    pub invariant_depth: u32,
+    /// Fail invariant tests when a target call reverts.
+    #[arg(long)]
+    pub invariant_fail_on_revert: bool,
+    /// Let `vm.expectRevert` match reverts of the test function itself (internal
+    /// calls), as Foundry before 1.0 did.
+    #[arg(long)]
+    pub allow_internal_expect_revert: bool,
+    /// Print a gas report per contract and function.
+    #[arg(long)]
+    pub gas_report: bool,
+    /// Print results as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Re-run tests when sources change.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    /// Worker threads (0 = one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// Verbosity: -vv logs of all tests, -vvv traces of failing tests, -vvvv traces of all tests.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbosity: u8,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !args.watch {
+        return run_once(&args);
+    }
+    let root = args.root.clone();
+    loop {
+        let code = run_once(&args);
+        if let Err(err) = &code {
+            super::print_error(err);
+        }
+        eprintln!(
+            "\nwatching {} for changes (Ctrl-C to stop)…",
+            root.display()
+        );
+        wait_for_change(&root, &args)?;
+    }
+}
+
+fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
+    let root = &args.root;
+    let artifacts = Arc::new(build(args)?);
+    let config = config(args, root)?;
+
+    let selected = test_contracts(&artifacts, &config).len();
+    if selected == 0 {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({ "suites": [], "duration": 0.0, "gas_report": null })
+            );
+        } else {
+            println!("No tests match the provided filters.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(selected as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} test suites {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let on_suite = |suite: &SuiteResult| {
+        if let Some(bar) = &progress {
+            bar.set_message(suite.name.clone());
+            bar.inc(1);
+        }
+    };
+    let report = run_tests(artifacts.clone(), &config, &on_suite);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+
+    write_test_report(root, &report)?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit())
+            .with_context(|| format!("writing JUnit report to {}", path.display()))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        render::render_report(
+            &mut out,
+            &report,
+            args.verbosity,
+            std::io::stdout().is_terminal(),
+        )?;
+        if let Some(gas) = &report.gas_report {
+            render::render_gas_report(&mut out, gas, &artifacts)?;
+        }
+    }
+    Ok(if report.failed() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Compiles the project and returns its artifacts.
+fn build(args: &Args) -> anyhow::Result<ArtifactSet> {
+    let out = args.root.join(&args.out);
+    if !out.is_dir() {
+        anyhow::bail!(
+            "no compiled artifacts in {}: run `forja build` first (forja test reads Foundry-layout artifacts `out/<File>.sol/<Contract>.json`)",
+            out.display()
+        );
+    }
+    ArtifactSet::load_foundry_out(&out)
+        .with_context(|| format!("loading artifacts from {}", out.display()))
+}
+
+fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
+    let filter = TestFilter::new(
+        args.match_test.as_deref(),
+        args.no_match_test.as_deref(),
+        args.match_contract.as_deref(),
+        args.no_match_contract.as_deref(),
+        args.match_path.as_deref(),
+        args.no_match_path.as_deref(),
+    )?;
+    let fuzz_seed = args.fuzz_seed.as_deref().map(parse_seed).transpose()?;
+    Ok(TestConfig {
+        fuzz_runs: args.fuzz_runs,
+        fuzz_seed,
+        invariant_runs: args.invariant_runs,
+        invariant_depth: args.invariant_depth,
+        invariant_fail_on_revert: args.invariant_fail_on_revert,
+        traces: match args.verbosity {
+            0..=2 => TraceMode::Never,
+            3 => TraceMode::Failures,
+            _ => TraceMode::All,
+        },
+        gas_report: args.gas_report,
+        filter,
+        failure_dir: Some(root.join("cache/fuzz/failures")),
+        threads: args.jobs,
+        test_dir: args.test_dir.clone(),
+        allow_internal_expect_revert: args.allow_internal_expect_revert,
+        ..Default::default()
+    })
+}
+
+/// Accepts decimal or `0x` hex; wider seeds are folded to 64 bits.
+fn parse_seed(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let value = match text.strip_prefix("0x") {
+        Some(hex) => alloy::primitives::U256::from_str_radix(hex, 16),
+        None => alloy::primitives::U256::from_str_radix(text, 10),
+    }
+    .map_err(|_| anyhow::anyhow!("--fuzz-seed `{text}` is not a decimal or 0x-hex number"))?;
+    let limbs = value.as_limbs();
+    Ok(limbs[0] ^ limbs[1] ^ limbs[2] ^ limbs[3])
+}
+
+/// Writes `cache/test-report.json`, which `forja promote` reads.
+fn write_test_report(root: &Path, report: &TestRunReport) -> anyhow::Result<()> {
+    let commit = git2::Repository::discover(root).ok().and_then(|repo| {
+        repo.head()
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|c| c.id().to_string())
+    });
+    let dirty = git2::Repository::discover(root).ok().map(|repo| {
+        repo.statuses(None)
+            .map(|s| s.iter().any(|e| !e.status().is_ignored()))
+            .unwrap_or(false)
+    });
+    let timestamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let failing: Vec<String> = report
+        .suites
+        .iter()
+        .flat_map(|s| {
+            s.tests
+                .iter()
+                .filter(|t| t.status == TestStatus::Fail)
+                .map(move |t| format!("{}::{}", s.contract, t.signature))
+        })
+        .collect();
+    let json = serde_json::json!({
+        "commit": commit,
+        "dirty": dirty,
+        "timestamp": timestamp,
+        "passed": report.passed(),
+        "failed": report.failed(),
+        "skipped": report.skipped(),
+        "suites": report.suites.len(),
+        "duration_secs": report.duration.as_secs_f64(),
+        "failing_tests": failing,
+        "forja_version": env!("CARGO_PKG_VERSION"),
+    });
+    let dir = root.join("cache");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("test-report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Polls the project's sources and artifacts until something changes.
+fn wait_for_change(root: &Path, args: &Args) -> anyhow::Result<()> {
+    let watched = [
+        root.join("src"),
+        root.join(&args.test_dir),
+        root.join(&args.out),
+    ];
+    let snapshot = |paths: &[PathBuf]| -> Vec<(PathBuf, SystemTime)> {
+        let mut files = Vec::new();
+        for dir in paths {
+            collect_mtimes(dir, &mut files);
+        }
+        files.sort();
+        files
+    };
+    let before = snapshot(&watched);
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let now = snapshot(&watched);
+        if now != before {
+            // Let editors and the compiler finish writing.
+            std::thread::sleep(Duration::from_millis(200));
+            return Ok(());
+        }
+    }
+}
+
+fn collect_mtimes(dir: &Path, out: &mut Vec<(PathBuf, SystemTime)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_mtimes(&path, out);
+        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+            out.push((path, modified));
+        }
+    }
+}
+
+/// `[PASS] name() (gas: N)`-style line for one test.
+fn test_line(test: &TestResult, color: bool) -> String {
+    let status = match test.status {
+        TestStatus::Pass => paint("[PASS]", "32", color),
+        TestStatus::Skip => match &test.reason {
+            Some(reason) => paint(&format!("[SKIP: {reason}]"), "33", color),
+            None => paint("[SKIP]", "33", color),
+        },
+        TestStatus::Fail => {
+            let mut reason = test.reason.clone().unwrap_or_default();
+            if let Some(c) = &test.counterexample {
+                if c.sequence.is_empty() {
+                    reason.push_str(&format!(
+                        "; counterexample: calldata={} args=[{}]",
+                        c.calldata,
+                        args_of(&c.args)
+                    ));
+                }
+            }
+            paint(&format!("[FAIL: {reason}]"), "31", color)
+        }
+    };
+    let figures = match &test.kind {
+        TestKind::Unit { gas } => format!("(gas: {gas})"),
+        TestKind::Fuzz {
+            runs,
+            mean_gas,
+            median_gas,
+        } => format!("(runs: {runs}, μ: {mean_gas}, ~: {median_gas})"),
+        TestKind::Invariant {
+            runs,
+            calls,
+            reverts,
+        } => format!("(runs: {runs}, calls: {calls}, reverts: {reverts})"),
+    };
+    format!("{status} {} {figures}", test.signature)
+}
+
+/// `name(a, b)` → `a, b`.
+fn args_of(call: &str) -> &str {
+    call.split_once('(')
+        .map(|(_, rest)| rest.trim_end_matches(')'))
+        .unwrap_or(call)
+}
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}

@@ -1,0 +1,838 @@
+//! Cheatcode dispatch: decodes a call to the cheatcode address and applies it.
+
+use std::fmt::Display;
+
+use alloy::{
+    primitives::{Address, B256, Bytes, I256, U256, hex},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{SolCall, SolInterface, SolValue},
+};
+use revm::context::JournalTr;
+
+use crate::{
+    backend::EvmContext,
+    inspector::{
+        ExpectedCall, ExpectedEmit, ExpectedRevert, MockedCall, Prank, TestInspector, access,
+    },
+    vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
+};
+
+type CheatResult = Result<Bytes, String>;
+
+/// ABI-encodes a single return value.
+fn ok<T: alloy::sol_types::SolValue>(value: T) -> CheatResult {
+    Ok(Bytes::from(value.abi_encode()))
+}
+
+fn unit() -> CheatResult {
+    Ok(Bytes::new())
+}
+
+impl TestInspector {
+    /// Applies one cheatcode call from `caller` at journal `depth`.
+    pub(crate) fn apply_cheatcode(
+        &mut self,
+        ctx: &mut EvmContext,
+        caller: Address,
+        depth: usize,
+        input: &[u8],
+    ) -> CheatResult {
+        if let Ok(call) = VmCalls::abi_decode(input) {
+            return self.apply_vm(ctx, caller, depth, call);
+        }
+        if let Ok(call) = ForjaVmCalls::abi_decode(input) {
+            return self.apply_forja(ctx, call);
+        }
+        let selector = input
+            .get(..4)
+            .map(hex::encode_prefixed)
+            .unwrap_or_else(|| "0x".into());
+        let name = input
+            .get(..4)
+            .and_then(|s| {
+                let selector: [u8; 4] = s.try_into().ok()?;
+                self.artifacts
+                    .contracts
+                    .iter()
+                    .flat_map(|c| c.abi.functions())
+                    .find(|f| f.selector() == selector)
+                    .map(|f| f.signature())
+            })
+            .unwrap_or(selector);
+        Err(format!("cheatcode {name} is not supported by forja"))
+    }
+
+    fn apply_forja(&mut self, ctx: &mut EvmContext, call: ForjaVmCalls) -> CheatResult {
+        let _ = ctx;
+        let levels = self.cheats.permissions.get_or_insert_with(Default::default);
+        match call {
+            ForjaVmCalls::setAccessLevel(c) => {
+                if c.level > access::ADMIN {
+                    return Err(format!("setAccessLevel: level {} is not 0..=3", c.level));
+                }
+                levels.insert(c.account, c.level);
+                unit()
+            }
+            ForjaVmCalls::addToAllowlist(c) => {
+                let level = levels.entry(c.account).or_insert(access::NONE);
+                *level = (*level).max(access::DEPLOY);
+                unit()
+            }
+            ForjaVmCalls::removeFromAllowlist(c) => {
+                levels.insert(c.account, access::NONE);
+                unit()
+            }
+            ForjaVmCalls::accessLevel(c) => {
+                let level = self.access_level_of(c.account);
+                ok(U256::from(level))
+            }
+        }
+    }
+
+    fn access_level_of(&self, account: Address) -> u8 {
+        match &self.cheats.permissions {
+            None => access::ADMIN,
+            Some(levels) => levels.get(&account).copied().unwrap_or(
+                if account == crate::vm::DEFAULT_SENDER
+                    || account == crate::vm::TEST_CONTRACT_ADDRESS
+                {
+                    access::ADMIN
+                } else {
+                    access::NONE
+                },
+            ),
+        }
+    }
+
+    fn apply_vm(
+        &mut self,
+        ctx: &mut EvmContext,
+        caller: Address,
+        depth: usize,
+        call: VmCalls,
+    ) -> CheatResult {
+        use VmCalls as C;
+        match call {
+            C::warp(c) => {
+                ctx.block.timestamp = c.newTimestamp;
+                unit()
+            }
+            C::roll(c) => {
+                ctx.block.number = c.newHeight;
+                unit()
+            }
+            C::fee(c) => {
+                ctx.block.basefee = c
+                    .newBasefee
+                    .try_into()
+                    .map_err(|_| "fee: base fee exceeds u64")?;
+                unit()
+            }
+            C::chainId(c) => {
+                ctx.cfg.chain_id = c
+                    .newChainId
+                    .try_into()
+                    .map_err(|_| "chainId: exceeds u64")?;
+                unit()
+            }
+            C::coinbase(c) => {
+                ctx.block.beneficiary = c.newCoinbase;
+                unit()
+            }
+            C::prevrandao(c) => {
+                ctx.block.prevrandao = Some(c.newPrevrandao);
+                unit()
+            }
+            C::difficulty(c) => {
+                ctx.block.difficulty = c.newDifficulty;
+                unit()
+            }
+            C::txGasPrice(c) => {
+                ctx.tx.gas_price = c
+                    .newGasPrice
+                    .try_into()
+                    .map_err(|_| "txGasPrice: exceeds u128")?;
+                unit()
+            }
+            C::getNonce(c) => {
+                let account = ctx
+                    .journaled_state
+                    .load_account(c.account)
+                    .map_err(|e| e.to_string())?;
+                ok(account.data.info.nonce)
+            }
+            C::setNonce(c) => {
+                TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
+                unit()
+            }
+            C::getBlockNumber(_) => ok(ctx.block.number),
+            C::getBlockTimestamp(_) => ok(ctx.block.timestamp),
+
+            C::prank_0(c) => self.start_prank(caller, depth, c.msgSender, None, true),
+            C::prank_1(c) => self.start_prank(caller, depth, c.msgSender, Some(c.txOrigin), true),
+            C::startPrank_0(c) => self.start_prank(caller, depth, c.msgSender, None, false),
+            C::startPrank_1(c) => {
+                self.start_prank(caller, depth, c.msgSender, Some(c.txOrigin), false)
+            }
+            C::stopPrank(_) => {
+                self.cheats.prank = None;
+                unit()
+            }
+
+            C::deal(c) => {
+                TestInspector::set_balance(ctx, c.account, c.newBalance)?;
+                unit()
+            }
+            C::etch(c) => {
+                TestInspector::etch(ctx, c.target, c.newRuntimeBytecode)?;
+                unit()
+            }
+            C::store(c) => {
+                ctx.journaled_state
+                    .load_account(c.target)
+                    .map_err(|e| e.to_string())?;
+                ctx.journaled_state
+                    .sstore(c.target, c.slot.into(), c.value.into())
+                    .map_err(|e| e.to_string())?;
+                unit()
+            }
+            C::load(c) => {
+                ctx.journaled_state
+                    .load_account(c.target)
+                    .map_err(|e| e.to_string())?;
+                let value = ctx
+                    .journaled_state
+                    .sload(c.target, c.slot.into())
+                    .map_err(|e| e.to_string())?;
+                ok(B256::from(value.data))
+            }
+
+            C::addr(c) => ok(signer(c.privateKey)?.address()),
+            C::sign(c) => {
+                let signature = signer(c.privateKey)?
+                    .sign_hash_sync(&c.digest)
+                    .map_err(|e| e.to_string())?;
+                let v = 27u8 + signature.v() as u8;
+                Ok(Bytes::from(
+                    (
+                        U256::from(v),
+                        B256::from(signature.r()),
+                        B256::from(signature.s()),
+                    )
+                        .abi_encode_params(),
+                ))
+            }
+            C::label(c) => {
+                self.cheats.labels.insert(c.account, c.newLabel);
+                unit()
+            }
+            C::getLabel(c) => ok(self
+                .cheats
+                .labels
+                .get(&c.account)
+                .cloned()
+                .unwrap_or_else(|| format!("unlabeled:{}", c.account))),
+            C::assume(c) => {
+                if !c.condition {
+                    self.cheats.assume_rejected = true;
+                    return Err(crate::runner::ASSUME_MAGIC.to_string());
+                }
+                unit()
+            }
+            C::skip_0(c) => self.skip(c.skipTest, String::new()),
+            C::skip_1(c) => self.skip(c.skipTest, c.reason),
+
+            C::expectRevert_0(_) => self.expect_revert(depth, None, false, None),
+            C::expectRevert_1(c) => {
+                self.expect_revert(depth, Some(Bytes::from(c.revertData.to_vec())), false, None)
+            }
+            C::expectRevert_2(c) => self.expect_revert(depth, Some(c.revertData), false, None),
+            C::expectRevert_3(c) => self.expect_revert(depth, None, false, Some(c.reverter)),
+            C::expectRevert_4(c) => self.expect_revert(
+                depth,
+                Some(Bytes::from(c.revertData.to_vec())),
+                false,
+                Some(c.reverter),
+            ),
+            C::expectRevert_5(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, Some(c.reverter))
+            }
+            C::expectPartialRevert(c) => {
+                self.expect_revert(depth, Some(Bytes::from(c.revertData.to_vec())), true, None)
+            }
+
+            C::expectEmit_0(_) => self.expect_emit(caller, depth, [true; 4], None),
+            C::expectEmit_1(c) => self.expect_emit(caller, depth, [true; 4], Some(c.emitter)),
+            C::expectEmit_2(c) => self.expect_emit(
+                caller,
+                depth,
+                [c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData],
+                None,
+            ),
+            C::expectEmit_3(c) => self.expect_emit(
+                caller,
+                depth,
+                [c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData],
+                Some(c.emitter),
+            ),
+
+            C::expectCall_0(c) => self.expect_call(c.callee, None, c.data, None),
+            C::expectCall_1(c) => self.expect_call(c.callee, Some(c.msgValue), c.data, None),
+            C::expectCall_2(c) => self.expect_call(c.callee, None, c.data, Some(c.count)),
+            C::expectCall_3(c) => {
+                self.expect_call(c.callee, Some(c.msgValue), c.data, Some(c.count))
+            }
+
+            C::mockCall_0(c) => self.mock(ctx, c.callee, None, c.data, c.returnData, false),
+            C::mockCall_1(c) => {
+                self.mock(ctx, c.callee, Some(c.msgValue), c.data, c.returnData, false)
+            }
+            C::mockCallRevert(c) => self.mock(ctx, c.callee, None, c.data, c.revertData, true),
+            C::clearMockedCalls(_) => {
+                self.cheats.mocks.clear();
+                unit()
+            }
+
+            C::recordLogs(_) => {
+                self.cheats.recorded_logs = Some(Vec::new());
+                unit()
+            }
+            C::getRecordedLogs(_) => {
+                let logs = self
+                    .cheats
+                    .recorded_logs
+                    .replace(Vec::new())
+                    .unwrap_or_default();
+                let logs: Vec<Vm::Log> = logs
+                    .into_iter()
+                    .map(|l| Vm::Log {
+                        topics: l.topics().to_vec(),
+                        data: l.data.data.clone(),
+                        emitter: l.address,
+                    })
+                    .collect();
+                Ok(Bytes::from(Vm::getRecordedLogsCall::abi_encode_returns(
+                    &logs,
+                )))
+            }
+            C::record(_) => {
+                self.cheats.accesses = Some(Default::default());
+                unit()
+            }
+            C::accesses(c) => {
+                let (reads, writes) = self
+                    .cheats
+                    .accesses
+                    .as_ref()
+                    .and_then(|a| a.get(&c.target).cloned())
+                    .unwrap_or_default();
+                Ok(Bytes::from((reads, writes).abi_encode_params()))
+            }
+
+            C::snapshot(_) | C::snapshotState(_) => ok(self.snapshot(ctx)),
+            C::revertTo(c) => ok(self.revert_to(ctx, c.snapshotId)),
+            C::revertToState(c) => ok(self.revert_to(ctx, c.snapshotId)),
+
+            C::getCode(c) => {
+                let artifact = self
+                    .artifacts
+                    .find(&c.artifactPath)
+                    .ok_or_else(|| format!("getCode: no artifact matches `{}`", c.artifactPath))?;
+                if !artifact.unlinked_libraries.is_empty() {
+                    return Err(format!(
+                        "getCode: `{}` needs linked libraries",
+                        c.artifactPath
+                    ));
+                }
+                ok(artifact.bytecode.clone())
+            }
+            C::getDeployedCode(c) => {
+                let artifact = self.artifacts.find(&c.artifactPath).ok_or_else(|| {
+                    format!("getDeployedCode: no artifact matches `{}`", c.artifactPath)
+                })?;
+                ok(artifact.deployed_bytecode.clone())
+            }
+
+            C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
+            C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
+            C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
+            C::envAddress(c) => ok(parse_address(&env(&c.name)?)?),
+            C::envBytes32(c) => ok(parse_bytes32(&env(&c.name)?)?),
+            C::envString(c) => ok(env(&c.name)?),
+            C::envBytes(c) => ok(parse_bytes(&env(&c.name)?)?),
+            C::envOr_0(c) => ok(env_or(&c.name, c.defaultValue, parse_bool)?),
+            C::envOr_1(c) => ok(env_or(&c.name, c.defaultValue, parse_uint)?),
+            C::envOr_2(c) => ok(env_or(&c.name, c.defaultValue, parse_int)?),
+            C::envOr_3(c) => ok(env_or(&c.name, c.defaultValue, parse_address)?),
+            C::envOr_4(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes32)?),
+            C::envOr_5(c) => ok(env_or(&c.name, c.defaultValue, |s| Ok(s.to_string()))?),
+            C::envOr_6(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes)?),
+
+            C::toString_0(c) => ok(c.value.to_checksum(None)),
+            C::toString_1(c) => ok(hex::encode_prefixed(&c.value)),
+            C::toString_2(c) => ok(hex::encode_prefixed(c.value)),
+            C::toString_3(c) => ok(c.value.to_string()),
+            C::toString_4(c) => ok(c.value.to_string()),
+            C::toString_5(c) => ok(c.value.to_string()),
+            C::parseBytes(c) => ok(parse_bytes(&c.stringifiedValue)?),
+            C::parseAddress(c) => ok(parse_address(&c.stringifiedValue)?),
+            C::parseUint(c) => ok(parse_uint(&c.stringifiedValue)?),
+            C::parseInt(c) => ok(parse_int(&c.stringifiedValue)?),
+            C::parseBytes32(c) => ok(parse_bytes32(&c.stringifiedValue)?),
+            C::parseBool(c) => ok(parse_bool(&c.stringifiedValue)?),
+
+            C::assertTrue_0(c) => check(c.condition, || "assertion failed".to_string()),
+            C::assertTrue_1(c) => check(c.condition, || c.error.clone()),
+            C::assertFalse_0(c) => check(!c.condition, || "assertion failed".to_string()),
+            C::assertFalse_1(c) => check(!c.condition, || c.error.clone()),
+
+            C::assertEq_0(c) => eq(&c.left, &c.right, None),
+            C::assertEq_1(c) => eq(&c.left, &c.right, Some(&c.error)),
+            C::assertEq_2(c) => eq(&c.left, &c.right, None),
+            C::assertEq_3(c) => eq(&c.left, &c.right, Some(&c.error)),
+            C::assertEq_4(c) => eq(&c.left, &c.right, None),
+            C::assertEq_5(c) => eq(&c.left, &c.right, Some(&c.error)),
+            C::assertEq_6(c) => eq(&Checksummed(c.left), &Checksummed(c.right), None),
+            C::assertEq_7(c) => eq(&Checksummed(c.left), &Checksummed(c.right), Some(&c.error)),
+            C::assertEq_8(c) => eq(&c.left, &c.right, None),
+            C::assertEq_9(c) => eq(&c.left, &c.right, Some(&c.error)),
+            C::assertEq_10(c) => eq(&c.left, &c.right, None),
+            C::assertEq_11(c) => eq(&c.left, &c.right, Some(&c.error)),
+            C::assertEq_12(c) => eq(&HexBytes(c.left), &HexBytes(c.right), None),
+            C::assertEq_13(c) => eq(&HexBytes(c.left), &HexBytes(c.right), Some(&c.error)),
+            C::assertEq_14(c) => eq(&List(c.left), &List(c.right), None),
+            C::assertEq_15(c) => eq(&List(c.left), &List(c.right), Some(&c.error)),
+            C::assertEq_16(c) => eq(&List(c.left), &List(c.right), None),
+            C::assertEq_17(c) => eq(&List(c.left), &List(c.right), Some(&c.error)),
+            C::assertEq_18(c) => eq(&List(c.left), &List(c.right), None),
+            C::assertEq_19(c) => eq(&List(c.left), &List(c.right), Some(&c.error)),
+            C::assertEq_20(c) => eq(
+                &List(checksummed(c.left)),
+                &List(checksummed(c.right)),
+                None,
+            ),
+            C::assertEq_21(c) => eq(
+                &List(checksummed(c.left)),
+                &List(checksummed(c.right)),
+                Some(&c.error),
+            ),
+            C::assertEq_22(c) => eq(&List(c.left), &List(c.right), None),
+            C::assertEq_23(c) => eq(&List(c.left), &List(c.right), Some(&c.error)),
+            C::assertEq_24(c) => eq(&List(c.left), &List(c.right), None),
+            C::assertEq_25(c) => eq(&List(c.left), &List(c.right), Some(&c.error)),
+            C::assertEq_26(c) => eq(&List(hexes(c.left)), &List(hexes(c.right)), None),
+            C::assertEq_27(c) => eq(&List(hexes(c.left)), &List(hexes(c.right)), Some(&c.error)),
+
+            C::assertNotEq_0(c) => ne(&c.left, &c.right, None),
+            C::assertNotEq_1(c) => ne(&c.left, &c.right, Some(&c.error)),
+            C::assertNotEq_2(c) => ne(&c.left, &c.right, None),
+            C::assertNotEq_3(c) => ne(&c.left, &c.right, Some(&c.error)),
+            C::assertNotEq_4(c) => ne(&c.left, &c.right, None),
+            C::assertNotEq_5(c) => ne(&c.left, &c.right, Some(&c.error)),
+            C::assertNotEq_6(c) => ne(&Checksummed(c.left), &Checksummed(c.right), None),
+            C::assertNotEq_7(c) => ne(&Checksummed(c.left), &Checksummed(c.right), Some(&c.error)),
+            C::assertNotEq_8(c) => ne(&c.left, &c.right, None),
+            C::assertNotEq_9(c) => ne(&c.left, &c.right, Some(&c.error)),
+            C::assertNotEq_10(c) => ne(&c.left, &c.right, None),
+            C::assertNotEq_11(c) => ne(&c.left, &c.right, Some(&c.error)),
+            C::assertNotEq_12(c) => ne(&HexBytes(c.left), &HexBytes(c.right), None),
+            C::assertNotEq_13(c) => ne(&HexBytes(c.left), &HexBytes(c.right), Some(&c.error)),
+
+            C::assertLt_0(c) => cmp(c.left < c.right, &c.left, ">=", &c.right, None),
+            C::assertLt_1(c) => cmp(c.left < c.right, &c.left, ">=", &c.right, Some(&c.error)),
+            C::assertLt_2(c) => cmp(c.left < c.right, &c.left, ">=", &c.right, None),
+            C::assertLt_3(c) => cmp(c.left < c.right, &c.left, ">=", &c.right, Some(&c.error)),
+            C::assertGt_0(c) => cmp(c.left > c.right, &c.left, "<=", &c.right, None),
+            C::assertGt_1(c) => cmp(c.left > c.right, &c.left, "<=", &c.right, Some(&c.error)),
+            C::assertGt_2(c) => cmp(c.left > c.right, &c.left, "<=", &c.right, None),
+            C::assertGt_3(c) => cmp(c.left > c.right, &c.left, "<=", &c.right, Some(&c.error)),
+            C::assertLe_0(c) => cmp(c.left <= c.right, &c.left, ">", &c.right, None),
+            C::assertLe_1(c) => cmp(c.left <= c.right, &c.left, ">", &c.right, Some(&c.error)),
+            C::assertLe_2(c) => cmp(c.left <= c.right, &c.left, ">", &c.right, None),
+            C::assertLe_3(c) => cmp(c.left <= c.right, &c.left, ">", &c.right, Some(&c.error)),
+            C::assertGe_0(c) => cmp(c.left >= c.right, &c.left, "<", &c.right, None),
+            C::assertGe_1(c) => cmp(c.left >= c.right, &c.left, "<", &c.right, Some(&c.error)),
+            C::assertGe_2(c) => cmp(c.left >= c.right, &c.left, "<", &c.right, None),
+            C::assertGe_3(c) => cmp(c.left >= c.right, &c.left, "<", &c.right, Some(&c.error)),
+
+            C::assertApproxEqAbs_0(c) => approx_abs(
+                I256::from_raw(c.left),
+                I256::from_raw(c.right),
+                c.maxDelta,
+                false,
+                None,
+            ),
+            C::assertApproxEqAbs_1(c) => approx_abs(
+                I256::from_raw(c.left),
+                I256::from_raw(c.right),
+                c.maxDelta,
+                false,
+                Some(&c.error),
+            ),
+            C::assertApproxEqAbs_2(c) => approx_abs(c.left, c.right, c.maxDelta, true, None),
+            C::assertApproxEqAbs_3(c) => {
+                approx_abs(c.left, c.right, c.maxDelta, true, Some(&c.error))
+            }
+            C::assertApproxEqRel_0(c) => approx_rel(
+                I256::from_raw(c.left),
+                I256::from_raw(c.right),
+                c.maxPercentDelta,
+                false,
+                None,
+            ),
+            C::assertApproxEqRel_1(c) => approx_rel(
+                I256::from_raw(c.left),
+                I256::from_raw(c.right),
+                c.maxPercentDelta,
+                false,
+                Some(&c.error),
+            ),
+            C::assertApproxEqRel_2(c) => approx_rel(c.left, c.right, c.maxPercentDelta, true, None),
+            C::assertApproxEqRel_3(c) => {
+                approx_rel(c.left, c.right, c.maxPercentDelta, true, Some(&c.error))
+            }
+        }
+    }
+
+    fn start_prank(
+        &mut self,
+        caller: Address,
+        depth: usize,
+        sender: Address,
+        origin: Option<Address>,
+        single_use: bool,
+    ) -> CheatResult {
+        if let Some(existing) = &self.cheats.prank {
+            if existing.single_use && single_use {
+                return Err(
+                    "vm.prank: you have an active prank; call it only once per call".into(),
+                );
+            }
+            if !existing.single_use && single_use {
+                return Err("vm.prank: cannot override an ongoing prank with a single-call prank; use vm.startPrank".into());
+            }
+        }
+        self.cheats.prank = Some(Prank {
+            prank_caller: caller,
+            sender,
+            origin,
+            depth,
+            single_use,
+        });
+        unit()
+    }
+
+    fn skip(&mut self, skip: bool, reason: String) -> CheatResult {
+        if skip {
+            self.cheats.skipped = Some(reason);
+            return Err(crate::runner::SKIP_MAGIC.to_string());
+        }
+        unit()
+    }
+
+    fn expect_revert(
+        &mut self,
+        depth: usize,
+        data: Option<Bytes>,
+        partial: bool,
+        reverter: Option<Address>,
+    ) -> CheatResult {
+        if self.cheats.expected_revert.is_some() {
+            return Err(
+                "vm.expectRevert: you must call another function before calling expectRevert again"
+                    .into(),
+            );
+        }
+        self.cheats.expected_revert = Some(ExpectedRevert {
+            data,
+            partial,
+            reverter,
+            depth,
+            armed: false,
+            actual_reverter: None,
+        });
+        unit()
+    }
+
+    fn expect_emit(
+        &mut self,
+        caller: Address,
+        depth: usize,
+        checks: [bool; 4],
+        emitter: Option<Address>,
+    ) -> CheatResult {
+        self.cheats.expected_emits.push(ExpectedEmit {
+            depth,
+            caller,
+            checks,
+            emitter,
+            log: None,
+            found: false,
+        });
+        unit()
+    }
+
+    fn expect_call(
+        &mut self,
+        callee: Address,
+        value: Option<U256>,
+        data: Bytes,
+        count: Option<u64>,
+    ) -> CheatResult {
+        self.cheats.expected_calls.push(ExpectedCall {
+            callee,
+            value,
+            data,
+            count,
+            seen: 0,
+        });
+        unit()
+    }
+
+    fn mock(
+        &mut self,
+        ctx: &mut EvmContext,
+        callee: Address,
+        value: Option<U256>,
+        data: Bytes,
+        output: Bytes,
+        revert: bool,
+    ) -> CheatResult {
+        // Solidity checks `extcodesize` before calls without return data; give
+        // empty accounts a STOP so mocks on them work, as Foundry does.
+        if !TestInspector::has_code(ctx, callee) {
+            TestInspector::etch(ctx, callee, Bytes::from_static(&[0x00]))?;
+        }
+        let _ = ctx.journaled_state.depth();
+        self.cheats
+            .mocks
+            .retain(|m| !(m.callee == callee && m.data == data && m.value == value));
+        self.cheats.mocks.push(MockedCall {
+            callee,
+            value,
+            data,
+            output,
+            revert,
+        });
+        unit()
+    }
+}
+
+fn signer(key: U256) -> Result<PrivateKeySigner, String> {
+    PrivateKeySigner::from_bytes(&B256::from(key)).map_err(|e| format!("invalid private key: {e}"))
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("environment variable `{name}` not found"))
+}
+
+fn env_or<T>(
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    match std::env::var(name) {
+        Ok(value) => parse(&value),
+        Err(_) => Ok(default),
+    }
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("failed parsing `{other}` as type `bool`")),
+    }
+}
+
+fn parse_uint(s: &str) -> Result<U256, String> {
+    let s = s.trim();
+    let parsed = match s.strip_prefix("0x") {
+        Some(hex) => U256::from_str_radix(hex, 16),
+        None => U256::from_str_radix(s, 10),
+    };
+    parsed.map_err(|_| format!("failed parsing `{s}` as type `uint256`"))
+}
+
+fn parse_int(s: &str) -> Result<I256, String> {
+    let s = s.trim();
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let magnitude =
+        parse_uint(digits).map_err(|_| format!("failed parsing `{s}` as type `int256`"))?;
+    let value = I256::try_from(magnitude).map_err(|_| format!("`{s}` overflows int256"))?;
+    Ok(if negative { -value } else { value })
+}
+
+fn parse_address(s: &str) -> Result<Address, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("failed parsing `{s}` as type `address`"))
+}
+
+fn parse_bytes32(s: &str) -> Result<B256, String> {
+    let bytes = parse_bytes(s)?;
+    if bytes.len() > 32 {
+        return Err(format!("failed parsing `{s}` as type `bytes32`: too long"));
+    }
+    let mut word = [0u8; 32];
+    word[..bytes.len()].copy_from_slice(&bytes);
+    Ok(B256::from(word))
+}
+
+fn parse_bytes(s: &str) -> Result<Bytes, String> {
+    let s = s.trim();
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map(Bytes::from)
+        .map_err(|_| format!("failed parsing `{s}` as type `bytes`"))
+}
+
+/// An address shown checksummed in messages.
+#[derive(PartialEq)]
+struct Checksummed(Address);
+impl Display for Checksummed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_checksum(None))
+    }
+}
+fn checksummed(values: Vec<Address>) -> Vec<Checksummed> {
+    values.into_iter().map(Checksummed).collect()
+}
+
+/// Bytes shown as hex in messages.
+#[derive(PartialEq)]
+struct HexBytes(Bytes);
+impl Display for HexBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode_prefixed(&self.0))
+    }
+}
+fn hexes(values: Vec<Bytes>) -> Vec<HexBytes> {
+    values.into_iter().map(HexBytes).collect()
+}
+
+/// A list shown as `[a, b, c]`.
+#[derive(PartialEq)]
+struct List<T>(Vec<T>);
+impl<T: Display> Display for List<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let items: Vec<String> = self.0.iter().map(|i| i.to_string()).collect();
+        write!(f, "[{}]", items.join(", "))
+    }
+}
+
+fn check(condition: bool, message: impl FnOnce() -> String) -> CheatResult {
+    if condition { unit() } else { Err(message()) }
+}
+
+fn prefixed(message: Option<&String>, body: String) -> String {
+    match message {
+        Some(m) if !m.is_empty() => format!("{m}: {body}"),
+        _ => format!("assertion failed: {body}"),
+    }
+}
+
+fn eq<T: PartialEq + Display>(left: &T, right: &T, message: Option<&String>) -> CheatResult {
+    check(left == right, || {
+        prefixed(message, format!("{left} != {right}"))
+    })
+}
+
+fn ne<T: PartialEq + Display>(left: &T, right: &T, message: Option<&String>) -> CheatResult {
+    check(left != right, || {
+        prefixed(message, format!("{left} == {right}"))
+    })
+}
+
+fn cmp<T: Display>(
+    holds: bool,
+    left: &T,
+    op: &str,
+    right: &T,
+    message: Option<&String>,
+) -> CheatResult {
+    check(holds, || prefixed(message, format!("{left} {op} {right}")))
+}
+
+/// Formats `left`/`right` as unsigned or signed depending on the overload.
+fn show(value: I256, unsigned: bool) -> String {
+    if unsigned {
+        value.into_raw().to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+fn approx_abs(
+    left: I256,
+    right: I256,
+    max_delta: U256,
+    signed: bool,
+    message: Option<&String>,
+) -> CheatResult {
+    let unsigned = !signed;
+    let delta = if unsigned {
+        let (l, r) = (left.into_raw(), right.into_raw());
+        if l > r { l - r } else { r - l }
+    } else {
+        (left - right).unsigned_abs()
+    };
+    check(delta <= max_delta, || {
+        prefixed(
+            message,
+            format!(
+                "{} !~= {} (max delta: {max_delta}, real delta: {delta})",
+                show(left, unsigned),
+                show(right, unsigned)
+            ),
+        )
+    })
+}
+
+fn approx_rel(
+    left: I256,
+    right: I256,
+    max_percent: U256,
+    signed: bool,
+    message: Option<&String>,
+) -> CheatResult {
+    let unsigned = !signed;
+    let (delta, base) = if unsigned {
+        let (l, r) = (left.into_raw(), right.into_raw());
+        (if l > r { l - r } else { r - l }, r)
+    } else {
+        ((left - right).unsigned_abs(), right.unsigned_abs())
+    };
+    if base.is_zero() {
+        return eq(&show(left, unsigned), &show(right, unsigned), message);
+    }
+    let wad = U256::from(10u64).pow(U256::from(18));
+    let percent = delta.saturating_mul(wad) / base;
+    check(percent <= max_percent, || {
+        prefixed(
+            message,
+            format!(
+                "{} !~= {} (max delta: {}%, real delta: {}%)",
+                show(left, unsigned),
+                show(right, unsigned),
+                format_percent(max_percent),
+                format_percent(percent)
+            ),
+        )
+    })
+}
+
+/// `1e18` = 100%.
+fn format_percent(value: U256) -> String {
+    let unit = U256::from(10u64).pow(U256::from(16));
+    let whole = value / unit;
+    let frac = value % unit;
+    if frac.is_zero() {
+        whole.to_string()
+    } else {
+        let frac = format!("{:016}", frac.to::<u64>());
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
+}

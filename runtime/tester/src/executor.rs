@@ -1,0 +1,329 @@
+//! Executes transactions of a test against an in-memory state.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use revm::{
+    Context, InspectCommitEvm, InspectEvm, MainBuilder,
+    bytecode::Bytecode,
+    context::{BlockEnv, TxEnv},
+    context_interface::result::{ExecutionResult, Output},
+    database::CacheDB,
+    database_interface::DatabaseRef,
+    primitives::{TxKind, hardfork::SpecId},
+    state::{AccountInfo, EvmState},
+};
+
+use crate::{
+    artifacts::ArtifactSet,
+    backend::{Backend, EvmContext, TestDb},
+    error::TesterError,
+    inspector::{CheatState, TestInspector, TxRecord},
+    vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER},
+};
+
+/// Gas limit of each test transaction.
+pub const TX_GAS_LIMIT: u64 = 1 << 30;
+/// Balance given to the default sender and the test contract.
+pub const INITIAL_BALANCE: U256 = U256::from_limbs([0, 0, 0, 1 << 32]);
+/// Chain id tests see by default (Foundry's).
+pub const DEFAULT_CHAIN_ID: u64 = 31337;
+/// Storage slot of the global failure flag on the cheatcode address (`bytes32("failed")`).
+pub const FAILED_SLOT: B256 =
+    B256::new(*b"failed\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+
+/// What a transaction did.
+#[derive(Clone, Debug)]
+pub struct CallResult {
+    /// Whether the call succeeded (no revert, no halt, no unmet expectation).
+    pub success: bool,
+    /// Return or revert data.
+    pub output: Bytes,
+    /// Why the EVM halted (out of gas, invalid opcode…), if it did.
+    pub halt: Option<String>,
+    /// Gas used by the call itself (without the intrinsic transaction cost).
+    pub gas: u64,
+    /// Address created by a deployment.
+    pub created: Option<Address>,
+    /// Console output, logs, traces, gas samples, expectation failures.
+    pub record: TxRecord,
+    /// Whether the global `failed` flag is set after the call.
+    pub failed_flag: bool,
+    /// State changes (only for calls that were not committed).
+    pub state: Option<EvmState>,
+}
+
+/// Transaction options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallOptions {
+    /// Keep the state changes.
+    pub commit: bool,
+    /// Record a call trace.
+    pub tracing: bool,
+    /// Record gas per call.
+    pub gas_recording: bool,
+}
+
+/// An EVM with a state, a block environment and cheatcode state.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    /// The state.
+    pub db: TestDb,
+    /// The block environment (changed by `warp`, `roll`…).
+    pub block: BlockEnv,
+    /// The chain id (changed by `chainId`).
+    pub chain_id: u64,
+    /// Cheatcode state carried from one transaction to the next.
+    pub cheats: CheatState,
+    /// Contracts, for `getCode` and naming.
+    pub artifacts: Arc<ArtifactSet>,
+    /// See [`TestInspector::allow_internal_expect_revert`].
+    pub allow_internal_expect_revert: bool,
+}
+
+impl Executor {
+    /// A fresh chain over `backend`: funded default sender, and placeholder
+    /// code at the cheatcode and console addresses so `extcodesize` checks pass.
+    pub fn new(backend: Backend, artifacts: Arc<ArtifactSet>) -> Self {
+        let mut db = CacheDB::new(backend);
+        db.insert_account_info(
+            DEFAULT_SENDER,
+            AccountInfo {
+                balance: INITIAL_BALANCE,
+                ..Default::default()
+            },
+        );
+        for address in [CHEATCODE_ADDRESS, CONSOLE_ADDRESS] {
+            let code = Bytecode::new_raw(Bytes::from_static(&[0x00]));
+            db.insert_account_info(
+                address,
+                AccountInfo {
+                    code_hash: code.hash_slow(),
+                    code: Some(code),
+                    ..Default::default()
+                },
+            );
+        }
+        let block = BlockEnv {
+            number: U256::from(1),
+            timestamp: U256::from(1),
+            gas_limit: u64::MAX,
+            ..Default::default()
+        };
+        Self {
+            db,
+            block,
+            chain_id: DEFAULT_CHAIN_ID,
+            cheats: CheatState::default(),
+            artifacts,
+            allow_internal_expect_revert: false,
+        }
+    }
+
+    /// Sets an account's balance directly.
+    pub fn set_balance(&mut self, address: Address, balance: U256) {
+        let mut info = self
+            .db
+            .basic_ref(address)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        info.balance = balance;
+        self.db.insert_account_info(address, info);
+    }
+
+    /// Deploys `code` at the address `from`'s nonce gives, or at `at` by
+    /// deploying normally and moving the result there (Foundry places the
+    /// test contract at a fixed address).
+    pub fn deploy(
+        &mut self,
+        from: Address,
+        code: Bytes,
+        value: U256,
+        options: CallOptions,
+    ) -> Result<CallResult, TesterError> {
+        self.transact(
+            from,
+            TxKind::Create,
+            code,
+            value,
+            CallOptions {
+                commit: true,
+                ..options
+            },
+        )
+    }
+
+    /// Calls `to` with `data`.
+    pub fn call(
+        &mut self,
+        from: Address,
+        to: Address,
+        data: Bytes,
+        value: U256,
+        options: CallOptions,
+    ) -> Result<CallResult, TesterError> {
+        self.transact(from, TxKind::Call(to), data, value, options)
+    }
+
+    fn transact(
+        &mut self,
+        from: Address,
+        kind: TxKind,
+        data: Bytes,
+        value: U256,
+        options: CallOptions,
+    ) -> Result<CallResult, TesterError> {
+        let db = std::mem::take(&mut self.db);
+        let mut ctx: EvmContext = Context::new(db, SpecId::PRAGUE);
+        ctx.modify_cfg(|cfg| {
+            cfg.chain_id = self.chain_id;
+            cfg.disable_nonce_check = true;
+            cfg.limit_contract_code_size = Some(usize::MAX);
+            cfg.limit_contract_initcode_size = Some(usize::MAX);
+            cfg.tx_chain_id_check = false;
+        });
+        ctx.block = self.block.clone();
+        let nonce = self.nonce_of(&ctx, from);
+        let tx = TxEnv {
+            caller: from,
+            kind,
+            data,
+            value,
+            gas_limit: TX_GAS_LIMIT,
+            gas_price: 0,
+            nonce,
+            chain_id: Some(self.chain_id),
+            ..Default::default()
+        };
+        let mut inspector = TestInspector::new(self.cheats.clone(), self.artifacts.clone());
+        inspector.tracing = options.tracing;
+        inspector.gas_recording = options.gas_recording;
+        inspector.allow_internal_expect_revert = self.allow_internal_expect_revert;
+        let mut evm = ctx.build_mainnet_with_inspector(inspector);
+        let (result, state) = if options.commit {
+            (evm.inspect_tx_commit(tx), None)
+        } else {
+            match evm.inspect_tx(tx) {
+                Ok(r) => (Ok(r.result), Some(r.state)),
+                Err(e) => (Err(e), None),
+            }
+        };
+        let mut inspector = std::mem::replace(
+            &mut evm.inspector,
+            TestInspector::new(CheatState::default(), self.artifacts.clone()),
+        );
+        let block = evm.ctx.block.clone();
+        let chain_id = evm.ctx.cfg.chain_id;
+        self.db = std::mem::take(&mut evm.ctx.journaled_state.database);
+        let result = result.map_err(|e| TesterError::Evm(format!("{e:?}")))?;
+        inspector.finish();
+
+        if options.commit {
+            self.block = block;
+            self.chain_id = chain_id;
+            self.cheats = std::mem::take(&mut inspector.cheats);
+        } else {
+            // Keep what later transactions of the same test should see.
+            self.cheats.assume_rejected = inspector.cheats.assume_rejected;
+            self.cheats.skipped = inspector.cheats.skipped.clone();
+        }
+        let failed_flag = self.failed_flag(state.as_ref());
+        let record = std::mem::take(&mut inspector.record);
+        let gas = record.top_gas;
+        let (success, output, halt, created) = match result {
+            ExecutionResult::Success { output, .. } => match output {
+                Output::Call(out) => (true, out, None, None),
+                Output::Create(out, address) => (true, out, None, address),
+            },
+            ExecutionResult::Revert { output, .. } => (false, output, None, None),
+            ExecutionResult::Halt { reason, .. } => {
+                (false, Bytes::new(), Some(format!("{reason:?}")), None)
+            }
+        };
+        let success = success && record.failures.is_empty();
+        Ok(CallResult {
+            success,
+            output,
+            halt,
+            gas,
+            created,
+            record,
+            failed_flag,
+            state,
+        })
+    }
+
+    fn nonce_of(&self, ctx: &EvmContext, address: Address) -> u64 {
+        ctx.journaled_state
+            .database
+            .basic_ref(address)
+            .ok()
+            .flatten()
+            .map(|a| a.nonce)
+            .unwrap_or(0)
+    }
+
+    /// Reads the global failure flag, looking at uncommitted changes first.
+    fn failed_flag(&self, state: Option<&EvmState>) -> bool {
+        let key = U256::from_be_bytes(FAILED_SLOT.0);
+        if let Some(value) = state
+            .and_then(|s| s.get(&CHEATCODE_ADDRESS))
+            .and_then(|a| a.storage.get(&key))
+        {
+            return !value.present_value.is_zero();
+        }
+        self.db
+            .storage_ref(CHEATCODE_ADDRESS, key)
+            .is_ok_and(|v| !v.is_zero())
+    }
+
+    /// Moves the code and storage of `from` to `to` (used to place the test
+    /// contract at Foundry's fixed address).
+    pub fn relocate(&mut self, from: Address, to: Address) {
+        let Some(account) = self.db.cache.accounts.remove(&from) else {
+            return;
+        };
+        self.db.cache.accounts.insert(to, account);
+    }
+
+    /// Code deployed at `address`.
+    pub fn code_at(&self, address: Address) -> Option<Bytes> {
+        let info = self.db.basic_ref(address).ok().flatten()?;
+        let code = match info.code {
+            Some(code) => code,
+            None => self.db.code_by_hash_ref(info.code_hash).ok()?,
+        };
+        let bytes = code.original_bytes();
+        (!bytes.is_empty()).then_some(bytes)
+    }
+
+    /// Every account with code (for the fuzz dictionary and naming).
+    pub fn contracts(&self) -> Vec<(Address, Bytes)> {
+        let mut out: Vec<(Address, Bytes)> = self
+            .db
+            .cache
+            .accounts
+            .keys()
+            .filter(|a| **a != CHEATCODE_ADDRESS && **a != CONSOLE_ADDRESS)
+            .filter_map(|a| self.code_at(*a).map(|c| (*a, c)))
+            .collect();
+        out.sort_by_key(|(a, _)| *a);
+        out
+    }
+
+    /// Storage values of every account (for the fuzz dictionary).
+    pub fn storage_values(&self) -> Vec<U256> {
+        self.db
+            .cache
+            .accounts
+            .values()
+            .flat_map(|a| a.storage.iter().flat_map(|(k, v)| [*k, *v]))
+            .collect()
+    }
+
+    /// A content hash of the code at `address` (for identifying contracts).
+    pub fn code_hash(&self, address: Address) -> Option<B256> {
+        self.code_at(address).map(keccak256)
+    }
+}

@@ -1,0 +1,967 @@
+//! The inspector every test transaction runs under: cheatcodes, console.log,
+//! expectations, permissioning, call traces and gas recording.
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy::{
+    primitives::{Address, B256, Bytes, Log, U256},
+    sol_types::SolError,
+};
+use revm::{
+    Inspector,
+    bytecode::Bytecode,
+    context::{BlockEnv, JournalTr},
+    context_interface::journaled_state::account::JournaledAccountTr,
+    interpreter::{
+        CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, Gas, InstructionResult,
+        Interpreter, InterpreterResult,
+        interpreter_types::{InputsTr, Jumps},
+    },
+    state::EvmState,
+};
+
+use crate::{
+    artifacts::ArtifactSet,
+    backend::{EvmContext, TestDb},
+    console::decode_console_log,
+    decode::{decode_revert, encode_error_string},
+    vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
+};
+
+/// Returned in place of a call's output when `expectRevert` turned a revert
+/// into success, so the caller's ABI decoding of return values still works.
+const DUMMY_OUTPUT_LEN: usize = 8192;
+/// Address returned by a `new` whose revert was expected.
+const DUMMY_CREATE_ADDRESS: Address = Address::with_last_byte(1);
+
+/// Access levels of forja's permissioning cheatcodes.
+pub mod access {
+    /// May not send transactions.
+    pub const NONE: u8 = 0;
+    /// May call contracts.
+    pub const TRANSACT: u8 = 1;
+    /// May call and deploy contracts.
+    pub const DEPLOY: u8 = 2;
+    /// Everything, including changing permissions.
+    pub const ADMIN: u8 = 3;
+}
+
+/// A pending `vm.prank`/`vm.startPrank`.
+#[derive(Clone, Debug)]
+pub struct Prank {
+    /// The contract that called `prank`; only its calls are pranked.
+    pub prank_caller: Address,
+    /// The `msg.sender` to use.
+    pub sender: Address,
+    /// The `tx.origin` to use, if given.
+    pub origin: Option<Address>,
+    /// Journal depth of the `prank` call.
+    pub depth: usize,
+    /// `prank` (one call) vs `startPrank`.
+    pub single_use: bool,
+}
+
+/// A pending `vm.expectRevert`.
+#[derive(Clone, Debug)]
+pub struct ExpectedRevert {
+    /// Expected revert data (`None` = any revert).
+    pub data: Option<Bytes>,
+    /// Only compare the selector (`expectPartialRevert`).
+    pub partial: bool,
+    /// Expected reverting contract.
+    pub reverter: Option<Address>,
+    /// Depth of the `expectRevert` call; the next call at this depth is checked.
+    pub depth: usize,
+    /// Whether the call under check has started.
+    pub armed: bool,
+    /// Contract whose frame reverted first during the call under check.
+    pub actual_reverter: Option<Address>,
+}
+
+/// A pending `vm.expectEmit`.
+#[derive(Clone, Debug)]
+pub struct ExpectedEmit {
+    /// Depth of the `expectEmit` call.
+    pub depth: usize,
+    /// Who called `expectEmit` (its next event is the template).
+    pub caller: Address,
+    /// Compare topic 1, 2, 3 and data.
+    pub checks: [bool; 4],
+    /// Expected emitter, if given.
+    pub emitter: Option<Address>,
+    /// The template event, once emitted.
+    pub log: Option<Log>,
+    /// Whether a matching event was seen.
+    pub found: bool,
+}
+
+/// A pending `vm.expectCall`.
+#[derive(Clone, Debug)]
+pub struct ExpectedCall {
+    /// Callee.
+    pub callee: Address,
+    /// Expected `msg.value`, if given.
+    pub value: Option<U256>,
+    /// Calldata prefix.
+    pub data: Bytes,
+    /// Exact number of calls (`None` = at least one).
+    pub count: Option<u64>,
+    /// Calls seen so far.
+    pub seen: u64,
+}
+
+/// A `vm.mockCall`/`vm.mockCallRevert`.
+#[derive(Clone, Debug)]
+pub struct MockedCall {
+    /// Callee.
+    pub callee: Address,
+    /// `msg.value` to match, if given.
+    pub value: Option<U256>,
+    /// Calldata prefix to match.
+    pub data: Bytes,
+    /// What to return.
+    pub output: Bytes,
+    /// Revert with `output` instead of returning it.
+    pub revert: bool,
+}
+
+/// A `vm.snapshotState` of the whole state.
+#[derive(Clone, Debug)]
+pub struct StateSnapshot {
+    state: EvmState,
+    db: TestDb,
+    block: BlockEnv,
+    chain_id: u64,
+}
+
+/// Cheatcode state that survives from `setUp` into each test (Foundry
+/// semantics: pranks, labels, mocks and expectations carry over).
+#[derive(Clone, Debug, Default)]
+pub struct CheatState {
+    /// `vm.label`s.
+    pub labels: HashMap<Address, String>,
+    /// Names of deployed contracts, for traces and gas reports.
+    pub names: HashMap<Address, String>,
+    /// Active mocks.
+    pub mocks: Vec<MockedCall>,
+    /// Active prank.
+    pub prank: Option<Prank>,
+    /// Logs recorded since `vm.recordLogs`.
+    pub recorded_logs: Option<Vec<Log>>,
+    /// Storage accesses since `vm.record`: reads and writes per address.
+    pub accesses: Option<HashMap<Address, (Vec<B256>, Vec<B256>)>>,
+    /// forja permissioning: access levels (`None` = permissioning off).
+    pub permissions: Option<HashMap<Address, u8>>,
+    /// Pending `expectRevert`.
+    pub expected_revert: Option<ExpectedRevert>,
+    /// Pending `expectEmit`s.
+    pub expected_emits: Vec<ExpectedEmit>,
+    /// Pending `expectCall`s.
+    pub expected_calls: Vec<ExpectedCall>,
+    /// State snapshots by id.
+    pub snapshots: Vec<Option<StateSnapshot>>,
+    /// `vm.skip(true)` was called (with a reason).
+    pub skipped: Option<String>,
+    /// `vm.assume(false)` was called.
+    pub assume_rejected: bool,
+}
+
+/// One frame of a call trace.
+#[derive(Clone, Debug)]
+pub struct TraceNode {
+    /// Call depth (0 = the transaction).
+    pub depth: usize,
+    /// Call kind.
+    pub kind: TraceKind,
+    /// `msg.sender`.
+    pub caller: Address,
+    /// Callee (or created address).
+    pub address: Address,
+    /// `msg.value`.
+    pub value: U256,
+    /// Calldata or init code.
+    pub input: Bytes,
+    /// Return or revert data.
+    pub output: Bytes,
+    /// Whether the frame succeeded.
+    pub success: bool,
+    /// Gas used by the frame.
+    pub gas_used: u64,
+    /// Child frames and events, in order.
+    pub items: Vec<TraceItem>,
+}
+
+/// What happens inside a frame, in order.
+#[derive(Clone, Debug)]
+pub enum TraceItem {
+    /// A nested call (index into the arena).
+    Call(usize),
+    /// An event.
+    Log(Log),
+    /// A `console.log` line.
+    Console(String),
+}
+
+/// Kinds of frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    /// `CALL`.
+    Call,
+    /// `STATICCALL`.
+    StaticCall,
+    /// `DELEGATECALL`/`CALLCODE`.
+    DelegateCall,
+    /// `CREATE`/`CREATE2`.
+    Create,
+}
+
+/// A gas measurement of one call, for `--gas-report`.
+#[derive(Clone, Debug)]
+pub struct GasSample {
+    /// Callee.
+    pub address: Address,
+    /// Contract name when known at call time (deployments).
+    pub contract: Option<String>,
+    /// Hash and code of the callee, to identify its contract.
+    pub code: Option<(B256, Bytes)>,
+    /// Function selector (`None` for deployments).
+    pub selector: Option<[u8; 4]>,
+    /// Gas used.
+    pub gas: u64,
+    /// Deployment bytecode size, for creates.
+    pub deploy_size: Option<usize>,
+}
+
+/// What one transaction produced besides state.
+#[derive(Clone, Debug, Default)]
+pub struct TxRecord {
+    /// `console.log` lines.
+    pub console: Vec<String>,
+    /// Events emitted (including those of reverted frames).
+    pub logs: Vec<Log>,
+    /// Trace arena (index 0 = the transaction), when tracing.
+    pub trace: Vec<TraceNode>,
+    /// Gas samples, when recording gas.
+    pub gas: Vec<GasSample>,
+    /// Gas used by the top-level frame.
+    pub top_gas: u64,
+    /// Failures detected outside a revert (unmet expectations).
+    pub failures: Vec<String>,
+    /// Contract names and labels known at the end of the transaction.
+    pub names: HashMap<Address, String>,
+    trace_stack: Vec<usize>,
+    origin_restore: Vec<(usize, Address)>,
+}
+
+/// The per-transaction inspector.
+#[derive(Debug)]
+pub struct TestInspector {
+    /// Cheatcode state (persists across transactions of a test).
+    pub cheats: CheatState,
+    /// This transaction's record.
+    pub record: TxRecord,
+    /// Contracts for `getCode` and naming.
+    pub artifacts: Arc<ArtifactSet>,
+    /// Build a call trace.
+    pub tracing: bool,
+    /// Record gas per call.
+    pub gas_recording: bool,
+    /// Let `expectRevert` match a revert of the test function itself (Foundry's
+    /// `allow_internal_expect_revert`, the pre-1.0 behaviour).
+    pub allow_internal_expect_revert: bool,
+}
+
+impl TestInspector {
+    /// A new inspector with the given cheatcode state.
+    pub fn new(cheats: CheatState, artifacts: Arc<ArtifactSet>) -> Self {
+        Self {
+            cheats,
+            record: TxRecord::default(),
+            artifacts,
+            tracing: false,
+            gas_recording: false,
+            allow_internal_expect_revert: false,
+        }
+    }
+
+    /// Checks expectations that must be met by the end of the transaction.
+    pub fn finish(&mut self) {
+        let mut names = self.cheats.names.clone();
+        names.extend(self.cheats.labels.iter().map(|(a, l)| (*a, l.clone())));
+        self.record.names = names;
+        if let Some(expected) = self.cheats.expected_revert.take() {
+            if !expected.armed {
+                self.record
+                    .failures
+                    .push("vm.expectRevert: no call followed the expectation".to_string());
+            }
+        }
+        for emit in std::mem::take(&mut self.cheats.expected_emits) {
+            if !emit.found {
+                self.record.failures.push(if emit.log.is_none() {
+                    "vm.expectEmit: the expected event was never emitted by the test".to_string()
+                } else {
+                    "vm.expectEmit: expected an event that was not emitted".to_string()
+                });
+            }
+        }
+        for call in std::mem::take(&mut self.cheats.expected_calls) {
+            let ok = match call.count {
+                Some(n) => call.seen == n,
+                None => call.seen > 0,
+            };
+            if !ok {
+                let times = match call.count {
+                    Some(n) => format!("{n} time(s)"),
+                    None => "at least once".to_string(),
+                };
+                self.record.failures.push(format!(
+                    "vm.expectCall: expected call to {} with data {}{} to be made {times}, but was made {} time(s)",
+                    call.callee,
+                    alloy::primitives::hex::encode_prefixed(&call.data),
+                    call.value.map(|v| format!(" and value {v}")).unwrap_or_default(),
+                    call.seen
+                ));
+            }
+        }
+    }
+
+    fn access_level(&self, account: Address) -> Option<u8> {
+        let levels = self.cheats.permissions.as_ref()?;
+        Some(levels.get(&account).copied().unwrap_or(
+            if account == DEFAULT_SENDER || account == TEST_CONTRACT_ADDRESS {
+                access::ADMIN
+            } else {
+                access::NONE
+            },
+        ))
+    }
+
+    /// Enforces forja permissioning for transaction-like calls.
+    fn permission_error(&self, caller: Address, needed: u8) -> Option<String> {
+        let level = self.access_level(caller)?;
+        (level < needed).then(|| {
+            let action = if needed >= access::DEPLOY { "deploy contracts" } else { "transact" };
+            format!(
+                "permissioning: account {caller} is not allowed to {action} (access level {level}, needs {needed})"
+            )
+        })
+    }
+
+    fn push_trace(&mut self, node: TraceNode) {
+        let index = self.record.trace.len();
+        if let Some(&parent) = self.record.trace_stack.last() {
+            self.record.trace[parent].items.push(TraceItem::Call(index));
+        }
+        self.record.trace.push(node);
+        self.record.trace_stack.push(index);
+    }
+
+    fn pop_trace(
+        &mut self,
+        output: &Bytes,
+        success: bool,
+        gas_used: u64,
+        address: Option<Address>,
+    ) {
+        if let Some(index) = self.record.trace_stack.pop() {
+            let node = &mut self.record.trace[index];
+            node.output = output.clone();
+            node.success = success;
+            node.gas_used = gas_used;
+            if let Some(address) = address {
+                node.address = address;
+            }
+        }
+    }
+
+    fn matching_mock(&self, target: Address, input: &[u8], value: U256) -> Option<&MockedCall> {
+        self.cheats
+            .mocks
+            .iter()
+            .filter(|m| {
+                m.callee == target
+                    && input.starts_with(&m.data)
+                    && m.value.is_none_or(|v| v == value)
+            })
+            .max_by_key(|m| m.data.len())
+    }
+
+    /// Evaluates an armed `expectRevert` against a finished call.
+    fn check_expected_revert(
+        &mut self,
+        depth: usize,
+        result: &mut InterpreterResult,
+        is_create: bool,
+    ) -> Option<Option<Address>> {
+        let matches = self
+            .cheats
+            .expected_revert
+            .as_ref()
+            .is_some_and(|e| e.armed && e.depth == depth);
+        if !matches {
+            return None;
+        }
+        let expected = self.cheats.expected_revert.take()?;
+        let outcome = if result.result.is_ok() {
+            Err("call did not revert as expected".to_string())
+        } else {
+            let actual = &result.output;
+            let data_ok = match &expected.data {
+                None => true,
+                Some(data) if expected.partial => {
+                    actual.len() >= 4 && actual[..4] == data[..4.min(data.len())]
+                }
+                Some(data) => {
+                    actual == data
+                        || alloy::sol_types::Revert::abi_decode(actual)
+                            .is_ok_and(|r| r.reason.as_bytes() == &data[..])
+                }
+            };
+            if !data_ok {
+                let abis = self.artifacts.contracts.iter().map(|c| &c.abi);
+                let expected_text = match &expected.data {
+                    Some(d) => decode_revert(d, self.artifacts.contracts.iter().map(|c| &c.abi)),
+                    None => String::new(),
+                };
+                Err(format!(
+                    "Error != expected error: {} != {}",
+                    decode_revert(actual, abis),
+                    expected_text
+                ))
+            } else if let Some(reverter) = expected
+                .reverter
+                .filter(|r| Some(*r) != expected.actual_reverter)
+            {
+                Err(format!(
+                    "Reverter != expected reverter: {} != {reverter}",
+                    expected
+                        .actual_reverter
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "none".into())
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                result.result = InstructionResult::Return;
+                result.output = if is_create {
+                    Bytes::new()
+                } else {
+                    Bytes::from(vec![0u8; DUMMY_OUTPUT_LEN])
+                };
+                Some(is_create.then_some(DUMMY_CREATE_ADDRESS))
+            }
+            Err(message) => {
+                result.result = InstructionResult::Revert;
+                result.output = encode_error_string(&message);
+                Some(None)
+            }
+        }
+    }
+
+    /// Fails a call at the depth of an `expectEmit` whose event was not seen.
+    fn check_expected_emits(&mut self, depth: usize, result: &mut InterpreterResult) {
+        let pending: Vec<usize> = self
+            .cheats
+            .expected_emits
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.depth == depth && e.log.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let all_found = pending.iter().all(|&i| self.cheats.expected_emits[i].found);
+        let mut index = 0;
+        self.cheats.expected_emits.retain(|_| {
+            let keep = !pending.contains(&index);
+            index += 1;
+            keep
+        });
+        if !all_found && result.result.is_ok() {
+            result.result = InstructionResult::Revert;
+            result.output = encode_error_string("log != expected log");
+        }
+    }
+}
+
+fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutcome {
+    let (status, output) = match result {
+        Ok(output) => (InstructionResult::Return, output),
+        Err(message) => (InstructionResult::Revert, encode_error_string(&message)),
+    };
+    CallOutcome::new(
+        InterpreterResult::new(status, output, Gas::new(inputs.gas_limit)),
+        inputs.return_memory_offset.clone(),
+    )
+}
+
+impl Inspector<EvmContext> for TestInspector {
+    fn step(&mut self, interp: &mut Interpreter, _context: &mut EvmContext) {
+        let Some(accesses) = self.cheats.accesses.as_mut() else {
+            return;
+        };
+        let opcode = interp.bytecode.opcode();
+        if opcode == 0x54 || opcode == 0x55 {
+            if let Ok(slot) = interp.stack.peek(0) {
+                let address = interp.input.target_address();
+                let entry = accesses.entry(address).or_default();
+                let slot = B256::from(slot);
+                entry.0.push(slot);
+                if opcode == 0x55 {
+                    entry.1.push(slot);
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, _context: &mut EvmContext, log: Log) {
+        if let Some(recorded) = self.cheats.recorded_logs.as_mut() {
+            recorded.push(log.clone());
+        }
+        if self.tracing {
+            if let Some(&top) = self.record.trace_stack.last() {
+                self.record.trace[top]
+                    .items
+                    .push(TraceItem::Log(log.clone()));
+            }
+        }
+        let mut consumed = false;
+        if let Some(template) = self
+            .cheats
+            .expected_emits
+            .iter_mut()
+            .find(|e| e.log.is_none())
+        {
+            if log.address == template.caller {
+                template.log = Some(log.clone());
+                consumed = true;
+            }
+        }
+        if !consumed {
+            if let Some(expected) = self
+                .cheats
+                .expected_emits
+                .iter_mut()
+                .find(|e| e.log.is_some() && !e.found)
+            {
+                let template = expected.log.as_ref().expect("filtered on Some");
+                let topics_ok = template.topics().len() == log.topics().len()
+                    && template.topics().first() == log.topics().first()
+                    && (1..template.topics().len()).all(|i| {
+                        !expected.checks[i - 1] || template.topics()[i] == log.topics()[i]
+                    });
+                let data_ok = !expected.checks[3] || template.data.data == log.data.data;
+                let emitter_ok = expected.emitter.is_none_or(|e| e == log.address);
+                if topics_ok && data_ok && emitter_ok {
+                    expected.found = true;
+                }
+            }
+        }
+        if let Some(line) = crate::console::decode_ds_test_log(&log) {
+            self.record.console.push(line);
+        }
+        self.record.logs.push(log);
+    }
+
+    fn call(&mut self, context: &mut EvmContext, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        let depth = context.journaled_state.depth;
+        let target = inputs.target_address;
+        let input = inputs.input.bytes(context);
+        let value = inputs.value.get();
+
+        if self.tracing {
+            let kind = match inputs.scheme {
+                CallScheme::StaticCall => TraceKind::StaticCall,
+                CallScheme::DelegateCall | CallScheme::CallCode => TraceKind::DelegateCall,
+                CallScheme::Call => TraceKind::Call,
+            };
+            self.push_trace(TraceNode {
+                depth,
+                kind,
+                caller: inputs.caller,
+                address: target,
+                value,
+                input: input.clone(),
+                output: Bytes::new(),
+                success: false,
+                gas_used: 0,
+                items: vec![],
+            });
+        }
+
+        if target == CHEATCODE_ADDRESS {
+            let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
+            return Some(cheat_outcome(inputs, result));
+        }
+        if target == CONSOLE_ADDRESS {
+            if let Some(line) = decode_console_log(&input) {
+                if self.tracing {
+                    if let Some(&top) = self.record.trace_stack.iter().rev().nth(1) {
+                        self.record.trace[top]
+                            .items
+                            .push(TraceItem::Console(line.clone()));
+                    }
+                }
+                self.record.console.push(line);
+            }
+            return Some(cheat_outcome(inputs, Ok(Bytes::new())));
+        }
+
+        // Pranks apply to the next call made by the contract that asked for them.
+        let mut pranked = false;
+        if let Some(prank) = self.cheats.prank.clone() {
+            if prank.depth == depth && prank.prank_caller == inputs.caller {
+                inputs.caller = prank.sender;
+                pranked = true;
+                if let Some(origin) = prank.origin {
+                    self.record.origin_restore.push((depth, context.tx.caller));
+                    context.tx.caller = origin;
+                }
+                if prank.single_use {
+                    self.cheats.prank = None;
+                }
+            }
+        }
+
+        for expected in &mut self.cheats.expected_calls {
+            if expected.callee == target
+                && input.starts_with(&expected.data)
+                && expected.value.is_none_or(|v| v == value)
+            {
+                expected.seen += 1;
+            }
+        }
+
+        if let Some(expected) = self.cheats.expected_revert.as_mut() {
+            if !expected.armed && expected.depth == depth {
+                expected.armed = true;
+                expected.actual_reverter = None;
+            }
+        }
+
+        if depth <= 1 || pranked {
+            if let Some(message) = self.permission_error(inputs.caller, access::TRANSACT) {
+                return Some(cheat_outcome(inputs, Err(message)));
+            }
+        }
+
+        if let Some(mock) = self.matching_mock(target, &input, value) {
+            let status = if mock.revert {
+                InstructionResult::Revert
+            } else {
+                InstructionResult::Return
+            };
+            return Some(CallOutcome::new(
+                InterpreterResult::new(status, mock.output.clone(), Gas::new(inputs.gas_limit)),
+                inputs.return_memory_offset.clone(),
+            ));
+        }
+        None
+    }
+
+    fn call_end(
+        &mut self,
+        context: &mut EvmContext,
+        inputs: &CallInputs,
+        outcome: &mut CallOutcome,
+    ) {
+        let depth = context.journaled_state.depth;
+        let target = inputs.target_address;
+        let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
+
+        if let Some(&(d, origin)) = self.record.origin_restore.last() {
+            if d == depth {
+                context.tx.caller = origin;
+                self.record.origin_restore.pop();
+            }
+        }
+
+        if !is_special {
+            if !outcome.result.result.is_ok() {
+                if let Some(expected) = self.cheats.expected_revert.as_mut() {
+                    if expected.armed && expected.actual_reverter.is_none() {
+                        expected.actual_reverter = Some(target);
+                    }
+                }
+            }
+            self.check_expected_revert(depth, &mut outcome.result, false);
+            self.check_expected_emits(depth, &mut outcome.result);
+            if self.gas_recording && depth >= 1 && target != TEST_CONTRACT_ADDRESS {
+                let input = inputs.input.bytes(context);
+                let code = context.journaled_state.state.get(&target).and_then(|a| {
+                    a.info
+                        .code
+                        .as_ref()
+                        .map(|c| (a.info.code_hash, c.original_bytes()))
+                });
+                self.record.gas.push(GasSample {
+                    address: target,
+                    contract: None,
+                    code,
+                    selector: input.get(..4).map(|s| s.try_into().expect("4 bytes")),
+                    gas: outcome.result.gas.total_gas_spent(),
+                    deploy_size: None,
+                });
+            }
+        }
+        if depth == 0 {
+            self.record.top_gas = outcome.result.gas.total_gas_spent();
+            let waiting = self
+                .cheats
+                .expected_revert
+                .as_ref()
+                .is_some_and(|e| !e.armed && e.depth == 1);
+            if waiting && !self.allow_internal_expect_revert && !outcome.result.result.is_ok() {
+                self.cheats.expected_revert = None;
+                self.record.failures.push(
+                    "vm.expectRevert: the test function itself reverted, but expectRevert only applies to the next \
+                     external call (pass --allow-internal-expect-revert to match internal reverts)"
+                        .to_string(),
+                );
+            }
+            if self.allow_internal_expect_revert && !outcome.result.result.is_ok() {
+                // The test itself reverted (e.g. an internal library call) while an
+                // `expectRevert` made at the test's depth was still waiting for a call.
+                if let Some(expected) = self
+                    .cheats
+                    .expected_revert
+                    .as_mut()
+                    .filter(|e| !e.armed && e.depth == 1)
+                {
+                    expected.armed = true;
+                    expected.depth = 0;
+                    self.check_expected_revert(0, &mut outcome.result, false);
+                    if outcome.result.result.is_ok() {
+                        outcome.result.output = Bytes::new();
+                    }
+                }
+            }
+        }
+        if self.tracing {
+            let gas = outcome.result.gas.total_gas_spent();
+            self.pop_trace(
+                &outcome.result.output,
+                outcome.result.result.is_ok(),
+                gas,
+                None,
+            );
+        }
+    }
+
+    fn create(
+        &mut self,
+        context: &mut EvmContext,
+        inputs: &mut CreateInputs,
+    ) -> Option<CreateOutcome> {
+        let depth = context.journaled_state.depth;
+        let mut pranked = false;
+        if let Some(prank) = self.cheats.prank.clone() {
+            if prank.depth == depth && prank.prank_caller == inputs.caller() {
+                inputs.set_call(prank.sender);
+                pranked = true;
+                if let Some(origin) = prank.origin {
+                    self.record.origin_restore.push((depth, context.tx.caller));
+                    context.tx.caller = origin;
+                }
+                if prank.single_use {
+                    self.cheats.prank = None;
+                }
+            }
+        }
+        if self.tracing {
+            self.push_trace(TraceNode {
+                depth,
+                kind: TraceKind::Create,
+                caller: inputs.caller(),
+                address: Address::ZERO,
+                value: inputs.value(),
+                input: inputs.init_code().clone(),
+                output: Bytes::new(),
+                success: false,
+                gas_used: 0,
+                items: vec![],
+            });
+        }
+        if let Some(expected) = self.cheats.expected_revert.as_mut() {
+            if !expected.armed && expected.depth == depth {
+                expected.armed = true;
+                expected.actual_reverter = None;
+            }
+        }
+        if depth <= 1 || pranked {
+            if let Some(message) = self.permission_error(inputs.caller(), access::DEPLOY) {
+                return Some(CreateOutcome::new(
+                    InterpreterResult::new(
+                        InstructionResult::Revert,
+                        encode_error_string(&message),
+                        Gas::new(inputs.gas_limit()),
+                    ),
+                    None,
+                ));
+            }
+        }
+        None
+    }
+
+    fn create_end(
+        &mut self,
+        context: &mut EvmContext,
+        inputs: &CreateInputs,
+        outcome: &mut CreateOutcome,
+    ) {
+        let depth = context.journaled_state.depth;
+        if let Some(&(d, origin)) = self.record.origin_restore.last() {
+            if d == depth {
+                context.tx.caller = origin;
+                self.record.origin_restore.pop();
+            }
+        }
+        if let Some(address) = outcome.address.filter(|_| outcome.result.result.is_ok()) {
+            let name = self
+                .artifacts
+                .identify_creation(inputs.init_code())
+                .map(|a| a.name.clone());
+            if let Some(name) = &name {
+                self.cheats
+                    .names
+                    .entry(address)
+                    .or_insert_with(|| name.clone());
+            }
+            if self.gas_recording {
+                self.record.gas.push(GasSample {
+                    address,
+                    contract: name,
+                    code: None,
+                    selector: None,
+                    gas: outcome.result.gas.total_gas_spent(),
+                    deploy_size: Some(outcome.result.output.len()),
+                });
+            }
+        }
+        if !outcome.result.result.is_ok() {
+            if let Some(expected) = self.cheats.expected_revert.as_mut() {
+                if expected.armed && expected.actual_reverter.is_none() {
+                    expected.actual_reverter = outcome.address;
+                }
+            }
+        }
+        if let Some(address) = self.check_expected_revert(depth, &mut outcome.result, true) {
+            if address.is_some() {
+                outcome.address = address;
+            }
+        }
+        if self.tracing {
+            let gas = outcome.result.gas.total_gas_spent();
+            let output = if outcome.result.result.is_ok() {
+                Bytes::new()
+            } else {
+                outcome.result.output.clone()
+            };
+            self.pop_trace(&output, outcome.result.result.is_ok(), gas, outcome.address);
+        }
+    }
+}
+
+impl TestInspector {
+    /// Takes a snapshot of the whole state (`vm.snapshotState`).
+    pub(crate) fn snapshot(&mut self, context: &EvmContext) -> U256 {
+        let snapshot = StateSnapshot {
+            state: context.journaled_state.state.clone(),
+            db: context.journaled_state.database.clone(),
+            block: context.block.clone(),
+            chain_id: context.cfg.chain_id,
+        };
+        self.cheats.snapshots.push(Some(snapshot));
+        U256::from(self.cheats.snapshots.len() - 1)
+    }
+
+    /// Restores a snapshot (`vm.revertToState`).
+    pub(crate) fn revert_to(&mut self, context: &mut EvmContext, id: U256) -> bool {
+        let Ok(index) = usize::try_from(id) else {
+            return false;
+        };
+        let Some(Some(snapshot)) = self.cheats.snapshots.get(index) else {
+            return false;
+        };
+        // The state of accounts touched since the snapshot is replaced; accounts
+        // loaded only afterwards stay loaded (with their snapshot-time values from the db).
+        let mut state = snapshot.state.clone();
+        for (address, account) in context.journaled_state.state.iter() {
+            if !state.contains_key(address) {
+                let mut fresh = account.clone();
+                if let Ok(Some(info)) =
+                    revm::database_interface::DatabaseRef::basic_ref(&snapshot.db, *address)
+                {
+                    fresh.info = info;
+                } else {
+                    fresh.info = Default::default();
+                }
+                fresh.storage.clear();
+                state.insert(*address, fresh);
+            }
+        }
+        context.journaled_state.state = state;
+        context.journaled_state.database = snapshot.db.clone();
+        context.block = snapshot.block.clone();
+        context.cfg.chain_id = snapshot.chain_id;
+        true
+    }
+
+    /// Sets the code of `address` (`vm.etch`, mocks on empty accounts).
+    pub(crate) fn etch(
+        context: &mut EvmContext,
+        address: Address,
+        code: Bytes,
+    ) -> Result<(), String> {
+        context
+            .journaled_state
+            .load_account(address)
+            .map_err(|e| e.to_string())?;
+        context
+            .journaled_state
+            .set_code(address, Bytecode::new_raw(code));
+        Ok(())
+    }
+
+    /// Whether `address` has code.
+    pub(crate) fn has_code(context: &mut EvmContext, address: Address) -> bool {
+        context
+            .journaled_state
+            .load_account_with_code(address)
+            .map(|a| a.data.info.code.as_ref().is_some_and(|c| !c.is_empty()))
+            .unwrap_or(false)
+    }
+
+    /// Sets a balance (`vm.deal`).
+    pub(crate) fn set_balance(
+        context: &mut EvmContext,
+        address: Address,
+        balance: U256,
+    ) -> Result<(), String> {
+        let mut account = context
+            .journaled_state
+            .load_account_mut(address)
+            .map_err(|e| e.to_string())?;
+        account.data.set_balance(balance);
+        Ok(())
+    }
+
+    /// Sets a nonce (`vm.setNonce`).
+    pub(crate) fn set_nonce(
+        context: &mut EvmContext,
+        address: Address,
+        nonce: u64,
+    ) -> Result<(), String> {
+        let mut account = context
+            .journaled_state
+            .load_account_mut(address)
+            .map_err(|e| e.to_string())?;
+        account.data.set_nonce(nonce);
+        Ok(())
+    }
+}

@@ -1,0 +1,1248 @@
+//! Test discovery and execution: unit, fuzz and invariant tests, in parallel
+//! across test contracts.
+
+use std::{
+    collections::HashMap,
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    dyn_abi::{DynSolType, DynSolValue, FunctionExt, JsonAbiExt, Specifier},
+    json_abi::{Function, StateMutability},
+    primitives::{Address, B256, Bytes, U256, hex, keccak256},
+};
+use globset::{Glob, GlobMatcher};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use regex::Regex;
+
+use crate::{
+    artifacts::{ArtifactSet, ContractArtifact},
+    backend::Backend,
+    decode::{decode_revert, format_value},
+    error::TesterError,
+    executor::{CallOptions, CallResult, Executor, INITIAL_BALANCE},
+    fuzz::{Dictionary, generate, shrink},
+    inspector::GasSample,
+    report::{
+        Counterexample, GasSamples, SuiteResult, TestKind, TestResult, TestRunReport, TestStatus,
+    },
+    trace::TraceDecoder,
+    vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
+};
+
+/// Revert reason used internally when `vm.assume(false)` rejects an input.
+pub const ASSUME_MAGIC: &str = "FOUNDRY::ASSUME";
+/// Revert reason used internally when `vm.skip(true)` is called.
+pub const SKIP_MAGIC: &str = "FOUNDRY::SKIP";
+
+/// When to record call traces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// Never.
+    #[default]
+    Never,
+    /// For failing tests (`-vvv`).
+    Failures,
+    /// For every test (`-vvvv`).
+    All,
+}
+
+/// Which tests to run.
+#[derive(Clone, Debug, Default)]
+pub struct TestFilter {
+    match_test: Option<Regex>,
+    no_match_test: Option<Regex>,
+    match_contract: Option<Regex>,
+    no_match_contract: Option<Regex>,
+    match_path: Option<GlobMatcher>,
+    no_match_path: Option<GlobMatcher>,
+}
+
+fn regex(pattern: Option<&str>) -> Result<Option<Regex>, TesterError> {
+    pattern
+        .map(|p| {
+            Regex::new(p).map_err(|e| TesterError::Pattern {
+                pattern: p.to_string(),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+fn glob(pattern: Option<&str>) -> Result<Option<GlobMatcher>, TesterError> {
+    pattern
+        .map(|p| {
+            Glob::new(p)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| TesterError::Pattern {
+                    pattern: p.to_string(),
+                    message: e.to_string(),
+                })
+        })
+        .transpose()
+}
+
+impl TestFilter {
+    /// Builds a filter from `--match-test`, `--no-match-test`,
+    /// `--match-contract`, `--no-match-contract` (regexes) and `--match-path`,
+    /// `--no-match-path` (globs).
+    pub fn new(
+        match_test: Option<&str>,
+        no_match_test: Option<&str>,
+        match_contract: Option<&str>,
+        no_match_contract: Option<&str>,
+        match_path: Option<&str>,
+        no_match_path: Option<&str>,
+    ) -> Result<Self, TesterError> {
+        Ok(Self {
+            match_test: regex(match_test)?,
+            no_match_test: regex(no_match_test)?,
+            match_contract: regex(match_contract)?,
+            no_match_contract: regex(no_match_contract)?,
+            match_path: glob(match_path)?,
+            no_match_path: glob(no_match_path)?,
+        })
+    }
+
+    /// Whether a test contract is selected.
+    pub fn matches_contract(&self, contract: &ContractArtifact) -> bool {
+        let name_ok = self
+            .match_contract
+            .as_ref()
+            .is_none_or(|r| r.is_match(&contract.name))
+            && !self
+                .no_match_contract
+                .as_ref()
+                .is_some_and(|r| r.is_match(&contract.name));
+        let path_ok = self
+            .match_path
+            .as_ref()
+            .is_none_or(|g| path_matches(g, &contract.source))
+            && !self
+                .no_match_path
+                .as_ref()
+                .is_some_and(|g| path_matches(g, &contract.source));
+        name_ok && path_ok
+    }
+
+    /// Whether a test function is selected.
+    pub fn matches_test(&self, name: &str) -> bool {
+        self.match_test.as_ref().is_none_or(|r| r.is_match(name))
+            && !self
+                .no_match_test
+                .as_ref()
+                .is_some_and(|r| r.is_match(name))
+    }
+}
+
+/// Globs match the full path or any suffix of it (`Counter.t.sol`, `test/*.sol`).
+fn path_matches(glob: &GlobMatcher, source: &str) -> bool {
+    if glob.is_match(source) {
+        return true;
+    }
+    let parts: Vec<&str> = source.split('/').collect();
+    (1..parts.len()).any(|i| glob.is_match(parts[i..].join("/")))
+}
+
+/// Settings of a test run.
+#[derive(Clone, Debug)]
+pub struct TestConfig {
+    /// Fuzz runs per fuzz test.
+    pub fuzz_runs: u32,
+    /// Seed of the fuzzer (random when `None`).
+    pub fuzz_seed: Option<u64>,
+    /// Rejected inputs (`vm.assume`) allowed before a fuzz test fails.
+    pub fuzz_max_rejects: u32,
+    /// Call sequences per invariant.
+    pub invariant_runs: u32,
+    /// Calls per sequence.
+    pub invariant_depth: u32,
+    /// Fail invariant campaigns when a target call reverts.
+    pub invariant_fail_on_revert: bool,
+    /// When to record traces.
+    pub traces: TraceMode,
+    /// Gather a gas report.
+    pub gas_report: bool,
+    /// Which tests to run.
+    pub filter: TestFilter,
+    /// Directory to persist fuzz counterexamples in (`cache/fuzz/failures`).
+    pub failure_dir: Option<PathBuf>,
+    /// Worker threads (0 = one per core).
+    pub threads: usize,
+    /// Test directory (relative source prefix); contracts there or in
+    /// `*.t.sol` files are test contracts.
+    pub test_dir: String,
+    /// Let `expectRevert` match reverts of the test function itself
+    /// (Foundry's `allow_internal_expect_revert`; off by default as in Foundry 1.x).
+    pub allow_internal_expect_revert: bool,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            fuzz_runs: 256,
+            fuzz_seed: None,
+            fuzz_max_rejects: 65_536,
+            invariant_runs: 256,
+            invariant_depth: 500,
+            invariant_fail_on_revert: false,
+            traces: TraceMode::Never,
+            gas_report: false,
+            filter: TestFilter::default(),
+            failure_dir: None,
+            threads: 0,
+            test_dir: "test".into(),
+            allow_internal_expect_revert: false,
+        }
+    }
+}
+
+fn is_test_function(f: &Function) -> bool {
+    f.name.starts_with("test")
+        || f.name.starts_with("invariant")
+        || f.name.starts_with("statefulFuzz")
+}
+
+/// Test contracts of a build that the filter selects, in a stable order.
+pub fn test_contracts<'a>(
+    artifacts: &'a ArtifactSet,
+    config: &TestConfig,
+) -> Vec<&'a ContractArtifact> {
+    let dir = format!("{}/", config.test_dir.trim_end_matches('/'));
+    artifacts
+        .contracts
+        .iter()
+        .filter(|c| {
+            c.source.starts_with(&dir)
+                || c.source.contains(&format!("/{dir}"))
+                || c.source.ends_with(".t.sol")
+        })
+        .filter(|c| !c.bytecode.is_empty())
+        .filter(|c| c.abi.functions().any(is_test_function))
+        .filter(|c| config.filter.matches_contract(c))
+        .filter(|c| {
+            c.abi
+                .functions()
+                .any(|f| is_test_function(f) && config.filter.matches_test(&f.name))
+        })
+        .collect()
+}
+
+/// Runs every selected test contract, `progress` is called as each finishes.
+pub fn run_tests(
+    artifacts: Arc<ArtifactSet>,
+    config: &TestConfig,
+    progress: &(dyn Fn(&SuiteResult) + Sync),
+) -> TestRunReport {
+    let started = Instant::now();
+    let contracts = test_contracts(&artifacts, config);
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        config.threads
+    }
+    .min(contracts.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, SuiteResult, GasSamples)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(contract) = contracts.get(index) else {
+                        break;
+                    };
+                    let (suite, gas) = run_suite_guarded(artifacts.clone(), contract, config);
+                    progress(&suite);
+                    results
+                        .lock()
+                        .expect("no panics while holding the lock")
+                        .push((index, suite, gas));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("threads finished");
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut gas = GasSamples::default();
+    let mut suites = Vec::new();
+    for (_, suite, samples) in results {
+        gas.merge(samples);
+        suites.push(suite);
+    }
+    TestRunReport {
+        suites,
+        duration: started.elapsed(),
+        gas_report: config.gas_report.then(|| gas.report()),
+    }
+}
+
+fn run_suite_guarded(
+    artifacts: Arc<ArtifactSet>,
+    contract: &ContractArtifact,
+    config: &TestConfig,
+) -> (SuiteResult, GasSamples) {
+    let started = Instant::now();
+    match catch_unwind(AssertUnwindSafe(|| run_suite(artifacts, contract, config))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            let suite = suite_failure(
+                contract,
+                "setUp()",
+                format!("internal error: {message}"),
+                started.elapsed(),
+            );
+            (suite, GasSamples::default())
+        }
+    }
+}
+
+fn suite_failure(
+    contract: &ContractArtifact,
+    signature: &str,
+    reason: String,
+    duration: Duration,
+) -> SuiteResult {
+    SuiteResult {
+        contract: contract.qualified_name(),
+        name: contract.name.clone(),
+        source: contract.source.clone(),
+        tests: vec![TestResult {
+            signature: signature.to_string(),
+            status: TestStatus::Fail,
+            reason: Some(reason),
+            kind: TestKind::Unit { gas: 0 },
+            counterexample: None,
+            logs: vec![],
+            trace: None,
+            duration,
+        }],
+        duration,
+    }
+}
+
+/// State shared by the tests of one contract.
+struct SuiteRunner<'a> {
+    artifacts: Arc<ArtifactSet>,
+    contract: &'a ContractArtifact,
+    config: &'a TestConfig,
+    /// State after deployment and `setUp`.
+    base: Executor,
+    address: Address,
+    gas: GasSamples,
+    code_names: HashMap<B256, Option<String>>,
+}
+
+/// Deploys `contract`, runs `setUp` and then each selected test.
+pub fn run_suite(
+    artifacts: Arc<ArtifactSet>,
+    contract: &ContractArtifact,
+    config: &TestConfig,
+) -> (SuiteResult, GasSamples) {
+    let started = Instant::now();
+    if !contract.unlinked_libraries.is_empty() {
+        let reason = format!(
+            "{} needs libraries linked ({}); forja does not link libraries yet",
+            contract.name,
+            contract.unlinked_libraries.join(", ")
+        );
+        return (
+            suite_failure(contract, "setUp()", reason, started.elapsed()),
+            GasSamples::default(),
+        );
+    }
+    let mut exec = Executor::new(Backend::empty(), artifacts.clone());
+    exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    // Foundry's test contract lives at a fixed address: the sender's CREATE at nonce 1.
+    let nonce = (0..16u64)
+        .find(|n| DEFAULT_SENDER.create(*n) == TEST_CONTRACT_ADDRESS)
+        .unwrap_or(0);
+    set_nonce(&mut exec, DEFAULT_SENDER, nonce);
+    let options = CallOptions {
+        gas_recording: config.gas_report,
+        ..Default::default()
+    };
+    let deployed = match exec.deploy(
+        DEFAULT_SENDER,
+        contract.bytecode.clone(),
+        U256::ZERO,
+        options,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            return (
+                suite_failure(contract, "setUp()", e.to_string(), started.elapsed()),
+                GasSamples::default(),
+            );
+        }
+    };
+    let Some(address) = deployed.created.filter(|_| deployed.success) else {
+        let reason = format!(
+            "constructor reverted: {}",
+            failure_reason(&artifacts, &deployed)
+        );
+        return (
+            suite_failure(contract, "setUp()", reason, started.elapsed()),
+            GasSamples::default(),
+        );
+    };
+    exec.set_balance(address, INITIAL_BALANCE);
+    exec.cheats.names.insert(address, contract.name.clone());
+
+    let mut runner = SuiteRunner {
+        artifacts: artifacts.clone(),
+        contract,
+        config,
+        base: exec,
+        address,
+        gas: GasSamples::default(),
+        code_names: HashMap::new(),
+    };
+    if let Some(setup) = contract
+        .abi
+        .functions()
+        .find(|f| f.name == "setUp" && f.inputs.is_empty())
+    {
+        let data = Bytes::from(setup.selector().to_vec());
+        let options = CallOptions {
+            commit: true,
+            gas_recording: config.gas_report,
+            ..Default::default()
+        };
+        let result = runner
+            .base
+            .call(DEFAULT_SENDER, address, data.clone(), U256::ZERO, options);
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    suite_failure(contract, "setUp()", e.to_string(), started.elapsed()),
+                    runner.gas,
+                );
+            }
+        };
+        runner.collect_gas(&result.record.gas);
+        if !result.success || result.failed_flag {
+            let mut suite = suite_failure(
+                contract,
+                "setUp()",
+                format!("setUp() failed: {}", failure_reason(&artifacts, &result)),
+                started.elapsed(),
+            );
+            suite.tests[0].logs = result.record.console.clone();
+            if config.traces != TraceMode::Never {
+                let mut exec = runner.base.clone();
+                let traced = exec.call(
+                    DEFAULT_SENDER,
+                    address,
+                    data,
+                    U256::ZERO,
+                    CallOptions {
+                        tracing: true,
+                        ..Default::default()
+                    },
+                );
+                if let Ok(traced) = traced {
+                    suite.tests[0].trace = Some(render_trace(&artifacts, &traced));
+                }
+            }
+            return (suite, runner.gas);
+        }
+    }
+
+    let mut functions: Vec<&Function> = contract
+        .abi
+        .functions()
+        .filter(|f| is_test_function(f) && config.filter.matches_test(&f.name))
+        .collect();
+    functions.sort_by(|a, b| a.signature().cmp(&b.signature()));
+    let mut tests = Vec::new();
+    for function in functions {
+        let test_started = Instant::now();
+        let mut result = if function.name.starts_with("invariant")
+            || function.name.starts_with("statefulFuzz")
+        {
+            runner.run_invariant(function)
+        } else if function.inputs.is_empty() {
+            runner.run_unit(function)
+        } else {
+            runner.run_fuzz(function)
+        };
+        result.duration = test_started.elapsed();
+        tests.push(result);
+    }
+    let suite = SuiteResult {
+        contract: contract.qualified_name(),
+        name: contract.name.clone(),
+        source: contract.source.clone(),
+        tests,
+        duration: started.elapsed(),
+    };
+    (suite, runner.gas)
+}
+
+fn set_nonce(exec: &mut Executor, address: Address, nonce: u64) {
+    use revm::database_interface::DatabaseRef;
+    let mut info = exec
+        .db
+        .basic_ref(address)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    info.nonce = nonce;
+    exec.db.insert_account_info(address, info);
+}
+
+/// Why a call failed, in words.
+pub fn failure_reason(artifacts: &ArtifactSet, call: &CallResult) -> String {
+    if !call.record.failures.is_empty() {
+        return call.record.failures.join("; ");
+    }
+    if let Some(halt) = &call.halt {
+        return format!("EvmError: {halt}");
+    }
+    if !call.success {
+        return decode_revert(&call.output, artifacts.contracts.iter().map(|c| &c.abi));
+    }
+    if call.failed_flag {
+        return "assertion failed".to_string();
+    }
+    "passed".to_string()
+}
+
+fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String {
+    TraceDecoder::new(artifacts, call.record.names.clone()).render(&call.record.trace)
+}
+
+/// Outcome of evaluating one test call.
+enum Verdict {
+    Pass,
+    Fail(String),
+    Skip(String),
+    Rejected,
+}
+
+impl SuiteRunner<'_> {
+    fn call_test(&mut self, data: Bytes, tracing: bool) -> Result<CallResult, TesterError> {
+        self.base.cheats.skipped = None;
+        self.base.cheats.assume_rejected = false;
+        let options = CallOptions {
+            commit: false,
+            tracing,
+            gas_recording: self.config.gas_report && !tracing,
+        };
+        let result = self
+            .base
+            .call(DEFAULT_SENDER, self.address, data, U256::ZERO, options);
+        if let Ok(r) = &result {
+            if !tracing {
+                let samples = r.record.gas.clone();
+                self.collect_gas(&samples);
+            }
+        }
+        result
+    }
+
+    fn verdict(&mut self, call: &CallResult, expect_fail: bool) -> Verdict {
+        if let Some(reason) = self.base.cheats.skipped.take() {
+            return Verdict::Skip(reason);
+        }
+        if self.base.cheats.assume_rejected {
+            return Verdict::Rejected;
+        }
+        let failed = !call.success || call.failed_flag;
+        match (failed, expect_fail) {
+            (false, false) | (true, true) => Verdict::Pass,
+            (false, true) => {
+                Verdict::Fail("test was expected to fail (testFail prefix) but passed".into())
+            }
+            (true, false) => Verdict::Fail(failure_reason(&self.artifacts, call)),
+        }
+    }
+
+    fn traced(&mut self, data: Bytes) -> Option<String> {
+        let call = self.call_test(data, true).ok()?;
+        Some(render_trace(&self.artifacts, &call))
+    }
+
+    fn run_unit(&mut self, function: &Function) -> TestResult {
+        let data = Bytes::from(function.selector().to_vec());
+        let expect_fail = function.name.starts_with("testFail");
+        let mut result = TestResult {
+            signature: function.signature(),
+            status: TestStatus::Pass,
+            reason: None,
+            kind: TestKind::Unit { gas: 0 },
+            counterexample: None,
+            logs: vec![],
+            trace: None,
+            duration: Duration::ZERO,
+        };
+        let call = match self.call_test(data.clone(), false) {
+            Ok(c) => c,
+            Err(e) => {
+                result.status = TestStatus::Fail;
+                result.reason = Some(e.to_string());
+                return result;
+            }
+        };
+        result.kind = TestKind::Unit { gas: call.gas };
+        result.logs = call.record.console.clone();
+        match self.verdict(&call, expect_fail) {
+            Verdict::Pass => {}
+            Verdict::Skip(reason) => {
+                result.status = TestStatus::Skip;
+                result.reason = (!reason.is_empty()).then_some(reason);
+            }
+            Verdict::Fail(reason) => {
+                result.status = TestStatus::Fail;
+                result.reason = Some(reason);
+            }
+            Verdict::Rejected => {
+                result.status = TestStatus::Skip;
+                result.reason = Some("vm.assume rejected the only input of a unit test".into());
+            }
+        }
+        let want_trace = match self.config.traces {
+            TraceMode::Never => false,
+            TraceMode::Failures => result.status == TestStatus::Fail,
+            TraceMode::All => true,
+        };
+        if want_trace {
+            result.trace = self.traced(data);
+        }
+        result
+    }
+
+    fn seed_for(&self, function: &Function) -> u64 {
+        let base = self
+            .config
+            .fuzz_seed
+            .unwrap_or_else(|| rand::rng().random());
+        let tag = keccak256(format!(
+            "{}:{}",
+            self.contract.qualified_name(),
+            function.signature()
+        ));
+        base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
+    }
+
+    fn dictionary(&self) -> Dictionary {
+        let mut dict = Dictionary::default();
+        for (address, code) in self.base.contracts() {
+            dict.insert_address(address);
+            dict.insert_bytecode(&code);
+        }
+        for value in self.base.storage_values() {
+            dict.insert(B256::from(value));
+        }
+        dict.insert_address(DEFAULT_SENDER);
+        dict
+    }
+
+    fn failure_file(&self, function: &Function) -> Option<PathBuf> {
+        let dir = self.config.failure_dir.as_ref()?;
+        Some(dir.join(&self.contract.name).join(&function.name))
+    }
+
+    fn run_fuzz(&mut self, function: &Function) -> TestResult {
+        let expect_fail = function.name.starts_with("testFail");
+        let mut result = TestResult {
+            signature: function.signature(),
+            status: TestStatus::Pass,
+            reason: None,
+            kind: TestKind::Fuzz {
+                runs: 0,
+                mean_gas: 0,
+                median_gas: 0,
+            },
+            counterexample: None,
+            logs: vec![],
+            trace: None,
+            duration: Duration::ZERO,
+        };
+        let types: Result<Vec<DynSolType>, _> =
+            function.inputs.iter().map(|p| p.resolve()).collect();
+        let types = match types {
+            Ok(t) => t,
+            Err(e) => {
+                result.status = TestStatus::Fail;
+                result.reason = Some(format!(
+                    "cannot fuzz parameters of {}: {e}",
+                    function.signature()
+                ));
+                return result;
+            }
+        };
+        let mut dict = self.dictionary();
+        let mut rng = StdRng::seed_from_u64(self.seed_for(function));
+        let mut gas = Vec::new();
+        let mut rejects = 0u32;
+
+        // A persisted counterexample is tried first.
+        let mut replay: Option<Vec<DynSolValue>> = self.failure_file(function).and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let calldata = hex::decode(text.trim()).ok()?;
+            if calldata.get(..4) != Some(&function.selector()[..]) {
+                return None;
+            }
+            function.abi_decode_input(&calldata[4..]).ok()
+        });
+
+        let mut runs = 0u32;
+        while runs < self.config.fuzz_runs {
+            let args: Vec<DynSolValue> = match replay.take() {
+                Some(args) => args,
+                None => types.iter().map(|t| generate(t, &mut rng, &dict)).collect(),
+            };
+            let Ok(calldata) = function.abi_encode_input(&args) else {
+                continue;
+            };
+            let call = match self.call_test(Bytes::from(calldata), false) {
+                Ok(c) => c,
+                Err(e) => {
+                    result.status = TestStatus::Fail;
+                    result.reason = Some(e.to_string());
+                    return result;
+                }
+            };
+            match self.verdict(&call, expect_fail) {
+                Verdict::Rejected => {
+                    rejects += 1;
+                    if rejects > self.config.fuzz_max_rejects {
+                        result.status = TestStatus::Fail;
+                        result.reason = Some(format!(
+                            "vm.assume rejected too many inputs ({} allowed)",
+                            self.config.fuzz_max_rejects
+                        ));
+                        break;
+                    }
+                    continue;
+                }
+                Verdict::Skip(reason) => {
+                    result.status = TestStatus::Skip;
+                    result.reason = (!reason.is_empty()).then_some(reason);
+                    break;
+                }
+                Verdict::Pass => {
+                    runs += 1;
+                    gas.push(call.gas);
+                    dict.insert_logs(&call.record.logs);
+                    if let Some(state) = &call.state {
+                        for account in state.values() {
+                            for (slot, value) in &account.storage {
+                                dict.insert(B256::from(*slot));
+                                dict.insert(B256::from(value.present_value));
+                            }
+                        }
+                    }
+                }
+                Verdict::Fail(_) => {
+                    runs += 1;
+                    let shrunk = shrink(args, 512, |candidate| {
+                        let Ok(data) = function.abi_encode_input(candidate) else {
+                            return false;
+                        };
+                        match self.call_test(Bytes::from(data), false) {
+                            Ok(c) => matches!(self.verdict(&c, expect_fail), Verdict::Fail(_)),
+                            Err(_) => false,
+                        }
+                    });
+                    let calldata =
+                        Bytes::from(function.abi_encode_input(&shrunk).unwrap_or_default());
+                    let final_call = self.call_test(calldata.clone(), false);
+                    let reason = match &final_call {
+                        Ok(c) => match self.verdict(c, expect_fail) {
+                            Verdict::Fail(reason) => reason,
+                            _ => failure_reason(&self.artifacts, &call),
+                        },
+                        Err(e) => e.to_string(),
+                    };
+                    if let Ok(c) = &final_call {
+                        result.logs = c.record.console.clone();
+                    }
+                    let args_text: Vec<String> = shrunk.iter().map(format_value).collect();
+                    result.status = TestStatus::Fail;
+                    result.reason = Some(reason);
+                    result.counterexample = Some(Counterexample {
+                        calldata: hex::encode_prefixed(&calldata),
+                        args: format!("{}({})", function.name, args_text.join(", ")),
+                        sequence: vec![],
+                    });
+                    if let Some(path) = self.failure_file(function) {
+                        if let Some(parent) = path.parent() {
+                            let _ = std::fs::create_dir_all(parent);
+                        }
+                        // Best effort: a read-only cache must not turn a failure into an error.
+                        let _ = std::fs::write(&path, hex::encode_prefixed(&calldata));
+                    }
+                    if self.config.traces != TraceMode::Never {
+                        result.trace = self.traced(calldata);
+                    }
+                    break;
+                }
+            }
+        }
+        if result.status == TestStatus::Pass {
+            // The persisted failure no longer reproduces: forget it.
+            if let Some(path) = self.failure_file(function) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        gas.sort_unstable();
+        let mean = if gas.is_empty() {
+            0
+        } else {
+            gas.iter().sum::<u64>() / gas.len() as u64
+        };
+        let median = gas.get(gas.len() / 2).copied().unwrap_or(0);
+        result.kind = TestKind::Fuzz {
+            runs,
+            mean_gas: mean,
+            median_gas: median,
+        };
+        result
+    }
+
+    /// Calls a view function of the test contract that returns an array
+    /// (`targetContracts()`…), when it exists.
+    fn query(&mut self, name: &str) -> Option<DynSolValue> {
+        let function = self
+            .contract
+            .abi
+            .functions()
+            .find(|f| f.name == name && f.inputs.is_empty())?
+            .clone();
+        let call = self
+            .call_test(Bytes::from(function.selector().to_vec()), false)
+            .ok()?;
+        if !call.success {
+            return None;
+        }
+        function
+            .abi_decode_output(&call.output)
+            .ok()?
+            .into_iter()
+            .next()
+    }
+
+    fn addresses(&mut self, name: &str) -> Vec<Address> {
+        match self.query(name) {
+            Some(DynSolValue::Array(items)) => {
+                items.iter().filter_map(|v| v.as_address()).collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    fn selectors(&mut self, name: &str) -> Vec<(Address, Vec<[u8; 4]>)> {
+        let Some(DynSolValue::Array(items)) = self.query(name) else {
+            return vec![];
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let DynSolValue::Tuple(fields) = item else {
+                    return None;
+                };
+                let address = fields.first()?.as_address()?;
+                let DynSolValue::Array(sels) = fields.get(1)? else {
+                    return None;
+                };
+                let sels = sels
+                    .iter()
+                    .filter_map(|s| match s {
+                        DynSolValue::FixedBytes(w, 4) => Some([w[0], w[1], w[2], w[3]]),
+                        _ => None,
+                    })
+                    .collect();
+                Some((address, sels))
+            })
+            .collect()
+    }
+
+    fn contract_at(&self, exec: &Executor, address: Address) -> Option<ContractArtifact> {
+        if let Some(name) = exec.cheats.names.get(&address) {
+            if let Some(c) = self
+                .artifacts
+                .contracts
+                .iter()
+                .find(|c| &c.name == name && !c.bytecode.is_empty())
+            {
+                return Some(c.clone());
+            }
+        }
+        let code = exec.code_at(address)?;
+        self.artifacts.identify_runtime(&code).cloned()
+    }
+
+    fn run_invariant(&mut self, invariant: &Function) -> TestResult {
+        let mut result = TestResult {
+            signature: invariant.signature(),
+            status: TestStatus::Pass,
+            reason: None,
+            kind: TestKind::Invariant {
+                runs: 0,
+                calls: 0,
+                reverts: 0,
+            },
+            counterexample: None,
+            logs: vec![],
+            trace: None,
+            duration: Duration::ZERO,
+        };
+        // Targets, as forge-std's StdInvariant declares them.
+        let excluded = self.addresses("excludeContracts");
+        let mut targets = self.addresses("targetContracts");
+        if targets.is_empty() {
+            targets = self
+                .base
+                .contracts()
+                .into_iter()
+                .map(|(a, _)| a)
+                .filter(|a| *a != self.address && *a != CHEATCODE_ADDRESS && *a != CONSOLE_ADDRESS)
+                .collect();
+        }
+        targets.retain(|a| !excluded.contains(a));
+        let target_selectors = self.selectors("targetSelectors");
+        let excluded_selectors = self.selectors("excludeSelectors");
+        let mut senders = self.addresses("targetSenders");
+        let excluded_senders = self.addresses("excludeSenders");
+
+        let mut callable: Vec<(Address, String, Function)> = Vec::new();
+        for address in &targets {
+            let Some(artifact) = self.contract_at(&self.base, *address) else {
+                continue;
+            };
+            let restricted: Option<&Vec<[u8; 4]>> = target_selectors
+                .iter()
+                .find(|(a, _)| a == address)
+                .map(|(_, s)| s);
+            let excluded_here: Vec<[u8; 4]> = excluded_selectors
+                .iter()
+                .filter(|(a, _)| a == address)
+                .flat_map(|(_, s)| s.clone())
+                .collect();
+            for f in artifact.abi.functions() {
+                let selector: [u8; 4] = f.selector().0;
+                let mutating = !matches!(
+                    f.state_mutability,
+                    StateMutability::View | StateMutability::Pure
+                );
+                let allowed = match restricted {
+                    Some(sels) => sels.contains(&selector),
+                    None => mutating,
+                };
+                if allowed && !excluded_here.contains(&selector) {
+                    callable.push((*address, artifact.name.clone(), f.clone()));
+                }
+            }
+        }
+        if callable.is_empty() {
+            result.status = TestStatus::Fail;
+            result.reason = Some("no target contract functions to call: deploy contracts in setUp() or use targetContract()".into());
+            return result;
+        }
+        senders.retain(|s| !excluded_senders.contains(s));
+
+        let invariant_data = Bytes::from(invariant.selector().to_vec());
+        let mut dict = self.dictionary();
+        let mut rng = StdRng::seed_from_u64(self.seed_for(invariant));
+        let (mut calls, mut reverts) = (0u64, 0u64);
+
+        // The invariant must hold right after setUp.
+        if let Some(reason) = self.invariant_broken(&mut self.base.clone(), &invariant_data) {
+            result.status = TestStatus::Fail;
+            result.reason = Some(format!("invariant broken after setUp(): {reason}"));
+            return result;
+        }
+
+        for run in 0..self.config.invariant_runs {
+            let mut exec = self.base.clone();
+            let mut sequence: Vec<(Address, Address, Bytes, String)> = Vec::new();
+            for _ in 0..self.config.invariant_depth {
+                let (target, contract_name, function) =
+                    &callable[rng.random_range(0..callable.len())];
+                let types: Vec<DynSolType> = function
+                    .inputs
+                    .iter()
+                    .filter_map(|p| p.resolve().ok())
+                    .collect();
+                let args: Vec<DynSolValue> =
+                    types.iter().map(|t| generate(t, &mut rng, &dict)).collect();
+                let Ok(data) = function.abi_encode_input(&args) else {
+                    continue;
+                };
+                let sender = if !senders.is_empty() {
+                    senders[rng.random_range(0..senders.len())]
+                } else {
+                    random_sender(&mut rng, &dict, &excluded_senders)
+                };
+                let data = Bytes::from(data);
+                let call = match exec.call(
+                    sender,
+                    *target,
+                    data.clone(),
+                    U256::ZERO,
+                    CallOptions {
+                        commit: true,
+                        ..Default::default()
+                    },
+                ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        result.status = TestStatus::Fail;
+                        result.reason = Some(e.to_string());
+                        return result;
+                    }
+                };
+                calls += 1;
+                let args_text: Vec<String> = args.iter().map(format_value).collect();
+                let described = format!(
+                    "{sender} → {contract_name}.{}({})",
+                    function.name,
+                    args_text.join(", ")
+                );
+                sequence.push((sender, *target, data, described));
+                dict.insert_logs(&call.record.logs);
+                if !call.success {
+                    reverts += 1;
+                    if self.config.invariant_fail_on_revert {
+                        let reason = format!(
+                            "{} reverted: {}",
+                            function.name,
+                            failure_reason(&self.artifacts, &call)
+                        );
+                        return self.invariant_failure(
+                            result,
+                            run + 1,
+                            calls,
+                            reverts,
+                            reason,
+                            sequence,
+                            &invariant_data,
+                        );
+                    }
+                    continue;
+                }
+                if let Some(reason) = self.invariant_broken(&mut exec, &invariant_data) {
+                    return self.invariant_failure(
+                        result,
+                        run + 1,
+                        calls,
+                        reverts,
+                        reason,
+                        sequence,
+                        &invariant_data,
+                    );
+                }
+            }
+        }
+        result.kind = TestKind::Invariant {
+            runs: self.config.invariant_runs,
+            calls,
+            reverts,
+        };
+        result
+    }
+
+    /// Calls the invariant; `Some(reason)` when it does not hold.
+    fn invariant_broken(&self, exec: &mut Executor, data: &Bytes) -> Option<String> {
+        let call = exec.call(
+            DEFAULT_SENDER,
+            self.address,
+            data.clone(),
+            U256::ZERO,
+            CallOptions::default(),
+        );
+        match call {
+            Ok(c) if c.success && !c.failed_flag => None,
+            Ok(c) => Some(failure_reason(&self.artifacts, &c)),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    /// Whether replaying `sequence` from the post-setUp state breaks the invariant.
+    fn replay_breaks(&self, sequence: &[(Address, Address, Bytes, String)], data: &Bytes) -> bool {
+        let mut exec = self.base.clone();
+        for (sender, target, calldata, _) in sequence {
+            let options = CallOptions {
+                commit: true,
+                ..Default::default()
+            };
+            if exec
+                .call(*sender, *target, calldata.clone(), U256::ZERO, options)
+                .is_err()
+            {
+                return false;
+            }
+            if self.invariant_broken(&mut exec, data).is_some() {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invariant_failure(
+        &mut self,
+        mut result: TestResult,
+        runs: u32,
+        calls: u64,
+        reverts: u64,
+        reason: String,
+        mut sequence: Vec<(Address, Address, Bytes, String)>,
+        data: &Bytes,
+    ) -> TestResult {
+        let original = sequence.len();
+        // Shrink: drop calls that are not needed to break the invariant.
+        if !self.config.invariant_fail_on_revert {
+            let mut i = 0;
+            let mut budget = 256;
+            while i < sequence.len() && budget > 0 {
+                budget -= 1;
+                let mut shorter = sequence.clone();
+                shorter.remove(i);
+                if !shorter.is_empty() && self.replay_breaks(&shorter, data) {
+                    sequence = shorter;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        result.status = TestStatus::Fail;
+        result.reason = Some(reason);
+        result.kind = TestKind::Invariant {
+            runs,
+            calls,
+            reverts,
+        };
+        let last = sequence
+            .last()
+            .map(|s| hex::encode_prefixed(&s.2))
+            .unwrap_or_default();
+        result.counterexample = Some(Counterexample {
+            calldata: last,
+            args: format!("original: {original}, shrunk: {}", sequence.len()),
+            sequence: sequence.iter().map(|s| s.3.clone()).collect(),
+        });
+        if self.config.traces != TraceMode::Never {
+            let mut exec = self.base.clone();
+            for (sender, target, calldata, _) in &sequence {
+                let _ = exec.call(
+                    *sender,
+                    *target,
+                    calldata.clone(),
+                    U256::ZERO,
+                    CallOptions {
+                        commit: true,
+                        ..Default::default()
+                    },
+                );
+            }
+            let traced = exec.call(
+                DEFAULT_SENDER,
+                self.address,
+                data.clone(),
+                U256::ZERO,
+                CallOptions {
+                    tracing: true,
+                    ..Default::default()
+                },
+            );
+            if let Ok(traced) = traced {
+                result.logs = traced.record.console.clone();
+                result.trace = Some(render_trace(&self.artifacts, &traced));
+            }
+        }
+        result
+    }
+
+    fn collect_gas(&mut self, samples: &[GasSample]) {
+        for sample in samples {
+            let contract = match (&sample.contract, &sample.code) {
+                (Some(name), _) => Some(name.clone()),
+                (None, Some((hash, code))) => self
+                    .code_names
+                    .entry(*hash)
+                    .or_insert_with(|| {
+                        self.artifacts
+                            .identify_runtime(code)
+                            .map(|c| c.name.clone())
+                    })
+                    .clone(),
+                _ => None,
+            };
+            let Some(contract) = contract else { continue };
+            if contract == self.contract.name {
+                continue;
+            }
+            match (sample.selector, sample.deploy_size) {
+                (_, Some(size)) => {
+                    self.gas
+                        .deployments
+                        .entry(contract)
+                        .or_default()
+                        .push((sample.gas, size));
+                }
+                (Some(selector), None) => {
+                    let function = self
+                        .artifacts
+                        .contracts
+                        .iter()
+                        .find(|c| c.name == contract)
+                        .and_then(|c| c.abi.functions().find(|f| f.selector().0 == selector))
+                        .map(|f| f.signature())
+                        .unwrap_or_else(|| hex::encode_prefixed(selector));
+                    self.gas
+                        .calls
+                        .entry(contract)
+                        .or_default()
+                        .entry(function)
+                        .or_default()
+                        .push(sample.gas);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+/// A random sender that is not a precompile, the cheatcode address or excluded.
+fn random_sender(rng: &mut StdRng, dict: &Dictionary, excluded: &[Address]) -> Address {
+    loop {
+        // Senders must be EOAs (EIP-3607), so known contracts are never picked.
+        let candidate = if rng.random_bool(0.2) {
+            DEFAULT_SENDER
+        } else {
+            let mut bytes = [0u8; 20];
+            rng.fill(&mut bytes);
+            Address::from(bytes)
+        };
+        if dict.addresses.contains(&candidate) && candidate != DEFAULT_SENDER {
+            continue;
+        }
+        let low = U256::from_be_slice(candidate.as_slice()) <= U256::from(0xffu64);
+        if !low
+            && candidate != CHEATCODE_ADDRESS
+            && candidate != CONSOLE_ADDRESS
+            && candidate != TEST_CONTRACT_ADDRESS
+            && !excluded.contains(&candidate)
+        {
+            return candidate;
+        }
+    }
+}

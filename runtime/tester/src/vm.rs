@@ -1,0 +1,201 @@
+//! The cheatcode ABI (Foundry's `Vm`, plus forja's permissioning `ForjaVm`)
+//! and the Hardhat `console.log` address, as alloy `sol!` bindings.
+
+use alloy::primitives::{Address, address};
+
+/// Address of the cheatcode contract, `address(uint160(uint256(keccak256("hevm cheat code"))))`.
+pub const CHEATCODE_ADDRESS: Address = address!("0x7109709ECfa91a80626fF3989D68f67F5b1DD12D");
+/// Address of Hardhat's `console.log` contract.
+pub const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e736F6c652e6c6f67");
+/// Default `msg.sender`/`tx.origin` for tests, as in Foundry.
+pub const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
+/// Address the test contract is deployed at, as in Foundry.
+pub const TEST_CONTRACT_ADDRESS: Address = address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
+
+alloy::sol! {
+    /// Foundry's cheatcode interface (the subset forja implements).
+    #[derive(Debug)]
+    interface Vm {
+        struct Log { bytes32[] topics; bytes data; address emitter; }
+
+        function warp(uint256 newTimestamp) external;
+        function roll(uint256 newHeight) external;
+        function fee(uint256 newBasefee) external;
+        function chainId(uint256 newChainId) external;
+        function coinbase(address newCoinbase) external;
+        function prevrandao(bytes32 newPrevrandao) external;
+        function difficulty(uint256 newDifficulty) external;
+        function txGasPrice(uint256 newGasPrice) external;
+        function getNonce(address account) external view returns (uint64 nonce);
+        function setNonce(address account, uint64 newNonce) external;
+        function getBlockNumber() external view returns (uint256 height);
+        function getBlockTimestamp() external view returns (uint256 timestamp);
+
+        function prank(address msgSender) external;
+        function prank(address msgSender, address txOrigin) external;
+        function startPrank(address msgSender) external;
+        function startPrank(address msgSender, address txOrigin) external;
+        function stopPrank() external;
+
+        function deal(address account, uint256 newBalance) external;
+        function etch(address target, bytes calldata newRuntimeBytecode) external;
+        function store(address target, bytes32 slot, bytes32 value) external;
+        function load(address target, bytes32 slot) external view returns (bytes32 data);
+
+        function addr(uint256 privateKey) external pure returns (address keyAddr);
+        function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+        function label(address account, string calldata newLabel) external;
+        function getLabel(address account) external view returns (string memory currentLabel);
+        function assume(bool condition) external pure;
+        function skip(bool skipTest) external;
+        function skip(bool skipTest, string calldata reason) external;
+
+        function expectRevert() external;
+        function expectRevert(bytes4 revertData) external;
+        function expectRevert(bytes calldata revertData) external;
+        function expectRevert(address reverter) external;
+        function expectRevert(bytes4 revertData, address reverter) external;
+        function expectRevert(bytes calldata revertData, address reverter) external;
+        function expectPartialRevert(bytes4 revertData) external;
+
+        function expectEmit() external;
+        function expectEmit(address emitter) external;
+        function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+        function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
+
+        function expectCall(address callee, bytes calldata data) external;
+        function expectCall(address callee, uint256 msgValue, bytes calldata data) external;
+        function expectCall(address callee, bytes calldata data, uint64 count) external;
+        function expectCall(address callee, uint256 msgValue, bytes calldata data, uint64 count) external;
+
+        function mockCall(address callee, bytes calldata data, bytes calldata returnData) external;
+        function mockCall(address callee, uint256 msgValue, bytes calldata data, bytes calldata returnData) external;
+        function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;
+        function clearMockedCalls() external;
+
+        function recordLogs() external;
+        function getRecordedLogs() external returns (Log[] memory logs);
+        function record() external;
+        function accesses(address target) external returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
+
+        function snapshot() external returns (uint256 snapshotId);
+        function revertTo(uint256 snapshotId) external returns (bool success);
+        function snapshotState() external returns (uint256 snapshotId);
+        function revertToState(uint256 snapshotId) external returns (bool success);
+
+        function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
+        function getDeployedCode(string calldata artifactPath) external view returns (bytes memory runtimeBytecode);
+
+        function envBool(string calldata name) external view returns (bool value);
+        function envUint(string calldata name) external view returns (uint256 value);
+        function envInt(string calldata name) external view returns (int256 value);
+        function envAddress(string calldata name) external view returns (address value);
+        function envBytes32(string calldata name) external view returns (bytes32 value);
+        function envString(string calldata name) external view returns (string memory value);
+        function envBytes(string calldata name) external view returns (bytes memory value);
+        function envOr(string calldata name, bool defaultValue) external view returns (bool value);
+        function envOr(string calldata name, uint256 defaultValue) external view returns (uint256 value);
+        function envOr(string calldata name, int256 defaultValue) external view returns (int256 value);
+        function envOr(string calldata name, address defaultValue) external view returns (address value);
+        function envOr(string calldata name, bytes32 defaultValue) external view returns (bytes32 value);
+        function envOr(string calldata name, string calldata defaultValue) external view returns (string memory value);
+        function envOr(string calldata name, bytes calldata defaultValue) external view returns (bytes memory value);
+
+        function toString(address value) external pure returns (string memory stringifiedValue);
+        function toString(bytes calldata value) external pure returns (string memory stringifiedValue);
+        function toString(bytes32 value) external pure returns (string memory stringifiedValue);
+        function toString(bool value) external pure returns (string memory stringifiedValue);
+        function toString(uint256 value) external pure returns (string memory stringifiedValue);
+        function toString(int256 value) external pure returns (string memory stringifiedValue);
+        function parseBytes(string calldata stringifiedValue) external pure returns (bytes memory parsedValue);
+        function parseAddress(string calldata stringifiedValue) external pure returns (address parsedValue);
+        function parseUint(string calldata stringifiedValue) external pure returns (uint256 parsedValue);
+        function parseInt(string calldata stringifiedValue) external pure returns (int256 parsedValue);
+        function parseBytes32(string calldata stringifiedValue) external pure returns (bytes32 parsedValue);
+        function parseBool(string calldata stringifiedValue) external pure returns (bool parsedValue);
+
+        function assertTrue(bool condition) external pure;
+        function assertTrue(bool condition, string calldata error) external pure;
+        function assertFalse(bool condition) external pure;
+        function assertFalse(bool condition, string calldata error) external pure;
+
+        function assertEq(bool left, bool right) external pure;
+        function assertEq(bool left, bool right, string calldata error) external pure;
+        function assertEq(uint256 left, uint256 right) external pure;
+        function assertEq(uint256 left, uint256 right, string calldata error) external pure;
+        function assertEq(int256 left, int256 right) external pure;
+        function assertEq(int256 left, int256 right, string calldata error) external pure;
+        function assertEq(address left, address right) external pure;
+        function assertEq(address left, address right, string calldata error) external pure;
+        function assertEq(bytes32 left, bytes32 right) external pure;
+        function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
+        function assertEq(string calldata left, string calldata right) external pure;
+        function assertEq(string calldata left, string calldata right, string calldata error) external pure;
+        function assertEq(bytes calldata left, bytes calldata right) external pure;
+        function assertEq(bytes calldata left, bytes calldata right, string calldata error) external pure;
+        function assertEq(bool[] calldata left, bool[] calldata right) external pure;
+        function assertEq(bool[] calldata left, bool[] calldata right, string calldata error) external pure;
+        function assertEq(uint256[] calldata left, uint256[] calldata right) external pure;
+        function assertEq(uint256[] calldata left, uint256[] calldata right, string calldata error) external pure;
+        function assertEq(int256[] calldata left, int256[] calldata right) external pure;
+        function assertEq(int256[] calldata left, int256[] calldata right, string calldata error) external pure;
+        function assertEq(address[] calldata left, address[] calldata right) external pure;
+        function assertEq(address[] calldata left, address[] calldata right, string calldata error) external pure;
+        function assertEq(bytes32[] calldata left, bytes32[] calldata right) external pure;
+        function assertEq(bytes32[] calldata left, bytes32[] calldata right, string calldata error) external pure;
+        function assertEq(string[] calldata left, string[] calldata right) external pure;
+        function assertEq(string[] calldata left, string[] calldata right, string calldata error) external pure;
+        function assertEq(bytes[] calldata left, bytes[] calldata right) external pure;
+        function assertEq(bytes[] calldata left, bytes[] calldata right, string calldata error) external pure;
+
+        function assertNotEq(bool left, bool right) external pure;
+        function assertNotEq(bool left, bool right, string calldata error) external pure;
+        function assertNotEq(uint256 left, uint256 right) external pure;
+        function assertNotEq(uint256 left, uint256 right, string calldata error) external pure;
+        function assertNotEq(int256 left, int256 right) external pure;
+        function assertNotEq(int256 left, int256 right, string calldata error) external pure;
+        function assertNotEq(address left, address right) external pure;
+        function assertNotEq(address left, address right, string calldata error) external pure;
+        function assertNotEq(bytes32 left, bytes32 right) external pure;
+        function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;
+        function assertNotEq(string calldata left, string calldata right) external pure;
+        function assertNotEq(string calldata left, string calldata right, string calldata error) external pure;
+        function assertNotEq(bytes calldata left, bytes calldata right) external pure;
+        function assertNotEq(bytes calldata left, bytes calldata right, string calldata error) external pure;
+
+        function assertLt(uint256 left, uint256 right) external pure;
+        function assertLt(uint256 left, uint256 right, string calldata error) external pure;
+        function assertLt(int256 left, int256 right) external pure;
+        function assertLt(int256 left, int256 right, string calldata error) external pure;
+        function assertGt(uint256 left, uint256 right) external pure;
+        function assertGt(uint256 left, uint256 right, string calldata error) external pure;
+        function assertGt(int256 left, int256 right) external pure;
+        function assertGt(int256 left, int256 right, string calldata error) external pure;
+        function assertLe(uint256 left, uint256 right) external pure;
+        function assertLe(uint256 left, uint256 right, string calldata error) external pure;
+        function assertLe(int256 left, int256 right) external pure;
+        function assertLe(int256 left, int256 right, string calldata error) external pure;
+        function assertGe(uint256 left, uint256 right) external pure;
+        function assertGe(uint256 left, uint256 right, string calldata error) external pure;
+        function assertGe(int256 left, int256 right) external pure;
+        function assertGe(int256 left, int256 right, string calldata error) external pure;
+
+        function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta) external pure;
+        function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta, string calldata error) external pure;
+        function assertApproxEqAbs(int256 left, int256 right, uint256 maxDelta) external pure;
+        function assertApproxEqAbs(int256 left, int256 right, uint256 maxDelta, string calldata error) external pure;
+        function assertApproxEqRel(uint256 left, uint256 right, uint256 maxPercentDelta) external pure;
+        function assertApproxEqRel(uint256 left, uint256 right, uint256 maxPercentDelta, string calldata error) external pure;
+        function assertApproxEqRel(int256 left, int256 right, uint256 maxPercentDelta) external pure;
+        function assertApproxEqRel(int256 left, int256 right, uint256 maxPercentDelta, string calldata error) external pure;
+    }
+
+    /// forja's permissioning cheatcodes (served at the same address as `Vm`).
+    #[derive(Debug)]
+    interface ForjaVm {
+        function setAccessLevel(address account, uint8 level) external;
+        function addToAllowlist(address account) external;
+        function removeFromAllowlist(address account) external;
+        function accessLevel(address account) external view returns (uint8 level);
+    }
+}
