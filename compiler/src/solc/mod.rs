@@ -36,3 +36,11 @@ pub enum SolcError {
         source: std::io::Error,
     },
 }
+
+mod manager;
+mod native;
+mod soljson;
+mod wasm;
+
+pub use manager::{InstalledSolc, MIN_SUPPORTED, SolcEvent, SolcKind, SolcManager};
+pub use native::NativeSolc;
