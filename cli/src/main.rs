@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod render;
+mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,18 @@ enum Command {
     New(commands::new::Args),
     /// Run the Solidity language server on stdio.
     Lsp(commands::lsp::Args),
+    /// Deploy the contracts in deploy.toml to an environment.
+    Deploy(commands::deploy::Args),
+    /// Promote the release deployed in one environment to the next.
+    Promote(commands::promote::Args),
+    /// Sign a release as an approver.
+    Approve(commands::approve::Args),
+    /// Verify the hash-chained deployment audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Manage encrypted keystores.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -45,6 +59,11 @@ fn main() -> ExitCode {
         Command::Node(args) => commands::node::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
+        Command::Deploy(a) => commands::deploy::run(a),
+        Command::Promote(a) => commands::promote::run(a),
+        Command::Approve(a) => commands::approve::run(a),
+        Command::Audit(a) => commands::audit::run(a),
+        Command::Keys(a) => commands::keys::run(a),
         Command::Solc(cmd) => commands::solc::run(cmd),
     };
     match result {

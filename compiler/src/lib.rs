@@ -5,4 +5,12 @@
 //! This crate knows nothing of chains, nodes or deployments, and never prints:
 //! it returns values and errors that the `forja` binary renders.
 
+pub mod build;
+pub mod diagnostics;
+pub mod project;
 pub mod solc;
+pub mod sources;
+
+pub use build::{BuildError, BuildEvent, BuildOptions, BuildOutput, build};
+pub use diagnostics::{Diagnostic, Location, Severity};
+pub use project::{Project, ProjectError, Remapping};

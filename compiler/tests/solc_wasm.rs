@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use forja_compiler::solc::{SolcManager, SolcKind};
+use forja_compiler::solc::{SolcKind, SolcManager};
 use semver::Version;
 
 fn test_home() -> PathBuf {
@@ -40,28 +40,54 @@ fn wasm_solc_compiles_reports_errors_and_is_memoised() {
     let version = Version::new(0, 8, 30);
     let solc = manager.load(&version, &|_| {}).expect("load solc 0.8.30");
     assert_eq!(solc.version(), &version);
-    assert!(solc.long_version().starts_with("0.8.30+commit."), "{}", solc.long_version());
+    assert!(
+        solc.long_version().starts_with("0.8.30+commit."),
+        "{}",
+        solc.long_version()
+    );
 
     for optimize in [false, true] {
-        let out: serde_json::Value =
-            serde_json::from_str(&solc.compile_standard_json(&input(COUNTER, optimize)).unwrap()).unwrap();
+        let out: serde_json::Value = serde_json::from_str(
+            &solc
+                .compile_standard_json(&input(COUNTER, optimize))
+                .unwrap(),
+        )
+        .unwrap();
         let contract = &out["contracts"]["A.sol"]["Counter"];
         let bytecode = contract["evm"]["bytecode"]["object"].as_str().unwrap();
-        assert!(bytecode.starts_with("6080604052"), "optimize={optimize}: {out}");
-        assert!(contract["abi"].as_array().unwrap().iter().any(|item| item["name"] == "increment"));
+        assert!(
+            bytecode.starts_with("6080604052"),
+            "optimize={optimize}: {out}"
+        );
+        assert!(
+            contract["abi"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|item| item["name"] == "increment")
+        );
     }
 
     // A syntax error is solc's answer, not a failure to run solc; and the
     // instance keeps working afterwards (the C++ exception path unwound).
-    let broken = solc.compile_standard_json(&input("contract X { function f( }", false)).unwrap();
+    let broken = solc
+        .compile_standard_json(&input("contract X { function f( }", false))
+        .unwrap();
     let broken: serde_json::Value = serde_json::from_str(&broken).unwrap();
     let errors = broken["errors"].as_array().expect("errors");
-    assert!(errors.iter().any(|e| e["type"] == "ParserError"), "{broken}");
+    assert!(
+        errors.iter().any(|e| e["type"] == "ParserError"),
+        "{broken}"
+    );
     let again: serde_json::Value =
         serde_json::from_str(&solc.compile_standard_json(&input(COUNTER, false)).unwrap()).unwrap();
     assert!(again["contracts"]["A.sol"]["Counter"]["abi"].is_array());
 
-    let second = manager.load(&version, &|_| panic!("a loaded compiler is not loaded twice")).unwrap();
+    let second = manager
+        .load(&version, &|_| {
+            panic!("a loaded compiler is not loaded twice")
+        })
+        .unwrap();
     assert!(std::sync::Arc::ptr_eq(&solc, &second));
     let installed = manager.which(&version).expect("installed");
     assert_eq!(installed.kind, SolcKind::Wasm);

@@ -23,9 +23,6 @@ pub struct Args {
     /// Project root.
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
-    /// Directory of compiled artifacts (Foundry layout), relative to the root.
-    #[arg(long, default_value = "out")]
-    pub out: PathBuf,
     /// Directory of the tests, relative to the root.
     #[arg(long, default_value = "test")]
     pub test_dir: String,
@@ -90,23 +87,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.watch {
         return run_once(&args);
     }
-    let root = args.root.clone();
-    loop {
-        let code = run_once(&args);
-        if let Err(err) = &code {
-            super::print_error(err);
+    let project = forja_compiler::Project::discover(&args.root)?;
+    crate::watch::on_change(&super::build::watched_dirs(&project), || {
+        if let Err(err) = run_once(&args) {
+            super::print_error(&err);
         }
-        eprintln!(
-            "\nwatching {} for changes (Ctrl-C to stop)…",
-            root.display()
-        );
-        wait_for_change(&root, &args)?;
-    }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
-    let root = &args.root;
-    let artifacts = Arc::new(build(args)?);
+    let project = forja_compiler::Project::discover(&args.root)?;
+    let root = &project.root;
+    let Some(artifacts) = build(&project, args)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let artifacts = Arc::new(artifacts);
     let config = config(args, root)?;
 
     let selected = test_contracts(&artifacts, &config).len();
@@ -174,16 +170,16 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Compiles the project and returns its artifacts.
-fn build(args: &Args) -> anyhow::Result<ArtifactSet> {
-    let out = args.root.join(&args.out);
-    if !out.is_dir() {
-        anyhow::bail!(
-            "no compiled artifacts in {}: run `forja build` first (forja test reads Foundry-layout artifacts `out/<File>.sol/<Contract>.json`)",
-            out.display()
-        );
+/// Compiles the project (incrementally), then loads its artifacts; `None`
+/// when compilation failed (the diagnostics are already printed).
+fn build(project: &forja_compiler::Project, args: &Args) -> anyhow::Result<Option<ArtifactSet>> {
+    if !super::build::compile(project, false, args.json)? {
+        return Ok(None);
     }
-    ArtifactSet::load_foundry_out(&out)
-        .with_context(|| format!("loading artifacts from {}", out.display()))
+    let out = project.out_dir();
+    let artifacts = ArtifactSet::load_foundry_out(&out)
+        .with_context(|| format!("loading artifacts from {}", out.display()))?;
+    Ok(Some(artifacts))
 }
 
 fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
@@ -275,47 +271,6 @@ fn write_test_report(root: &Path, report: &TestRunReport) -> anyhow::Result<()> 
     std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
-}
-
-/// Polls the project's sources and artifacts until something changes.
-fn wait_for_change(root: &Path, args: &Args) -> anyhow::Result<()> {
-    let watched = [
-        root.join("src"),
-        root.join(&args.test_dir),
-        root.join(&args.out),
-    ];
-    let snapshot = |paths: &[PathBuf]| -> Vec<(PathBuf, SystemTime)> {
-        let mut files = Vec::new();
-        for dir in paths {
-            collect_mtimes(dir, &mut files);
-        }
-        files.sort();
-        files
-    };
-    let before = snapshot(&watched);
-    loop {
-        std::thread::sleep(Duration::from_millis(400));
-        let now = snapshot(&watched);
-        if now != before {
-            // Let editors and the compiler finish writing.
-            std::thread::sleep(Duration::from_millis(200));
-            return Ok(());
-        }
-    }
-}
-
-fn collect_mtimes(dir: &Path, out: &mut Vec<(PathBuf, SystemTime)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_mtimes(&path, out);
-        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-            out.push((path, modified));
-        }
-    }
 }
 
 /// `[PASS] name() (gas: N)`-style line for one test.

@@ -69,7 +69,9 @@ impl SolcManager {
         let home = match std::env::var_os("FORJA_HOME") {
             Some(home) if !home.is_empty() => PathBuf::from(home),
             _ => dirs::home_dir()
-                .ok_or_else(|| SolcError::Message("cannot find the home directory: set FORJA_HOME".into()))?
+                .ok_or_else(|| {
+                    SolcError::Message("cannot find the home directory: set FORJA_HOME".into())
+                })?
                 .join(".forja"),
         };
         Ok(Self::with_home(home))
@@ -111,13 +113,19 @@ impl SolcManager {
     }
 
     fn wasm_builds(&self) -> Vec<InstalledSolc> {
-        let Ok(entries) = std::fs::read_dir(self.solc_dir()) else { return vec![] };
+        let Ok(entries) = std::fs::read_dir(self.solc_dir()) else {
+            return vec![];
+        };
         let mut builds: Vec<_> = entries
             .flatten()
             .filter_map(|entry| {
                 let version = Version::parse(entry.file_name().to_str()?).ok()?;
                 let path = entry.path().join("soljson.js");
-                path.is_file().then_some(InstalledSolc { version, kind: SolcKind::Wasm, path })
+                path.is_file().then_some(InstalledSolc {
+                    version,
+                    kind: SolcKind::Wasm,
+                    path,
+                })
             })
             .collect();
         builds.sort_by(|a, b| a.version.cmp(&b.version));
@@ -146,7 +154,10 @@ impl SolcManager {
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|age| age < Duration::from_secs(24 * 3600));
-        let text = match fresh.then(|| std::fs::read_to_string(&cache).ok()).flatten() {
+        let text = match fresh
+            .then(|| std::fs::read_to_string(&cache).ok())
+            .flatten()
+        {
             Some(text) => text,
             None => {
                 let output = Command::new("npm")
@@ -160,13 +171,15 @@ impl SolcManager {
                     )));
                 }
                 let text = String::from_utf8_lossy(&output.stdout).into_owned();
-                std::fs::create_dir_all(self.solc_dir()).map_err(|e| io("creating the solc cache", e))?;
+                std::fs::create_dir_all(self.solc_dir())
+                    .map_err(|e| io("creating the solc cache", e))?;
                 write_atomic(&cache, text.as_bytes())?;
                 text
             }
         };
-        let names: Vec<String> = serde_json::from_str(&text)
-            .map_err(|err| SolcError::Message(format!("npm returned an unreadable version list: {err}")))?;
+        let names: Vec<String> = serde_json::from_str(&text).map_err(|err| {
+            SolcError::Message(format!("npm returned an unreadable version list: {err}"))
+        })?;
         let mut versions: Vec<Version> = names
             .iter()
             .filter_map(|name| Version::parse(name).ok())
@@ -181,15 +194,26 @@ impl SolcManager {
     }
 
     /// Fetches solc's wasm build from npm (`npm pack solc@<version>`).
-    pub fn install(&self, version: &Version, events: &dyn Fn(SolcEvent)) -> Result<InstalledSolc, SolcError> {
+    pub fn install(
+        &self,
+        version: &Version,
+        events: &dyn Fn(SolcEvent),
+    ) -> Result<InstalledSolc, SolcError> {
         check_supported(version)?;
-        events(SolcEvent::Installing { version: version.clone() });
+        events(SolcEvent::Installing {
+            version: version.clone(),
+        });
         let scratch = tempfile::tempdir().map_err(|e| io("creating a temporary directory", e))?;
         let output = Command::new("npm")
             .args(["pack", &format!("solc@{version}"), "--silent"])
             .current_dir(scratch.path())
             .output()
-            .map_err(|err| io("running npm (forja fetches solc's wasm build with npm; is it installed?)", err))?;
+            .map_err(|err| {
+                io(
+                    "running npm (forja fetches solc's wasm build with npm; is it installed?)",
+                    err,
+                )
+            })?;
         if !output.status.success() {
             return Err(SolcError::Message(format!(
                 "could not fetch solc {version} with npm: {}",
@@ -201,7 +225,9 @@ impl SolcManager {
             .flatten()
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "tgz"))
-            .ok_or_else(|| SolcError::Message(format!("npm pack solc@{version} produced no tarball")))?;
+            .ok_or_else(|| {
+                SolcError::Message(format!("npm pack solc@{version} produced no tarball"))
+            })?;
         let installed = self.install_from_file(&tarball, events)?;
         if &installed.version != version {
             return Err(SolcError::Message(format!(
@@ -213,25 +239,44 @@ impl SolcManager {
     }
 
     /// Installs from a local `soljson.js` or npm `solc-*.tgz` (offline use).
-    pub fn install_from_file(&self, path: &Path, events: &dyn Fn(SolcEvent)) -> Result<InstalledSolc, SolcError> {
+    pub fn install_from_file(
+        &self,
+        path: &Path,
+        events: &dyn Fn(SolcEvent),
+    ) -> Result<InstalledSolc, SolcError> {
         let glue = read_soljson(path)?;
         let parsed = Soljson::parse(&glue)?;
-        let version = read_glue_version(&glue)
-            .map(Ok)
-            .unwrap_or_else(|| self.load_wasm_glue(&glue, parsed, events).map(|s| s.version().clone()))?;
+        let version = read_glue_version(&glue).map(Ok).unwrap_or_else(|| {
+            self.load_wasm_glue(&glue, parsed, events)
+                .map(|s| s.version().clone())
+        })?;
         check_supported(&version)?;
         let dest = self.soljson_path(&version);
-        std::fs::create_dir_all(dest.parent().expect("has a parent")).map_err(|e| io("creating the solc cache", e))?;
+        std::fs::create_dir_all(dest.parent().expect("has a parent"))
+            .map_err(|e| io("creating the solc cache", e))?;
         write_atomic(&dest, glue.as_bytes())?;
-        events(SolcEvent::Installed { version: version.clone(), path: dest.clone() });
-        Ok(InstalledSolc { version, kind: SolcKind::Wasm, path: dest })
+        events(SolcEvent::Installed {
+            version: version.clone(),
+            path: dest.clone(),
+        });
+        Ok(InstalledSolc {
+            version,
+            kind: SolcKind::Wasm,
+            path: dest,
+        })
     }
 
     /// Installs if needed, precompiles if needed, and loads a compiler.
-    pub fn load(&self, version: &Version, events: &dyn Fn(SolcEvent)) -> Result<Arc<dyn Solc>, SolcError> {
+    pub fn load(
+        &self,
+        version: &Version,
+        events: &dyn Fn(SolcEvent),
+    ) -> Result<Arc<dyn Solc>, SolcError> {
         check_supported(version)?;
         if let Some(native) = self.natives().into_iter().find(|s| &s.version == version) {
-            return self.memoised(&native.path, || Ok(Arc::new(NativeSolc::probe(&native.path)?) as Arc<dyn Solc>));
+            return self.memoised(&native.path, || {
+                Ok(Arc::new(NativeSolc::probe(&native.path)?) as Arc<dyn Solc>)
+            });
         }
         let soljson = self.soljson_path(version);
         if !soljson.is_file() {
@@ -239,9 +284,14 @@ impl SolcManager {
         }
         self.memoised(&soljson, || {
             let glue = read_soljson(&soljson)?;
-            let parsed = Soljson::parse(&glue)
-                .map_err(|err| SolcError::Message(format!("{}: {err} (delete it and run `forja solc install {version}`)", soljson.display())))?;
-            self.load_wasm_glue(&glue, parsed, events).map(|s| Arc::new(s) as Arc<dyn Solc>)
+            let parsed = Soljson::parse(&glue).map_err(|err| {
+                SolcError::Message(format!(
+                    "{}: {err} (delete it and run `forja solc install {version}`)",
+                    soljson.display()
+                ))
+            })?;
+            self.load_wasm_glue(&glue, parsed, events)
+                .map(|s| Arc::new(s) as Arc<dyn Solc>)
         })
     }
 
@@ -254,34 +304,55 @@ impl SolcManager {
             return Ok(solc.clone());
         }
         let solc = load()?;
-        loaded().lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_path_buf(), solc.clone());
+        loaded()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_path_buf(), solc.clone());
         Ok(solc)
     }
 
     /// Loads (precompiling once into the cache) a wasm build from its glue.
-    fn load_wasm_glue(&self, glue: &str, parsed: Soljson, events: &dyn Fn(SolcEvent)) -> Result<WasmSolc, SolcError> {
+    fn load_wasm_glue(
+        &self,
+        glue: &str,
+        parsed: Soljson,
+        events: &dyn Fn(SolcEvent),
+    ) -> Result<WasmSolc, SolcError> {
         let engine = wasm::engine()?;
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
         let glue_hash = hex::encode(&Sha256::digest(glue.as_bytes())[..8]);
         let version_hint = read_glue_version(glue).unwrap_or(Version::new(0, 0, 0));
         let dir = self.solc_dir().join("precompiled");
-        let cwasm = dir.join(format!("solc-{glue_hash}-{:016x}.cwasm", engine_hash.finish()));
+        let cwasm = dir.join(format!(
+            "solc-{glue_hash}-{:016x}.cwasm",
+            engine_hash.finish()
+        ));
         if cwasm.is_file() {
             match wasm::load_precompiled(&engine, &cwasm) {
                 Ok(module) => return WasmSolc::new(engine, module, parsed),
                 Err(err) => {
-                    events(SolcEvent::DiscardedCache { path: cwasm.clone(), reason: err.to_string() });
+                    events(SolcEvent::DiscardedCache {
+                        path: cwasm.clone(),
+                        reason: err.to_string(),
+                    });
                     let _ = std::fs::remove_file(&cwasm);
                 }
             }
         }
-        events(SolcEvent::Precompiling { version: version_hint.clone() });
+        events(SolcEvent::Precompiling {
+            version: version_hint.clone(),
+        });
         let started = Instant::now();
         let bytes = wasm::precompile(&engine, &parsed.wasm)?;
         std::fs::create_dir_all(&dir).map_err(|e| io("creating the solc cache", e))?;
         write_atomic(&cwasm, &bytes)?;
-        events(SolcEvent::Precompiled { version: version_hint, elapsed: started.elapsed() });
+        events(SolcEvent::Precompiled {
+            version: version_hint,
+            elapsed: started.elapsed(),
+        });
         let module = wasm::load_precompiled(&engine, &cwasm)?;
         WasmSolc::new(engine, module, parsed)
     }
@@ -310,7 +381,9 @@ fn read_soljson(path: &Path) -> Result<String, SolcError> {
     let bytes = std::fs::read(path).map_err(|e| io(&format!("reading {}", path.display()), e))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-        let entries = archive.entries().map_err(|e| io(&format!("reading {}", path.display()), e))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| io(&format!("reading {}", path.display()), e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| io(&format!("reading {}", path.display()), e))?;
             let is_soljson = entry.path().ok().is_some_and(|p| p.ends_with("soljson.js"));
@@ -322,21 +395,32 @@ fn read_soljson(path: &Path) -> Result<String, SolcError> {
                 return Ok(text);
             }
         }
-        return Err(SolcError::Message(format!("{} has no soljson.js: not an npm solc package", path.display())));
+        return Err(SolcError::Message(format!(
+            "{} has no soljson.js: not an npm solc package",
+            path.display()
+        )));
     }
-    String::from_utf8(bytes).map_err(|_| SolcError::Message(format!("{} is not a soljson.js (not text)", path.display())))
+    String::from_utf8(bytes).map_err(|_| {
+        SolcError::Message(format!("{} is not a soljson.js (not text)", path.display()))
+    })
 }
 
 /// Writes via a temporary file and a rename, so a reader never sees half a
 /// file and two processes racing both end with a whole one.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SolcError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(&format!("writing {}", path.display()), e))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| io(&format!("writing {}", path.display()), e))?;
-    tmp.persist(path).map_err(|e| io(&format!("writing {}", path.display()), e.error))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| io(&format!("writing {}", path.display()), e))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .map_err(|e| io(&format!("writing {}", path.display()), e))?;
+    tmp.persist(path)
+        .map_err(|e| io(&format!("writing {}", path.display()), e.error))?;
     Ok(())
 }
 
 fn io(context: &str, source: std::io::Error) -> SolcError {
-    SolcError::Io { context: context.to_string(), source }
+    SolcError::Io {
+        context: context.to_string(),
+        source,
+    }
 }

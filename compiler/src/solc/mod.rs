@@ -40,7 +40,7 @@ pub enum SolcError {
 mod manager;
 mod native;
 mod soljson;
-mod wasm;
+pub mod wasm;
 
 pub use manager::{InstalledSolc, MIN_SUPPORTED, SolcEvent, SolcKind, SolcManager};
 pub use native::NativeSolc;

@@ -17,19 +17,28 @@ pub struct NativeSolc {
 impl NativeSolc {
     /// Runs `solc --version` and reads the version it reports.
     pub fn probe(path: &Path) -> Result<Self, SolcError> {
-        let output = Command::new(path).arg("--version").output().map_err(|source| SolcError::Io {
-            context: format!("running {}", path.display()),
-            source,
-        })?;
+        let output = Command::new(path)
+            .arg("--version")
+            .output()
+            .map_err(|source| SolcError::Io {
+                context: format!("running {}", path.display()),
+                source,
+            })?;
         let text = String::from_utf8_lossy(&output.stdout);
         let long_version = text
             .lines()
             .find_map(|line| line.strip_prefix("Version: "))
-            .ok_or_else(|| SolcError::Message(format!("{} did not report a solc version", path.display())))?
+            .ok_or_else(|| {
+                SolcError::Message(format!("{} did not report a solc version", path.display()))
+            })?
             .trim()
             .to_string();
         let version = parse_long_version(&long_version)?;
-        Ok(Self { path: path.to_path_buf(), version, long_version })
+        Ok(Self {
+            path: path.to_path_buf(),
+            version,
+            long_version,
+        })
     }
 }
 
@@ -43,7 +52,10 @@ impl Solc for NativeSolc {
     }
 
     fn compile_standard_json(&self, input: &str) -> Result<String, SolcError> {
-        let io = |context: &str, source| SolcError::Io { context: format!("{context} {}", self.path.display()), source };
+        let io = |context: &str, source| SolcError::Io {
+            context: format!("{context} {}", self.path.display()),
+            source,
+        };
         let mut child = Command::new(&self.path)
             .arg("--standard-json")
             .stdin(Stdio::piped())
@@ -57,7 +69,10 @@ impl Solc for NativeSolc {
         let input = input.to_string();
         let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
         let output = child.wait_with_output().map_err(|e| io("waiting for", e))?;
-        writer.join().expect("writer thread").map_err(|e| io("writing to", e))?;
+        writer
+            .join()
+            .expect("writer thread")
+            .map_err(|e| io("writing to", e))?;
         if !output.status.success() && output.stdout.is_empty() {
             return Err(SolcError::Message(format!(
                 "{} failed: {}",
@@ -65,6 +80,7 @@ impl Solc for NativeSolc {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        String::from_utf8(output.stdout).map_err(|_| SolcError::Message("solc wrote output that is not UTF-8".into()))
+        String::from_utf8(output.stdout)
+            .map_err(|_| SolcError::Message("solc wrote output that is not UTF-8".into()))
     }
 }

@@ -30,17 +30,23 @@ impl Soljson {
         let exports = export_names(glue);
         if !exports.contains_key("_solidity_compile") {
             return Err(SolcError::Message(
-                "soljson.js does not export solidity_compile: not a solc build forja can run".into(),
+                "soljson.js does not export solidity_compile: not a solc build forja can run"
+                    .into(),
             ));
         }
-        Ok(Self { wasm, imports, exports })
+        Ok(Self {
+            wasm,
+            imports,
+            exports,
+        })
     }
 
     /// The wasm export behind a glue name, e.g. `"_malloc"`.
     pub fn export(&self, glue_name: &str) -> Result<&str, SolcError> {
-        self.exports.get(glue_name).map(String::as_str).ok_or_else(|| {
-            SolcError::Message(format!("soljson.js does not export `{glue_name}`"))
-        })
+        self.exports
+            .get(glue_name)
+            .map(String::as_str)
+            .ok_or_else(|| SolcError::Message(format!("soljson.js does not export `{glue_name}`")))
     }
 }
 
@@ -56,13 +62,14 @@ fn extract_wasm(glue: &str) -> Result<Vec<u8>, SolcError> {
             .map_err(|_| SolcError::Message("soljson.js: bad uncompressed size".into()))?;
         return lz4_frames(&data, size);
     }
-    let data_url =
-        Regex::new(r#"data:application/octet-stream;base64,([A-Za-z0-9+/=]+)"#).expect("valid regex");
+    let data_url = Regex::new(r#"data:application/octet-stream;base64,([A-Za-z0-9+/=]+)"#)
+        .expect("valid regex");
     if let Some(caps) = data_url.captures(glue) {
         return decode_base64(&caps[1]);
     }
     Err(SolcError::Message(
-        "soljson.js holds no embedded WebAssembly module (neither compressed nor a data URL)".into(),
+        "soljson.js holds no embedded WebAssembly module (neither compressed nor a data URL)"
+            .into(),
     ))
 }
 
@@ -74,19 +81,24 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, SolcError> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    engine
-        .decode(text)
-        .map_err(|err| SolcError::Message(format!("soljson.js: embedded wasm is not valid base64: {err}")))
+    engine.decode(text).map_err(|err| {
+        SolcError::Message(format!(
+            "soljson.js: embedded wasm is not valid base64: {err}"
+        ))
+    })
 }
 
 /// The glue's format: a sequence of `[u32 little-endian block size][LZ4 block]`
 /// ended by a zero size; a block whose size has the top bit set is stored raw.
 fn lz4_frames(data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>, SolcError> {
-    let corrupt = |what: &str| SolcError::Message(format!("soljson.js: compressed wasm is corrupt ({what})"));
+    let corrupt =
+        |what: &str| SolcError::Message(format!("soljson.js: compressed wasm is corrupt ({what})"));
     let mut out = Vec::with_capacity(uncompressed_size);
     let mut pos = 0;
     loop {
-        let header = data.get(pos..pos + 4).ok_or_else(|| corrupt("truncated block header"))?;
+        let header = data
+            .get(pos..pos + 4)
+            .ok_or_else(|| corrupt("truncated block header"))?;
         let raw_size = u32::from_le_bytes(header.try_into().expect("4 bytes"));
         pos += 4;
         if raw_size == 0 {
@@ -94,7 +106,9 @@ fn lz4_frames(data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>, SolcErro
         }
         let stored_raw = raw_size & 0x8000_0000 != 0;
         let size = (raw_size & 0x7fff_ffff) as usize;
-        let block = data.get(pos..pos + size).ok_or_else(|| corrupt("truncated block"))?;
+        let block = data
+            .get(pos..pos + size)
+            .ok_or_else(|| corrupt("truncated block"))?;
         pos += size;
         if stored_raw {
             out.extend_from_slice(block);
@@ -113,7 +127,8 @@ fn lz4_frames(data: &[u8], uncompressed_size: usize) -> Result<Vec<u8>, SolcErro
 }
 
 fn import_names(glue: &str) -> HashMap<String, String> {
-    let object = Regex::new(r"(?:asmLibraryArg|wasmImports)\s*=\s*\{([^}]*)\}").expect("valid regex");
+    let object =
+        Regex::new(r"(?:asmLibraryArg|wasmImports)\s*=\s*\{([^}]*)\}").expect("valid regex");
     let entry = Regex::new(r#""?([\w$]+)"?\s*:\s*([\w$]+)"#).expect("valid regex");
     let mut names = HashMap::new();
     if let Some(caps) = object.captures(glue) {

@@ -45,6 +45,9 @@ impl std::error::Error for CppException {}
 pub fn engine() -> Result<Engine, SolcError> {
     let mut config = Config::new();
     config.cranelift_opt_level(OptLevel::Speed);
+    // C++ exceptions unwind as host errors; capturing a wasm backtrace for
+    // each would cost more than the compile itself.
+    config.wasm_backtrace(false);
     Engine::new(&config).map_err(|err| SolcError::Message(format!("cannot start wasmtime: {err}")))
 }
 
@@ -61,7 +64,10 @@ pub fn load_precompiled(engine: &Engine, path: &Path) -> Result<Module, SolcErro
     // keyed by the wasmtime version; wasmtime checks its header and refuses
     // artifacts from another engine configuration.
     unsafe { Module::deserialize_file(engine, path) }.map_err(|err| {
-        SolcError::Message(format!("precompiled solc {} is unusable: {err}", path.display()))
+        SolcError::Message(format!(
+            "precompiled solc {} is unusable: {err}",
+            path.display()
+        ))
     })
 }
 
@@ -79,7 +85,9 @@ pub struct WasmSolc {
 
 impl std::fmt::Debug for WasmSolc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmSolc").field("version", &self.long_version).finish()
+        f.debug_struct("WasmSolc")
+            .field("version", &self.long_version)
+            .finish()
     }
 }
 
@@ -118,7 +126,10 @@ impl Solc for WasmSolc {
     }
 
     fn compile_standard_json(&self, input: &str) -> Result<String, SolcError> {
-        let mut slot = self.instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = self
+            .instance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut instance = match slot.take() {
             Some(instance) => instance,
             None => SolcInstance::new(&self.engine, &self.module, &self.glue)?,
@@ -167,30 +178,58 @@ struct SolcInstance {
 
 impl SolcInstance {
     fn new(engine: &Engine, module: &Module, glue: &Soljson) -> Result<Self, SolcError> {
-        let fail = |what: &str, err: wasmtime::Error| SolcError::Message(format!("solc wasm: {what}: {err}"));
-        let mut store = Store::new(engine, HostState { started: Some(Instant::now()), ..Default::default() });
+        let fail = |what: &str, err: wasmtime::Error| {
+            SolcError::Message(format!("solc wasm: {what}: {err}"))
+        };
+        let mut store = Store::new(
+            engine,
+            HostState {
+                started: Some(Instant::now()),
+                ..Default::default()
+            },
+        );
         let mut linker: Linker<HostState> = Linker::new(engine);
         for import in module.imports() {
-            let Some(ty) = import.ty().func().cloned() else { continue };
-            let js_name = glue.imports.get(import.name()).cloned().unwrap_or_else(|| import.name().to_string());
+            let Some(ty) = import.ty().func().cloned() else {
+                continue;
+            };
+            let js_name = glue
+                .imports
+                .get(import.name())
+                .cloned()
+                .unwrap_or_else(|| import.name().to_string());
+            if let Some(signature) = js_name.strip_prefix("invoke_") {
+                if link_typed_invoke(&mut linker, import.module(), import.name(), signature)
+                    .map_err(|err| fail("linking", err))?
+                {
+                    continue;
+                }
+            }
             let handler = host_function(&js_name, &ty);
             linker
-                .func_new(import.module(), import.name(), ty, move |caller, params, results| {
-                    handler(caller, params, results)
-                })
+                .func_new(
+                    import.module(),
+                    import.name(),
+                    ty,
+                    move |caller, params, results| handler(caller, params, results),
+                )
                 .map_err(|err| fail("linking", err))?;
         }
-        let instance: Instance = linker.instantiate(&mut store, module).map_err(|err| fail("instantiating", err))?;
+        let instance: Instance = linker
+            .instantiate(&mut store, module)
+            .map_err(|err| fail("instantiating", err))?;
 
         let func = |store: &mut Store<HostState>, name: &str| -> Result<Func, SolcError> {
             let export = glue.export(name)?;
-            instance
-                .get_func(&mut *store, export)
-                .ok_or_else(|| SolcError::Message(format!("solc wasm: missing export {name} ({export})")))
+            instance.get_func(&mut *store, export).ok_or_else(|| {
+                SolcError::Message(format!("solc wasm: missing export {name} ({export})"))
+            })
         };
         macro_rules! typed {
             ($name:expr) => {
-                func(&mut store, $name)?.typed(&store).map_err(|err| fail($name, err))?
+                func(&mut store, $name)?
+                    .typed(&store)
+                    .map_err(|err| fail($name, err))?
             };
         }
         let memory = match instance.get_export(&mut store, glue.export("memory")?) {
@@ -213,7 +252,9 @@ impl SolcInstance {
         };
         store.data_mut().exports = Some(exports);
         let ctors: TypedFunc<(), ()> = typed!("___wasm_call_ctors");
-        ctors.call(&mut store, ()).map_err(|err| fail("initialising", err))?;
+        ctors
+            .call(&mut store, ())
+            .map_err(|err| fail("initialising", err))?;
         let version = typed!("_solidity_version");
         let compile = typed!("_solidity_compile");
         let reset = match glue.exports.contains_key("_solidity_reset") {
@@ -224,11 +265,21 @@ impl SolcInstance {
             true => Some(typed!("_solidity_alloc")),
             false => None,
         };
-        Ok(Self { store, version, compile, reset, alloc })
+        Ok(Self {
+            store,
+            version,
+            compile,
+            reset,
+            alloc,
+        })
     }
 
     fn exports(&self) -> Exports {
-        self.store.data().exports.clone().expect("exports are set at instantiation")
+        self.store
+            .data()
+            .exports
+            .clone()
+            .expect("exports are set at instantiation")
     }
 
     fn version(&mut self) -> Result<String, SolcError> {
@@ -249,7 +300,10 @@ impl SolcInstance {
             .write(&mut self.store, ptr as usize, input.as_bytes())
             .and_then(|()| memory.write(&mut self.store, ptr as usize + input.len(), &[0]))
             .map_err(|err| SolcError::Message(format!("solc wasm: writing input: {err}")))?;
-        let out = self.compile.call(&mut self.store, (ptr, 0, 0)).map_err(trap)?;
+        let out = self
+            .compile
+            .call(&mut self.store, (ptr, 0, 0))
+            .map_err(trap)?;
         let output = self.read_c_string(out as u32)?;
         // The output buffer belongs to solc until reset; the input is ours.
         exports.free.call(&mut self.store, ptr).map_err(trap)?;
@@ -262,9 +316,9 @@ impl SolcInstance {
     fn read_c_string(&mut self, ptr: u32) -> Result<String, SolcError> {
         let data = self.exports().memory.data(&self.store);
         let start = ptr as usize;
-        let tail = data
-            .get(start..)
-            .ok_or_else(|| SolcError::Message("solc wasm returned a pointer outside its memory".into()))?;
+        let tail = data.get(start..).ok_or_else(|| {
+            SolcError::Message("solc wasm returned a pointer outside its memory".into())
+        })?;
         let len = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
         String::from_utf8(tail[..len].to_vec())
             .map_err(|_| SolcError::Message("solc wasm returned output that is not UTF-8".into()))
@@ -275,10 +329,15 @@ fn trap(err: wasmtime::Error) -> SolcError {
     SolcError::Message(format!("solc (wasm) failed: {err}"))
 }
 
-type HostFn = Box<dyn Fn(Caller<'_, HostState>, &[Val], &mut [Val]) -> wasmtime::Result<()> + Send + Sync>;
+type HostFn =
+    Box<dyn Fn(Caller<'_, HostState>, &[Val], &mut [Val]) -> wasmtime::Result<()> + Send + Sync>;
 
 fn exports_of(caller: &Caller<'_, HostState>) -> Exports {
-    caller.data().exports.clone().expect("exports are set before solc runs")
+    caller
+        .data()
+        .exports
+        .clone()
+        .expect("exports are set before solc runs")
 }
 
 fn arg(params: &[Val], i: usize) -> i32 {
@@ -294,7 +353,9 @@ fn set_i32(results: &mut [Val], value: i32) {
 fn read_u32(memory: &Memory, caller: &Caller<'_, HostState>, addr: u32) -> u32 {
     let data = memory.data(caller);
     let a = addr as usize;
-    data.get(a..a + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).unwrap_or(0)
+    data.get(a..a + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .unwrap_or(0)
 }
 
 fn write_u32(memory: &Memory, caller: &mut Caller<'_, HostState>, addr: u32, value: u32) {
@@ -355,7 +416,11 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
                 }
                 let can = ex.cxa_can_catch.call(
                     &mut caller,
-                    (caught_type, thrown_type as i32, (header + info::ADJUSTED_PTR) as i32),
+                    (
+                        caught_type,
+                        thrown_type as i32,
+                        (header + info::ADJUSTED_PTR) as i32,
+                    ),
                 )?;
                 if can != 0 {
                     caller.data_mut().temp_ret0 = caught_type;
@@ -371,21 +436,34 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
     match js_name {
         "___cxa_allocate_exception" => Box::new(|mut caller, params, results| {
             let ex = exports_of(&caller);
-            let ptr = ex.malloc.call(&mut caller, arg(params, 0) + EXCEPTION_HEADER_SIZE as i32)?;
+            let ptr = ex
+                .malloc
+                .call(&mut caller, arg(params, 0) + EXCEPTION_HEADER_SIZE as i32)?;
             set_i32(results, ptr + EXCEPTION_HEADER_SIZE as i32);
             Ok(())
         }),
         "___cxa_free_exception" => Box::new(|mut caller, params, _| {
             let ex = exports_of(&caller);
-            ex.free.call(&mut caller, arg(params, 0) - EXCEPTION_HEADER_SIZE as i32)
+            ex.free
+                .call(&mut caller, arg(params, 0) - EXCEPTION_HEADER_SIZE as i32)
         }),
         "___cxa_throw" => Box::new(|mut caller, params, _| {
             let ex = exports_of(&caller);
             let ptr = arg(params, 0) as u32;
             let header = ptr - EXCEPTION_HEADER_SIZE;
             write_u32(&ex.memory, &mut caller, header + info::ADJUSTED_PTR, 0);
-            write_u32(&ex.memory, &mut caller, header + info::TYPE, arg(params, 1) as u32);
-            write_u32(&ex.memory, &mut caller, header + info::DESTRUCTOR, arg(params, 2) as u32);
+            write_u32(
+                &ex.memory,
+                &mut caller,
+                header + info::TYPE,
+                arg(params, 1) as u32,
+            );
+            write_u32(
+                &ex.memory,
+                &mut caller,
+                header + info::DESTRUCTOR,
+                arg(params, 2) as u32,
+            );
             write_u32(&ex.memory, &mut caller, header + info::REFCOUNT, 0);
             write_u8(&ex.memory, &mut caller, header + info::CAUGHT, 0);
             write_u8(&ex.memory, &mut caller, header + info::RETHROWN, 0);
@@ -405,7 +483,12 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             write_u8(&ex.memory, &mut caller, header + info::RETHROWN, 0);
             caller.data_mut().exceptions_caught.push(ptr);
             let refs = read_u32(&ex.memory, &caller, header + info::REFCOUNT);
-            write_u32(&ex.memory, &mut caller, header + info::REFCOUNT, refs.wrapping_add(1));
+            write_u32(
+                &ex.memory,
+                &mut caller,
+                header + info::REFCOUNT,
+                refs.wrapping_add(1),
+            );
             // get_exception_ptr
             let ty = read_u32(&ex.memory, &caller, header + info::TYPE) as i32;
             let is_pointer = ex.cxa_is_pointer_type.call(&mut caller, ty)?;
@@ -424,7 +507,9 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             let ex = exports_of(&caller);
             ex.set_threw.call(&mut caller, (0, 0))?;
             let Some(ptr) = caller.data_mut().exceptions_caught.pop() else {
-                return Err(wasmtime::Error::msg("solc wasm: __cxa_end_catch with no exception caught"));
+                return Err(wasmtime::Error::msg(
+                    "solc wasm: __cxa_end_catch with no exception caught",
+                ));
             };
             release_exception(&mut caller, &ex, ptr)?;
             caller.data_mut().exception_last = 0;
@@ -478,14 +563,20 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             }
             // Grow geometrically, as the glue does, to amortise copies.
             let target = requested.max(current + current / 5).min(MAX_HEAP_BYTES);
-            let pages = target.div_ceil(WASM_PAGE).saturating_sub(current / WASM_PAGE);
+            let pages = target
+                .div_ceil(WASM_PAGE)
+                .saturating_sub(current / WASM_PAGE);
             let grown = ex.memory.grow(&mut caller, pages).is_ok();
             set_i32(results, grown as i32);
             Ok(())
         }),
         "_emscripten_memcpy_big" => Box::new(|caller, params, _| {
             let ex = exports_of(&caller);
-            let (dest, src, len) = (arg(params, 0) as usize, arg(params, 1) as usize, arg(params, 2) as usize);
+            let (dest, src, len) = (
+                arg(params, 0) as usize,
+                arg(params, 1) as usize,
+                arg(params, 2) as usize,
+            );
             let mut caller = caller;
             let data = ex.memory.data_mut(&mut caller);
             if src + len <= data.len() && dest + len <= data.len() {
@@ -496,14 +587,21 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             }
         }),
         "__emscripten_date_now" => Box::new(|_, _, results| {
-            let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+            let ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0);
             if let Some(slot) = results.first_mut() {
                 *slot = Val::F64(ms.to_bits());
             }
             Ok(())
         }),
         "_emscripten_get_now" => Box::new(|caller, _, results| {
-            let ms = caller.data().started.map(|t| t.elapsed().as_secs_f64() * 1000.0).unwrap_or(0.0);
+            let ms = caller
+                .data()
+                .started
+                .map(|t| t.elapsed().as_secs_f64() * 1000.0)
+                .unwrap_or(0.0);
             if let Some(slot) = results.first_mut() {
                 *slot = Val::F64(ms.to_bits());
             }
@@ -522,12 +620,20 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
         }),
         "_fd_write" => Box::new(|mut caller, params, results| {
             let ex = exports_of(&caller);
-            let (iov, count, pnum) = (arg(params, 1) as u32, arg(params, 2) as u32, arg(params, 3) as u32);
+            let (iov, count, pnum) = (
+                arg(params, 1) as u32,
+                arg(params, 2) as u32,
+                arg(params, 3) as u32,
+            );
             let mut written = 0u32;
             for i in 0..count {
                 let base = read_u32(&ex.memory, &caller, iov + i * 8);
                 let len = read_u32(&ex.memory, &caller, iov + i * 8 + 4);
-                let bytes = ex.memory.data(&caller).get(base as usize..(base + len) as usize).map(<[u8]>::to_vec);
+                let bytes = ex
+                    .memory
+                    .data(&caller)
+                    .get(base as usize..(base + len) as usize)
+                    .map(<[u8]>::to_vec);
                 if let Some(bytes) = bytes {
                     caller.data_mut().console.extend_from_slice(&bytes);
                 }
@@ -546,10 +652,12 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             set_i32(results, 70); // ESPIPE
             Ok(())
         }),
-        "___syscall_openat" | "___syscall_stat64" | "___syscall_faccessat" => Box::new(|_, _, results| {
-            set_i32(results, -44); // -ENOENT
-            Ok(())
-        }),
+        "___syscall_openat" | "___syscall_stat64" | "___syscall_faccessat" => {
+            Box::new(|_, _, results| {
+                set_i32(results, -44); // -ENOENT
+                Ok(())
+            })
+        }
         "___call_sighandler" => Box::new(|mut caller, params, _| {
             let ex = exports_of(&caller);
             let func = table_func(&mut caller, &ex.table, arg(params, 0))?;
@@ -559,7 +667,14 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
             let name = js_name.to_string();
             Box::new(move |caller, _, _| {
                 let console = String::from_utf8_lossy(&caller.data().console).into_owned();
-                Err(wasmtime::Error::msg(format!("solc aborted ({name}){}", if console.is_empty() { String::new() } else { format!(": {console}") })))
+                Err(wasmtime::Error::msg(format!(
+                    "solc aborted ({name}){}",
+                    if console.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {console}")
+                    }
+                )))
             })
         }
         // Locale, environment and ioctl/fcntl: report success with nothing.
@@ -572,11 +687,20 @@ fn host_function(js_name: &str, ty: &wasmtime::FuncType) -> HostFn {
     }
 }
 
-fn release_exception(caller: &mut Caller<'_, HostState>, ex: &Exports, ptr: u32) -> wasmtime::Result<()> {
+fn release_exception(
+    caller: &mut Caller<'_, HostState>,
+    ex: &Exports,
+    ptr: u32,
+) -> wasmtime::Result<()> {
     use exception_info as info;
     let header = ptr - EXCEPTION_HEADER_SIZE;
     let refs = read_u32(&ex.memory, caller, header + info::REFCOUNT);
-    write_u32(&ex.memory, caller, header + info::REFCOUNT, refs.wrapping_sub(1));
+    write_u32(
+        &ex.memory,
+        caller,
+        header + info::REFCOUNT,
+        refs.wrapping_sub(1),
+    );
     if refs == 1 && read_u8(&ex.memory, caller, header + info::RETHROWN) == 0 {
         let destructor = read_u32(&ex.memory, caller, header + info::DESTRUCTOR);
         if destructor != 0 {
@@ -589,11 +713,17 @@ fn release_exception(caller: &mut Caller<'_, HostState>, ex: &Exports, ptr: u32)
     Ok(())
 }
 
-fn table_func(caller: &mut Caller<'_, HostState>, table: &Table, index: i32) -> wasmtime::Result<Func> {
+fn table_func(
+    caller: &mut Caller<'_, HostState>,
+    table: &Table,
+    index: i32,
+) -> wasmtime::Result<Func> {
     table
         .get(&mut *caller, index as u32 as u64)
         .and_then(|r| r.as_func().flatten().cloned())
-        .ok_or_else(|| wasmtime::Error::msg(format!("solc wasm: no function at table index {index}")))
+        .ok_or_else(|| {
+            wasmtime::Error::msg(format!("solc wasm: no function at table index {index}"))
+        })
 }
 
 /// `invoke_<sig>(index, args…)`: calls a table function inside a C++ `try`.
@@ -658,5 +788,59 @@ fn zero_of(ty: &ValType) -> Val {
         ValType::F32 => Val::F32(0),
         ValType::F64 => Val::F64(0),
         _ => Val::I32(0),
+    }
+}
+
+/// The `invoke_*` trampolines run tens of thousands of times per compile
+/// (every call inside a C++ `try`), so the common all-i32 signatures get a
+/// typed host function: no `Val` boxing and no per-call signature lookup,
+/// which makes a small compile several times faster than the generic path.
+macro_rules! typed_invoke {
+    ($linker:expr, $module:expr, $name:expr, $ret:ty, ($($arg:ident),*)) => {
+        $linker.func_wrap($module, $name, move |mut caller: Caller<'_, HostState>, index: i32, $($arg: i32),*| -> wasmtime::Result<$ret> {
+            let ex = exports_of(&caller);
+            let stack = ex.stack_save.call(&mut caller, ())?;
+            let func = table_func(&mut caller, &ex.table, index)?;
+            let typed = func.typed::<($(typed_invoke!(@i32 $arg),)*), $ret>(&caller)?;
+            match typed.call(&mut caller, ($($arg,)*)) {
+                Ok(value) => Ok(value),
+                Err(err) if err.downcast_ref::<CppException>().is_some() => {
+                    ex.stack_restore.call(&mut caller, stack)?;
+                    ex.set_threw.call(&mut caller, (1, 0))?;
+                    Ok(Default::default())
+                }
+                Err(err) => Err(err),
+            }
+        }).map(|_| true)
+    };
+    (@i32 $x:ident) => { i32 };
+}
+
+/// Links a typed `invoke_<signature>` when the signature is a common one;
+/// `Ok(false)` leaves it to the generic implementation.
+fn link_typed_invoke(
+    linker: &mut Linker<HostState>,
+    module: &str,
+    name: &str,
+    signature: &str,
+) -> wasmtime::Result<bool> {
+    match signature {
+        "v" => typed_invoke!(linker, module, name, (), ()),
+        "vi" => typed_invoke!(linker, module, name, (), (a)),
+        "vii" => typed_invoke!(linker, module, name, (), (a, b)),
+        "viii" => typed_invoke!(linker, module, name, (), (a, b, c)),
+        "viiii" => typed_invoke!(linker, module, name, (), (a, b, c, d)),
+        "viiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e)),
+        "viiiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e, f)),
+        "viiiiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e, f, g)),
+        "i" => typed_invoke!(linker, module, name, i32, ()),
+        "ii" => typed_invoke!(linker, module, name, i32, (a)),
+        "iii" => typed_invoke!(linker, module, name, i32, (a, b)),
+        "iiii" => typed_invoke!(linker, module, name, i32, (a, b, c)),
+        "iiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d)),
+        "iiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e)),
+        "iiiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e, f)),
+        "iiiiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e, f, g)),
+        _ => Ok(false),
     }
 }

@@ -1,0 +1,499 @@
+//! The build: sources → compilation units (one per solc version) → solc →
+//! artifacts in Foundry's layout, skipping units whose inputs did not change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::diagnostics::{Diagnostic, Severity, locate};
+use crate::project::{Project, ProjectError, Remapping};
+use crate::solc::{MIN_SUPPORTED, Solc, SolcError, SolcEvent, SolcManager};
+use crate::sources::{SourceGraph, parse_pragma, pragma_allows};
+
+/// What to build beyond the project's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Remappings added by the caller, e.g. `forja-std/` → its materialised copy.
+    pub extra_remappings: Vec<Remapping>,
+    /// Ignore the cache and compile everything.
+    pub force: bool,
+}
+
+/// Progress of a build, for the caller to show.
+#[derive(Debug, Clone)]
+pub enum BuildEvent {
+    Solc(SolcEvent),
+    Compiling { version: Version, files: usize },
+}
+
+/// One compilation unit that solc compiled in this build.
+#[derive(Debug, Clone)]
+pub struct CompiledUnit {
+    pub version: Version,
+    pub files: usize,
+}
+
+/// The result of a build that ran (it may still have found errors).
+#[derive(Debug, Clone, Default)]
+pub struct BuildOutput {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Units solc compiled; empty when the cache had everything.
+    pub compiled: Vec<CompiledUnit>,
+    /// Source files in the build.
+    pub source_count: usize,
+    /// Artifacts written or kept, relative to the project root.
+    pub artifacts: Vec<PathBuf>,
+}
+
+impl BuildOutput {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The build could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Solc(#[from] SolcError),
+    #[error("{0}")]
+    Io(String),
+    #[error("no solc version satisfies these pragmas together:\n{0}")]
+    Unsatisfiable(String),
+}
+
+const CACHE_FILE: &str = "forja-cache.json";
+const CACHE_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize, Default)]
+struct BuildCache {
+    format: u32,
+    /// Unit key → the artifacts that unit wrote (relative to the root).
+    units: BTreeMap<String, Vec<PathBuf>>,
+}
+
+/// Builds the project: compiles what changed, writes artifacts, returns
+/// diagnostics. Artifacts are written only when every unit compiled without
+/// errors, so `out/` always holds the last good build.
+pub fn build(
+    project: &Project,
+    options: &BuildOptions,
+    solc: &SolcManager,
+    events: &dyn Fn(BuildEvent),
+) -> Result<BuildOutput, BuildError> {
+    let mut output = BuildOutput::default();
+    let mut remappings = project.remappings();
+    remappings.extend(options.extra_remappings.iter().cloned());
+    let dirs = [project.src_dir(), project.test_dir(), project.script_dir()];
+    let (graph, missing) = SourceGraph::load(&project.root, &dirs, &remappings)
+        .map_err(|e| BuildError::Io(e.to_string()))?;
+    output.source_count = graph.files.len();
+    output.diagnostics.extend(missing);
+    if output.has_errors() {
+        return Ok(output);
+    }
+
+    let units = plan_units(project, &graph, solc, &mut output.diagnostics)?;
+    if output.has_errors() {
+        return Ok(output);
+    }
+
+    let settings = solc_settings(project, &remappings);
+    let (mut cache, cache_warning) = load_cache(&project.cache_dir().join(CACHE_FILE));
+    output.diagnostics.extend(cache_warning);
+    let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
+    let mut new_units: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut written_names: BTreeMap<PathBuf, String> = BTreeMap::new();
+
+    for (version, sources) in &units {
+        let key = unit_key(version, &settings, &graph, sources);
+        if let Some(artifacts) = cache.units.get(&key).filter(|_| !options.force) {
+            if artifacts.iter().all(|a| project.root.join(a).is_file()) {
+                new_units.insert(key, artifacts.clone());
+                continue;
+            }
+        }
+        let compiler = load_solc(project, solc, version, events)?;
+        events(BuildEvent::Compiling {
+            version: version.clone(),
+            files: sources.len(),
+        });
+        let input = standard_json_input(&graph, sources, &settings);
+        let raw = compiler.compile_standard_json(&input.to_string())?;
+        let solc_output: Value = serde_json::from_str(&raw).map_err(|e| {
+            BuildError::Io(format!(
+                "solc {version} returned output that is not JSON: {e}"
+            ))
+        })?;
+        output
+            .diagnostics
+            .extend(solc_diagnostics(&solc_output, &graph));
+        output.compiled.push(CompiledUnit {
+            version: version.clone(),
+            files: sources.len(),
+        });
+        let mut unit_artifacts = vec![];
+        for (relative, bytes) in artifacts_of(
+            project,
+            &solc_output,
+            compiler.long_version(),
+            &mut written_names,
+        ) {
+            unit_artifacts.push(relative.clone());
+            pending_writes.push((relative, bytes));
+        }
+        new_units.insert(key, unit_artifacts);
+    }
+    if output.has_errors() {
+        return Ok(output);
+    }
+
+    // Everything compiled: now, and only now, touch out/ and the cache.
+    for (relative, bytes) in &pending_writes {
+        write_atomic(&project.root.join(relative), bytes)?;
+    }
+    let kept: BTreeSet<&PathBuf> = new_units.values().flatten().collect();
+    for stale in cache.units.values().flatten().filter(|a| !kept.contains(a)) {
+        let _ = std::fs::remove_file(project.root.join(stale));
+        if let Some(dir) = project.root.join(stale).parent() {
+            let _ = std::fs::remove_dir(dir); // only if now empty
+        }
+    }
+    output.artifacts = kept.into_iter().cloned().collect();
+    cache.units = new_units;
+    cache.format = CACHE_FORMAT;
+    let text = serde_json::to_vec_pretty(&cache).expect("cache serialises");
+    write_atomic(&project.cache_dir().join(CACHE_FILE), &text)?;
+    Ok(output)
+}
+
+fn load_solc(
+    project: &Project,
+    manager: &SolcManager,
+    version: &Version,
+    events: &dyn Fn(BuildEvent),
+) -> Result<Arc<dyn Solc>, BuildError> {
+    let manager = match &project.config.compiler.solc {
+        Some(path) => manager.clone().with_native(project.root.join(path)),
+        None => manager.clone(),
+    };
+    Ok(manager.load(version, &|event| events(BuildEvent::Solc(event)))?)
+}
+
+/// Groups the project's files by the solc version that will compile them:
+/// for each file, the newest version that every file in its import closure
+/// allows (installed versions first, then those npm offers).
+fn plan_units(
+    project: &Project,
+    graph: &SourceGraph,
+    solc: &SolcManager,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<BTreeMap<Version, BTreeSet<String>>, BuildError> {
+    let mut requirements = BTreeMap::new();
+    for file in graph.files.values() {
+        let Some(text) = &file.pragma else { continue };
+        match parse_pragma(text) {
+            Some(reqs) => {
+                requirements.insert(file.unit_name.clone(), reqs);
+            }
+            None => {
+                let offset = file.content.find(text.as_str()).unwrap_or(0);
+                diagnostics.push(
+                    Diagnostic::error(format!(
+                        "cannot read the version requirement `pragma solidity {text};`"
+                    ))
+                    .with_location(
+                        &file.unit_name,
+                        &file.content,
+                        offset,
+                        offset + text.len(),
+                    ),
+                );
+            }
+        }
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(BTreeMap::new());
+    }
+    let pinned = project.config.compiler.version.clone();
+    if let Some(pin) = &pinned {
+        if *pin < MIN_SUPPORTED {
+            return Err(SolcError::Message(format!(
+                "solc {pin} is not supported yet (forja supports {MIN_SUPPORTED} and newer)"
+            ))
+            .into());
+        }
+    }
+    let installed = solc.installed_versions();
+    let mut available: Option<Vec<Version>> = None;
+    let mut units: BTreeMap<Version, BTreeSet<String>> = BTreeMap::new();
+    for root in &graph.roots {
+        let closure = graph.closure(root);
+        let allows = |v: &Version| {
+            closure
+                .iter()
+                .all(|u| requirements.get(u).is_none_or(|r| pragma_allows(r, v)))
+        };
+        let chosen = match &pinned {
+            Some(pin) => allows(pin).then(|| pin.clone()),
+            None => match installed
+                .iter()
+                .rev()
+                .find(|v| allows(v) && **v >= MIN_SUPPORTED)
+            {
+                Some(v) => Some(v.clone()),
+                None => {
+                    if available.is_none() {
+                        available = Some(solc.available_versions()?);
+                    }
+                    available
+                        .as_ref()
+                        .and_then(|list| list.iter().rev().find(|v| allows(v)).cloned())
+                }
+            },
+        };
+        let Some(version) = chosen else {
+            let listing: Vec<String> = closure
+                .iter()
+                .filter_map(|u| {
+                    graph.files[u]
+                        .pragma
+                        .as_ref()
+                        .map(|p| format!("  {u}: pragma solidity {p};"))
+                })
+                .collect();
+            let mut message = listing.join("\n");
+            if let Some(pin) = &pinned {
+                message.push_str(&format!("\n  (forja.toml pins solc {pin})"));
+            } else if requirements.values().flatten().all(|r| {
+                r.comparators
+                    .iter()
+                    .all(|c| c.major == 0 && c.minor.is_some_and(|m| m < 8))
+            }) {
+                message.push_str(&format!(
+                    "\n  (forja supports solc {MIN_SUPPORTED} and newer)"
+                ));
+            }
+            return Err(BuildError::Unsatisfiable(message));
+        };
+        units.entry(version).or_default().extend(closure);
+    }
+    Ok(units)
+}
+
+/// The `settings` object of the standard-JSON input, minus sources.
+fn solc_settings(project: &Project, remappings: &[Remapping]) -> Value {
+    let compiler = &project.config.compiler;
+    let mut libraries: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for entry in &compiler.libraries {
+        // `path/File.sol:Name:0xaddress` (Foundry's form) or `…:Name=0x…`.
+        let normalized = entry.replacen('=', ":", 1);
+        let mut parts = normalized.rsplitn(3, ':');
+        if let (Some(address), Some(name), Some(file)) = (parts.next(), parts.next(), parts.next())
+        {
+            libraries
+                .entry(file.to_string())
+                .or_default()
+                .insert(name.to_string(), address.to_string());
+        }
+    }
+    let mut settings = json!({
+        "remappings": remappings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "optimizer": { "enabled": compiler.optimizer, "runs": compiler.optimizer_runs },
+        "metadata": { "bytecodeHash": "ipfs" },
+        "libraries": libraries,
+        "outputSelection": { "*": { "*": [
+            "abi", "evm.bytecode.object", "evm.bytecode.sourceMap", "evm.bytecode.linkReferences",
+            "evm.deployedBytecode.object", "evm.deployedBytecode.sourceMap", "evm.deployedBytecode.linkReferences",
+            "evm.deployedBytecode.immutableReferences", "evm.methodIdentifiers", "storageLayout", "metadata",
+            "devdoc", "userdoc"
+        ] } }
+    });
+    if compiler.via_ir {
+        settings["viaIR"] = json!(true);
+    }
+    if let Some(evm) = &compiler.evm_version {
+        settings["evmVersion"] = json!(evm);
+    }
+    settings
+}
+
+fn standard_json_input(graph: &SourceGraph, sources: &BTreeSet<String>, settings: &Value) -> Value {
+    let sources: serde_json::Map<String, Value> = sources
+        .iter()
+        .map(|u| (u.clone(), json!({ "content": graph.files[u].content })))
+        .collect();
+    json!({ "language": "Solidity", "sources": sources, "settings": settings })
+}
+
+/// A unit's identity for the cache: compiler, settings, and every file's content.
+fn unit_key(
+    version: &Version,
+    settings: &Value,
+    graph: &SourceGraph,
+    sources: &BTreeSet<String>,
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "forja-cache-v{CACHE_FORMAT}\n{version}\n{settings}\n"
+    ));
+    for unit in sources {
+        hasher.update(unit.as_bytes());
+        hasher.update([0]);
+        hasher.update(Sha256::digest(graph.files[unit].content.as_bytes()));
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn load_cache(path: &Path) -> (BuildCache, Option<Diagnostic>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (BuildCache::default(), None);
+    };
+    match serde_json::from_str::<BuildCache>(&text) {
+        Ok(cache) if cache.format == CACHE_FORMAT => (cache, None),
+        Ok(_) | Err(_) => (
+            BuildCache::default(),
+            Some(Diagnostic::warning(format!(
+                "discarded the build cache {}: it is corrupt or from another forja version; rebuilding everything",
+                path.display()
+            ))),
+        ),
+    }
+}
+
+fn solc_diagnostics(output: &Value, graph: &SourceGraph) -> Vec<Diagnostic> {
+    let Some(errors) = output.get("errors").and_then(Value::as_array) else {
+        return vec![];
+    };
+    errors
+        .iter()
+        .map(|error| {
+            let severity = match error["severity"].as_str() {
+                Some("error") => Severity::Error,
+                Some("warning") => Severity::Warning,
+                _ => Severity::Info,
+            };
+            let located = |loc: &Value| {
+                let file = loc["file"].as_str()?;
+                let content = &graph.files.get(file)?.content;
+                let start = loc["start"].as_i64().filter(|s| *s >= 0)? as usize;
+                let end = loc["end"]
+                    .as_i64()
+                    .filter(|e| *e >= 0)
+                    .map_or(start, |e| e as usize);
+                Some(locate(file, content, start, end))
+            };
+            let notes = error["secondarySourceLocations"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .map(|loc| {
+                            (
+                                loc["message"].as_str().unwrap_or("").to_string(),
+                                located(loc),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Diagnostic {
+                severity,
+                code: error["errorCode"].as_str().map(str::to_string),
+                kind: error["type"].as_str().map(str::to_string),
+                message: error["message"]
+                    .as_str()
+                    .unwrap_or("solc reported a problem")
+                    .to_string(),
+                location: located(&error["sourceLocation"]),
+                notes,
+            }
+        })
+        .collect()
+}
+
+/// Artifacts as Foundry writes them: `out/<File>.sol/<Contract>.json`.
+fn artifacts_of(
+    project: &Project,
+    output: &Value,
+    long_version: &str,
+    written: &mut BTreeMap<PathBuf, String>,
+) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut artifacts = vec![];
+    let Some(contracts) = output.get("contracts").and_then(Value::as_object) else {
+        return artifacts;
+    };
+    for (unit, by_name) in contracts {
+        let Some(by_name) = by_name.as_object() else {
+            continue;
+        };
+        let file_name = Path::new(unit)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (name, contract) in by_name {
+            let mut relative = Path::new(&project.config.out)
+                .join(&file_name)
+                .join(format!("{name}.json"));
+            // Two files with the same name and contract: the second keeps its
+            // directory, as Foundry does.
+            if written.get(&relative).is_some_and(|owner| owner != unit) {
+                relative = Path::new(&project.config.out)
+                    .join(unit.trim_start_matches('/'))
+                    .join(format!("{name}.json"));
+            }
+            written.insert(relative.clone(), unit.clone());
+            let evm = &contract["evm"];
+            let raw_metadata = contract["metadata"].as_str().unwrap_or("");
+            let with_0x = |v: &Value| {
+                v.as_str()
+                    .map(|s| format!("0x{s}"))
+                    .unwrap_or_else(|| "0x".into())
+            };
+            let artifact = json!({
+                "abi": contract["abi"],
+                "bytecode": {
+                    "object": with_0x(&evm["bytecode"]["object"]),
+                    "sourceMap": evm["bytecode"]["sourceMap"],
+                    "linkReferences": evm["bytecode"]["linkReferences"],
+                },
+                "deployedBytecode": {
+                    "object": with_0x(&evm["deployedBytecode"]["object"]),
+                    "sourceMap": evm["deployedBytecode"]["sourceMap"],
+                    "linkReferences": evm["deployedBytecode"]["linkReferences"],
+                    "immutableReferences": evm["deployedBytecode"]["immutableReferences"],
+                },
+                "methodIdentifiers": evm["methodIdentifiers"],
+                "storageLayout": contract["storageLayout"],
+                "rawMetadata": raw_metadata,
+                "metadata": serde_json::from_str::<Value>(raw_metadata).unwrap_or(Value::Null),
+                "userdoc": contract["userdoc"],
+                "devdoc": contract["devdoc"],
+                "id": output["sources"][unit]["id"],
+                "sourcePath": unit,
+                "compiler": { "version": long_version },
+            });
+            artifacts.push((
+                relative,
+                serde_json::to_vec_pretty(&artifact).expect("artifact serialises"),
+            ));
+        }
+    }
+    artifacts
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let io = |e: std::io::Error| BuildError::Io(format!("writing {}: {e}", path.display()));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
