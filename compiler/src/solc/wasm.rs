@@ -47,7 +47,7 @@ pub fn engine() -> Result<Engine, SolcError> {
     config.cranelift_opt_level(OptLevel::Speed);
     // C++ exceptions unwind as host errors; capturing a wasm backtrace for
     // each would cost more than the compile itself.
-    config.wasm_backtrace(false);
+    config.wasm_backtrace_max_frames(None);
     Engine::new(&config).map_err(|err| SolcError::Message(format!("cannot start wasmtime: {err}")))
 }
 
