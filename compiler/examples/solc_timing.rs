@@ -17,7 +17,7 @@ fn main() {
             )
         })
         .collect();
-    let input = serde_json::json!({"language":"Solidity","sources":sources,"settings":{"outputSelection":{"*":{"*":["abi","evm.bytecode.object"]}}}}).to_string();
+    let input = serde_json::json!({"language":"Solidity","sources":sources,"settings":{"remappings":["forja-std/=cache/forja-std-0.1.0/"],"optimizer":{"enabled":true},"outputSelection":{"*":{"*":["abi","evm.bytecode.object"]}}}}).to_string();
     for _ in 0..3 {
         let t = Instant::now();
         let out = solc.compile_standard_json(&input).unwrap();

@@ -153,6 +153,11 @@ struct HostState {
     /// What solc wrote to stdout/stderr (it normally writes nothing).
     console: Vec<u8>,
     started: Option<Instant>,
+    /// Table entries already looked up. `Table::get` registers a new `Func`
+    /// in the store on every call, which made each `invoke_*` slow and grew
+    /// the store without bound; Emscripten's table does not change after
+    /// start-up, so each entry is looked up once.
+    table_cache: Vec<Option<Func>>,
 }
 
 #[derive(Clone)]
@@ -718,12 +723,22 @@ fn table_func(
     table: &Table,
     index: i32,
 ) -> wasmtime::Result<Func> {
-    table
-        .get(&mut *caller, index as u32 as u64)
+    let slot = index as u32 as usize;
+    if let Some(Some(func)) = caller.data().table_cache.get(slot) {
+        return Ok(func.clone());
+    }
+    let func = table
+        .get(&mut *caller, slot as u64)
         .and_then(|r| r.as_func().flatten().cloned())
         .ok_or_else(|| {
             wasmtime::Error::msg(format!("solc wasm: no function at table index {index}"))
-        })
+        })?;
+    let cache = &mut caller.data_mut().table_cache;
+    if cache.len() <= slot {
+        cache.resize(slot + 1, None);
+    }
+    cache[slot] = Some(func.clone());
+    Ok(func)
 }
 
 /// `invoke_<sig>(index, args…)`: calls a table function inside a C++ `try`.
@@ -796,12 +811,26 @@ fn zero_of(ty: &ValType) -> Val {
 /// typed host function: no `Val` boxing and no per-call signature lookup,
 /// which makes a small compile several times faster than the generic path.
 macro_rules! typed_invoke {
-    ($linker:expr, $module:expr, $name:expr, $ret:ty, ($($arg:ident),*)) => {
+    ($linker:expr, $module:expr, $name:expr, $ret:ty, ($($arg:ident),*)) => {{
+        // Type-checked once per table entry, then called without checks.
+        let typed_cache: Mutex<Vec<Option<TypedFunc<($(typed_invoke!(@i32 $arg),)*), $ret>>>> = Mutex::new(Vec::new());
         $linker.func_wrap($module, $name, move |mut caller: Caller<'_, HostState>, index: i32, $($arg: i32),*| -> wasmtime::Result<$ret> {
             let ex = exports_of(&caller);
             let stack = ex.stack_save.call(&mut caller, ())?;
-            let func = table_func(&mut caller, &ex.table, index)?;
-            let typed = func.typed::<($(typed_invoke!(@i32 $arg),)*), $ret>(&caller)?;
+            let slot = index as u32 as usize;
+            let cached = typed_cache.lock().unwrap_or_else(|p| p.into_inner()).get(slot).cloned().flatten();
+            let typed = match cached {
+                Some(typed) => typed,
+                None => {
+                    let typed = table_func(&mut caller, &ex.table, index)?.typed(&caller)?;
+                    let mut cache = typed_cache.lock().unwrap_or_else(|p| p.into_inner());
+                    if cache.len() <= slot {
+                        cache.resize(slot + 1, None);
+                    }
+                    cache[slot] = Some(typed.clone());
+                    typed
+                }
+            };
             match typed.call(&mut caller, ($($arg,)*)) {
                 Ok(value) => Ok(value),
                 Err(err) if err.downcast_ref::<CppException>().is_some() => {
@@ -812,7 +841,7 @@ macro_rules! typed_invoke {
                 Err(err) => Err(err),
             }
         }).map(|_| true)
-    };
+    }};
     (@i32 $x:ident) => { i32 };
 }
 
