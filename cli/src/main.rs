@@ -28,24 +28,10 @@ enum Command {
     Build(commands::build::Args),
     /// Run the project's Solidity tests.
     Test(commands::test::Args),
-    /// Start an in-process permissioned network with a JSON-RPC API.
-    Node(commands::node::Args),
     /// Create a new project from a template.
     New(commands::new::Args),
     /// Run the Solidity language server on stdio.
     Lsp(commands::lsp::Args),
-    /// Deploy the contracts in deploy.toml to an environment.
-    Deploy(commands::deploy::Args),
-    /// Promote the release deployed in one environment to the next.
-    Promote(commands::promote::Args),
-    /// Sign a release as an approver.
-    Approve(commands::approve::Args),
-    /// Verify the hash-chained deployment audit log.
-    #[command(subcommand)]
-    Audit(commands::audit::AuditCommand),
-    /// Manage encrypted keystores.
-    #[command(subcommand)]
-    Keys(commands::keys::KeysCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -56,14 +42,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args),
         Command::Test(args) => commands::test::run(args),
-        Command::Node(args) => commands::node::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
-        Command::Deploy(a) => commands::deploy::run(a),
-        Command::Promote(a) => commands::promote::run(a),
-        Command::Approve(a) => commands::approve::run(a),
-        Command::Audit(a) => commands::audit::run(a),
-        Command::Keys(a) => commands::keys::run(a),
         Command::Solc(cmd) => commands::solc::run(cmd),
     };
     match result {

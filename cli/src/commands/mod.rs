@@ -4,7 +4,6 @@
 pub mod build;
 pub mod lsp;
 pub mod new;
-pub mod node;
 pub mod solc;
 pub mod test;
 
