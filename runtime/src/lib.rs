@@ -1,1 +1,23 @@
-//! placeholder
+//! forja's permissioned chain: revm execution, blocks with Merkle-Patricia
+//! roots, transaction pool, permissioning, redb storage and a network of
+//! in-process nodes.
+
+pub mod block;
+pub mod chain;
+pub mod config;
+pub mod error;
+pub mod execution;
+pub mod network;
+pub mod node;
+pub mod permissions;
+pub mod pool;
+pub mod spec;
+pub mod state;
+pub mod storage;
+
+pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
+pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};
+pub use execution::{CallRequest, ExecutionOutcome};
+pub use spec::{ChainSpec, Hardfork};
+pub use config::NetworkConfig;
+pub use network::{Network, NodeHandle, StorageMode};

@@ -1,1 +1,35 @@
-//! placeholder
+//! forja's JSON-RPC API: Ethereum's `eth_*`/`net_*`/`web3_*`/`txpool_*`,
+//! Geth's `debug_trace*`, Besu's `qbft_*`/`ibft_*`, `perm_*` and `admin_*`,
+//! and the dev network's `evm_*`/`anvil_*`/`hardhat_*`, over HTTP and
+//! WebSocket on one port (jsonrpsee), with Prometheus `/metrics`,
+//! `/liveness` and `/readiness` on the same port.
+//!
+//! The server reads and drives a node through [`NodeApi`]; the runtime's
+//! node implements it. This crate translates and maps errors; it decides
+//! nothing about the chain.
+
+mod backend;
+mod config;
+mod consortium;
+mod context;
+mod convert;
+mod debug;
+mod dev;
+pub mod error;
+mod eth;
+mod filters;
+mod http;
+mod metrics;
+mod pubsub;
+mod runtime_node;
+mod server;
+mod summary;
+
+pub use backend::{
+    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric, TraceApi,
+};
+pub use config::RpcConfig;
+pub use metrics::RpcMetrics;
+pub use runtime_node::NetworkNode;
+pub use server::{RpcServer, ServerError};
+pub use summary::{BlockSummary, block_summary};

@@ -1,0 +1,323 @@
+//! `forja node`: a permissioned QBFT/IBFT 2.0 network in this process,
+//! served over JSON-RPC (HTTP and WebSocket on one port).
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Instant,
+};
+
+use alloy::primitives::{U256, utils::format_ether};
+use anyhow::{Context, bail};
+use forja_rpc::{NetworkNode, NodeApi, RpcConfig, RpcServer, block_summary};
+use forja_runtime::{
+    Hardfork, Network, NetworkConfig, StorageMode,
+    config::{ConsensusMode, GenesisAccountConfig},
+};
+use tokio::sync::broadcast::error::RecvError;
+
+/// Run a local permissioned network (QBFT validators in this process) with a JSON-RPC endpoint.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Number of validators [default: 4, or the network file's]
+    #[arg(long, value_name = "N")]
+    pub validators: Option<usize>,
+    /// Number of non-validating nodes [default: 0]
+    #[arg(long, value_name = "N")]
+    pub regular_nodes: Option<usize>,
+    /// Consensus protocol: qbft or ibft2 [default: qbft]
+    #[arg(long, value_parser = parse_consensus)]
+    pub consensus: Option<ConsensusMode>,
+    /// Seconds between blocks; 0 makes a block as soon as a transaction is pending [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    pub block_period: Option<u64>,
+    /// EVM hardfork (byzantium ... prague) [default: prague]
+    #[arg(long, value_parser = |s: &str| s.parse::<Hardfork>())]
+    pub hardfork: Option<Hardfork>,
+    /// Chain id [default: 1337]
+    #[arg(long)]
+    pub chain_id: Option<u64>,
+    /// Number of funded dev accounts (from the dev mnemonic "test test ... junk") [default: 10]
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<u32>,
+    /// Balance of each dev account, in ether [default: 10000]
+    #[arg(long, value_name = "ETHER")]
+    pub balance: Option<u64>,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (printed)
+    #[arg(long, default_value_t = 8545)]
+    pub port: u16,
+    /// Network definition to run [default: ./network.toml when it exists]
+    #[arg(long, value_name = "FILE", conflicts_with = "genesis")]
+    pub network: Option<PathBuf>,
+    /// Besu genesis.json to take the chain id, gas limit, allocations and consensus settings from
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+    /// Keep the chain here and resume from it; without it the network is discarded on exit
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Origins allowed to call the RPC from a browser (CORS); `*` for any
+    #[arg(long, value_name = "ORIGIN", value_delimiter = ',', default_value = "*")]
+    pub cors: Vec<String>,
+    /// Host header values accepted (DNS-rebinding protection); `*` for any
+    #[arg(long, value_name = "HOST", value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+    pub host_allowlist: Vec<String>,
+    /// Don't log committed blocks
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "qbft" => Ok(ConsensusMode::Qbft),
+        "ibft2" | "ibft" => Ok(ConsensusMode::Ibft2),
+        _ => Err(format!("unknown consensus `{text}`; expected qbft or ibft2")),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let config = network_config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(serve(args, config, started))
+}
+
+/// The network definition: a file if one is given (or ./network.toml),
+/// then the command-line settings on top.
+fn network_config(args: &Args) -> anyhow::Result<NetworkConfig> {
+    let mut config = if let Some(path) = &args.network {
+        NetworkConfig::load(path)?
+    } else if let Some(path) = &args.genesis {
+        besu_genesis_config(path)?
+    } else if Path::new("network.toml").is_file() {
+        NetworkConfig::load(Path::new("network.toml"))?
+    } else {
+        NetworkConfig {
+            chain_id: 1337,
+            ..Default::default()
+        }
+    };
+    if let Some(n) = args.validators {
+        config.nodes.validators = n;
+    }
+    if let Some(n) = args.regular_nodes {
+        config.nodes.regular = n;
+    }
+    if let Some(mode) = args.consensus {
+        config.consensus.mode = mode;
+    }
+    if let Some(period) = args.block_period {
+        config.consensus.block_period_seconds = period;
+    }
+    if let Some(fork) = args.hardfork {
+        config.hardfork = fork;
+    }
+    if let Some(id) = args.chain_id {
+        config.chain_id = id;
+    }
+    if let Some(n) = args.accounts {
+        config.dev_accounts.count = n;
+    }
+    if let Some(ether) = args.balance {
+        config.dev_accounts.balance_ether = ether;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Reads what a Besu genesis.json says that forja's network definition
+/// holds: chain id, gas limit, timestamp, hardfork, allocations and the
+/// QBFT/IBFT 2.0 settings. Validators are forja's nodes (`--validators`):
+/// their keys are derived, so the genesis extraData is not used.
+fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let genesis: alloy::genesis::Genesis = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid genesis.json", path.display()))?;
+    let mut config = NetworkConfig {
+        chain_id: genesis.config.chain_id,
+        genesis_timestamp: genesis.timestamp,
+        ..Default::default()
+    };
+    if genesis.gas_limit != 0 {
+        config.block_gas_limit = genesis.gas_limit;
+    }
+    let c = &genesis.config;
+    config.hardfork = if c.prague_time.is_some() {
+        Hardfork::Prague
+    } else if c.cancun_time.is_some() {
+        Hardfork::Cancun
+    } else if c.shanghai_time.is_some() {
+        Hardfork::Shanghai
+    } else if c.london_block.is_some() {
+        Hardfork::London
+    } else if c.berlin_block.is_some() {
+        Hardfork::Berlin
+    } else if c.istanbul_block.is_some() {
+        Hardfork::Istanbul
+    } else if c.petersburg_block.is_some() || c.constantinople_block.is_some() {
+        Hardfork::Petersburg
+    } else {
+        Hardfork::Byzantium
+    };
+    let bft = [("qbft", ConsensusMode::Qbft), ("ibft2", ConsensusMode::Ibft2)]
+        .into_iter()
+        .find_map(|(key, mode)| c.extra_fields.get(key).map(|v| (mode, v.clone())));
+    if let Some((mode, settings)) = bft {
+        config.consensus.mode = mode;
+        let field = |name: &str| settings.get(name).and_then(serde_json::Value::as_u64);
+        if let Some(period) = field("blockperiodseconds") {
+            config.consensus.block_period_seconds = period;
+        }
+        if let Some(timeout) = field("requesttimeoutseconds") {
+            config.consensus.request_timeout_seconds = timeout;
+        }
+        if let Some(epoch) = field("epochlength") {
+            config.consensus.epoch_length = epoch;
+        }
+    } else if c.extra_fields.get("clique").is_some() || c.extra_fields.get("ethash").is_some() {
+        bail!(
+            "{}: forja runs QBFT or IBFT 2.0; this genesis configures another consensus",
+            path.display()
+        );
+    }
+    config.accounts = genesis
+        .alloc
+        .into_iter()
+        .map(|(address, account)| GenesisAccountConfig {
+            address,
+            balance: account.balance,
+            code: account.code,
+            storage: account
+                .storage
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            nonce: account.nonce.unwrap_or_default(),
+        })
+        .collect();
+    Ok(config)
+}
+
+async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::Result<ExitCode> {
+    let storage = match &args.data_dir {
+        Some(dir) => StorageMode::Dir(dir.clone()),
+        None => StorageMode::InMemory,
+    };
+    let mode = config.consensus.mode;
+    let summary = format!(
+        "{} validator(s), {} regular node(s), {}, block period {}",
+        config.nodes.validators,
+        config.nodes.regular,
+        match mode {
+            ConsensusMode::Qbft => "QBFT",
+            ConsensusMode::Ibft2 => "IBFT 2.0",
+        },
+        match config.consensus.block_period_seconds {
+            0 => "on demand".to_owned(),
+            s => format!("{s}s"),
+        }
+    );
+    let balance = U256::from(config.dev_accounts.balance_ether) * U256::from(10u64).pow(U256::from(18));
+    let network = tokio::task::spawn_blocking(move || Network::start(config, storage))
+        .await
+        .context("the network's start-up task failed")??;
+    let node = Arc::new(NetworkNode::new(network.node(0), mode));
+    let dev_accounts: Vec<_> = network.dev_accounts().into_iter().map(|(_, s)| s).collect();
+    let rpc_config = RpcConfig {
+        listen: SocketAddr::new(args.host, args.port),
+        cors_origins: args.cors.clone(),
+        host_allowlist: args.host_allowlist.clone(),
+        dev_accounts: dev_accounts.clone(),
+        ..Default::default()
+    };
+    let server = match RpcServer::start(rpc_config, node.clone()).await {
+        Ok(server) => server,
+        Err(err) => {
+            network.shutdown();
+            return Err(err.into());
+        }
+    };
+    let ready_in = started.elapsed();
+
+    println!("forja node: chain id {}, {summary}", network.chain_id());
+    if let Some(dir) = &args.data_dir {
+        println!(
+            "Data directory: {} (resumed at block {})",
+            dir.display(),
+            node.block_number()
+        );
+    }
+    println!();
+    println!("Available accounts");
+    println!("==================");
+    for (i, signer) in dev_accounts.iter().enumerate() {
+        println!("({i}) {} ({} ETH)", signer.address(), format_ether(balance));
+    }
+    println!();
+    println!("Private keys");
+    println!("==================");
+    for (i, signer) in dev_accounts.iter().enumerate() {
+        println!("({i}) {}", signer.to_bytes());
+    }
+    println!();
+    println!("Listening on {} (HTTP and WebSocket)", server.local_addr());
+    println!(
+        "Metrics: {}/metrics   Health: {}/liveness, {}/readiness",
+        server.http_url(),
+        server.http_url(),
+        server.http_url()
+    );
+    println!("Ready in {} ms. Ctrl-C to stop.", ready_in.as_millis());
+
+    let mut blocks = node.subscribe_new_blocks();
+    let consensus = node.consensus();
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            result = &mut shutdown => {
+                result.context("cannot listen for Ctrl-C")?;
+                break;
+            }
+            block = blocks.recv() => match block {
+                Ok(block) if !args.quiet => {
+                    let b = block_summary(consensus, &block);
+                    println!(
+                        "block {:>6}  {}  {:>4} tx  proposer {}  round {}",
+                        b.number,
+                        b.hash,
+                        b.transactions,
+                        b.proposer,
+                        b.round.map_or_else(|| "?".to_owned(), |r| r.to_string())
+                    );
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(skipped)) => {
+                    println!("({skipped} blocks committed faster than they could be logged)");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+    println!("Shutting down...");
+    server.stop().await;
+    let head = node.block_number();
+    tokio::task::spawn_blocking(move || network.shutdown())
+        .await
+        .context("the network's shutdown task failed")?;
+    match &args.data_dir {
+        Some(dir) => println!("Stopped at block {head}; the chain is in {}.", dir.display()),
+        None => println!("Stopped at block {head}."),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,167 @@
+//! Besu's consortium methods with Besu's names and result shapes:
+//! `qbft_*` (or `ibft_*` in IBFT 2.0 mode), `perm_*` and `admin_*`.
+
+use std::collections::BTreeMap;
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, U64},
+};
+use jsonrpsee::RpcModule;
+use serde_json::{Value, json};
+
+use crate::{
+    backend::Consensus,
+    context::{RpcContext, method},
+    error::{RpcResult, invalid_params, node_error, not_found},
+};
+
+/// Blocks `getSignerMetrics` covers when no range is given (Besu's default).
+const DEFAULT_SIGNER_METRICS_BLOCKS: u64 = 100;
+
+pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
+    let names: [&'static str; 6] = match consensus {
+        Consensus::Qbft => [
+            "qbft_getValidatorsByBlockNumber",
+            "qbft_getValidatorsByBlockHash",
+            "qbft_proposeValidatorVote",
+            "qbft_discardValidatorVote",
+            "qbft_getPendingVotes",
+            "qbft_getSignerMetrics",
+        ],
+        Consensus::Ibft2 => [
+            "ibft_getValidatorsByBlockNumber",
+            "ibft_getValidatorsByBlockHash",
+            "ibft_proposeValidatorVote",
+            "ibft_discardValidatorVote",
+            "ibft_getPendingVotes",
+            "ibft_getSignerMetrics",
+        ],
+    };
+    method(module, names[0], |ctx, params| {
+        let tag: BlockNumberOrTag = params.one()?;
+        let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
+        ctx.node.validators_at(number).map_err(node_error)
+    });
+    method(module, names[1], |ctx, params| {
+        let hash: B256 = params.one()?;
+        let block = ctx
+            .node
+            .block_by_hash(hash)
+            .ok_or_else(|| not_found(format!("block {hash} not found")))?;
+        ctx.node.validators_at(block.number()).map_err(node_error)
+    });
+    method(module, names[2], |ctx, params| {
+        let mut seq = params.sequence();
+        let validator: Address = seq.next()?;
+        let add: bool = seq.next()?;
+        ctx.node
+            .propose_validator_vote(validator, add)
+            .map_err(node_error)?;
+        Ok(true)
+    });
+    method(module, names[3], |ctx, params| {
+        let validator: Address = params.one()?;
+        ctx.node.discard_validator_vote(validator).map_err(node_error)?;
+        Ok(true)
+    });
+    method(module, names[4], |ctx, _| {
+        Ok(ctx
+            .node
+            .pending_votes()
+            .into_iter()
+            .collect::<BTreeMap<Address, bool>>())
+    });
+    method(module, names[5], signer_metrics);
+
+    method(module, "perm_getAccountsAllowlist", |ctx, _| {
+        Ok(ctx.node.accounts_allowlist())
+    });
+    method(module, "perm_addAccountsToAllowlist", |ctx, params| {
+        let accounts: Vec<Address> = params.one()?;
+        ctx.node
+            .add_accounts_to_allowlist(accounts)
+            .map_err(node_error)?;
+        Ok("Success")
+    });
+    method(module, "perm_removeAccountsFromAllowlist", |ctx, params| {
+        let accounts: Vec<Address> = params.one()?;
+        ctx.node
+            .remove_accounts_from_allowlist(accounts)
+            .map_err(node_error)?;
+        Ok("Success")
+    });
+    method(module, "perm_getNodesAllowlist", |ctx, _| Ok(ctx.node.nodes_allowlist()));
+    method(module, "perm_addNodesToAllowlist", |ctx, params| {
+        let enodes: Vec<String> = params.one()?;
+        ctx.node.add_nodes_to_allowlist(enodes).map_err(node_error)?;
+        Ok("Success")
+    });
+    method(module, "perm_removeNodesFromAllowlist", |ctx, params| {
+        let enodes: Vec<String> = params.one()?;
+        ctx.node
+            .remove_nodes_from_allowlist(enodes)
+            .map_err(node_error)?;
+        Ok("Success")
+    });
+
+    method(module, "admin_nodeInfo", |ctx, _| {
+        let info = ctx.node.node_info();
+        Ok(json!({
+            "enode": info.enode,
+            "id": info.id,
+            "name": info.name,
+            "listenAddr": info.listen_addr,
+            "protocols": { "eth": { "config": { "chainId": ctx.node.chain_id() } } },
+        }))
+    });
+    method(module, "admin_peers", |ctx, _| {
+        Ok(ctx
+            .node
+            .peers()
+            .into_iter()
+            .map(|peer| {
+                json!({
+                    "id": peer.id,
+                    "enode": peer.enode,
+                    "name": "forja",
+                    "caps": ["eth/68", "istanbul/100"],
+                    "network": { "remoteAddress": peer.remote_address },
+                })
+            })
+            .collect::<Vec<Value>>())
+    });
+}
+
+fn signer_metrics(ctx: &RpcContext, params: jsonrpsee::types::Params<'_>) -> RpcResult<Value> {
+    let mut seq = params.sequence();
+    let from: Option<BlockNumberOrTag> = seq.optional_next()?;
+    let to: Option<BlockNumberOrTag> = seq.optional_next()?;
+    let head = ctx.node.block_number();
+    let to = match to {
+        Some(tag) => ctx.resolve_tag(tag, head)?,
+        None => head,
+    };
+    let from = match from {
+        Some(tag) => ctx.resolve_tag(tag, head)?,
+        None => to.saturating_sub(DEFAULT_SIGNER_METRICS_BLOCKS - 1),
+    };
+    if from > to {
+        return Err(invalid_params(format!(
+            "invalid block range: fromBlock {from} is after toBlock {to}"
+        )));
+    }
+    let metrics = ctx.node.signer_metrics(from, to).map_err(node_error)?;
+    Ok(Value::Array(
+        metrics
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "address": m.address,
+                    "proposedBlockCount": U64::from(m.proposed_block_count),
+                    "lastProposedBlockNumber": U64::from(m.last_proposed_block_number),
+                })
+            })
+            .collect(),
+    ))
+}

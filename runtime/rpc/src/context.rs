@@ -1,0 +1,84 @@
+//! State shared by every method: the node, settings, metrics and filters,
+//! plus the helpers methods use to read their parameters.
+
+use std::{sync::Arc, time::Instant};
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    signers::local::PrivateKeySigner,
+};
+use jsonrpsee::{RpcModule, types::Params};
+use serde::Serialize;
+
+use crate::{
+    backend::NodeApi,
+    config::RpcConfig,
+    error::{RpcResult, not_found},
+    filters::FilterStore,
+    metrics::RpcMetrics,
+};
+
+pub struct RpcContext {
+    pub node: Arc<dyn NodeApi>,
+    pub config: RpcConfig,
+    pub metrics: Arc<RpcMetrics>,
+    pub filters: FilterStore,
+}
+
+impl RpcContext {
+    /// The block number a `BlockId` parameter names (default `latest`).
+    /// BFT blocks are final when committed, so `safe`, `finalized` and
+    /// `pending` all read the head.
+    pub fn resolve_block(&self, block: Option<BlockId>) -> RpcResult<u64> {
+        let head = self.node.block_number();
+        match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+            BlockId::Hash(hash) => self
+                .node
+                .block_by_hash(hash.block_hash)
+                .map(|block| block.number())
+                .ok_or_else(|| not_found(format!("block {} not found", hash.block_hash))),
+            BlockId::Number(tag) => self.resolve_tag(tag, head),
+        }
+    }
+
+    pub fn resolve_tag(&self, tag: BlockNumberOrTag, head: u64) -> RpcResult<u64> {
+        match tag {
+            BlockNumberOrTag::Earliest => Ok(0),
+            BlockNumberOrTag::Number(n) if n > head => Err(not_found(format!(
+                "block {n} not found: the chain is at block {head}"
+            ))),
+            BlockNumberOrTag::Number(n) => Ok(n),
+            _ => Ok(head),
+        }
+    }
+
+    pub fn dev_signer(&self, address: alloy::primitives::Address) -> Option<&PrivateKeySigner> {
+        self.config
+            .dev_accounts
+            .iter()
+            .find(|signer| signer.address() == address)
+    }
+}
+
+/// Registers a method whose handler is timed for `/metrics`.
+pub fn method<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
+{
+    module
+        .register_method(name, move |params, ctx, _| {
+            let started = Instant::now();
+            let result = handler(ctx, params);
+            ctx.metrics.record(name, started.elapsed(), result.is_err());
+            result
+        })
+        .unwrap_or_else(|err| panic!("registering {name}: {err}"));
+}
+
+/// Registers `alias` as another name for `name`.
+pub fn alias(module: &mut RpcModule<RpcContext>, alias: &'static str, name: &'static str) {
+    module
+        .register_alias(alias, name)
+        .unwrap_or_else(|err| panic!("registering alias {alias}: {err}"));
+}

@@ -1,0 +1,77 @@
+//! JSON-RPC error codes, as the spec, Geth and Besu use them.
+
+use alloy::primitives::Bytes;
+use forja_runtime::{Error, TxError};
+use jsonrpsee::types::ErrorObjectOwned;
+
+pub const PARSE_ERROR: i32 = -32700;
+pub const INVALID_REQUEST: i32 = -32600;
+pub const METHOD_NOT_FOUND: i32 = -32601;
+pub const INVALID_PARAMS: i32 = -32602;
+pub const INTERNAL_ERROR: i32 = -32603;
+/// Geth's "execution reverted" code; `data` carries the revert bytes.
+pub const EXECUTION_REVERTED: i32 = 3;
+/// Geth's generic server error, used for rejected transactions.
+pub const SERVER_ERROR: i32 = -32000;
+/// Besu's "resource not found" (unknown block, snapshot...).
+pub const RESOURCE_NOT_FOUND: i32 = -32001;
+/// Besu's TX_SENDER_NOT_AUTHORIZED for permissioning refusals.
+pub const SENDER_NOT_AUTHORIZED: i32 = -32007;
+
+pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INVALID_PARAMS, message.into(), None::<()>)
+}
+
+pub fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(SERVER_ERROR, message.into(), None::<()>)
+}
+
+pub fn not_found(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(RESOURCE_NOT_FOUND, message.into(), None::<()>)
+}
+
+/// `execution reverted` with the revert data, as Geth answers `eth_call`
+/// and `eth_estimateGas`; clients decode custom errors from `data`.
+pub fn execution_reverted(reason: Option<&str>, data: &Bytes) -> ErrorObjectOwned {
+    let message = match reason {
+        Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
+        _ => "execution reverted".to_owned(),
+    };
+    ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(data.to_string()))
+}
+
+/// A refused transaction. Messages start with Geth's wording where one
+/// exists, because clients (ethers, viem) classify errors by it.
+pub fn tx_error(err: &TxError) -> ErrorObjectOwned {
+    let (code, message) = match err {
+        TxError::Decode(_) | TxError::InvalidSignature(_) | TxError::UnsupportedType(_) => {
+            (INVALID_PARAMS, err.to_string())
+        }
+        TxError::AccountNotAllowed(_) | TxError::AccessLevelTooLow { .. } => {
+            (SENDER_NOT_AUTHORIZED, err.to_string())
+        }
+        TxError::InsufficientBalance { .. } => (
+            SERVER_ERROR,
+            format!("insufficient funds for gas * price + value: {err}"),
+        ),
+        TxError::AlreadyKnown(_) => (SERVER_ERROR, format!("already known: {err}")),
+        TxError::FeeTooLow { .. } => (SERVER_ERROR, format!("transaction underpriced: {err}")),
+        _ => (SERVER_ERROR, err.to_string()),
+    };
+    ErrorObjectOwned::owned(code, message, None::<()>)
+}
+
+/// Errors of the runtime's API for requests other than transaction submission.
+pub fn node_error(err: Error) -> ErrorObjectOwned {
+    match err {
+        Error::Tx(tx) => tx_error(&tx),
+        Error::BlockNotFound(_) => not_found(err.to_string()),
+        Error::PermissionDenied(_) => {
+            ErrorObjectOwned::owned(SENDER_NOT_AUTHORIZED, err.to_string(), None::<()>)
+        }
+        Error::InvalidRequest(_) => invalid_params(err.to_string()),
+        other => ErrorObjectOwned::owned(INTERNAL_ERROR, other.to_string(), None::<()>),
+    }
+}

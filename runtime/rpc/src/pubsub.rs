@@ -1,0 +1,128 @@
+//! `eth_subscribe` over WebSocket: `newHeads`, `logs`, `newPendingTransactions`.
+
+use std::sync::Arc;
+
+use alloy::rpc::types::Filter;
+use jsonrpsee::{
+    PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
+    core::SubscriptionResult,
+};
+use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::{
+    context::RpcContext,
+    convert::{rpc_header, rpc_transaction},
+    error::invalid_params,
+    eth::block_logs,
+};
+
+pub fn register(module: &mut RpcModule<RpcContext>) {
+    module
+        .register_subscription(
+            "eth_subscribe",
+            "eth_subscription",
+            "eth_unsubscribe",
+            |params, pending, ctx, _| subscribe(params, pending, ctx),
+        )
+        .expect("eth_subscribe registers once");
+}
+
+
+async fn subscribe(
+    params: jsonrpsee::types::Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+) -> SubscriptionResult {
+    let mut seq = params.sequence();
+    let kind: String = match seq.next() {
+        Ok(kind) => kind,
+        Err(err) => {
+            pending.reject(err).await;
+            return Ok(());
+        }
+    };
+    match kind.as_str() {
+        "newHeads" => {
+            let blocks = ctx.node.subscribe_new_blocks();
+            forward(pending, blocks, |block| Some(vec![rpc_header(&block)])).await
+        }
+        "logs" => {
+            let filter: Filter = match seq.optional_next() {
+                Ok(filter) => filter.unwrap_or_default(),
+                Err(err) => {
+                    pending.reject(err).await;
+                    return Ok(());
+                }
+            };
+            let blocks = ctx.node.subscribe_new_blocks();
+            let ctx = Arc::clone(&ctx);
+            forward(pending, blocks, move |block| {
+                Some(block_logs(&ctx, &block, &filter))
+            })
+            .await
+        }
+        "newPendingTransactions" => {
+            let full: bool = seq.optional_next().ok().flatten().unwrap_or(false);
+            let txs = ctx.node.subscribe_pending_transactions();
+            if full {
+                let ctx = Arc::clone(&ctx);
+                forward(pending, txs, move |hash| {
+                    Some(ctx.node.pending_transaction(hash).map(|tx| rpc_transaction(&tx, None)).into_iter().collect())
+                })
+                .await
+            } else {
+                forward(pending, txs, |hash| Some(vec![hash])).await
+            }
+        }
+        other => {
+            pending
+                .reject(invalid_params(format!(
+                    "unknown subscription `{other}` (supported: newHeads, logs, newPendingTransactions)"
+                )))
+                .await;
+            Ok(())
+        }
+    }
+}
+
+/// Sends every item `map` produces for each broadcast value until the
+/// client unsubscribes or disconnects.
+async fn forward<T, R, F>(
+    pending: PendingSubscriptionSink,
+    mut receiver: broadcast::Receiver<T>,
+    mut map: F,
+) -> SubscriptionResult
+where
+    T: Clone,
+    R: Serialize,
+    F: FnMut(T) -> Option<Vec<R>>,
+{
+    let Ok(sink) = pending.accept().await else {
+        return Ok(());
+    };
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            received = receiver.recv() => match received {
+                Ok(value) => {
+                    for item in map(value).unwrap_or_default() {
+                        if send(&sink, &item).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "subscriber fell behind; skipped notifications");
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+}
+
+async fn send(sink: &SubscriptionSink, item: &impl Serialize) -> Result<(), ()> {
+    let message = SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), item)
+        .map_err(|_| ())?;
+    sink.send(message).await.map_err(|_| ())
+}

@@ -1,0 +1,287 @@
+//! [`NodeApi`] for a node of a running `forja_runtime::Network`.
+
+use std::sync::Arc;
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, B256, Bytes, U256},
+};
+use forja_runtime::{
+    CallRequest, Error, ExecutionOutcome, NodeHandle, SealedBlock, TxError, TxLocation, TxReceipt,
+    TxRef,
+    config::{ConsensusMode, parse_node_id},
+    permissions::AccessLevel,
+    pool::PoolStatus,
+};
+use tokio::sync::broadcast;
+
+use crate::backend::{
+    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric,
+    TraceApi,
+};
+
+/// Serves one node of a runtime network.
+pub struct NetworkNode {
+    handle: NodeHandle,
+    consensus: Consensus,
+}
+
+impl NetworkNode {
+    pub fn new(handle: NodeHandle, mode: ConsensusMode) -> Self {
+        let consensus = match mode {
+            ConsensusMode::Qbft => Consensus::Qbft,
+            ConsensusMode::Ibft2 => Consensus::Ibft2,
+        };
+        Self { handle, consensus }
+    }
+
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+
+    /// The account the RPC operator changes the allowlists as: Besu's
+    /// `perm_*` methods act with the node's authority, which here is the
+    /// first account with `full` access (any account while permissioning
+    /// is off).
+    fn permission_admin(&self) -> NodeResult<Address> {
+        let permissions = self.handle.permissions();
+        if !permissions.enabled {
+            return Ok(Address::ZERO);
+        }
+        permissions
+            .accounts
+            .iter()
+            .find(|(_, level)| **level == AccessLevel::Full)
+            .map(|(address, _)| *address)
+            .ok_or_else(|| {
+                Error::PermissionDenied(
+                    "no account has `full` access, so the allowlists cannot be changed (add one under [permissioning] admins)".into(),
+                )
+            })
+    }
+
+    fn node_ids(enodes: Vec<String>) -> NodeResult<Vec<alloy::primitives::B512>> {
+        enodes
+            .iter()
+            .map(|enode| parse_node_id(enode).map_err(|e| Error::InvalidRequest(e.to_string())))
+            .collect()
+    }
+}
+
+fn at(number: u64) -> BlockId {
+    BlockId::Number(BlockNumberOrTag::Number(number))
+}
+
+impl NodeApi for NetworkNode {
+    fn chain_id(&self) -> u64 {
+        self.handle.chain_spec().chain_id
+    }
+
+    fn consensus(&self) -> Consensus {
+        self.consensus
+    }
+
+    fn min_gas_price(&self) -> u128 {
+        self.handle.chain_spec().min_gas_price
+    }
+
+    fn block_gas_limit(&self) -> u64 {
+        self.handle.chain_spec().block_gas_limit
+    }
+
+    fn block_number(&self) -> u64 {
+        self.handle.block_number()
+    }
+
+    fn block_by_number(&self, number: u64) -> Option<Arc<SealedBlock>> {
+        self.handle.block_by_number(number)
+    }
+
+    fn block_by_hash(&self, hash: B256) -> Option<Arc<SealedBlock>> {
+        self.handle.block_by_hash(hash)
+    }
+
+    fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
+        self.handle.receipts_by_block(hash)
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
+        self.handle.transaction_by_hash(hash)
+    }
+
+    fn receipt(&self, hash: B256) -> Option<TxReceipt> {
+        self.handle.receipt(hash)
+    }
+
+    fn balance(&self, address: Address, block: u64) -> NodeResult<U256> {
+        self.handle.balance(address, at(block))
+    }
+
+    fn nonce(&self, address: Address, block: u64) -> NodeResult<u64> {
+        self.handle.nonce(address, at(block))
+    }
+
+    fn pending_nonce(&self, address: Address) -> u64 {
+        self.handle.next_nonce(address)
+    }
+
+    fn code(&self, address: Address, block: u64) -> NodeResult<Bytes> {
+        self.handle.code(address, at(block))
+    }
+
+    fn storage(&self, address: Address, slot: U256, block: u64) -> NodeResult<U256> {
+        self.handle.storage(address, slot, at(block))
+    }
+
+    fn call(&self, request: CallRequest, block: u64) -> NodeResult<ExecutionOutcome> {
+        self.handle.call(&request, at(block))
+    }
+
+    fn estimate_gas(&self, request: CallRequest, block: u64) -> NodeResult<u64> {
+        self.handle.estimate_gas(&request, at(block))
+    }
+
+    fn submit_transaction(&self, raw: Bytes) -> Result<B256, TxError> {
+        self.handle.submit_raw_transaction(&raw)
+    }
+
+    fn pending_transactions(&self) -> Vec<TxRef> {
+        self.handle.pending_transactions()
+    }
+
+    fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
+        self.handle.pending_transaction(hash)
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.handle.pool_status()
+    }
+
+    fn subscribe_new_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
+        self.handle.subscribe_new_blocks()
+    }
+
+    fn subscribe_pending_transactions(&self) -> broadcast::Receiver<B256> {
+        self.handle.subscribe_pending_transactions()
+    }
+
+    fn validators_at(&self, block: u64) -> NodeResult<Vec<Address>> {
+        self.handle.validators_at(at(block))
+    }
+
+    fn propose_validator_vote(&self, validator: Address, add: bool) -> NodeResult<()> {
+        self.handle.propose_validator_vote(validator, add);
+        Ok(())
+    }
+
+    fn discard_validator_vote(&self, validator: Address) -> NodeResult<bool> {
+        let pending = self
+            .handle
+            .pending_votes()
+            .iter()
+            .any(|(address, _)| *address == validator);
+        self.handle.discard_validator_vote(validator);
+        Ok(pending)
+    }
+
+    fn pending_votes(&self) -> Vec<(Address, bool)> {
+        self.handle.pending_votes()
+    }
+
+    fn signer_metrics(&self, from: u64, to: u64) -> NodeResult<Vec<SignerMetric>> {
+        Ok(self
+            .handle
+            .signer_metrics(at(from), at(to))?
+            .into_iter()
+            .map(|m| SignerMetric {
+                address: m.address,
+                proposed_block_count: m.proposed_block_count,
+                last_proposed_block_number: m.last_proposed_block_number,
+            })
+            .collect())
+    }
+
+    fn consensus_counters(&self) -> ConsensusCounters {
+        let metrics = self.handle.metrics();
+        ConsensusCounters {
+            rounds: metrics.rounds_started,
+            round_changes: metrics.round_changes,
+        }
+    }
+
+    fn accounts_allowlist(&self) -> Vec<Address> {
+        self.handle
+            .accounts_allowlist()
+            .into_iter()
+            .map(|(address, _)| address)
+            .collect()
+    }
+
+    fn add_accounts_to_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()> {
+        let admin = self.permission_admin()?;
+        let current = self.handle.permissions().accounts;
+        // Besu's allowlist has no levels: a listed account may transact and
+        // deploy. Accounts already listed keep their level.
+        let accounts = accounts
+            .into_iter()
+            .filter(|a| !current.contains_key(a))
+            .map(|a| (a, AccessLevel::ContractDeploy))
+            .collect();
+        self.handle.add_accounts_to_allowlist(admin, accounts)
+    }
+
+    fn remove_accounts_from_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()> {
+        let admin = self.permission_admin()?;
+        self.handle.remove_accounts_from_allowlist(admin, accounts)
+    }
+
+    fn nodes_allowlist(&self) -> Vec<String> {
+        self.handle
+            .nodes_allowlist()
+            .iter()
+            .map(|id| forja_runtime::config::enode(id, 30303))
+            .collect()
+    }
+
+    fn add_nodes_to_allowlist(&self, enodes: Vec<String>) -> NodeResult<()> {
+        let admin = self.permission_admin()?;
+        self.handle
+            .add_nodes_to_allowlist(admin, Self::node_ids(enodes)?)
+    }
+
+    fn remove_nodes_from_allowlist(&self, enodes: Vec<String>) -> NodeResult<()> {
+        let admin = self.permission_admin()?;
+        self.handle
+            .remove_nodes_from_allowlist(admin, Self::node_ids(enodes)?)
+    }
+
+    fn node_info(&self) -> NodeInfo {
+        let id = self.handle.node_id();
+        NodeInfo {
+            id: alloy::hex::encode(id),
+            enode: self.handle.enode(),
+            name: format!("forja/v{}/node-{}", env!("CARGO_PKG_VERSION"), self.handle.index()),
+            listen_addr: format!("127.0.0.1:{}", 30303 + self.handle.index()),
+        }
+    }
+
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.handle
+            .peers()
+            .into_iter()
+            .map(|peer| PeerInfo {
+                id: alloy::hex::encode(peer.node_id),
+                enode: peer.enode,
+                remote_address: format!("127.0.0.1:{}", 30303 + peer.index),
+            })
+            .collect()
+    }
+
+    fn dev(&self) -> Option<&dyn DevApi> {
+        None
+    }
+
+    fn tracer(&self) -> Option<&dyn TraceApi> {
+        None
+    }
+}

@@ -1,0 +1,878 @@
+//! A network of in-process nodes: genesis, stores, the real-time driver (a
+//! thread per node, channels, wall-clock timers) and the API handles.
+
+use std::{
+    collections::BinaryHeap,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::Ordering,
+        mpsc::{self, RecvTimeoutError, Sender},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    consensus::{Header, TxEnvelope},
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, B256, B512, Bytes, KECCAK256_EMPTY, U256},
+    rpc::types::{Filter, FilterBlockOption, Log as RpcLog},
+    signers::local::PrivateKeySigner,
+};
+use forja_consensus::{BftConfig, BftExtraData, BftMode, TimerId, Transition, bft_block_hash};
+use tokio::sync::broadcast;
+
+use crate::{
+    block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef},
+    chain::Chain,
+    config::{ConsensusMode, NetworkConfig, NodeKey, enode},
+    error::{ConfigError, Error, Result, StorageError, TxError},
+    execution::{
+        BlockContext, CallRequest, ExecutedBlock, ExecutionOutcome, call, estimate_gas, seal_header,
+    },
+    node::{
+        ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared,
+        header_validators,
+    },
+    permissions::{AccessLevel, PermissionChange, Permissions},
+    pool::{PoolStatus, TxPool, decode_transaction, recover},
+    spec::ChainSpec,
+    state::{AccountChange, AccountFields, StateAt, StateChanges, WorldState},
+    storage::Store,
+};
+
+/// Where nodes keep their data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageMode {
+    /// Nothing on disk (tests, the ephemeral dev node).
+    InMemory,
+    /// One redb file per node in this directory (`node-<i>.redb`).
+    Dir(PathBuf),
+}
+
+/// The BFT parameters of a network definition.
+pub fn bft_config(config: &NetworkConfig) -> BftConfig {
+    let mode = match config.consensus.mode {
+        ConsensusMode::Qbft => BftMode::Qbft,
+        ConsensusMode::Ibft2 => BftMode::Ibft2,
+    };
+    let mut bft = BftConfig::new(mode);
+    bft.epoch_length = config.consensus.epoch_length;
+    bft.block_period_seconds = config.consensus.block_period_seconds;
+    bft.request_timeout_ms = config.consensus.request_timeout_seconds.saturating_mul(1000).max(1);
+    bft.transitions = config
+        .consensus
+        .transitions
+        .iter()
+        .map(|t| Transition {
+            block: t.block,
+            block_period_seconds: t.block_period_seconds,
+            request_timeout_ms: t.request_timeout_seconds.map(|s| s.saturating_mul(1000)),
+        })
+        .collect();
+    bft
+}
+
+/// Genesis block and state of a network definition.
+pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBlock>, WorldState)> {
+    let spec = config.spec();
+    let bft = bft_config(config);
+    let mut world = WorldState::default();
+    let mut changes = StateChanges::default();
+    let ether = U256::from(10u64).pow(U256::from(18));
+    for signer in config.dev_accounts()? {
+        changes.accounts.insert(
+            signer.address(),
+            AccountChange {
+                fields: Some(AccountFields {
+                    nonce: 0,
+                    balance: U256::from(config.dev_accounts.balance_ether) * ether,
+                    code_hash: KECCAK256_EMPTY,
+                }),
+                storage_cleared: false,
+                storage: Default::default(),
+            },
+        );
+    }
+    for account in &config.accounts {
+        let code_hash = match &account.code {
+            Some(code) => world.insert_code(code.clone()),
+            None => KECCAK256_EMPTY,
+        };
+        changes.accounts.insert(
+            account.address,
+            AccountChange {
+                fields: Some(AccountFields {
+                    nonce: account.nonce,
+                    balance: account.balance,
+                    code_hash,
+                }),
+                storage_cleared: false,
+                storage: account.storage.iter().map(|(k, v)| (*k, *v)).collect(),
+            },
+        );
+    }
+    world.apply(&changes);
+    let validators: Vec<Address> = keys
+        .iter()
+        .filter(|k| k.is_validator)
+        .map(NodeKey::address)
+        .collect();
+    let extra_data = BftExtraData::genesis(validators).encode(bft.mode);
+    let context = BlockContext {
+        number: 0,
+        timestamp: config.genesis_timestamp,
+        beneficiary: Address::ZERO,
+        gas_limit: spec.block_gas_limit,
+        parent_hash: B256::ZERO,
+    };
+    let header = seal_header(
+        &spec,
+        &context,
+        &ExecutedBlock::default(),
+        world.state_root(),
+        extra_data,
+    );
+    let hash = bft_block_hash(bft.mode, &header)
+        .map_err(|e| ConfigError::Invalid(format!("genesis extraData: {e}")))?;
+    Ok((Arc::new(SealedBlock::with_hash(header, hash, Vec::new())), world))
+}
+
+enum Envelope {
+    Event(CoreEvent),
+    Shutdown,
+}
+
+struct NetworkInner {
+    nodes: Vec<NodeHandle>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    chain_id: u64,
+    dev_accounts: Vec<PrivateKeySigner>,
+}
+
+/// A running network. Cloning shares it.
+#[derive(Clone)]
+pub struct Network {
+    inner: Arc<NetworkInner>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("chain_id", &self.inner.chain_id)
+            .field("nodes", &self.inner.nodes.len())
+            .finish()
+    }
+}
+
+/// Opens or creates every node's chain for `config` in `storage`.
+pub(crate) fn open_nodes(
+    config: &NetworkConfig,
+    storage: &StorageMode,
+) -> Result<Vec<Arc<NodeShared>>> {
+    config.validate()?;
+    let keys = config.node_keys()?;
+    let (genesis_block, genesis_world) = genesis(config, &keys)?;
+    let initial_permissions = config.permissions(&keys)?;
+    let spec = config.spec();
+    let mode = bft_config(config).mode;
+    let paths: Vec<Option<PathBuf>> = match storage {
+        StorageMode::InMemory => vec![None; keys.len()],
+        StorageMode::Dir(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
+                path: dir.clone(),
+                message: format!("cannot create the data directory: {e}"),
+            })?;
+            let paths: Vec<PathBuf> = (0..keys.len()).map(|i| node_path(dir, i)).collect();
+            let present: Vec<bool> = paths.iter().map(|p| p.exists()).collect();
+            if present.iter().any(|p| *p) && !present.iter().all(|p| *p) {
+                let missing: Vec<String> = paths
+                    .iter()
+                    .zip(&present)
+                    .filter(|(_, p)| !**p)
+                    .map(|(path, _)| path.display().to_string())
+                    .collect();
+                return Err(StorageError::Incomplete {
+                    dir: dir.clone(),
+                    message: format!(
+                        "it holds stores for some nodes but not for {} ({} nodes defined)",
+                        missing.join(", "),
+                        keys.len()
+                    ),
+                }
+                .into());
+            }
+            paths.into_iter().map(Some).collect()
+        }
+    };
+    let mut nodes = Vec::with_capacity(keys.len());
+    for (index, (key, path)) in keys.into_iter().zip(paths).enumerate() {
+        let (chain, permissions, store) = match path {
+            None => (
+                Chain::new(genesis_block.clone(), genesis_world.clone()),
+                initial_permissions.clone(),
+                None,
+            ),
+            Some(path) => {
+                let store = Store::open(&path)?;
+                match store.genesis_hash()? {
+                    Some(stored) if stored != genesis_block.hash => {
+                        return Err(StorageError::GenesisMismatch {
+                            path,
+                            stored,
+                            configured: genesis_block.hash,
+                        }
+                        .into());
+                    }
+                    Some(_) => {
+                        let (chain, permissions) = store.load()?;
+                        (chain, permissions, Some(store))
+                    }
+                    None => {
+                        store.write_genesis(&genesis_block, &genesis_world, &initial_permissions)?;
+                        (
+                            Chain::new(genesis_block.clone(), genesis_world.clone()),
+                            initial_permissions.clone(),
+                            Some(store),
+                        )
+                    }
+                }
+            }
+        };
+        let node_id = key.node_id();
+        nodes.push(Arc::new(NodeShared {
+            index,
+            node_id,
+            key,
+            spec: spec.clone(),
+            mode,
+            chain: RwLock::new(chain),
+            pool: Mutex::new(TxPool::new(config.pool.0)),
+            permissions: RwLock::new(permissions),
+            store,
+            new_blocks: broadcast::channel(1024).0,
+            new_transactions: broadcast::channel(16_384).0,
+            metrics: Default::default(),
+            consensus: RwLock::new(ConsensusView::default()),
+        }));
+    }
+    Ok(nodes)
+}
+
+fn node_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("node-{index}.redb"))
+}
+
+/// Wall-clock milliseconds since the Unix epoch (the engine's clock).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl Network {
+    /// Starts the network with the real-time driver: one thread per node.
+    pub fn start(config: NetworkConfig, storage: StorageMode) -> Result<Network> {
+        let shared = open_nodes(&config, &storage)?;
+        let dev_accounts = config.dev_accounts()?;
+        let bft = bft_config(&config);
+        let peers: Vec<B512> = shared.iter().map(|n| n.node_id).collect();
+        let (senders, receivers): (Vec<Sender<Envelope>>, Vec<_>) =
+            shared.iter().map(|_| mpsc::channel()).unzip();
+        let senders = Arc::new(senders);
+        let mut cores = Vec::new();
+        for node in &shared {
+            cores.push(NodeCore::new(node.clone(), bft.clone(), peers.clone())?);
+        }
+        let mut threads = Vec::new();
+        for (index, (core, receiver)) in cores.into_iter().zip(receivers).enumerate() {
+            let senders = senders.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("forja-node-{index}"))
+                .spawn(move || drive_node(index, core, receiver, senders))
+                .map_err(|e| Error::InvalidRequest(format!("cannot start node thread: {e}")))?;
+            threads.push(thread);
+        }
+        let nodes = shared
+            .into_iter()
+            .enumerate()
+            .map(|(index, shared)| NodeHandle {
+                shared,
+                sender: senders[index].clone(),
+                peers: peers.clone(),
+            })
+            .collect();
+        Ok(Network {
+            inner: Arc::new(NetworkInner {
+                nodes,
+                threads: Mutex::new(threads),
+                chain_id: config.chain_id,
+                dev_accounts,
+            }),
+        })
+    }
+
+    /// Stops every node (each committed block is already durable).
+    pub fn shutdown(&self) {
+        for node in &self.inner.nodes {
+            let _ = node.sender.send(Envelope::Shutdown);
+        }
+        let threads = std::mem::take(&mut *self.inner.threads.lock().expect("threads lock"));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+
+    pub fn nodes(&self) -> &[NodeHandle] {
+        &self.inner.nodes
+    }
+
+    /// Node `index` (validators first, then regular nodes). Panics when out of range.
+    pub fn node(&self, index: usize) -> NodeHandle {
+        self.inner.nodes[index].clone()
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// The funded dev accounts with their keys.
+    pub fn dev_accounts(&self) -> Vec<(Address, PrivateKeySigner)> {
+        self.inner
+            .dev_accounts
+            .iter()
+            .map(|s| (s.address(), s.clone()))
+            .collect()
+    }
+}
+
+impl Drop for NetworkInner {
+    fn drop(&mut self) {
+        for node in &self.nodes {
+            let _ = node.sender.send(Envelope::Shutdown);
+        }
+        for thread in std::mem::take(&mut *self.threads.lock().expect("threads lock")) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The real-time driver of one node.
+fn drive_node(
+    index: usize,
+    mut core: NodeCore,
+    receiver: mpsc::Receiver<Envelope>,
+    peers: Arc<Vec<Sender<Envelope>>>,
+) {
+    let mut timers: BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>> = BinaryHeap::new();
+    let deliver = |effects: Vec<Effect>, timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>| {
+        for effect in effects {
+            match effect {
+                Effect::SetTimer { id, after_ms } => {
+                    timers.push(std::cmp::Reverse((Instant::now() + Duration::from_millis(after_ms), id)));
+                }
+                Effect::Send { to: Some(peer), message } => {
+                    if let Some(sender) = peers.get(peer) {
+                        let _ = sender.send(Envelope::Event(CoreEvent::Net { from: index, message }));
+                    }
+                }
+                Effect::Send { to: None, message } => {
+                    for (peer, sender) in peers.iter().enumerate() {
+                        if peer != index {
+                            let _ = sender.send(Envelope::Event(CoreEvent::Net {
+                                from: index,
+                                message: message.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let effects = core.start(now_ms());
+    deliver(effects, &mut timers);
+    loop {
+        let timeout = timers
+            .peek()
+            .map(|std::cmp::Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(3600));
+        match receiver.recv_timeout(timeout) {
+            Ok(Envelope::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Envelope::Event(event)) => {
+                let effects = core.handle(now_ms(), event);
+                deliver(effects, &mut timers);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        while let Some(std::cmp::Reverse((at, id))) = timers.peek().copied() {
+            if at > Instant::now() {
+                break;
+            }
+            timers.pop();
+            let effects = core.handle(now_ms(), CoreEvent::Timer(id));
+            deliver(effects, &mut timers);
+        }
+    }
+}
+
+/// A peer as a node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub index: usize,
+    pub node_id: B512,
+    pub enode: String,
+    pub address: Address,
+}
+
+/// Blocks a validator proposed in a range (Besu's `qbft_getSignerMetrics`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignerMetric {
+    pub address: Address,
+    pub proposed_block_count: u64,
+    pub last_proposed_block_number: u64,
+}
+
+/// A snapshot of a node's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    pub block_number: u64,
+    pub blocks_committed: u64,
+    pub transactions_committed: u64,
+    pub rounds_started: u64,
+    pub round_changes: u64,
+    pub blocks_rejected: u64,
+    pub pool: PoolStatus,
+}
+
+/// The API of one node. Cloneable, `Send + Sync`.
+#[derive(Clone)]
+pub struct NodeHandle {
+    shared: Arc<NodeShared>,
+    sender: Sender<Envelope>,
+    peers: Vec<B512>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("index", &self.shared.index)
+            .finish()
+    }
+}
+
+impl NodeHandle {
+    pub fn index(&self) -> usize {
+        self.shared.index
+    }
+
+    /// The node's id: its 64-byte public key.
+    pub fn node_id(&self) -> B512 {
+        self.shared.node_id
+    }
+
+    pub fn enode(&self) -> String {
+        enode(&self.shared.node_id, 30303 + self.shared.index as u16)
+    }
+
+    /// The node's address (validators sign blocks with it).
+    pub fn address(&self) -> Address {
+        self.shared.key.address()
+    }
+
+    pub fn is_validator(&self) -> bool {
+        self.shared
+            .consensus
+            .read()
+            .expect("consensus lock")
+            .validators
+            .contains(&self.address())
+    }
+
+    pub fn chain_spec(&self) -> &ChainSpec {
+        &self.shared.spec
+    }
+
+    fn chain(&self) -> std::sync::RwLockReadGuard<'_, Chain> {
+        self.shared.chain.read().expect("chain lock")
+    }
+
+    pub fn block_number(&self) -> u64 {
+        self.chain().head_number()
+    }
+
+    pub fn genesis_hash(&self) -> B256 {
+        self.chain().genesis_hash()
+    }
+
+    pub fn block_by_number(&self, number: u64) -> Option<Arc<SealedBlock>> {
+        self.chain().block(number).cloned()
+    }
+
+    pub fn block_by_hash(&self, hash: B256) -> Option<Arc<SealedBlock>> {
+        let chain = self.chain();
+        chain.number_of(&hash).and_then(|n| chain.block(n).cloned())
+    }
+
+    /// Resolves a block id to a number. `pending`, `safe` and `finalized`
+    /// are the head (BFT finality: a committed block is final).
+    pub fn resolve_block(&self, block: BlockId) -> Result<u64> {
+        let chain = self.chain();
+        resolve(&chain, block)
+    }
+
+    pub fn block(&self, block: BlockId) -> Result<Arc<SealedBlock>> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        Ok(chain.block(number).cloned().expect("resolved numbers exist"))
+    }
+
+    pub fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
+        let chain = self.chain();
+        chain.number_of(&hash).and_then(|n| chain.receipts(n).cloned())
+    }
+
+    pub fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
+        self.chain().transaction(&hash)
+    }
+
+    /// A transaction still in this node's pool.
+    pub fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
+        self.shared.pool.lock().expect("pool lock").get(&hash).cloned()
+    }
+
+    pub fn receipt(&self, hash: B256) -> Option<TxReceipt> {
+        self.chain().receipt(&hash)
+    }
+
+    fn with_state<T>(&self, block: BlockId, f: impl FnOnce(StateAt<'_>) -> T) -> Result<T> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let state = chain.state_at(number).expect("resolved numbers exist");
+        Ok(f(state))
+    }
+
+    pub fn balance(&self, address: Address, block: BlockId) -> Result<U256> {
+        self.with_state(block, |s| s.balance(address))
+    }
+
+    pub fn nonce(&self, address: Address, block: BlockId) -> Result<u64> {
+        self.with_state(block, |s| s.nonce(address))
+    }
+
+    /// The nonce the next transaction of `address` should use, counting
+    /// the ones waiting in this node's pool.
+    pub fn next_nonce(&self, address: Address) -> u64 {
+        let chain = self.chain();
+        let state = chain.latest_state();
+        let mut nonce = state.nonce(address);
+        let pool = self.shared.pool.lock().expect("pool lock");
+        while pool.transactions().iter().any(|t| t.sender == address && t.nonce() == nonce) {
+            nonce += 1;
+        }
+        nonce
+    }
+
+    pub fn code(&self, address: Address, block: BlockId) -> Result<Bytes> {
+        self.with_state(block, |s| s.code(address))
+    }
+
+    pub fn storage(&self, address: Address, slot: U256, block: BlockId) -> Result<U256> {
+        self.with_state(block, |s| s.storage(address, slot))
+    }
+
+    fn call_context(&self, chain: &Chain, number: u64) -> BlockContext {
+        let parent = chain.block(number).expect("resolved numbers exist");
+        BlockContext {
+            number: number + 1,
+            timestamp: parent.header.timestamp.max(now_ms() / 1000),
+            beneficiary: Address::ZERO,
+            gas_limit: self.shared.spec.block_gas_limit,
+            parent_hash: parent.hash,
+        }
+    }
+
+    /// Executes a call on the state after `block` without committing it.
+    pub fn call(&self, request: &CallRequest, block: BlockId) -> Result<ExecutionOutcome> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let context = self.call_context(&chain, number);
+        let state = chain.state_at(number).expect("resolved numbers exist");
+        call(&self.shared.spec, state, &context, request).map_err(Error::InvalidRequest)
+    }
+
+    /// The gas limit `request` needs to succeed.
+    pub fn estimate_gas(&self, request: &CallRequest, block: BlockId) -> Result<u64> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let context = self.call_context(&chain, number);
+        let state = chain.state_at(number).expect("resolved numbers exist");
+        estimate_gas(&self.shared.spec, state, &context, request).map_err(Error::InvalidRequest)
+    }
+
+    /// Submits an EIP-2718 encoded signed transaction.
+    pub fn submit_raw_transaction(&self, raw: &[u8]) -> Result<B256, TxError> {
+        let tx = decode_transaction(raw)?;
+        self.submit_signed(Arc::new(tx))
+    }
+
+    /// Submits a signed transaction.
+    pub fn submit_transaction(&self, envelope: TxEnvelope) -> Result<B256, TxError> {
+        self.submit_signed(Arc::new(recover(envelope)?))
+    }
+
+    /// Submits a transaction whose sender is already recovered.
+    pub fn submit_signed(&self, tx: TxRef) -> Result<B256, TxError> {
+        let hash = tx.hash;
+        self.shared.add_transaction(tx.clone())?;
+        let _ = self
+            .sender
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(vec![tx]))));
+        Ok(hash)
+    }
+
+    /// Submits many transactions; returns each one's result, in order.
+    pub fn submit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<B256, TxError>> {
+        let mut accepted = Vec::new();
+        let results = txs
+            .into_iter()
+            .map(|tx| {
+                let tx = Arc::new(tx);
+                let hash = tx.hash;
+                self.shared.add_transaction(tx.clone())?;
+                accepted.push(tx);
+                Ok(hash)
+            })
+            .collect();
+        if !accepted.is_empty() {
+            let _ = self
+                .sender
+                .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(accepted))));
+        }
+        results
+    }
+
+    pub fn pending_transactions(&self) -> Vec<TxRef> {
+        self.shared.pool.lock().expect("pool lock").transactions()
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let chain = self.chain();
+        let state = chain.latest_state();
+        self.shared
+            .pool
+            .lock()
+            .expect("pool lock")
+            .status(|a| state.nonce(a))
+    }
+
+    /// Logs matching `filter` (block range, addresses, topics).
+    pub fn logs(&self, filter: &Filter) -> Result<Vec<RpcLog>> {
+        let chain = self.chain();
+        let (from, to) = match &filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let n = chain
+                    .number_of(hash)
+                    .ok_or_else(|| Error::BlockNotFound(hash.to_string()))?;
+                (n, n)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let tag = |t: &Option<BlockNumberOrTag>| {
+                    resolve(&chain, BlockId::Number(t.unwrap_or(BlockNumberOrTag::Latest)))
+                };
+                (tag(from_block)?, tag(to_block)?)
+            }
+        };
+        let mut logs = Vec::new();
+        for number in from..=to {
+            let block = chain.block(number).expect("in range");
+            if !filter.matches_bloom(block.header.logs_bloom) {
+                continue;
+            }
+            for receipt in chain.receipts(number).expect("in range").iter() {
+                for (offset, log) in receipt.logs().iter().enumerate() {
+                    if filter.matches(log) {
+                        logs.push(RpcLog {
+                            inner: log.clone(),
+                            block_hash: Some(block.hash),
+                            block_number: Some(number),
+                            block_timestamp: Some(block.header.timestamp),
+                            transaction_hash: Some(receipt.transaction_hash),
+                            transaction_index: Some(receipt.transaction_index),
+                            log_index: Some(receipt.first_log_index + offset as u64),
+                            removed: false,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(logs)
+    }
+
+    /// New committed blocks, as this node imports them.
+    pub fn subscribe_new_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
+        self.shared.new_blocks.subscribe()
+    }
+
+    /// Hashes of transactions entering this node's pool.
+    pub fn subscribe_pending_transactions(&self) -> broadcast::Receiver<B256> {
+        self.shared.new_transactions.subscribe()
+    }
+
+    /// Validators of `block` (from its header's extraData).
+    pub fn validators_at(&self, block: BlockId) -> Result<Vec<Address>> {
+        let block = self.block(block)?;
+        Ok(header_validators(self.shared.mode, &block.header))
+    }
+
+    /// Validators that will decide the next block.
+    pub fn current_validators(&self) -> Vec<Address> {
+        self.shared.consensus.read().expect("consensus lock").validators.clone()
+    }
+
+    /// Queues a vote to add (`true`) or remove a validator; this node's
+    /// blocks carry it until it passes.
+    pub fn propose_validator_vote(&self, address: Address, add: bool) {
+        let _ = self.sender.send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
+            address,
+            add: Some(add),
+        })));
+    }
+
+    pub fn discard_validator_vote(&self, address: Address) {
+        let _ = self
+            .sender
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote { address, add: None })));
+    }
+
+    /// This node's queued votes.
+    pub fn pending_votes(&self) -> Vec<(Address, bool)> {
+        self.shared.consensus.read().expect("consensus lock").pending_votes.clone()
+    }
+
+    /// Current consensus height and round.
+    pub fn consensus_status(&self) -> ConsensusView {
+        self.shared.consensus.read().expect("consensus lock").clone()
+    }
+
+    /// Blocks proposed per validator between two blocks (inclusive).
+    pub fn signer_metrics(&self, from: BlockId, to: BlockId) -> Result<Vec<SignerMetric>> {
+        let chain = self.chain();
+        let from = resolve(&chain, from)?.max(1);
+        let to = resolve(&chain, to)?;
+        let mut metrics: Vec<SignerMetric> = Vec::new();
+        for number in from..=to {
+            let header: &Header = &chain.block(number).expect("in range").header;
+            match metrics.iter_mut().find(|m| m.address == header.beneficiary) {
+                Some(metric) => {
+                    metric.proposed_block_count += 1;
+                    metric.last_proposed_block_number = number;
+                }
+                None => metrics.push(SignerMetric {
+                    address: header.beneficiary,
+                    proposed_block_count: 1,
+                    last_proposed_block_number: number,
+                }),
+            }
+        }
+        metrics.sort_by_key(|m| m.address);
+        Ok(metrics)
+    }
+
+    pub fn permissions(&self) -> Permissions {
+        self.shared.permissions.read().expect("permissions lock").clone()
+    }
+
+    pub fn accounts_allowlist(&self) -> Vec<(Address, AccessLevel)> {
+        self.permissions().accounts.into_iter().collect()
+    }
+
+    pub fn nodes_allowlist(&self) -> Vec<B512> {
+        self.permissions().nodes.into_iter().collect()
+    }
+
+    fn change_permissions(&self, admin: Address, change: PermissionChange) -> Result<()> {
+        if !self.permissions().is_admin(admin) {
+            return Err(Error::PermissionDenied(format!(
+                "{admin} is not an admin account (access level `full`) and may not change the allowlists"
+            )));
+        }
+        self.shared.apply_permissions(&change)?;
+        let _ = self
+            .sender
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Permissions(change))));
+        Ok(())
+    }
+
+    /// Adds accounts (or changes their level). `admin` must have `full` access.
+    pub fn add_accounts_to_allowlist(
+        &self,
+        admin: Address,
+        accounts: Vec<(Address, AccessLevel)>,
+    ) -> Result<()> {
+        self.change_permissions(admin, PermissionChange::SetAccounts(accounts))
+    }
+
+    pub fn remove_accounts_from_allowlist(&self, admin: Address, accounts: Vec<Address>) -> Result<()> {
+        self.change_permissions(admin, PermissionChange::RemoveAccounts(accounts))
+    }
+
+    pub fn add_nodes_to_allowlist(&self, admin: Address, nodes: Vec<B512>) -> Result<()> {
+        self.change_permissions(admin, PermissionChange::AddNodes(nodes))
+    }
+
+    pub fn remove_nodes_from_allowlist(&self, admin: Address, nodes: Vec<B512>) -> Result<()> {
+        self.change_permissions(admin, PermissionChange::RemoveNodes(nodes))
+    }
+
+    /// The other nodes this node exchanges messages with (both on its node allowlist).
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let permissions = self.permissions();
+        if !permissions.node_allowed(&self.shared.node_id) {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(|(i, id)| *i != self.shared.index && permissions.node_allowed(id))
+            .map(|(index, id)| PeerInfo {
+                index,
+                node_id: *id,
+                enode: enode(id, 30303 + index as u16),
+                address: alloy::primitives::keccak256(id.as_slice()).as_slice()[12..]
+                    .try_into()
+                    .map(Address::new)
+                    .expect("20 bytes"),
+            })
+            .collect()
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let m = &self.shared.metrics;
+        MetricsSnapshot {
+            block_number: self.block_number(),
+            blocks_committed: m.blocks_committed.load(Ordering::Relaxed),
+            transactions_committed: m.transactions_committed.load(Ordering::Relaxed),
+            rounds_started: m.rounds_started.load(Ordering::Relaxed),
+            round_changes: m.round_changes.load(Ordering::Relaxed),
+            blocks_rejected: m.blocks_rejected.load(Ordering::Relaxed),
+            pool: self.pool_status(),
+        }
+    }
+}
+
+fn resolve(chain: &Chain, block: BlockId) -> Result<u64> {
+    let head = chain.head_number();
+    match block {
+        BlockId::Hash(hash) => chain
+            .number_of(&hash.block_hash)
+            .ok_or_else(|| Error::BlockNotFound(hash.block_hash.to_string())),
+        BlockId::Number(tag) => match tag {
+            BlockNumberOrTag::Earliest => Ok(0),
+            BlockNumberOrTag::Number(n) if n <= head => Ok(n),
+            BlockNumberOrTag::Number(n) => Err(Error::BlockNotFound(format!("{n} (head is {head})"))),
+            _ => Ok(head),
+        },
+    }
+}

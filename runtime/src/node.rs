@@ -1,0 +1,670 @@
+//! One node: its chain, pool and permissions (shared with API handles), and
+//! the core that drives its consensus engine.
+//!
+//! [`NodeCore`] is the node's event loop body, free of threads and clocks:
+//! network messages, timer expiries and local events in, [`Effect`]s (messages
+//! to send, timers to set) out. The real-time driver and the deterministic
+//! simulator both run the same core.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use alloy::{
+    consensus::{Header, TxEnvelope},
+    primitives::{Address, B256, B512, Bytes},
+};
+use forja_consensus::{
+    BftBlock, BftConfig, BftExtraData, BftMode, Engine, Input, Output, TimerId, ValidatorHistory,
+    bft_block_hash, verify_committed_seals,
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    block::{SealedBlock, TxRef},
+    chain::Chain,
+    config::NodeKey,
+    error::{BlockError, Error, TxError},
+    execution::{BlockContext, ExecutedBlock, Mode, execute_block, seal_header},
+    permissions::{PermissionChange, Permissions},
+    pool::{TxPool, validate},
+    spec::ChainSpec,
+    storage::Store,
+};
+
+/// Messages between nodes.
+#[derive(Clone, Debug)]
+pub enum NetMessage {
+    /// An encoded consensus message.
+    Consensus(Bytes),
+    /// Transactions gossiped from a pool (senders already recovered where
+    /// they entered the network).
+    Transactions(Vec<TxRef>),
+    /// A committed block (with seals), announced after commit.
+    NewBlock(BftBlock),
+    /// Ask for committed blocks from this number on.
+    GetBlocks { from: u64 },
+    /// Committed blocks, in order.
+    Blocks(Vec<BftBlock>),
+    /// A permission change made through an admin's API call.
+    Permissions(PermissionChange),
+}
+
+/// Events from the node's own API handles.
+#[derive(Clone, Debug)]
+pub enum LocalEvent {
+    /// Transactions entered this node's pool and must be gossiped.
+    TransactionsAdded(Vec<TxRef>),
+    /// Propose (`Some(add)`) or discard (`None`) a validator vote.
+    Vote { address: Address, add: Option<bool> },
+    /// Apply a permission change here and send it to every peer.
+    Permissions(PermissionChange),
+}
+
+/// What the driver must do for the core.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    /// Send to one peer (`Some(index)`) or to every peer (`None`).
+    Send { to: Option<usize>, message: NetMessage },
+    /// Deliver [`CoreEvent::Timer`] after `after_ms`.
+    SetTimer { id: TimerId, after_ms: u64 },
+}
+
+/// Inputs of the core.
+#[derive(Clone, Debug)]
+pub enum CoreEvent {
+    Net { from: usize, message: NetMessage },
+    Timer(TimerId),
+    Local(LocalEvent),
+}
+
+/// Counters exposed as metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub blocks_committed: AtomicU64,
+    pub transactions_committed: AtomicU64,
+    pub rounds_started: AtomicU64,
+    pub round_changes: AtomicU64,
+    pub blocks_rejected: AtomicU64,
+}
+
+/// Consensus state the API reads (the engine itself lives in the core).
+#[derive(Clone, Debug, Default)]
+pub struct ConsensusView {
+    pub validators: Vec<Address>,
+    pub pending_votes: Vec<(Address, bool)>,
+    pub height: u64,
+    pub round: u32,
+}
+
+/// State of one node shared between its core and its API handles.
+pub struct NodeShared {
+    pub index: usize,
+    pub key: NodeKey,
+    pub node_id: B512,
+    pub spec: ChainSpec,
+    pub mode: BftMode,
+    pub chain: RwLock<Chain>,
+    pub pool: Mutex<TxPool>,
+    pub permissions: RwLock<Permissions>,
+    pub store: Option<Store>,
+    pub new_blocks: broadcast::Sender<Arc<SealedBlock>>,
+    pub new_transactions: broadcast::Sender<B256>,
+    pub metrics: Metrics,
+    pub consensus: RwLock<ConsensusView>,
+}
+
+impl std::fmt::Debug for NodeShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeShared")
+            .field("index", &self.index)
+            .field("address", &self.key.address())
+            .finish()
+    }
+}
+
+impl NodeShared {
+    /// Validates a transaction against the latest state and adds it to the pool.
+    pub fn add_transaction(&self, tx: TxRef) -> Result<(), TxError> {
+        let chain = self.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        {
+            let permissions = self.permissions.read().expect("permissions lock");
+            validate(&self.spec, &state, &permissions, &tx)?;
+        }
+        let state_nonce = state.nonce(tx.sender);
+        let hash = tx.hash;
+        self.pool
+            .lock()
+            .expect("pool lock")
+            .insert(tx, state_nonce)?;
+        drop(chain);
+        let _ = self.new_transactions.send(hash);
+        Ok(())
+    }
+
+    /// Applies a permission change and persists it.
+    pub fn apply_permissions(&self, change: &PermissionChange) -> Result<(), Error> {
+        let mut permissions = self.permissions.write().expect("permissions lock");
+        permissions.apply(change);
+        if let Some(store) = &self.store {
+            store.write_permissions(&permissions)?;
+        }
+        Ok(())
+    }
+}
+
+/// A block that executed correctly on the head, kept until it is committed.
+struct Validated {
+    transactions: Vec<TxRef>,
+    executed: ExecutedBlock,
+    storage_roots: HashMap<Address, B256>,
+}
+
+/// The node's event loop body.
+pub struct NodeCore {
+    shared: Arc<NodeShared>,
+    engine: Engine,
+    /// Node ids of all nodes, by index.
+    peers: Vec<B512>,
+    validated: HashMap<B256, Validated>,
+    /// Synced blocks ahead of the head, waiting for their parents.
+    future_blocks: BTreeMap<u64, BftBlock>,
+}
+
+/// Encodes a block body (the transactions) for consensus messages.
+pub fn encode_body(transactions: &[TxRef]) -> Bytes {
+    let envelopes: Vec<&TxEnvelope> = transactions.iter().map(|t| &t.envelope).collect();
+    let mut out = Vec::new();
+    alloy_rlp::encode_list::<&TxEnvelope, TxEnvelope>(&envelopes, &mut out);
+    out.into()
+}
+
+impl NodeCore {
+    pub fn new(shared: Arc<NodeShared>, config: BftConfig, peers: Vec<B512>) -> Result<Self, Error> {
+        let (history, head) = {
+            let chain = shared.chain.read().expect("chain lock");
+            let invalid = |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
+            let genesis = &chain.block(0).expect("genesis").header;
+            let mut history = ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
+                .map_err(|e| invalid(&e))?;
+            for number in 1..=chain.head_number() {
+                let header = &chain.block(number).expect("block below head").header;
+                history.import(header).map_err(|e| invalid(&e))?;
+            }
+            (history, chain.head().header.clone())
+        };
+        let engine = Engine::new(config, shared.key.signer.clone(), history, head)
+            .map_err(|e| Error::InvalidRequest(format!("consensus engine: {e}")))?;
+        let core = Self {
+            shared,
+            engine,
+            peers,
+            validated: HashMap::new(),
+            future_blocks: BTreeMap::new(),
+        };
+        core.publish_consensus_view();
+        Ok(core)
+    }
+
+    pub fn shared(&self) -> &Arc<NodeShared> {
+        &self.shared
+    }
+
+    /// Starts the engine (first height's timers).
+    pub fn start(&mut self, now_ms: u64) -> Vec<Effect> {
+        let outputs = self.engine.start(now_ms);
+        let mut effects = Vec::new();
+        self.run(now_ms, outputs, &mut effects);
+        if !self.shared.pool.lock().expect("pool lock").is_empty() {
+            self.step(now_ms, Input::TransactionsPending, &mut effects);
+        }
+        effects
+    }
+
+    /// Handles one event.
+    pub fn handle(&mut self, now_ms: u64, event: CoreEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            CoreEvent::Timer(id) => {
+                if matches!(id, TimerId::Round(_)) {
+                    self.shared.metrics.round_changes.fetch_add(1, Ordering::Relaxed);
+                }
+                self.step(now_ms, Input::Timer(id), &mut effects);
+            }
+            CoreEvent::Local(event) => self.handle_local(now_ms, event, &mut effects),
+            CoreEvent::Net { from, message } => {
+                if !self.peer_allowed(from) {
+                    tracing::debug!(node = self.shared.index, from, "dropping message from a node not on the allowlist");
+                    return effects;
+                }
+                self.handle_net(now_ms, from, message, &mut effects);
+            }
+        }
+        effects
+    }
+
+    fn peer_allowed(&self, from: usize) -> bool {
+        let permissions = self.shared.permissions.read().expect("permissions lock");
+        let Some(peer) = self.peers.get(from) else {
+            return false;
+        };
+        permissions.node_allowed(peer) && permissions.node_allowed(&self.shared.node_id)
+    }
+
+    fn handle_local(&mut self, now_ms: u64, event: LocalEvent, effects: &mut Vec<Effect>) {
+        match event {
+            LocalEvent::TransactionsAdded(txs) => {
+                effects.push(Effect::Send {
+                    to: None,
+                    message: NetMessage::Transactions(txs),
+                });
+                self.step(now_ms, Input::TransactionsPending, effects);
+            }
+            LocalEvent::Vote { address, add } => {
+                match add {
+                    Some(add) => self.engine.propose_vote(address, add),
+                    None => self.engine.discard_vote(address),
+                }
+                self.publish_consensus_view();
+            }
+            LocalEvent::Permissions(change) => {
+                if let Err(error) = self.shared.apply_permissions(&change) {
+                    tracing::error!(node = self.shared.index, %error, "persisting a permission change failed");
+                }
+                effects.push(Effect::Send {
+                    to: None,
+                    message: NetMessage::Permissions(change),
+                });
+            }
+        }
+    }
+
+    fn handle_net(&mut self, now_ms: u64, from: usize, message: NetMessage, effects: &mut Vec<Effect>) {
+        match message {
+            NetMessage::Consensus(bytes) => self.step(now_ms, Input::Message(bytes), effects),
+            NetMessage::Transactions(txs) => {
+                let mut added = false;
+                for tx in txs {
+                    match self.shared.add_transaction(tx) {
+                        Ok(()) => added = true,
+                        Err(error) => {
+                            tracing::trace!(node = self.shared.index, %error, "gossiped transaction refused")
+                        }
+                    }
+                }
+                if added {
+                    self.step(now_ms, Input::TransactionsPending, effects);
+                }
+            }
+            NetMessage::NewBlock(block) => self.on_synced_blocks(now_ms, from, vec![block], effects),
+            NetMessage::Blocks(blocks) => self.on_synced_blocks(now_ms, from, blocks, effects),
+            NetMessage::GetBlocks { from: first } => {
+                let chain = self.shared.chain.read().expect("chain lock");
+                let last = chain.head_number().min(first.saturating_add(63));
+                let blocks: Vec<BftBlock> = (first..=last)
+                    .filter_map(|n| chain.block(n))
+                    .map(|b| BftBlock::new(b.header.clone(), encode_body(&b.transactions)))
+                    .collect();
+                if !blocks.is_empty() {
+                    effects.push(Effect::Send {
+                        to: Some(from),
+                        message: NetMessage::Blocks(blocks),
+                    });
+                }
+            }
+            NetMessage::Permissions(change) => {
+                if let Err(error) = self.shared.apply_permissions(&change) {
+                    tracing::error!(node = self.shared.index, %error, "persisting a permission change failed");
+                }
+            }
+        }
+    }
+
+    /// Feeds one input to the engine and carries out what it asks.
+    fn step(&mut self, now_ms: u64, input: Input, effects: &mut Vec<Effect>) {
+        let outputs = self.engine.handle(now_ms, input);
+        self.run(now_ms, outputs, effects);
+    }
+
+    fn run(&mut self, now_ms: u64, outputs: Vec<Output>, effects: &mut Vec<Effect>) {
+        let mut queue: VecDeque<Output> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            let follow_up = match output {
+                Output::Broadcast(message) => {
+                    effects.push(Effect::Send {
+                        to: None,
+                        message: NetMessage::Consensus(message.encode()),
+                    });
+                    None
+                }
+                Output::SetTimer { id, after_ms } => {
+                    if matches!(id, TimerId::Block { .. }) {
+                        self.shared.metrics.rounds_started.fetch_add(1, Ordering::Relaxed);
+                    }
+                    effects.push(Effect::SetTimer { id, after_ms });
+                    None
+                }
+                Output::CancelTimer(_) => None,
+                Output::BuildBlock(request) => Some(Input::BlockBuilt(self.build(&request))),
+                Output::ValidateBlock(block) => {
+                    let hash = block.hash(self.shared.mode).unwrap_or_default();
+                    let valid = match self.validate(&block) {
+                        Ok(()) => true,
+                        Err(error) => {
+                            self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(node = self.shared.index, %error, "proposed block rejected");
+                            false
+                        }
+                    };
+                    Some(Input::BlockValidated { hash, valid })
+                }
+                Output::CommitBlock(block) => match self.commit(&block) {
+                    Ok(()) => {
+                        effects.push(Effect::Send {
+                            to: None,
+                            message: NetMessage::NewBlock(block.clone()),
+                        });
+                        Some(Input::NewChainHead(block.header))
+                    }
+                    Err(error) => {
+                        tracing::error!(node = self.shared.index, %error, "committing a decided block failed");
+                        None
+                    }
+                },
+            };
+            if let Some(input) = follow_up {
+                let more = self.engine.handle(now_ms, input.clone());
+                queue.extend(more);
+                if matches!(input, Input::NewChainHead(_)) {
+                    self.after_new_head(now_ms, &mut queue);
+                }
+            }
+        }
+        self.publish_consensus_view();
+    }
+
+    fn after_new_head(&mut self, now_ms: u64, queue: &mut VecDeque<Output>) {
+        self.validated.clear();
+        if !self.shared.pool.lock().expect("pool lock").is_empty() {
+            queue.extend(self.engine.handle(now_ms, Input::TransactionsPending));
+        }
+    }
+
+    fn publish_consensus_view(&self) {
+        let round = self.engine.current_round();
+        let view = ConsensusView {
+            validators: self.engine.validators().to_vec(),
+            pending_votes: self.engine.pending_votes(),
+            height: round.height,
+            round: round.round,
+        };
+        *self.shared.consensus.write().expect("consensus lock") = view;
+    }
+
+    /// Builds a block for the engine from the pool's ready transactions.
+    fn build(&mut self, request: &forja_consensus::BuildRequest) -> BftBlock {
+        let shared = self.shared.clone();
+        let chain = shared.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        let ready = {
+            let pool = shared.pool.lock().expect("pool lock");
+            pool.ready(|a| state.nonce(a), shared.spec.max_block_transactions * 2)
+        };
+        // Permissions can change after a transaction entered the pool.
+        let (ready, refused): (Vec<TxRef>, Vec<TxRef>) = {
+            let permissions = shared.permissions.read().expect("permissions lock");
+            ready
+                .into_iter()
+                .partition(|tx| permissions.check_transaction(tx.sender, tx.kind().is_create()).is_ok())
+        };
+        let context = BlockContext {
+            number: request.height,
+            timestamp: request.timestamp,
+            beneficiary: request.beneficiary,
+            gas_limit: shared.spec.block_gas_limit,
+            parent_hash: request.parent_hash,
+        };
+        let executed = execute_block(&shared.spec, state, &context, ready, Mode::Build)
+            .expect("building never fails: invalid transactions are skipped");
+        let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
+        drop(chain);
+        {
+            let mut pool = shared.pool.lock().expect("pool lock");
+            for tx in &refused {
+                pool.remove(&tx.hash);
+            }
+            for (tx, reason) in &executed.skipped {
+                if reason != "block is full" {
+                    tracing::debug!(node = shared.index, hash = %tx.hash, reason, "dropping a transaction the EVM refused");
+                    pool.remove(&tx.hash);
+                }
+            }
+        }
+        let header = seal_header(&shared.spec, &context, &executed, state_root, request.extra_data.clone());
+        let transactions: Vec<TxRef> = executed.transactions.iter().map(|t| t.tx.clone()).collect();
+        let body = encode_body(&transactions);
+        if let Ok(hash) = bft_block_hash(shared.mode, &header) {
+            self.validated.insert(
+                hash,
+                Validated {
+                    transactions,
+                    executed,
+                    storage_roots,
+                },
+            );
+        }
+        BftBlock::new(header, body)
+    }
+
+    /// Decodes a body, reusing senders of transactions this node already holds.
+    fn decode_body(&self, number: u64, body: &Bytes) -> Result<Vec<TxRef>, BlockError> {
+        let invalid = |index: usize, hash: B256, reason: String| BlockError::InvalidTransaction {
+            number,
+            index,
+            hash,
+            reason,
+        };
+        let envelopes = <Vec<TxEnvelope> as alloy_rlp::Decodable>::decode(&mut body.as_ref())
+            .map_err(|e| invalid(0, B256::ZERO, format!("body does not decode: {e}")))?;
+        let pool = self.shared.pool.lock().expect("pool lock");
+        envelopes
+            .into_iter()
+            .enumerate()
+            .map(|(index, envelope)| {
+                let hash = *envelope.tx_hash();
+                if let Some(known) = pool.get(&hash) {
+                    return Ok(known.clone());
+                }
+                crate::pool::recover(envelope)
+                    .map(Arc::new)
+                    .map_err(|e| invalid(index, hash, e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Executes a proposed or synced block on the head and checks its header.
+    fn validate(&mut self, block: &BftBlock) -> Result<(), Error> {
+        let mode = self.shared.mode;
+        let hash = bft_block_hash(mode, &block.header)
+            .map_err(|e| Error::InvalidRequest(format!("block {}: {e}", block.number())))?;
+        if self.validated.contains_key(&hash) {
+            return Ok(());
+        }
+        let transactions = self.decode_body(block.number(), &block.body)?;
+        let shared = self.shared.clone();
+        let chain = shared.chain.read().expect("chain lock");
+        let head = chain.head();
+        let header = &block.header;
+        if header.parent_hash != head.hash || header.number != head.number() + 1 {
+            return Err(BlockError::UnknownParent {
+                number: header.number,
+                parent: header.parent_hash,
+                head: head.hash,
+            }
+            .into());
+        }
+        let context = BlockContext {
+            number: header.number,
+            timestamp: header.timestamp,
+            beneficiary: header.beneficiary,
+            gas_limit: header.gas_limit,
+            parent_hash: header.parent_hash,
+        };
+        let executed = execute_block(
+            &shared.spec,
+            chain.latest_state(),
+            &context,
+            transactions.iter().cloned(),
+            Mode::Import,
+        )?;
+        let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
+        drop(chain);
+        let expected = seal_header(&shared.spec, &context, &executed, state_root, header.extra_data.clone());
+        let mismatch = |field: &'static str, header: String, computed: String| {
+            Err(Error::from(BlockError::Mismatch {
+                number: context.number,
+                field,
+                header,
+                computed,
+            }))
+        };
+        if expected.state_root != header.state_root {
+            return mismatch("state root", header.state_root.to_string(), expected.state_root.to_string());
+        }
+        if expected.transactions_root != header.transactions_root {
+            return mismatch(
+                "transactions root",
+                header.transactions_root.to_string(),
+                expected.transactions_root.to_string(),
+            );
+        }
+        if expected.receipts_root != header.receipts_root {
+            return mismatch("receipts root", header.receipts_root.to_string(), expected.receipts_root.to_string());
+        }
+        if expected.gas_used != header.gas_used {
+            return mismatch("gas used", header.gas_used.to_string(), expected.gas_used.to_string());
+        }
+        if expected.logs_bloom != header.logs_bloom {
+            return mismatch("logs bloom", header.logs_bloom.to_string(), expected.logs_bloom.to_string());
+        }
+        if bft_block_hash(mode, &expected).ok() != Some(hash) {
+            return mismatch("header", hash.to_string(), "a header with other fields".into());
+        }
+        self.validated.insert(
+            hash,
+            Validated {
+                transactions,
+                executed,
+                storage_roots,
+            },
+        );
+        Ok(())
+    }
+
+    /// Imports a decided block: state, chain, store, pool, subscribers.
+    fn commit(&mut self, block: &BftBlock) -> Result<(), Error> {
+        let mode = self.shared.mode;
+        let hash = bft_block_hash(mode, &block.header)
+            .map_err(|e| Error::InvalidRequest(format!("block {}: {e}", block.number())))?;
+        if !self.validated.contains_key(&hash) {
+            self.validate(block)?;
+        }
+        let validated = self.validated.remove(&hash).expect("validated above");
+        let sealed = Arc::new(SealedBlock::with_hash(
+            block.header.clone(),
+            hash,
+            validated.transactions,
+        ));
+        let shared = self.shared.clone();
+        {
+            let mut chain = shared.chain.write().expect("chain lock");
+            let reverse = chain
+                .world_mut()
+                .apply_with_roots(&validated.executed.changes, &validated.storage_roots);
+            if let Some(store) = &shared.store {
+                let receipts = validated.executed.receipts();
+                if let Err(error) = store.write_block(&sealed, &receipts, &validated.executed.changes, &reverse) {
+                    chain.world_mut().revert(&reverse);
+                    return Err(error.into());
+                }
+            }
+            chain.append(sealed.clone(), &validated.executed, reverse);
+        }
+        let senders: Vec<Address> = sealed.transactions.iter().map(|t| t.sender).collect();
+        {
+            let chain = shared.chain.read().expect("chain lock");
+            let state = chain.latest_state();
+            shared
+                .pool
+                .lock()
+                .expect("pool lock")
+                .prune(senders, |a| state.nonce(a));
+        }
+        shared.metrics.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        shared
+            .metrics
+            .transactions_committed
+            .fetch_add(sealed.transactions.len() as u64, Ordering::Relaxed);
+        let _ = shared.new_blocks.send(sealed);
+        Ok(())
+    }
+
+    /// Imports committed blocks received from a peer (a regular node's only
+    /// way to follow the chain, and a validator's way to catch up).
+    fn on_synced_blocks(&mut self, now_ms: u64, from: usize, blocks: Vec<BftBlock>, effects: &mut Vec<Effect>) {
+        let head = self.shared.chain.read().expect("chain lock").head_number();
+        for block in blocks {
+            if block.number() > head {
+                self.future_blocks.insert(block.number(), block);
+            }
+        }
+        let mut imported = false;
+        loop {
+            let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+            self.future_blocks.retain(|n, _| *n >= next);
+            let Some(block) = self.future_blocks.remove(&next) else {
+                break;
+            };
+            let validators = self.engine.history().next_validators().to_vec();
+            if let Err(error) = verify_committed_seals(self.shared.mode, &block.header, &validators) {
+                tracing::warn!(node = self.shared.index, number = next, %error, "synced block has bad seals");
+                self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            if let Err(error) = self.commit(&block) {
+                tracing::warn!(node = self.shared.index, number = next, %error, "synced block rejected");
+                self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            imported = true;
+            let outputs = self.engine.handle(now_ms, Input::NewChainHead(block.header));
+            self.validated.clear();
+            self.run(now_ms, outputs, effects);
+        }
+        if let Some(first_missing) = self.future_blocks.keys().next().copied() {
+            let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+            if first_missing > next {
+                effects.push(Effect::Send {
+                    to: Some(from),
+                    message: NetMessage::GetBlocks { from: next },
+                });
+            }
+        }
+        if imported && !self.shared.pool.lock().expect("pool lock").is_empty() {
+            self.step(now_ms, Input::TransactionsPending, effects);
+        }
+    }
+}
+
+/// The validators recorded in a header's extraData.
+pub fn header_validators(mode: BftMode, header: &Header) -> Vec<Address> {
+    BftExtraData::from_header(mode, header)
+        .map(|extra| extra.validators)
+        .unwrap_or_default()
+}
+

@@ -1,0 +1,311 @@
+//! Transaction validation and the pool of pending transactions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy::{
+    consensus::{Transaction, TxEnvelope, TxType, transaction::SignerRecoverable},
+    eips::eip2718::Decodable2718,
+    primitives::{Address, B256, U256},
+};
+use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
+
+use crate::{
+    block::{SignedTx, TxRef},
+    error::TxError,
+    execution::tx_env,
+    permissions::Permissions,
+    spec::ChainSpec,
+    state::StateAt,
+};
+
+/// Bounds of a node's pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Most transactions held in total.
+    pub max_transactions: usize,
+    /// Most transactions held per sender.
+    pub max_per_sender: usize,
+    /// How far ahead of the sender's nonce a transaction may be queued.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            max_transactions: 200_000,
+            max_per_sender: 50_000,
+            max_nonce_gap: 1_000,
+        }
+    }
+}
+
+/// Decodes an EIP-2718 encoded transaction and recovers its sender.
+pub fn decode_transaction(raw: &[u8]) -> Result<SignedTx, TxError> {
+    let mut buf = raw;
+    let envelope =
+        TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(TxError::Decode(format!(
+            "{} trailing bytes after the transaction",
+            buf.len()
+        )));
+    }
+    recover(envelope)
+}
+
+/// Recovers the sender of a signed transaction.
+pub fn recover(envelope: TxEnvelope) -> Result<SignedTx, TxError> {
+    match envelope.tx_type() {
+        TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 => {}
+        other => return Err(TxError::UnsupportedType(other as u8)),
+    }
+    let sender = envelope
+        .recover_signer()
+        .map_err(|e| TxError::InvalidSignature(e.to_string()))?;
+    Ok(SignedTx::new(envelope, sender))
+}
+
+/// Stateless and state checks a transaction must pass to enter the pool.
+/// Nonce gaps are checked by the pool, which knows what is queued.
+pub fn validate(
+    spec: &ChainSpec,
+    state: &StateAt<'_>,
+    permissions: &Permissions,
+    tx: &SignedTx,
+) -> Result<(), TxError> {
+    let envelope = &tx.envelope;
+    match envelope.chain_id() {
+        Some(id) if id != spec.chain_id => {
+            return Err(TxError::WrongChainId {
+                expected: spec.chain_id,
+                got: id,
+            });
+        }
+        _ => {}
+    }
+    permissions.check_transaction(tx.sender, tx.kind().is_create())?;
+    let gas_limit = envelope.gas_limit();
+    if gas_limit > spec.block_gas_limit {
+        return Err(TxError::GasLimitAboveBlockLimit {
+            gas_limit,
+            block_gas_limit: spec.block_gas_limit,
+        });
+    }
+    let max_fee = envelope.max_fee_per_gas();
+    if max_fee < spec.min_gas_price {
+        return Err(TxError::FeeTooLow {
+            price: max_fee,
+            min: spec.min_gas_price,
+        });
+    }
+    if let Some(priority) = envelope.max_priority_fee_per_gas()
+        && priority > max_fee
+    {
+        return Err(TxError::PriorityFeeAboveMaxFee { priority, max_fee });
+    }
+    let initial = calculate_initial_tx_gas_for_tx(tx_env(tx), spec.spec_id(), None);
+    let intrinsic = (initial.initial_regular_gas + initial.initial_state_gas).max(initial.floor_gas);
+    if gas_limit < intrinsic {
+        return Err(TxError::GasTooLow {
+            gas_limit,
+            intrinsic,
+        });
+    }
+    let state_nonce = state.nonce(tx.sender);
+    if tx.nonce() < state_nonce {
+        return Err(TxError::NonceTooLow {
+            sender: tx.sender,
+            state_nonce,
+            tx_nonce: tx.nonce(),
+        });
+    }
+    let cost = U256::from(gas_limit) * U256::from(max_fee) + envelope.value();
+    let balance = state.balance(tx.sender);
+    if balance < cost {
+        return Err(TxError::InsufficientBalance {
+            sender: tx.sender,
+            balance,
+            cost,
+        });
+    }
+    Ok(())
+}
+
+/// Pending (next nonce onwards, contiguous) and queued (after a gap)
+/// transactions, by sender and nonce.
+#[derive(Debug, Default)]
+pub struct TxPool {
+    limits: PoolLimits,
+    by_sender: BTreeMap<Address, BTreeMap<u64, TxRef>>,
+    by_hash: HashMap<B256, TxRef>,
+}
+
+/// Counts the pool reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Transactions executable now (contiguous from the sender's nonce).
+    pub pending: usize,
+    /// Transactions waiting for a nonce gap to close.
+    pub queued: usize,
+}
+
+impl TxPool {
+    pub fn new(limits: PoolLimits) -> Self {
+        Self {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    pub fn contains(&self, hash: &B256) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    pub fn get(&self, hash: &B256) -> Option<&TxRef> {
+        self.by_hash.get(hash)
+    }
+
+    /// Adds a validated transaction. `state_nonce` is the sender's nonce in
+    /// the latest state.
+    pub fn insert(&mut self, tx: TxRef, state_nonce: u64) -> Result<(), TxError> {
+        if self.by_hash.contains_key(&tx.hash) {
+            return Err(TxError::AlreadyKnown(tx.hash));
+        }
+        let sender = tx.sender;
+        let nonce = tx.nonce();
+        let queue = self.by_sender.get(&sender);
+        // The next nonce the pool can accept without a gap.
+        let mut expected = state_nonce;
+        if let Some(queue) = queue {
+            for n in queue.range(state_nonce..).map(|(n, _)| *n) {
+                if n != expected {
+                    break;
+                }
+                expected += 1;
+            }
+        }
+        if nonce > expected + self.limits.max_nonce_gap {
+            return Err(TxError::NonceGap {
+                sender,
+                expected,
+                tx_nonce: nonce,
+                max_gap: self.limits.max_nonce_gap,
+            });
+        }
+        let replaced = queue.and_then(|q| q.get(&nonce)).cloned();
+        if let Some(existing) = &replaced {
+            if existing.envelope.max_fee_per_gas() >= tx.envelope.max_fee_per_gas() {
+                return Err(TxError::ReplacementUnderpriced { sender, nonce });
+            }
+        } else {
+            if self.by_hash.len() >= self.limits.max_transactions {
+                return Err(TxError::PoolFull {
+                    limit: self.limits.max_transactions,
+                });
+            }
+            if queue.map_or(0, BTreeMap::len) >= self.limits.max_per_sender {
+                return Err(TxError::SenderPoolFull {
+                    sender,
+                    limit: self.limits.max_per_sender,
+                });
+            }
+        }
+        if let Some(existing) = replaced {
+            self.by_hash.remove(&existing.hash);
+        }
+        self.by_hash.insert(tx.hash, tx.clone());
+        self.by_sender.entry(sender).or_default().insert(nonce, tx);
+        Ok(())
+    }
+
+    /// Executable transactions in block order: each sender's contiguous run
+    /// from its state nonce. `nonce_of` reads the latest state.
+    pub fn ready(&self, mut nonce_of: impl FnMut(Address) -> u64, limit: usize) -> Vec<TxRef> {
+        let mut out = Vec::new();
+        for (sender, queue) in &self.by_sender {
+            let mut next = nonce_of(*sender);
+            for (nonce, tx) in queue.range(next..) {
+                if *nonce != next || out.len() >= limit {
+                    break;
+                }
+                out.push(tx.clone());
+                next += 1;
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Pending and queued counts.
+    pub fn status(&self, mut nonce_of: impl FnMut(Address) -> u64) -> PoolStatus {
+        let mut status = PoolStatus::default();
+        for (sender, queue) in &self.by_sender {
+            let mut next = nonce_of(*sender);
+            for nonce in queue.keys() {
+                if *nonce == next {
+                    status.pending += 1;
+                    next += 1;
+                } else {
+                    status.queued += 1;
+                }
+            }
+        }
+        status
+    }
+
+    /// Every transaction held, by sender then nonce.
+    pub fn transactions(&self) -> Vec<TxRef> {
+        self.by_sender
+            .values()
+            .flat_map(|q| q.values().cloned())
+            .collect()
+    }
+
+    /// Drops transactions a new head made stale (nonce below the sender's
+    /// new nonce) for the given senders.
+    pub fn prune(&mut self, senders: impl IntoIterator<Item = Address>, mut nonce_of: impl FnMut(Address) -> u64) {
+        for sender in senders {
+            let Some(queue) = self.by_sender.get_mut(&sender) else {
+                continue;
+            };
+            let nonce = nonce_of(sender);
+            let keep = queue.split_off(&nonce);
+            for tx in queue.values() {
+                self.by_hash.remove(&tx.hash);
+            }
+            if keep.is_empty() {
+                self.by_sender.remove(&sender);
+            } else {
+                *queue = keep;
+            }
+        }
+    }
+
+    /// Removes one transaction (refused at block building).
+    pub fn remove(&mut self, hash: &B256) -> Option<TxRef> {
+        let tx = self.by_hash.remove(hash)?;
+        if let Some(queue) = self.by_sender.get_mut(&tx.sender) {
+            queue.remove(&tx.nonce());
+            if queue.is_empty() {
+                self.by_sender.remove(&tx.sender);
+            }
+        }
+        Some(tx)
+    }
+
+    /// Empties the pool (dev `revert`).
+    pub fn clear(&mut self) {
+        self.by_sender.clear();
+        self.by_hash.clear();
+    }
+}
