@@ -234,11 +234,8 @@ fn write_test_report(root: &Path, report: &TestRunReport) -> anyhow::Result<()> 
             .ok()
             .map(|c| c.id().to_string())
     });
-    let dirty = git2::Repository::discover(root).ok().map(|repo| {
-        repo.statuses(None)
-            .map(|s| s.iter().any(|e| !e.status().is_ignored()))
-            .unwrap_or(false)
-    });
+    // forja's own records (deployments/, releases/) do not count as changes.
+    let dirty = crate::deploy::git::tree_state(root).map(|state| state.is_dirty());
     let timestamp = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())

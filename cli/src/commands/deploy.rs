@@ -1,0 +1,200 @@
+//! `forja deploy --env E`: deploy what deploy.toml lists to environment E.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use forja_compiler::Project;
+
+use crate::deploy::artifact::ArtifactIndex;
+use crate::deploy::config::{self, Environment};
+use crate::deploy::executor::{DeployOptions, DeployOutcome, Deployment, Event, Step};
+use crate::deploy::manifest::Manifest;
+use crate::deploy::{audit, git, signer};
+use crate::render::Spinner;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment (a `[environments.<name>]` of forja.toml).
+    #[arg(long, short)]
+    pub env: String,
+    /// Show what would be deployed and called, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy this contract again although a deployment is recorded
+    /// (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub redeploy: Vec<String>,
+    /// Use the artifacts in out/ as they are instead of building first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Project directory (or any directory inside it).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let project = Project::discover(&args.root)?;
+    if !args.no_build && !super::build::compile(&project, false, false)? {
+        bail!("the build failed; nothing was deployed");
+    }
+    let environment = config::environment(&project.config.environments, &args.env)?;
+    let options = DeployOptions {
+        dry_run: args.dry_run,
+        redeploy: args.redeploy.iter().cloned().collect::<BTreeSet<_>>(),
+        ..Default::default()
+    };
+    let outcome = execute(&project, &environment, &options)?;
+    report(&environment, &outcome, args.dry_run);
+    if !args.dry_run && !outcome.nothing_to_do() {
+        append_audit(
+            &project.root,
+            "deploy",
+            &environment,
+            &outcome,
+            None,
+            serde_json::Value::Null,
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the manifest, artifacts and signer and runs the deployment with
+/// progress on stderr.
+pub fn execute(
+    project: &Project,
+    environment: &Environment,
+    options: &DeployOptions,
+) -> anyhow::Result<DeployOutcome> {
+    let manifest = Manifest::load(&project.root.join("deploy.toml"))?;
+    let artifacts = ArtifactIndex::scan(&project.out_dir())?;
+    let signer = signer::load(&environment.signer, &project.root)
+        .with_context(|| format!("loading the signer of `{}`", environment.name))?;
+    let deployment = Deployment {
+        root: &project.root,
+        environment,
+        manifest: &manifest,
+        artifacts: &artifacts,
+        signer,
+        tree: git::tree_state(&project.root),
+    };
+    let spinner = Spinner::new(true);
+    let on_event = |event: Event| render_event(&spinner, event);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(deployment.run(options, &on_event));
+    spinner.finish();
+    outcome
+}
+
+fn render_event(spinner: &Spinner, event: Event) {
+    match event {
+        Event::Connected { environment, chain_id, deployer, block } => spinner.println(format!(
+            "Connected to `{environment}` (chain id {chain_id}, block {block}); deployer {deployer}"
+        )),
+        Event::UpToDate { name, address } => spinner.println(format!("  {name}: up to date at {address}")),
+        Event::Sent { what, nonce, tx_hash } => spinner.println(format!("  {what}: sent tx {tx_hash} (nonce {nonce})")),
+        Event::Resuming { what, tx_hash } => {
+            spinner.println(format!("  resuming the {what} from the journal: tx {tx_hash}"))
+        }
+        Event::Rebroadcast { what, tx_hash } => spinner.println(format!(
+            "  {what}: the node had forgotten tx {tx_hash}; sent the same signed transaction again"
+        )),
+        Event::Dropped { what, tx_hash } => spinner.println(format!(
+            "  {what}: tx {tx_hash} was superseded (its nonce was used by another transaction); sending it anew"
+        )),
+        Event::Confirming { what, confirmations, required } => {
+            spinner.set(format!("{what}: {confirmations}/{required} confirmations"))
+        }
+        Event::Deployed { name, address, block, tx_hash, confirmations } => spinner.println(format!(
+            "  {name}: deployed at {address} in block {block} (tx {tx_hash}, {confirmations} confirmation(s))"
+        )),
+        Event::CodeVerified { name } => {
+            spinner.println(format!("  {name}: on-chain code matches the artifact (immutables masked)"))
+        }
+        Event::Called { what, block, tx_hash, confirmations } => spinner.println(format!(
+            "  {what}: called in block {block} (tx {tx_hash}, {confirmations} confirmation(s))"
+        )),
+    }
+}
+
+/// The closing summary on stdout.
+pub fn report(environment: &Environment, outcome: &DeployOutcome, dry_run: bool) {
+    if outcome.nothing_to_do() {
+        println!(
+            "Nothing to deploy: `{}` already runs every contract of deploy.toml unchanged ({} contract(s), {} call(s) recorded).",
+            environment.name,
+            outcome.record.contracts.len(),
+            outcome.record.calls.len()
+        );
+        return;
+    }
+    if dry_run {
+        println!("Plan for `{}`:", environment.name);
+    } else {
+        println!("Done on `{}`:", environment.name);
+    }
+    for step in &outcome.steps {
+        match step {
+            Step::Deploy { name, redeploy } => {
+                let address = outcome
+                    .record
+                    .contract(name)
+                    .filter(|_| !dry_run)
+                    .map(|c| format!(" at {}", c.address))
+                    .unwrap_or_default();
+                println!(
+                    "  {} {name}{address}",
+                    if *redeploy { "redeploy" } else { "deploy" }
+                );
+            }
+            Step::Call { contract, function } => println!("  call {contract}.{function}"),
+        }
+    }
+    if dry_run {
+        println!("Dry run: nothing was sent.");
+    } else {
+        println!("Recorded in deployments/{}.json.", environment.name);
+    }
+}
+
+pub fn append_audit(
+    root: &Path,
+    action: &str,
+    environment: &Environment,
+    outcome: &DeployOutcome,
+    release: Option<String>,
+    extra: serde_json::Value,
+) -> anyhow::Result<audit::AuditEntry> {
+    let steps: Vec<serde_json::Value> = outcome
+        .steps
+        .iter()
+        .map(|step| match step {
+            Step::Deploy { name, redeploy } => {
+                let contract = outcome.record.contract(name);
+                serde_json::json!({
+                    "deploy": name,
+                    "redeploy": redeploy,
+                    "address": contract.map(|c| c.address),
+                    "tx_hash": contract.map(|c| c.tx_hash),
+                    "runtime_code_hash": contract.map(|c| c.runtime_code_hash),
+                })
+            }
+            Step::Call { contract, function } => {
+                serde_json::json!({ "call": format!("{contract}.{function}") })
+            }
+        })
+        .collect();
+    audit::append(
+        root,
+        action,
+        &environment.name,
+        outcome.record.commit.clone(),
+        release,
+        outcome.deployer.to_string(),
+        serde_json::json!({ "chain_id": environment.chain_id, "steps": steps, "extra": extra }),
+    )
+}

@@ -1,0 +1,448 @@
+//! Compiled contracts as the deploy workflow needs them: creation and runtime
+//! code with their library placeholders, immutable ranges, ABI and compiler
+//! provenance, read from Foundry-layout artifacts in `out/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use alloy::json_abi::JsonAbi;
+use alloy::primitives::{Address, B256, keccak256};
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// One contract's artifact.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// `path/to/File.sol:Name`.
+    pub id: String,
+    pub abi: JsonAbi,
+    pub creation: Code,
+    pub runtime: Code,
+    /// Byte ranges of the runtime code that the constructor fills with
+    /// immutable values; they differ per deployment.
+    pub immutable_ranges: Vec<(usize, usize)>,
+    pub compiler_version: String,
+    /// solc's settings as recorded in the contract metadata.
+    pub compiler_settings: serde_json::Value,
+}
+
+/// Bytecode whose library placeholders are zeroed, with where they were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code {
+    pub bytes: Vec<u8>,
+    pub links: Vec<LinkReference>,
+}
+
+/// A library the code must be linked against, and the offsets of its
+/// 20-byte placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkReference {
+    pub source: String,
+    pub library: String,
+    pub offsets: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawArtifact {
+    abi: JsonAbi,
+    bytecode: RawCode,
+    deployed_bytecode: RawCode,
+    #[serde(default)]
+    metadata: Option<RawMetadata>,
+    #[serde(default)]
+    source_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCode {
+    object: String,
+    #[serde(default)]
+    link_references: BTreeMap<String, BTreeMap<String, Vec<RawRange>>>,
+    #[serde(default)]
+    immutable_references: BTreeMap<String, Vec<RawRange>>,
+}
+
+#[derive(Deserialize)]
+struct RawRange {
+    start: usize,
+    length: usize,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    compiler: RawCompiler,
+    #[serde(default)]
+    settings: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct RawCompiler {
+    version: String,
+}
+
+impl Code {
+    fn parse(
+        object: &str,
+        links: &BTreeMap<String, BTreeMap<String, Vec<RawRange>>>,
+        what: &str,
+    ) -> anyhow::Result<Self> {
+        let mut hex_text: Vec<u8> = object
+            .strip_prefix("0x")
+            .unwrap_or(object)
+            .as_bytes()
+            .to_vec();
+        let mut references = Vec::new();
+        for (source, libraries) in links {
+            for (library, ranges) in libraries {
+                let mut offsets = Vec::new();
+                for range in ranges {
+                    let (from, to) = (range.start * 2, (range.start + range.length) * 2);
+                    if range.length != 20 || to > hex_text.len() {
+                        bail!(
+                            "{what}: link reference for {library} at {} is malformed",
+                            range.start
+                        );
+                    }
+                    hex_text[from..to].fill(b'0');
+                    offsets.push(range.start);
+                }
+                references.push(LinkReference {
+                    source: source.clone(),
+                    library: library.clone(),
+                    offsets,
+                });
+            }
+        }
+        let bytes = hex::decode(&hex_text).with_context(|| {
+            format!("{what} is not hex (unlinked placeholders without linkReferences?)")
+        })?;
+        Ok(Self {
+            bytes,
+            links: references,
+        })
+    }
+
+    /// keccak256 of the code with placeholders zeroed: the same bytes on
+    /// every machine and for every environment.
+    pub fn hash(&self) -> B256 {
+        keccak256(&self.bytes)
+    }
+
+    /// The code with every library placeholder replaced by its address.
+    pub fn link(&self, libraries: &BTreeMap<String, Address>) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = self.bytes.clone();
+        for reference in &self.links {
+            let address = libraries
+                .get(&reference.library)
+                .or_else(|| libraries.get(&format!("{}:{}", reference.source, reference.library)))
+                .with_context(|| {
+                    format!(
+                        "library {} ({}) is not linked: deploy it earlier in deploy.toml or set `libraries = {{ {} = \"0x…\" }}`",
+                        reference.library, reference.source, reference.library
+                    )
+                })?;
+            for &offset in &reference.offsets {
+                bytes[offset..offset + 20].copy_from_slice(address.as_slice());
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Names of the libraries this code needs.
+    pub fn libraries(&self) -> impl Iterator<Item = &str> {
+        self.links.iter().map(|l| l.library.as_str())
+    }
+}
+
+impl Artifact {
+    pub fn load(file: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let raw: RawArtifact = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a contract artifact", file.display()))?;
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let source = raw.source_path.clone().unwrap_or_else(|| {
+            file.parent()
+                .and_then(|p| p.file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let what = |part: &str| format!("{} ({part})", file.display());
+        let creation = Code::parse(
+            &raw.bytecode.object,
+            &raw.bytecode.link_references,
+            &what("bytecode"),
+        )?;
+        let runtime = Code::parse(
+            &raw.deployed_bytecode.object,
+            &raw.deployed_bytecode.link_references,
+            &what("deployedBytecode"),
+        )?;
+        let mut immutable_ranges: Vec<(usize, usize)> = raw
+            .deployed_bytecode
+            .immutable_references
+            .values()
+            .flatten()
+            .map(|r| (r.start, r.length))
+            .collect();
+        immutable_ranges.sort_unstable();
+        let (compiler_version, compiler_settings) = match raw.metadata {
+            Some(m) => (m.compiler.version, m.settings),
+            None => (String::new(), serde_json::Value::Null),
+        };
+        Ok(Self {
+            id: format!("{source}:{name}"),
+            abi: raw.abi,
+            creation,
+            runtime,
+            immutable_ranges,
+            compiler_version,
+            compiler_settings,
+        })
+    }
+
+    /// Whether this is deployable code (not an interface or abstract contract).
+    pub fn is_deployable(&self) -> bool {
+        !self.creation.bytes.is_empty()
+    }
+
+    /// Compares on-chain runtime code with this artifact's, linked with
+    /// `libraries`, ignoring the immutable ranges. Returns a description of
+    /// the first difference.
+    pub fn check_runtime(
+        &self,
+        on_chain: &[u8],
+        libraries: &BTreeMap<String, Address>,
+    ) -> anyhow::Result<Result<(), String>> {
+        let mut expected = self.runtime.link(libraries)?;
+        let mut actual = on_chain.to_vec();
+        if expected.len() != actual.len() {
+            return Ok(Err(format!(
+                "on-chain code is {} bytes, the artifact's is {} bytes",
+                actual.len(),
+                expected.len()
+            )));
+        }
+        // A library's runtime code starts with `PUSH20 <its own address>`
+        // (call protection), which solc leaves zeroed and the EVM fills in.
+        if is_library_code(&self.runtime.bytes) {
+            actual[1..21].fill(0);
+        }
+        for &(start, length) in &self.immutable_ranges {
+            let end = (start + length).min(expected.len());
+            expected[start..end].fill(0);
+            actual[start..end].fill(0);
+        }
+        match expected.iter().zip(&actual).position(|(a, b)| a != b) {
+            Some(offset) => Ok(Err(format!(
+                "on-chain code differs from the artifact at byte {offset} (immutables masked)"
+            ))),
+            None => Ok(Ok(())),
+        }
+    }
+}
+
+/// `PUSH20 0x00…00 ADDRESS`: the prologue solc gives library runtime code.
+fn is_library_code(code: &[u8]) -> bool {
+    code.len() > 22 && code[0] == 0x73 && code[1..21].iter().all(|b| *b == 0) && code[21] == 0x30
+}
+
+/// Every artifact under `out/`, to look contracts up by name.
+#[derive(Debug)]
+pub struct ArtifactIndex {
+    out_dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl ArtifactIndex {
+    pub fn scan(out_dir: &Path) -> anyhow::Result<Self> {
+        if !out_dir.is_dir() {
+            bail!(
+                "no artifacts in {}: run `forja build` first",
+                out_dir.display()
+            );
+        }
+        let mut files = Vec::new();
+        for entry in
+            std::fs::read_dir(out_dir).with_context(|| format!("reading {}", out_dir.display()))?
+        {
+            let dir = entry?.path();
+            if !dir.is_dir() || dir.extension().is_none_or(|e| e != "sol") {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir)? {
+                let file = file?.path();
+                if file.extension().is_some_and(|e| e == "json") {
+                    files.push(file);
+                }
+            }
+        }
+        files.sort();
+        Ok(Self {
+            out_dir: out_dir.to_path_buf(),
+            files,
+        })
+    }
+
+    /// Finds `Name` or `path/File.sol:Name`.
+    pub fn find(&self, reference: &str) -> anyhow::Result<Artifact> {
+        let (source, name) = match reference.rsplit_once(':') {
+            Some((source, name)) => (Some(source), name),
+            None => (None, reference),
+        };
+        let mut found = Vec::new();
+        for file in &self.files {
+            if file.file_stem().is_none_or(|s| s != name) {
+                continue;
+            }
+            let artifact = Artifact::load(file)?;
+            let matches = match source {
+                Some(source) => artifact.id.rsplit_once(':').is_some_and(|(s, _)| {
+                    s == source
+                        || Path::new(s).file_name() == Path::new(source).file_name()
+                            && !source.contains('/')
+                }),
+                None => true,
+            };
+            if matches {
+                found.push(artifact);
+            }
+        }
+        match found.len() {
+            0 => bail!(
+                "no artifact for contract `{reference}` in {} (is the name right? did `forja build` succeed?)",
+                self.out_dir.display()
+            ),
+            1 => Ok(found.pop().expect("one")),
+            _ => bail!(
+                "contract name `{reference}` is ambiguous: {}; use `path:Name` as `artifact`",
+                found
+                    .iter()
+                    .map(|a| a.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_artifact(dir: &Path, source: &str, name: &str, body: serde_json::Value) -> PathBuf {
+        let file_dir = dir.join(Path::new(source).file_name().unwrap());
+        std::fs::create_dir_all(&file_dir).unwrap();
+        let path = file_dir.join(format!("{name}.json"));
+        std::fs::write(&path, body.to_string()).unwrap();
+        path
+    }
+
+    fn library_user() -> serde_json::Value {
+        let placeholder = "__$b2c9d3b0e0d66e2bdb5d5d1cb2a48c1e95$__";
+        serde_json::json!({
+            "abi": [],
+            "bytecode": {
+                "object": format!("0x6000{placeholder}6001"),
+                "linkReferences": { "src/Math.sol": { "Math": [{ "start": 2, "length": 20 }] } }
+            },
+            "deployedBytecode": {
+                "object": format!("0x73{placeholder}7f{}", "00".repeat(32)),
+                "linkReferences": { "src/Math.sol": { "Math": [{ "start": 1, "length": 20 }] } },
+                "immutableReferences": { "7": [{ "start": 22, "length": 32 }] }
+            },
+            "metadata": { "compiler": { "version": "0.8.30" }, "settings": { "optimizer": { "enabled": true } } },
+            "sourcePath": "src/User.sol"
+        })
+    }
+
+    #[test]
+    fn links_libraries_and_masks_immutables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_artifact(dir.path(), "src/User.sol", "User", library_user());
+        let artifact = Artifact::load(&path).unwrap();
+        assert_eq!(artifact.id, "src/User.sol:User");
+        assert_eq!(artifact.creation.libraries().collect::<Vec<_>>(), ["Math"]);
+        assert!(artifact.creation.link(&BTreeMap::new()).is_err());
+
+        let math = Address::repeat_byte(0xaa);
+        let libraries = BTreeMap::from([("Math".to_string(), math)]);
+        let linked = artifact.creation.link(&libraries).unwrap();
+        assert_eq!(&linked[2..22], math.as_slice());
+        assert_eq!(linked[0..2], [0x60, 0x00]);
+
+        let mut on_chain = artifact.runtime.link(&libraries).unwrap();
+        on_chain[22..54].fill(0x11); // an immutable's value
+        assert_eq!(
+            artifact.check_runtime(&on_chain, &libraries).unwrap(),
+            Ok(())
+        );
+        on_chain[0] = 0x74;
+        assert!(
+            artifact
+                .check_runtime(&on_chain, &libraries)
+                .unwrap()
+                .is_err()
+        );
+        let other = BTreeMap::from([("Math".to_string(), Address::repeat_byte(0xbb))]);
+        assert!(
+            artifact
+                .check_runtime(&artifact.runtime.link(&libraries).unwrap(), &other)
+                .unwrap()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn library_call_protection_is_not_a_difference() {
+        let runtime = format!("0x73{}3014", "00".repeat(20));
+        let body = serde_json::json!({
+            "abi": [],
+            "bytecode": { "object": "0x6001" },
+            "deployedBytecode": { "object": runtime },
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let artifact = Artifact::load(&write_artifact(dir.path(), "src/L.sol", "L", body)).unwrap();
+        let mut on_chain = artifact.runtime.bytes.clone();
+        on_chain[1..21].copy_from_slice(Address::repeat_byte(0x42).as_slice());
+        assert_eq!(
+            artifact.check_runtime(&on_chain, &BTreeMap::new()).unwrap(),
+            Ok(())
+        );
+        on_chain[22] = 0x15;
+        assert!(
+            artifact
+                .check_runtime(&on_chain, &BTreeMap::new())
+                .unwrap()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn finds_by_name_and_reports_ambiguity() {
+        let dir = tempfile::tempdir().unwrap();
+        write_artifact(dir.path(), "src/User.sol", "User", library_user());
+        let mut other = library_user();
+        other["sourcePath"] = "src/other/User2.sol".into();
+        write_artifact(dir.path(), "src/other/User2.sol", "User", other);
+        let index = ArtifactIndex::scan(dir.path()).unwrap();
+        let err = index.find("User").unwrap_err().to_string();
+        assert!(err.contains("ambiguous"), "{err}");
+        assert_eq!(
+            index.find("src/User.sol:User").unwrap().id,
+            "src/User.sol:User"
+        );
+        assert!(
+            index
+                .find("Nope")
+                .unwrap_err()
+                .to_string()
+                .contains("no artifact")
+        );
+    }
+}
