@@ -3,8 +3,9 @@
 //! Solar (parse + semantic analysis + its experimental type checker) runs on
 //! every change of an open buffer and on the files importing it; its results
 //! are copied into an owned [`index::Index`] that answers navigation, hover,
-//! completion and the other requests. On save, solc diagnostics from the
-//! project's build are merged in (see [`server`]).
+//! completion and the other requests. On save, the project's build runs
+//! solc through `forja-compiler` ([`solc_check`]); its diagnostics replace
+//! the fast engine's where they overlap, until the file is edited again.
 
 pub mod analysis;
 pub mod filter;
@@ -13,5 +14,6 @@ pub mod index;
 pub mod line_index;
 pub mod project;
 pub mod server;
+pub mod solc_check;
 
-pub use server::{run_stdio, serve};
+pub use server::{ServerOptions, run_stdio, serve};

@@ -6,6 +6,7 @@ use crate::{
     index::{FileData, Index, Symbol, SymbolKind, Target},
     line_index::LineIndex,
     project::ProjectConfig,
+    solc_check::{self, ExtraRemappings},
 };
 use std::{
     collections::{HashMap, HashSet},
@@ -38,6 +39,16 @@ struct State {
     generation: HashMap<PathBuf, u64>,
     /// Files whose diagnostics were published (to clear them later).
     published: HashSet<PathBuf>,
+    /// The fast engine's latest diagnostics per file.
+    fast_diagnostics: HashMap<PathBuf, Vec<FileDiagnostic>>,
+    /// solc's diagnostics from the last check on save, for files unchanged since.
+    solc_diagnostics: HashMap<PathBuf, Vec<FileDiagnostic>>,
+    /// Save counter: a solc check started for an older save is skipped.
+    save_generation: u64,
+    /// Remappings the front end adds to solc builds and to the fast engine.
+    extra_remappings: Option<ExtraRemappings>,
+    /// The client accepts `documentChanges` in workspace edits (ordered, unlike `changes`).
+    document_changes: bool,
     debounce: Duration,
     /// Path of the `forja` executable used by the "Run test" lens.
     forja_exe: Option<PathBuf>,
@@ -47,37 +58,146 @@ struct State {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Held while solc runs: checks on save never overlap.
+    solc_running: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Runs the server on stdin/stdout until the client exits.
-pub async fn run_stdio() {
-    let (service, socket) = LspService::new(Backend::new);
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-        .serve(service)
-        .await;
+/// How a front end configures the server.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// Remappings added to every project (the cli's `forja-std/`), for solc
+    /// on save and for the fast engine alike.
+    pub extra_remappings: Option<ExtraRemappings>,
 }
 
-/// Serves one client over any byte streams (tests use an in-memory duplex pipe).
-pub async fn serve<I, O>(input: I, output: O)
+/// Runs the server on stdin/stdout until the client sends `exit` or closes stdin.
+pub async fn run_stdio(options: ServerOptions) {
+    serve(tokio::io::stdin(), tokio::io::stdout(), options).await;
+}
+
+/// Serves one client over any byte streams (tests use an in-memory duplex
+/// pipe) until it sends `exit` or closes its end.
+pub async fn serve<I, O>(input: I, output: O, options: ServerOptions)
 where
     I: tokio::io::AsyncRead + Unpin,
     O: tokio::io::AsyncWrite,
 {
-    let (service, socket) = LspService::new(Backend::new);
-    Server::new(input, output, socket).serve(service).await;
+    let (service, socket) = LspService::new(|client| Backend::with_options(client, options));
+    let (exited_tx, exited) = tokio::sync::oneshot::channel();
+    let service = ExitWatch {
+        inner: service,
+        exited: Some(exited_tx),
+    };
+    // tower-lsp's loop keeps reading after `exit` until the input ends;
+    // the protocol says the server stops at `exit`.
+    tokio::select! {
+        () = Server::new(input, output, socket).serve(service) => {}
+        _ = exited => {}
+    }
+}
+
+/// Passes requests through and reports the `exit` notification.
+struct ExitWatch<S> {
+    inner: S,
+    exited: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl<S> tower::Service<tower_lsp::jsonrpc::Request> for ExitWatch<S>
+where
+    S: tower::Service<tower_lsp::jsonrpc::Request>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: tower_lsp::jsonrpc::Request) -> Self::Future {
+        let is_exit = request.method() == "exit";
+        let answer = self.inner.call(request);
+        if is_exit && let Some(exited) = self.exited.take() {
+            let _ = exited.send(());
+        }
+        answer
+    }
 }
 
 impl Backend {
     /// Creates a backend talking to `client`.
     pub fn new(client: Client) -> Self {
+        Self::with_options(client, ServerOptions::default())
+    }
+
+    /// Creates a backend talking to `client`, configured by the front end.
+    pub fn with_options(client: Client, options: ServerOptions) -> Self {
         let state = State {
             debounce: Duration::from_millis(120),
+            extra_remappings: options.extra_remappings,
             ..Default::default()
         };
         Self {
             client,
             state: Arc::new(Mutex::new(state)),
+            solc_running: Default::default(),
         }
+    }
+
+    /// Runs solc (the project's build) after a save, then republishes the
+    /// merged diagnostics of every file solc spoke about now or last time.
+    fn schedule_solc_check(&self, saved: PathBuf) {
+        let generation = {
+            let mut st = self.lock();
+            st.save_generation += 1;
+            st.save_generation
+        };
+        let state = self.state.clone();
+        let client = self.client.clone();
+        let running = self.solc_running.clone();
+        tokio::spawn(async move {
+            let _only_one = running.lock().await;
+            let extra = {
+                let st = lock(&state);
+                if st.save_generation != generation {
+                    return; // a later save queued its own check
+                }
+                st.extra_remappings.clone()
+            };
+            let started = std::time::Instant::now();
+            let target = saved.clone();
+            let result =
+                tokio::task::spawn_blocking(move || solc_check::check(&target, extra.as_ref()))
+                    .await;
+            let report = match result {
+                Ok(Ok(report)) => report,
+                Ok(Err(why)) => {
+                    client
+                        .log_message(MessageType::WARNING, format!("solc check skipped: {why}"))
+                        .await;
+                    return;
+                }
+                Err(e) => {
+                    client
+                        .log_message(MessageType::ERROR, format!("solc check failed: {e}"))
+                        .await;
+                    return;
+                }
+            };
+            let (publish, summary) = apply_solc_report(&state, &saved, report);
+            for (uri, diags, version) in publish {
+                client.publish_diagnostics(uri, diags, version).await;
+            }
+            client
+                .log_message(
+                    MessageType::INFO,
+                    format!("solc check done in {:?}: {summary}", started.elapsed()),
+                )
+                .await;
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -122,6 +242,33 @@ impl Backend {
     }
 }
 
+/// Adds the front end's remappings (e.g. `forja-std/`) so the fast engine
+/// resolves the same imports as the build. Explicit project remappings win.
+fn with_extra_remappings(mut config: ProjectConfig, st: &State) -> ProjectConfig {
+    let Some(extra) = &st.extra_remappings else {
+        return config;
+    };
+    let Ok(project) = forja_compiler::Project::discover(&config.root) else {
+        return config;
+    };
+    for r in extra(&project) {
+        if config
+            .remappings
+            .iter()
+            .any(|existing| existing.starts_with(&format!("{}=", r.prefix)))
+        {
+            continue;
+        }
+        let target = project.root.join(&r.target);
+        let mut target = target.display().to_string();
+        if r.target.ends_with('/') && !target.ends_with('/') {
+            target.push('/');
+        }
+        config.remappings.push(format!("{}={target}", r.prefix));
+    }
+    config
+}
+
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -130,11 +277,11 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 async fn analyze_and_publish(state: Arc<Mutex<State>>, client: Client, changed: Vec<PathBuf>) {
     let (config, overlays, roots, known) = {
         let st = lock(&state);
-        let Some(config) = st
-            .config
-            .clone()
-            .or_else(|| changed.first().map(|p| ProjectConfig::discover(p)))
-        else {
+        let Some(config) = st.config.clone().or_else(|| {
+            changed
+                .first()
+                .map(|p| with_extra_remappings(ProjectConfig::discover(p), &st))
+        }) else {
             return;
         };
         let overlays: Overlays = st
@@ -185,12 +332,11 @@ async fn analyze_and_publish(state: Arc<Mutex<State>>, client: Client, changed: 
     }
 }
 
+/// One `publishDiagnostics`: the document, its diagnostics, its version.
+type Publish = (Url, Vec<Diagnostic>, Option<i32>);
+
 /// Merges an analysis into the index; returns the diagnostics to publish.
-fn merge(
-    state: &Mutex<State>,
-    output: AnalysisOutput,
-    roots: &[PathBuf],
-) -> Vec<(Url, Vec<Diagnostic>, Option<i32>)> {
+fn merge(state: &Mutex<State>, output: AnalysisOutput, roots: &[PathBuf]) -> Vec<Publish> {
     let mut st = lock(state);
     let is_dep = |st: &State, p: &Path| st.config.as_ref().is_some_and(|c| c.is_dependency(p));
     for file in output.files {
@@ -223,27 +369,97 @@ fn merge(
         if !wanted || (is_dep(&st, &path) && !st.docs.contains_key(&path)) {
             continue;
         }
-        let text: Arc<str> = match st.docs.get(&path) {
-            Some(d) => d.text.clone(),
-            None => match std::fs::read_to_string(&path) {
-                Ok(t) => Arc::from(t),
-                Err(_) => continue,
-            },
-        };
-        let line_index = LineIndex::new(&text);
-        let lsp_diags: Vec<Diagnostic> = diags
-            .iter()
-            .map(|d| to_lsp_diagnostic(&text, &line_index, d, "forja"))
-            .collect();
-        if lsp_diags.is_empty() && !st.published.contains(&path) && !st.docs.contains_key(&path) {
-            continue;
-        }
-        st.published.insert(path.clone());
-        if let Ok(uri) = Url::from_file_path(&path) {
-            publish.push((uri, lsp_diags, None));
-        }
+        st.fast_diagnostics.insert(path.clone(), diags);
+        publish.extend(composed_diagnostics(&mut st, &path));
     }
     publish
+}
+
+/// The diagnostics to publish for `path`: solc's from the last save merged
+/// with the fast engine's, or `None` when there is nothing to say or clear.
+fn composed_diagnostics(st: &mut State, path: &Path) -> Option<Publish> {
+    let text: Arc<str> = match st.docs.get(path) {
+        Some(d) => d.text.clone(),
+        None => Arc::from(std::fs::read_to_string(path).ok()?),
+    };
+    let line_index = LineIndex::new(&text);
+    let empty = Vec::new();
+    let merged = solc_check::merge_diagnostics(
+        st.solc_diagnostics.get(path).unwrap_or(&empty),
+        st.fast_diagnostics.get(path).unwrap_or(&empty),
+    );
+    let lsp_diags: Vec<Diagnostic> = merged
+        .iter()
+        .map(|(d, source)| to_lsp_diagnostic(&text, &line_index, d, source))
+        .collect();
+    if lsp_diags.is_empty() && !st.published.contains(path) && !st.docs.contains_key(path) {
+        return None;
+    }
+    st.published.insert(path.to_path_buf());
+    Some((Url::from_file_path(path).ok()?, lsp_diags, None))
+}
+
+/// Stores a solc report (replacing the previous one) and returns what to
+/// publish plus a one-line summary for the log.
+fn apply_solc_report(
+    state: &Mutex<State>,
+    saved: &Path,
+    report: solc_check::SolcReport,
+) -> (Vec<Publish>, String) {
+    let mut st = lock(state);
+    // solc reports canonical paths; the editor's may differ (symlinks).
+    let editor_path: HashMap<PathBuf, PathBuf> = st
+        .docs
+        .keys()
+        .chain(st.index.files.keys())
+        .filter_map(|p| Some((p.canonicalize().ok()?, p.clone())))
+        .collect();
+    let (mut errors, mut warnings) = (0, 0);
+    let mut fresh: HashMap<PathBuf, Vec<FileDiagnostic>> = HashMap::new();
+    for (path, diags) in report.by_file {
+        let path = editor_path.get(&path).cloned().unwrap_or(path);
+        let open = st.docs.get(&path);
+        let is_dep = st.config.as_ref().is_some_and(|c| c.is_dependency(&path));
+        if is_dep && open.is_none() {
+            continue; // dependencies' warnings are not the user's to fix
+        }
+        // Edited again since the save: solc's ranges would be wrong.
+        if let Some(doc) = open
+            && std::fs::read_to_string(&path).is_ok_and(|disk| *disk != *doc.text)
+        {
+            continue;
+        }
+        errors += diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        warnings += diags
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
+        fresh.insert(path, diags);
+    }
+    if !report.unlocated.is_empty() {
+        errors += report.unlocated.len();
+        fresh
+            .entry(saved.to_path_buf())
+            .or_default()
+            .extend(report.unlocated);
+    }
+    let mut touched: Vec<PathBuf> = st.solc_diagnostics.keys().cloned().collect();
+    touched.extend(fresh.keys().cloned());
+    touched.sort();
+    touched.dedup();
+    st.solc_diagnostics = fresh;
+    let publish = touched
+        .iter()
+        .filter_map(|p| composed_diagnostics(&mut st, p))
+        .collect();
+    let summary = format!(
+        "{errors} errors, {warnings} warnings ({} files compiled)",
+        report.compiled_files
+    );
+    (publish, summary)
 }
 
 fn to_lsp_diagnostic(text: &str, li: &LineIndex, d: &FileDiagnostic, source: &str) -> Diagnostic {
@@ -568,14 +784,9 @@ fn visible_symbols<'a>(index: &'a Index, data: &'a FileData, offset: usize) -> V
         }
     }
     // Inherited members of the enclosing contract.
-    if let Some(contract) = data
-        .symbols
-        .iter()
-        .filter(|s| {
-            s.kind.is_contract_like() && s.full_range.start <= offset && offset <= s.full_range.end
-        })
-        .last()
-    {
+    if let Some(contract) = data.symbols.iter().rfind(|s| {
+        s.kind.is_contract_like() && s.full_range.start <= offset && offset <= s.full_range.end
+    }) {
         let mut bases = contract.supers.clone();
         let mut visited = HashSet::new();
         while let Some(base) = bases.pop() {
@@ -909,8 +1120,16 @@ impl LanguageServer for Backend {
         {
             let mut st = self.lock();
             if let Some(root) = root {
-                st.config = Some(ProjectConfig::discover(&root).with_root_at_least(&root));
+                let config = ProjectConfig::discover(&root).with_root_at_least(&root);
+                st.config = Some(with_extra_remappings(config, &st));
             }
+            st.document_changes = params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|w| w.workspace_edit.as_ref())
+                .and_then(|e| e.document_changes)
+                .unwrap_or(false);
             if let Some(opts) = &params.initialization_options {
                 if let Some(ms) = opts.get("debounceMs").and_then(|v| v.as_u64()) {
                     st.debounce = Duration::from_millis(ms);
@@ -1040,7 +1259,7 @@ impl LanguageServer for Backend {
         {
             let mut st = self.lock();
             if st.config.is_none() {
-                st.config = Some(ProjectConfig::discover(&path));
+                st.config = Some(with_extra_remappings(ProjectConfig::discover(&path), &st));
             }
             let text: Arc<str> = Arc::from(params.text_document.text);
             let line_index = Arc::new(LineIndex::new(&text));
@@ -1079,6 +1298,8 @@ impl LanguageServer for Backend {
                     line_index: Arc::new(li),
                 },
             );
+            // solc saw the saved text; its ranges no longer fit this buffer.
+            st.solc_diagnostics.remove(&path);
         }
         self.schedule(path);
     }
@@ -1087,7 +1308,8 @@ impl LanguageServer for Backend {
         let Ok(path) = params.text_document.uri.to_file_path() else {
             return;
         };
-        analyze_and_publish(self.state.clone(), self.client.clone(), vec![path]).await;
+        analyze_and_publish(self.state.clone(), self.client.clone(), vec![path.clone()]).await;
+        self.schedule_solc_check(path);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -1299,15 +1521,33 @@ impl LanguageServer for Backend {
             })
             .await?
             .unwrap_or_default();
-        let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+        // References come grouped by file, files in path order: keep that order.
+        let mut by_file: Vec<(Url, Vec<TextEdit>)> = Vec::new();
         for loc in refs {
-            changes.entry(loc.uri).or_default().push(TextEdit {
+            let edit = TextEdit {
                 range: loc.range,
                 new_text: params.new_name.clone(),
-            });
+            };
+            match by_file.last_mut() {
+                Some((uri, edits)) if *uri == loc.uri => edits.push(edit),
+                _ => by_file.push((loc.uri, vec![edit])),
+            }
+        }
+        if self.lock().document_changes {
+            let edits = by_file
+                .into_iter()
+                .map(|(uri, edits)| TextDocumentEdit {
+                    text_document: OptionalVersionedTextDocumentIdentifier { uri, version: None },
+                    edits: edits.into_iter().map(OneOf::Left).collect(),
+                })
+                .collect();
+            return Ok(Some(WorkspaceEdit {
+                document_changes: Some(DocumentChanges::Edits(edits)),
+                ..Default::default()
+            }));
         }
         Ok(Some(WorkspaceEdit {
-            changes: Some(changes),
+            changes: Some(by_file.into_iter().collect()),
             ..Default::default()
         }))
     }
@@ -1787,7 +2027,11 @@ impl LanguageServer for Backend {
         let Some(doc) = st.docs.get(&path) else {
             return Ok(None);
         };
-        let Some(formatted) = format::format(&doc.text, params.options.tab_size as usize) else {
+        let expand_tabs = params
+            .options
+            .insert_spaces
+            .then_some(params.options.tab_size as usize);
+        let Some(formatted) = format::format(&doc.text, expand_tabs) else {
             return Ok(Some(Vec::new()));
         };
         let end = doc.line_index.position(&doc.text, doc.text.len());

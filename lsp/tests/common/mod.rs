@@ -35,9 +35,14 @@ async fn write_message(w: &mut WriteHalf<DuplexStream>, msg: &Value) {
 impl TestClient {
     /// Starts a server in-process and initializes it on `root`.
     pub async fn start(root: &Path) -> TestClient {
+        Self::start_with(root, forja_lsp::ServerOptions::default()).await
+    }
+
+    /// Starts a server configured as a front end would, initialized on `root`.
+    pub async fn start_with(root: &Path, options: forja_lsp::ServerOptions) -> TestClient {
         let (client_side, server_side) = tokio::io::duplex(1 << 22);
         let (server_read, server_write) = tokio::io::split(server_side);
-        tokio::spawn(forja_lsp::serve(server_read, server_write));
+        tokio::spawn(forja_lsp::serve(server_read, server_write, options));
         let (client_read, client_write) = tokio::io::split(client_side);
         let pending: Pending = Default::default();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -85,7 +90,8 @@ impl TestClient {
                 json!({
                     "processId": null,
                     "rootUri": Url::from_file_path(root).unwrap(),
-                    "capabilities": {},
+                    // What VS Code announces for the features the tests look at.
+                    "capabilities": {"workspace": {"workspaceEdit": {"documentChanges": true}}},
                     "initializationOptions": { "debounceMs": 0 }
                 }),
             )
@@ -140,6 +146,16 @@ impl TestClient {
                 && msg["params"]["uri"] == uri.as_str()
             {
                 return msg["params"]["diagnostics"].clone();
+            }
+        }
+    }
+
+    /// Waits for a publishDiagnostics for `uri` that satisfies `accept`.
+    pub async fn diagnostics_until(&self, uri: &Url, accept: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let diags = self.diagnostics_for(uri).await;
+            if accept(&diags) {
+                return diags;
             }
         }
     }
@@ -231,48 +247,86 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// OpenZeppelin Contracts 5.x unpacked from npm into a cache dir, or `None`
-/// (with the reason printed) when npm is unavailable.
-pub fn openzeppelin() -> Option<PathBuf> {
+/// Prints a line that `cargo test` shows even though it captures test output,
+/// so a skipped check is visible in CI logs.
+pub fn announce(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
+/// The environment variable naming an unpacked `@openzeppelin/contracts` 5.x
+/// package (the directory holding `token/`, `utils/`, …). CI provides it:
+/// `npm pack @openzeppelin/contracts@5.4.0 && tar xzf openzeppelin-contracts-5.4.0.tgz`
+/// then `FORJA_LSP_OPENZEPPELIN=$PWD/package`.
+pub const OPENZEPPELIN_ENV: &str = "FORJA_LSP_OPENZEPPELIN";
+
+/// OpenZeppelin Contracts 5.x: from `$FORJA_LSP_OPENZEPPELIN`, else unpacked
+/// from `npm pack` into a cache dir; `None` (with the reason printed) when
+/// neither is available. A set but wrong variable is an error, not a skip.
+pub fn openzeppelin(test: &str) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(OPENZEPPELIN_ENV).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        let dir = if dir.join("package/token/ERC20/ERC20.sol").exists() {
+            dir.join("package")
+        } else {
+            dir
+        };
+        assert!(
+            dir.join("token/ERC20/ERC20.sol").exists(),
+            "{OPENZEPPELIN_ENV}={} does not hold an unpacked @openzeppelin/contracts package \
+             (expected token/ERC20/ERC20.sol inside it)",
+            dir.display()
+        );
+        return Some(dir.canonicalize().unwrap());
+    }
+    let skip = |why: String| {
+        announce(&format!(
+            "SKIPPED {test}: OpenZeppelin unavailable ({why}); set {OPENZEPPELIN_ENV} to an \
+             unpacked @openzeppelin/contracts@5 package"
+        ));
+        None
+    };
     let cache = std::env::temp_dir().join("forja-lsp-oz-cache");
     let pkg = cache.join("package");
     if pkg.join("token/ERC20/ERC20.sol").exists() {
         return Some(pkg);
     }
-    std::fs::create_dir_all(&cache).ok()?;
-    let out = std::process::Command::new("npm")
+    if let Err(e) = std::fs::create_dir_all(&cache) {
+        return skip(format!("cannot create {}: {e}", cache.display()));
+    }
+    let out = match std::process::Command::new("npm")
         .args(["pack", "@openzeppelin/contracts@5", "--silent"])
         .current_dir(&cache)
-        .output();
-    let out = match out {
+        .output()
+    {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
-            eprintln!(
-                "skipping OpenZeppelin test: npm pack failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            return None;
+            return skip(format!(
+                "npm pack failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
-        Err(e) => {
-            eprintln!("skipping OpenZeppelin test: npm unavailable: {e}");
-            return None;
-        }
+        Err(e) => return skip(format!("npm not runnable: {e}")),
     };
-    let tgz = String::from_utf8_lossy(&out.stdout)
+    let Some(tgz) = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .last()?
-        .trim()
-        .to_string();
-    let file = std::fs::File::open(cache.join(&tgz)).ok()?;
-    let status = std::process::Command::new("tar")
+        .last()
+        .map(|l| l.trim().to_string())
+    else {
+        return skip("npm pack printed no file name".into());
+    };
+    match std::process::Command::new("tar")
         .args(["xzf", &tgz])
         .current_dir(&cache)
         .status()
-        .ok()?;
-    drop(file);
-    if !status.success() {
-        eprintln!("skipping OpenZeppelin test: could not unpack {tgz}");
-        return None;
+    {
+        Ok(s) if s.success() => {}
+        Ok(s) => return skip(format!("tar xzf {tgz} failed: {s}")),
+        Err(e) => return skip(format!("tar not runnable: {e}")),
     }
-    pkg.join("token/ERC20/ERC20.sol").exists().then_some(pkg)
+    if pkg.join("token/ERC20/ERC20.sol").exists() {
+        Some(pkg)
+    } else {
+        skip(format!("{tgz} has no token/ERC20/ERC20.sol"))
+    }
 }
