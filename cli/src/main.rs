@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod deploy;
 mod render;
 mod watch;
 
@@ -32,6 +33,21 @@ enum Command {
     New(commands::new::Args),
     /// Run the Solidity language server on stdio.
     Lsp(commands::lsp::Args),
+    /// Run a local permissioned network with a JSON-RPC endpoint.
+    Node(commands::node::Args),
+    /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
+    Deploy(commands::deploy::Args),
+    /// Promote the release of an environment's `promote_from` to it, through
+    /// the clean-tree, tests, identical-artifacts and approvals gates.
+    Promote(commands::promote::Args),
+    /// Sign a release with an approver's key.
+    Approve(commands::approve::Args),
+    /// Check the deployments audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Manage encrypted keystores (new, import, list).
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -44,7 +60,13 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
+        Command::Node(args) => commands::node::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
+        Command::Deploy(args) => commands::deploy::run(args),
+        Command::Promote(args) => commands::promote::run(args),
+        Command::Approve(args) => commands::approve::run(args),
+        Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Keys(cmd) => commands::keys::run(cmd),
     };
     match result {
         Ok(code) => code,

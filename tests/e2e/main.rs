@@ -2,6 +2,9 @@
 //! temporary directories. solc is installed and precompiled once into a
 //! shared forja home (`FORJA_TEST_HOME`, or one under the target dir).
 
+mod deploy;
+mod templates;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -190,7 +193,8 @@ fn new_refuses_bad_input_and_writes_nothing() {
     let unknown = forja(tmp.path(), &["new", "x", "--template", "nope"]);
     assert!(!unknown.status.success());
     assert!(
-        text(&unknown).contains("unknown template `nope`; available: basic"),
+        text(&unknown)
+            .contains("unknown template `nope`; available: basic, network, notary, token"),
         "{}",
         text(&unknown)
     );

@@ -1,9 +1,15 @@
 //! One module per subcommand. Each exposes its clap `Args` and a `run`
 //! function returning the process exit code.
 
+pub mod approve;
+pub mod audit;
 pub mod build;
+pub mod deploy;
+pub mod keys;
 pub mod lsp;
 pub mod new;
+pub mod node;
+pub mod promote;
 pub mod solc;
 pub mod test;
 
