@@ -374,7 +374,7 @@ async fn validator_votes_change_the_validator_set() {
         .raw_request("qbft_getPendingVotes".into(), ())
         .await
         .unwrap();
-    assert_eq!(votes, json!({ leaving.to_string(): false }));
+    assert_eq!(votes, json!({ format!("{leaving:#x}"): false }));
 
     // Blocks carry the votes; make blocks until the set changes.
     let mut changed_at = None;
