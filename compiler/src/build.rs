@@ -22,6 +22,11 @@ pub struct BuildOptions {
     pub extra_remappings: Vec<Remapping>,
     /// Ignore the cache and compile everything.
     pub force: bool,
+    /// Also ask solc for its gas estimates (`evm.gasEstimates`), written to
+    /// the artifacts as `gasEstimates` (the language server's gas hints).
+    /// Not part of the cache key: they change no bytecode, and a later build
+    /// without them must not recompile everything.
+    pub gas_estimates: bool,
 }
 
 /// Progress of a build, for the caller to show.
@@ -125,7 +130,11 @@ pub fn build(
             version: version.clone(),
             files: sources.len(),
         });
-        let input = standard_json_input(&graph, sources, &settings);
+        let input = if options.gas_estimates {
+            standard_json_input(&graph, sources, &with_gas_estimates(&settings))
+        } else {
+            standard_json_input(&graph, sources, &settings)
+        };
         let raw = compiler.compile_standard_json(&input.to_string())?;
         let solc_output: Value = serde_json::from_str(&raw).map_err(|e| {
             BuildError::Io(format!(
@@ -325,6 +334,15 @@ fn solc_settings(project: &Project, remappings: &[Remapping]) -> Value {
     settings
 }
 
+/// `settings` with `evm.gasEstimates` added to the output selection.
+fn with_gas_estimates(settings: &Value) -> Value {
+    let mut settings = settings.clone();
+    if let Some(selection) = settings["outputSelection"]["*"]["*"].as_array_mut() {
+        selection.push(json!("evm.gasEstimates"));
+    }
+    settings
+}
+
 fn standard_json_input(graph: &SourceGraph, sources: &BTreeSet<String>, settings: &Value) -> Value {
     let sources: serde_json::Map<String, Value> = sources
         .iter()
@@ -456,7 +474,7 @@ fn artifacts_of(
                     .map(|s| format!("0x{s}"))
                     .unwrap_or_else(|| "0x".into())
             };
-            let artifact = json!({
+            let mut artifact = json!({
                 "abi": contract["abi"],
                 "bytecode": {
                     "object": with_0x(&evm["bytecode"]["object"]),
@@ -479,6 +497,9 @@ fn artifacts_of(
                 "sourcePath": unit,
                 "compiler": { "version": long_version },
             });
+            if !evm["gasEstimates"].is_null() {
+                artifact["gasEstimates"] = evm["gasEstimates"].clone();
+            }
             artifacts.push((
                 relative,
                 serde_json::to_vec_pretty(&artifact).expect("artifact serialises"),

@@ -3,6 +3,7 @@
 use crate::{
     analysis::{self, AnalysisOutput, Extract, FileDiagnostic, Overlays, Severity},
     format,
+    gas_hints::GasEstimates,
     index::{FileData, Index, Symbol, SymbolKind, Target},
     line_index::LineIndex,
     project::ProjectConfig,
@@ -52,6 +53,8 @@ struct State {
     debounce: Duration,
     /// Path of the `forja` executable used by the "Run test" lens.
     forja_exe: Option<PathBuf>,
+    /// solc's gas estimates from the artifacts, for the gas inlay hints.
+    gas: GasEstimates,
 }
 
 /// The language server.
@@ -1779,13 +1782,26 @@ impl LanguageServer for Backend {
         let Ok(path) = params.text_document.uri.to_file_path() else {
             return Ok(None);
         };
-        let st = self.lock();
-        let Some(data) = st.index.files.get(&path) else {
+        let mut st = self.lock();
+        let State { index, gas, .. } = &mut *st;
+        let Some(data) = index.files.get(&path) else {
             return Ok(None);
         };
         let start = data.line_index.offset(&data.text, params.range.start);
         let end = data.line_index.offset(&data.text, params.range.end);
         let mut hints = Vec::new();
+        for hint in gas.hints(data, start..end) {
+            hints.push(InlayHint {
+                position: data.line_index.position(&data.text, hint.offset),
+                label: InlayHintLabel::String(hint.label),
+                kind: None,
+                text_edits: None,
+                tooltip: Some(InlayHintTooltip::String(hint.tooltip)),
+                padding_left: Some(true),
+                padding_right: Some(true),
+                data: None,
+            });
+        }
         for call in data
             .calls
             .iter()

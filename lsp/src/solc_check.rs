@@ -36,6 +36,8 @@ pub fn check(saved: &Path, extra: Option<&ExtraRemappings>) -> Result<SolcReport
         // Force: an up-to-date cache would otherwise report nothing, hiding
         // warnings the editor had shown before.
         force: true,
+        // For the gas inlay hints on function declarations.
+        gas_estimates: true,
     };
     let output = forja_compiler::build(&project, &options, &manager, &|_| {})
         .map_err(|e| format!("solc check could not run: {e}"))?;

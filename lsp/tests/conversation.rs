@@ -518,6 +518,34 @@ async fn saving_runs_solc_and_merges_its_diagnostics_without_duplicates() {
             && d["range"]["start"]["line"] == unused_line),
         "solc's unused-variable warning: {warned}"
     );
+
+    // The successful build left artifacts with solc's gas estimates: each
+    // function gets a gas hint at the end of its header, the constructor
+    // its deployment cost.
+    let hints = c
+        .request(
+            "textDocument/inlayHint",
+            json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 200, "character": 0}}}),
+        )
+        .await;
+    let gas_hint_on = |needle: &str| {
+        let line = c.pos(f, needle, 0, 0)["line"].clone();
+        hints["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["position"]["line"] == line && h["label"].as_str().unwrap().contains("gas"))
+            .map(|h| h["label"].as_str().unwrap().to_string())
+    };
+    let deposit = gas_hint_on("function deposit(uint256 amount) external override")
+        .unwrap_or_else(|| panic!("a gas hint on deposit: {hints}"));
+    assert!(
+        deposit.starts_with('~') || deposit == "unbounded gas",
+        "{deposit}"
+    );
+    let constructor = gas_hint_on("constructor()")
+        .unwrap_or_else(|| panic!("a gas hint on the constructor: {hints}"));
+    assert!(constructor.starts_with("deploy"), "{constructor}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

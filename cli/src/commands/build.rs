@@ -78,6 +78,7 @@ pub fn compile(project: &Project, force: bool, json: bool) -> anyhow::Result<boo
     let options = BuildOptions {
         extra_remappings: builtin_remappings(project)?,
         force,
+        ..Default::default()
     };
     let started = Instant::now();
     let spinner = render::Spinner::new(!json);
