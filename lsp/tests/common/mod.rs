@@ -256,7 +256,7 @@ pub fn announce(message: &str) {
 
 /// The environment variable naming an unpacked `@openzeppelin/contracts` 5.x
 /// package (the directory holding `token/`, `utils/`, …). CI provides it:
-/// `npm pack @openzeppelin/contracts@5.4.0 && tar xzf openzeppelin-contracts-5.4.0.tgz`
+/// `npm pack @openzeppelin/contracts@5.7.0 && tar xzf openzeppelin-contracts-5.7.0.tgz`
 /// then `FORJA_LSP_OPENZEPPELIN=$PWD/package`.
 pub const OPENZEPPELIN_ENV: &str = "FORJA_LSP_OPENZEPPELIN";
 
