@@ -1,26 +1,27 @@
-//! Times the wasm solc on a project's files: `cargo run -p forja-compiler --example solc_timing -- <file.sol>...`
+//! Times the wasm solc on a standard-JSON input file, three compiles in one
+//! instance: `cargo run -p forja-compiler --example solc_timing -- <input.json> [version]`
+//! (the input of a project's build comes from `forja_compiler::standard_json_inputs`).
 use std::time::Instant;
-fn main() {
-    let files: Vec<String> = std::env::args().skip(1).collect();
-    let manager = forja_compiler::solc::SolcManager::from_env().unwrap();
-    let t = Instant::now();
-    let solc = manager
-        .load(&semver::Version::new(0, 8, 30), &|e| eprintln!("{e:?}"))
-        .unwrap();
-    eprintln!("load: {:?}", t.elapsed());
-    let sources: serde_json::Map<String, serde_json::Value> = files
-        .iter()
-        .map(|f| {
-            (
-                f.clone(),
-                serde_json::json!({"content": std::fs::read_to_string(f).unwrap()}),
-            )
-        })
-        .collect();
-    let input = serde_json::json!({"language":"Solidity","sources":sources,"settings":{"remappings":["forja-std/=cache/forja-std-0.1.0/"],"optimizer":{"enabled":true},"outputSelection":{"*":{"*":["abi","evm.bytecode.object"]}}}}).to_string();
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let input_path = args
+        .next()
+        .ok_or("usage: solc_timing <input.json> [solc-version]")?;
+    let version: semver::Version = args.next().as_deref().unwrap_or("0.8.30").parse()?;
+    let input = std::fs::read_to_string(&input_path)?;
+    let manager = forja_compiler::solc::SolcManager::from_env()?;
+    let started = Instant::now();
+    let solc = manager.load(&version, &|_| {})?;
+    println!("load: {:?}", started.elapsed());
     for _ in 0..3 {
-        let t = Instant::now();
-        let out = solc.compile_standard_json(&input).unwrap();
-        eprintln!("compile: {:?} ({} bytes)", t.elapsed(), out.len());
+        let started = Instant::now();
+        let output = solc.compile_standard_json(&input)?;
+        println!(
+            "compile: {:?} ({} bytes of output)",
+            started.elapsed(),
+            output.len()
+        );
     }
+    Ok(())
 }

@@ -119,11 +119,11 @@ pub fn build(
 
     for (version, sources) in &units {
         let key = unit_key(version, &settings, &graph, sources);
-        if let Some(artifacts) = cache.units.get(&key).filter(|_| !options.force) {
-            if artifacts.iter().all(|a| project.root.join(a).is_file()) {
-                new_units.insert(key, artifacts.clone());
-                continue;
-            }
+        if let Some(artifacts) = cache.units.get(&key).filter(|_| !options.force)
+            && artifacts.iter().all(|a| project.root.join(a).is_file())
+        {
+            new_units.insert(key, artifacts.clone());
+            continue;
         }
         let compiler = load_solc(project, solc, version, events)?;
         events(BuildEvent::Compiling {
@@ -183,6 +183,41 @@ pub fn build(
     Ok(output)
 }
 
+/// The standard-JSON inputs [`build`] gives solc for this project, one per
+/// compilation unit, cache ignored: for running the same compile elsewhere
+/// (the benchmark against solc-js, bytecode comparisons).
+pub fn standard_json_inputs(
+    project: &Project,
+    options: &BuildOptions,
+    solc: &SolcManager,
+) -> Result<Vec<(Version, String)>, BuildError> {
+    let mut remappings = project.remappings();
+    remappings.extend(options.extra_remappings.iter().cloned());
+    let dirs = [project.src_dir(), project.test_dir(), project.script_dir()];
+    let (graph, mut diagnostics) = SourceGraph::load(&project.root, &dirs, &remappings)
+        .map_err(|e| BuildError::Io(e.to_string()))?;
+    let units = plan_units(project, &graph, solc, &mut diagnostics)?;
+    if let Some(error) = diagnostics.iter().find(|d| d.is_error()) {
+        let place = error
+            .location
+            .as_ref()
+            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+            .unwrap_or_default();
+        return Err(BuildError::Io(format!("{place}{}", error.message)));
+    }
+    let mut settings = solc_settings(project, &remappings);
+    if options.gas_estimates {
+        settings = with_gas_estimates(&settings);
+    }
+    Ok(units
+        .iter()
+        .map(|(version, sources)| {
+            let input = standard_json_input(&graph, sources, &settings);
+            (version.clone(), input.to_string())
+        })
+        .collect())
+}
+
 fn load_solc(
     project: &Project,
     manager: &SolcManager,
@@ -232,13 +267,13 @@ fn plan_units(
         return Ok(BTreeMap::new());
     }
     let pinned = project.config.compiler.version.clone();
-    if let Some(pin) = &pinned {
-        if *pin < MIN_SUPPORTED {
-            return Err(SolcError::Message(format!(
-                "solc {pin} is not supported yet (forja supports {MIN_SUPPORTED} and newer)"
-            ))
-            .into());
-        }
+    if let Some(pin) = &pinned
+        && *pin < MIN_SUPPORTED
+    {
+        return Err(SolcError::Message(format!(
+            "solc {pin} is not supported yet (forja supports {MIN_SUPPORTED} and newer)"
+        ))
+        .into());
     }
     let installed = solc.installed_versions();
     let mut available: Option<Vec<Version>> = None;

@@ -11,6 +11,8 @@ pub mod project;
 pub mod solc;
 pub mod sources;
 
-pub use build::{BuildError, BuildEvent, BuildOptions, BuildOutput, build};
+pub use build::{BuildError, BuildEvent, BuildOptions, BuildOutput, build, standard_json_inputs};
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use project::{Project, ProjectError, Remapping};
+/// The version type of this crate's API, for dependents without their own.
+pub use semver;

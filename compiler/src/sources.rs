@@ -114,10 +114,10 @@ impl SourceGraph {
         let mut seen = BTreeSet::new();
         let mut stack = vec![unit.to_string()];
         while let Some(next) = stack.pop() {
-            if seen.insert(next.clone()) {
-                if let Some(file) = self.files.get(&next) {
-                    stack.extend(file.imports.iter().map(|(u, _)| u.clone()));
-                }
+            if seen.insert(next.clone())
+                && let Some(file) = self.files.get(&next)
+            {
+                stack.extend(file.imports.iter().map(|(u, _)| u.clone()));
             }
         }
         seen
@@ -222,20 +222,23 @@ pub fn scan(content: &str) -> Scan {
     while i < bytes.len() {
         let at_word_start =
             i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-        if at_word_start && bytes[i] == b'i' {
-            if let Some(caps) = import.captures(&code[i..]) {
-                let quote = caps.get(1).expect("group");
-                result
-                    .imports
-                    .push((caps[2].to_string(), i + quote.start()));
-                i += caps.get(0).expect("match").end();
-                continue;
-            }
+        if at_word_start
+            && bytes[i] == b'i'
+            && let Some(caps) = import.captures(&code[i..])
+        {
+            let quote = caps.get(1).expect("group");
+            result
+                .imports
+                .push((caps[2].to_string(), i + quote.start()));
+            i += caps.get(0).expect("match").end();
+            continue;
         }
-        if at_word_start && bytes[i] == b'p' && result.pragma.is_none() {
-            if let Some(caps) = pragma.captures(&code[i..]) {
-                result.pragma = Some(caps[1].trim().to_string());
-            }
+        if at_word_start
+            && bytes[i] == b'p'
+            && result.pragma.is_none()
+            && let Some(caps) = pragma.captures(&code[i..])
+        {
+            result.pragma = Some(caps[1].trim().to_string());
         }
         i += 1;
     }

@@ -109,3 +109,72 @@ fn a_corrupt_soljson_is_a_clear_error() {
     let err = manager.install_from_file(&file, &|_| {}).unwrap_err();
     assert!(err.to_string().contains("no embedded WebAssembly"), "{err}");
 }
+
+/// solc 0.8.6–0.8.9 ship a plain base64 data URL, no LZ4, an older glue
+/// (different import names, i32 results on some helpers): the oldest
+/// supported version must run like the newest.
+#[test]
+fn oldest_supported_solc_runs() {
+    if let Err(reason) = npm_available() {
+        eprintln!("skipped: solc 0.8.6 cannot be installed here ({reason})");
+        return;
+    }
+    let manager = SolcManager::with_home(test_home());
+    let version = Version::new(0, 8, 6);
+    let solc = manager.load(&version, &|_| {}).expect("load solc 0.8.6");
+    assert!(
+        solc.long_version().starts_with("0.8.6+commit."),
+        "{}",
+        solc.long_version()
+    );
+    let source = COUNTER.replace("^0.8.20", "^0.8.4");
+    for optimize in [false, true] {
+        let out: serde_json::Value = serde_json::from_str(
+            &solc
+                .compile_standard_json(&input(&source, optimize))
+                .unwrap(),
+        )
+        .unwrap();
+        let bytecode = out["contracts"]["A.sol"]["Counter"]["evm"]["deployedBytecode"]["object"]
+            .as_str()
+            .unwrap_or_else(|| panic!("optimize={optimize}: {out}"));
+        assert!(bytecode.starts_with("6080604052"), "{bytecode}");
+    }
+    // The exception path of the older glue: a type error, then a good compile.
+    let broken: serde_json::Value = serde_json::from_str(
+        &solc
+            .compile_standard_json(&input(
+                "pragma solidity ^0.8.4; contract X { function f() public { uint x = true; } }",
+                false,
+            ))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        broken["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["type"] == "TypeError")),
+        "{broken}"
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&solc.compile_standard_json(&input(&source, false)).unwrap()).unwrap();
+    assert!(
+        again["contracts"]["A.sol"]["Counter"]["abi"].is_array(),
+        "{again}"
+    );
+}
+
+/// Installing needs the npm client and the registry.
+fn npm_available() -> Result<(), String> {
+    let output = std::process::Command::new("npm")
+        .args(["view", "solc@0.8.6", "version"])
+        .output()
+        .map_err(|e| format!("npm is not usable: {e}"))?;
+    match output.status.success() && String::from_utf8_lossy(&output.stdout).contains("0.8.6") {
+        true => Ok(()),
+        false => Err(format!(
+            "npm cannot reach the registry: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+    }
+}

@@ -210,7 +210,9 @@ impl SolcManager {
             .output()
             .map_err(|err| {
                 io(
-                    "running npm (forja fetches solc's wasm build with npm; is it installed?)",
+                    &format!(
+                        "running npm to fetch solc {version} (forja fetches solc's wasm build with npm; is it installed?)"
+                    ),
                     err,
                 )
             })?;
@@ -244,10 +246,11 @@ impl SolcManager {
         path: &Path,
         events: &dyn Fn(SolcEvent),
     ) -> Result<InstalledSolc, SolcError> {
-        let glue = read_soljson(path)?;
+        let (glue, package_version) = read_soljson(path)?;
         let parsed = Soljson::parse(&glue)?;
-        let version = read_glue_version(&glue).map(Ok).unwrap_or_else(|| {
-            self.load_wasm_glue(&glue, parsed, events)
+        let known = read_glue_version(&glue).or(package_version);
+        let version = known.clone().map(Ok).unwrap_or_else(|| {
+            self.load_wasm_glue(&glue, parsed, None, events)
                 .map(|s| s.version().clone())
         })?;
         check_supported(&version)?;
@@ -283,14 +286,14 @@ impl SolcManager {
             self.install(version, events)?;
         }
         self.memoised(&soljson, || {
-            let glue = read_soljson(&soljson)?;
+            let (glue, _) = read_soljson(&soljson)?;
             let parsed = Soljson::parse(&glue).map_err(|err| {
                 SolcError::Message(format!(
                     "{}: {err} (delete it and run `forja solc install {version}`)",
                     soljson.display()
                 ))
             })?;
-            self.load_wasm_glue(&glue, parsed, events)
+            self.load_wasm_glue(&glue, parsed, Some(version.clone()), events)
                 .map(|s| Arc::new(s) as Arc<dyn Solc>)
         })
     }
@@ -316,6 +319,7 @@ impl SolcManager {
         &self,
         glue: &str,
         parsed: Soljson,
+        version: Option<Version>,
         events: &dyn Fn(SolcEvent),
     ) -> Result<WasmSolc, SolcError> {
         let engine = wasm::engine()?;
@@ -324,11 +328,19 @@ impl SolcManager {
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
         let glue_hash = hex::encode(&Sha256::digest(glue.as_bytes())[..8]);
-        let version_hint = read_glue_version(glue).unwrap_or(Version::new(0, 0, 0));
+        // Only for progress events: older glue does not name its version,
+        // and a lone soljson.js has no package.json beside it.
+        let version_hint = version
+            .or_else(|| read_glue_version(glue))
+            .unwrap_or(Version::new(0, 0, 0));
         let dir = self.solc_dir().join("precompiled");
+        // Keyed by the glue (hence the module), every engine setting that
+        // affects code (wasmtime's own compatibility hash), and forja's
+        // rewrite of the module.
         let cwasm = dir.join(format!(
-            "solc-{glue_hash}-{:016x}.cwasm",
-            engine_hash.finish()
+            "solc-{glue_hash}-{:016x}-p{}.cwasm",
+            engine_hash.finish(),
+            wasm::MODULE_PREPARATION
         ));
         if cwasm.is_file() {
             match wasm::load_precompiled(&engine, &cwasm) {
@@ -346,7 +358,8 @@ impl SolcManager {
             version: version_hint.clone(),
         });
         let started = Instant::now();
-        let bytes = wasm::precompile(&engine, &parsed.wasm)?;
+        let module = wasm::prepare_module(&parsed.wasm(glue)?, parsed.export("stackSave")?)?;
+        let bytes = wasm::precompile(&engine, &module)?;
         std::fs::create_dir_all(&dir).map_err(|e| io("creating the solc cache", e))?;
         write_atomic(&cwasm, &bytes)?;
         events(SolcEvent::Precompiled {
@@ -376,33 +389,50 @@ fn read_glue_version(glue: &str) -> Option<Version> {
     re.captures(glue).and_then(|c| Version::parse(&c[1]).ok())
 }
 
-/// Reads a `soljson.js`, or extracts `package/soljson.js` from an npm tarball.
-fn read_soljson(path: &Path) -> Result<String, SolcError> {
+/// Reads a `soljson.js`, or extracts `package/soljson.js` from an npm
+/// tarball, with the version its `package.json` declares (older glue does
+/// not name its own version).
+fn read_soljson(path: &Path) -> Result<(String, Option<Version>), SolcError> {
     let bytes = std::fs::read(path).map_err(|e| io(&format!("reading {}", path.display()), e))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-        let entries = archive
-            .entries()
-            .map_err(|e| io(&format!("reading {}", path.display()), e))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| io(&format!("reading {}", path.display()), e))?;
-            let is_soljson = entry.path().ok().is_some_and(|p| p.ends_with("soljson.js"));
-            if is_soljson {
-                let mut text = String::new();
-                entry
-                    .read_to_string(&mut text)
-                    .map_err(|e| io(&format!("reading soljson.js in {}", path.display()), e))?;
-                return Ok(text);
-            }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        let text = String::from_utf8(bytes).map_err(|_| {
+            SolcError::Message(format!("{} is not a soljson.js (not text)", path.display()))
+        })?;
+        return Ok((text, None));
+    }
+    let reading = |e| io(&format!("reading {}", path.display()), e);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let (mut glue, mut version) = (None, None);
+    for entry in archive.entries().map_err(reading)? {
+        let mut entry = entry.map_err(reading)?;
+        let Ok(entry_path) = entry.path().map(|p| p.into_owned()) else {
+            continue;
+        };
+        if entry_path.ends_with("soljson.js") {
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|e| io(&format!("reading soljson.js in {}", path.display()), e))?;
+            glue = Some(text);
+        } else if entry_path == Path::new("package/package.json") {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).map_err(reading)?;
+            version = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|json| {
+                    json["version"]
+                        .as_str()
+                        .and_then(|v| Version::parse(v).ok())
+                });
         }
-        return Err(SolcError::Message(format!(
+    }
+    match glue {
+        Some(glue) => Ok((glue, version)),
+        None => Err(SolcError::Message(format!(
             "{} has no soljson.js: not an npm solc package",
             path.display()
-        )));
+        ))),
     }
-    String::from_utf8(bytes).map_err(|_| {
-        SolcError::Message(format!("{} is not a soljson.js (not text)", path.display()))
-    })
 }
 
 /// Writes via a temporary file and a rename, so a reader never sees half a

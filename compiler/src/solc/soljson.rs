@@ -13,8 +13,10 @@ use super::SolcError;
 /// What forja needs from a `soljson.js`.
 #[derive(Debug)]
 pub struct Soljson {
-    /// The WebAssembly module, decoded and decompressed.
-    pub wasm: Vec<u8>,
+    /// Where the embedded WebAssembly module sits in the glue text. It is
+    /// decoded only to precompile: a load from the `.cwasm` cache never
+    /// needs the 20 MB module.
+    wasm: EmbeddedWasm,
     /// Import field name (as the wasm module names it) → the glue's
     /// JavaScript function name, e.g. `"b"` → `"___cxa_throw"`.
     pub imports: HashMap<String, String>,
@@ -23,11 +25,30 @@ pub struct Soljson {
     pub exports: HashMap<String, String>,
 }
 
+/// The byte range of the module's base64 text in the glue, and its encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EmbeddedWasm {
+    /// LZ4 frames, base64, handed to an inline decompressor with the
+    /// uncompressed size: `…})("<base64>", <size>);` (solc ≥ 0.8.10).
+    Lz4 {
+        base64: std::ops::Range<usize>,
+        size: usize,
+    },
+    /// `data:application/octet-stream;base64,<base64>` (older 0.8.x).
+    DataUrl { base64: std::ops::Range<usize> },
+}
+
 impl Soljson {
     pub fn parse(glue: &str) -> Result<Self, SolcError> {
-        let wasm = extract_wasm(glue)?;
-        let imports = import_names(glue);
-        let exports = export_names(glue);
+        let wasm = locate_wasm(glue)?;
+        // The names are in the few hundred KB of JavaScript around the
+        // module's base64 text; the regexes skip the ~10 MB blob.
+        let base64 = match &wasm {
+            EmbeddedWasm::Lz4 { base64, .. } | EmbeddedWasm::DataUrl { base64 } => base64.clone(),
+        };
+        let code = [&glue[..base64.start], &glue[base64.end..]].concat();
+        let imports = import_names(&code);
+        let exports = export_names(&code);
         if !exports.contains_key("_solidity_compile") {
             return Err(SolcError::Message(
                 "soljson.js does not export solidity_compile: not a solc build forja can run"
@@ -41,6 +62,19 @@ impl Soljson {
         })
     }
 
+    /// Decodes (and decompresses) the WebAssembly module out of `glue`, the
+    /// same text this was parsed from.
+    pub fn wasm(&self, glue: &str) -> Result<Vec<u8>, SolcError> {
+        let text = |range: &std::ops::Range<usize>| {
+            glue.get(range.clone())
+                .ok_or_else(|| SolcError::Message("soljson.js changed since it was read".into()))
+        };
+        match &self.wasm {
+            EmbeddedWasm::Lz4 { base64, size } => lz4_frames(&decode_base64(text(base64)?)?, *size),
+            EmbeddedWasm::DataUrl { base64 } => decode_base64(text(base64)?),
+        }
+    }
+
     /// The wasm export behind a glue name, e.g. `"_malloc"`.
     pub fn export(&self, glue_name: &str) -> Result<&str, SolcError> {
         self.exports
@@ -50,22 +84,44 @@ impl Soljson {
     }
 }
 
-/// The wasm binary is either LZ4-compressed base64 handed to an inline
-/// decompressor (`…})("<base64>", <size>);`), as solc ≥ 0.8.10 ships it, or a
-/// plain base64 data URL.
-fn extract_wasm(glue: &str) -> Result<Vec<u8>, SolcError> {
-    let compressed = Regex::new(r#"\}\)\("([A-Za-z0-9+/=]+)",\s*(\d+)\)"#).expect("valid regex");
-    if let Some(caps) = compressed.captures(glue) {
-        let data = decode_base64(&caps[1])?;
-        let size: usize = caps[2]
+fn is_base64(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=')
+}
+
+/// Finds the module's base64 text with plain substring searches: a regex
+/// over the 10 MB glue took a quarter of a second on every load.
+fn locate_wasm(glue: &str) -> Result<EmbeddedWasm, SolcError> {
+    let bytes = glue.as_bytes();
+    let base64_from = |start: usize| {
+        let len = bytes[start..].iter().take_while(|&&b| is_base64(b)).count();
+        start..start + len
+    };
+    // `})("<base64>", <digits>)`
+    for (at, opener) in glue.match_indices("})(\"") {
+        let base64 = base64_from(at + opener.len());
+        let rest = &glue[base64.end..];
+        let Some(rest) = rest.strip_prefix("\",") else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if base64.is_empty() || digits == 0 || !rest[digits..].starts_with(')') {
+            continue;
+        }
+        let size = rest[..digits]
             .parse()
             .map_err(|_| SolcError::Message("soljson.js: bad uncompressed size".into()))?;
-        return lz4_frames(&data, size);
+        return Ok(EmbeddedWasm::Lz4 { base64, size });
     }
-    let data_url = Regex::new(r#"data:application/octet-stream;base64,([A-Za-z0-9+/=]+)"#)
-        .expect("valid regex");
-    if let Some(caps) = data_url.captures(glue) {
-        return decode_base64(&caps[1]);
+    const DATA_URL: &str = "data:application/octet-stream;base64,";
+    // The glue also names the bare prefix (`dataURIPrefix="data:…,"`).
+    if let Some(base64) = glue
+        .match_indices(DATA_URL)
+        .map(|(at, _)| base64_from(at + DATA_URL.len()))
+        .max_by_key(|range| range.len())
+        .filter(|range| !range.is_empty())
+    {
+        return Ok(EmbeddedWasm::DataUrl { base64 });
     }
     Err(SolcError::Message(
         "soljson.js holds no embedded WebAssembly module (neither compressed nor a data URL)"
@@ -190,6 +246,35 @@ mod tests {
     fn glue_without_wasm_is_an_error() {
         let err = Soljson::parse("var Module = {};").unwrap_err();
         assert!(err.to_string().contains("no embedded WebAssembly"), "{err}");
+    }
+
+    #[test]
+    fn wasm_is_found_in_both_embeddings() {
+        let module = b"\0asm\x01\0\0\0";
+        let base64 = base64::engine::general_purpose::STANDARD.encode(module);
+        let names =
+            r#"var asmLibraryArg = {"b": ___cxa_throw}; Module["_solidity_compile"] = asm["Jb"];"#;
+
+        let data_url = format!(
+            r#"var dataURIPrefix="data:application/octet-stream;base64,"; var wasmBinaryFile = "data:application/octet-stream;base64,{base64}"; {names}"#
+        );
+        let parsed = Soljson::parse(&data_url).unwrap();
+        assert_eq!(parsed.wasm(&data_url).unwrap(), module);
+        assert_eq!(parsed.imports["b"], "___cxa_throw");
+
+        let mut framed = (0x8000_0000u32 | module.len() as u32)
+            .to_le_bytes()
+            .to_vec();
+        framed.extend_from_slice(module);
+        framed.extend_from_slice(&0u32.to_le_bytes());
+        let framed = base64::engine::general_purpose::STANDARD.encode(framed);
+        let lz4 = format!(
+            r#"(function(a){{ return f(a) }})(g); var b = (function(s, n){{ }})("{framed}", {}); {names}"#,
+            module.len()
+        );
+        let parsed = Soljson::parse(&lz4).unwrap();
+        assert_eq!(parsed.wasm(&lz4).unwrap(), module);
+        assert_eq!(parsed.exports["_solidity_compile"], "Jb");
     }
 
     #[test]

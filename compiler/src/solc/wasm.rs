@@ -13,12 +13,12 @@
 //!   32-bit halves (`tempRet0` carries a result's high half).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{
-    Caller, Config, Engine, Extern, Func, Instance, Linker, Memory, Module, OptLevel, Store, Table,
-    TypedFunc, Val, ValType,
+    Caller, Config, Engine, Extern, Func, Global, Instance, Linker, Memory, Module, OptLevel,
+    Store, Table, TypedFunc, Val, ValType,
 };
 
 use super::soljson::Soljson;
@@ -56,6 +56,108 @@ pub fn precompile(engine: &Engine, wasm: &[u8]) -> Result<Vec<u8>, SolcError> {
     engine
         .precompile_module(wasm)
         .map_err(|err| SolcError::Message(format!("wasmtime could not compile solc: {err}")))
+}
+
+/// Revision of [`prepare_module`]'s rewrite, part of the `.cwasm` cache key:
+/// a module precompiled by an older rewrite is never loaded.
+pub const MODULE_PREPARATION: u32 = 1;
+
+/// What [`prepare_module`] names the exported stack pointer.
+const STACK_POINTER_EXPORT: &str = "forja_stack_pointer";
+
+/// Rewrites solc's module before it is precompiled: the global behind
+/// `stackSave` (the C stack pointer, which Emscripten does not export) gets
+/// an export, so an `invoke_*` trampoline reads and restores it as a global
+/// instead of calling `stackSave` in wasm on every call; that call was a
+/// third of the host↔wasm transitions of a compile. Everything else is
+/// copied byte for byte.
+pub fn prepare_module(wasm: &[u8], stack_save_export: &str) -> Result<Vec<u8>, SolcError> {
+    use wasmparser::{ExternalKind, Operator, Parser, Payload, TypeRef};
+    let invalid = |err: wasmparser::BinaryReaderError| {
+        SolcError::Message(format!("solc wasm: the embedded module is invalid: {err}"))
+    };
+    let mut sections: Vec<(u8, std::ops::Range<usize>)> = vec![];
+    let mut exports: Vec<(&str, wasm_encoder::ExportKind, u32)> = vec![];
+    let mut imported_functions = 0u32;
+    let mut bodies_seen = 0u32;
+    let mut stack_save = None;
+    let mut stack_pointer = None;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(invalid)?;
+        if let Some(section) = payload.as_section() {
+            sections.push(section);
+        }
+        match payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if matches!(
+                        import.map_err(invalid)?.ty,
+                        TypeRef::Func(_) | TypeRef::FuncExact(_)
+                    ) {
+                        imported_functions += 1;
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(invalid)?;
+                    let kind = match export.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => {
+                            wasm_encoder::ExportKind::Func
+                        }
+                        ExternalKind::Table => wasm_encoder::ExportKind::Table,
+                        ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
+                        ExternalKind::Global => wasm_encoder::ExportKind::Global,
+                        ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
+                    };
+                    if export.name == stack_save_export && kind == wasm_encoder::ExportKind::Func {
+                        stack_save = Some(export.index);
+                    }
+                    exports.push((export.name, kind, export.index));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let index = imported_functions + bodies_seen;
+                bodies_seen += 1;
+                if Some(index) == stack_save {
+                    // `stackSave` is exactly `global.get $__stack_pointer`.
+                    let mut ops = body.get_operators_reader().map_err(invalid)?;
+                    if let (Ok(Operator::GlobalGet { global_index }), Ok(Operator::End)) =
+                        (ops.read(), ops.read())
+                    {
+                        stack_pointer = Some(global_index);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let stack_pointer = stack_pointer.ok_or_else(|| {
+        SolcError::Message(format!(
+            "solc wasm: `{stack_save_export}` (stackSave) is not a read of the stack pointer global"
+        ))
+    })?;
+    let mut module = wasm_encoder::Module::new();
+    for (id, range) in sections {
+        if id == wasm_encoder::SectionId::Export as u8 {
+            let mut section = wasm_encoder::ExportSection::new();
+            for (name, kind, index) in &exports {
+                section.export(name, *kind, *index);
+            }
+            section.export(
+                STACK_POINTER_EXPORT,
+                wasm_encoder::ExportKind::Global,
+                stack_pointer,
+            );
+            module.section(&section);
+        } else {
+            module.section(&wasm_encoder::RawSection {
+                id,
+                data: &wasm[range],
+            });
+        }
+    }
+    Ok(module.finish())
 }
 
 /// Loads a `.cwasm` written by [`precompile`].
@@ -145,10 +247,15 @@ impl Solc for WasmSolc {
 /// Host-side state of the Emscripten runtime for one instance.
 #[derive(Default)]
 struct HostState {
-    exports: Option<Exports>,
+    /// Shared, not cloned per call: cloning seven `TypedFunc`s (each holding
+    /// a registered type) on every host call was a third of a compile.
+    exports: Option<Arc<Exports>>,
     temp_ret0: i32,
     exception_last: u32,
     exceptions_caught: Vec<u32>,
+    /// C++ exceptions caught by an `invoke_*` during the current compile:
+    /// solc throws on errors, so this should stay small on valid input.
+    exceptions_unwound: u64,
     uncaught_exceptions: i32,
     /// What solc wrote to stdout/stderr (it normally writes nothing).
     console: Vec<u8>,
@@ -160,15 +267,14 @@ struct HostState {
     table_cache: Vec<Option<Func>>,
 }
 
-#[derive(Clone)]
 struct Exports {
     memory: Memory,
     table: Table,
     malloc: TypedFunc<i32, i32>,
     free: TypedFunc<i32, ()>,
     set_threw: TypedFunc<(i32, i32), ()>,
-    stack_save: TypedFunc<(), i32>,
-    stack_restore: TypedFunc<i32, ()>,
+    /// The C stack pointer, exported by [`prepare_module`].
+    stack_pointer: Global,
     cxa_can_catch: TypedFunc<(i32, i32, i32), i32>,
     cxa_is_pointer_type: TypedFunc<i32, i32>,
 }
@@ -194,6 +300,9 @@ impl SolcInstance {
             },
         );
         let mut linker: Linker<HostState> = Linker::new(engine);
+        // The `invoke_*` trampolines read the exports without touching the
+        // store's data, so a call borrows nothing and clones nothing.
+        let shared_exports: Arc<OnceLock<Arc<Exports>>> = Arc::default();
         for import in module.imports() {
             let Some(ty) = import.ty().func().cloned() else {
                 continue;
@@ -203,20 +312,34 @@ impl SolcInstance {
                 .get(import.name())
                 .cloned()
                 .unwrap_or_else(|| import.name().to_string());
-            if let Some(signature) = js_name.strip_prefix("invoke_") {
-                if link_typed_invoke(&mut linker, import.module(), import.name(), signature)
-                    .map_err(|err| fail("linking", err))?
-                {
-                    continue;
-                }
+            if let Some(signature) = js_name.strip_prefix("invoke_")
+                && link_typed_invoke(
+                    &mut linker,
+                    import.module(),
+                    import.name(),
+                    signature,
+                    &shared_exports,
+                )
+                .map_err(|err| fail("linking", err))?
+            {
+                continue;
             }
             let handler = host_function(&js_name, &ty);
+            let result_types: Vec<ValType> = ty.results().collect();
             linker
                 .func_new(
                     import.module(),
                     import.name(),
                     ty,
-                    move |caller, params, results| handler(caller, params, results),
+                    move |caller, params, results| {
+                        // wasmtime hands results in as null funcrefs; a handler
+                        // that has nothing to return (older glue declares an
+                        // i32 result on e.g. `emscripten_memcpy_big`) returns 0.
+                        for (slot, ty) in results.iter_mut().zip(&result_types) {
+                            *slot = zero_of(ty);
+                        }
+                        handler(caller, params, results)
+                    },
                 )
                 .map_err(|err| fail("linking", err))?;
         }
@@ -244,17 +367,25 @@ impl SolcInstance {
         let table = instance
             .get_table(&mut store, glue.export("table")?)
             .ok_or_else(|| SolcError::Message("solc wasm: no exported function table".into()))?;
+        let stack_pointer = instance
+            .get_global(&mut store, STACK_POINTER_EXPORT)
+            .ok_or_else(|| {
+                SolcError::Message(
+                    "solc wasm: the module was not prepared (no stack pointer export)".into(),
+                )
+            })?;
         let exports = Exports {
             memory,
             table,
             malloc: typed!("_malloc"),
             free: typed!("_free"),
             set_threw: typed!("_setThrew"),
-            stack_save: typed!("stackSave"),
-            stack_restore: typed!("stackRestore"),
+            stack_pointer,
             cxa_can_catch: typed!("___cxa_can_catch"),
             cxa_is_pointer_type: typed!("___cxa_is_pointer_type"),
         };
+        let exports = Arc::new(exports);
+        let _ = shared_exports.set(exports.clone());
         store.data_mut().exports = Some(exports);
         let ctors: TypedFunc<(), ()> = typed!("___wasm_call_ctors");
         ctors
@@ -279,7 +410,7 @@ impl SolcInstance {
         })
     }
 
-    fn exports(&self) -> Exports {
+    fn exports(&self) -> Arc<Exports> {
         self.store
             .data()
             .exports
@@ -310,6 +441,8 @@ impl SolcInstance {
             .call(&mut self.store, (ptr, 0, 0))
             .map_err(trap)?;
         let output = self.read_c_string(out as u32)?;
+        let unwound = std::mem::take(&mut self.store.data_mut().exceptions_unwound);
+        tracing::debug!(unwound, "solc wasm compile: C++ exceptions caught");
         // The output buffer belongs to solc until reset; the input is ours.
         exports.free.call(&mut self.store, ptr).map_err(trap)?;
         if let Some(reset) = &self.reset {
@@ -337,7 +470,7 @@ fn trap(err: wasmtime::Error) -> SolcError {
 type HostFn =
     Box<dyn Fn(Caller<'_, HostState>, &[Val], &mut [Val]) -> wasmtime::Result<()> + Send + Sync>;
 
-fn exports_of(caller: &Caller<'_, HostState>) -> Exports {
+fn exports_of(caller: &Caller<'_, HostState>) -> Arc<Exports> {
     caller
         .data()
         .exports
@@ -725,7 +858,7 @@ fn table_func(
 ) -> wasmtime::Result<Func> {
     let slot = index as u32 as usize;
     if let Some(Some(func)) = caller.data().table_cache.get(slot) {
-        return Ok(func.clone());
+        return Ok(*func);
     }
     let func = table
         .get(&mut *caller, slot as u64)
@@ -737,7 +870,7 @@ fn table_func(
     if cache.len() <= slot {
         cache.resize(slot + 1, None);
     }
-    cache[slot] = Some(func.clone());
+    cache[slot] = Some(func);
     Ok(func)
 }
 
@@ -762,7 +895,7 @@ fn invoke(signature: String, result_types: Vec<ValType>) -> HostFn {
                 _ => val,
             });
         }
-        let stack = ex.stack_save.call(&mut caller, ())?;
+        let stack = ex.stack_pointer.get(&mut caller);
         let func = table_func(&mut caller, &ex.table, arg(params, 0))?;
         let mut out = match ret {
             'v' => vec![],
@@ -779,14 +912,15 @@ fn invoke(signature: String, result_types: Vec<ValType>) -> HostFn {
                             caller.data_mut().temp_ret0 = (*v >> 32) as i32;
                             Val::I32(*v as i32)
                         }
-                        other => other.clone(),
+                        other => *other,
                     };
                 }
                 Ok(())
             }
             Err(err) if err.downcast_ref::<CppException>().is_some() => {
-                ex.stack_restore.call(&mut caller, stack)?;
+                ex.stack_pointer.set(&mut caller, stack)?;
                 ex.set_threw.call(&mut caller, (1, 0))?;
+                caller.data_mut().exceptions_unwound += 1;
                 for (slot, ty) in results.iter_mut().zip(&result_types) {
                     *slot = zero_of(ty);
                 }
@@ -811,31 +945,42 @@ fn zero_of(ty: &ValType) -> Val {
 /// typed host function: no `Val` boxing and no per-call signature lookup,
 /// which makes a small compile several times faster than the generic path.
 macro_rules! typed_invoke {
-    ($linker:expr, $module:expr, $name:expr, $ret:ty, ($($arg:ident),*)) => {{
-        // Type-checked once per table entry, then called without checks.
-        let typed_cache: Mutex<Vec<Option<TypedFunc<($(typed_invoke!(@i32 $arg),)*), $ret>>>> = Mutex::new(Vec::new());
+    ($linker:expr, $module:expr, $name:expr, $exports:expr, $ret:ty, ($($arg:ident),*)) => {{
+        type Target = TypedFunc<($(typed_invoke!(@i32 $arg),)*), $ret>;
+        let exports = Arc::clone($exports);
+        // One slot per table entry, sized when first called (the table is
+        // complete by then); each entry is looked up and type-checked once,
+        // then called by reference.
+        let cache: OnceLock<Box<[OnceLock<Target>]>> = OnceLock::new();
         $linker.func_wrap($module, $name, move |mut caller: Caller<'_, HostState>, index: i32, $($arg: i32),*| -> wasmtime::Result<$ret> {
-            let ex = exports_of(&caller);
-            let stack = ex.stack_save.call(&mut caller, ())?;
+            let ex = exports.get().expect("exports are set before solc runs");
+            let slots = cache.get_or_init(|| {
+                let size = ex.table.size(&caller) as usize;
+                (0..size).map(|_| OnceLock::new()).collect()
+            });
             let slot = index as u32 as usize;
-            let cached = typed_cache.lock().unwrap_or_else(|p| p.into_inner()).get(slot).cloned().flatten();
-            let typed = match cached {
-                Some(typed) => typed,
+            let uncached;
+            let target: &Target = match slots.get(slot).and_then(OnceLock::get) {
+                Some(target) => target,
                 None => {
-                    let typed = table_func(&mut caller, &ex.table, index)?.typed(&caller)?;
-                    let mut cache = typed_cache.lock().unwrap_or_else(|p| p.into_inner());
-                    if cache.len() <= slot {
-                        cache.resize(slot + 1, None);
+                    let typed: Target = table_func(&mut caller, &ex.table, index)?.typed(&caller)?;
+                    match slots.get(slot) {
+                        Some(cell) => cell.get_or_init(|| typed),
+                        None => {
+                            uncached = typed;
+                            &uncached
+                        }
                     }
-                    cache[slot] = Some(typed.clone());
-                    typed
                 }
             };
-            match typed.call(&mut caller, ($($arg,)*)) {
+            // Emscripten's glue: `sp = stackSave(); try { … } catch { stackRestore(sp); setThrew(1, 0) }`.
+            let stack = ex.stack_pointer.get(&mut caller);
+            match target.call(&mut caller, ($($arg,)*)) {
                 Ok(value) => Ok(value),
                 Err(err) if err.downcast_ref::<CppException>().is_some() => {
-                    ex.stack_restore.call(&mut caller, stack)?;
+                    ex.stack_pointer.set(&mut caller, stack)?;
                     ex.set_threw.call(&mut caller, (1, 0))?;
+                    caller.data_mut().exceptions_unwound += 1;
                     Ok(Default::default())
                 }
                 Err(err) => Err(err),
@@ -852,24 +997,130 @@ fn link_typed_invoke(
     module: &str,
     name: &str,
     signature: &str,
+    exports: &Arc<OnceLock<Arc<Exports>>>,
 ) -> wasmtime::Result<bool> {
     match signature {
-        "v" => typed_invoke!(linker, module, name, (), ()),
-        "vi" => typed_invoke!(linker, module, name, (), (a)),
-        "vii" => typed_invoke!(linker, module, name, (), (a, b)),
-        "viii" => typed_invoke!(linker, module, name, (), (a, b, c)),
-        "viiii" => typed_invoke!(linker, module, name, (), (a, b, c, d)),
-        "viiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e)),
-        "viiiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e, f)),
-        "viiiiiii" => typed_invoke!(linker, module, name, (), (a, b, c, d, e, f, g)),
-        "i" => typed_invoke!(linker, module, name, i32, ()),
-        "ii" => typed_invoke!(linker, module, name, i32, (a)),
-        "iii" => typed_invoke!(linker, module, name, i32, (a, b)),
-        "iiii" => typed_invoke!(linker, module, name, i32, (a, b, c)),
-        "iiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d)),
-        "iiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e)),
-        "iiiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e, f)),
-        "iiiiiiii" => typed_invoke!(linker, module, name, i32, (a, b, c, d, e, f, g)),
+        "v" => typed_invoke!(linker, module, name, exports, (), ()),
+        "vi" => typed_invoke!(linker, module, name, exports, (), (a)),
+        "vii" => typed_invoke!(linker, module, name, exports, (), (a, b)),
+        "viii" => typed_invoke!(linker, module, name, exports, (), (a, b, c)),
+        "viiii" => typed_invoke!(linker, module, name, exports, (), (a, b, c, d)),
+        "viiiii" => typed_invoke!(linker, module, name, exports, (), (a, b, c, d, e)),
+        "viiiiii" => typed_invoke!(linker, module, name, exports, (), (a, b, c, d, e, f)),
+        "viiiiiii" => typed_invoke!(linker, module, name, exports, (), (a, b, c, d, e, f, g)),
+        "i" => typed_invoke!(linker, module, name, exports, i32, ()),
+        "ii" => typed_invoke!(linker, module, name, exports, i32, (a)),
+        "iii" => typed_invoke!(linker, module, name, exports, i32, (a, b)),
+        "iiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c)),
+        "iiiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c, d)),
+        "iiiiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c, d, e)),
+        "iiiiiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c, d, e, f)),
+        "iiiiiiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c, d, e, f, g)),
+        "viiiiiiii" => typed_invoke!(linker, module, name, exports, (), (a, b, c, d, e, f, g, h)),
+        "viiiiiiiii" => typed_invoke!(
+            linker,
+            module,
+            name,
+            exports,
+            (),
+            (a, b, c, d, e, f, g, h, i)
+        ),
+        "viiiiiiiiii" => {
+            typed_invoke!(
+                linker,
+                module,
+                name,
+                exports,
+                (),
+                (a, b, c, d, e, f, g, h, i, j)
+            )
+        }
+        "iiiiiiiii" => typed_invoke!(linker, module, name, exports, i32, (a, b, c, d, e, f, g, h)),
+        "iiiiiiiiii" => typed_invoke!(
+            linker,
+            module,
+            name,
+            exports,
+            i32,
+            (a, b, c, d, e, f, g, h, i)
+        ),
+        "iiiiiiiiiii" => {
+            typed_invoke!(
+                linker,
+                module,
+                name,
+                exports,
+                i32,
+                (a, b, c, d, e, f, g, h, i, j)
+            )
+        }
         _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{
+        CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection,
+        GlobalSection, GlobalType, Instruction, Module as Encoded, TypeSection, ValType as Ty,
+    };
+
+    /// A module shaped like Emscripten's: a private mutable stack pointer
+    /// (global 1, after another global) read by an exported `stackSave`.
+    fn emscripten_like() -> Vec<u8> {
+        let mut module = Encoded::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], [Ty::I32]);
+        module.section(&types);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        module.section(&functions);
+        let mut globals = GlobalSection::new();
+        for initial in [7, 65536] {
+            globals.global(
+                GlobalType {
+                    val_type: Ty::I32,
+                    mutable: true,
+                    shared: false,
+                },
+                &ConstExpr::i32_const(initial),
+            );
+        }
+        module.section(&globals);
+        let mut exports = ExportSection::new();
+        exports.export("Rb", ExportKind::Func, 0);
+        module.section(&exports);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::GlobalGet(1));
+        body.instruction(&Instruction::End);
+        code.function(&body);
+        module.section(&code);
+        module.finish()
+    }
+
+    #[test]
+    fn prepared_module_exports_the_stack_pointer_and_keeps_the_rest() {
+        let prepared = prepare_module(&emscripten_like(), "Rb").unwrap();
+        let engine = Engine::default();
+        let module = Module::new(&engine, &prepared).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let stack_pointer = instance
+            .get_global(&mut store, STACK_POINTER_EXPORT)
+            .expect("exported");
+        assert_eq!(stack_pointer.get(&mut store).i32(), Some(65536));
+        stack_pointer.set(&mut store, Val::I32(4096)).unwrap();
+        let stack_save = instance
+            .get_typed_func::<(), i32>(&mut store, "Rb")
+            .unwrap();
+        assert_eq!(stack_save.call(&mut store, ()).unwrap(), 4096);
+    }
+
+    #[test]
+    fn a_stack_save_that_is_not_a_global_read_is_refused() {
+        let err = prepare_module(&emscripten_like(), "missing").unwrap_err();
+        assert!(err.to_string().contains("stack pointer"), "{err}");
     }
 }

@@ -1,5 +1,5 @@
 // Compiles a project's .sol files with solc-js into a standard-JSON output file.
-// Used by forja-tester's tests until forja-compiler's build API is available.
+// Used by forja-tester's examples/bench.rs (the tests compile in-process with forja-compiler).
 // usage: node compile.js <root> <out.json> [prefix=target ...] [--dirs=src,test]
 const solc = require('solc'); const fs = require('fs'); const path = require('path');
 const root = path.resolve(process.argv[2]); const out = process.argv[3];
