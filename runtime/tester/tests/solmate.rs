@@ -2,7 +2,8 @@
 //! runs unmodified apart from `pragma solidity 0.8.15` pins, which are relaxed
 //! because the fixtures compile with solc 0.8.30.
 //!
-//! Needs `npm` and the npm registry: `cargo test -p forja-tester --test solmate -- --ignored --nocapture`.
+//! Needs `npm` and the npm registry (CI has both); without them it prints
+//! SKIPPED and passes. Figures: `cargo test -p forja-tester --test solmate -- --nocapture`.
 
 mod common;
 
@@ -13,13 +14,17 @@ use forja_tester::{
     runner::{TestConfig, run_tests},
 };
 
-fn fetch_solmate(dir: &Path) -> std::path::PathBuf {
-    let status = Command::new("npm")
+/// Unpacks solmate into `dir`; `None` (with the reason printed) when npm
+/// or the registry is unavailable.
+fn fetch_solmate(dir: &Path) -> Option<std::path::PathBuf> {
+    let packed = Command::new("npm")
         .args(["pack", "solmate@6.8.0", "--silent"])
         .current_dir(dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm pack solmate@6.8.0 failed");
+        .status();
+    if !packed.is_ok_and(|status| status.success()) {
+        println!("SKIPPED solmate_suite_runs: `npm pack solmate@6.8.0` failed (no npm or no registry)");
+        return None;
+    }
     let status = Command::new("tar")
         .args(["xzf", "solmate-6.8.0.tgz"])
         .current_dir(dir)
@@ -39,7 +44,7 @@ fn fetch_solmate(dir: &Path) -> std::path::PathBuf {
             .unwrap();
         }
     }
-    project
+    Some(project)
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -55,11 +60,22 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Failures that are the suite's, not forja's: the fuzzer (seeded, so
+/// reproducible) picks the test contract's own address as `sender`, for
+/// which ERC6909's `transferFrom` is legitimately authorised, so the
+/// "not authorized" expectation and the allowance arithmetic do not hold.
+/// forge fails these tests on the same inputs.
+const EXPLAINED_FAILURES: &[&str] = &[
+    "ERC6909Test::testFailTransferFromNotAuthorized(address,address,uint256,uint256)",
+    "ERC6909Test::testTransferFromWithApproval(address,address,uint256,uint256,uint256)",
+];
+
 #[test]
-#[ignore = "downloads solmate@6.8.0 from npm"]
 fn solmate_suite_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let project = fetch_solmate(tmp.path());
+    let Some(project) = fetch_solmate(tmp.path()) else {
+        return;
+    };
     let ds_test = common::fixtures_dir().join("ds-test");
     let artifacts = common::compile_with(&project, &["src"], &[("ds-test/", &ds_test)]);
     let config = TestConfig {
@@ -103,5 +119,15 @@ fn solmate_suite_runs() {
         report.suites.len() >= 20,
         "solmate's test contracts are discovered"
     );
-    assert!(report.passed() >= 400, "the bulk of solmate's suite passes");
+    assert!(report.passed() >= 560, "solmate's suite passes: {} passed", report.passed());
+    for suite in &report.suites {
+        for test in suite.tests.iter().filter(|t| t.status == TestStatus::Fail) {
+            let name = format!("{}::{}", suite.name, test.signature);
+            assert!(
+                EXPLAINED_FAILURES.contains(&name.as_str()),
+                "unexpected failure {name}: {:?}",
+                test.reason
+            );
+        }
+    }
 }
