@@ -121,6 +121,14 @@ pub enum StorageError {
         stored: B256,
         configured: B256,
     },
+    #[error(
+        "node store {path} belongs to chain id {stored}, the configuration says {configured} (transactions signed for one chain do not replay on another)"
+    )]
+    ChainIdMismatch {
+        path: PathBuf,
+        stored: u64,
+        configured: u64,
+    },
     #[error("writing to node store {path} failed: {message}")]
     Write { path: PathBuf, message: String },
 }

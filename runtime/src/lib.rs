@@ -5,15 +5,18 @@
 pub mod block;
 pub mod chain;
 pub mod config;
+pub mod dev;
 pub mod error;
 pub mod execution;
 pub mod network;
 pub mod node;
 pub mod permissions;
 pub mod pool;
+pub mod sim;
 pub mod spec;
 pub mod state;
 pub mod storage;
+pub mod trace;
 
 pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
 pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};

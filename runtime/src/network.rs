@@ -139,6 +139,7 @@ pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBl
     Ok((Arc::new(SealedBlock::with_hash(header, hash, Vec::new())), world))
 }
 
+#[allow(clippy::large_enum_variant)] // see NetMessage
 enum Envelope {
     Event(CoreEvent),
     Shutdown,
@@ -149,6 +150,8 @@ struct NetworkInner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     chain_id: u64,
     dev_accounts: Vec<PrivateKeySigner>,
+    /// Dev controls' network-wide state (clock offset, impersonations).
+    dev: Arc<crate::dev::DevState>,
 }
 
 /// A running network. Cloning shares it.
@@ -226,11 +229,24 @@ pub(crate) fn open_nodes(
                         .into());
                     }
                     Some(_) => {
-                        let (chain, permissions) = store.load()?;
+                        match store.chain_id()? {
+                            Some(stored) if stored != spec.chain_id => {
+                                return Err(StorageError::ChainIdMismatch {
+                                    path,
+                                    stored,
+                                    configured: spec.chain_id,
+                                }
+                                .into());
+                            }
+                            Some(_) => {}
+                            None => store.write_chain_id(spec.chain_id)?,
+                        }
+                        let (chain, permissions) = store.load(mode)?;
                         (chain, permissions, Some(store))
                     }
                     None => {
                         store.write_genesis(&genesis_block, &genesis_world, &initial_permissions)?;
+                        store.write_chain_id(spec.chain_id)?;
                         (
                             Chain::new(genesis_block.clone(), genesis_world.clone()),
                             initial_permissions.clone(),
@@ -260,7 +276,7 @@ pub(crate) fn open_nodes(
     Ok(nodes)
 }
 
-fn node_path(dir: &Path, index: usize) -> PathBuf {
+pub(crate) fn node_path(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("node-{index}.redb"))
 }
 
@@ -282,6 +298,7 @@ impl Network {
         let (senders, receivers): (Vec<Sender<Envelope>>, Vec<_>) =
             shared.iter().map(|_| mpsc::channel()).unzip();
         let senders = Arc::new(senders);
+        let dev = Arc::new(crate::dev::DevState::default());
         let mut cores = Vec::new();
         for node in &shared {
             cores.push(NodeCore::new(node.clone(), bft.clone(), peers.clone())?);
@@ -289,29 +306,32 @@ impl Network {
         let mut threads = Vec::new();
         for (index, (core, receiver)) in cores.into_iter().zip(receivers).enumerate() {
             let senders = senders.clone();
+            let dev = dev.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("forja-node-{index}"))
-                .spawn(move || drive_node(index, core, receiver, senders))
+                .spawn(move || drive_node(index, core, receiver, senders, dev))
                 .map_err(|e| Error::InvalidRequest(format!("cannot start node thread: {e}")))?;
             threads.push(thread);
         }
-        let nodes = shared
-            .into_iter()
-            .enumerate()
-            .map(|(index, shared)| NodeHandle {
-                shared,
-                sender: senders[index].clone(),
-                peers: peers.clone(),
-            })
-            .collect();
-        Ok(Network {
-            inner: Arc::new(NetworkInner {
-                nodes,
-                threads: Mutex::new(threads),
-                chain_id: config.chain_id,
-                dev_accounts,
-            }),
-        })
+        // Handles reach their network (dev controls act on every node)
+        // without keeping it alive.
+        let inner = Arc::new_cyclic(|network| NetworkInner {
+            nodes: shared
+                .into_iter()
+                .enumerate()
+                .map(|(index, shared)| NodeHandle {
+                    shared,
+                    sender: senders[index].clone(),
+                    peers: peers.clone(),
+                    network: network.clone(),
+                })
+                .collect(),
+            threads: Mutex::new(threads),
+            chain_id: config.chain_id,
+            dev_accounts,
+            dev,
+        });
+        Ok(Network { inner })
     }
 
     /// Stops every node (each committed block is already durable).
@@ -365,7 +385,10 @@ fn drive_node(
     mut core: NodeCore,
     receiver: mpsc::Receiver<Envelope>,
     peers: Arc<Vec<Sender<Envelope>>>,
+    dev: Arc<crate::dev::DevState>,
 ) {
+    // The engine's clock, shifted by the dev network's time controls.
+    let now_ms = || now_ms().saturating_add_signed(dev.clock_offset_ms());
     let mut timers: BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>> = BinaryHeap::new();
     let deliver = |effects: Vec<Effect>, timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>| {
         for effect in effects {
@@ -452,6 +475,7 @@ pub struct NodeHandle {
     shared: Arc<NodeShared>,
     sender: Sender<Envelope>,
     peers: Vec<B512>,
+    network: std::sync::Weak<NetworkInner>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -874,5 +898,25 @@ fn resolve(chain: &Chain, block: BlockId) -> Result<u64> {
             BlockNumberOrTag::Number(n) => Err(Error::BlockNotFound(format!("{n} (head is {head})"))),
             _ => Ok(head),
         },
+    }
+}
+
+impl NodeHandle {
+    /// The node's shared state, for the crate's tracing and dev controls.
+    pub(crate) fn shared(&self) -> &Arc<NodeShared> {
+        &self.shared
+    }
+
+    /// Every node of this handle's network and the dev controls' state.
+    pub(crate) fn dev_network(&self) -> Result<(Vec<NodeHandle>, Arc<crate::dev::DevState>)> {
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        Ok((network.nodes.clone(), network.dev.clone()))
+    }
+
+    /// Makes the node's engine start a round even with an empty pool (dev `mine`).
+    pub(crate) fn request_block(&self) {
+        let _ = self
+            .sender
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(Vec::new()))));
     }
 }

@@ -37,6 +37,9 @@ use crate::{
 };
 
 /// Messages between nodes.
+// Messages carry a block header inline (~800 bytes); they are moved a
+// few times per hop, so boxing would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum NetMessage {
     /// An encoded consensus message.
@@ -61,11 +64,12 @@ pub enum LocalEvent {
     TransactionsAdded(Vec<TxRef>),
     /// Propose (`Some(add)`) or discard (`None`) a validator vote.
     Vote { address: Address, add: Option<bool> },
-    /// Apply a permission change here and send it to every peer.
+    /// Send a permission change, already applied here, to every peer.
     Permissions(PermissionChange),
 }
 
 /// What the driver must do for the core.
+#[allow(clippy::large_enum_variant)] // see NetMessage
 #[derive(Clone, Debug)]
 pub enum Effect {
     /// Send to one peer (`Some(index)`) or to every peer (`None`).
@@ -75,6 +79,7 @@ pub enum Effect {
 }
 
 /// Inputs of the core.
+#[allow(clippy::large_enum_variant)] // see NetMessage
 #[derive(Clone, Debug)]
 pub enum CoreEvent {
     Net { from: usize, message: NetMessage },
@@ -158,6 +163,16 @@ impl NodeShared {
     }
 }
 
+/// Whether a block to validate is a proposal (its transactions must pass
+/// this node's permissioning now) or was already decided by a quorum (the
+/// permissions in force when it was decided applied; a later change to the
+/// lists must not stop a node from catching up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proposed {
+    Yes,
+    No,
+}
+
 /// A block that executed correctly on the head, kept until it is committed.
 struct Validated {
     transactions: Vec<TxRef>,
@@ -231,10 +246,14 @@ impl NodeCore {
         let mut effects = Vec::new();
         match event {
             CoreEvent::Timer(id) => {
-                if matches!(id, TimerId::Round(_)) {
+                let round_timed_out = matches!(id, TimerId::Round(_));
+                if round_timed_out {
                     self.shared.metrics.round_changes.fetch_add(1, Ordering::Relaxed);
                 }
                 self.step(now_ms, Input::Timer(id), &mut effects);
+                if round_timed_out {
+                    self.regossip_pool(&mut effects);
+                }
             }
             CoreEvent::Local(event) => self.handle_local(now_ms, event, &mut effects),
             CoreEvent::Net { from, message } => {
@@ -246,6 +265,27 @@ impl NodeCore {
             }
         }
         effects
+    }
+
+    /// Sends this node's executable transactions to every peer again. Gossip
+    /// is fire-and-forget: with block period 0 a transaction whose gossip was
+    /// lost would sit in one pool, and a round this node alone starts can
+    /// never gather a quorum of round changes. A timed-out round is the sign.
+    fn regossip_pool(&self, effects: &mut Vec<Effect>) {
+        let chain = self.shared.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        let ready = self
+            .shared
+            .pool
+            .lock()
+            .expect("pool lock")
+            .ready(|a| state.nonce(a), self.shared.spec.max_block_transactions);
+        if !ready.is_empty() {
+            effects.push(Effect::Send {
+                to: None,
+                message: NetMessage::Transactions(ready),
+            });
+        }
     }
 
     fn peer_allowed(&self, from: usize) -> bool {
@@ -273,9 +313,10 @@ impl NodeCore {
                 self.publish_consensus_view();
             }
             LocalEvent::Permissions(change) => {
-                if let Err(error) = self.shared.apply_permissions(&change) {
-                    tracing::error!(node = self.shared.index, %error, "persisting a permission change failed");
-                }
+                // The API handle already applied and persisted the change
+                // (so it holds as soon as the call returns). Applying it
+                // again here would undo a later change made in between,
+                // e.g. a remove replayed after the add that followed it.
                 effects.push(Effect::Send {
                     to: None,
                     message: NetMessage::Permissions(change),
@@ -353,7 +394,7 @@ impl NodeCore {
                 Output::BuildBlock(request) => Some(Input::BlockBuilt(self.build(&request))),
                 Output::ValidateBlock(block) => {
                     let hash = block.hash(self.shared.mode).unwrap_or_default();
-                    let valid = match self.validate(&block) {
+                    let valid = match self.validate(&block, Proposed::Yes) {
                         Ok(()) => true,
                         Err(error) => {
                             self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
@@ -488,7 +529,7 @@ impl NodeCore {
     }
 
     /// Executes a proposed or synced block on the head and checks its header.
-    fn validate(&mut self, block: &BftBlock) -> Result<(), Error> {
+    fn validate(&mut self, block: &BftBlock, proposed: Proposed) -> Result<(), Error> {
         let mode = self.shared.mode;
         let hash = bft_block_hash(mode, &block.header)
             .map_err(|e| Error::InvalidRequest(format!("block {}: {e}", block.number())))?;
@@ -496,6 +537,20 @@ impl NodeCore {
             return Ok(());
         }
         let transactions = self.decode_body(block.number(), &block.body)?;
+        if proposed == Proposed::Yes {
+            let permissions = self.shared.permissions.read().expect("permissions lock");
+            for (index, tx) in transactions.iter().enumerate() {
+                if let Err(refusal) = permissions.check_transaction(tx.sender, tx.kind().is_create()) {
+                    return Err(BlockError::InvalidTransaction {
+                        number: block.number(),
+                        index,
+                        hash: tx.hash,
+                        reason: refusal.to_string(),
+                    }
+                    .into());
+                }
+            }
+        }
         let shared = self.shared.clone();
         let chain = shared.chain.read().expect("chain lock");
         let head = chain.head();
@@ -572,7 +627,8 @@ impl NodeCore {
         let hash = bft_block_hash(mode, &block.header)
             .map_err(|e| Error::InvalidRequest(format!("block {}: {e}", block.number())))?;
         if !self.validated.contains_key(&hash) {
-            self.validate(block)?;
+            // Decided by a quorum: the permissions of its time applied.
+            self.validate(block, Proposed::No)?;
         }
         let validated = self.validated.remove(&hash).expect("validated above");
         let sealed = Arc::new(SealedBlock::with_hash(

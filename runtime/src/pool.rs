@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use alloy::{
-    consensus::{Transaction, TxEnvelope, TxType, transaction::SignerRecoverable},
+    consensus::{Transaction, TxEnvelope, TxType, crypto::SECP256K1N_HALF},
     eips::eip2718::Decodable2718,
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, B512, U256},
 };
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
 
@@ -42,8 +42,7 @@ impl Default for PoolLimits {
 /// Decodes an EIP-2718 encoded transaction and recovers its sender.
 pub fn decode_transaction(raw: &[u8]) -> Result<SignedTx, TxError> {
     let mut buf = raw;
-    let envelope =
-        TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
+    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
     if !buf.is_empty() {
         return Err(TxError::Decode(format!(
             "{} trailing bytes after the transaction",
@@ -59,10 +58,30 @@ pub fn recover(envelope: TxEnvelope) -> Result<SignedTx, TxError> {
         TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 => {}
         other => return Err(TxError::UnsupportedType(other as u8)),
     }
-    let sender = envelope
-        .recover_signer()
-        .map_err(|e| TxError::InvalidSignature(e.to_string()))?;
-    Ok(SignedTx::new(envelope, sender))
+    let signature = envelope.signature();
+    // EIP-2: a high s is the malleable twin of a valid signature.
+    if signature.s() > SECP256K1N_HALF {
+        return Err(TxError::InvalidSignature(
+            "s is above secp256k1n/2 (EIP-2 malleability rule)".into(),
+        ));
+    }
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    // revm's ecrecover runs on libsecp256k1, about three times faster than
+    // the pure-Rust k256 that alloy's `recover_signer` uses without its
+    // `secp256k1` feature; recovery is most of a transaction's cost at
+    // submission.
+    let recovered = revm::precompile::secp256k1::ecrecover(
+        &B512::from(compact),
+        signature.v() as u8,
+        &envelope.signature_hash(),
+    )
+    .map_err(|e| TxError::InvalidSignature(e.to_string()))?;
+    Ok(SignedTx::new(
+        envelope,
+        Address::from_slice(&recovered[12..]),
+    ))
 }
 
 /// Stateless and state checks a transaction must pass to enter the pool.
@@ -104,7 +123,8 @@ pub fn validate(
         return Err(TxError::PriorityFeeAboveMaxFee { priority, max_fee });
     }
     let initial = calculate_initial_tx_gas_for_tx(tx_env(tx), spec.spec_id(), None);
-    let intrinsic = (initial.initial_regular_gas + initial.initial_state_gas).max(initial.floor_gas);
+    let intrinsic =
+        (initial.initial_regular_gas + initial.initial_state_gas).max(initial.floor_gas);
     if gas_limit < intrinsic {
         return Err(TxError::GasTooLow {
             gas_limit,
@@ -231,13 +251,12 @@ impl TxPool {
     pub fn ready(&self, mut nonce_of: impl FnMut(Address) -> u64, limit: usize) -> Vec<TxRef> {
         let mut out = Vec::new();
         for (sender, queue) in &self.by_sender {
-            let mut next = nonce_of(*sender);
-            for (nonce, tx) in queue.range(next..) {
+            let first = nonce_of(*sender);
+            for (next, (nonce, tx)) in (first..).zip(queue.range(first..)) {
                 if *nonce != next || out.len() >= limit {
                     break;
                 }
                 out.push(tx.clone());
-                next += 1;
             }
             if out.len() >= limit {
                 break;
@@ -273,7 +292,11 @@ impl TxPool {
 
     /// Drops transactions a new head made stale (nonce below the sender's
     /// new nonce) for the given senders.
-    pub fn prune(&mut self, senders: impl IntoIterator<Item = Address>, mut nonce_of: impl FnMut(Address) -> u64) {
+    pub fn prune(
+        &mut self,
+        senders: impl IntoIterator<Item = Address>,
+        mut nonce_of: impl FnMut(Address) -> u64,
+    ) {
         for sender in senders {
             let Some(queue) = self.by_sender.get_mut(&sender) else {
                 continue;
@@ -307,5 +330,100 @@ impl TxPool {
     pub fn clear(&mut self) {
         self.by_sender.clear();
         self.by_hash.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        consensus::{
+            SignableTransaction, Signed, TxEip1559, TxEip2930, TxLegacy,
+            transaction::SignerRecoverable,
+        },
+        network::TxSignerSync,
+        primitives::{Signature, TxKind},
+        signers::local::PrivateKeySigner,
+    };
+
+    use super::*;
+
+    fn signed<T: SignableTransaction<Signature>>(key: &PrivateKeySigner, mut tx: T) -> Signed<T> {
+        let signature = key.sign_transaction_sync(&mut tx).unwrap();
+        tx.into_signed(signature)
+    }
+
+    #[test]
+    fn recovery_matches_alloy_for_every_supported_type_and_refuses_high_s() {
+        let key = PrivateKeySigner::random();
+        let to = TxKind::Call(Address::repeat_byte(1));
+        let envelopes: Vec<TxEnvelope> = vec![
+            signed(
+                &key,
+                TxLegacy {
+                    chain_id: None,
+                    to,
+                    gas_limit: 21_000,
+                    ..Default::default()
+                },
+            )
+            .into(),
+            signed(
+                &key,
+                TxLegacy {
+                    chain_id: Some(2020),
+                    to,
+                    gas_limit: 21_000,
+                    ..Default::default()
+                },
+            )
+            .into(),
+            signed(
+                &key,
+                TxEip2930 {
+                    chain_id: 2020,
+                    to,
+                    gas_limit: 21_000,
+                    ..Default::default()
+                },
+            )
+            .into(),
+            signed(
+                &key,
+                TxEip1559 {
+                    chain_id: 2020,
+                    to,
+                    gas_limit: 21_000,
+                    nonce: 7,
+                    ..Default::default()
+                },
+            )
+            .into(),
+        ];
+        for envelope in envelopes {
+            assert_eq!(envelope.recover_signer().unwrap(), key.address());
+            assert_eq!(recover(envelope).unwrap().sender, key.address());
+        }
+
+        let tx = signed(
+            &key,
+            TxEip1559 {
+                chain_id: 2020,
+                to,
+                gas_limit: 21_000,
+                ..Default::default()
+            },
+        );
+        let order = U256::from_be_slice(&alloy::hex!(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        ));
+        let signature = tx.signature();
+        let twin = Signature::new(signature.r(), order - signature.s(), !signature.v());
+        let malleable: TxEnvelope = Signed::new_unhashed(tx.strip_signature(), twin).into();
+        assert!(malleable.recover_signer().is_err());
+        let err = recover(malleable).unwrap_err();
+        assert!(
+            matches!(&err, TxError::InvalidSignature(m) if m.contains("EIP-2")),
+            "{err}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// EVM hardforks a forja chain can run. Permissioned networks pin one for
 /// the chain's life (Alastria's Red T runs byzantium).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hardfork {
     Byzantium,
@@ -17,13 +17,8 @@ pub enum Hardfork {
     London,
     Shanghai,
     Cancun,
+    #[default]
     Prague,
-}
-
-impl Default for Hardfork {
-    fn default() -> Self {
-        Self::Prague
-    }
 }
 
 impl Hardfork {

@@ -58,7 +58,6 @@ impl Account {
             balance: self.balance,
             storage_root: self.storage_root,
             code_hash: self.code_hash,
-            ..Default::default()
         }
     }
 }
@@ -205,7 +204,6 @@ impl WorldState {
                     balance: fields.balance,
                     storage_root: root,
                     code_hash: fields.code_hash,
-                    ..Default::default()
                 }),
             ));
         }

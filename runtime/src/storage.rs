@@ -17,6 +17,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, Log, U256},
 };
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use forja_consensus::{BftMode, bft_block_hash};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{
@@ -38,6 +39,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_GENESIS: &str = "genesis_hash";
 const META_PERMISSIONS: &str = "permissions";
+const META_CHAIN_ID: &str = "chain_id";
 
 #[derive(RlpEncodable, RlpDecodable)]
 struct StoredAccount {
@@ -132,6 +134,38 @@ impl Store {
                 Ok(Some(B256::from_slice(bytes)))
             }
         }
+    }
+
+    /// The chain id recorded in the store (`None` for a new store, or one
+    /// written before chain ids were recorded).
+    pub fn chain_id(&self) -> Result<Option<u64>, StorageError> {
+        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let table = match read.open_table(META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.corrupt(e)),
+        };
+        match table.get(META_CHAIN_ID).map_err(|e| self.corrupt(e))? {
+            None => Ok(None),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .value()
+                    .try_into()
+                    .map_err(|_| self.corrupt("chain id entry is not 8 bytes"))?;
+                Ok(Some(u64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// Records the chain id the store belongs to.
+    pub fn write_chain_id(&self, chain_id: u64) -> Result<(), StorageError> {
+        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        write
+            .open_table(META)
+            .map_err(|e| self.write_error(e))?
+            .insert(META_CHAIN_ID, chain_id.to_be_bytes().as_slice())
+            .map_err(|e| self.write_error(e))?;
+        write.commit().map_err(|e| self.write_error(e))
     }
 
     /// Writes a new chain's genesis: block 0, its state and the permissions.
@@ -318,9 +352,12 @@ impl Store {
         write.commit().map_err(|e| self.write_error(e))
     }
 
-    /// Loads the whole chain and the permissions. The loaded state's root
-    /// must equal the head's state root, or the store is reported corrupt.
-    pub fn load(&self) -> Result<(Chain, Permissions), StorageError> {
+    /// Loads the whole chain and the permissions. Block hashes are computed
+    /// as `mode` defines them (BFT hashes leave out the committed seals and
+    /// the round, which differ between nodes), so that each block's parent
+    /// hash can be checked. The loaded state's root must equal the head's
+    /// state root, or the store is reported corrupt.
+    pub fn load(&self, mode: BftMode) -> Result<(Chain, Permissions), StorageError> {
         let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
         let table = |name| self.corrupt(format!("table `{name}` is missing"));
         let blocks = read.open_table(BLOCKS).map_err(|_| table("blocks"))?;
@@ -390,7 +427,9 @@ impl Store {
                 .zip(sender_bytes.chunks(20))
                 .map(|(tx, sender)| Arc::new(SignedTx::new(tx, Address::from_slice(sender))))
                 .collect();
-            let sealed = Arc::new(SealedBlock::new(block.header, transactions));
+            let hash = bft_block_hash(mode, &block.header)
+                .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
+            let sealed = Arc::new(SealedBlock::with_hash(block.header, hash, transactions));
             if sealed.number() != number {
                 return Err(self.corrupt(format!("entry {number} holds block {}", sealed.number())));
             }
@@ -398,6 +437,13 @@ impl Store {
                 None => {
                     if number != 0 {
                         return Err(self.corrupt("the genesis block is missing"));
+                    }
+                    let recorded = meta
+                        .get(META_GENESIS)
+                        .map_err(|e| self.corrupt(e))?
+                        .map(|v| v.value().to_vec());
+                    if recorded.as_deref() != Some(sealed.hash.as_slice()) {
+                        return Err(self.corrupt("block 0 is not the genesis block recorded in the store"));
                     }
                     chain = Some(Chain::new(sealed, WorldState::default()));
                 }

@@ -664,7 +664,6 @@ enum Interruption {
 }
 
 #[test]
-#[ignore = "forja node cannot reopen its --data-dir once it has made 2 blocks (\"node store … is corrupt: block 2 does not extend block 1\"), even after a clean SIGINT; passes against anvil (FORJA_E2E_ANVIL=… cargo test -- --ignored)"]
 fn a_deploy_interrupted_by_the_node_going_down_resumes_without_duplicates() {
     let kind = require_node!();
     interrupted_deploy_resumes(kind, Interruption::NodeDown, 31340);

@@ -1,0 +1,350 @@
+//! Development controls of the dev network (anvil/hardhat's `evm_*`,
+//! `anvil_*`): mining on demand, moving the clock, patching state and
+//! sending transactions as any account.
+//!
+//! Every node of the in-process network validates every block, so each
+//! control keeps them in agreement:
+//! - mining asks every node's engine for a block and waits until every node
+//!   has committed it: blocks still go through consensus;
+//! - the clock offset is one value the whole network's engines read, so the
+//!   proposer's timestamp and the validators' checks use the same clock;
+//! - state patches are applied to every node's head state at the same point,
+//!   between blocks, while every chain is write-locked and no transaction is
+//!   pending anywhere (so no block is being built or validated on the old
+//!   state), and the next block's state root includes them on every node;
+//! - an impersonated transaction carries a fixed fake signature and enters
+//!   the pools with its sender already known; pools gossip transactions with
+//!   their senders, and block import takes senders from the pool, so every
+//!   node accepts it.
+//!
+//! State patches change state outside blocks, so they are only offered on
+//! in-memory networks: a node's store could not reload them. Snapshots and
+//! reverts are not offered yet: rolling back needs every node's consensus
+//! engine restarted on the rolled-back head, and a first attempt stalled
+//! consensus afterwards.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy},
+    eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
+    primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Signature, TxKind, U256, keccak256},
+    rpc::types::TransactionRequest,
+};
+
+use crate::{
+    block::SignedTx,
+    chain::Chain,
+    error::{Error, Result, TxError},
+    execution::CallRequest,
+    network::NodeHandle,
+    node::NodeShared,
+    state::{AccountChange, AccountFields, StateChanges},
+};
+
+/// How long a control waits for the network (a block to commit everywhere,
+/// pending transactions to be mined) before giving up.
+const NETWORK_WAIT: Duration = Duration::from_secs(30);
+
+/// The signature impersonated transactions carry: r = s = 1 cannot come
+/// from a real key, so it never stands for anyone's consent.
+pub fn impersonation_signature() -> Signature {
+    Signature::new(U256::from(1), U256::from(1), false)
+}
+
+/// Dev-control state shared by every node of one network.
+#[derive(Debug, Default)]
+pub struct DevState {
+    /// Added to the wall clock the engines read, in milliseconds.
+    clock_offset_ms: AtomicI64,
+    impersonated: Mutex<HashSet<Address>>,
+}
+
+impl DevState {
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn refuse_with_store(nodes: &[NodeHandle], method: &str) -> Result<()> {
+    if nodes.iter().any(|n| n.shared().store.is_some()) {
+        return Err(Error::InvalidRequest(format!(
+            "not supported on this network: {method} changes state outside blocks, which a network with a data directory could not reload (start it without a data directory)"
+        )));
+    }
+    Ok(())
+}
+
+/// Write-locks every node's chain. Lock order: chains by node index, then
+/// pools (as block building does); while they are held nothing can build,
+/// validate or commit a block.
+fn lock_chains(shared: &[Arc<NodeShared>]) -> Vec<std::sync::RwLockWriteGuard<'_, Chain>> {
+    shared
+        .iter()
+        .map(|s| s.chain.write().expect("chain lock"))
+        .collect()
+}
+
+/// Every node at the same head and no transaction pending anywhere: no
+/// block is being built, validated or committed.
+fn is_idle(shared: &[Arc<NodeShared>], chains: &[std::sync::RwLockWriteGuard<'_, Chain>]) -> bool {
+    let head = chains[0].head().hash;
+    chains.iter().all(|c| c.head().hash == head)
+        && shared
+            .iter()
+            .all(|s| s.pool.lock().expect("pool lock").is_empty())
+}
+
+fn wait_for_idle(method: &str, deadline: Instant) -> Result<()> {
+    if Instant::now() > deadline {
+        return Err(Error::InvalidRequest(format!(
+            "{method}: the network still had pending transactions after {}s; it acts between blocks, once they are mined",
+            NETWORK_WAIT.as_secs()
+        )));
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    Ok(())
+}
+
+fn latest() -> BlockId {
+    BlockId::Number(BlockNumberOrTag::Latest)
+}
+
+impl NodeHandle {
+    /// Commits `blocks` blocks through consensus, empty ones when no
+    /// transaction is pending, and returns once every node has them.
+    pub fn dev_mine(&self, blocks: u64) -> Result<()> {
+        let (nodes, _) = self.dev_network()?;
+        for _ in 0..blocks {
+            let target = self.block_number() + 1;
+            for node in &nodes {
+                node.request_block();
+            }
+            let deadline = Instant::now() + NETWORK_WAIT;
+            while nodes.iter().any(|n| n.block_number() < target) {
+                if Instant::now() > deadline {
+                    return Err(Error::InvalidRequest(format!(
+                        "block {target} was not committed by every node within {}s",
+                        NETWORK_WAIT.as_secs()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the network's clock forward; returns the total offset in seconds.
+    pub fn dev_increase_time(&self, seconds: u64) -> Result<u64> {
+        let (_, dev) = self.dev_network()?;
+        let delta = i64::try_from(seconds.saturating_mul(1000))
+            .map_err(|_| Error::InvalidRequest(format!("cannot move the clock by {seconds}s")))?;
+        let total = dev.clock_offset_ms.fetch_add(delta, Ordering::SeqCst) + delta;
+        Ok((total.max(0) / 1000) as u64)
+    }
+
+    /// Sets the network's clock so the next block is stamped `timestamp`
+    /// (when it is mined within the same second); later blocks follow on.
+    pub fn dev_set_next_block_timestamp(&self, timestamp: u64) -> Result<()> {
+        let (_, dev) = self.dev_network()?;
+        let head = self.block(latest())?.header.timestamp;
+        if timestamp <= head {
+            return Err(Error::InvalidRequest(format!(
+                "timestamp {timestamp} is not after the latest block's ({head})"
+            )));
+        }
+        let target_ms = i64::try_from(timestamp.saturating_mul(1000))
+            .map_err(|_| Error::InvalidRequest(format!("timestamp {timestamp} is out of range")))?;
+        dev.clock_offset_ms
+            .store(target_ms - wall_clock_ms(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub fn dev_set_balance(&self, address: Address, balance: U256) -> Result<()> {
+        self.patch_account("anvil_setBalance", address, |fields, _| {
+            fields.balance = balance;
+        })
+    }
+
+    pub fn dev_set_code(&self, address: Address, code: Bytes) -> Result<()> {
+        let code_hash = if code.is_empty() {
+            KECCAK256_EMPTY
+        } else {
+            keccak256(&code)
+        };
+        self.patch_account("anvil_setCode", address, move |fields, changes| {
+            fields.code_hash = code_hash;
+            if !code.is_empty() {
+                changes.codes.insert(code_hash, code.clone());
+            }
+        })
+    }
+
+    pub fn dev_set_storage_at(&self, address: Address, slot: U256, value: U256) -> Result<()> {
+        self.patch_account("anvil_setStorageAt", address, |_, changes| {
+            changes
+                .accounts
+                .get_mut(&address)
+                .expect("patch_account inserts the account")
+                .storage
+                .insert(slot, value);
+        })
+    }
+
+    /// Applies one account patch to every node's head state between blocks.
+    fn patch_account(
+        &self,
+        method: &str,
+        address: Address,
+        edit: impl Fn(&mut AccountFields, &mut StateChanges),
+    ) -> Result<()> {
+        let (nodes, _) = self.dev_network()?;
+        refuse_with_store(&nodes, method)?;
+        let deadline = Instant::now() + NETWORK_WAIT;
+        loop {
+            let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
+            let mut chains = lock_chains(&shared);
+            if is_idle(&shared, &chains) {
+                let state = chains[0].latest_state();
+                let mut fields = state.fields(address).unwrap_or(AccountFields {
+                    nonce: 0,
+                    balance: U256::ZERO,
+                    code_hash: KECCAK256_EMPTY,
+                });
+                let mut changes = StateChanges::default();
+                changes.accounts.insert(
+                    address,
+                    AccountChange {
+                        fields: None,
+                        storage_cleared: false,
+                        storage: Default::default(),
+                    },
+                );
+                edit(&mut fields, &mut changes);
+                changes
+                    .accounts
+                    .get_mut(&address)
+                    .expect("inserted above")
+                    .fields = Some(fields);
+                for chain in &mut chains {
+                    chain.world_mut().apply(&changes);
+                }
+                tracing::debug!(%address, method, "dev state patch applied on every node");
+                return Ok(());
+            }
+            drop(chains);
+            wait_for_idle(method, deadline)?;
+        }
+    }
+
+    pub fn dev_impersonate(&self, address: Address) -> Result<()> {
+        let (_, dev) = self.dev_network()?;
+        dev.impersonated
+            .lock()
+            .expect("impersonation lock")
+            .insert(address);
+        Ok(())
+    }
+
+    pub fn dev_stop_impersonating(&self, address: Address) -> Result<()> {
+        let (_, dev) = self.dev_network()?;
+        dev.impersonated
+            .lock()
+            .expect("impersonation lock")
+            .remove(&address);
+        Ok(())
+    }
+
+    pub fn dev_is_impersonated(&self, address: Address) -> bool {
+        self.dev_network().is_ok_and(|(_, dev)| {
+            dev.impersonated
+                .lock()
+                .expect("impersonation lock")
+                .contains(&address)
+        })
+    }
+
+    /// Submits `request` as a transaction from impersonated `from`, filling
+    /// nonce, gas and fees as `eth_sendTransaction` does.
+    pub fn dev_submit_impersonated(
+        &self,
+        from: Address,
+        request: TransactionRequest,
+    ) -> Result<B256, TxError> {
+        if !self.dev_is_impersonated(from) {
+            return Err(TxError::InvalidSignature(format!(
+                "{from} is not impersonated (anvil_impersonateAccount first)"
+            )));
+        }
+        let spec = self.chain_spec();
+        let nonce = request.nonce.unwrap_or_else(|| self.next_nonce(from));
+        let to = request.to.unwrap_or(TxKind::Create);
+        let value = request.value.unwrap_or_default();
+        let input = request.input.input().cloned().unwrap_or_default();
+        let gas_limit = match request.gas {
+            Some(gas) => gas,
+            None => {
+                let call = CallRequest {
+                    from: Some(from),
+                    to: to.to().copied(),
+                    gas: None,
+                    gas_price: None,
+                    value: Some(value),
+                    input: input.clone(),
+                    nonce: Some(nonce),
+                    access_list: None,
+                };
+                self.estimate_gas(&call, latest())
+                    .map_err(|e| TxError::Evm(format!("gas estimation failed: {e}")))?
+            }
+        };
+        let signature = impersonation_signature();
+        let envelope: TxEnvelope = match request.max_fee_per_gas {
+            Some(max_fee) => TxEip1559 {
+                chain_id: spec.chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: request.max_priority_fee_per_gas.unwrap_or(max_fee),
+                to,
+                value,
+                input,
+                access_list: request.access_list.clone().unwrap_or_default(),
+            }
+            .into_signed(signature)
+            .into(),
+            None => TxLegacy {
+                chain_id: Some(spec.chain_id),
+                nonce,
+                gas_price: request.gas_price.unwrap_or(spec.min_gas_price),
+                gas_limit,
+                to,
+                value,
+                input,
+            }
+            .into_signed(signature)
+            .into(),
+        };
+        let tx = SignedTx {
+            hash: *envelope.tx_hash(),
+            encoded_len: envelope.encode_2718_len(),
+            sender: from,
+            envelope,
+        };
+        self.submit_signed(Arc::new(tx))
+    }
+}

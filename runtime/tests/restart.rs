@@ -1,0 +1,233 @@
+//! A network reopened from its data directory continues from its last
+//! committed block with every block, receipt and balance intact; a damaged
+//! data directory is reported with the file that is wrong.
+
+mod common;
+
+use std::sync::Arc;
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, Bytes, U256, bytes},
+};
+use common::*;
+use forja_runtime::{Network, SealedBlock, StorageMode, TxReceipt};
+
+/// Init code that stores 42 in slot 0 and deploys code returning 42.
+const STORE_42: Bytes = bytes!("602a600055600a6011600039600a6000f3602a60005260206000f3");
+
+/// What a node holds, to compare before and after a restart.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    blocks: Vec<Arc<SealedBlock>>,
+    receipts: Vec<Arc<Vec<TxReceipt>>>,
+    balances: Vec<U256>,
+    contract_code: Bytes,
+    contract_slot: U256,
+}
+
+fn snapshot(network: &Network, node: usize, accounts: &[Address], contract: Address) -> Snapshot {
+    let node = network.node(node);
+    let head = node.block_number();
+    let blocks: Vec<_> = (0..=head)
+        .map(|n| node.block_by_number(n).expect("below head"))
+        .collect();
+    let receipts = blocks
+        .iter()
+        .map(|b| {
+            node.receipts_by_block(b.hash)
+                .expect("receipts of a stored block")
+        })
+        .collect();
+    let latest = BlockId::Number(BlockNumberOrTag::Latest);
+    Snapshot {
+        blocks,
+        receipts,
+        balances: accounts
+            .iter()
+            .map(|a| node.balance(*a, latest).unwrap())
+            .collect(),
+        contract_code: node.code(contract, latest).unwrap(),
+        contract_slot: node.storage(contract, U256::ZERO, latest).unwrap(),
+    }
+}
+
+#[test]
+fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = StorageMode::Dir(dir.path().to_owned());
+    let config = config(4);
+    let network = Network::start(config.clone(), storage.clone()).expect("a new data dir opens");
+    let (alice, alice_key) = dev_account(&network, 0);
+    let (bob, bob_key) = dev_account(&network, 1);
+    let carol = Address::repeat_byte(0xca);
+    let chain_id = network.chain_id();
+
+    let deploy = network
+        .node(0)
+        .submit_transaction(sign_1559(&alice_key, create(chain_id, 0, STORE_42)))
+        .unwrap();
+    let contract = wait_for_receipt(&network.node(0), deploy)
+        .contract_address
+        .expect("the deployment created a contract");
+    // Several blocks with transactions, submitted through different nodes.
+    for round in 0..4u64 {
+        let node = network.node(round as usize % 4);
+        let a = node
+            .submit_transaction(sign_1559(
+                &alice_key,
+                transfer(chain_id, round + 1, carol, 1_000 + round),
+            ))
+            .unwrap();
+        let b = node
+            .submit_transaction(sign_1559(&bob_key, transfer(chain_id, round, carol, 7)))
+            .unwrap();
+        wait_for_receipt(&node, a);
+        wait_for_receipt(&node, b);
+    }
+    let head = network.node(0).block_number();
+    assert!(
+        head >= 3,
+        "the transactions made several blocks, head is {head}"
+    );
+    wait_for_height(&network, head);
+    let accounts = [alice, bob, carol];
+    let before: Vec<Snapshot> = (0..4)
+        .map(|i| snapshot(&network, i, &accounts, contract))
+        .collect();
+    assert_eq!(before[0].contract_slot, U256::from(42));
+    assert_eq!(
+        before[0].balances[2],
+        U256::from(1_000 + 1_001 + 1_002 + 1_003 + 4 * 7)
+    );
+    network.shutdown();
+    drop(network);
+
+    let network = Network::start(config.clone(), storage.clone())
+        .expect("the data dir of a cleanly stopped network reopens");
+    for (index, before) in before.iter().enumerate() {
+        assert_eq!(
+            &snapshot(&network, index, &accounts, contract),
+            before,
+            "node {index} lost or changed something across the restart"
+        );
+    }
+    let node = network.node(2);
+    let hash = node
+        .submit_transaction(sign_1559(&bob_key, transfer(chain_id, 4, carol, 5)))
+        .unwrap();
+    let receipt = wait_for_receipt(&node, hash);
+    assert!(receipt.status());
+    assert!(receipt.block_number > head);
+    let new_block = node.block_by_number(head + 1).unwrap();
+    assert_eq!(
+        new_block.header.parent_hash,
+        before[0].blocks[head as usize].hash
+    );
+    let new_head = node.block_number();
+    wait_for_height(&network, new_head);
+    network.shutdown();
+    // A node's store stays open while any handle to the node lives.
+    drop((node, network));
+
+    // And again, now that the store holds blocks from both runs.
+    let network = Network::start(config, storage).expect("the data dir reopens a second time");
+    for index in 0..4 {
+        let node = network.node(index);
+        assert_eq!(node.block_number(), new_head, "node {index}");
+        assert_eq!(
+            node.receipt(hash).map(|r| r.block_hash),
+            Some(receipt.block_hash)
+        );
+        assert_eq!(
+            node.balance(carol, BlockId::Number(BlockNumberOrTag::Latest))
+                .unwrap(),
+            before[0].balances[2] + U256::from(5)
+        );
+    }
+    network.shutdown();
+}
+
+/// A data dir of a network that committed a few blocks, stopped cleanly.
+fn committed_data_dir() -> (tempfile::TempDir, forja_runtime::NetworkConfig, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(4);
+    let network = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let (_, key) = dev_account(&network, 0);
+    for nonce in 0..3 {
+        let hash = network
+            .node(0)
+            .submit_transaction(sign_1559(
+                &key,
+                transfer(network.chain_id(), nonce, Address::repeat_byte(1), 1),
+            ))
+            .unwrap();
+        wait_for_receipt(&network.node(0), hash);
+    }
+    let head = network.node(0).block_number();
+    wait_for_height(&network, head);
+    network.shutdown();
+    drop(network);
+    (dir, config, head)
+}
+
+fn start_error(config: &forja_runtime::NetworkConfig, dir: &std::path::Path) -> String {
+    match Network::start(config.clone(), StorageMode::Dir(dir.to_owned())) {
+        Ok(_) => panic!("a damaged data dir opened"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_damaged_data_dir_is_refused_naming_the_file_and_the_intact_files_lose_nothing() {
+    let (dir, config, head) = committed_data_dir();
+    let victim = dir.path().join("node-1.redb");
+    let original = std::fs::read(&victim).unwrap();
+
+    // Cut short, as a copy or a disk that filled up mid-write leaves it.
+    std::fs::write(&victim, &original[..original.len() / 3]).unwrap();
+    let error = start_error(&config, dir.path());
+    assert!(error.contains("node-1.redb"), "{error}");
+
+    // Garbled header.
+    let mut garbled = original.clone();
+    garbled[..64].fill(0xee);
+    std::fs::write(&victim, &garbled).unwrap();
+    let error = start_error(&config, dir.path());
+    assert!(error.contains("node-1.redb"), "{error}");
+
+    // Missing.
+    std::fs::remove_file(&victim).unwrap();
+    let error = start_error(&config, dir.path());
+    assert!(
+        error.contains("node-1.redb") && error.contains("incomplete"),
+        "{error}"
+    );
+
+    // With the file back, every committed block is there.
+    std::fs::write(&victim, &original).unwrap();
+    let network = Network::start(config, StorageMode::Dir(dir.path().to_owned())).unwrap();
+    for index in 0..4 {
+        assert_eq!(network.node(index).block_number(), head, "node {index}");
+    }
+    network.shutdown();
+}
+
+#[test]
+fn a_store_of_another_network_is_refused() {
+    let (dir, config, _) = committed_data_dir();
+    let mut other_genesis = config.clone();
+    other_genesis.dev_accounts.balance_ether += 1;
+    let error = start_error(&other_genesis, dir.path());
+    assert!(
+        error.contains("node-0.redb") && error.contains("another network"),
+        "{error}"
+    );
+    let mut other_chain = config;
+    other_chain.chain_id += 1;
+    let error = start_error(&other_chain, dir.path());
+    assert!(
+        error.contains("node-0.redb") && error.contains("chain id 1337"),
+        "{error}"
+    );
+}

@@ -1,0 +1,193 @@
+//! Every validation rule refuses with its own error, and the pool is bounded.
+
+mod common;
+
+use alloy::{
+    consensus::{Signed, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718,
+    primitives::{Address, Signature, U256},
+    signers::local::PrivateKeySigner,
+};
+use common::*;
+use forja_runtime::{Network, StorageMode, TxError, pool::PoolLimits};
+
+fn start(config: forja_runtime::NetworkConfig) -> Network {
+    Network::start(config, StorageMode::InMemory).unwrap()
+}
+
+#[test]
+fn each_validation_rule_refuses_with_its_own_error() {
+    let network = start(config(4));
+    let node = network.node(1);
+    let (alice, key) = dev_account(&network, 0);
+    let chain_id = network.chain_id();
+    let to = Address::repeat_byte(3);
+
+    // Bad signature: r = 0 recovers no key.
+    let unsigned = transfer(chain_id, 0, to, 1);
+    let forged = Signed::new_unhashed(
+        unsigned.clone(),
+        Signature::new(U256::ZERO, U256::from(1), false),
+    );
+    let raw = TxEnvelope::from(forged).encoded_2718();
+    assert!(
+        matches!(
+            node.submit_raw_transaction(&raw),
+            Err(TxError::InvalidSignature(_))
+        ),
+        "{:?}",
+        node.submit_raw_transaction(&raw)
+    );
+    // Garbage bytes.
+    assert!(matches!(
+        node.submit_raw_transaction(&[0x02, 0xc0, 0x01]),
+        Err(TxError::Decode(_))
+    ));
+
+    let wrong_chain = sign_1559(&key, transfer(chain_id + 1, 0, to, 1));
+    assert_eq!(
+        node.submit_transaction(wrong_chain),
+        Err(TxError::WrongChainId {
+            expected: chain_id,
+            got: chain_id + 1
+        })
+    );
+
+    let gas_too_low = sign_1559(
+        &key,
+        TxEip1559 {
+            gas_limit: 20_999,
+            ..transfer(chain_id, 0, to, 1)
+        },
+    );
+    assert_eq!(
+        node.submit_transaction(gas_too_low),
+        Err(TxError::GasTooLow {
+            gas_limit: 20_999,
+            intrinsic: 21_000
+        })
+    );
+
+    let block_gas_limit = node.chain_spec().block_gas_limit;
+    let too_big = sign_1559(
+        &key,
+        TxEip1559 {
+            gas_limit: block_gas_limit + 1,
+            ..transfer(chain_id, 0, to, 1)
+        },
+    );
+    assert_eq!(
+        node.submit_transaction(too_big),
+        Err(TxError::GasLimitAboveBlockLimit {
+            gas_limit: block_gas_limit + 1,
+            block_gas_limit
+        })
+    );
+
+    let pauper = PrivateKeySigner::random();
+    let broke = sign_1559(&pauper, transfer(chain_id, 0, to, 1));
+    assert!(matches!(
+        node.submit_transaction(broke),
+        Err(TxError::InsufficientBalance { sender, balance, .. }) if sender == pauper.address() && balance.is_zero()
+    ));
+
+    // Nonce too low, after a committed transaction.
+    let first = node
+        .submit_transaction(sign_1559(&key, transfer(chain_id, 0, to, 1)))
+        .unwrap();
+    wait_for_receipt(&node, first);
+    assert_eq!(
+        node.submit_transaction(sign_1559(&key, transfer(chain_id, 0, to, 2))),
+        Err(TxError::NonceTooLow {
+            sender: alice,
+            state_nonce: 1,
+            tx_nonce: 0
+        })
+    );
+
+    // A gap is queued, not refused, and fills in when the nonce arrives.
+    let queued = node
+        .submit_transaction(sign_1559(&key, transfer(chain_id, 2, to, 3)))
+        .unwrap();
+    assert_eq!(node.pool_status().queued, 1);
+    assert_eq!(node.pool_status().pending, 0);
+    let gap_max = PoolLimits::default().max_nonce_gap;
+    assert_eq!(
+        node.submit_transaction(sign_1559(&key, transfer(chain_id, 2 + gap_max, to, 3))),
+        Err(TxError::NonceGap {
+            sender: alice,
+            expected: 1,
+            tx_nonce: 2 + gap_max,
+            max_gap: gap_max
+        })
+    );
+    node.submit_transaction(sign_1559(&key, transfer(chain_id, 1, to, 4)))
+        .unwrap();
+    let receipt = wait_for_receipt(&node, queued);
+    assert!(receipt.status());
+    network.shutdown();
+}
+
+#[test]
+fn a_fee_below_the_minimum_gas_price_is_refused() {
+    let mut config = config(4);
+    config.min_gas_price = 1_000;
+    let network = start(config);
+    let (_, key) = dev_account(&network, 0);
+    let chain_id = network.chain_id();
+    let free = sign_1559(&key, transfer(chain_id, 0, Address::repeat_byte(1), 1));
+    assert_eq!(
+        network.node(0).submit_transaction(free),
+        Err(TxError::FeeTooLow {
+            price: 0,
+            min: 1_000
+        })
+    );
+    let paid = TxEip1559 {
+        max_fee_per_gas: 1_000,
+        ..transfer(chain_id, 0, Address::repeat_byte(1), 1)
+    };
+    let hash = network
+        .node(0)
+        .submit_transaction(sign_1559(&key, paid))
+        .unwrap();
+    assert!(wait_for_receipt(&network.node(0), hash).status());
+    network.shutdown();
+}
+
+#[test]
+fn the_pool_is_bounded_in_total_and_per_sender_and_says_so() {
+    let mut config = config(4);
+    config.pool.0 = PoolLimits {
+        max_transactions: 4,
+        max_per_sender: 3,
+        max_nonce_gap: 100,
+    };
+    let network = start(config);
+    let node = network.node(0);
+    let chain_id = network.chain_id();
+    let to = Address::repeat_byte(9);
+    let (alice, a) = dev_account(&network, 0);
+    let (_, b) = dev_account(&network, 1);
+    // Queued behind a gap (nonce 0 never sent), so they stay in the pool.
+    for nonce in 1..=3 {
+        node.submit_transaction(sign_1559(&a, transfer(chain_id, nonce, to, 1)))
+            .unwrap();
+    }
+    assert_eq!(
+        node.submit_transaction(sign_1559(&a, transfer(chain_id, 4, to, 1))),
+        Err(TxError::SenderPoolFull {
+            sender: alice,
+            limit: 3
+        })
+    );
+    node.submit_transaction(sign_1559(&b, transfer(chain_id, 1, to, 1)))
+        .unwrap();
+    let err = node
+        .submit_transaction(sign_1559(&b, transfer(chain_id, 2, to, 1)))
+        .unwrap_err();
+    assert_eq!(err, TxError::PoolFull { limit: 4 });
+    assert!(err.to_string().contains("pool is full"), "{err}");
+    assert_eq!(node.pool_status().queued, 4);
+    network.shutdown();
+}
