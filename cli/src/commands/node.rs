@@ -61,10 +61,20 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Origins allowed to call the RPC from a browser (CORS); `*` for any
-    #[arg(long, value_name = "ORIGIN", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     pub cors: Vec<String>,
     /// Host header values accepted (DNS-rebinding protection); `*` for any
-    #[arg(long, value_name = "HOST", value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+    #[arg(
+        long,
+        value_name = "HOST",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1"
+    )]
     pub host_allowlist: Vec<String>,
     /// Don't log committed blocks
     #[arg(long)]
@@ -75,7 +85,9 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
     match text.to_ascii_lowercase().as_str() {
         "qbft" => Ok(ConsensusMode::Qbft),
         "ibft2" | "ibft" => Ok(ConsensusMode::Ibft2),
-        _ => Err(format!("unknown consensus `{text}`; expected qbft or ibft2")),
+        _ => Err(format!(
+            "unknown consensus `{text}`; expected qbft or ibft2"
+        )),
     }
 }
 
@@ -138,8 +150,8 @@ fn network_config(args: &Args) -> anyhow::Result<NetworkConfig> {
 /// QBFT/IBFT 2.0 settings. Validators are forja's nodes (`--validators`):
 /// their keys are derived, so the genesis extraData is not used.
 fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let genesis: alloy::genesis::Genesis = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a valid genesis.json", path.display()))?;
     let mut config = NetworkConfig {
@@ -168,9 +180,12 @@ fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
     } else {
         Hardfork::Byzantium
     };
-    let bft = [("qbft", ConsensusMode::Qbft), ("ibft2", ConsensusMode::Ibft2)]
-        .into_iter()
-        .find_map(|(key, mode)| c.extra_fields.get(key).map(|v| (mode, v.clone())));
+    let bft = [
+        ("qbft", ConsensusMode::Qbft),
+        ("ibft2", ConsensusMode::Ibft2),
+    ]
+    .into_iter()
+    .find_map(|(key, mode)| c.extra_fields.get(key).map(|v| (mode, v.clone())));
     if let Some((mode, settings)) = bft {
         config.consensus.mode = mode;
         let field = |name: &str| settings.get(name).and_then(serde_json::Value::as_u64);
@@ -227,7 +242,8 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
             s => format!("{s}s"),
         }
     );
-    let balance = U256::from(config.dev_accounts.balance_ether) * U256::from(10u64).pow(U256::from(18));
+    let balance =
+        U256::from(config.dev_accounts.balance_ether) * U256::from(10u64).pow(U256::from(18));
     let network = tokio::task::spawn_blocking(move || Network::start(config, storage))
         .await
         .context("the network's start-up task failed")??;
@@ -281,12 +297,12 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
 
     let mut blocks = node.subscribe_new_blocks();
     let consensus = node.consensus();
-    let shutdown = tokio::signal::ctrl_c();
+    let shutdown = shutdown_requested();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             result = &mut shutdown => {
-                result.context("cannot listen for Ctrl-C")?;
+                result?;
                 break;
             }
             block = blocks.recv() => match block {
@@ -316,8 +332,32 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
         .await
         .context("the network's shutdown task failed")?;
     match &args.data_dir {
-        Some(dir) => println!("Stopped at block {head}; the chain is in {}.", dir.display()),
+        Some(dir) => println!(
+            "Stopped at block {head}; the chain is in {}.",
+            dir.display()
+        ),
         None => println!("Stopped at block {head}."),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM (what `kill`, systemd and Docker send to stop a
+/// service): either way the node stops accepting requests and shuts the
+/// network down with every committed block on disk.
+async fn shutdown_requested() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C"),
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    }
 }

@@ -135,8 +135,11 @@ pub trait NodeApi: Send + Sync + 'static {
 pub trait TraceApi: Send + Sync {
     fn create_access_list(&self, request: CallRequest, block: u64)
     -> NodeResult<(AccessList, u64)>;
-    fn trace_transaction(&self, hash: B256, options: GethDebugTracingOptions)
-    -> NodeResult<GethTrace>;
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        options: GethDebugTracingOptions,
+    ) -> NodeResult<GethTrace>;
     fn trace_call(
         &self,
         request: CallRequest,

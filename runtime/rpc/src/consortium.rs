@@ -62,7 +62,9 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
     });
     method(module, names[3], |ctx, params| {
         let validator: Address = params.one()?;
-        ctx.node.discard_validator_vote(validator).map_err(node_error)?;
+        ctx.node
+            .discard_validator_vote(validator)
+            .map_err(node_error)?;
         Ok(true)
     });
     method(module, names[4], |ctx, _| {
@@ -91,10 +93,14 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
             .map_err(node_error)?;
         Ok("Success")
     });
-    method(module, "perm_getNodesAllowlist", |ctx, _| Ok(ctx.node.nodes_allowlist()));
+    method(module, "perm_getNodesAllowlist", |ctx, _| {
+        Ok(ctx.node.nodes_allowlist())
+    });
     method(module, "perm_addNodesToAllowlist", |ctx, params| {
         let enodes: Vec<String> = params.one()?;
-        ctx.node.add_nodes_to_allowlist(enodes).map_err(node_error)?;
+        ctx.node
+            .add_nodes_to_allowlist(enodes)
+            .map_err(node_error)?;
         Ok("Success")
     });
     method(module, "perm_removeNodesFromAllowlist", |ctx, params| {

@@ -2,18 +2,19 @@
 //! shapes, which every Ethereum client parses.
 
 use alloy::{
-    consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, transaction::Recovered},
+    consensus::{
+        Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, transaction::Recovered,
+    },
     primitives::{TxKind, U256},
-    rpc::types::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt, TransactionRequest},
+    rpc::types::{
+        Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt, TransactionRequest,
+    },
 };
 use forja_runtime::{CallRequest, SealedBlock, TxReceipt, TxRef};
 
 /// A transaction as `eth_getTransactionByHash` shows it; block fields are
 /// `None` while it is pending.
-pub fn rpc_transaction(
-    tx: &TxRef,
-    block: Option<(&SealedBlock, u64)>,
-) -> Transaction {
+pub fn rpc_transaction(tx: &TxRef, block: Option<(&SealedBlock, u64)>) -> Transaction {
     let base_fee = block.and_then(|(b, _)| b.header.base_fee_per_gas);
     Transaction {
         inner: Recovered::new_unchecked(tx.envelope.clone(), tx.sender),

@@ -12,9 +12,9 @@ use alloy::{
 use jsonrpsee::RpcModule;
 
 use crate::{
+    backend::TraceApi,
     context::{RpcContext, method},
     convert::call_request,
-    backend::TraceApi,
     error::{RpcResult, node_error, not_found, server_error},
 };
 
@@ -33,7 +33,9 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         if ctx.node.transaction_by_hash(hash).is_none() {
             return Err(not_found(format!("transaction {hash} not found")));
         }
-        tracer(ctx)?.trace_transaction(hash, options).map_err(node_error)
+        tracer(ctx)?
+            .trace_transaction(hash, options)
+            .map_err(node_error)
     });
     method(module, "eth_createAccessList", |ctx, params| {
         let mut seq = params.sequence();

@@ -25,25 +25,38 @@ fn quantity(value: serde_json::Value) -> RpcResult<u64> {
             .map_or_else(|| s.parse().ok(), |hex| u64::from_str_radix(hex, 16).ok()),
         _ => None,
     }
-    .ok_or_else(|| crate::error::invalid_params(format!("expected a non-negative integer, got {value}")))
+    .ok_or_else(|| {
+        crate::error::invalid_params(format!("expected a non-negative integer, got {value}"))
+    })
 }
 
 pub fn register(module: &mut RpcModule<RpcContext>) {
-    method(module, "evm_snapshot", |ctx, _| dev(ctx)?.snapshot().map_err(node_error));
+    method(module, "evm_snapshot", |ctx, _| {
+        dev(ctx)?.snapshot().map_err(node_error)
+    });
     method(module, "evm_revert", |ctx, params| {
         let id: U256 = params.one()?;
         dev(ctx)?.revert(id).map_err(node_error)
     });
     method(module, "evm_mine", |ctx, params| {
         let mut seq = params.sequence();
-        let timestamp = seq.optional_next::<serde_json::Value>()?.map(quantity).transpose()?;
+        let timestamp = seq
+            .optional_next::<serde_json::Value>()?
+            .map(quantity)
+            .transpose()?;
         dev(ctx)?.mine(1, timestamp).map_err(node_error)?;
         Ok("0x0")
     });
     method(module, "anvil_mine", |ctx, params| {
         let mut seq = params.sequence();
-        let blocks = seq.optional_next::<serde_json::Value>()?.map(quantity).transpose()?;
-        let interval = seq.optional_next::<serde_json::Value>()?.map(quantity).transpose()?;
+        let blocks = seq
+            .optional_next::<serde_json::Value>()?
+            .map(quantity)
+            .transpose()?;
+        let interval = seq
+            .optional_next::<serde_json::Value>()?
+            .map(quantity)
+            .transpose()?;
         let dev = dev(ctx)?;
         if let Some(interval) = interval {
             dev.increase_time(interval).map_err(node_error)?;
@@ -54,18 +67,25 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     alias(module, "hardhat_mine", "anvil_mine");
     method(module, "evm_increaseTime", |ctx, params| {
         let seconds = quantity(params.one()?)?;
-        dev(ctx)?.increase_time(seconds).map(U64::from).map_err(node_error)
+        dev(ctx)?
+            .increase_time(seconds)
+            .map(U64::from)
+            .map_err(node_error)
     });
     method(module, "evm_setNextBlockTimestamp", |ctx, params| {
         let timestamp = quantity(params.one()?)?;
-        dev(ctx)?.set_next_block_timestamp(timestamp).map_err(node_error)?;
+        dev(ctx)?
+            .set_next_block_timestamp(timestamp)
+            .map_err(node_error)?;
         Ok(())
     });
     method(module, "anvil_setBalance", |ctx, params| {
         let mut seq = params.sequence();
         let address: Address = seq.next()?;
         let balance: U256 = seq.next()?;
-        dev(ctx)?.set_balance(address, balance).map_err(node_error)?;
+        dev(ctx)?
+            .set_balance(address, balance)
+            .map_err(node_error)?;
         Ok(())
     });
     method(module, "anvil_setCode", |ctx, params| {
@@ -100,7 +120,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         ("hardhat_setCode", "anvil_setCode"),
         ("hardhat_setStorageAt", "anvil_setStorageAt"),
         ("hardhat_impersonateAccount", "anvil_impersonateAccount"),
-        ("hardhat_stopImpersonatingAccount", "anvil_stopImpersonatingAccount"),
+        (
+            "hardhat_stopImpersonatingAccount",
+            "anvil_stopImpersonatingAccount",
+        ),
         ("anvil_snapshot", "evm_snapshot"),
         ("anvil_revert", "evm_revert"),
         ("anvil_increaseTime", "evm_increaseTime"),

@@ -32,14 +32,45 @@ pub fn not_found(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(RESOURCE_NOT_FOUND, message.into(), None::<()>)
 }
 
-/// `execution reverted` with the revert data, as Geth answers `eth_call`
-/// and `eth_estimateGas`; clients decode custom errors from `data`.
-pub fn execution_reverted(reason: Option<&str>, data: &Bytes) -> ErrorObjectOwned {
-    let message = match reason {
-        Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
-        _ => "execution reverted".to_owned(),
+/// A failed `eth_call`/`eth_estimateGas` as Geth answers it: a revert is
+/// code 3, `execution reverted[: reason]` with the revert bytes in `data`
+/// (clients decode custom errors from them); an exceptional halt (out of
+/// gas, invalid opcode) is a server error naming the halt.
+///
+/// `halt` is the runtime's description of the failure; only used when
+/// there is no revert data and the runtime says it was not a revert.
+pub fn execution_reverted(halt: Option<&str>, data: &Bytes) -> ErrorObjectOwned {
+    use alloy::sol_types::{Panic, Revert, SolError};
+    let message = if let Ok(revert) = Revert::abi_decode(data) {
+        format!("execution reverted: {}", revert.reason)
+    } else if let Ok(panic) = Panic::abi_decode(data) {
+        format!("execution reverted: {}", panic_reason(panic.code))
+    } else if data.is_empty()
+        && let Some(halt) = halt.filter(|h| !h.is_empty() && !h.starts_with("execution reverted"))
+    {
+        return server_error(halt.to_owned());
+    } else {
+        "execution reverted".to_owned()
     };
     ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(data.to_string()))
+}
+
+/// Solidity's panic codes in Geth's words (`abi.panicReasons`).
+fn panic_reason(code: alloy::primitives::U256) -> String {
+    let known = match u64::try_from(code).unwrap_or(u64::MAX) {
+        0x00 => "generic panic",
+        0x01 => "assert(false)",
+        0x11 => "arithmetic underflow or overflow",
+        0x12 => "division or modulo by zero",
+        0x21 => "enum overflow",
+        0x22 => "invalid encoded storage byte array accessed",
+        0x31 => "out-of-bounds array access; popping on an empty array",
+        0x32 => "out-of-bounds access of an array or bytesN",
+        0x41 => "out of memory",
+        0x51 => "uninitialized function",
+        _ => return format!("unknown panic code: {code:#x}"),
+    };
+    known.to_owned()
 }
 
 /// A refused transaction. Messages start with Geth's wording where one

@@ -8,8 +8,8 @@ use alloy::{
     network::TxSignerSync,
     primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256},
     rpc::types::{
-        FeeHistory, Filter, FilterBlockOption, Log, SyncStatus,
-        Transaction, TransactionReceipt, TransactionRequest,
+        FeeHistory, Filter, FilterBlockOption, Log, SyncStatus, Transaction, TransactionReceipt,
+        TransactionRequest,
     },
     signers::SignerSync,
 };
@@ -19,7 +19,10 @@ use serde_json::{Value, json};
 use crate::{
     context::{RpcContext, method},
     convert::{call_request, rpc_block, rpc_logs, rpc_receipt, rpc_transaction},
-    error::{RpcResult, execution_reverted, invalid_params, node_error, not_found, server_error, tx_error},
+    error::{
+        RpcResult, execution_reverted, invalid_params, node_error, not_found, server_error,
+        tx_error,
+    },
 };
 
 /// Most blocks one `eth_getLogs` may scan, as Besu and Geth limit it.
@@ -28,11 +31,19 @@ pub const MAX_LOG_RANGE: u64 = 10_000;
 const MAX_FEE_HISTORY: u64 = 1024;
 
 pub fn register(module: &mut RpcModule<RpcContext>) {
-    method(module, "eth_chainId", |ctx, _| Ok(U64::from(ctx.node.chain_id())));
-    method(module, "net_version", |ctx, _| Ok(ctx.node.chain_id().to_string()));
+    method(module, "eth_chainId", |ctx, _| {
+        Ok(U64::from(ctx.node.chain_id()))
+    });
+    method(module, "net_version", |ctx, _| {
+        Ok(ctx.node.chain_id().to_string())
+    });
     method(module, "net_listening", |_, _| Ok(true));
-    method(module, "net_peerCount", |ctx, _| Ok(U64::from(ctx.node.peers().len())));
-    method(module, "web3_clientVersion", |ctx, _| Ok(ctx.config.client_version.clone()));
+    method(module, "net_peerCount", |ctx, _| {
+        Ok(U64::from(ctx.node.peers().len()))
+    });
+    method(module, "web3_clientVersion", |ctx, _| {
+        Ok(ctx.config.client_version.clone())
+    });
     method(module, "web3_sha3", |_, params| {
         let data: Bytes = params.one()?;
         Ok(keccak256(&data))
@@ -40,10 +51,19 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "eth_syncing", |_, _| Ok(SyncStatus::None));
     method(module, "eth_mining", |_, _| Ok(true));
     method(module, "eth_accounts", |ctx, _| {
-        Ok(ctx.config.dev_accounts.iter().map(|s| s.address()).collect::<Vec<_>>())
+        Ok(ctx
+            .config
+            .dev_accounts
+            .iter()
+            .map(|s| s.address())
+            .collect::<Vec<_>>())
     });
-    method(module, "eth_blockNumber", |ctx, _| Ok(U64::from(ctx.node.block_number())));
-    method(module, "eth_gasPrice", |ctx, _| Ok(U256::from(gas_price(ctx))));
+    method(module, "eth_blockNumber", |ctx, _| {
+        Ok(U64::from(ctx.node.block_number()))
+    });
+    method(module, "eth_gasPrice", |ctx, _| {
+        Ok(U256::from(gas_price(ctx)))
+    });
     method(module, "eth_maxPriorityFeePerGas", |ctx, _| {
         Ok(U256::from(ctx.node.min_gas_price()))
     });
@@ -51,11 +71,15 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
 
     method(module, "eth_getBalance", |ctx, params| {
         let (address, block) = address_and_block(&params)?;
-        ctx.node.balance(address, ctx.resolve_block(block)?).map_err(node_error)
+        ctx.node
+            .balance(address, ctx.resolve_block(block)?)
+            .map_err(node_error)
     });
     method(module, "eth_getCode", |ctx, params| {
         let (address, block) = address_and_block(&params)?;
-        ctx.node.code(address, ctx.resolve_block(block)?).map_err(node_error)
+        ctx.node
+            .code(address, ctx.resolve_block(block)?)
+            .map_err(node_error)
     });
     method(module, "eth_getTransactionCount", |ctx, params| {
         let (address, block) = address_and_block(&params)?;
@@ -63,7 +87,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             return Ok(U64::from(ctx.node.pending_nonce(address)));
         }
         let number = ctx.resolve_block(block)?;
-        ctx.node.nonce(address, number).map(U64::from).map_err(node_error)
+        ctx.node
+            .nonce(address, number)
+            .map(U64::from)
+            .map_err(node_error)
     });
     method(module, "eth_getStorageAt", |ctx, params| {
         let mut seq = params.sequence();
@@ -86,7 +113,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             BlockNumberOrTag::Number(n) if n > head => return Ok(None),
             tag => ctx.resolve_tag(tag, head)?,
         };
-        Ok(ctx.node.block_by_number(number).map(|b| rpc_block(&b, full)))
+        Ok(ctx
+            .node
+            .block_by_number(number)
+            .map(|b| rpc_block(&b, full)))
     });
     method(module, "eth_getBlockByHash", |ctx, params| {
         let mut seq = params.sequence();
@@ -94,36 +124,57 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         let full: bool = seq.optional_next()?.unwrap_or(false);
         Ok(ctx.node.block_by_hash(hash).map(|b| rpc_block(&b, full)))
     });
-    method(module, "eth_getBlockTransactionCountByNumber", |ctx, params| {
-        let tag: BlockNumberOrTag = params.one()?;
-        let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
-        Ok(ctx.node.block_by_number(number).map(|b| U64::from(b.transactions.len())))
-    });
-    method(module, "eth_getBlockTransactionCountByHash", |ctx, params| {
-        let hash: B256 = params.one()?;
-        Ok(ctx.node.block_by_hash(hash).map(|b| U64::from(b.transactions.len())))
-    });
+    method(
+        module,
+        "eth_getBlockTransactionCountByNumber",
+        |ctx, params| {
+            let tag: BlockNumberOrTag = params.one()?;
+            let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
+            Ok(ctx
+                .node
+                .block_by_number(number)
+                .map(|b| U64::from(b.transactions.len())))
+        },
+    );
+    method(
+        module,
+        "eth_getBlockTransactionCountByHash",
+        |ctx, params| {
+            let hash: B256 = params.one()?;
+            Ok(ctx
+                .node
+                .block_by_hash(hash)
+                .map(|b| U64::from(b.transactions.len())))
+        },
+    );
     method(module, "eth_getTransactionByHash", |ctx, params| {
         let hash: B256 = params.one()?;
         Ok(transaction_by_hash(ctx, hash))
     });
-    method(module, "eth_getTransactionByBlockNumberAndIndex", |ctx, params| {
-        let mut seq = params.sequence();
-        let tag: BlockNumberOrTag = seq.next()?;
-        let index: U64 = seq.next()?;
-        let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
-        Ok(ctx.node.block_by_number(number).and_then(|block| {
-            let i = index.to::<u64>();
-            block
-                .transactions
-                .get(i as usize)
-                .map(|tx| rpc_transaction(tx, Some((&block, i))))
-        }))
-    });
+    method(
+        module,
+        "eth_getTransactionByBlockNumberAndIndex",
+        |ctx, params| {
+            let mut seq = params.sequence();
+            let tag: BlockNumberOrTag = seq.next()?;
+            let index: U64 = seq.next()?;
+            let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
+            Ok(ctx.node.block_by_number(number).and_then(|block| {
+                let i = index.to::<u64>();
+                block
+                    .transactions
+                    .get(i as usize)
+                    .map(|tx| rpc_transaction(tx, Some((&block, i))))
+            }))
+        },
+    );
     method(module, "eth_getTransactionReceipt", |ctx, params| {
         let hash: B256 = params.one()?;
         Ok(ctx.node.receipt(hash).map(|r| {
-            let timestamp = ctx.node.block_by_hash(r.block_hash).map(|b| b.header.timestamp);
+            let timestamp = ctx
+                .node
+                .block_by_hash(r.block_hash)
+                .map(|b| b.header.timestamp);
             rpc_receipt(&r, timestamp)
         }))
     });
@@ -166,7 +217,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         if outcome.success {
             Ok(outcome.output)
         } else {
-            Err(execution_reverted(outcome.revert_reason.as_deref(), &outcome.output))
+            Err(execution_reverted(
+                outcome.revert_reason.as_deref(),
+                &outcome.output,
+            ))
         }
     });
     method(module, "eth_estimateGas", |ctx, params| {
@@ -260,7 +314,10 @@ pub fn logs(ctx: &RpcContext, filter: &Filter) -> RpcResult<Vec<Log>> {
                 .ok_or_else(|| not_found(format!("block {hash} not found")))?;
             (block.number(), block.number())
         }
-        FilterBlockOption::Range { from_block, to_block } => {
+        FilterBlockOption::Range {
+            from_block,
+            to_block,
+        } => {
             let from = ctx.resolve_tag(from_block.unwrap_or_default(), head)?;
             let to = match to_block.unwrap_or_default() {
                 BlockNumberOrTag::Number(n) => n.min(head),
@@ -290,7 +347,11 @@ pub fn logs(ctx: &RpcContext, filter: &Filter) -> RpcResult<Vec<Log>> {
 }
 
 /// Logs of one block matching `filter`.
-pub fn block_logs(ctx: &RpcContext, block: &forja_runtime::SealedBlock, filter: &Filter) -> Vec<Log> {
+pub fn block_logs(
+    ctx: &RpcContext,
+    block: &forja_runtime::SealedBlock,
+    filter: &Filter,
+) -> Vec<Log> {
     if block.transactions.is_empty() || !filter.matches_bloom(block.header.logs_bloom) {
         return Vec::new();
     }
@@ -381,7 +442,9 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
     if let Some(dev) = ctx.node.dev()
         && dev.is_impersonated(from)
     {
-        return dev.submit_impersonated(from, request).map_err(|e| tx_error(&e));
+        return dev
+            .submit_impersonated(from, request)
+            .map_err(|e| tx_error(&e));
     }
     let signer = ctx.dev_signer(from).ok_or_else(|| {
         server_error(format!(
@@ -389,7 +452,9 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
         ))
     })?;
     let head = ctx.node.block_number();
-    let nonce = request.nonce.unwrap_or_else(|| ctx.node.pending_nonce(from));
+    let nonce = request
+        .nonce
+        .unwrap_or_else(|| ctx.node.pending_nonce(from));
     let gas_limit = match request.gas {
         Some(gas) => gas,
         None => {
@@ -398,10 +463,9 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
                 Ok(gas) => gas,
                 Err(err) => {
                     return Err(match ctx.node.call(call, head) {
-                        Ok(outcome) if !outcome.success => execution_reverted(
-                            outcome.revert_reason.as_deref(),
-                            &outcome.output,
-                        ),
+                        Ok(outcome) if !outcome.success => {
+                            execution_reverted(outcome.revert_reason.as_deref(), &outcome.output)
+                        }
                         _ => node_error(err),
                     });
                 }
@@ -459,7 +523,9 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
 
 fn sign_message(ctx: &RpcContext, address: Address, message: &[u8]) -> RpcResult<Bytes> {
     let signer = ctx.dev_signer(address).ok_or_else(|| {
-        server_error(format!("unknown account {address}: only dev accounts can sign"))
+        server_error(format!(
+            "unknown account {address}: only dev accounts can sign"
+        ))
     })?;
     let signature = signer
         .sign_message_sync(message)
@@ -469,8 +535,9 @@ fn sign_message(ctx: &RpcContext, address: Address, message: &[u8]) -> RpcResult
 
 /// `txpool_content` in Geth's shape: sender → nonce → transaction.
 fn txpool_content(ctx: &RpcContext) -> Value {
-    let mut pending: BTreeMap<Address, BTreeMap<String, Transaction>> = BTreeMap::new();
-    let mut queued: BTreeMap<Address, BTreeMap<String, Transaction>> = BTreeMap::new();
+    // Keyed by checksummed address, as Geth's `common.Address.Hex()` prints them.
+    let mut pending: BTreeMap<String, BTreeMap<String, Transaction>> = BTreeMap::new();
+    let mut queued: BTreeMap<String, BTreeMap<String, Transaction>> = BTreeMap::new();
     let mut next_nonce: BTreeMap<Address, u64> = BTreeMap::new();
     let head = ctx.node.block_number();
     let mut txs = ctx.node.pending_transactions();
@@ -486,7 +553,7 @@ fn txpool_content(ctx: &RpcContext) -> Value {
             &mut queued
         };
         target
-            .entry(tx.sender)
+            .entry(tx.sender.to_checksum(None))
             .or_default()
             .insert(tx.nonce().to_string(), rpc_transaction(&tx, None));
     }

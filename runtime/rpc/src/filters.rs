@@ -22,8 +22,12 @@ use crate::{
 };
 
 enum FilterKind {
-    /// Logs matching the filter, from `next_block` on.
-    Logs { filter: Filter, next_block: u64 },
+    /// Logs matching the filter, from `next_block` on. Boxed: a `Filter`
+    /// is several times the size of the other kinds.
+    Logs {
+        filter: Box<Filter>,
+        next_block: u64,
+    },
     /// Hashes of blocks committed from `next_block` on.
     Blocks { next_block: u64 },
     /// Hashes of transactions that entered the pool since the last poll.
@@ -92,7 +96,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
                 ));
             }
         };
-        Ok(ctx.filters.install(FilterKind::Logs { filter, next_block }))
+        Ok(ctx.filters.install(FilterKind::Logs {
+            filter: Box::new(filter),
+            next_block,
+        }))
     });
     method(module, "eth_newBlockFilter", |ctx, _| {
         let next_block = ctx.node.block_number() + 1;
@@ -100,7 +107,9 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     method(module, "eth_newPendingTransactionFilter", |ctx, _| {
         let receiver = ctx.node.subscribe_pending_transactions();
-        Ok(ctx.filters.install(FilterKind::PendingTransactions { receiver }))
+        Ok(ctx
+            .filters
+            .install(FilterKind::PendingTransactions { receiver }))
     });
     method(module, "eth_uninstallFilter", |ctx, params| {
         let id: U256 = params.one()?;
@@ -118,14 +127,21 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             installed.last_polled = Instant::now();
             match &installed.kind {
                 FilterKind::Logs { filter, .. } => filter.clone(),
-                _ => return Err(invalid_params(format!("filter {id:#x} is not a log filter"))),
+                _ => {
+                    return Err(invalid_params(format!(
+                        "filter {id:#x} is not a log filter"
+                    )));
+                }
             }
         };
         logs(ctx, &filter)
     });
 }
 
-fn filter_changes(ctx: &RpcContext, params: jsonrpsee::types::Params<'_>) -> RpcResult<FilterChanges> {
+fn filter_changes(
+    ctx: &RpcContext,
+    params: jsonrpsee::types::Params<'_>,
+) -> RpcResult<FilterChanges> {
     let id: U256 = params.one()?;
     let mut filters = ctx.filters.filters.lock().expect("filter lock poisoned");
     ctx.filters.remove_expired(&mut filters);

@@ -45,7 +45,11 @@ impl OpsLayer {
         let origin = origin?;
         if self.cors_origins.iter().any(|o| o == "*") {
             Some("*".to_owned())
-        } else if self.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+        } else if self
+            .cors_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+        {
             Some(origin.to_owned())
         } else {
             None
@@ -63,7 +67,10 @@ impl OpsLayer {
             // process serves, readiness that the node has a chain to serve.
             "/liveness" => (200, "application/json", r#"{"status":"UP"}"#.to_owned()),
             "/readiness" => {
-                let ready = self.node.block_by_number(self.node.block_number()).is_some();
+                let ready = self
+                    .node
+                    .block_by_number(self.node.block_number())
+                    .is_some();
                 if ready {
                     (200, "application/json", r#"{"status":"UP"}"#.to_owned())
                 } else {
@@ -107,12 +114,16 @@ where
             .and_then(|origin| self.layer.allowed_origin(Some(origin)));
         if request.method() == "OPTIONS" {
             // CORS preflight: answered here, the RPC service only takes POST.
-            let mut builder = HttpResponse::builder().status(if origin.is_some() { 204 } else { 403 });
+            let mut builder =
+                HttpResponse::builder().status(if origin.is_some() { 204 } else { 403 });
             if let Some(origin) = origin {
                 builder = builder
                     .header("access-control-allow-origin", origin)
                     .header("access-control-allow-methods", "POST, GET, OPTIONS")
-                    .header("access-control-allow-headers", "content-type, authorization")
+                    .header(
+                        "access-control-allow-headers",
+                        "content-type, authorization",
+                    )
                     .header("access-control-max-age", "600");
             }
             let response = builder

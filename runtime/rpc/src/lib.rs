@@ -22,11 +22,13 @@ mod http;
 mod metrics;
 mod pubsub;
 mod runtime_node;
+mod runtime_trace;
 mod server;
 mod summary;
 
 pub use backend::{
-    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric, TraceApi,
+    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric,
+    TraceApi,
 };
 pub use config::RpcConfig;
 pub use metrics::RpcMetrics;

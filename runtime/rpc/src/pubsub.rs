@@ -28,7 +28,6 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         .expect("eth_subscribe registers once");
 }
 
-
 async fn subscribe(
     params: jsonrpsee::types::Params<'static>,
     pending: PendingSubscriptionSink,
@@ -68,7 +67,13 @@ async fn subscribe(
             if full {
                 let ctx = Arc::clone(&ctx);
                 forward(pending, txs, move |hash| {
-                    Some(ctx.node.pending_transaction(hash).map(|tx| rpc_transaction(&tx, None)).into_iter().collect())
+                    Some(
+                        ctx.node
+                            .pending_transaction(hash)
+                            .map(|tx| rpc_transaction(&tx, None))
+                            .into_iter()
+                            .collect(),
+                    )
                 })
                 .await
             } else {

@@ -260,7 +260,11 @@ impl NodeApi for NetworkNode {
         NodeInfo {
             id: alloy::hex::encode(id),
             enode: self.handle.enode(),
-            name: format!("forja/v{}/node-{}", env!("CARGO_PKG_VERSION"), self.handle.index()),
+            name: format!(
+                "forja/v{}/node-{}",
+                env!("CARGO_PKG_VERSION"),
+                self.handle.index()
+            ),
             listen_addr: format!("127.0.0.1:{}", 30303 + self.handle.index()),
         }
     }
@@ -278,10 +282,10 @@ impl NodeApi for NetworkNode {
     }
 
     fn dev(&self) -> Option<&dyn DevApi> {
-        None
+        self.is_dev_network().then_some(self as &dyn DevApi)
     }
 
     fn tracer(&self) -> Option<&dyn TraceApi> {
-        None
+        Some(self)
     }
 }

@@ -10,13 +10,8 @@ use jsonrpsee::{
 };
 
 use crate::{
-    backend::NodeApi,
-    config::RpcConfig,
-    consortium, context::RpcContext, debug, dev, eth, filters,
-    filters::FilterStore,
-    http::OpsLayer,
-    metrics::RpcMetrics,
-    pubsub,
+    backend::NodeApi, config::RpcConfig, consortium, context::RpcContext, debug, dev, eth, filters,
+    filters::FilterStore, http::OpsLayer, metrics::RpcMetrics, pubsub,
 };
 
 /// Why the server could not start.
@@ -69,10 +64,14 @@ impl RpcServer {
             .set_http_middleware(tower::ServiceBuilder::new().layer(host_filter).layer(ops))
             .build(listen)
             .await
-            .map_err(|source| ServerError::Bind { addr: listen, source })?;
-        let local_addr = server
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr: listen, source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let local_addr = server.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
         let module = methods(config, node, Arc::clone(&metrics));
         let handle = server.start(module);
         tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
@@ -110,7 +109,11 @@ impl RpcServer {
 
 /// Every method this node serves: standard ones always, the consortium
 /// methods under the network's consensus prefix, dev methods on dev networks.
-pub fn methods(config: RpcConfig, node: Arc<dyn NodeApi>, metrics: Arc<RpcMetrics>) -> RpcModule<RpcContext> {
+pub fn methods(
+    config: RpcConfig,
+    node: Arc<dyn NodeApi>,
+    metrics: Arc<RpcMetrics>,
+) -> RpcModule<RpcContext> {
     let consensus = node.consensus();
     let has_dev = node.dev().is_some();
     let has_tracer = node.tracer().is_some();

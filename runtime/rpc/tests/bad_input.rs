@@ -9,7 +9,11 @@ use forja_rpc::RpcConfig;
 use serde_json::{Value, json};
 
 fn still_serving(net: &TestNet) {
-    let response = rpc(net.addr(), r#"{"jsonrpc":"2.0","id":7,"method":"eth_chainId","params":[]}"#).json();
+    let response = rpc(
+        net.addr(),
+        r#"{"jsonrpc":"2.0","id":7,"method":"eth_chainId","params":[]}"#,
+    )
+    .json();
     assert_eq!(response["result"], "0x539", "{response}");
 }
 
@@ -41,7 +45,11 @@ async fn bad_requests_get_spec_codes_and_the_server_keeps_serving() {
     assert_eq!(error_code(&no_method), -32600);
     still_serving(&net);
 
-    let unknown = rpc(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#).json();
+    let unknown = rpc(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#,
+    )
+    .json();
     assert_eq!(error_code(&unknown), -32601);
 
     for params in [
@@ -54,7 +62,11 @@ async fn bad_requests_get_spec_codes_and_the_server_keeps_serving() {
         let response = rpc(addr, &body.to_string()).json();
         assert_eq!(error_code(&response), -32602, "params {params}: {response}");
     }
-    let bad_raw = rpc(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x1234"]}"#).json();
+    let bad_raw = rpc(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x1234"]}"#,
+    )
+    .json();
     assert_eq!(error_code(&bad_raw), -32602, "{bad_raw}");
     let future_block = rpc(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x0000000000000000000000000000000000000001","0xffff"]}"#).json();
     assert_eq!(error_code(&future_block), -32001, "{future_block}");
@@ -62,7 +74,8 @@ async fn bad_requests_get_spec_codes_and_the_server_keeps_serving() {
 
     // Body over the limit: HTTP 413 with a JSON-RPC error (jsonrpsee's -32007).
     let padding = "x".repeat(8192);
-    let huge = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"web3_sha3","params":["0x{padding}"]}}"#);
+    let huge =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"web3_sha3","params":["0x{padding}"]}}"#);
     let response = rpc(addr, &huge);
     assert_eq!(response.status, 413);
     assert_eq!(error_code(&response.json()), -32007);
@@ -108,13 +121,24 @@ async fn operations_endpoints_cors_and_host_allowlist() {
     still_serving(&net);
 
     let liveness = http(addr, "GET", "/liveness", &[], b"");
-    assert_eq!((liveness.status, liveness.body.as_str()), (200, r#"{"status":"UP"}"#));
+    assert_eq!(
+        (liveness.status, liveness.body.as_str()),
+        (200, r#"{"status":"UP"}"#)
+    );
     let readiness = http(addr, "GET", "/readiness", &[], b"");
     assert_eq!(readiness.status, 200);
     let metrics = http(addr, "GET", "/metrics", &[], b"");
     assert_eq!(metrics.status, 200);
-    assert!(metrics.body.contains("forja_blockchain_height 0"), "{}", metrics.body);
-    assert!(metrics.body.contains("forja_transaction_pool_transactions{state=\"pending\"} 0"));
+    assert!(
+        metrics.body.contains("forja_blockchain_height 0"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("forja_transaction_pool_transactions{state=\"pending\"} 0")
+    );
     assert!(metrics.body.contains("forja_consensus_rounds_total"));
     assert!(
         metrics
@@ -128,12 +152,24 @@ async fn operations_endpoints_cors_and_host_allowlist() {
         addr,
         "OPTIONS",
         "/",
-        &[("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST")],
+        &[
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
         b"",
     );
     assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example"));
-    let other_origin = http(addr, "OPTIONS", "/", &[("Origin", "https://evil.example")], b"");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let other_origin = http(
+        addr,
+        "OPTIONS",
+        "/",
+        &[("Origin", "https://evil.example")],
+        b"",
+    );
     assert_eq!(other_origin.status, 403);
     let call = http(
         addr,
@@ -142,7 +178,10 @@ async fn operations_endpoints_cors_and_host_allowlist() {
         &[("Origin", "https://app.example")],
         br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#,
     );
-    assert_eq!(call.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(
+        call.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
 
     // DNS rebinding: a name not on the host allowlist is refused.
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -182,19 +221,31 @@ async fn connection_limit_refuses_extra_connections_and_recovers() {
     };
     let first = connect().await;
     let second = connect().await;
-    let refused = rpc(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#);
+    let refused = rpc(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#,
+    );
     assert_eq!(refused.status, 429, "{}", refused.body);
     drop((first, second));
     // The slots free up once the server sees the connections close.
     let mut served = false;
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if rpc(addr, r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#).status == 200 {
+        if rpc(
+            addr,
+            r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#,
+        )
+        .status
+            == 200
+        {
             served = true;
             break;
         }
     }
-    assert!(served, "connections are served again after the WebSockets close");
+    assert!(
+        served,
+        "connections are served again after the WebSockets close"
+    );
     still_serving(&net);
     net.stop().await;
 }

@@ -436,7 +436,15 @@ async fn removing_an_account_from_the_allowlist_refuses_its_transactions() {
         nodes: None,
     };
     let net = TestNet::start(config, 1, RpcConfig::default()).await;
+    // A refused transaction does not use up its nonce, so the wallet asks the
+    // node for the next nonce each time. alloy's default (cached) nonce
+    // manager counts the refused nonce as used and would send the next
+    // transaction with a gap, which rightly waits in the pool forever.
     let user_provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(net.accounts[1].clone()))
         .connect_http(net.http_url());
     let send = |nonce_hint: u64| {
@@ -444,13 +452,15 @@ async fn removing_an_account_from_the_allowlist_refuses_its_transactions() {
             .with_to(Address::repeat_byte(5))
             .with_value(U256::from(nonce_hint + 1))
     };
+    let receipt_timeout = Some(Duration::from_secs(30));
     user_provider
         .send_transaction(send(0))
         .await
         .expect("an allowed account transacts")
+        .with_timeout(receipt_timeout)
         .get_receipt()
         .await
-        .unwrap();
+        .expect("the allowed account's transaction commits within 30 s");
 
     let allowlist: Vec<Address> = user_provider
         .raw_request("perm_getAccountsAllowlist".into(), ())
@@ -472,18 +482,26 @@ async fn removing_an_account_from_the_allowlist_refuses_its_transactions() {
     let payload = err.as_error_resp().expect("JSON-RPC error");
     assert_eq!(payload.code, -32007, "{}", payload.message);
     assert!(payload.message.contains("allowlist"), "{}", payload.message);
+    let pending_nonce = user_provider
+        .get_transaction_count(user)
+        .pending()
+        .await
+        .unwrap();
+    assert_eq!(pending_nonce, 1, "the refused transaction must not take a nonce");
 
     let result: String = user_provider
         .raw_request("perm_addAccountsToAllowlist".into(), (vec![user],))
         .await
         .unwrap();
     assert_eq!(result, "Success");
-    user_provider
+    let receipt = user_provider
         .send_transaction(send(2))
         .await
         .expect("allowed again")
+        .with_timeout(receipt_timeout)
         .get_receipt()
         .await
-        .unwrap();
+        .expect("the re-allowed account's transaction commits within 30 s");
+    assert!(receipt.status());
     net.stop().await;
 }

@@ -102,7 +102,13 @@ impl RawResponse {
 }
 
 /// Sends one HTTP/1.1 request on a fresh connection and reads the answer.
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -112,7 +118,11 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
         addr.port(),
         body.len()
     );
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) && method == "POST" {
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        && method == "POST"
+    {
         request.push_str("Content-Type: application/json\r\n");
     }
     for (name, value) in headers {
@@ -140,7 +150,11 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
     RawResponse {
         status,
         headers,
@@ -150,8 +164,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
 
 fn dechunk(mut rest: &str) -> String {
     let mut body = String::new();
-    loop {
-        let Some((size, after)) = rest.split_once("\r\n") else { break };
+    while let Some((size, after)) = rest.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
         if size == 0 {
             break;

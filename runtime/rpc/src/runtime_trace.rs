@@ -1,0 +1,121 @@
+//! [`TraceApi`] and [`DevApi`] for a node of a running
+//! `forja_runtime::Network`, over the runtime's re-execution
+//! (`forja_runtime::trace`) and dev controls (`forja_runtime::dev`).
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag, eip2930::AccessList},
+    primitives::{Address, B256, Bytes, U256},
+    rpc::types::{
+        TransactionRequest,
+        trace::geth::{GethDebugTracingOptions, GethTrace},
+    },
+};
+use forja_runtime::{CallRequest, Error, TxError};
+
+use crate::{
+    backend::{DevApi, NodeResult, TraceApi},
+    runtime_node::NetworkNode,
+};
+
+fn at(number: u64) -> BlockId {
+    BlockId::Number(BlockNumberOrTag::Number(number))
+}
+
+impl TraceApi for NetworkNode {
+    fn create_access_list(
+        &self,
+        request: CallRequest,
+        block: u64,
+    ) -> NodeResult<(AccessList, u64)> {
+        self.handle().create_access_list(&request, at(block))
+    }
+
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        options: GethDebugTracingOptions,
+    ) -> NodeResult<GethTrace> {
+        self.handle().trace_transaction(hash, options)
+    }
+
+    fn trace_call(
+        &self,
+        request: CallRequest,
+        block: u64,
+        options: GethDebugTracingOptions,
+    ) -> NodeResult<GethTrace> {
+        self.handle().trace_call(&request, at(block), options)
+    }
+}
+
+impl NetworkNode {
+    /// Whether this node's network takes the dev controls: only networks
+    /// without permissioning do; a permissioned network's state changes
+    /// only through its allowlisted accounts' transactions.
+    pub(crate) fn is_dev_network(&self) -> bool {
+        !self.handle().permissions().enabled
+    }
+}
+
+fn snapshots_unsupported(method: &str) -> Error {
+    Error::InvalidRequest(format!(
+        "not supported on this network: {method} (rolling every node's chain and consensus engine back is not available yet)"
+    ))
+}
+
+impl DevApi for NetworkNode {
+    fn snapshot(&self) -> NodeResult<U256> {
+        Err(snapshots_unsupported("evm_snapshot"))
+    }
+
+    fn revert(&self, _id: U256) -> NodeResult<bool> {
+        Err(snapshots_unsupported("evm_revert"))
+    }
+
+    fn mine(&self, blocks: u64, timestamp: Option<u64>) -> NodeResult<()> {
+        if let Some(timestamp) = timestamp {
+            self.handle().dev_set_next_block_timestamp(timestamp)?;
+        }
+        self.handle().dev_mine(blocks)
+    }
+
+    fn increase_time(&self, seconds: u64) -> NodeResult<u64> {
+        self.handle().dev_increase_time(seconds)
+    }
+
+    fn set_next_block_timestamp(&self, timestamp: u64) -> NodeResult<()> {
+        self.handle().dev_set_next_block_timestamp(timestamp)
+    }
+
+    fn set_balance(&self, address: Address, balance: U256) -> NodeResult<()> {
+        self.handle().dev_set_balance(address, balance)
+    }
+
+    fn set_code(&self, address: Address, code: Bytes) -> NodeResult<()> {
+        self.handle().dev_set_code(address, code)
+    }
+
+    fn set_storage_at(&self, address: Address, slot: U256, value: U256) -> NodeResult<()> {
+        self.handle().dev_set_storage_at(address, slot, value)
+    }
+
+    fn impersonate(&self, address: Address) -> NodeResult<()> {
+        self.handle().dev_impersonate(address)
+    }
+
+    fn stop_impersonating(&self, address: Address) -> NodeResult<()> {
+        self.handle().dev_stop_impersonating(address)
+    }
+
+    fn is_impersonated(&self, address: Address) -> bool {
+        self.handle().dev_is_impersonated(address)
+    }
+
+    fn submit_impersonated(
+        &self,
+        from: Address,
+        request: TransactionRequest,
+    ) -> Result<B256, TxError> {
+        self.handle().dev_submit_impersonated(from, request)
+    }
+}
