@@ -22,7 +22,10 @@ const bytecode = artifact.bytecode?.object ?? artifact.bytecode;
 assert.match(bytecode, /^0x[0-9a-f]+$/i, `${artifactPath}: no creation bytecode`);
 
 // The default 4 s polling interval would make the event subscription below slow.
-const provider = new JsonRpcProvider(url, undefined, { pollingInterval: 100 });
+// ethers caches identical requests for 250 ms by default: against a node that
+// commits a block in milliseconds, the transfer right after the deployment
+// would reuse the deployment's cached nonce. Real applications hit this too.
+const provider = new JsonRpcProvider(url, undefined, { pollingInterval: 100, cacheTimeout: -1 });
 const network = await provider.getNetwork();
 const deployer = new Wallet(privateKey, provider);
 const accounts = await provider.send("eth_accounts", []);
