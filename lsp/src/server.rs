@@ -306,32 +306,100 @@ async fn analyze_and_publish(state: Arc<Mutex<State>>, client: Client, changed: 
         let known: HashSet<PathBuf> = st.index.files.keys().cloned().collect();
         (config, overlays, roots, known)
     };
-    let roots_for_run = roots.clone();
-    let overlays_for_run = overlays.clone();
+    // The edited files first, published as soon as they are analysed. Their
+    // importers only when what they can see changed: an edit inside a
+    // function body cannot change another file's diagnostics, and
+    // re-analysing the 30+ importers of a base contract on every keystroke
+    // made the edited file wait for all of them.
+    let (edited, importers): (Vec<PathBuf>, Vec<PathBuf>) =
+        roots.into_iter().partition(|p| changed.contains(p));
+    let before: Vec<Option<Interface>> = {
+        let st = lock(&state);
+        edited
+            .iter()
+            .map(|p| st.index.files.get(p).map(|d| interface_of(d)))
+            .collect()
+    };
+    let Some(output) = run_analysis(&client, &config, &overlays, &edited, &known).await else {
+        return;
+    };
+    let after: Vec<Option<Interface>> = edited
+        .iter()
+        .map(|p| output.files.iter().find(|f| &f.path == p).map(interface_of))
+        .collect();
+    let publish = merge(&state, output, &edited);
+    for (uri, diags, version) in publish {
+        client.publish_diagnostics(uri, diags, version).await;
+    }
+    // A file that did not parse keeps its old interface: nothing to tell.
+    let interface_changed = before
+        .iter()
+        .zip(&after)
+        .any(|(before, after)| after.is_some() && before != after);
+    if importers.is_empty() || !interface_changed {
+        return;
+    }
+    let Some(mut output) = run_analysis(&client, &config, &overlays, &importers, &known).await
+    else {
+        return;
+    };
+    // The edited files were analysed above from the same text; a later edit
+    // may have superseded that text, and its own run publishes for it.
+    output.diagnostics.retain(|path, _| !edited.contains(path));
+    let publish = merge(&state, output, &importers);
+    for (uri, diags, version) in publish {
+        client.publish_diagnostics(uri, diags, version).await;
+    }
+}
+
+/// What other files can see of a file: its declarations as written (bodies
+/// left out) and what it imports.
+type Interface = (Vec<(String, String, Option<String>)>, Vec<PathBuf>);
+
+fn interface_of(data: &FileData) -> Interface {
+    let declarations = data
+        .symbols
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.kind,
+                SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter
+            )
+        })
+        .map(|s| (s.name.clone(), s.signature.clone(), s.container_name.clone()))
+        .collect();
+    let imports = data.imports.iter().map(|i| i.resolved.clone()).collect();
+    (declarations, imports)
+}
+
+/// Runs the fast engine on `roots` off the async threads; `None` (logged)
+/// when the task itself failed.
+async fn run_analysis(
+    client: &Client,
+    config: &ProjectConfig,
+    overlays: &Overlays,
+    roots: &[PathBuf],
+    known: &HashSet<PathBuf>,
+) -> Option<AnalysisOutput> {
+    let (config, overlays, roots, known) =
+        (config.clone(), overlays.clone(), roots.to_vec(), known.clone());
     let output = tokio::task::spawn_blocking(move || {
-        analysis::analyze(
-            &config,
-            &overlays_for_run,
-            &roots_for_run,
-            &Extract::Except(known),
-        )
+        analysis::analyze(&config, &overlays, &roots, &Extract::Except(known))
     })
     .await;
-    let output = match output {
-        Ok(o) => o,
+    match output {
+        Ok(output) => {
+            if let Some(panic) = &output.panic {
+                client.log_message(MessageType::ERROR, panic.clone()).await;
+            }
+            Some(output)
+        }
         Err(e) => {
             client
                 .log_message(MessageType::ERROR, format!("analysis task failed: {e}"))
                 .await;
-            return;
+            None
         }
-    };
-    if let Some(panic) = &output.panic {
-        client.log_message(MessageType::ERROR, panic.clone()).await;
-    }
-    let publish = merge(&state, output, &roots);
-    for (uri, diags, version) in publish {
-        client.publish_diagnostics(uri, diags, version).await;
     }
 }
 

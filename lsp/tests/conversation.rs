@@ -83,6 +83,40 @@ async fn diagnostics_follow_edits_and_navigation_survives_syntax_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importers_are_rechecked_when_what_they_see_changes() {
+    let dir = fixture_project();
+    let c = TestClient::start(dir.path()).await;
+    let vault = c.uri("src/Vault.sol");
+    let test = c.uri("test/Vault.t.sol");
+    c.open("src/Vault.sol").await;
+    let diags = c.open("test/Vault.t.sol").await;
+    assert!(errors(&diags).is_empty(), "{diags}");
+    let original = c.text("src/Vault.sol");
+
+    // Renaming the contract breaks the test's `import {Vault}`.
+    let renamed = original.replace("contract Vault is", "contract Treasury is");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": vault, "version": 2}, "contentChanges": [{"text": renamed}]}),
+    )
+    .await;
+    let broken = c.diagnostics_until(&test, |d| !errors(d).is_empty()).await;
+    let line = c.pos("test/Vault.t.sol", "import {Vault}", 0, 0)["line"].clone();
+    assert!(
+        errors(&broken).iter().any(|d| d["range"]["start"]["line"] == line),
+        "{broken}"
+    );
+
+    // Restoring it clears the importer again.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": vault, "version": 3}, "contentChanges": [{"text": original}]}),
+    )
+    .await;
+    c.diagnostics_until(&test, |d| errors(d).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn navigation_and_hover_across_imports_remappings_and_using_for() {
     let dir = fixture_project();
     let c = TestClient::start(dir.path()).await;
