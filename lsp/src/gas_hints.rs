@@ -80,7 +80,9 @@ impl GasEstimates {
 
     /// The `gasEstimates` of an artifact built from `source`.
     fn load(&mut self, artifact: &Path, root: &Path, source: &Path) -> Option<Arc<Value>> {
-        let modified = std::fs::metadata(artifact).and_then(|m| m.modified()).ok()?;
+        let modified = std::fs::metadata(artifact)
+            .and_then(|m| m.modified())
+            .ok()?;
         if let Some((seen, estimates)) = self.by_artifact.get(artifact) {
             if *seen == modified {
                 return estimates.clone();
@@ -111,7 +113,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// The estimate solc gave for `symbol`, as solc wrote it (a number or "infinite").
 fn estimate_for(estimates: &Value, symbol: &Symbol) -> Option<String> {
     if symbol.kind == SymbolKind::Constructor {
-        return estimates["creation"]["totalCost"].as_str().map(str::to_string);
+        return estimates["creation"]["totalCost"]
+            .as_str()
+            .map(str::to_string);
     }
     let declared: Vec<Option<String>> = symbol
         .param_labels
@@ -189,9 +193,10 @@ fn elementary_type(label: &str) -> Option<String> {
         || base == "bool"
         || base == "string"
         || base == "bytes"
-        || ["uint", "int", "bytes"]
-            .iter()
-            .any(|prefix| base.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
+        || ["uint", "int", "bytes"].iter().any(|prefix| {
+            base.strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
     elementary.then(|| format!("{base}{array}"))
 }
 
@@ -232,7 +237,10 @@ mod tests {
     #[test]
     fn declared_types_are_canonicalised_and_user_types_are_not_guessed() {
         assert_eq!(elementary_type("uint amount").as_deref(), Some("uint256"));
-        assert_eq!(elementary_type("bytes32[] calldata ids").as_deref(), Some("bytes32[]"));
+        assert_eq!(
+            elementary_type("bytes32[] calldata ids").as_deref(),
+            Some("bytes32[]")
+        );
         assert_eq!(elementary_type("address"), Some("address".into()));
         assert_eq!(elementary_type("Position memory p"), None);
         assert_eq!(elementary_type("IERC20 token"), None);

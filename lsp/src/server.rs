@@ -366,7 +366,13 @@ fn interface_of(data: &FileData) -> Interface {
                 SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter
             )
         })
-        .map(|s| (s.name.clone(), s.signature.clone(), s.container_name.clone()))
+        .map(|s| {
+            (
+                s.name.clone(),
+                s.signature.clone(),
+                s.container_name.clone(),
+            )
+        })
         .collect();
     let imports = data.imports.iter().map(|i| i.resolved.clone()).collect();
     (declarations, imports)
@@ -381,8 +387,12 @@ async fn run_analysis(
     roots: &[PathBuf],
     known: &HashSet<PathBuf>,
 ) -> Option<AnalysisOutput> {
-    let (config, overlays, roots, known) =
-        (config.clone(), overlays.clone(), roots.to_vec(), known.clone());
+    let (config, overlays, roots, known) = (
+        config.clone(),
+        overlays.clone(),
+        roots.to_vec(),
+        known.clone(),
+    );
     let output = tokio::task::spawn_blocking(move || {
         analysis::analyze(&config, &overlays, &roots, &Extract::Except(known))
     })

@@ -103,7 +103,9 @@ async fn importers_are_rechecked_when_what_they_see_changes() {
     let broken = c.diagnostics_until(&test, |d| !errors(d).is_empty()).await;
     let line = c.pos("test/Vault.t.sol", "import {Vault}", 0, 0)["line"].clone();
     assert!(
-        errors(&broken).iter().any(|d| d["range"]["start"]["line"] == line),
+        errors(&broken)
+            .iter()
+            .any(|d| d["range"]["start"]["line"] == line),
         "{broken}"
     );
 

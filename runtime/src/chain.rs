@@ -98,7 +98,9 @@ impl Chain {
     }
 
     pub fn head(&self) -> &Arc<SealedBlock> {
-        self.blocks.last().expect("a chain always holds its genesis")
+        self.blocks
+            .last()
+            .expect("a chain always holds its genesis")
     }
 
     pub fn head_number(&self) -> u64 {
@@ -195,8 +197,8 @@ fn stored_receipts(block: &SealedBlock, envelopes: Vec<ReceiptEnvelope<Log>>) ->
     for (index, (envelope, tx)) in envelopes.into_iter().zip(&block.transactions).enumerate() {
         let cumulative = envelope.cumulative_gas_used();
         let logs = envelope.logs().len() as u64;
-        let contract_address: Option<Address> = (tx.kind().is_create() && envelope.status())
-            .then(|| tx.sender.create(tx.nonce()));
+        let contract_address: Option<Address> =
+            (tx.kind().is_create() && envelope.status()).then(|| tx.sender.create(tx.nonce()));
         out.push(TxReceipt {
             transaction_hash: tx.hash,
             transaction_index: index as u64,

@@ -298,7 +298,9 @@ impl NetworkConfig {
         };
         let explicit = |key: &B256, kind: &str, index: usize| {
             PrivateKeySigner::from_bytes(key).map_err(|e| {
-                ConfigError::Invalid(format!("{kind} key {index} is not a valid secp256k1 key: {e}"))
+                ConfigError::Invalid(format!(
+                    "{kind} key {index} is not a valid secp256k1 key: {e}"
+                ))
             })
         };
         let mut keys = Vec::new();
@@ -386,7 +388,10 @@ mod tests {
         let err = NetworkConfig::from_toml("chain_idd = 1\n", Path::new("net/network.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("net/network.toml") && err.contains("chain_idd"), "{err}");
+        assert!(
+            err.contains("net/network.toml") && err.contains("chain_idd"),
+            "{err}"
+        );
         let err = NetworkConfig::from_toml("[nodes]\nvalidators = 0\n", Path::new("n.toml"))
             .unwrap_err()
             .to_string();
@@ -405,11 +410,15 @@ mod tests {
         let accounts = config.dev_accounts().unwrap();
         assert_eq!(
             accounts[0].address(),
-            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().unwrap()
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                .parse::<Address>()
+                .unwrap()
         );
         assert_eq!(
             accounts[1].address(),
-            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse::<Address>().unwrap()
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+                .parse::<Address>()
+                .unwrap()
         );
     }
 }

@@ -42,7 +42,10 @@ pub enum TxError {
     #[error("intrinsic gas too low: transaction gives {gas_limit} gas, needs at least {intrinsic}")]
     GasTooLow { gas_limit: u64, intrinsic: u64 },
     #[error("gas limit {gas_limit} exceeds the block gas limit {block_gas_limit}")]
-    GasLimitAboveBlockLimit { gas_limit: u64, block_gas_limit: u64 },
+    GasLimitAboveBlockLimit {
+        gas_limit: u64,
+        block_gas_limit: u64,
+    },
     #[error("gas price {price} is below the network's minimum gas price {min}")]
     FeeTooLow { price: u128, min: u128 },
     #[error("max priority fee {priority} is above max fee {max_fee}")]
@@ -75,7 +78,11 @@ pub enum TxError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
     #[error("block {number} does not extend the chain: parent {parent} is not the head {head}")]
-    UnknownParent { number: u64, parent: B256, head: B256 },
+    UnknownParent {
+        number: u64,
+        parent: B256,
+        head: B256,
+    },
     #[error("block {number}: proposer {got} is not the expected proposer {expected}")]
     WrongProposer {
         number: u64,

@@ -137,7 +137,11 @@ pub fn tx_env(tx: &SignedTx) -> TxEnv {
 
 type BlockDb<'a> = CacheDB<StateAt<'a>>;
 
-fn context<'a>(spec: &ChainSpec, db: BlockDb<'a>, block: &BlockContext) -> revm::Context<BlockEnv, TxEnv, revm::context::CfgEnv, BlockDb<'a>> {
+fn context<'a>(
+    spec: &ChainSpec,
+    db: BlockDb<'a>,
+    block: &BlockContext,
+) -> revm::Context<BlockEnv, TxEnv, revm::context::CfgEnv, BlockDb<'a>> {
     let mut ctx = Context::mainnet().with_db(db);
     ctx.modify_cfg(|cfg| {
         cfg.chain_id = spec.chain_id;
@@ -292,8 +296,7 @@ pub fn seal_header(
     let transactions_root = ordered_trie_root_with_encoder(&executed.transactions, |t, buf| {
         t.tx.envelope.encode_2718(buf)
     });
-    let receipts_root =
-        ordered_trie_root_with_encoder(&receipts, |r, buf| r.encode_2718(buf));
+    let receipts_root = ordered_trie_root_with_encoder(&receipts, |r, buf| r.encode_2718(buf));
     Header {
         parent_hash: block.parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -311,11 +314,15 @@ pub fn seal_header(
         mix_hash: BFT_MIX_HASH,
         nonce: B64::ZERO,
         base_fee_per_gas: spec.is_active(Hardfork::London).then_some(0),
-        withdrawals_root: spec.is_active(Hardfork::Shanghai).then_some(EMPTY_ROOT_HASH),
+        withdrawals_root: spec
+            .is_active(Hardfork::Shanghai)
+            .then_some(EMPTY_ROOT_HASH),
         blob_gas_used: spec.is_active(Hardfork::Cancun).then_some(0),
         excess_blob_gas: spec.is_active(Hardfork::Cancun).then_some(0),
         parent_beacon_block_root: spec.is_active(Hardfork::Cancun).then_some(B256::ZERO),
-        requests_hash: spec.is_active(Hardfork::Prague).then_some(EMPTY_REQUESTS_HASH),
+        requests_hash: spec
+            .is_active(Hardfork::Prague)
+            .then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     }
 }
@@ -367,17 +374,13 @@ pub fn call(
         kind: request.to.map(TxKind::Call).unwrap_or(TxKind::Create),
         value: request.value.unwrap_or_default(),
         data: request.input.clone(),
-        nonce: request
-            .nonce
-            .unwrap_or_else(|| state.nonce(caller)),
+        nonce: request.nonce.unwrap_or_else(|| state.nonce(caller)),
         chain_id: Some(spec.chain_id),
         access_list: request.access_list.clone().unwrap_or_default(),
         ..Default::default()
     };
     let mut evm = ctx.build_mainnet();
-    let result = evm
-        .transact(tx)
-        .map_err(|e| describe_evm_error(&e))?;
+    let result = evm.transact(tx).map_err(|e| describe_evm_error(&e))?;
     Ok(outcome(result.result))
 }
 

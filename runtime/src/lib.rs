@@ -19,8 +19,8 @@ pub mod storage;
 pub mod trace;
 
 pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
+pub use config::NetworkConfig;
 pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};
 pub use execution::{CallRequest, ExecutionOutcome};
-pub use spec::{ChainSpec, Hardfork};
-pub use config::NetworkConfig;
 pub use network::{Network, NodeHandle, StorageMode};
+pub use spec::{ChainSpec, Hardfork};

@@ -31,10 +31,7 @@ use crate::{
     execution::{
         BlockContext, CallRequest, ExecutedBlock, ExecutionOutcome, call, estimate_gas, seal_header,
     },
-    node::{
-        ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared,
-        header_validators,
-    },
+    node::{ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared, header_validators},
     permissions::{AccessLevel, PermissionChange, Permissions},
     pool::{PoolStatus, TxPool, decode_transaction, recover},
     spec::ChainSpec,
@@ -60,7 +57,11 @@ pub fn bft_config(config: &NetworkConfig) -> BftConfig {
     let mut bft = BftConfig::new(mode);
     bft.epoch_length = config.consensus.epoch_length;
     bft.block_period_seconds = config.consensus.block_period_seconds;
-    bft.request_timeout_ms = config.consensus.request_timeout_seconds.saturating_mul(1000).max(1);
+    bft.request_timeout_ms = config
+        .consensus
+        .request_timeout_seconds
+        .saturating_mul(1000)
+        .max(1);
     bft.transitions = config
         .consensus
         .transitions
@@ -136,7 +137,10 @@ pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBl
     );
     let hash = bft_block_hash(bft.mode, &header)
         .map_err(|e| ConfigError::Invalid(format!("genesis extraData: {e}")))?;
-    Ok((Arc::new(SealedBlock::with_hash(header, hash, Vec::new())), world))
+    Ok((
+        Arc::new(SealedBlock::with_hash(header, hash, Vec::new())),
+        world,
+    ))
 }
 
 #[allow(clippy::large_enum_variant)] // see NetMessage
@@ -245,7 +249,11 @@ pub(crate) fn open_nodes(
                         (chain, permissions, Some(store))
                     }
                     None => {
-                        store.write_genesis(&genesis_block, &genesis_world, &initial_permissions)?;
+                        store.write_genesis(
+                            &genesis_block,
+                            &genesis_world,
+                            &initial_permissions,
+                        )?;
                         store.write_chain_id(spec.chain_id)?;
                         (
                             Chain::new(genesis_block.clone(), genesis_world.clone()),
@@ -390,30 +398,40 @@ fn drive_node(
     // The engine's clock, shifted by the dev network's time controls.
     let now_ms = || now_ms().saturating_add_signed(dev.clock_offset_ms());
     let mut timers: BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>> = BinaryHeap::new();
-    let deliver = |effects: Vec<Effect>, timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>| {
-        for effect in effects {
-            match effect {
-                Effect::SetTimer { id, after_ms } => {
-                    timers.push(std::cmp::Reverse((Instant::now() + Duration::from_millis(after_ms), id)));
-                }
-                Effect::Send { to: Some(peer), message } => {
-                    if let Some(sender) = peers.get(peer) {
-                        let _ = sender.send(Envelope::Event(CoreEvent::Net { from: index, message }));
+    let deliver =
+        |effects: Vec<Effect>, timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>| {
+            for effect in effects {
+                match effect {
+                    Effect::SetTimer { id, after_ms } => {
+                        timers.push(std::cmp::Reverse((
+                            Instant::now() + Duration::from_millis(after_ms),
+                            id,
+                        )));
                     }
-                }
-                Effect::Send { to: None, message } => {
-                    for (peer, sender) in peers.iter().enumerate() {
-                        if peer != index {
+                    Effect::Send {
+                        to: Some(peer),
+                        message,
+                    } => {
+                        if let Some(sender) = peers.get(peer) {
                             let _ = sender.send(Envelope::Event(CoreEvent::Net {
                                 from: index,
-                                message: message.clone(),
+                                message,
                             }));
+                        }
+                    }
+                    Effect::Send { to: None, message } => {
+                        for (peer, sender) in peers.iter().enumerate() {
+                            if peer != index {
+                                let _ = sender.send(Envelope::Event(CoreEvent::Net {
+                                    from: index,
+                                    message: message.clone(),
+                                }));
+                            }
                         }
                     }
                 }
             }
-        }
-    };
+        };
     let effects = core.start(now_ms());
     deliver(effects, &mut timers);
     loop {
@@ -549,12 +567,17 @@ impl NodeHandle {
     pub fn block(&self, block: BlockId) -> Result<Arc<SealedBlock>> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
-        Ok(chain.block(number).cloned().expect("resolved numbers exist"))
+        Ok(chain
+            .block(number)
+            .cloned()
+            .expect("resolved numbers exist"))
     }
 
     pub fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
         let chain = self.chain();
-        chain.number_of(&hash).and_then(|n| chain.receipts(n).cloned())
+        chain
+            .number_of(&hash)
+            .and_then(|n| chain.receipts(n).cloned())
     }
 
     pub fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
@@ -563,7 +586,12 @@ impl NodeHandle {
 
     /// A transaction still in this node's pool.
     pub fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
-        self.shared.pool.lock().expect("pool lock").get(&hash).cloned()
+        self.shared
+            .pool
+            .lock()
+            .expect("pool lock")
+            .get(&hash)
+            .cloned()
     }
 
     pub fn receipt(&self, hash: B256) -> Option<TxReceipt> {
@@ -592,7 +620,11 @@ impl NodeHandle {
         let state = chain.latest_state();
         let mut nonce = state.nonce(address);
         let pool = self.shared.pool.lock().expect("pool lock");
-        while pool.transactions().iter().any(|t| t.sender == address && t.nonce() == nonce) {
+        while pool
+            .transactions()
+            .iter()
+            .any(|t| t.sender == address && t.nonce() == nonce)
+        {
             nonce += 1;
         }
         nonce
@@ -650,9 +682,9 @@ impl NodeHandle {
     pub fn submit_signed(&self, tx: TxRef) -> Result<B256, TxError> {
         let hash = tx.hash;
         self.shared.add_transaction(tx.clone())?;
-        let _ = self
-            .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(vec![tx]))));
+        let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
+            LocalEvent::TransactionsAdded(vec![tx]),
+        )));
         Ok(hash)
     }
 
@@ -670,9 +702,9 @@ impl NodeHandle {
             })
             .collect();
         if !accepted.is_empty() {
-            let _ = self
-                .sender
-                .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(accepted))));
+            let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
+                LocalEvent::TransactionsAdded(accepted),
+            )));
         }
         results
     }
@@ -701,9 +733,15 @@ impl NodeHandle {
                     .ok_or_else(|| Error::BlockNotFound(hash.to_string()))?;
                 (n, n)
             }
-            FilterBlockOption::Range { from_block, to_block } => {
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
                 let tag = |t: &Option<BlockNumberOrTag>| {
-                    resolve(&chain, BlockId::Number(t.unwrap_or(BlockNumberOrTag::Latest)))
+                    resolve(
+                        &chain,
+                        BlockId::Number(t.unwrap_or(BlockNumberOrTag::Latest)),
+                    )
                 };
                 (tag(from_block)?, tag(to_block)?)
             }
@@ -752,32 +790,51 @@ impl NodeHandle {
 
     /// Validators that will decide the next block.
     pub fn current_validators(&self) -> Vec<Address> {
-        self.shared.consensus.read().expect("consensus lock").validators.clone()
+        self.shared
+            .consensus
+            .read()
+            .expect("consensus lock")
+            .validators
+            .clone()
     }
 
     /// Queues a vote to add (`true`) or remove a validator; this node's
     /// blocks carry it until it passes.
     pub fn propose_validator_vote(&self, address: Address, add: bool) {
-        let _ = self.sender.send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
-            address,
-            add: Some(add),
-        })));
+        let _ = self
+            .sender
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
+                address,
+                add: Some(add),
+            })));
     }
 
     pub fn discard_validator_vote(&self, address: Address) {
         let _ = self
             .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote { address, add: None })));
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
+                address,
+                add: None,
+            })));
     }
 
     /// This node's queued votes.
     pub fn pending_votes(&self) -> Vec<(Address, bool)> {
-        self.shared.consensus.read().expect("consensus lock").pending_votes.clone()
+        self.shared
+            .consensus
+            .read()
+            .expect("consensus lock")
+            .pending_votes
+            .clone()
     }
 
     /// Current consensus height and round.
     pub fn consensus_status(&self) -> ConsensusView {
-        self.shared.consensus.read().expect("consensus lock").clone()
+        self.shared
+            .consensus
+            .read()
+            .expect("consensus lock")
+            .clone()
     }
 
     /// Blocks proposed per validator between two blocks (inclusive).
@@ -805,7 +862,11 @@ impl NodeHandle {
     }
 
     pub fn permissions(&self) -> Permissions {
-        self.shared.permissions.read().expect("permissions lock").clone()
+        self.shared
+            .permissions
+            .read()
+            .expect("permissions lock")
+            .clone()
     }
 
     pub fn accounts_allowlist(&self) -> Vec<(Address, AccessLevel)> {
@@ -825,7 +886,9 @@ impl NodeHandle {
         self.shared.apply_permissions(&change)?;
         let _ = self
             .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Permissions(change))));
+            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Permissions(
+                change,
+            ))));
         Ok(())
     }
 
@@ -838,7 +901,11 @@ impl NodeHandle {
         self.change_permissions(admin, PermissionChange::SetAccounts(accounts))
     }
 
-    pub fn remove_accounts_from_allowlist(&self, admin: Address, accounts: Vec<Address>) -> Result<()> {
+    pub fn remove_accounts_from_allowlist(
+        &self,
+        admin: Address,
+        accounts: Vec<Address>,
+    ) -> Result<()> {
         self.change_permissions(admin, PermissionChange::RemoveAccounts(accounts))
     }
 
@@ -895,7 +962,9 @@ fn resolve(chain: &Chain, block: BlockId) -> Result<u64> {
         BlockId::Number(tag) => match tag {
             BlockNumberOrTag::Earliest => Ok(0),
             BlockNumberOrTag::Number(n) if n <= head => Ok(n),
-            BlockNumberOrTag::Number(n) => Err(Error::BlockNotFound(format!("{n} (head is {head})"))),
+            BlockNumberOrTag::Number(n) => {
+                Err(Error::BlockNotFound(format!("{n} (head is {head})")))
+            }
             _ => Ok(head),
         },
     }
@@ -915,8 +984,8 @@ impl NodeHandle {
 
     /// Makes the node's engine start a round even with an empty pool (dev `mine`).
     pub(crate) fn request_block(&self) {
-        let _ = self
-            .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(Vec::new()))));
+        let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
+            LocalEvent::TransactionsAdded(Vec::new()),
+        )));
     }
 }

@@ -73,7 +73,10 @@ pub enum LocalEvent {
 #[derive(Clone, Debug)]
 pub enum Effect {
     /// Send to one peer (`Some(index)`) or to every peer (`None`).
-    Send { to: Option<usize>, message: NetMessage },
+    Send {
+        to: Option<usize>,
+        message: NetMessage,
+    },
     /// Deliver [`CoreEvent::Timer`] after `after_ms`.
     SetTimer { id: TimerId, after_ms: u64 },
 }
@@ -200,13 +203,20 @@ pub fn encode_body(transactions: &[TxRef]) -> Bytes {
 }
 
 impl NodeCore {
-    pub fn new(shared: Arc<NodeShared>, config: BftConfig, peers: Vec<B512>) -> Result<Self, Error> {
+    pub fn new(
+        shared: Arc<NodeShared>,
+        config: BftConfig,
+        peers: Vec<B512>,
+    ) -> Result<Self, Error> {
         let (history, head) = {
             let chain = shared.chain.read().expect("chain lock");
-            let invalid = |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
+            let invalid = |e: &dyn std::fmt::Display| {
+                Error::InvalidRequest(format!("consensus history: {e}"))
+            };
             let genesis = &chain.block(0).expect("genesis").header;
-            let mut history = ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
-                .map_err(|e| invalid(&e))?;
+            let mut history =
+                ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
+                    .map_err(|e| invalid(&e))?;
             for number in 1..=chain.head_number() {
                 let header = &chain.block(number).expect("block below head").header;
                 history.import(header).map_err(|e| invalid(&e))?;
@@ -248,7 +258,10 @@ impl NodeCore {
             CoreEvent::Timer(id) => {
                 let round_timed_out = matches!(id, TimerId::Round(_));
                 if round_timed_out {
-                    self.shared.metrics.round_changes.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .metrics
+                        .round_changes
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 self.step(now_ms, Input::Timer(id), &mut effects);
                 if round_timed_out {
@@ -258,7 +271,11 @@ impl NodeCore {
             CoreEvent::Local(event) => self.handle_local(now_ms, event, &mut effects),
             CoreEvent::Net { from, message } => {
                 if !self.peer_allowed(from) {
-                    tracing::debug!(node = self.shared.index, from, "dropping message from a node not on the allowlist");
+                    tracing::debug!(
+                        node = self.shared.index,
+                        from,
+                        "dropping message from a node not on the allowlist"
+                    );
                     return effects;
                 }
                 self.handle_net(now_ms, from, message, &mut effects);
@@ -325,7 +342,13 @@ impl NodeCore {
         }
     }
 
-    fn handle_net(&mut self, now_ms: u64, from: usize, message: NetMessage, effects: &mut Vec<Effect>) {
+    fn handle_net(
+        &mut self,
+        now_ms: u64,
+        from: usize,
+        message: NetMessage,
+        effects: &mut Vec<Effect>,
+    ) {
         match message {
             NetMessage::Consensus(bytes) => self.step(now_ms, Input::Message(bytes), effects),
             NetMessage::Transactions(txs) => {
@@ -342,7 +365,9 @@ impl NodeCore {
                     self.step(now_ms, Input::TransactionsPending, effects);
                 }
             }
-            NetMessage::NewBlock(block) => self.on_synced_blocks(now_ms, from, vec![block], effects),
+            NetMessage::NewBlock(block) => {
+                self.on_synced_blocks(now_ms, from, vec![block], effects)
+            }
             NetMessage::Blocks(blocks) => self.on_synced_blocks(now_ms, from, blocks, effects),
             NetMessage::GetBlocks { from: first } => {
                 let chain = self.shared.chain.read().expect("chain lock");
@@ -385,7 +410,10 @@ impl NodeCore {
                 }
                 Output::SetTimer { id, after_ms } => {
                     if matches!(id, TimerId::Block { .. }) {
-                        self.shared.metrics.rounds_started.fetch_add(1, Ordering::Relaxed);
+                        self.shared
+                            .metrics
+                            .rounds_started
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                     effects.push(Effect::SetTimer { id, after_ms });
                     None
@@ -397,7 +425,10 @@ impl NodeCore {
                     let valid = match self.validate(&block, Proposed::Yes) {
                         Ok(()) => true,
                         Err(error) => {
-                            self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                            self.shared
+                                .metrics
+                                .blocks_rejected
+                                .fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(node = self.shared.index, %error, "proposed block rejected");
                             false
                         }
@@ -459,9 +490,11 @@ impl NodeCore {
         // Permissions can change after a transaction entered the pool.
         let (ready, refused): (Vec<TxRef>, Vec<TxRef>) = {
             let permissions = shared.permissions.read().expect("permissions lock");
-            ready
-                .into_iter()
-                .partition(|tx| permissions.check_transaction(tx.sender, tx.kind().is_create()).is_ok())
+            ready.into_iter().partition(|tx| {
+                permissions
+                    .check_transaction(tx.sender, tx.kind().is_create())
+                    .is_ok()
+            })
         };
         let context = BlockContext {
             number: request.height,
@@ -486,7 +519,13 @@ impl NodeCore {
                 }
             }
         }
-        let header = seal_header(&shared.spec, &context, &executed, state_root, request.extra_data.clone());
+        let header = seal_header(
+            &shared.spec,
+            &context,
+            &executed,
+            state_root,
+            request.extra_data.clone(),
+        );
         let transactions: Vec<TxRef> = executed.transactions.iter().map(|t| t.tx.clone()).collect();
         let body = encode_body(&transactions);
         if let Ok(hash) = bft_block_hash(shared.mode, &header) {
@@ -540,7 +579,9 @@ impl NodeCore {
         if proposed == Proposed::Yes {
             let permissions = self.shared.permissions.read().expect("permissions lock");
             for (index, tx) in transactions.iter().enumerate() {
-                if let Err(refusal) = permissions.check_transaction(tx.sender, tx.kind().is_create()) {
+                if let Err(refusal) =
+                    permissions.check_transaction(tx.sender, tx.kind().is_create())
+                {
                     return Err(BlockError::InvalidTransaction {
                         number: block.number(),
                         index,
@@ -579,7 +620,13 @@ impl NodeCore {
         )?;
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
-        let expected = seal_header(&shared.spec, &context, &executed, state_root, header.extra_data.clone());
+        let expected = seal_header(
+            &shared.spec,
+            &context,
+            &executed,
+            state_root,
+            header.extra_data.clone(),
+        );
         let mismatch = |field: &'static str, header: String, computed: String| {
             Err(Error::from(BlockError::Mismatch {
                 number: context.number,
@@ -589,7 +636,11 @@ impl NodeCore {
             }))
         };
         if expected.state_root != header.state_root {
-            return mismatch("state root", header.state_root.to_string(), expected.state_root.to_string());
+            return mismatch(
+                "state root",
+                header.state_root.to_string(),
+                expected.state_root.to_string(),
+            );
         }
         if expected.transactions_root != header.transactions_root {
             return mismatch(
@@ -599,16 +650,32 @@ impl NodeCore {
             );
         }
         if expected.receipts_root != header.receipts_root {
-            return mismatch("receipts root", header.receipts_root.to_string(), expected.receipts_root.to_string());
+            return mismatch(
+                "receipts root",
+                header.receipts_root.to_string(),
+                expected.receipts_root.to_string(),
+            );
         }
         if expected.gas_used != header.gas_used {
-            return mismatch("gas used", header.gas_used.to_string(), expected.gas_used.to_string());
+            return mismatch(
+                "gas used",
+                header.gas_used.to_string(),
+                expected.gas_used.to_string(),
+            );
         }
         if expected.logs_bloom != header.logs_bloom {
-            return mismatch("logs bloom", header.logs_bloom.to_string(), expected.logs_bloom.to_string());
+            return mismatch(
+                "logs bloom",
+                header.logs_bloom.to_string(),
+                expected.logs_bloom.to_string(),
+            );
         }
         if bft_block_hash(mode, &expected).ok() != Some(hash) {
-            return mismatch("header", hash.to_string(), "a header with other fields".into());
+            return mismatch(
+                "header",
+                hash.to_string(),
+                "a header with other fields".into(),
+            );
         }
         self.validated.insert(
             hash,
@@ -644,7 +711,9 @@ impl NodeCore {
                 .apply_with_roots(&validated.executed.changes, &validated.storage_roots);
             if let Some(store) = &shared.store {
                 let receipts = validated.executed.receipts();
-                if let Err(error) = store.write_block(&sealed, &receipts, &validated.executed.changes, &reverse) {
+                if let Err(error) =
+                    store.write_block(&sealed, &receipts, &validated.executed.changes, &reverse)
+                {
                     chain.world_mut().revert(&reverse);
                     return Err(error.into());
                 }
@@ -661,7 +730,10 @@ impl NodeCore {
                 .expect("pool lock")
                 .prune(senders, |a| state.nonce(a));
         }
-        shared.metrics.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        shared
+            .metrics
+            .blocks_committed
+            .fetch_add(1, Ordering::Relaxed);
         shared
             .metrics
             .transactions_committed
@@ -672,7 +744,13 @@ impl NodeCore {
 
     /// Imports committed blocks received from a peer (a regular node's only
     /// way to follow the chain, and a validator's way to catch up).
-    fn on_synced_blocks(&mut self, now_ms: u64, from: usize, blocks: Vec<BftBlock>, effects: &mut Vec<Effect>) {
+    fn on_synced_blocks(
+        &mut self,
+        now_ms: u64,
+        from: usize,
+        blocks: Vec<BftBlock>,
+        effects: &mut Vec<Effect>,
+    ) {
         let head = self.shared.chain.read().expect("chain lock").head_number();
         for block in blocks {
             if block.number() > head {
@@ -687,18 +765,27 @@ impl NodeCore {
                 break;
             };
             let validators = self.engine.history().next_validators().to_vec();
-            if let Err(error) = verify_committed_seals(self.shared.mode, &block.header, &validators) {
+            if let Err(error) = verify_committed_seals(self.shared.mode, &block.header, &validators)
+            {
                 tracing::warn!(node = self.shared.index, number = next, %error, "synced block has bad seals");
-                self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .blocks_rejected
+                    .fetch_add(1, Ordering::Relaxed);
                 break;
             }
             if let Err(error) = self.commit(&block) {
                 tracing::warn!(node = self.shared.index, number = next, %error, "synced block rejected");
-                self.shared.metrics.blocks_rejected.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .blocks_rejected
+                    .fetch_add(1, Ordering::Relaxed);
                 break;
             }
             imported = true;
-            let outputs = self.engine.handle(now_ms, Input::NewChainHead(block.header));
+            let outputs = self
+                .engine
+                .handle(now_ms, Input::NewChainHead(block.header));
             self.validated.clear();
             self.run(now_ms, outputs, effects);
         }
@@ -723,4 +810,3 @@ pub fn header_validators(mode: BftMode, header: &Header) -> Vec<Address> {
         .map(|extra| extra.validators)
         .unwrap_or_default()
 }
-

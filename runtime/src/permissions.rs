@@ -129,7 +129,10 @@ mod tests {
         assert!(permissions.check_transaction(deployer, true).is_ok());
         assert!(permissions.check_transaction(user, false).is_ok());
         let err = permissions.check_transaction(user, true).unwrap_err();
-        assert!(err.to_string().contains("may not deploy contracts"), "{err}");
+        assert!(
+            err.to_string().contains("may not deploy contracts"),
+            "{err}"
+        );
         let err = permissions.check_transaction(reader, false).unwrap_err();
         assert!(err.to_string().contains("read-only"), "{err}");
         let stranger = Address::repeat_byte(9);

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// EVM hardforks a forja chain can run. Permissioned networks pin one for
 /// the chain's life (Alastria's Red T runs byzantium).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Hardfork {
     Byzantium,

@@ -171,7 +171,8 @@ impl WorldState {
     /// does not compute them again.
     pub fn preview_root(&self, changes: &StateChanges) -> (B256, HashMap<Address, B256>) {
         let mut storage_roots = HashMap::new();
-        let mut changed: Vec<(B256, Option<TrieAccount>)> = Vec::with_capacity(changes.accounts.len());
+        let mut changed: Vec<(B256, Option<TrieAccount>)> =
+            Vec::with_capacity(changes.accounts.len());
         for (address, change) in &changes.accounts {
             let hashed = keccak256(address);
             let Some(fields) = change.fields else {
@@ -252,7 +253,11 @@ impl WorldState {
     }
 
     /// [`Self::apply`] with storage roots already computed by [`Self::preview_root`].
-    pub fn apply_with_roots(&mut self, changes: &StateChanges, roots: &HashMap<Address, B256>) -> ReverseDiff {
+    pub fn apply_with_roots(
+        &mut self,
+        changes: &StateChanges,
+        roots: &HashMap<Address, B256>,
+    ) -> ReverseDiff {
         self.known_roots = Some(roots.clone());
         let reverse = self.apply(changes);
         self.known_roots = None;
@@ -384,7 +389,9 @@ pub struct StateAt<'a> {
 
 impl StateAt<'_> {
     fn prior(&self, address: &Address) -> Option<&PriorAccount> {
-        self.newer_diffs.iter().find_map(|d| d.accounts.get(address))
+        self.newer_diffs
+            .iter()
+            .find_map(|d| d.accounts.get(address))
     }
 
     pub fn fields(&self, address: Address) -> Option<AccountFields> {
@@ -449,10 +456,19 @@ impl DatabaseRef for StateAt<'_> {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self.world.codes.get(&code_hash).cloned().unwrap_or_default())
+        Ok(self
+            .world
+            .codes
+            .get(&code_hash)
+            .cloned()
+            .unwrap_or_default())
     }
 
-    fn storage_ref(&self, address: Address, index: StorageKey) -> Result<StorageValue, Self::Error> {
+    fn storage_ref(
+        &self,
+        address: Address,
+        index: StorageKey,
+    ) -> Result<StorageValue, Self::Error> {
         Ok(self.storage(address, index))
     }
 

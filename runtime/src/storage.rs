@@ -398,7 +398,9 @@ impl Store {
             let address = Address::from_slice(&key[..20]);
             let slot = U256::from_be_slice(&key[20..]);
             let Some(account) = changes.accounts.get_mut(&address) else {
-                return Err(self.corrupt(format!("storage of {address}, an account that does not exist")));
+                return Err(self.corrupt(format!(
+                    "storage of {address}, an account that does not exist"
+                )));
             };
             account
                 .storage
@@ -418,7 +420,9 @@ impl Store {
                 .ok_or_else(|| self.corrupt(format!("senders of block {number} are missing")))?;
             let sender_bytes = sender_bytes.value();
             if sender_bytes.len() != block.body.transactions.len() * 20 {
-                return Err(self.corrupt(format!("senders of block {number} do not match its transactions")));
+                return Err(self.corrupt(format!(
+                    "senders of block {number} do not match its transactions"
+                )));
             }
             let transactions = block
                 .body
@@ -443,18 +447,25 @@ impl Store {
                         .map_err(|e| self.corrupt(e))?
                         .map(|v| v.value().to_vec());
                     if recorded.as_deref() != Some(sealed.hash.as_slice()) {
-                        return Err(self.corrupt("block 0 is not the genesis block recorded in the store"));
+                        return Err(
+                            self.corrupt("block 0 is not the genesis block recorded in the store")
+                        );
                     }
                     chain = Some(Chain::new(sealed, WorldState::default()));
                 }
                 Some(chain) => {
                     if chain.head().hash != sealed.header.parent_hash {
-                        return Err(self.corrupt(format!("block {number} does not extend block {}", number - 1)));
+                        return Err(self.corrupt(format!(
+                            "block {number} does not extend block {}",
+                            number - 1
+                        )));
                     }
                     let receipt_bytes = receipts
                         .get(number)
                         .map_err(|e| self.corrupt(e))?
-                        .ok_or_else(|| self.corrupt(format!("receipts of block {number} are missing")))?;
+                        .ok_or_else(|| {
+                            self.corrupt(format!("receipts of block {number} are missing"))
+                        })?;
                     let encoded = Vec::<Bytes>::decode(&mut receipt_bytes.value())
                         .map_err(|e| self.corrupt(format!("receipts of block {number}: {e}")))?;
                     let decoded = encoded
@@ -465,9 +476,13 @@ impl Store {
                     let history_bytes = history
                         .get(number)
                         .map_err(|e| self.corrupt(e))?
-                        .ok_or_else(|| self.corrupt(format!("state history of block {number} is missing")))?;
-                    let priors = Vec::<StoredPrior>::decode(&mut history_bytes.value())
-                        .map_err(|e| self.corrupt(format!("state history of block {number}: {e}")))?;
+                        .ok_or_else(|| {
+                            self.corrupt(format!("state history of block {number} is missing"))
+                        })?;
+                    let priors =
+                        Vec::<StoredPrior>::decode(&mut history_bytes.value()).map_err(|e| {
+                            self.corrupt(format!("state history of block {number}: {e}"))
+                        })?;
                     let reverse = ReverseDiff {
                         accounts: priors
                             .into_iter()
@@ -481,7 +496,11 @@ impl Store {
                                             code_hash: p.code_hash,
                                         }),
                                         storage_cleared: p.storage_cleared,
-                                        storage: p.storage.into_iter().map(|s| (s.slot, s.value)).collect(),
+                                        storage: p
+                                            .storage
+                                            .into_iter()
+                                            .map(|s| (s.slot, s.value))
+                                            .collect(),
                                     },
                                 )
                             })

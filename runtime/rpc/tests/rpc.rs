@@ -37,12 +37,21 @@ async fn deploys_transacts_and_reads_events_and_logs() {
 
     assert_eq!(provider.get_chain_id().await.unwrap(), 1337);
     let start_balance = provider.get_balance(owner.address()).await.unwrap();
-    assert_eq!(start_balance, U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
+    assert_eq!(
+        start_balance,
+        U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))
+    );
 
     let token = Token::deploy(&provider, "Forja".into(), "FJA".into(), U256::from(SUPPLY))
         .await
         .expect("deploys");
-    assert!(!provider.get_code_at(*token.address()).await.unwrap().is_empty());
+    assert!(
+        !provider
+            .get_code_at(*token.address())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(token.symbol().call().await.unwrap(), "FJA");
 
     let receipt = token
@@ -62,7 +71,10 @@ async fn deploys_transacts_and_reads_events_and_logs() {
     assert_eq!(transfer.inner.data.from, owner.address());
     assert_eq!(transfer.inner.data.to, recipient);
     assert_eq!(transfer.inner.data.value, U256::from(250));
-    assert_eq!(token.balanceOf(recipient).call().await.unwrap(), U256::from(250));
+    assert_eq!(
+        token.balanceOf(recipient).call().await.unwrap(),
+        U256::from(250)
+    );
     assert_eq!(
         token.balanceOf(owner.address()).call().await.unwrap(),
         U256::from(SUPPLY - 250)
@@ -70,7 +82,11 @@ async fn deploys_transacts_and_reads_events_and_logs() {
 
     // The transaction and its block as clients read them.
     let tx_hash = receipt.transaction_hash;
-    let tx = provider.get_transaction_by_hash(tx_hash).await.unwrap().expect("tx");
+    let tx = provider
+        .get_transaction_by_hash(tx_hash)
+        .await
+        .unwrap()
+        .expect("tx");
     assert_eq!(tx.block_hash, receipt.block_hash);
     let block = provider
         .get_block_by_number(BlockNumberOrTag::Number(receipt.block_number.unwrap()))
@@ -117,7 +133,10 @@ async fn deploys_transacts_and_reads_events_and_logs() {
         .from(recipient)
         .calldata()
         .clone();
-    let too_much = token.transfer(owner.address(), U256::from(SUPPLY)).calldata().clone();
+    let too_much = token
+        .transfer(owner.address(), U256::from(SUPPLY))
+        .calldata()
+        .clone();
     let _ = calldata;
     let response = rpc(
         net.addr(),
@@ -163,7 +182,10 @@ async fn eth_send_transaction_signs_for_dev_accounts_and_rejections_keep_geth_wo
     let provider = ProviderBuilder::new().connect_http(net.http_url());
     let accounts = provider.get_accounts().await.unwrap();
     assert_eq!(accounts.len(), 10);
-    assert_eq!(accounts[0], address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
+    assert_eq!(
+        accounts[0],
+        address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+    );
 
     let to = Address::repeat_byte(0x42);
     let pending = provider
@@ -190,11 +212,18 @@ async fn eth_send_transaction_signs_for_dev_accounts_and_rejections_keep_geth_wo
         .unwrap_err();
     let payload = err.as_error_resp().expect("JSON-RPC error");
     assert_eq!(payload.code, -32000);
-    assert!(payload.message.contains("unknown account"), "{}", payload.message);
+    assert!(
+        payload.message.contains("unknown account"),
+        "{}",
+        payload.message
+    );
 
     // Replaying a mined transaction: nonce too low, -32000.
     let raw = provider
-        .raw_request::<_, Value>("eth_getTransactionByHash".into(), (receipt.transaction_hash,))
+        .raw_request::<_, Value>(
+            "eth_getTransactionByHash".into(),
+            (receipt.transaction_hash,),
+        )
         .await
         .unwrap();
     assert_eq!(raw["hash"], json!(receipt.transaction_hash));
@@ -217,7 +246,11 @@ async fn eth_send_transaction_signs_for_dev_accounts_and_rejections_keep_geth_wo
         .unwrap_err();
     let payload = err.as_error_resp().expect("JSON-RPC error");
     assert_eq!(payload.code, -32000);
-    assert!(payload.message.starts_with("insufficient funds"), "{}", payload.message);
+    assert!(
+        payload.message.starts_with("insufficient funds"),
+        "{}",
+        payload.message
+    );
     drop(wallet_provider);
 
     net.stop().await;
@@ -253,7 +286,10 @@ async fn websocket_subscriptions_deliver_heads_logs_and_pending_transactions() {
     let first_head = next(heads.recv()).await;
     assert!(first_head.number >= 1);
     let deploy_hash = next(pending.recv()).await;
-    assert_ne!(deploy_hash, receipt.transaction_hash, "the deployment came first");
+    assert_ne!(
+        deploy_hash, receipt.transaction_hash,
+        "the deployment came first"
+    );
     let log = next(logs.recv()).await;
     assert_eq!(log.transaction_hash, Some(receipt.transaction_hash));
     let transfer = log.log_decode::<Token::Transfer>().unwrap();
@@ -298,7 +334,11 @@ async fn polling_filters_report_new_blocks_and_logs_once() {
         .unwrap();
     let blocks: Vec<alloy::primitives::B256> =
         provider.get_filter_changes(block_filter).await.unwrap();
-    assert_eq!(blocks.len(), 2, "the deployment's and the transfer's blocks");
+    assert_eq!(
+        blocks.len(),
+        2,
+        "the deployment's and the transfer's blocks"
+    );
     let again: Vec<alloy::primitives::B256> =
         provider.get_filter_changes(block_filter).await.unwrap();
     assert!(again.is_empty(), "changes are reported once");
@@ -314,7 +354,10 @@ async fn polling_filters_report_new_blocks_and_logs_once() {
     )
     .json();
     assert!(
-        gone["error"]["message"].as_str().unwrap().contains("filter not found"),
+        gone["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filter not found"),
         "{gone}"
     );
     net.stop().await;
@@ -392,7 +435,10 @@ async fn validator_votes_change_the_validator_set() {
             .unwrap();
         let number = receipt.block_number.unwrap();
         let validators: Vec<Address> = providers[0]
-            .raw_request("qbft_getValidatorsByBlockNumber".into(), (format!("{number:#x}"),))
+            .raw_request(
+                "qbft_getValidatorsByBlockNumber".into(),
+                (format!("{number:#x}"),),
+            )
             .await
             .unwrap();
         if !validators.contains(&leaving) {
@@ -418,7 +464,16 @@ async fn validator_votes_change_the_validator_set() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| u64::from_str_radix(m["proposedBlockCount"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap())
+        .map(|m| {
+            u64::from_str_radix(
+                m["proposedBlockCount"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .unwrap()
+        })
         .sum();
     assert_eq!(proposed, providers[0].get_block_number().await.unwrap());
     net.stop().await;
@@ -487,7 +542,10 @@ async fn removing_an_account_from_the_allowlist_refuses_its_transactions() {
         .pending()
         .await
         .unwrap();
-    assert_eq!(pending_nonce, 1, "the refused transaction must not take a nonce");
+    assert_eq!(
+        pending_nonce, 1,
+        "the refused transaction must not take a nonce"
+    );
 
     let result: String = user_provider
         .raw_request("perm_addAccountsToAllowlist".into(), (vec![user],))

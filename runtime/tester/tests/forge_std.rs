@@ -23,7 +23,9 @@ fn forge_std_own_suite_runs() {
         .current_dir(tmp.path())
         .status();
     if !packed.is_ok_and(|status| status.success()) {
-        println!("SKIPPED forge_std_own_suite_runs: `npm pack forge-std@1.1.2` failed (no npm or no registry)");
+        println!(
+            "SKIPPED forge_std_own_suite_runs: `npm pack forge-std@1.1.2` failed (no npm or no registry)"
+        );
         return;
     }
     let status = Command::new("tar")

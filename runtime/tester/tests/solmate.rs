@@ -22,7 +22,9 @@ fn fetch_solmate(dir: &Path) -> Option<std::path::PathBuf> {
         .current_dir(dir)
         .status();
     if !packed.is_ok_and(|status| status.success()) {
-        println!("SKIPPED solmate_suite_runs: `npm pack solmate@6.8.0` failed (no npm or no registry)");
+        println!(
+            "SKIPPED solmate_suite_runs: `npm pack solmate@6.8.0` failed (no npm or no registry)"
+        );
         return None;
     }
     let status = Command::new("tar")
@@ -119,7 +121,11 @@ fn solmate_suite_runs() {
         report.suites.len() >= 20,
         "solmate's test contracts are discovered"
     );
-    assert!(report.passed() >= 560, "solmate's suite passes: {} passed", report.passed());
+    assert!(
+        report.passed() >= 560,
+        "solmate's suite passes: {} passed",
+        report.passed()
+    );
     for suite in &report.suites {
         for test in suite.tests.iter().filter(|t| t.status == TestStatus::Fail) {
             let name = format!("{}::{}", suite.name, test.signature);
