@@ -923,24 +923,38 @@ impl Engine {
         self.check_committed(out);
     }
 
+    /// Admits a message of `round`: refused when stale, parked (`None`) for
+    /// a future round until the engine gets there, returned when current.
+    fn for_current_round<T>(
+        &mut self,
+        round: u32,
+        payload: T,
+        wrap: impl FnOnce(T) -> Message,
+    ) -> Result<Option<T>, Rejection> {
+        if round < self.state.round {
+            return Err(Rejection::Stale);
+        }
+        if round > self.state.round {
+            self.state
+                .future_rounds
+                .entry(round)
+                .or_default()
+                .push(wrap(payload));
+            return Ok(None);
+        }
+        Ok(Some(payload))
+    }
+
     fn on_prepare(
         &mut self,
         now_ms: u64,
         prepare: SignedPayload,
         out: &mut Vec<Output>,
     ) -> Result<(), Rejection> {
-        let id = prepare.id();
-        if id.round < self.state.round {
-            return Err(Rejection::Stale);
-        }
-        if id.round > self.state.round {
-            self.state
-                .future_rounds
-                .entry(id.round)
-                .or_default()
-                .push(Message::Prepare(prepare));
-            return Ok(());
-        }
+        let prepare = match self.for_current_round(prepare.id().round, prepare, Message::Prepare)? {
+            Some(prepare) => prepare,
+            None => return Ok(()),
+        };
         self.state
             .current
             .prepares
@@ -995,18 +1009,10 @@ impl Engine {
         commit: SignedPayload,
         out: &mut Vec<Output>,
     ) -> Result<(), Rejection> {
-        let id = commit.id();
-        if id.round < self.state.round {
-            return Err(Rejection::Stale);
-        }
-        if id.round > self.state.round {
-            self.state
-                .future_rounds
-                .entry(id.round)
-                .or_default()
-                .push(Message::Commit(commit));
-            return Ok(());
-        }
+        let commit = match self.for_current_round(commit.id().round, commit, Message::Commit)? {
+            Some(commit) => commit,
+            None => return Ok(()),
+        };
         // Seals are checked once a quorum of commits is in (see `check_committed`).
         self.state
             .current
