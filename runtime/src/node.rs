@@ -7,7 +7,7 @@
 //! simulator both run the same core.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -16,7 +16,7 @@ use std::{
 
 use alloy::{
     consensus::{Header, TxEnvelope},
-    primitives::{Address, B256, B512, Bytes},
+    primitives::{Address, B256, B512, Bytes, keccak256},
 };
 use forja_consensus::{
     BftBlock, BftConfig, BftExtraData, BftMode, Engine, Input, Output, TimerId, ValidatorHistory,
@@ -192,6 +192,44 @@ pub struct NodeCore {
     validated: HashMap<B256, Validated>,
     /// Synced blocks ahead of the head, waiting for their parents.
     future_blocks: BTreeMap<u64, BftBlock>,
+    /// Relays consensus messages, as Besu's gossiper does; `None` when off.
+    relay: Option<ConsensusRelay>,
+}
+
+/// Besu relays every consensus message it sees for the first time to its
+/// other peers, so a message one link lost still arrives through another.
+/// The seen-set is what stops a relayed message from circling forever.
+struct ConsensusRelay {
+    seen: HashSet<B256>,
+    /// Insertion order of `seen`, to forget the oldest first.
+    order: VecDeque<B256>,
+}
+
+impl ConsensusRelay {
+    /// Enough for a few heights of messages among dozens of validators.
+    const CAPACITY: usize = 8192;
+
+    fn new() -> Self {
+        Self {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Records `message`; false when it was seen before.
+    fn first_sight(&mut self, message: &[u8]) -> bool {
+        let hash = keccak256(message);
+        if !self.seen.insert(hash) {
+            return false;
+        }
+        self.order.push_back(hash);
+        if self.order.len() > Self::CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        true
+    }
 }
 
 /// Encodes a block body (the transactions) for consensus messages.
@@ -231,9 +269,18 @@ impl NodeCore {
             peers,
             validated: HashMap::new(),
             future_blocks: BTreeMap::new(),
+            relay: None,
         };
         core.publish_consensus_view();
         Ok(core)
+    }
+
+    /// Relays consensus messages to the other peers (see [`ConsensusRelay`]).
+    /// The in-process driver's channels reach every node and never lose a
+    /// message, so only a lossy transport (the simulator's) needs it.
+    pub fn with_consensus_relay(mut self) -> Self {
+        self.relay = Some(ConsensusRelay::new());
+        self
     }
 
     pub fn shared(&self) -> &Arc<NodeShared> {
@@ -266,6 +313,7 @@ impl NodeCore {
                 self.step(now_ms, Input::Timer(id), &mut effects);
                 if round_timed_out {
                     self.regossip_pool(&mut effects);
+                    self.ask_for_missed_blocks(&mut effects);
                 }
             }
             CoreEvent::Local(event) => self.handle_local(now_ms, event, &mut effects),
@@ -303,6 +351,19 @@ impl NodeCore {
                 message: NetMessage::Transactions(ready),
             });
         }
+    }
+
+    /// A round that timed out may mean the others decided this height and
+    /// its commits or the announced block were lost on the way here: the
+    /// peers that moved on wait for this node's votes at the next height,
+    /// and nothing else would bring it the block. Besu's synchronizer plays
+    /// this part.
+    fn ask_for_missed_blocks(&self, effects: &mut Vec<Effect>) {
+        let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+        effects.push(Effect::Send {
+            to: None,
+            message: NetMessage::GetBlocks { from: next },
+        });
     }
 
     fn peer_allowed(&self, from: usize) -> bool {
@@ -350,7 +411,23 @@ impl NodeCore {
         effects: &mut Vec<Effect>,
     ) {
         match message {
-            NetMessage::Consensus(bytes) => self.step(now_ms, Input::Message(bytes), effects),
+            NetMessage::Consensus(bytes) => {
+                if let Some(relay) = &mut self.relay {
+                    if !relay.first_sight(&bytes) {
+                        return;
+                    }
+                    for peer in
+                        (0..self.peers.len()).filter(|p| *p != from && *p != self.shared.index)
+                    {
+                        effects.push(Effect::Send {
+                            to: Some(peer),
+                            message: NetMessage::Consensus(bytes.clone()),
+                        });
+                    }
+                }
+                self.step(now_ms, Input::Message(bytes), effects)
+            }
+
             NetMessage::Transactions(txs) => {
                 let mut added = false;
                 for tx in txs {
@@ -402,9 +479,14 @@ impl NodeCore {
         while let Some(output) = queue.pop_front() {
             let follow_up = match output {
                 Output::Broadcast(message) => {
+                    let bytes = message.encode();
+                    if let Some(relay) = &mut self.relay {
+                        // Relayed back to us, it is not news.
+                        relay.first_sight(&bytes);
+                    }
                     effects.push(Effect::Send {
                         to: None,
-                        message: NetMessage::Consensus(message.encode()),
+                        message: NetMessage::Consensus(bytes),
                     });
                     None
                 }

@@ -111,6 +111,11 @@ pub struct Simulation {
     /// Bumped at each crash, so timers of a previous life never fire.
     incarnations: Vec<u64>,
     tampers: Vec<Option<BlockTamper>>,
+    /// Byzantine proposers that send half their peers a second, equally
+    /// valid block for the same round.
+    equivocators: Vec<bool>,
+    /// Twin proposals sent, per node.
+    twins_sent: Vec<u64>,
     /// Partition group of each node; messages only flow within a group.
     groups: Option<Vec<usize>>,
     faults: Faults,
@@ -153,6 +158,8 @@ impl Simulation {
             peers,
             incarnations: vec![0; count],
             tampers: (0..count).map(|_| None).collect(),
+            equivocators: vec![false; count],
+            twins_sent: vec![0; count],
             groups: None,
             faults,
             queue: BinaryHeap::new(),
@@ -167,11 +174,13 @@ impl Simulation {
     }
 
     fn boot(&mut self, node: usize) -> Result<()> {
+        // Links here lose messages, so nodes relay them as Besu's do.
         let mut core = NodeCore::new(
             self.shared[node].clone(),
             self.bft.clone(),
             self.peers.clone(),
-        )?;
+        )?
+        .with_consensus_relay();
         let effects = core.start(self.now);
         self.cores[node] = Some(core);
         self.apply(node, effects);
@@ -225,6 +234,19 @@ impl Simulation {
     /// changed by `tamper` (re-signed, so only validation can catch it).
     pub fn tamper_proposals(&mut self, node: usize, tamper: BlockTamper) {
         self.tampers[node] = Some(tamper);
+    }
+
+    /// Makes `node` an equivocating proposer: each of its proposals goes to
+    /// the even-numbered peers as built and to the odd-numbered ones as a
+    /// twin block one second later (re-signed, so both are valid and
+    /// properly signed): two blocks for one height and round.
+    pub fn equivocate(&mut self, node: usize) {
+        self.equivocators[node] = true;
+    }
+
+    /// How many proposals `node` sent a twin of (see [`Self::equivocate`]).
+    pub fn twins_sent(&self, node: usize) -> u64 {
+        self.twins_sent[node]
     }
 
     /// Stops `node`: its pool, timers and in-flight messages to it are lost.
@@ -346,12 +368,23 @@ impl Simulation {
                 }
                 Effect::Send { to, message } => {
                     let message = self.tamper(node, message);
+                    // Its own proposals are broadcast; relays go peer by peer.
+                    let twin = (self.equivocators[node] && to.is_none())
+                        .then(|| self.resign_proposal(node, &message, &mut |h| h.timestamp += 1))
+                        .flatten();
+                    if twin.is_some() {
+                        self.twins_sent[node] += 1;
+                    }
                     let targets: Vec<usize> = match to {
                         Some(peer) => vec![peer],
                         None => (0..self.len()).filter(|p| *p != node).collect(),
                     };
                     for peer in targets {
-                        self.send(node, peer, message.clone());
+                        let message = match &twin {
+                            Some(twin) if peer % 2 == 1 => twin.clone(),
+                            _ => message.clone(),
+                        };
+                        self.send(node, peer, message);
                     }
                 }
             }
@@ -390,31 +423,42 @@ impl Simulation {
 
     /// A byzantine node's proposal with its header changed and re-signed.
     fn tamper(&mut self, node: usize, message: NetMessage) -> NetMessage {
-        let Some(tamper) = self.tampers[node].as_mut() else {
+        let Some(mut tamper) = self.tampers[node].take() else {
             return message;
         };
-        let NetMessage::Consensus(bytes) = &message else {
-            return message;
+        let tampered = self.resign_proposal(node, &message, &mut tamper);
+        self.tampers[node] = Some(tamper);
+        tampered.unwrap_or(message)
+    }
+
+    /// `message` (if it is a proposal) with its header changed by `change`
+    /// and signed again with `node`'s key.
+    fn resign_proposal(
+        &self,
+        node: usize,
+        message: &NetMessage,
+        change: &mut dyn FnMut(&mut Header),
+    ) -> Option<NetMessage> {
+        let NetMessage::Consensus(bytes) = message else {
+            return None;
         };
         let Ok(Message::Proposal(proposal)) = Message::decode(bytes) else {
-            return message;
+            return None;
         };
         let mut header = proposal.block.header.clone();
-        tamper(&mut header);
-        let Ok(digest) = bft_block_hash(self.bft.mode, &header) else {
-            return message;
-        };
+        change(&mut header);
+        let digest = bft_block_hash(self.bft.mode, &header).ok()?;
         let payload = Payload::Proposal {
             id: proposal.signed.id(),
             digest,
         };
-        let tampered = Message::Proposal(Proposal {
+        let resigned = Message::Proposal(Proposal {
             signed: SignedPayload::sign(payload, &self.shared[node].key.signer),
             block: BftBlock::new(header, proposal.block.body.clone()),
             round_changes: proposal.round_changes,
             prepared: proposal.prepared,
         });
-        NetMessage::Consensus(tampered.encode())
+        Some(NetMessage::Consensus(resigned.encode()))
     }
 
     /// Runs every event due up to virtual time `until_ms`.

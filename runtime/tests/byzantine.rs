@@ -88,6 +88,45 @@ fn a_proposal_with_a_wrong_state_root_is_refused_and_the_chain_goes_on() {
     assert!(sim.forks().is_empty(), "{:?}", sim.forks());
 }
 
+#[test]
+fn an_equivocating_proposer_cannot_fork_the_chain() {
+    for validators in 4..=7usize {
+        for seed in 0..2u64 {
+            let seed = seed * 10 + validators as u64;
+            let config = config(validators);
+            let keys = config.dev_accounts().unwrap();
+            let faults = Faults {
+                drop_rate: 0.02,
+                duplicate_rate: 0.05,
+                min_delay_ms: 1,
+                max_delay_ms: 30,
+            };
+            let mut sim = Simulation::new(config, StorageMode::InMemory, seed, faults).unwrap();
+            let byzantine = seed as usize % validators;
+            sim.equivocate(byzantine);
+            let honest: Vec<usize> = (0..validators).filter(|n| *n != byzantine).collect();
+            // Two turns of every proposer, so the byzantine one proposes.
+            for height in 1..=2 * validators as u64 {
+                let node = honest[height as usize % honest.len()];
+                submit(&mut sim, node, &keys[height as usize % keys.len()], height);
+                assert!(
+                    sim.run_until_height(&honest, height, 3_600_000),
+                    "seed {seed}, {validators} validators: stalled at height {height}"
+                );
+                assert!(
+                    sim.forks().is_empty(),
+                    "seed {seed}, {validators} validators: {:?}",
+                    sim.forks()
+                );
+            }
+            assert!(
+                sim.twins_sent(byzantine) > 0,
+                "seed {seed}: node {byzantine} never proposed, so never equivocated"
+            );
+        }
+    }
+}
+
 fn permissioned(validators: usize, allowed: &[Address], admin: Address) -> NetworkConfig {
     let mut config = config(validators);
     config.permissioning = PermissioningConfig {
