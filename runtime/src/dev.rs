@@ -17,17 +17,24 @@
 //!   their senders, and block import takes senders from the pool, so every
 //!   node accepts it.
 //!
-//! State patches change state outside blocks, so they are only offered on
-//! in-memory networks: a node's store could not reload them. Snapshots and
-//! reverts are not offered yet: rolling back needs every node's consensus
-//! engine restarted on the rolled-back head, and a first attempt stalled
-//! consensus afterwards.
+//! - a revert parks every node's thread between events, winds every chain
+//!   back (blocks, receipts, state, state patches) and empties every pool;
+//!   then each node drops what was in flight for the abandoned heights
+//!   (consensus messages, gossip, synced blocks, timers) and resets its
+//!   consensus engine to the rolled-back head; only once every node has
+//!   done so does consensus resume, so no node hears a message from before
+//!   the revert (such a message, or a block synced from a peer still on the
+//!   old chain, is what stalls or undoes a naive rollback).
+//!
+//! State patches and reverts change state outside blocks, so they are only
+//! offered on in-memory networks: a node's store could not reload them.
+//! Controls that wait for or stop the network run one at a time.
 
 use std::{
-    collections::HashSet,
+    collections::{BTreeMap, HashSet},
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicI64, Ordering},
+        Arc, Condvar, Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -41,7 +48,7 @@ use alloy::{
 
 use crate::{
     block::SignedTx,
-    chain::Chain,
+    chain::{Chain, ChainPoint},
     error::{Error, Result, TxError},
     execution::CallRequest,
     network::NodeHandle,
@@ -65,6 +72,119 @@ pub struct DevState {
     /// Added to the wall clock the engines read, in milliseconds.
     clock_offset_ms: AtomicI64,
     impersonated: Mutex<HashSet<Address>>,
+    /// Live snapshots by id.
+    snapshots: Mutex<BTreeMap<u64, Snapshot>>,
+    /// The last snapshot id handed out; ids start at 1 and never repeat.
+    last_snapshot_id: AtomicU64,
+    /// Held by controls that wait for or stop the network (mine, state
+    /// patches, snapshot, revert), so they never interleave.
+    control: Mutex<()>,
+}
+
+/// What `evm_revert` restores: the chain (as every node has it) and the
+/// clock offset, as Hardhat restores its time offset.
+#[derive(Clone, Copy, Debug)]
+struct Snapshot {
+    point: ChainPoint,
+    clock_offset_ms: i64,
+}
+
+/// The rendezvous of a revert with every node's thread. A node's driver
+/// calls [`Pause::park`] when the pause reaches it and, if the chains were
+/// wound back, [`Pause::restarted`] once it has dropped what was in flight
+/// and reset its engine.
+#[derive(Debug)]
+pub struct Pause {
+    nodes: usize,
+    state: Mutex<PauseState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct PauseState {
+    parked: usize,
+    restarted: usize,
+    phase: PausePhase,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum PausePhase {
+    /// Waiting for every node to park.
+    #[default]
+    Parking,
+    /// The chains were wound back: nodes drop what was in flight and reset.
+    Rewound,
+    /// Every node has reset: consensus may resume.
+    Go,
+    /// Given up before anything changed: nodes carry on as they were.
+    Abandoned,
+}
+
+impl Pause {
+    fn new(nodes: usize) -> Self {
+        Self {
+            nodes,
+            state: Mutex::new(PauseState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PauseState> {
+        self.state.lock().expect("pause lock")
+    }
+
+    /// Blocks the calling node thread until the revert decides; true when
+    /// its chain was wound back.
+    pub(crate) fn park(&self) -> bool {
+        let mut state = self.lock();
+        state.parked += 1;
+        self.changed.notify_all();
+        while state.phase == PausePhase::Parking {
+            state = self.changed.wait(state).expect("pause lock");
+        }
+        matches!(state.phase, PausePhase::Rewound | PausePhase::Go)
+    }
+
+    /// Reports this node ready and blocks until every node is.
+    pub(crate) fn restarted(&self) {
+        let mut state = self.lock();
+        state.restarted += 1;
+        self.changed.notify_all();
+        while state.phase == PausePhase::Rewound {
+            state = self.changed.wait(state).expect("pause lock");
+        }
+    }
+
+    /// Gives up if nothing was changed yet; nodes carry on as they were.
+    pub(crate) fn abandon(&self) {
+        let mut state = self.lock();
+        if state.phase == PausePhase::Parking {
+            state.phase = PausePhase::Abandoned;
+            self.changed.notify_all();
+        }
+    }
+
+    fn set_phase(&self, phase: PausePhase) {
+        self.lock().phase = phase;
+        self.changed.notify_all();
+    }
+
+    /// Waits until `count` reaches every node; false at the deadline.
+    fn wait_for_all(&self, count: fn(&PauseState) -> usize, deadline: Instant) -> bool {
+        let mut state = self.lock();
+        while count(&state) < self.nodes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .expect("pause lock")
+                .0;
+        }
+        true
+    }
 }
 
 impl DevState {
@@ -128,7 +248,8 @@ impl NodeHandle {
     /// Commits `blocks` blocks through consensus, empty ones when no
     /// transaction is pending, and returns once every node has them.
     pub fn dev_mine(&self, blocks: u64) -> Result<()> {
-        let (nodes, _) = self.dev_network()?;
+        let (nodes, dev) = self.dev_network()?;
+        let _one_at_a_time = dev.control.lock().expect("dev control lock");
         for _ in 0..blocks {
             let target = self.block_number() + 1;
             for node in &nodes {
@@ -212,8 +333,9 @@ impl NodeHandle {
         address: Address,
         edit: impl Fn(&mut AccountFields, &mut StateChanges),
     ) -> Result<()> {
-        let (nodes, _) = self.dev_network()?;
+        let (nodes, dev) = self.dev_network()?;
         refuse_with_store(&nodes, method)?;
+        let _one_at_a_time = dev.control.lock().expect("dev control lock");
         let deadline = Instant::now() + NETWORK_WAIT;
         loop {
             let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
@@ -241,7 +363,7 @@ impl NodeHandle {
                     .expect("inserted above")
                     .fields = Some(fields);
                 for chain in &mut chains {
-                    chain.world_mut().apply(&changes);
+                    chain.apply_patch(&changes);
                 }
                 tracing::debug!(%address, method, "dev state patch applied on every node");
                 return Ok(());
@@ -249,6 +371,106 @@ impl NodeHandle {
             drop(chains);
             wait_for_idle(method, deadline)?;
         }
+    }
+
+    /// Records the network's current state; returns the snapshot's id.
+    pub fn dev_snapshot(&self) -> Result<u64> {
+        let (nodes, dev) = self.dev_network()?;
+        refuse_with_store(&nodes, "evm_snapshot")?;
+        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        // Another node may still be committing this head; revert waits for it.
+        let point = self.shared().chain.read().expect("chain lock").point();
+        let id = dev.last_snapshot_id.fetch_add(1, Ordering::SeqCst) + 1;
+        dev.snapshots.lock().expect("snapshots lock").insert(
+            id,
+            Snapshot {
+                point,
+                clock_offset_ms: dev.clock_offset_ms(),
+            },
+        );
+        tracing::debug!(id, block = point.number, "dev snapshot taken");
+        Ok(id)
+    }
+
+    /// Rolls the whole network back to snapshot `id`: every node's chain,
+    /// state and receipts, the clock offset; pools are emptied. `id` and
+    /// every later snapshot are used up. False when `id` is not live.
+    pub fn dev_revert(&self, id: u64) -> Result<bool> {
+        let (nodes, dev) = self.dev_network()?;
+        refuse_with_store(&nodes, "evm_revert")?;
+        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        let Some(snapshot) = dev
+            .snapshots
+            .lock()
+            .expect("snapshots lock")
+            .get(&id)
+            .copied()
+        else {
+            return Ok(false);
+        };
+        let target = snapshot.point;
+        let deadline = Instant::now() + NETWORK_WAIT;
+        while let Some(behind) = nodes.iter().find(|n| n.block_number() < target.number) {
+            if Instant::now() > deadline {
+                return Err(Error::InvalidRequest(format!(
+                    "evm_revert: node {} did not reach the snapshot's block {} within {}s",
+                    behind.index(),
+                    target.number,
+                    NETWORK_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let pause = Arc::new(Pause::new(nodes.len()));
+        for node in &nodes {
+            node.pause(pause.clone());
+        }
+        if !pause.wait_for_all(|s| s.parked, deadline) {
+            pause.abandon();
+            return Err(Error::InvalidRequest(format!(
+                "evm_revert: not every node paused within {}s; nothing was changed",
+                NETWORK_WAIT.as_secs()
+            )));
+        }
+        // Every node's thread is parked: nothing builds, validates or commits.
+        let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
+        let mut chains = lock_chains(&shared);
+        let unreachable = chains
+            .iter()
+            .enumerate()
+            .find_map(|(index, chain)| chain.check_rewind(target).err().map(|e| (index, e)));
+        if let Some((index, reason)) = unreachable {
+            drop(chains);
+            pause.abandon();
+            return Err(Error::InvalidRequest(format!(
+                "evm_revert: node {index} cannot go back to snapshot {id}: {reason}; nothing was changed"
+            )));
+        }
+        for (chain, node) in chains.iter_mut().zip(&shared) {
+            chain.rewind(target).expect("checked on every node above");
+            node.pool.lock().expect("pool lock").clear();
+        }
+        drop(chains);
+        dev.clock_offset_ms
+            .store(snapshot.clock_offset_ms, Ordering::SeqCst);
+        dev.snapshots
+            .lock()
+            .expect("snapshots lock")
+            .retain(|live, _| *live < id);
+        pause.set_phase(PausePhase::Rewound);
+        if !pause.wait_for_all(|s| s.restarted, Instant::now() + NETWORK_WAIT) {
+            tracing::warn!(
+                id,
+                "a node did not report its consensus restarted after the revert"
+            );
+        }
+        pause.set_phase(PausePhase::Go);
+        tracing::debug!(
+            id,
+            block = target.number,
+            "dev revert applied on every node"
+        );
+        Ok(true)
     }
 
     pub fn dev_impersonate(&self, address: Address) -> Result<()> {

@@ -6,13 +6,16 @@ use alloy::{
         Transaction, TxEnvelope, TxType,
     },
     eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH},
-    primitives::{Address, B64, B256, Bloom, Bytes, Log, TxKind, U256, b256},
+    primitives::{
+        Address, B64, B256, Bloom, BloomInput, Bytes, Log, TxKind, U256, b256, keccak256,
+        map::{AddressHashMap, B256HashMap},
+    },
 };
 use alloy_trie::{EMPTY_ROOT_HASH, root::ordered_trie_root_with_encoder};
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, TxEnv},
-    context_interface::result::{EVMError, ExecutionResult, Output},
+    context_interface::result::{EVMError, ExecResultAndState, ExecutionResult, Output},
     database::CacheDB,
     database_interface::DatabaseCommit,
     primitives::hardfork::SpecId,
@@ -63,7 +66,6 @@ pub struct ExecutedTx {
     pub success: bool,
     pub gas_used: u64,
     pub cumulative_gas_used: u64,
-    pub logs: Vec<Log>,
     pub contract_address: Option<Address>,
 }
 
@@ -71,6 +73,10 @@ pub struct ExecutedTx {
 #[derive(Clone, Debug, Default)]
 pub struct ExecutedBlock {
     pub transactions: Vec<ExecutedTx>,
+    /// Consensus receipts (status, cumulative gas, logs, bloom), one per
+    /// transaction, made as each executes: sealing, validating and
+    /// committing the block all read these instead of rehashing the blooms.
+    pub receipts: Vec<ReceiptEnvelope<Log>>,
     pub changes: StateChanges,
     pub gas_used: u64,
     /// Transactions left out while building (hash, why).
@@ -79,8 +85,8 @@ pub struct ExecutedBlock {
 
 impl ExecutedBlock {
     /// Consensus receipts (with blooms) in block order.
-    pub fn receipts(&self) -> Vec<ReceiptEnvelope<Log>> {
-        self.transactions.iter().map(receipt_envelope).collect()
+    pub fn receipts(&self) -> &[ReceiptEnvelope<Log>] {
+        &self.receipts
     }
 
     pub fn logs_bloom(&self, receipts: &[ReceiptEnvelope<Log>]) -> Bloom {
@@ -92,14 +98,54 @@ impl ExecutedBlock {
     }
 }
 
-fn receipt_envelope(executed: &ExecutedTx) -> ReceiptEnvelope<Log> {
+/// The keccak hashes a logs bloom sets bits from, memoised for one block:
+/// most receipts of a block repeat the same contract address and event
+/// signature, and each costs a keccak.
+#[derive(Default)]
+struct BloomHashes {
+    addresses: AddressHashMap<B256>,
+    topics: B256HashMap<B256>,
+}
+
+impl BloomHashes {
+    fn bloom(&mut self, logs: &[Log]) -> Bloom {
+        let mut bloom = Bloom::ZERO;
+        for log in logs {
+            let address = *self
+                .addresses
+                .entry(log.address)
+                .or_insert_with(|| keccak256(log.address));
+            bloom.accrue(BloomInput::Hash(address));
+            for topic in log.topics() {
+                let hash = *self
+                    .topics
+                    .entry(*topic)
+                    .or_insert_with(|| keccak256(topic));
+                bloom.accrue(BloomInput::Hash(hash));
+            }
+        }
+        bloom
+    }
+}
+
+fn receipt_envelope(
+    tx: &SignedTx,
+    success: bool,
+    cumulative_gas_used: u64,
+    logs: Vec<Log>,
+    blooms: &mut BloomHashes,
+) -> ReceiptEnvelope<Log> {
+    let logs_bloom = blooms.bloom(&logs);
     let receipt = Receipt {
-        status: Eip658Value::Eip658(executed.success),
-        cumulative_gas_used: executed.cumulative_gas_used,
-        logs: executed.logs.clone(),
+        status: Eip658Value::Eip658(success),
+        cumulative_gas_used,
+        logs,
     };
-    let with_bloom = ReceiptWithBloom::from(receipt);
-    match executed.tx.envelope.tx_type() {
+    let with_bloom = ReceiptWithBloom {
+        receipt,
+        logs_bloom,
+    };
+    match tx.envelope.tx_type() {
         TxType::Legacy => ReceiptEnvelope::Legacy(with_bloom),
         TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
         TxType::Eip1559 => ReceiptEnvelope::Eip1559(with_bloom),
@@ -135,7 +181,46 @@ pub fn tx_env(tx: &SignedTx) -> TxEnv {
     }
 }
 
-type BlockDb<'a> = CacheDB<StateAt<'a>>;
+/// The database a block's transactions execute on.
+pub type BlockDb<'a> = CacheDB<StateAt<'a>>;
+
+/// revm's context for a block's transactions: what a [`BlockInspector`] sees.
+pub type BlockEvmContext<'a> = revm::Context<BlockEnv, TxEnv, revm::context::CfgEnv, BlockDb<'a>>;
+
+/// An inspector attached to the execution of a block's transactions (see
+/// [`ExecutionHook`]). It must be deterministic: every node executes every
+/// block with its own instance and must reach the same state root.
+pub trait BlockInspector: for<'a> Inspector<BlockEvmContext<'a>> + Send {
+    /// Called after each transaction that executed (reverted or not), with
+    /// its full result and state changes, before they are applied.
+    fn transaction_executed(
+        &mut self,
+        tx: &SignedTx,
+        result: &ExecResultAndState<ExecutionResult, EvmState>,
+    );
+}
+
+/// Gives each node an inspector for each block it executes, building and
+/// validating alike (the same code path on every node, so consensus still
+/// agrees). A network started without a hook executes plainly.
+pub trait ExecutionHook: Send + Sync {
+    /// The inspector for `block`, executed by node `node`.
+    fn block_inspector(&self, node: usize, block: &BlockContext) -> Box<dyn BlockInspector>;
+}
+
+/// Stands in for a missing hook; never called (plain execution does not inspect).
+struct NoHook;
+
+impl<CTX> Inspector<CTX> for NoHook {}
+
+impl BlockInspector for NoHook {
+    fn transaction_executed(
+        &mut self,
+        _: &SignedTx,
+        _: &ExecResultAndState<ExecutionResult, EvmState>,
+    ) {
+    }
+}
 
 fn context<'a>(
     spec: &ChainSpec,
@@ -151,17 +236,25 @@ fn context<'a>(
     ctx
 }
 
-/// Executes `transactions` in order on `parent`.
+/// Executes `transactions` in order on `parent`, under `hook`'s inspector
+/// when there is one.
 pub fn execute_block(
     spec: &ChainSpec,
     parent: StateAt<'_>,
     block: &BlockContext,
     transactions: impl IntoIterator<Item = TxRef>,
     mode: Mode,
+    hook: Option<&mut (dyn BlockInspector + 'static)>,
 ) -> Result<ExecutedBlock, BlockError> {
     let spurious_dragon = spec.spec_id().is_enabled_in(SpecId::SPURIOUS_DRAGON);
-    let mut evm = context(spec, CacheDB::new(parent), block).build_mainnet();
+    // Without a hook, `transact` never calls the inspector: plain speed.
+    let hooked = hook.is_some();
+    let mut no_hook = NoHook;
+    let inspector: &mut dyn BlockInspector = hook.unwrap_or(&mut no_hook);
+    let mut evm =
+        context(spec, CacheDB::new(parent), block).build_mainnet_with_inspector(inspector);
     let mut out = ExecutedBlock::default();
+    let mut blooms = BloomHashes::default();
     for (index, tx) in transactions.into_iter().enumerate() {
         if mode == Mode::Build
             && (out.gas_used + tx.gas_limit() > block.gas_limit
@@ -170,7 +263,12 @@ pub fn execute_block(
             out.skipped.push((tx, "block is full".into()));
             continue;
         }
-        let result = match evm.transact(tx_env(&tx)) {
+        let executed = if hooked {
+            evm.inspect_tx(tx_env(&tx))
+        } else {
+            evm.transact(tx_env(&tx))
+        };
+        let result = match executed {
             Ok(result) => result,
             Err(error) => {
                 let reason = describe_evm_error(&error);
@@ -201,6 +299,9 @@ pub fn execute_block(
         }
         out.changes
             .merge(state_changes(&result.state, spurious_dragon));
+        if hooked {
+            evm.inspector.transaction_executed(&tx, &result);
+        }
         evm.ctx.journaled_state.database.commit(result.state);
         let (success, logs, contract_address) = match result.result {
             ExecutionResult::Success { logs, output, .. } => {
@@ -214,6 +315,13 @@ pub fn execute_block(
                 (false, Vec::new(), None)
             }
         };
+        out.receipts.push(receipt_envelope(
+            &tx,
+            success,
+            out.gas_used,
+            logs,
+            &mut blooms,
+        ));
         out.transactions.push(ExecutedTx {
             contract_address: contract_address
                 .or_else(|| tx.kind().is_create().then(|| tx.sender.create(tx.nonce())))
@@ -222,7 +330,6 @@ pub fn execute_block(
             success,
             gas_used,
             cumulative_gas_used: out.gas_used,
-            logs,
         });
     }
     Ok(out)
@@ -296,7 +403,7 @@ pub fn seal_header(
     let transactions_root = ordered_trie_root_with_encoder(&executed.transactions, |t, buf| {
         t.tx.envelope.encode_2718(buf)
     });
-    let receipts_root = ordered_trie_root_with_encoder(&receipts, |r, buf| r.encode_2718(buf));
+    let receipts_root = ordered_trie_root_with_encoder(receipts, |r, buf| r.encode_2718(buf));
     Header {
         parent_hash: block.parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -304,7 +411,7 @@ pub fn seal_header(
         state_root,
         transactions_root,
         receipts_root,
-        logs_bloom: executed.logs_bloom(&receipts),
+        logs_bloom: executed.logs_bloom(receipts),
         difficulty: U256::from(1),
         number: block.number,
         gas_limit: block.gas_limit,

@@ -22,5 +22,5 @@ pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
 pub use config::NetworkConfig;
 pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};
 pub use execution::{CallRequest, ExecutionOutcome};
-pub use network::{Network, NodeHandle, StorageMode};
+pub use network::{Network, NodeHandle, StartOptions, StorageMode};
 pub use spec::{ChainSpec, Hardfork};

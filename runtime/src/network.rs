@@ -29,7 +29,8 @@ use crate::{
     config::{ConsensusMode, NetworkConfig, NodeKey, enode},
     error::{ConfigError, Error, Result, StorageError, TxError},
     execution::{
-        BlockContext, CallRequest, ExecutedBlock, ExecutionOutcome, call, estimate_gas, seal_header,
+        BlockContext, CallRequest, ExecutedBlock, ExecutionHook, ExecutionOutcome, call,
+        estimate_gas, seal_header,
     },
     node::{ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared, header_validators},
     permissions::{AccessLevel, PermissionChange, Permissions},
@@ -147,7 +148,11 @@ pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBl
 enum Envelope {
     Event(CoreEvent),
     Shutdown,
+    /// A dev `revert` asks the node to stop between events (see [`hold_for_revert`]).
+    Pause(Arc<crate::dev::Pause>),
 }
+
+type Timers = BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>;
 
 struct NetworkInner {
     nodes: Vec<NodeHandle>,
@@ -296,9 +301,33 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// Options of [`Network::start_with`].
+#[derive(Clone, Default)]
+pub struct StartOptions {
+    /// Inspects every block every node executes (see [`ExecutionHook`]).
+    pub execution_hook: Option<Arc<dyn ExecutionHook>>,
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("execution_hook", &self.execution_hook.is_some())
+            .finish()
+    }
+}
+
 impl Network {
     /// Starts the network with the real-time driver: one thread per node.
     pub fn start(config: NetworkConfig, storage: StorageMode) -> Result<Network> {
+        Self::start_with(config, storage, StartOptions::default())
+    }
+
+    /// [`Network::start`] with options.
+    pub fn start_with(
+        config: NetworkConfig,
+        storage: StorageMode,
+        options: StartOptions,
+    ) -> Result<Network> {
         let shared = open_nodes(&config, &storage)?;
         let dev_accounts = config.dev_accounts()?;
         let bft = bft_config(&config);
@@ -309,7 +338,10 @@ impl Network {
         let dev = Arc::new(crate::dev::DevState::default());
         let mut cores = Vec::new();
         for node in &shared {
-            cores.push(NodeCore::new(node.clone(), bft.clone(), peers.clone())?);
+            cores.push(
+                NodeCore::new(node.clone(), bft.clone(), peers.clone())?
+                    .with_execution_hook(options.execution_hook.clone()),
+            );
         }
         let mut threads = Vec::new();
         for (index, (core, receiver)) in cores.into_iter().zip(receivers).enumerate() {
@@ -445,6 +477,19 @@ fn drive_node(
                 let effects = core.handle(now_ms(), event);
                 deliver(effects, &mut timers);
             }
+            Ok(Envelope::Pause(pause)) => {
+                match hold_for_revert(&mut core, &receiver, &pause, &mut timers) {
+                    AfterPause::Shutdown => break,
+                    AfterPause::Unchanged => {}
+                    AfterPause::Restarted(replay) => {
+                        deliver(core.start(now_ms()), &mut timers);
+                        for event in replay {
+                            let effects = core.handle(now_ms(), event);
+                            deliver(effects, &mut timers);
+                        }
+                    }
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
         }
         while let Some(std::cmp::Reverse((at, id))) = timers.peek().copied() {
@@ -455,6 +500,61 @@ fn drive_node(
             let effects = core.handle(now_ms(), CoreEvent::Timer(id));
             deliver(effects, &mut timers);
         }
+    }
+}
+
+enum AfterPause {
+    /// Nothing was rolled back: carry on.
+    Unchanged,
+    /// The chain was wound back and the engine reset: start it, then
+    /// handle these local events that came in meanwhile.
+    Restarted(Vec<CoreEvent>),
+    Shutdown,
+}
+
+/// A dev `revert`: parks the node's thread while every node's chain is wound
+/// back. If it was, drops everything addressed to the abandoned heights
+/// (consensus messages, gossip, blocks, timers), resets the engine to the
+/// new head, and waits until every node has done the same, so no node can
+/// hear a message sent before the revert once consensus resumes.
+fn hold_for_revert(
+    core: &mut NodeCore,
+    receiver: &mpsc::Receiver<Envelope>,
+    pause: &crate::dev::Pause,
+    timers: &mut Timers,
+) -> AfterPause {
+    if !pause.park() {
+        return AfterPause::Unchanged;
+    }
+    let mut replay = Vec::new();
+    let mut shutdown = false;
+    while let Ok(envelope) = receiver.try_recv() {
+        match envelope {
+            Envelope::Shutdown => shutdown = true,
+            Envelope::Event(CoreEvent::Net { .. } | CoreEvent::Timer(_)) => {}
+            Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(txs))) => {
+                // Only transactions submitted since the rewind are still pooled.
+                let pool = core.shared().pool.lock().expect("pool lock");
+                let txs: Vec<TxRef> = txs.into_iter().filter(|t| pool.contains(&t.hash)).collect();
+                if !txs.is_empty() {
+                    replay.push(CoreEvent::Local(LocalEvent::TransactionsAdded(txs)));
+                }
+            }
+            Envelope::Event(event @ CoreEvent::Local(_)) => replay.push(event),
+            // Dev controls run one at a time, so this cannot happen; if it
+            // did, failing that revert is safe, waiting for it would not be.
+            Envelope::Pause(other) => other.abandon(),
+        }
+    }
+    timers.clear();
+    if let Err(error) = core.reset_to_head() {
+        tracing::error!(node = core.shared().index, %error, "consensus could not restart after a revert");
+    }
+    pause.restarted();
+    if shutdown {
+        AfterPause::Shutdown
+    } else {
+        AfterPause::Restarted(replay)
     }
 }
 
@@ -638,11 +738,15 @@ impl NodeHandle {
         self.with_state(block, |s| s.storage(address, slot))
     }
 
+    /// The block a call on the state after block `number` runs in: the
+    /// next one, stamped by the clock the engines read (dev time controls
+    /// included), as the next block would be.
     fn call_context(&self, chain: &Chain, number: u64) -> BlockContext {
         let parent = chain.block(number).expect("resolved numbers exist");
+        let now_ms = now_ms().saturating_add_signed(self.dev_clock_offset_ms());
         BlockContext {
             number: number + 1,
-            timestamp: parent.header.timestamp.max(now_ms() / 1000),
+            timestamp: parent.header.timestamp.max(now_ms / 1000),
             beneficiary: Address::ZERO,
             gas_limit: self.shared.spec.block_gas_limit,
             parent_hash: parent.hash,
@@ -682,6 +786,7 @@ impl NodeHandle {
     pub fn submit_signed(&self, tx: TxRef) -> Result<B256, TxError> {
         let hash = tx.hash;
         self.shared.add_transaction(tx.clone())?;
+        crate::pool::remember_recovered([&tx]);
         let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
             LocalEvent::TransactionsAdded(vec![tx]),
         )));
@@ -690,17 +795,20 @@ impl NodeHandle {
 
     /// Submits many transactions; returns each one's result, in order.
     pub fn submit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<B256, TxError>> {
-        let mut accepted = Vec::new();
+        let txs: Vec<TxRef> = txs.into_iter().map(Arc::new).collect();
+        let added = self.shared.add_transactions(&txs);
+        let mut accepted = Vec::with_capacity(txs.len());
         let results = txs
             .into_iter()
-            .map(|tx| {
-                let tx = Arc::new(tx);
+            .zip(added)
+            .map(|(tx, added)| {
+                added?;
                 let hash = tx.hash;
-                self.shared.add_transaction(tx.clone())?;
                 accepted.push(tx);
                 Ok(hash)
             })
             .collect();
+        crate::pool::remember_recovered(&accepted);
         if !accepted.is_empty() {
             let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
                 LocalEvent::TransactionsAdded(accepted),
@@ -987,5 +1095,18 @@ impl NodeHandle {
         let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
             LocalEvent::TransactionsAdded(Vec::new()),
         )));
+    }
+
+    /// Asks the node's thread to stop at `pause` (dev `revert`).
+    pub(crate) fn pause(&self, pause: Arc<crate::dev::Pause>) {
+        let _ = self.sender.send(Envelope::Pause(pause));
+    }
+
+    /// The dev clock offset the engines read, in milliseconds (0 once the
+    /// network is gone).
+    fn dev_clock_offset_ms(&self) -> i64 {
+        self.network
+            .upgrade()
+            .map_or(0, |network| network.dev.clock_offset_ms())
     }
 }

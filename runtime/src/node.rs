@@ -19,8 +19,8 @@ use alloy::{
     primitives::{Address, B256, B512, Bytes, keccak256},
 };
 use forja_consensus::{
-    BftBlock, BftConfig, BftExtraData, BftMode, Engine, Input, Output, TimerId, ValidatorHistory,
-    bft_block_hash, verify_committed_seals,
+    BftBlock, BftConfig, BftExtraData, BftMode, Engine, Input, Message, Output, TimerId,
+    ValidatorHistory, bft_block_hash, verify_committed_seals,
 };
 use tokio::sync::broadcast;
 
@@ -29,7 +29,7 @@ use crate::{
     chain::Chain,
     config::NodeKey,
     error::{BlockError, Error, TxError},
-    execution::{BlockContext, ExecutedBlock, Mode, execute_block, seal_header},
+    execution::{BlockContext, ExecutedBlock, ExecutionHook, Mode, execute_block, seal_header},
     permissions::{PermissionChange, Permissions},
     pool::{TxPool, validate},
     spec::ChainSpec,
@@ -155,6 +155,36 @@ impl NodeShared {
         Ok(())
     }
 
+    /// [`Self::add_transaction`] for a batch (gossip, `submit_batch`): each
+    /// lock is taken once per batch rather than once per transaction.
+    pub fn add_transactions(&self, txs: &[TxRef]) -> Vec<Result<(), TxError>> {
+        let chain = self.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        let mut results: Vec<Result<(), TxError>> = {
+            let permissions = self.permissions.read().expect("permissions lock");
+            txs.iter()
+                .map(|tx| validate(&self.spec, &state, &permissions, tx))
+                .collect()
+        };
+        {
+            let mut pool = self.pool.lock().expect("pool lock");
+            for (tx, result) in txs.iter().zip(&mut results) {
+                if result.is_ok() {
+                    *result = pool.insert(tx.clone(), state.nonce(tx.sender));
+                }
+            }
+        }
+        drop(chain);
+        if self.new_transactions.receiver_count() > 0 {
+            for (tx, result) in txs.iter().zip(&results) {
+                if result.is_ok() {
+                    let _ = self.new_transactions.send(tx.hash);
+                }
+            }
+        }
+        results
+    }
+
     /// Applies a permission change and persists it.
     pub fn apply_permissions(&self, change: &PermissionChange) -> Result<(), Error> {
         let mut permissions = self.permissions.write().expect("permissions lock");
@@ -192,6 +222,8 @@ pub struct NodeCore {
     validated: HashMap<B256, Validated>,
     /// Synced blocks ahead of the head, waiting for their parents.
     future_blocks: BTreeMap<u64, BftBlock>,
+    /// Inspects every block this node builds or validates (`None`: plain execution).
+    execution_hook: Option<Arc<dyn ExecutionHook>>,
     /// Relays consensus messages, as Besu's gossiper does; `None` when off.
     relay: Option<ConsensusRelay>,
 }
@@ -232,6 +264,62 @@ impl ConsensusRelay {
     }
 }
 
+/// Results of pure functions of message bytes, shared by the nodes of this
+/// process. In-process peers receive a broadcast as clones of one buffer, so
+/// the first node to decode it does the work (signature recoveries, RLP,
+/// transaction hashes) and the others reuse the result, which is exactly
+/// what they would have computed from the same bytes: each node still
+/// checks, executes and votes on its own. An entry is keyed by the buffer's
+/// address and length and holds a clone of the buffer, so the address cannot
+/// be reused for other bytes while the entry lives.
+struct DecodedByBuffer<T> {
+    capacity: usize,
+    entries: Mutex<VecDeque<(Bytes, T)>>,
+}
+
+impl<T: Clone> DecodedByBuffer<T> {
+    const fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn get_or_decode<E>(
+        &self,
+        bytes: &Bytes,
+        decode: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        // Empty buffers may share one static address.
+        if bytes.is_empty() {
+            return decode();
+        }
+        let same =
+            |(held, _): &&(Bytes, T)| held.as_ptr() == bytes.as_ptr() && held.len() == bytes.len();
+        if let Some((_, value)) = self.lock().iter().find(same) {
+            return Ok(value.clone());
+        }
+        // Decoded without the lock: two nodes may both decode one buffer, never wait.
+        let value = decode()?;
+        let mut entries = self.lock();
+        entries.push_back((bytes.clone(), value.clone()));
+        if entries.len() > self.capacity {
+            entries.pop_front();
+        }
+        Ok(value)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Bytes, T)>> {
+        // A panic elsewhere cannot leave an entry half-written.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Consensus messages with their authors recovered (a few heights' worth).
+static DECODED_MESSAGES: DecodedByBuffer<Message> = DecodedByBuffer::new(64);
+/// Proposed block bodies with their senders recovered; bodies can be large.
+static DECODED_BODIES: DecodedByBuffer<Arc<Vec<TxRef>>> = DecodedByBuffer::new(8);
+
 /// Encodes a block body (the transactions) for consensus messages.
 pub fn encode_body(transactions: &[TxRef]) -> Bytes {
     let envelopes: Vec<&TxEnvelope> = transactions.iter().map(|t| &t.envelope).collect();
@@ -246,29 +334,14 @@ impl NodeCore {
         config: BftConfig,
         peers: Vec<B512>,
     ) -> Result<Self, Error> {
-        let (history, head) = {
-            let chain = shared.chain.read().expect("chain lock");
-            let invalid = |e: &dyn std::fmt::Display| {
-                Error::InvalidRequest(format!("consensus history: {e}"))
-            };
-            let genesis = &chain.block(0).expect("genesis").header;
-            let mut history =
-                ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
-                    .map_err(|e| invalid(&e))?;
-            for number in 1..=chain.head_number() {
-                let header = &chain.block(number).expect("block below head").header;
-                history.import(header).map_err(|e| invalid(&e))?;
-            }
-            (history, chain.head().header.clone())
-        };
-        let engine = Engine::new(config, shared.key.signer.clone(), history, head)
-            .map_err(|e| Error::InvalidRequest(format!("consensus engine: {e}")))?;
+        let engine = engine_at_head(&shared, config)?;
         let core = Self {
             shared,
             engine,
             peers,
             validated: HashMap::new(),
             future_blocks: BTreeMap::new(),
+            execution_hook: None,
             relay: None,
         };
         core.publish_consensus_view();
@@ -283,6 +356,12 @@ impl NodeCore {
         self
     }
 
+    /// Executes every block (built or validated) under `hook`'s inspector.
+    pub fn with_execution_hook(mut self, hook: Option<Arc<dyn ExecutionHook>>) -> Self {
+        self.execution_hook = hook;
+        self
+    }
+
     pub fn shared(&self) -> &Arc<NodeShared> {
         &self.shared
     }
@@ -292,7 +371,7 @@ impl NodeCore {
         let outputs = self.engine.start(now_ms);
         let mut effects = Vec::new();
         self.run(now_ms, outputs, &mut effects);
-        if !self.shared.pool.lock().expect("pool lock").is_empty() {
+        if self.has_ready_transactions() {
             self.step(now_ms, Input::TransactionsPending, &mut effects);
         }
         effects
@@ -377,11 +456,15 @@ impl NodeCore {
     fn handle_local(&mut self, now_ms: u64, event: LocalEvent, effects: &mut Vec<Effect>) {
         match event {
             LocalEvent::TransactionsAdded(txs) => {
+                // An empty list is dev `mine` asking for a block regardless.
+                let start_round = txs.is_empty() || self.has_ready_transactions();
                 effects.push(Effect::Send {
                     to: None,
                     message: NetMessage::Transactions(txs),
                 });
-                self.step(now_ms, Input::TransactionsPending, effects);
+                if start_round {
+                    self.step(now_ms, Input::TransactionsPending, effects);
+                }
             }
             LocalEvent::Vote { address, add } => {
                 match add {
@@ -425,20 +508,26 @@ impl NodeCore {
                         });
                     }
                 }
-                self.step(now_ms, Input::Message(bytes), effects)
+                match DECODED_MESSAGES.get_or_decode(&bytes, || Message::decode(&bytes)) {
+                    Ok(message) => {
+                        let outputs = self.engine.handle_message(now_ms, message);
+                        self.run(now_ms, outputs, effects);
+                    }
+                    // The engine decodes it again and records why it is refused.
+                    Err(_) => self.step(now_ms, Input::Message(bytes), effects),
+                }
             }
-
             NetMessage::Transactions(txs) => {
                 let mut added = false;
-                for tx in txs {
-                    match self.shared.add_transaction(tx) {
+                for result in self.shared.add_transactions(&txs) {
+                    match result {
                         Ok(()) => added = true,
                         Err(error) => {
                             tracing::trace!(node = self.shared.index, %error, "gossiped transaction refused")
                         }
                     }
                 }
-                if added {
+                if added && self.has_ready_transactions() {
                     self.step(now_ms, Input::TransactionsPending, effects);
                 }
             }
@@ -544,7 +633,7 @@ impl NodeCore {
 
     fn after_new_head(&mut self, now_ms: u64, queue: &mut VecDeque<Output>) {
         self.validated.clear();
-        if !self.shared.pool.lock().expect("pool lock").is_empty() {
+        if self.has_ready_transactions() {
             queue.extend(self.engine.handle(now_ms, Input::TransactionsPending));
         }
     }
@@ -585,8 +674,19 @@ impl NodeCore {
             gas_limit: shared.spec.block_gas_limit,
             parent_hash: request.parent_hash,
         };
-        let executed = execute_block(&shared.spec, state, &context, ready, Mode::Build)
-            .expect("building never fails: invalid transactions are skipped");
+        let mut inspector = self
+            .execution_hook
+            .as_ref()
+            .map(|hook| hook.block_inspector(shared.index, &context));
+        let executed = execute_block(
+            &shared.spec,
+            state,
+            &context,
+            ready,
+            Mode::Build,
+            inspector.as_deref_mut(),
+        )
+        .expect("building never fails: invalid transactions are skipped");
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
         {
@@ -623,8 +723,16 @@ impl NodeCore {
         BftBlock::new(header, body)
     }
 
-    /// Decodes a body, reusing senders of transactions this node already holds.
+    /// Decodes a body, reusing senders of transactions this node already
+    /// holds, or the whole decode when another node of the process decoded
+    /// the same buffer.
     fn decode_body(&self, number: u64, body: &Bytes) -> Result<Vec<TxRef>, BlockError> {
+        DECODED_BODIES
+            .get_or_decode(body, || self.decode_body_bytes(number, body).map(Arc::new))
+            .map(Arc::unwrap_or_clone)
+    }
+
+    fn decode_body_bytes(&self, number: u64, body: &Bytes) -> Result<Vec<TxRef>, BlockError> {
         let invalid = |index: usize, hash: B256, reason: String| BlockError::InvalidTransaction {
             number,
             index,
@@ -642,9 +750,14 @@ impl NodeCore {
                 if let Some(known) = pool.get(&hash) {
                     return Ok(known.clone());
                 }
-                crate::pool::recover(envelope)
+                if let Some(known) = crate::pool::already_recovered(&hash) {
+                    return Ok(known);
+                }
+                let tx = crate::pool::recover(envelope)
                     .map(Arc::new)
-                    .map_err(|e| invalid(index, hash, e.to_string()))
+                    .map_err(|e| invalid(index, hash, e.to_string()))?;
+                crate::pool::remember_recovered([&tx]);
+                Ok(tx)
             })
             .collect()
     }
@@ -693,12 +806,17 @@ impl NodeCore {
             gas_limit: header.gas_limit,
             parent_hash: header.parent_hash,
         };
+        let mut inspector = self
+            .execution_hook
+            .as_ref()
+            .map(|hook| hook.block_inspector(shared.index, &context));
         let executed = execute_block(
             &shared.spec,
             chain.latest_state(),
             &context,
             transactions.iter().cloned(),
             Mode::Import,
+            inspector.as_deref_mut(),
         )?;
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
@@ -880,9 +998,64 @@ impl NodeCore {
                 });
             }
         }
-        if imported && !self.shared.pool.lock().expect("pool lock").is_empty() {
+        if imported && self.has_ready_transactions() {
             self.step(now_ms, Input::TransactionsPending, effects);
         }
+    }
+}
+
+/// A consensus engine for the node's current head, its validator history
+/// replayed from genesis.
+fn engine_at_head(shared: &NodeShared, config: BftConfig) -> Result<Engine, Error> {
+    let (history, head) = {
+        let chain = shared.chain.read().expect("chain lock");
+        let invalid =
+            |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
+        let genesis = &chain.block(0).expect("genesis").header;
+        let mut history = ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
+            .map_err(|e| invalid(&e))?;
+        for number in 1..=chain.head_number() {
+            let header = &chain.block(number).expect("block below head").header;
+            history.import(header).map_err(|e| invalid(&e))?;
+        }
+        (history, chain.head().header.clone())
+    };
+    Engine::new(config, shared.key.signer.clone(), history, head)
+        .map_err(|e| Error::InvalidRequest(format!("consensus engine: {e}")))
+}
+
+impl NodeCore {
+    /// Whether the pool holds a transaction the next block can include. A
+    /// transaction waiting for a nonce gap to close must not start rounds:
+    /// with block period 0 each would commit an empty block, without end.
+    fn has_ready_transactions(&self) -> bool {
+        let chain = self.shared.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        let pool = self.shared.pool.lock().expect("pool lock");
+        !pool.is_empty() && !pool.ready(|a| state.nonce(a), 1).is_empty()
+    }
+
+    /// Replaces the consensus engine with a fresh one at the chain's current
+    /// head, after the chain was wound back (dev `revert`): the next height
+    /// is head + 1 at round 0, with the validators and vote tallies as of
+    /// the head. Everything kept for the abandoned heights (validated
+    /// blocks, synced blocks ahead, messages parked in the old engine) is
+    /// dropped; this node's queued validator votes are kept. Call
+    /// [`NodeCore::start`] next, once no message of the abandoned heights
+    /// can arrive any more.
+    pub(crate) fn reset_to_head(&mut self) -> Result<(), Error> {
+        let mut engine = engine_at_head(&self.shared, self.engine.config().clone())?;
+        for (address, add) in self.engine.pending_votes() {
+            engine.propose_vote(address, add);
+        }
+        self.engine = engine;
+        self.validated.clear();
+        self.future_blocks.clear();
+        if let Some(relay) = &mut self.relay {
+            *relay = ConsensusRelay::new();
+        }
+        self.publish_consensus_view();
+        Ok(())
     }
 }
 

@@ -1,11 +1,14 @@
 //! Transaction validation and the pool of pending transactions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, LazyLock, Mutex, Weak},
+};
 
 use alloy::{
     consensus::{Transaction, TxEnvelope, TxType, crypto::SECP256K1N_HALF},
     eips::eip2718::Decodable2718,
-    primitives::{Address, B256, B512, U256},
+    primitives::{Address, B256, B512, U256, map::B256HashMap},
 };
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
 
@@ -84,6 +87,59 @@ pub fn recover(envelope: TxEnvelope) -> Result<SignedTx, TxError> {
     ))
 }
 
+/// Transactions whose sender was recovered in this process, by hash, so a
+/// transaction's signature is recovered once per process however many of
+/// its nodes see it (a block body can reach a node before the gossip of its
+/// transactions does). The hash covers the signature, so a transaction with
+/// the same hash has the same sender. Entries are weak: they live as long as
+/// some pool or chain holds the transaction.
+struct RecoveredSenders {
+    by_hash: B256HashMap<Weak<SignedTx>>,
+    /// Insertion order, to forget the oldest entries first.
+    order: VecDeque<B256>,
+}
+
+impl RecoveredSenders {
+    /// Far more than any block or gossip batch in flight.
+    const CAPACITY: usize = 1 << 17;
+}
+
+static RECOVERED: LazyLock<Mutex<RecoveredSenders>> = LazyLock::new(|| {
+    Mutex::new(RecoveredSenders {
+        by_hash: B256HashMap::default(),
+        order: VecDeque::new(),
+    })
+});
+
+fn recovered_senders() -> std::sync::MutexGuard<'static, RecoveredSenders> {
+    // Entries are inserted whole: a panic elsewhere cannot leave one half-written.
+    RECOVERED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records transactions that entered the process with their senders recovered.
+pub(crate) fn remember_recovered<'a>(txs: impl IntoIterator<Item = &'a TxRef>) {
+    let mut recovered = recovered_senders();
+    for tx in txs {
+        if recovered
+            .by_hash
+            .insert(tx.hash, Arc::downgrade(tx))
+            .is_none()
+        {
+            recovered.order.push_back(tx.hash);
+        }
+    }
+    while recovered.order.len() > RecoveredSenders::CAPACITY {
+        if let Some(oldest) = recovered.order.pop_front() {
+            recovered.by_hash.remove(&oldest);
+        }
+    }
+}
+
+/// A transaction with this hash whose sender this process already recovered.
+pub(crate) fn already_recovered(hash: &B256) -> Option<TxRef> {
+    recovered_senders().by_hash.get(hash)?.upgrade()
+}
+
 /// Stateless and state checks a transaction must pass to enter the pool.
 /// Nonce gaps are checked by the pool, which knows what is queued.
 pub fn validate(
@@ -157,7 +213,8 @@ pub fn validate(
 pub struct TxPool {
     limits: PoolLimits,
     by_sender: BTreeMap<Address, BTreeMap<u64, TxRef>>,
-    by_hash: HashMap<B256, TxRef>,
+    /// Transaction hashes are random, so a fast hasher is as good as SipHash.
+    by_hash: B256HashMap<TxRef>,
 }
 
 /// Counts the pool reports.

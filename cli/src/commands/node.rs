@@ -76,9 +76,29 @@ pub struct Args {
         default_value = "localhost,127.0.0.1"
     )]
     pub host_allowlist: Vec<String>,
+    /// Serve the dev methods (evm_*, anvil_*, hardhat_*: mining, clock, state patches,
+    /// impersonation, snapshots) [default: on for the built-in dev network, off for a
+    /// network from --network, --genesis or ./network.toml]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub dev: Option<bool>,
+    /// Don't serve the dev methods (same as --dev=false)
+    #[arg(long, conflicts_with = "dev")]
+    pub no_dev: bool,
     /// Don't log committed blocks
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl Args {
+    /// Whether to serve the dev methods: forja's own dev network has them,
+    /// a network defined by a file (a stand-in for a real one) does not,
+    /// unless the flags say otherwise.
+    fn dev_methods(&self, defined_by_file: bool) -> bool {
+        if self.no_dev {
+            return false;
+        }
+        self.dev.unwrap_or(!defined_by_file)
+    }
 }
 
 fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
@@ -93,29 +113,32 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = network_config(&args)?;
+    let (config, defined_by_file) = network_config(&args)?;
+    let dev_methods = args.dev_methods(defined_by_file);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(args, config, started))
+    runtime.block_on(serve(args, config, dev_methods, started))
 }
 
 /// The network definition: a file if one is given (or ./network.toml),
-/// then the command-line settings on top.
-fn network_config(args: &Args) -> anyhow::Result<NetworkConfig> {
-    let mut config = if let Some(path) = &args.network {
-        NetworkConfig::load(path)?
+/// then the command-line settings on top. Also says whether a file
+/// defined it (otherwise it is forja's built-in dev network).
+fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, bool)> {
+    let (mut config, defined_by_file) = if let Some(path) = &args.network {
+        (NetworkConfig::load(path)?, true)
     } else if let Some(path) = &args.genesis {
-        besu_genesis_config(path)?
+        (besu_genesis_config(path)?, true)
     } else if Path::new("network.toml").is_file() {
-        NetworkConfig::load(Path::new("network.toml"))?
+        (NetworkConfig::load(Path::new("network.toml"))?, true)
     } else {
-        NetworkConfig {
+        let dev = NetworkConfig {
             chain_id: 1337,
             ..Default::default()
-        }
+        };
+        (dev, false)
     };
     if let Some(n) = args.validators {
         config.nodes.validators = n;
@@ -142,7 +165,7 @@ fn network_config(args: &Args) -> anyhow::Result<NetworkConfig> {
         config.dev_accounts.balance_ether = ether;
     }
     config.validate()?;
-    Ok(config)
+    Ok((config, defined_by_file))
 }
 
 /// Reads what a Besu genesis.json says that forja's network definition
@@ -223,7 +246,12 @@ fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
     Ok(config)
 }
 
-async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::Result<ExitCode> {
+async fn serve(
+    args: Args,
+    config: NetworkConfig,
+    dev_methods: bool,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let storage = match &args.data_dir {
         Some(dir) => StorageMode::Dir(dir.clone()),
         None => StorageMode::InMemory,
@@ -254,6 +282,7 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
         cors_origins: args.cors.clone(),
         host_allowlist: args.host_allowlist.clone(),
         dev_accounts: dev_accounts.clone(),
+        dev_methods,
         ..Default::default()
     };
     let server = match RpcServer::start(rpc_config, node.clone()).await {
@@ -293,6 +322,7 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
         server.http_url(),
         server.http_url()
     );
+    println!("Dev methods: {}", dev_methods_note(dev_methods, &args));
     println!("Ready in {} ms. Ctrl-C to stop.", ready_in.as_millis());
 
     let mut blocks = node.subscribe_new_blocks();
@@ -339,6 +369,17 @@ async fn serve(args: Args, config: NetworkConfig, started: Instant) -> anyhow::R
         None => println!("Stopped at block {head}."),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The banner's word on the dev methods, with what the user can change.
+fn dev_methods_note(on: bool, args: &Args) -> &'static str {
+    match (on, args.data_dir.is_some()) {
+        (true, false) => "on (evm_*, anvil_*, hardhat_*; --no-dev turns them off)",
+        (true, true) => {
+            "on (evm_*, anvil_*, hardhat_*), except state patches and snapshots, which need a network without --data-dir"
+        }
+        (false, _) => "off (--dev turns on evm_*, anvil_*, hardhat_*)",
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what `kill`, systemd and Docker send to stop a

@@ -125,7 +125,8 @@ pub trait NodeApi: Send + Sync + 'static {
     fn node_info(&self) -> NodeInfo;
     fn peers(&self) -> Vec<PeerInfo>;
 
-    /// Development controls; `None` on networks that are not the dev network.
+    /// Development controls; `None` when the node cannot offer them. The
+    /// server serves them only when [`crate::RpcConfig::dev_methods`] is on.
     fn dev(&self) -> Option<&dyn DevApi>;
     /// Execution tracing and access lists; `None` when the node cannot trace.
     fn tracer(&self) -> Option<&dyn TraceApi>;

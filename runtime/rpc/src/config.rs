@@ -28,6 +28,10 @@ pub struct RpcConfig {
     pub dev_accounts: Vec<PrivateKeySigner>,
     /// `web3_clientVersion`.
     pub client_version: String,
+    /// Serve the dev methods (`evm_*`, `anvil_*`, `hardhat_*`) when the node
+    /// offers them; when off they answer -32601 (method not found), as
+    /// Besu does. Off by default: they rewrite the chain.
+    pub dev_methods: bool,
 }
 
 impl Default for RpcConfig {
@@ -44,6 +48,7 @@ impl Default for RpcConfig {
             filter_expiry: std::time::Duration::from_secs(5 * 60),
             dev_accounts: Vec::new(),
             client_version: format!("forja/v{}", env!("CARGO_PKG_VERSION")),
+            dev_methods: false,
         }
     }
 }

@@ -52,6 +52,11 @@ impl RpcContext {
         }
     }
 
+    /// The dev controls, when this server serves them.
+    pub fn dev(&self) -> Option<&dyn crate::backend::DevApi> {
+        self.node.dev().filter(|_| self.config.dev_methods)
+    }
+
     pub fn dev_signer(&self, address: alloy::primitives::Address) -> Option<&PrivateKeySigner> {
         self.config
             .dev_accounts

@@ -1,5 +1,6 @@
 //! Development methods of the dev network: `evm_*` and their `anvil_*` /
-//! `hardhat_*` names. Registered only when the node exposes `DevApi`.
+//! `hardhat_*` names. Registered only when the server's config turns them
+//! on and the node exposes `DevApi`; otherwise they do not exist (-32601).
 
 use alloy::primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee::RpcModule;
@@ -11,9 +12,8 @@ use crate::{
 };
 
 fn dev(ctx: &RpcContext) -> RpcResult<&dyn DevApi> {
-    ctx.node
-        .dev()
-        .ok_or_else(|| server_error("development methods are only available on the dev network"))
+    ctx.dev()
+        .ok_or_else(|| server_error("development methods are off on this node"))
 }
 
 /// Accepts a quantity as a JSON number or a hex string (clients send both).

@@ -439,7 +439,7 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
     let from = request
         .from
         .ok_or_else(|| invalid_params("eth_sendTransaction needs a `from` address"))?;
-    if let Some(dev) = ctx.node.dev()
+    if let Some(dev) = ctx.dev()
         && dev.is_impersonated(from)
     {
         return dev

@@ -282,7 +282,7 @@ impl NodeApi for NetworkNode {
     }
 
     fn dev(&self) -> Option<&dyn DevApi> {
-        self.is_dev_network().then_some(self as &dyn DevApi)
+        Some(self)
     }
 
     fn tracer(&self) -> Option<&dyn TraceApi> {

@@ -10,7 +10,7 @@ use alloy::{
         trace::geth::{GethDebugTracingOptions, GethTrace},
     },
 };
-use forja_runtime::{CallRequest, Error, TxError};
+use forja_runtime::{CallRequest, TxError};
 
 use crate::{
     backend::{DevApi, NodeResult, TraceApi},
@@ -48,28 +48,17 @@ impl TraceApi for NetworkNode {
     }
 }
 
-impl NetworkNode {
-    /// Whether this node's network takes the dev controls: only networks
-    /// without permissioning do; a permissioned network's state changes
-    /// only through its allowlisted accounts' transactions.
-    pub(crate) fn is_dev_network(&self) -> bool {
-        !self.handle().permissions().enabled
-    }
-}
-
-fn snapshots_unsupported(method: &str) -> Error {
-    Error::InvalidRequest(format!(
-        "not supported on this network: {method} (rolling every node's chain and consensus engine back is not available yet)"
-    ))
-}
-
 impl DevApi for NetworkNode {
     fn snapshot(&self) -> NodeResult<U256> {
-        Err(snapshots_unsupported("evm_snapshot"))
+        self.handle().dev_snapshot().map(U256::from)
     }
 
-    fn revert(&self, _id: U256) -> NodeResult<bool> {
-        Err(snapshots_unsupported("evm_revert"))
+    fn revert(&self, id: U256) -> NodeResult<bool> {
+        // Ids are u64s: a larger one was never handed out.
+        match u64::try_from(id) {
+            Ok(id) => self.handle().dev_revert(id),
+            Err(_) => Ok(false),
+        }
     }
 
     fn mine(&self, blocks: u64, timestamp: Option<u64>) -> NodeResult<()> {

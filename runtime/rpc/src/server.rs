@@ -108,14 +108,15 @@ impl RpcServer {
 }
 
 /// Every method this node serves: standard ones always, the consortium
-/// methods under the network's consensus prefix, dev methods on dev networks.
+/// methods under the network's consensus prefix, dev methods when the
+/// config turns them on.
 pub fn methods(
     config: RpcConfig,
     node: Arc<dyn NodeApi>,
     metrics: Arc<RpcMetrics>,
 ) -> RpcModule<RpcContext> {
     let consensus = node.consensus();
-    let has_dev = node.dev().is_some();
+    let has_dev = config.dev_methods && node.dev().is_some();
     let has_tracer = node.tracer().is_some();
     let filters = FilterStore::new(config.filter_expiry);
     let mut module = RpcModule::new(RpcContext {

@@ -500,15 +500,6 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
         .unwrap_err();
     assert!(past.contains("not after the latest block"), "{past}");
 
-    // Snapshots are refused plainly rather than half-working.
-    for method in ["evm_snapshot", "anvil_snapshot"] {
-        let refused = request(&net, method, json!([])).await.unwrap_err();
-        assert!(
-            refused.contains("not supported on this network"),
-            "{refused}"
-        );
-    }
-
     assert_nodes_agree(&net).await;
     net.stop().await;
 }
@@ -675,27 +666,31 @@ async fn sends_transactions_as_an_impersonated_account() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permissioned_network_refuses_dev_controls_but_traces() {
-    let mut config = common::dev_config();
+async fn dev_methods_off_do_not_exist_but_traces_do() {
     let admin = Address::from_slice(
         &alloy::hex::decode("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266").unwrap(),
     );
-    config.permissioning = forja_runtime::config::PermissioningConfig {
-        enabled: true,
-        accounts: Default::default(),
-        admins: vec![admin],
-        nodes: None,
-    };
-    let net = TestNet::start(config, 1, forja_rpc::RpcConfig::default()).await;
+    // dev_methods is off by default.
+    let net = TestNet::start(common::dev_config(), 1, forja_rpc::RpcConfig::default()).await;
     for (method, params) in [
         ("evm_mine", json!([])),
+        ("evm_snapshot", json!([])),
+        ("evm_revert", json!(["0x1"])),
+        ("evm_increaseTime", json!([60])),
         ("anvil_setBalance", json!([admin, "0x1"])),
         ("anvil_impersonateAccount", json!([admin])),
+        ("hardhat_mine", json!([])),
     ] {
         let refused = request(&net, method, params).await.unwrap_err();
-        // The server does not even register them for a non-dev node.
+        // Not registered at all: method not found, as Besu answers.
         assert!(refused.contains("-32601"), "{method}: {refused}");
     }
+    // Impersonation cannot be reached through eth_sendTransaction either.
+    let send = json!([{"from": Address::repeat_byte(0xab), "to": admin, "value": "0x1"}]);
+    let refused = request(&net, "eth_sendTransaction", send)
+        .await
+        .unwrap_err();
+    assert!(refused.contains("unknown account"), "{refused}");
     let call = json!({"from": admin, "to": Address::repeat_byte(1), "value": "0x1"});
     let frame = request(
         &net,

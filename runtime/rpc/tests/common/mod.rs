@@ -57,8 +57,13 @@ impl TestNet {
         }
     }
 
+    /// The dev network with the dev methods on, as `forja node` serves it.
     pub async fn dev() -> TestNet {
-        Self::start(dev_config(), 1, RpcConfig::default()).await
+        let rpc = RpcConfig {
+            dev_methods: true,
+            ..Default::default()
+        };
+        Self::start(dev_config(), 1, rpc).await
     }
 
     pub fn addr(&self) -> SocketAddr {
