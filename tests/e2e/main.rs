@@ -5,6 +5,7 @@
 mod clients;
 mod deploy;
 mod templates;
+mod test_network;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,8 +9,12 @@ use std::{
 };
 
 use anyhow::Context as _;
+use forja_runtime::NetworkConfig;
 use forja_tester::{
     ArtifactSet,
+    network::{
+        DEFAULT_NETWORK_FUZZ_RUNS, NetworkTestOptions, default_network, run_tests_on_network,
+    },
     report::{SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
     runner::{TestConfig, TestFilter, TraceMode, run_tests, test_contracts},
 };
@@ -44,9 +48,9 @@ pub struct Args {
     /// Skip test files matching this glob.
     #[arg(long = "no-match-path", visible_alias = "nmp")]
     pub no_match_path: Option<String>,
-    /// Fuzz runs per fuzz test.
-    #[arg(long, default_value_t = 256, env = "FORJA_FUZZ_RUNS")]
-    pub fuzz_runs: u32,
+    /// Fuzz runs per fuzz test [default: 256, or 32 with --network]
+    #[arg(long, env = "FORJA_FUZZ_RUNS")]
+    pub fuzz_runs: Option<u32>,
     /// Fuzzer seed (decimal or 0x-hex); random when absent.
     #[arg(long, env = "FORJA_FUZZ_SEED")]
     pub fuzz_seed: Option<String>,
@@ -81,6 +85,22 @@ pub struct Args {
     /// Verbosity: -vv logs of all tests, -vvv traces of failing tests, -vvvv traces of all tests.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbosity: u8,
+    /// Run the tests as transactions on an in-process QBFT network with
+    /// permissioning on (FILE, else ./network.toml, else 4 validators)
+    ///
+    /// The network follows FILE's definition, else the project's
+    /// network.toml, else 4 QBFT validators with dev account 0 as the only
+    /// admin: its hardfork, chain id, gas limit and allowlists apply to every
+    /// transaction, but blocks come as soon as a transaction is pending
+    /// whatever block period it sets. Each test gets its own deployment and
+    /// setUp() (a real chain has no state snapshots), sent from dev account
+    /// 0. Fuzz tests run 32 inputs without shrinking unless --fuzz-runs says
+    /// otherwise; invariant tests are skipped and the snapshot cheatcodes
+    /// fail. vm.warp/roll/chainId last one transaction; vm.deal/etch/store
+    /// change the chain. forja's permissioning cheatcodes model allowlists
+    /// for calls inside a test and never change the network's.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub network: Option<Option<PathBuf>>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -104,6 +124,10 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let artifacts = Arc::new(artifacts);
     let config = config(args, root)?;
+    let network = match &args.network {
+        Some(file) => Some(network_definition(file.as_deref(), root)?),
+        None => None,
+    };
 
     let selected = test_contracts(&artifacts, &config).len();
     if selected == 0 {
@@ -136,7 +160,33 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
             bar.inc(1);
         }
     };
-    let report = run_tests(artifacts.clone(), &config, &on_suite);
+    let (report, network_summary) = match network {
+        None => (run_tests(artifacts.clone(), &config, &on_suite), None),
+        Some((definition, source)) => {
+            let options = NetworkTestOptions {
+                network: definition,
+                fuzz_runs: config.fuzz_runs,
+                ..Default::default()
+            };
+            let run = run_tests_on_network(artifacts.clone(), &config, options, &on_suite)?;
+            let node = run.network.node(0);
+            let summary = format!(
+                "Ran on {source}: {} validators, chain id {}, permissioning {}; {} transactions from {} in {} blocks",
+                node.current_validators().len(),
+                run.network.chain_id(),
+                if node.permissions().enabled {
+                    "on"
+                } else {
+                    "off"
+                },
+                run.transactions.len(),
+                run.sender,
+                node.block_number(),
+            );
+            run.network.shutdown();
+            (run.report, Some(summary))
+        }
+    };
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -152,6 +202,9 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
+        if let Some(summary) = &network_summary {
+            writeln!(out, "{summary}")?;
+        }
         render::render_report(
             &mut out,
             &report,
@@ -192,8 +245,13 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
         args.no_match_path.as_deref(),
     )?;
     let fuzz_seed = args.fuzz_seed.as_deref().map(parse_seed).transpose()?;
+    let default_fuzz_runs = if args.network.is_some() {
+        DEFAULT_NETWORK_FUZZ_RUNS
+    } else {
+        256
+    };
     Ok(TestConfig {
-        fuzz_runs: args.fuzz_runs,
+        fuzz_runs: args.fuzz_runs.unwrap_or(default_fuzz_runs),
         fuzz_seed,
         invariant_runs: args.invariant_runs,
         invariant_depth: args.invariant_depth,
@@ -211,6 +269,22 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
         allow_internal_expect_revert: args.allow_internal_expect_revert,
         ..Default::default()
     })
+}
+
+/// The network `--network` runs on, and where its definition came from:
+/// the file given, else the project's `network.toml`, else the default.
+fn network_definition(file: Option<&Path>, root: &Path) -> anyhow::Result<(NetworkConfig, String)> {
+    if let Some(file) = file {
+        return Ok((NetworkConfig::load(file)?, file.display().to_string()));
+    }
+    let project_network = root.join("network.toml");
+    if project_network.is_file() {
+        return Ok((
+            NetworkConfig::load(&project_network)?,
+            "network.toml".into(),
+        ));
+    }
+    Ok((default_network(), "the default test network".into()))
 }
 
 /// Accepts decimal or `0x` hex; wider seeds are folded to 64 bits.

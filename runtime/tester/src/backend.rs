@@ -7,12 +7,13 @@
 
 use std::{convert::Infallible, fmt, sync::Arc};
 
+use forja_runtime::execution::BlockDb;
 use revm::{
     Context, Journal,
     bytecode::Bytecode,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::CacheDB,
-    database_interface::DatabaseRef,
+    database_interface::{Database, DatabaseRef},
     primitives::{Address, B256, StorageKey, StorageValue, keccak256},
     state::AccountInfo,
 };
@@ -92,4 +93,84 @@ impl DatabaseRef for Backend {
 pub type TestDb = CacheDB<Backend>;
 
 /// The revm context type used by the executor and its inspector.
-pub type EvmContext = Context<BlockEnv, TxEnv, CfgEnv, TestDb, Journal<TestDb>, ()>;
+pub type EvmContext = CheatContext<TestDb>;
+
+/// A revm context the cheatcode inspector can run in: the executor's
+/// in-memory state ([`TestDb`]) or a block of a forja network ([`BlockDb`]).
+pub type CheatContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
+
+/// A database cheatcodes can act on. Cheatcodes that read or write state go
+/// through the journal and work on any of them; whole-state snapshots only
+/// exist where the state is a value the tester owns.
+pub trait CheatDatabase: Database<Error = Infallible> + Sized {
+    /// `vm.snapshotState`: a copy of the state, or why there cannot be one.
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String>;
+    /// `vm.revertToState`: restores `snapshot`.
+    fn restore(context: &mut CheatContext<Self>, snapshot: &StateSnapshot);
+    /// Why cheatcode `name` cannot run on this database, when it cannot.
+    fn refuses(name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+}
+
+/// A `vm.snapshotState` of the in-memory state.
+#[derive(Clone, Debug)]
+pub struct StateSnapshot {
+    state: revm::state::EvmState,
+    db: TestDb,
+    block: BlockEnv,
+    chain_id: u64,
+}
+
+impl CheatDatabase for TestDb {
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String> {
+        Ok(StateSnapshot {
+            state: context.journaled_state.state.clone(),
+            db: context.journaled_state.database.clone(),
+            block: context.block.clone(),
+            chain_id: context.cfg.chain_id,
+        })
+    }
+
+    fn restore(context: &mut CheatContext<Self>, snapshot: &StateSnapshot) {
+        // The state of accounts touched since the snapshot is replaced; accounts
+        // loaded only afterwards stay loaded (with their snapshot-time values from the db).
+        let mut state = snapshot.state.clone();
+        for (address, account) in context.journaled_state.state.iter() {
+            if !state.contains_key(address) {
+                let mut fresh = account.clone();
+                fresh.info = snapshot
+                    .db
+                    .basic_ref(*address)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                fresh.storage.clear();
+                state.insert(*address, fresh);
+            }
+        }
+        context.journaled_state.state = state;
+        context.journaled_state.database = snapshot.db.clone();
+        context.block = snapshot.block.clone();
+        context.cfg.chain_id = snapshot.chain_id;
+    }
+}
+
+/// Blocks of a forja network: the chain is shared by every test and every
+/// validator, so there is no state of one's own to snapshot.
+impl CheatDatabase for BlockDb<'_> {
+    fn snapshot(_: &CheatContext<Self>) -> Result<StateSnapshot, String> {
+        Err(crate::network::unsupported("snapshotState"))
+    }
+
+    fn restore(_: &mut CheatContext<Self>, _: &StateSnapshot) {
+        unreachable!("no snapshot of a network block can be taken")
+    }
+
+    fn refuses(name: &str) -> Option<String> {
+        crate::network::UNSUPPORTED_CHEATCODES
+            .contains(&name)
+            .then(|| crate::network::unsupported(name))
+    }
+}

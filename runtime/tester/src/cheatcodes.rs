@@ -10,7 +10,7 @@ use alloy::{
 use revm::context::JournalTr;
 
 use crate::{
-    backend::EvmContext,
+    backend::{CheatContext, CheatDatabase},
     inspector::{
         ExpectedCall, ExpectedEmit, ExpectedRevert, MockedCall, Prank, TestInspector, access,
     },
@@ -30,9 +30,9 @@ fn unit() -> CheatResult {
 
 impl TestInspector {
     /// Applies one cheatcode call from `caller` at journal `depth`.
-    pub(crate) fn apply_cheatcode(
+    pub(crate) fn apply_cheatcode<DB: CheatDatabase>(
         &mut self,
-        ctx: &mut EvmContext,
+        ctx: &mut CheatContext<DB>,
         caller: Address,
         depth: usize,
         input: &[u8],
@@ -62,7 +62,11 @@ impl TestInspector {
         Err(format!("cheatcode {name} is not supported by forja"))
     }
 
-    fn apply_forja(&mut self, ctx: &mut EvmContext, call: ForjaVmCalls) -> CheatResult {
+    fn apply_forja<DB: CheatDatabase>(
+        &mut self,
+        ctx: &mut CheatContext<DB>,
+        call: ForjaVmCalls,
+    ) -> CheatResult {
         let _ = ctx;
         let levels = self.cheats.permissions.get_or_insert_with(Default::default);
         match call {
@@ -92,21 +96,22 @@ impl TestInspector {
     fn access_level_of(&self, account: Address) -> u8 {
         match &self.cheats.permissions {
             None => access::ADMIN,
-            Some(levels) => levels.get(&account).copied().unwrap_or(
-                if account == crate::vm::DEFAULT_SENDER
-                    || account == crate::vm::TEST_CONTRACT_ADDRESS
-                {
-                    access::ADMIN
-                } else {
-                    access::NONE
-                },
-            ),
+            Some(levels) => {
+                levels
+                    .get(&account)
+                    .copied()
+                    .unwrap_or(if self.self_accounts.contains(&account) {
+                        access::ADMIN
+                    } else {
+                        access::NONE
+                    })
+            }
         }
     }
 
-    fn apply_vm(
+    fn apply_vm<DB: CheatDatabase>(
         &mut self,
-        ctx: &mut EvmContext,
+        ctx: &mut CheatContext<DB>,
         caller: Address,
         depth: usize,
         call: VmCalls,
@@ -329,9 +334,22 @@ impl TestInspector {
                 Ok(Bytes::from((reads, writes).abi_encode_params()))
             }
 
-            C::snapshot(_) | C::snapshotState(_) => ok(self.snapshot(ctx)),
-            C::revertTo(c) => ok(self.revert_to(ctx, c.snapshotId)),
-            C::revertToState(c) => ok(self.revert_to(ctx, c.snapshotId)),
+            C::snapshot(_) => {
+                refuse::<DB>("snapshot")?;
+                ok(self.snapshot(ctx)?)
+            }
+            C::snapshotState(_) => {
+                refuse::<DB>("snapshotState")?;
+                ok(self.snapshot(ctx)?)
+            }
+            C::revertTo(c) => {
+                refuse::<DB>("revertTo")?;
+                ok(self.revert_to(ctx, c.snapshotId))
+            }
+            C::revertToState(c) => {
+                refuse::<DB>("revertToState")?;
+                ok(self.revert_to(ctx, c.snapshotId))
+            }
 
             C::getCode(c) => {
                 let artifact = self
@@ -589,9 +607,9 @@ impl TestInspector {
         unit()
     }
 
-    fn mock(
+    fn mock<DB: CheatDatabase>(
         &mut self,
-        ctx: &mut EvmContext,
+        ctx: &mut CheatContext<DB>,
         callee: Address,
         value: Option<U256>,
         data: Bytes,
@@ -615,6 +633,14 @@ impl TestInspector {
             revert,
         });
         unit()
+    }
+}
+
+/// Fails a cheatcode the database cannot support (see [`CheatDatabase::refuses`]).
+fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
+    match DB::refuses(name) {
+        Some(reason) => Err(reason),
+        None => Ok(()),
     }
 }
 

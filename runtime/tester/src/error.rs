@@ -33,4 +33,7 @@ pub enum TesterError {
     /// The EVM reported an internal error.
     #[error("EVM error: {0}")]
     Evm(String),
+    /// The network of `--network` could not start or stopped making progress.
+    #[error("--network: {0}")]
+    Network(String),
 }

@@ -10,19 +10,18 @@ use alloy::{
 use revm::{
     Inspector,
     bytecode::Bytecode,
-    context::{BlockEnv, JournalTr},
+    context::JournalTr,
     context_interface::journaled_state::account::JournaledAccountTr,
     interpreter::{
         CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, Gas, InstructionResult,
         Interpreter, InterpreterResult,
         interpreter_types::{InputsTr, Jumps},
     },
-    state::EvmState,
 };
 
 use crate::{
     artifacts::ArtifactSet,
-    backend::{EvmContext, TestDb},
+    backend::{CheatContext, CheatDatabase, StateSnapshot},
     console::decode_console_log,
     decode::{decode_revert, encode_error_string},
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
@@ -123,15 +122,6 @@ pub struct MockedCall {
     pub output: Bytes,
     /// Revert with `output` instead of returning it.
     pub revert: bool,
-}
-
-/// A `vm.snapshotState` of the whole state.
-#[derive(Clone, Debug)]
-pub struct StateSnapshot {
-    state: EvmState,
-    db: TestDb,
-    block: BlockEnv,
-    chain_id: u64,
 }
 
 /// Cheatcode state that survives from `setUp` into each test (Foundry
@@ -269,6 +259,9 @@ pub struct TestInspector {
     /// Let `expectRevert` match a revert of the test function itself (Foundry's
     /// `allow_internal_expect_revert`, the pre-1.0 behaviour).
     pub allow_internal_expect_revert: bool,
+    /// The test's own accounts (its sender and the test contract): `full`
+    /// access under the permissioning cheatcodes unless a test says otherwise.
+    pub self_accounts: [Address; 2],
 }
 
 impl TestInspector {
@@ -281,6 +274,7 @@ impl TestInspector {
             tracing: false,
             gas_recording: false,
             allow_internal_expect_revert: false,
+            self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
         }
     }
 
@@ -328,13 +322,16 @@ impl TestInspector {
 
     fn access_level(&self, account: Address) -> Option<u8> {
         let levels = self.cheats.permissions.as_ref()?;
-        Some(levels.get(&account).copied().unwrap_or(
-            if account == DEFAULT_SENDER || account == TEST_CONTRACT_ADDRESS {
-                access::ADMIN
-            } else {
-                access::NONE
-            },
-        ))
+        Some(
+            levels
+                .get(&account)
+                .copied()
+                .unwrap_or(if self.self_accounts.contains(&account) {
+                    access::ADMIN
+                } else {
+                    access::NONE
+                }),
+        )
     }
 
     /// Enforces forja permissioning for transaction-like calls.
@@ -500,8 +497,8 @@ fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutc
     )
 }
 
-impl Inspector<EvmContext> for TestInspector {
-    fn step(&mut self, interp: &mut Interpreter, _context: &mut EvmContext) {
+impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
+    fn step(&mut self, interp: &mut Interpreter, _context: &mut CheatContext<DB>) {
         let Some(accesses) = self.cheats.accesses.as_mut() else {
             return;
         };
@@ -519,7 +516,7 @@ impl Inspector<EvmContext> for TestInspector {
         }
     }
 
-    fn log(&mut self, _context: &mut EvmContext, log: Log) {
+    fn log(&mut self, _context: &mut CheatContext<DB>, log: Log) {
         if let Some(recorded) = self.cheats.recorded_logs.as_mut() {
             recorded.push(log.clone());
         }
@@ -568,7 +565,11 @@ impl Inspector<EvmContext> for TestInspector {
         self.record.logs.push(log);
     }
 
-    fn call(&mut self, context: &mut EvmContext, inputs: &mut CallInputs) -> Option<CallOutcome> {
+    fn call(
+        &mut self,
+        context: &mut CheatContext<DB>,
+        inputs: &mut CallInputs,
+    ) -> Option<CallOutcome> {
         let depth = context.journaled_state.depth;
         let target = inputs.target_address;
         let input = inputs.input.bytes(context);
@@ -666,7 +667,7 @@ impl Inspector<EvmContext> for TestInspector {
 
     fn call_end(
         &mut self,
-        context: &mut EvmContext,
+        context: &mut CheatContext<DB>,
         inputs: &CallInputs,
         outcome: &mut CallOutcome,
     ) {
@@ -691,7 +692,7 @@ impl Inspector<EvmContext> for TestInspector {
             }
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
-            if self.gas_recording && depth >= 1 && target != TEST_CONTRACT_ADDRESS {
+            if self.gas_recording && depth >= 1 && target != self.self_accounts[1] {
                 let input = inputs.input.bytes(context);
                 let code = context.journaled_state.state.get(&target).and_then(|a| {
                     a.info
@@ -755,7 +756,7 @@ impl Inspector<EvmContext> for TestInspector {
 
     fn create(
         &mut self,
-        context: &mut EvmContext,
+        context: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
     ) -> Option<CreateOutcome> {
         let depth = context.journaled_state.depth;
@@ -810,7 +811,7 @@ impl Inspector<EvmContext> for TestInspector {
 
     fn create_end(
         &mut self,
-        context: &mut EvmContext,
+        context: &mut CheatContext<DB>,
         inputs: &CreateInputs,
         outcome: &mut CreateOutcome,
     ) {
@@ -869,52 +870,34 @@ impl Inspector<EvmContext> for TestInspector {
 
 impl TestInspector {
     /// Takes a snapshot of the whole state (`vm.snapshotState`).
-    pub(crate) fn snapshot(&mut self, context: &EvmContext) -> U256 {
-        let snapshot = StateSnapshot {
-            state: context.journaled_state.state.clone(),
-            db: context.journaled_state.database.clone(),
-            block: context.block.clone(),
-            chain_id: context.cfg.chain_id,
-        };
+    pub(crate) fn snapshot<DB: CheatDatabase>(
+        &mut self,
+        context: &CheatContext<DB>,
+    ) -> Result<U256, String> {
+        let snapshot = DB::snapshot(context)?;
         self.cheats.snapshots.push(Some(snapshot));
-        U256::from(self.cheats.snapshots.len() - 1)
+        Ok(U256::from(self.cheats.snapshots.len() - 1))
     }
 
-    /// Restores a snapshot (`vm.revertToState`).
-    pub(crate) fn revert_to(&mut self, context: &mut EvmContext, id: U256) -> bool {
+    /// Restores a snapshot (`vm.revertToState`); false when there is none with that id.
+    pub(crate) fn revert_to<DB: CheatDatabase>(
+        &mut self,
+        context: &mut CheatContext<DB>,
+        id: U256,
+    ) -> bool {
         let Ok(index) = usize::try_from(id) else {
             return false;
         };
         let Some(Some(snapshot)) = self.cheats.snapshots.get(index) else {
             return false;
         };
-        // The state of accounts touched since the snapshot is replaced; accounts
-        // loaded only afterwards stay loaded (with their snapshot-time values from the db).
-        let mut state = snapshot.state.clone();
-        for (address, account) in context.journaled_state.state.iter() {
-            if !state.contains_key(address) {
-                let mut fresh = account.clone();
-                if let Ok(Some(info)) =
-                    revm::database_interface::DatabaseRef::basic_ref(&snapshot.db, *address)
-                {
-                    fresh.info = info;
-                } else {
-                    fresh.info = Default::default();
-                }
-                fresh.storage.clear();
-                state.insert(*address, fresh);
-            }
-        }
-        context.journaled_state.state = state;
-        context.journaled_state.database = snapshot.db.clone();
-        context.block = snapshot.block.clone();
-        context.cfg.chain_id = snapshot.chain_id;
+        DB::restore(context, snapshot);
         true
     }
 
     /// Sets the code of `address` (`vm.etch`, mocks on empty accounts).
-    pub(crate) fn etch(
-        context: &mut EvmContext,
+    pub(crate) fn etch<DB: CheatDatabase>(
+        context: &mut CheatContext<DB>,
         address: Address,
         code: Bytes,
     ) -> Result<(), String> {
@@ -929,7 +912,10 @@ impl TestInspector {
     }
 
     /// Whether `address` has code.
-    pub(crate) fn has_code(context: &mut EvmContext, address: Address) -> bool {
+    pub(crate) fn has_code<DB: CheatDatabase>(
+        context: &mut CheatContext<DB>,
+        address: Address,
+    ) -> bool {
         context
             .journaled_state
             .load_account_with_code(address)
@@ -938,8 +924,8 @@ impl TestInspector {
     }
 
     /// Sets a balance (`vm.deal`).
-    pub(crate) fn set_balance(
-        context: &mut EvmContext,
+    pub(crate) fn set_balance<DB: CheatDatabase>(
+        context: &mut CheatContext<DB>,
         address: Address,
         balance: U256,
     ) -> Result<(), String> {
@@ -952,8 +938,8 @@ impl TestInspector {
     }
 
     /// Sets a nonce (`vm.setNonce`).
-    pub(crate) fn set_nonce(
-        context: &mut EvmContext,
+    pub(crate) fn set_nonce<DB: CheatDatabase>(
+        context: &mut CheatContext<DB>,
         address: Address,
         nonce: u64,
     ) -> Result<(), String> {

@@ -5,7 +5,10 @@
 //! inspector that implements Foundry's cheatcodes (`Vm` at
 //! [`vm::CHEATCODE_ADDRESS`]), `console.log`, traces and gas recording.
 //! Fuzz tests get ABI-aware random inputs with shrinking; invariant tests get
-//! random call sequences. The crate never prints: it returns
+//! random call sequences. [`network`] runs the same tests as signed
+//! transactions on an in-process forja network (QBFT validators,
+//! permissioning on), with the cheatcode inspector attached to every block
+//! every node executes. The crate never prints: it returns
 //! [`report::SuiteResult`]s that the `forja` binary renders.
 
 pub mod artifacts;
@@ -17,6 +20,7 @@ pub mod error;
 pub mod executor;
 pub mod fuzz;
 pub mod inspector;
+pub mod network;
 pub mod report;
 pub mod runner;
 pub mod trace;

@@ -203,7 +203,7 @@ impl Default for TestConfig {
     }
 }
 
-fn is_test_function(f: &Function) -> bool {
+pub(crate) fn is_test_function(f: &Function) -> bool {
     f.name.starts_with("test")
         || f.name.starts_with("invariant")
         || f.name.starts_with("statefulFuzz")
@@ -310,7 +310,7 @@ fn run_suite_guarded(
     }
 }
 
-fn suite_failure(
+pub(crate) fn suite_failure(
     contract: &ContractArtifact,
     signature: &str,
     reason: String,
@@ -523,7 +523,7 @@ pub fn failure_reason(artifacts: &ArtifactSet, call: &CallResult) -> String {
     "passed".to_string()
 }
 
-fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String {
+pub(crate) fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String {
     TraceDecoder::new(artifacts, call.record.names.clone()).render(&call.record.trace)
 }
 
@@ -1172,43 +1172,55 @@ impl SuiteRunner<'_> {
     }
 
     fn collect_gas(&mut self, samples: &[GasSample]) {
+        collect_gas(
+            &self.artifacts,
+            &self.contract.name,
+            &mut self.code_names,
+            &mut self.gas,
+            samples,
+        );
+    }
+}
+
+/// Adds gas samples of a test contract's calls to `gas`, naming callees
+/// from the artifacts (`code_names` caches code hash → contract).
+pub(crate) fn collect_gas(
+    artifacts: &ArtifactSet,
+    test_contract: &str,
+    code_names: &mut HashMap<B256, Option<String>>,
+    gas: &mut GasSamples,
+    samples: &[GasSample],
+) {
+    {
         for sample in samples {
             let contract = match (&sample.contract, &sample.code) {
                 (Some(name), _) => Some(name.clone()),
-                (None, Some((hash, code))) => self
-                    .code_names
+                (None, Some((hash, code))) => code_names
                     .entry(*hash)
-                    .or_insert_with(|| {
-                        self.artifacts
-                            .identify_runtime(code)
-                            .map(|c| c.name.clone())
-                    })
+                    .or_insert_with(|| artifacts.identify_runtime(code).map(|c| c.name.clone()))
                     .clone(),
                 _ => None,
             };
             let Some(contract) = contract else { continue };
-            if contract == self.contract.name {
+            if contract == test_contract {
                 continue;
             }
             match (sample.selector, sample.deploy_size) {
                 (_, Some(size)) => {
-                    self.gas
-                        .deployments
+                    gas.deployments
                         .entry(contract)
                         .or_default()
                         .push((sample.gas, size));
                 }
                 (Some(selector), None) => {
-                    let function = self
-                        .artifacts
+                    let function = artifacts
                         .contracts
                         .iter()
                         .find(|c| c.name == contract)
                         .and_then(|c| c.abi.functions().find(|f| f.selector().0 == selector))
                         .map(|f| f.signature())
                         .unwrap_or_else(|| hex::encode_prefixed(selector));
-                    self.gas
-                        .calls
+                    gas.calls
                         .entry(contract)
                         .or_default()
                         .entry(function)
