@@ -1,14 +1,11 @@
 //! Test discovery and execution: unit, fuzz and invariant tests, in parallel
-//! across test contracts.
+//! across test contracts and across the test functions of each.
 
 use std::{
     collections::HashMap,
     panic::{AssertUnwindSafe, catch_unwind},
     path::PathBuf,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -19,6 +16,7 @@ use alloy::{
 };
 use globset::{Glob, GlobMatcher};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
 use regex::Regex;
 
 use crate::{
@@ -248,33 +246,32 @@ pub fn run_tests(
             .unwrap_or(1)
     } else {
         config.threads
-    }
-    .min(contracts.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, SuiteResult, GasSamples)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(contract) = contracts.get(index) else {
-                        break;
-                    };
-                    let (suite, gas) = run_suite_guarded(artifacts.clone(), contract, config);
-                    progress(&suite);
-                    results
-                        .lock()
-                        .expect("no panics while holding the lock")
-                        .push((index, suite, gas));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("threads finished");
-    results.sort_by_key(|(i, _, _)| *i);
+    };
+    // Contracts in parallel and, inside each, test functions in parallel:
+    // rayon's work stealing keeps every core busy on a suite of one big
+    // contract without running more threads than cores.
+    let run_all = || -> Vec<(SuiteResult, GasSamples)> {
+        contracts
+            .par_iter()
+            .map(|contract| {
+                let (suite, gas) = run_suite_guarded(artifacts.clone(), contract, config);
+                progress(&suite);
+                (suite, gas)
+            })
+            .collect()
+    };
+    let results = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("forja-test-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(run_all),
+        // No threads to be had: rayon's global pool (or this thread) will do.
+        Err(_) => run_all(),
+    };
     let mut gas = GasSamples::default();
     let mut suites = Vec::new();
-    for (_, suite, samples) in results {
+    for (suite, samples) in results {
         gas.merge(samples);
         suites.push(suite);
     }
@@ -469,19 +466,29 @@ pub fn run_suite(
         .filter(|f| is_test_function(f) && config.filter.matches_test(&f.name))
         .collect();
     functions.sort_by(|a, b| a.signature().cmp(&b.signature()));
-    let mut tests = Vec::new();
-    for function in functions {
-        let test_started = Instant::now();
-        let mut result = if function.name.starts_with("invariant")
-            || function.name.starts_with("statefulFuzz")
-        {
-            runner.run_invariant(function)
-        } else if function.inputs.is_empty() {
-            runner.run_unit(function)
-        } else {
-            runner.run_fuzz(function)
-        };
-        result.duration = test_started.elapsed();
+    // Every test starts from the post-setUp state: each gets its own copy of
+    // the runner, so they can run on any core in any order.
+    let outcomes: Vec<(TestResult, GasSamples)> = functions
+        .par_iter()
+        .map(|function| {
+            let mut runner = runner.for_one_test();
+            let test_started = Instant::now();
+            let mut result = if function.name.starts_with("invariant")
+                || function.name.starts_with("statefulFuzz")
+            {
+                runner.run_invariant(function)
+            } else if function.inputs.is_empty() {
+                runner.run_unit(function)
+            } else {
+                runner.run_fuzz(function)
+            };
+            result.duration = test_started.elapsed();
+            (result, runner.gas)
+        })
+        .collect();
+    let mut tests = Vec::with_capacity(outcomes.len());
+    for (result, gas) in outcomes {
+        runner.gas.merge(gas);
         tests.push(result);
     }
     let suite = SuiteResult {
@@ -536,6 +543,19 @@ enum Verdict {
 }
 
 impl SuiteRunner<'_> {
+    /// A copy of the post-setUp runner for one test, with no gas recorded yet.
+    fn for_one_test(&self) -> Self {
+        SuiteRunner {
+            artifacts: self.artifacts.clone(),
+            contract: self.contract,
+            config: self.config,
+            base: self.base.clone(),
+            address: self.address,
+            gas: GasSamples::default(),
+            code_names: self.code_names.clone(),
+        }
+    }
+
     fn call_test(&mut self, data: Bytes, tracing: bool) -> Result<CallResult, TesterError> {
         self.base.cheats.skipped = None;
         self.base.cheats.assume_rejected = false;

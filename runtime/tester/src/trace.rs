@@ -165,8 +165,13 @@ impl<'a> TraceDecoder<'a> {
         ));
         let mut items: Vec<String> = Vec::new();
         let mut children: Vec<Option<usize>> = Vec::new();
-        for item in &node.items {
+        for (position, item) in node.items.iter().enumerate() {
             match item {
+                // A decoded console.log call is shown once, by its line
+                // (the next item), not also as a raw call frame.
+                TraceItem::Call(i)
+                    if nodes[*i].address == CONSOLE_ADDRESS
+                        && matches!(node.items.get(position + 1), Some(TraceItem::Console(_))) => {}
                 TraceItem::Call(i) => {
                     items.push(String::new());
                     children.push(Some(*i));

@@ -371,3 +371,29 @@ fn internal_expect_revert_is_opt_in() {
     let report = run_tests(artifacts(), &lenient, &|_| {});
     assert_eq!(report.passed(), 1, "{}", summary(&report));
 }
+
+#[test]
+fn console_logs_appear_once_in_traces_by_their_line() {
+    set_fixture_env();
+    let filter = TestFilter::new(Some("^testConsoleLog$"), None, None, None, None, None).unwrap();
+    let report = run_tests(
+        artifacts(),
+        &TestConfig {
+            filter,
+            traces: TraceMode::All,
+            ..config()
+        },
+        &|_| {},
+    );
+    let test = report
+        .suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .find(|t| t.signature == "testConsoleLog()")
+        .unwrap();
+    let trace = test.trace.as_ref().expect("-vvvv traces passing tests");
+    let trace = regex::Regex::new(r"\[\d+\]")
+        .unwrap()
+        .replace_all(trace, "[gas]");
+    insta::assert_snapshot!("console_log_trace", trace);
+}
