@@ -253,6 +253,9 @@ pub fn run_tests(
     let run_all = || -> Vec<(SuiteResult, GasSamples)> {
         contracts
             .par_iter()
+            // One contract per task: rayon's adaptive splitting would
+            // otherwise keep neighbours together on one core.
+            .with_max_len(1)
             .map(|contract| {
                 let (suite, gas) = run_suite_guarded(artifacts.clone(), contract, config);
                 progress(&suite);
@@ -470,6 +473,9 @@ pub fn run_suite(
     // the runner, so they can run on any core in any order.
     let outcomes: Vec<(TestResult, GasSamples)> = functions
         .par_iter()
+        // One test per task, so two slow fuzz tests side by side in the
+        // list still land on different cores.
+        .with_max_len(1)
         .map(|function| {
             let mut runner = runner.for_one_test();
             let test_started = Instant::now();
