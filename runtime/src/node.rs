@@ -33,6 +33,7 @@ use crate::{
     permissions::{PermissionChange, Permissions},
     pool::{TxPool, validate},
     spec::ChainSpec,
+    state::StateAt,
     storage::Store,
 };
 
@@ -674,19 +675,9 @@ impl NodeCore {
             gas_limit: shared.spec.block_gas_limit,
             parent_hash: request.parent_hash,
         };
-        let mut inspector = self
-            .execution_hook
-            .as_ref()
-            .map(|hook| hook.block_inspector(shared.index, &context));
-        let executed = execute_block(
-            &shared.spec,
-            state,
-            &context,
-            ready,
-            Mode::Build,
-            inspector.as_deref_mut(),
-        )
-        .expect("building never fails: invalid transactions are skipped");
+        let executed = self
+            .execute(state, &context, ready, Mode::Build)
+            .expect("building never fails: invalid transactions are skipped");
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
         {
@@ -721,6 +712,29 @@ impl NodeCore {
             );
         }
         BftBlock::new(header, body)
+    }
+
+    /// Executes `transactions` on `state` as the block `context` describes,
+    /// under the execution hook's inspector when there is one.
+    fn execute(
+        &self,
+        state: StateAt<'_>,
+        context: &BlockContext,
+        transactions: impl IntoIterator<Item = TxRef>,
+        mode: Mode,
+    ) -> Result<ExecutedBlock, BlockError> {
+        let mut inspector = self
+            .execution_hook
+            .as_ref()
+            .map(|hook| hook.block_inspector(self.shared.index, context));
+        execute_block(
+            &self.shared.spec,
+            state,
+            context,
+            transactions,
+            mode,
+            inspector.as_deref_mut(),
+        )
     }
 
     /// Decodes a body, reusing senders of transactions this node already
@@ -806,17 +820,11 @@ impl NodeCore {
             gas_limit: header.gas_limit,
             parent_hash: header.parent_hash,
         };
-        let mut inspector = self
-            .execution_hook
-            .as_ref()
-            .map(|hook| hook.block_inspector(shared.index, &context));
-        let executed = execute_block(
-            &shared.spec,
+        let executed = self.execute(
             chain.latest_state(),
             &context,
             transactions.iter().cloned(),
             Mode::Import,
-            inspector.as_deref_mut(),
         )?;
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);

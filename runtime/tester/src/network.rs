@@ -1022,16 +1022,9 @@ impl SuiteOnNetwork<'_> {
             return Ok(Err(suite));
         }
         let (outcome, call) = self.test_call(chain, function, instance.call)?;
-        let mut result = TestResult {
-            signature: function.signature(),
-            status: TestStatus::Pass,
-            reason: None,
-            kind: TestKind::Unit { gas: call.gas },
-            counterexample: None,
-            logs: call.record.console.clone(),
-            trace: None,
-            duration: Duration::ZERO,
-        };
+        let mut result =
+            TestResult::passing(function.signature(), TestKind::Unit { gas: call.gas });
+        result.logs = call.record.console.clone();
         match outcome {
             Verdict::Pass => {}
             Verdict::Skip(reason) => {
@@ -1098,20 +1091,14 @@ impl SuiteOnNetwork<'_> {
         runs: Vec<(Vec<DynSolValue>, Instance)>,
         started: Instant,
     ) -> Result<Result<TestResult, SuiteResult>, TesterError> {
-        let mut result = TestResult {
-            signature: function.signature(),
-            status: TestStatus::Pass,
-            reason: None,
-            kind: TestKind::Fuzz {
+        let mut result = TestResult::passing(
+            function.signature(),
+            TestKind::Fuzz {
                 runs: 0,
                 mean_gas: 0,
                 median_gas: 0,
             },
-            counterexample: None,
-            logs: vec![],
-            trace: None,
-            duration: Duration::ZERO,
-        };
+        );
         let mut gas = Vec::new();
         let (mut executed, mut rejects) = (0u32, 0u32);
         let mut runs = runs.into_iter();

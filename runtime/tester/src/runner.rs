@@ -607,16 +607,7 @@ impl SuiteRunner<'_> {
     fn run_unit(&mut self, function: &Function) -> TestResult {
         let data = Bytes::from(function.selector().to_vec());
         let expect_fail = function.name.starts_with("testFail");
-        let mut result = TestResult {
-            signature: function.signature(),
-            status: TestStatus::Pass,
-            reason: None,
-            kind: TestKind::Unit { gas: 0 },
-            counterexample: None,
-            logs: vec![],
-            trace: None,
-            duration: Duration::ZERO,
-        };
+        let mut result = TestResult::passing(function.signature(), TestKind::Unit { gas: 0 });
         let call = match self.call_test(data.clone(), false) {
             Ok(c) => c,
             Err(e) => {
@@ -686,20 +677,14 @@ impl SuiteRunner<'_> {
 
     fn run_fuzz(&mut self, function: &Function) -> TestResult {
         let expect_fail = function.name.starts_with("testFail");
-        let mut result = TestResult {
-            signature: function.signature(),
-            status: TestStatus::Pass,
-            reason: None,
-            kind: TestKind::Fuzz {
+        let mut result = TestResult::passing(
+            function.signature(),
+            TestKind::Fuzz {
                 runs: 0,
                 mean_gas: 0,
                 median_gas: 0,
             },
-            counterexample: None,
-            logs: vec![],
-            trace: None,
-            duration: Duration::ZERO,
-        };
+        );
         let types: Result<Vec<DynSolType>, _> =
             function.inputs.iter().map(|p| p.resolve()).collect();
         let types = match types {
@@ -916,20 +901,14 @@ impl SuiteRunner<'_> {
     }
 
     fn run_invariant(&mut self, invariant: &Function) -> TestResult {
-        let mut result = TestResult {
-            signature: invariant.signature(),
-            status: TestStatus::Pass,
-            reason: None,
-            kind: TestKind::Invariant {
+        let mut result = TestResult::passing(
+            invariant.signature(),
+            TestKind::Invariant {
                 runs: 0,
                 calls: 0,
                 reverts: 0,
             },
-            counterexample: None,
-            logs: vec![],
-            trace: None,
-            duration: Duration::ZERO,
-        };
+        );
         // Targets, as forge-std's StdInvariant declares them.
         let excluded = self.addresses("excludeContracts");
         let mut targets = self.addresses("targetContracts");
