@@ -5,7 +5,10 @@ use std::{
     collections::HashMap,
     panic::{AssertUnwindSafe, catch_unwind},
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -540,6 +543,45 @@ pub(crate) fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String
     TraceDecoder::new(artifacts, call.record.names.clone()).render(&call.record.trace)
 }
 
+/// Lanes a fuzz test's runs are split over (see `SuiteRunner::run_fuzz`):
+/// fixed, so that results depend on the seed and not on the machine.
+const FUZZ_LANES: u32 = 4;
+
+/// One lane's share of a fuzz test.
+struct FuzzLane {
+    index: u32,
+    seed: u64,
+    runs: u32,
+    max_rejects: u32,
+    /// A persisted counterexample to try before any generated input.
+    replay: Option<Vec<DynSolValue>>,
+}
+
+/// What one lane did.
+struct LaneOutcome {
+    /// Inputs that ran to a verdict (not rejected by `vm.assume`).
+    runs: u32,
+    /// Gas of each passing run.
+    gas: Vec<u64>,
+    end: LaneEnd,
+}
+
+enum LaneEnd {
+    /// Every run passed.
+    Completed,
+    /// An input failed the test (not yet shrunk).
+    Failed {
+        args: Vec<DynSolValue>,
+        call: CallResult,
+    },
+    Skipped(String),
+    TooManyRejects,
+    /// The executor failed.
+    Error(String),
+    /// Stopped because an earlier lane already decided the test.
+    Abandoned,
+}
+
 /// Outcome of evaluating one test call.
 enum Verdict {
     Pass,
@@ -670,6 +712,77 @@ impl SuiteRunner<'_> {
         dict
     }
 
+    /// Runs one lane of a fuzz test; stops early once a lane before it
+    /// has ended the test, since the earliest such lane decides.
+    fn fuzz_lane(
+        &mut self,
+        function: &Function,
+        types: &[DynSolType],
+        expect_fail: bool,
+        lane: FuzzLane,
+        mut dict: Dictionary,
+        first_unpassed: &AtomicU32,
+    ) -> LaneOutcome {
+        let mut rng = StdRng::seed_from_u64(lane.seed);
+        let mut replay = lane.replay;
+        let mut outcome = LaneOutcome {
+            runs: 0,
+            gas: Vec::new(),
+            end: LaneEnd::Completed,
+        };
+        let mut rejects = 0u32;
+        let end = loop {
+            if outcome.runs >= lane.runs {
+                break LaneEnd::Completed;
+            }
+            if first_unpassed.load(Ordering::Relaxed) < lane.index {
+                break LaneEnd::Abandoned;
+            }
+            let args: Vec<DynSolValue> = match replay.take() {
+                Some(args) => args,
+                None => types.iter().map(|t| generate(t, &mut rng, &dict)).collect(),
+            };
+            let Ok(calldata) = function.abi_encode_input(&args) else {
+                continue;
+            };
+            let call = match self.call_test(Bytes::from(calldata), false) {
+                Ok(c) => c,
+                Err(e) => break LaneEnd::Error(e.to_string()),
+            };
+            match self.verdict(&call, expect_fail) {
+                Verdict::Rejected => {
+                    rejects += 1;
+                    if rejects > lane.max_rejects {
+                        break LaneEnd::TooManyRejects;
+                    }
+                }
+                Verdict::Skip(reason) => break LaneEnd::Skipped(reason),
+                Verdict::Pass => {
+                    outcome.runs += 1;
+                    outcome.gas.push(call.gas);
+                    dict.insert_logs(&call.record.logs);
+                    if let Some(state) = &call.state {
+                        for account in state.values() {
+                            for (slot, value) in &account.storage {
+                                dict.insert(B256::from(*slot));
+                                dict.insert(B256::from(value.present_value));
+                            }
+                        }
+                    }
+                }
+                Verdict::Fail(_) => {
+                    outcome.runs += 1;
+                    break LaneEnd::Failed { args, call };
+                }
+            }
+        };
+        if !matches!(end, LaneEnd::Completed | LaneEnd::Abandoned) {
+            first_unpassed.fetch_min(lane.index, Ordering::Relaxed);
+        }
+        outcome.end = end;
+        outcome
+    }
+
     fn failure_file(&self, function: &Function) -> Option<PathBuf> {
         let dir = self.config.failure_dir.as_ref()?;
         Some(dir.join(&self.contract.name).join(&function.name))
@@ -698,13 +811,11 @@ impl SuiteRunner<'_> {
                 return result;
             }
         };
-        let mut dict = self.dictionary();
-        let mut rng = StdRng::seed_from_u64(self.seed_for(function));
-        let mut gas = Vec::new();
-        let mut rejects = 0u32;
+        let dict = self.dictionary();
+        let seed = self.seed_for(function);
 
-        // A persisted counterexample is tried first.
-        let mut replay: Option<Vec<DynSolValue>> = self.failure_file(function).and_then(|path| {
+        // A persisted counterexample is tried first (by lane 0).
+        let replay: Option<Vec<DynSolValue>> = self.failure_file(function).and_then(|path| {
             let text = std::fs::read_to_string(path).ok()?;
             let calldata = hex::decode(text.trim()).ok()?;
             if calldata.get(..4) != Some(&function.selector()[..]) {
@@ -713,56 +824,71 @@ impl SuiteRunner<'_> {
             function.abi_decode_input(&calldata[4..]).ok()
         });
 
+        // The runs are split over a fixed number of lanes, each with its own
+        // seed, dictionary and copy of the post-setUp state, run in parallel.
+        // The outcome is the first lane's (in lane order) that did not pass,
+        // so it depends on the seed, never on the number of cores.
+        let fuzz_runs = self.config.fuzz_runs;
+        let lanes = FUZZ_LANES.min(fuzz_runs.max(1));
+        let max_rejects = self.config.fuzz_max_rejects.div_ceil(lanes);
+        let first_unpassed = AtomicU32::new(u32::MAX);
+        let mut replay = replay;
+        let lane_work: Vec<_> = (0..lanes)
+            .map(|lane| FuzzLane {
+                index: lane,
+                seed: seed ^ u64::from(lane).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                runs: fuzz_runs / lanes + u32::from(lane < fuzz_runs % lanes),
+                max_rejects,
+                replay: replay.take(),
+            })
+            .collect();
+        let runners: Vec<_> = lane_work
+            .into_iter()
+            .map(|lane| (self.for_one_test(), lane))
+            .collect();
+        let outcomes: Vec<(LaneOutcome, GasSamples)> = runners
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|(mut runner, lane)| {
+                let outcome = runner.fuzz_lane(
+                    function,
+                    &types,
+                    expect_fail,
+                    lane,
+                    dict.clone(),
+                    &first_unpassed,
+                );
+                (outcome, runner.gas)
+            })
+            .collect();
+
         let mut runs = 0u32;
-        while runs < self.config.fuzz_runs {
-            let args: Vec<DynSolValue> = match replay.take() {
-                Some(args) => args,
-                None => types.iter().map(|t| generate(t, &mut rng, &dict)).collect(),
-            };
-            let Ok(calldata) = function.abi_encode_input(&args) else {
-                continue;
-            };
-            let call = match self.call_test(Bytes::from(calldata), false) {
-                Ok(c) => c,
-                Err(e) => {
+        let mut gas = Vec::new();
+        for (outcome, samples) in outcomes {
+            self.gas.merge(samples);
+            runs += outcome.runs;
+            gas.extend(outcome.gas);
+            match outcome.end {
+                // A lane is abandoned only after an earlier one ended the
+                // test, and the loop stops at that one.
+                LaneEnd::Completed | LaneEnd::Abandoned => continue,
+                LaneEnd::Error(error) => {
                     result.status = TestStatus::Fail;
-                    result.reason = Some(e.to_string());
+                    result.reason = Some(error);
                     return result;
                 }
-            };
-            match self.verdict(&call, expect_fail) {
-                Verdict::Rejected => {
-                    rejects += 1;
-                    if rejects > self.config.fuzz_max_rejects {
-                        result.status = TestStatus::Fail;
-                        result.reason = Some(format!(
-                            "vm.assume rejected too many inputs ({} allowed)",
-                            self.config.fuzz_max_rejects
-                        ));
-                        break;
-                    }
-                    continue;
+                LaneEnd::TooManyRejects => {
+                    result.status = TestStatus::Fail;
+                    result.reason = Some(format!(
+                        "vm.assume rejected too many inputs ({} allowed)",
+                        self.config.fuzz_max_rejects
+                    ));
                 }
-                Verdict::Skip(reason) => {
+                LaneEnd::Skipped(reason) => {
                     result.status = TestStatus::Skip;
                     result.reason = (!reason.is_empty()).then_some(reason);
-                    break;
                 }
-                Verdict::Pass => {
-                    runs += 1;
-                    gas.push(call.gas);
-                    dict.insert_logs(&call.record.logs);
-                    if let Some(state) = &call.state {
-                        for account in state.values() {
-                            for (slot, value) in &account.storage {
-                                dict.insert(B256::from(*slot));
-                                dict.insert(B256::from(value.present_value));
-                            }
-                        }
-                    }
-                }
-                Verdict::Fail(_) => {
-                    runs += 1;
+                LaneEnd::Failed { args, call } => {
                     let shrunk = shrink(args, 512, |candidate| {
                         let Ok(data) = function.abi_encode_input(candidate) else {
                             return false;
@@ -803,9 +929,9 @@ impl SuiteRunner<'_> {
                     if self.config.traces != TraceMode::Never {
                         result.trace = self.traced(calldata);
                     }
-                    break;
                 }
             }
+            break;
         }
         if result.status == TestStatus::Pass {
             // The persisted failure no longer reproduces: forget it.

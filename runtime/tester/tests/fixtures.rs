@@ -397,3 +397,45 @@ fn console_logs_appear_once_in_traces_by_their_line() {
         .replace_all(trace, "[gas]");
     insta::assert_snapshot!("console_log_trace", trace);
 }
+
+#[test]
+fn fuzz_results_depend_on_the_seed_not_on_the_cores() {
+    set_fixture_env();
+    // What a run reports of each fuzz test, without timings.
+    let fuzz_outcomes = |threads: usize| -> Vec<String> {
+        let filter = TestFilter::new(None, None, Some("^FuzzTest$"), None, None, None).unwrap();
+        let report = run_tests(
+            artifacts(),
+            &TestConfig {
+                filter,
+                threads,
+                ..config()
+            },
+            &|_| {},
+        );
+        report
+            .suites
+            .iter()
+            .flat_map(|s| &s.tests)
+            .map(|t| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    t.signature,
+                    t.status,
+                    t.kind,
+                    t.reason,
+                    t.counterexample.as_ref().map(|c| &c.calldata)
+                )
+            })
+            .collect()
+    };
+    let one_core = fuzz_outcomes(1);
+    assert!(
+        one_core.iter().any(|t| t.contains("Fail")),
+        "the fixture has a failing fuzz test: {one_core:#?}"
+    );
+    // The runs are split over lanes run in parallel; which lane's failure is
+    // reported, and the totals, must not change with the threads.
+    assert_eq!(one_core, fuzz_outcomes(3));
+    assert_eq!(one_core, fuzz_outcomes(0));
+}
