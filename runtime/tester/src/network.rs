@@ -39,7 +39,7 @@ use alloy::{
     dyn_abi::{DynSolType, DynSolValue, JsonAbiExt, Specifier},
     json_abi::Function,
     network::TxSignerSync,
-    primitives::{Address, B256, Bytes, TxKind, U256, hex, keccak256},
+    primitives::{Address, B256, Bytes, TxKind, U256, hex},
     signers::local::PrivateKeySigner,
 };
 use forja_runtime::{
@@ -47,7 +47,7 @@ use forja_runtime::{
     config::GenesisAccountConfig,
     execution::{BlockContext, BlockEvmContext, BlockInspector, ExecutionHook},
 };
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
 use revm::{
     Inspector,
     context::{BlockEnv, JournalTr},
@@ -69,8 +69,8 @@ use crate::{
         Counterexample, GasSamples, SuiteResult, TestKind, TestResult, TestRunReport, TestStatus,
     },
     runner::{
-        TestConfig, TraceMode, collect_gas, failure_reason, is_test_function, render_trace,
-        suite_failure, test_contracts,
+        TestConfig, TraceMode, collect_gas, failure_reason, fuzz_seed, is_test_function,
+        render_trace, suite_failure, test_contracts,
     },
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS},
 };
@@ -925,16 +925,7 @@ impl SuiteOnNetwork<'_> {
     }
 
     fn seed_for(&self, function: &Function) -> u64 {
-        let base = self
-            .config
-            .fuzz_seed
-            .unwrap_or_else(|| rand::rng().random());
-        let tag = keccak256(format!(
-            "{}:{}",
-            self.contract.qualified_name(),
-            function.signature()
-        ));
-        base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
+        fuzz_seed(self.config, self.contract, function)
     }
 
     /// Reads an instance's deployment and `setUp()`; `Err` is the suite's

@@ -543,6 +543,22 @@ pub(crate) fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String
     TraceDecoder::new(artifacts, call.record.names.clone()).render(&call.record.trace)
 }
 
+/// The fuzzer's seed for one test: the run's seed (random when not given)
+/// mixed with the test's name, so tests of one run draw different inputs.
+pub(crate) fn fuzz_seed(
+    config: &TestConfig,
+    contract: &ContractArtifact,
+    function: &Function,
+) -> u64 {
+    let base = config.fuzz_seed.unwrap_or_else(|| rand::rng().random());
+    let tag = keccak256(format!(
+        "{}:{}",
+        contract.qualified_name(),
+        function.signature()
+    ));
+    base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
+}
+
 /// Lanes a fuzz test's runs are split over (see `SuiteRunner::run_fuzz`):
 /// fixed, so that results depend on the seed and not on the machine.
 const FUZZ_LANES: u32 = 4;
@@ -687,16 +703,7 @@ impl SuiteRunner<'_> {
     }
 
     fn seed_for(&self, function: &Function) -> u64 {
-        let base = self
-            .config
-            .fuzz_seed
-            .unwrap_or_else(|| rand::rng().random());
-        let tag = keccak256(format!(
-            "{}:{}",
-            self.contract.qualified_name(),
-            function.signature()
-        ));
-        base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
+        fuzz_seed(self.config, self.contract, function)
     }
 
     fn dictionary(&self) -> Dictionary {
