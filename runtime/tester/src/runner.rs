@@ -559,6 +559,11 @@ pub(crate) fn fuzz_seed(
     base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
 }
 
+/// Lane `lane`'s seed: lane 0 keeps the test's seed.
+fn lane_seed(seed: u64, lane: u32) -> u64 {
+    seed ^ u64::from(lane).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Lanes a fuzz test's runs are split over (see `SuiteRunner::run_fuzz`):
 /// fixed, so that results depend on the seed and not on the machine.
 const FUZZ_LANES: u32 = 4;
@@ -592,6 +597,37 @@ enum LaneEnd {
     },
     Skipped(String),
     TooManyRejects,
+    /// The executor failed.
+    Error(String),
+    /// Stopped because an earlier lane already decided the test.
+    Abandoned,
+}
+
+/// What an invariant test's lanes share: what they may call, as whom,
+/// and the invariant's calldata.
+struct InvariantTargets<'a> {
+    callable: &'a [(Address, String, Function)],
+    senders: &'a [Address],
+    excluded_senders: &'a [Address],
+    invariant: &'a Bytes,
+}
+
+/// What one lane of an invariant test did.
+struct InvariantLaneOutcome {
+    /// Sequences run to the end without breaking the invariant.
+    runs: u32,
+    calls: u64,
+    reverts: u64,
+    end: InvariantLaneEnd,
+}
+
+enum InvariantLaneEnd {
+    Completed,
+    /// A sequence broke the invariant (or reverted, with fail-on-revert).
+    Broken {
+        reason: String,
+        sequence: Vec<(Address, Address, Bytes, String)>,
+    },
     /// The executor failed.
     Error(String),
     /// Stopped because an earlier lane already decided the test.
@@ -843,7 +879,7 @@ impl SuiteRunner<'_> {
         let lane_work: Vec<_> = (0..lanes)
             .map(|lane| FuzzLane {
                 index: lane,
-                seed: seed ^ u64::from(lane).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                seed: lane_seed(seed, lane),
                 runs: fuzz_runs / lanes + u32::from(lane < fuzz_runs % lanes),
                 max_rejects,
                 replay: replay.take(),
@@ -1097,9 +1133,6 @@ impl SuiteRunner<'_> {
         senders.retain(|s| !excluded_senders.contains(s));
 
         let invariant_data = Bytes::from(invariant.selector().to_vec());
-        let mut dict = self.dictionary();
-        let mut rng = StdRng::seed_from_u64(self.seed_for(invariant));
-        let (mut calls, mut reverts) = (0u64, 0u64);
 
         // The invariant must hold right after setUp.
         if let Some(reason) = self.invariant_broken(&mut self.base.clone(), &invariant_data) {
@@ -1108,78 +1141,54 @@ impl SuiteRunner<'_> {
             return result;
         }
 
-        for run in 0..self.config.invariant_runs {
-            let mut exec = self.base.clone();
-            let mut sequence: Vec<(Address, Address, Bytes, String)> = Vec::new();
-            for _ in 0..self.config.invariant_depth {
-                let (target, contract_name, function) =
-                    &callable[rng.random_range(0..callable.len())];
-                let types: Vec<DynSolType> = function
-                    .inputs
-                    .iter()
-                    .filter_map(|p| p.resolve().ok())
-                    .collect();
-                let args: Vec<DynSolValue> =
-                    types.iter().map(|t| generate(t, &mut rng, &dict)).collect();
-                let Ok(data) = function.abi_encode_input(&args) else {
-                    continue;
-                };
-                let sender = if !senders.is_empty() {
-                    senders[rng.random_range(0..senders.len())]
-                } else {
-                    random_sender(&mut rng, &dict, &excluded_senders)
-                };
-                let data = Bytes::from(data);
-                let call = match exec.call(
-                    sender,
-                    *target,
-                    data.clone(),
-                    U256::ZERO,
-                    CallOptions {
-                        commit: true,
-                        ..Default::default()
-                    },
-                ) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        result.status = TestStatus::Fail;
-                        result.reason = Some(e.to_string());
-                        return result;
-                    }
-                };
-                calls += 1;
-                let args_text: Vec<String> = args.iter().map(format_value).collect();
-                let described = format!(
-                    "{sender} → {contract_name}.{}({})",
-                    function.name,
-                    args_text.join(", ")
-                );
-                sequence.push((sender, *target, data, described));
-                dict.insert_logs(&call.record.logs);
-                if !call.success {
-                    reverts += 1;
-                    if self.config.invariant_fail_on_revert {
-                        let reason = format!(
-                            "{} reverted: {}",
-                            function.name,
-                            failure_reason(&self.artifacts, &call)
-                        );
-                        return self.invariant_failure(
-                            result,
-                            run + 1,
-                            calls,
-                            reverts,
-                            reason,
-                            sequence,
-                            &invariant_data,
-                        );
-                    }
-                    continue;
+        // Sequences are independent (each starts from the post-setUp state),
+        // so they are split over lanes like fuzz runs, and the first lane in
+        // lane order that breaks the invariant decides.
+        let seed = self.seed_for(invariant);
+        let total_runs = self.config.invariant_runs;
+        let lanes = FUZZ_LANES.min(total_runs.max(1));
+        let dict = self.dictionary();
+        let first_unpassed = AtomicU32::new(u32::MAX);
+        let targets = InvariantTargets {
+            callable: &callable,
+            senders: &senders,
+            excluded_senders: &excluded_senders,
+            invariant: &invariant_data,
+        };
+        let outcomes: Vec<InvariantLaneOutcome> = (0..lanes)
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|lane| {
+                let runs = total_runs / lanes + u32::from(lane < total_runs % lanes);
+                self.invariant_lane(
+                    lane,
+                    lane_seed(seed, lane),
+                    runs,
+                    &targets,
+                    dict.clone(),
+                    &first_unpassed,
+                )
+            })
+            .collect();
+
+        let (mut runs, mut calls, mut reverts) = (0u32, 0u64, 0u64);
+        for outcome in outcomes {
+            calls += outcome.calls;
+            reverts += outcome.reverts;
+            match outcome.end {
+                InvariantLaneEnd::Completed | InvariantLaneEnd::Abandoned => {
+                    runs += outcome.runs;
                 }
-                if let Some(reason) = self.invariant_broken(&mut exec, &invariant_data) {
+                InvariantLaneEnd::Error(error) => {
+                    result.status = TestStatus::Fail;
+                    result.reason = Some(error);
+                    return result;
+                }
+                InvariantLaneEnd::Broken { reason, sequence } => {
+                    // The breaking sequence counts as a run.
                     return self.invariant_failure(
                         result,
-                        run + 1,
+                        runs + outcome.runs + 1,
                         calls,
                         reverts,
                         reason,
@@ -1190,11 +1199,108 @@ impl SuiteRunner<'_> {
             }
         }
         result.kind = TestKind::Invariant {
-            runs: self.config.invariant_runs,
+            runs,
             calls,
             reverts,
         };
         result
+    }
+
+    /// Runs `runs` call sequences of one lane of an invariant test; stops
+    /// early once a lane before it has broken the invariant.
+    fn invariant_lane(
+        &self,
+        lane: u32,
+        seed: u64,
+        runs: u32,
+        targets: &InvariantTargets<'_>,
+        mut dict: Dictionary,
+        first_unpassed: &AtomicU32,
+    ) -> InvariantLaneOutcome {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut outcome = InvariantLaneOutcome {
+            runs: 0,
+            calls: 0,
+            reverts: 0,
+            end: InvariantLaneEnd::Completed,
+        };
+        let callable = targets.callable;
+        let end = 'runs: {
+            for _ in 0..runs {
+                if first_unpassed.load(Ordering::Relaxed) < lane {
+                    break 'runs InvariantLaneEnd::Abandoned;
+                }
+                let mut exec = self.base.clone();
+                let mut sequence: Vec<(Address, Address, Bytes, String)> = Vec::new();
+                for _ in 0..self.config.invariant_depth {
+                    let (target, contract_name, function) =
+                        &callable[rng.random_range(0..callable.len())];
+                    let types: Vec<DynSolType> = function
+                        .inputs
+                        .iter()
+                        .filter_map(|p| p.resolve().ok())
+                        .collect();
+                    let args: Vec<DynSolValue> =
+                        types.iter().map(|t| generate(t, &mut rng, &dict)).collect();
+                    let Ok(data) = function.abi_encode_input(&args) else {
+                        continue;
+                    };
+                    let sender = if !targets.senders.is_empty() {
+                        targets.senders[rng.random_range(0..targets.senders.len())]
+                    } else {
+                        random_sender(&mut rng, &dict, targets.excluded_senders)
+                    };
+                    let data = Bytes::from(data);
+                    let call = match exec.call(
+                        sender,
+                        *target,
+                        data.clone(),
+                        U256::ZERO,
+                        CallOptions {
+                            commit: true,
+                            ..Default::default()
+                        },
+                    ) {
+                        Ok(c) => c,
+                        Err(e) => break 'runs InvariantLaneEnd::Error(e.to_string()),
+                    };
+                    outcome.calls += 1;
+                    let args_text: Vec<String> = args.iter().map(format_value).collect();
+                    let described = format!(
+                        "{sender} → {contract_name}.{}({})",
+                        function.name,
+                        args_text.join(", ")
+                    );
+                    sequence.push((sender, *target, data, described));
+                    dict.insert_logs(&call.record.logs);
+                    if !call.success {
+                        outcome.reverts += 1;
+                        if self.config.invariant_fail_on_revert {
+                            let reason = format!(
+                                "{} reverted: {}",
+                                function.name,
+                                failure_reason(&self.artifacts, &call)
+                            );
+                            break 'runs InvariantLaneEnd::Broken { reason, sequence };
+                        }
+                        continue;
+                    }
+                    if let Some(reason) = self.invariant_broken(&mut exec, targets.invariant) {
+                        break 'runs InvariantLaneEnd::Broken { reason, sequence };
+                    }
+                }
+                outcome.runs += 1;
+            }
+            InvariantLaneEnd::Completed
+        };
+        if !matches!(
+            end,
+            InvariantLaneEnd::Completed | InvariantLaneEnd::Abandoned
+        ) {
+            first_unpassed.fetch_min(lane, Ordering::Relaxed);
+        }
+        outcome.end = end;
+        outcome
     }
 
     /// Calls the invariant; `Some(reason)` when it does not hold.

@@ -399,11 +399,12 @@ fn console_logs_appear_once_in_traces_by_their_line() {
 }
 
 #[test]
-fn fuzz_results_depend_on_the_seed_not_on_the_cores() {
+fn fuzz_and_invariant_results_depend_on_the_seed_not_on_the_cores() {
     set_fixture_env();
     // What a run reports of each fuzz test, without timings.
     let fuzz_outcomes = |threads: usize| -> Vec<String> {
-        let filter = TestFilter::new(None, None, Some("^FuzzTest$"), None, None, None).unwrap();
+        let filter =
+            TestFilter::new(None, None, Some("^FuzzTest$|Invariant"), None, None, None).unwrap();
         let report = run_tests(
             artifacts(),
             &TestConfig {
@@ -424,18 +425,25 @@ fn fuzz_results_depend_on_the_seed_not_on_the_cores() {
                     t.status,
                     t.kind,
                     t.reason,
-                    t.counterexample.as_ref().map(|c| &c.calldata)
+                    t.counterexample
+                        .as_ref()
+                        .map(|c| (&c.calldata, &c.sequence))
                 )
             })
             .collect()
     };
     let one_core = fuzz_outcomes(1);
-    assert!(
-        one_core.iter().any(|t| t.contains("Fail")),
-        "the fixture has a failing fuzz test: {one_core:#?}"
-    );
-    // The runs are split over lanes run in parallel; which lane's failure is
-    // reported, and the totals, must not change with the threads.
+    for kind in ["Fuzz", "Invariant"] {
+        assert!(
+            one_core
+                .iter()
+                .any(|t| t.contains("Fail") && t.contains(kind)),
+            "the fixture has a failing {kind} test: {one_core:#?}"
+        );
+    }
+    // Fuzz runs and invariant sequences are split over lanes run in
+    // parallel; which lane's failure is reported, and the totals, must not
+    // change with the threads.
     assert_eq!(one_core, fuzz_outcomes(3));
     assert_eq!(one_core, fuzz_outcomes(0));
 }
