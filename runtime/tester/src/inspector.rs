@@ -241,6 +241,9 @@ pub struct TxRecord {
     pub names: HashMap<Address, String>,
     trace_stack: Vec<usize>,
     origin_restore: Vec<(usize, Address)>,
+    /// Depths of calls answered here without running the callee (refused
+    /// by permissioning, mocked): they spend no gas worth reporting.
+    answered_here: Vec<usize>,
 }
 
 /// The per-transaction inspector.
@@ -647,6 +650,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
 
         if depth <= 1 || pranked {
             if let Some(message) = self.permission_error(inputs.caller, access::TRANSACT) {
+                self.record.answered_here.push(depth);
                 return Some(cheat_outcome(inputs, Err(message)));
             }
         }
@@ -657,10 +661,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             } else {
                 InstructionResult::Return
             };
-            return Some(CallOutcome::new(
+            let outcome = CallOutcome::new(
                 InterpreterResult::new(status, mock.output.clone(), Gas::new(inputs.gas_limit)),
                 inputs.return_memory_offset.clone(),
-            ));
+            );
+            self.record.answered_here.push(depth);
+            return Some(outcome);
         }
         None
     }
@@ -692,7 +698,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
-            if self.gas_recording && depth >= 1 && target != self.self_accounts[1] {
+            let answered_here = self.record.answered_here.last() == Some(&depth);
+            if answered_here {
+                self.record.answered_here.pop();
+            }
+            if self.gas_recording && !answered_here && depth >= 1 && target != self.self_accounts[1]
+            {
                 let input = inputs.input.bytes(context);
                 let code = context.journaled_state.state.get(&target).and_then(|a| {
                     a.info

@@ -447,3 +447,37 @@ fn fuzz_and_invariant_results_depend_on_the_seed_not_on_the_cores() {
     assert_eq!(one_core, fuzz_outcomes(3));
     assert_eq!(one_core, fuzz_outcomes(0));
 }
+
+#[test]
+fn calls_refused_by_permissioning_or_mocked_are_not_in_the_gas_report() {
+    set_fixture_env();
+    let gas_of = |test: &str, contract: &str| {
+        let filter = TestFilter::new(Some(test), None, Some(contract), None, None, None).unwrap();
+        let report = run_tests(
+            artifacts(),
+            &TestConfig {
+                filter,
+                gas_report: true,
+                ..config()
+            },
+            &|_| {},
+        );
+        report.gas_report.expect("requested")
+    };
+    // Two refused increments, then one that runs.
+    let gas = gas_of(
+        "^(testUnknownAccountIsRejected|testRemovedAccountIsRejected|testAllowlistedAccountTransacts)$",
+        "^PermissioningTest$",
+    );
+    let increment = &gas["Counter"].functions["increment()"];
+    assert_eq!(increment.calls, 1, "only the call that ran counts");
+    assert!(increment.min > 20_000, "{}", increment.min);
+
+    // The mocked oracle never runs: it has no code, and no row.
+    let gas = gas_of("^testMockCall$", "^CheatsTest$");
+    assert!(
+        gas.values().all(|c| !c.functions.contains_key("price()")),
+        "{:?}",
+        gas.keys().collect::<Vec<_>>()
+    );
+}
