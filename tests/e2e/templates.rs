@@ -194,6 +194,24 @@ fn basic_template_builds_and_tests() {
 }
 
 #[test]
+fn test_json_is_one_document_on_stdout_even_when_it_compiles_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_success(&forja(tmp.path(), &["new", "json"]));
+    let project = tmp.path().join("json");
+    // Nothing is compiled yet: the build's report must stay off stdout.
+    let run = forja(&project, &["test", "--json"]);
+    assert_success(&run);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&run)));
+    assert!(!report["suites"].as_array().unwrap().is_empty(), "{report}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("Compiled"),
+        "the build summary goes to stderr: {}",
+        text(&run)
+    );
+}
+
+#[test]
 fn token_template_builds_and_tests() {
     new_build_test(
         "token",

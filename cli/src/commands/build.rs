@@ -28,7 +28,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     if !args.watch {
-        let ok = compile(&project, args.force, args.json)?;
+        let ok = compile(&project, args.force, build_report(args.json))?;
         return Ok(if ok {
             ExitCode::SUCCESS
         } else {
@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::watch::on_change(&dirs, || {
         // A failed build keeps the last good artifacts: `build` only writes
         // out/ when everything compiled.
-        if let Err(err) = compile(&project, args.force, args.json) {
+        if let Err(err) = compile(&project, args.force, build_report(args.json)) {
             crate::commands::print_error(&err);
         }
     })?;
@@ -71,9 +71,21 @@ pub fn builtin_remappings(project: &Project) -> anyhow::Result<Vec<Remapping>> {
     }])
 }
 
+/// How [`compile`] reports to the terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildReport {
+    /// A spinner while compiling, then diagnostics and a summary on stderr.
+    Human,
+    /// No spinner; the diagnostics as JSON on stdout (`forja build --json`).
+    Json,
+    /// No spinner; diagnostics and summary on stderr, so stdout is left to
+    /// the command's own JSON (`forja test --json`).
+    Quiet,
+}
+
 /// Builds the project, printing diagnostics and a summary. Returns whether
 /// the build succeeded (no errors).
-pub fn compile(project: &Project, force: bool, json: bool) -> anyhow::Result<bool> {
+pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow::Result<bool> {
     let manager = SolcManager::from_env()?;
     let options = BuildOptions {
         extra_remappings: builtin_remappings(project)?,
@@ -81,7 +93,7 @@ pub fn compile(project: &Project, force: bool, json: bool) -> anyhow::Result<boo
         ..Default::default()
     };
     let started = Instant::now();
-    let spinner = render::Spinner::new(!json);
+    let spinner = render::Spinner::new(reporting == BuildReport::Human);
     let events = |event: BuildEvent| match event {
         BuildEvent::Solc(SolcEvent::Installing { version }) => {
             spinner.set(format!("Installing solc {version} (npm solc)…"))
@@ -100,8 +112,21 @@ pub fn compile(project: &Project, force: bool, json: bool) -> anyhow::Result<boo
     let output = forja_compiler::build(project, &options, &manager, &events);
     spinner.finish();
     let output = output?;
-    report(project, &output, started.elapsed(), json);
+    report(
+        project,
+        &output,
+        started.elapsed(),
+        reporting == BuildReport::Json,
+    );
     Ok(!output.has_errors())
+}
+
+fn build_report(json: bool) -> BuildReport {
+    if json {
+        BuildReport::Json
+    } else {
+        BuildReport::Human
+    }
 }
 
 fn report(project: &Project, output: &BuildOutput, elapsed: Duration, json: bool) {

@@ -36,7 +36,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
-    if !args.no_build && !super::build::compile(&project, false, false)? {
+    if !args.no_build && !super::build::compile(&project, false, super::build::BuildReport::Human)?
+    {
         bail!("the build failed; nothing was deployed");
     }
     let environment = config::environment(&project.config.environments, &args.env)?;

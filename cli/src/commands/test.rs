@@ -226,7 +226,13 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
 /// Compiles the project (incrementally), then loads its artifacts; `None`
 /// when compilation failed (the diagnostics are already printed).
 fn build(project: &forja_compiler::Project, args: &Args) -> anyhow::Result<Option<ArtifactSet>> {
-    if !super::build::compile(project, false, args.json)? {
+    // With --json, stdout carries the test report alone.
+    let reporting = if args.json {
+        super::build::BuildReport::Quiet
+    } else {
+        super::build::BuildReport::Human
+    };
+    if !super::build::compile(project, false, reporting)? {
         return Ok(None);
     }
     let out = project.out_dir();
