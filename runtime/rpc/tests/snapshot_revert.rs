@@ -14,24 +14,16 @@ use alloy::{
     sol,
     sol_types::SolEvent,
 };
-use common::TestNet;
+use common::{TestNet, assert_nodes_agree, request};
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 sol!(
     #[sol(rpc)]
     Token,
     "tests/fixtures/Token.json"
 );
-
-async fn request(url: &str, method: &'static str, params: Value) -> Result<Value, String> {
-    let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
-    provider
-        .raw_request::<_, Value>(method.into(), params)
-        .await
-        .map_err(|e| e.to_string())
-}
 
 fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
@@ -42,25 +34,6 @@ fn wall_clock() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Waits until every node has node 0's head, then checks they hold the
-/// same block there; returns the head.
-async fn nodes_agree(net: &TestNet) -> u64 {
-    let nodes = net.network.nodes();
-    let head = nodes[0].block_number();
-    for _ in 0..1000 {
-        if nodes.iter().all(|n| n.block_number() >= head) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let hash = nodes[0].block_by_number(head).unwrap().hash;
-    for node in nodes {
-        assert_eq!(node.block_number(), head, "node {}", node.index());
-        assert_eq!(node.block_by_number(head).unwrap().hash, hash);
-    }
-    head
 }
 
 /// What a revert must bring back, read from every node.
@@ -131,7 +104,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     request(&url, "anvil_setBalance", json!([patched, "0x1234"]))
         .await
         .unwrap();
-    nodes_agree(&net).await;
+    assert_nodes_agree(&net).await;
 
     let snapshot = request(&url, "evm_snapshot", json!([])).await.unwrap();
     assert_eq!(
@@ -199,7 +172,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
             .pending_transaction(*queued.tx_hash())
             .is_some()
     );
-    let abandoned_head = nodes_agree(&net).await;
+    let abandoned_head = assert_nodes_agree(&net).await;
     assert!(abandoned_head >= at_snapshot + 3);
     let abandoned_block = net
         .network
@@ -310,7 +283,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
             .unwrap(),
         before[0].nonces[0] + 1
     );
-    assert_eq!(nodes_agree(&net).await, at_snapshot + 1);
+    assert_eq!(assert_nodes_agree(&net).await, at_snapshot + 1);
 
     // Ids never repeat.
     assert_eq!(
@@ -368,7 +341,7 @@ async fn consensus_keeps_going_through_many_reverts() {
             .await
             .unwrap();
         assert_eq!(receipt.block_number, Some(start + round + 1));
-        assert_eq!(nodes_agree(&net).await, start + round + 1);
+        assert_eq!(assert_nodes_agree(&net).await, start + round + 1);
     }
     assert_eq!(
         provider.get_balance(recipient).await.unwrap(),
@@ -517,6 +490,6 @@ async fn a_transaction_waiting_for_a_nonce_gap_starts_no_blocks() {
         .await
         .unwrap();
     assert_eq!(receipt.block_number, Some(head + 1));
-    assert_eq!(nodes_agree(&net).await, head + 1);
+    assert_eq!(assert_nodes_agree(&net).await, head + 1);
     net.stop().await;
 }

@@ -11,7 +11,7 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use common::TestNet;
+use common::{TestNet, assert_nodes_agree, request};
 use serde_json::{Value, json};
 
 sol!(
@@ -61,14 +61,6 @@ async fn relayed() -> Relayed {
         gas_used: receipt.gas_used,
         net,
     }
-}
-
-async fn request(net: &TestNet, method: &'static str, params: Value) -> Result<Value, String> {
-    let provider = ProviderBuilder::new().connect_http(net.http_url());
-    provider
-        .raw_request::<_, Value>(method.into(), params)
-        .await
-        .map_err(|e| e.to_string())
 }
 
 fn address_field(value: &Value) -> Address {
@@ -399,30 +391,6 @@ async fn traces_calls_and_creates_access_lists() {
 
 fn quantity(value: &Value) -> u64 {
     u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
-/// Every node of the network reaches node 0's head with the same block
-/// (a block commits on the nodes one after another).
-async fn assert_nodes_agree(net: &TestNet) -> u64 {
-    let nodes = net.network.nodes();
-    let head = nodes[0].block_number();
-    for _ in 0..1000 {
-        if nodes.iter().all(|n| n.block_number() >= head) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let hash = nodes[0].block_by_number(head).unwrap().hash;
-    for node in nodes {
-        assert_eq!(node.block_number(), head, "node {}", node.index());
-        assert_eq!(
-            node.block_by_number(head).unwrap().hash,
-            hash,
-            "node {}",
-            node.index()
-        );
-    }
-    head
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

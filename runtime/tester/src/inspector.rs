@@ -323,7 +323,9 @@ impl TestInspector {
         }
     }
 
-    fn access_level(&self, account: Address) -> Option<u8> {
+    /// The account's access level under the permissioning cheatcodes; `None`
+    /// until a test uses them (then nothing is enforced).
+    pub(crate) fn access_level(&self, account: Address) -> Option<u8> {
         let levels = self.cheats.permissions.as_ref()?;
         Some(
             levels

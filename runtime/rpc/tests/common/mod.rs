@@ -10,9 +10,14 @@ use std::{
     time::Duration,
 };
 
-use alloy::{signers::local::PrivateKeySigner, transports::http::reqwest::Url};
+use alloy::{
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    transports::http::reqwest::Url,
+};
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, NetworkConfig, StorageMode};
+use serde_json::Value;
 
 pub struct TestNet {
     pub network: Network,
@@ -183,4 +188,66 @@ fn dechunk(mut rest: &str) -> String {
 /// POSTs a JSON-RPC body.
 pub fn rpc(addr: SocketAddr, body: &str) -> RawResponse {
     http(addr, "POST", "/", &[], body.as_bytes())
+}
+
+/// Where [`request`] sends a call: a test network's first server, or a URL.
+pub trait RpcEndpoint {
+    fn endpoint(&self) -> Url;
+}
+
+impl RpcEndpoint for TestNet {
+    fn endpoint(&self) -> Url {
+        self.http_url()
+    }
+}
+
+impl RpcEndpoint for str {
+    fn endpoint(&self) -> Url {
+        self.parse().unwrap()
+    }
+}
+
+impl RpcEndpoint for String {
+    fn endpoint(&self) -> Url {
+        self.as_str().endpoint()
+    }
+}
+
+/// One JSON-RPC call through alloy's provider (a real client); an error
+/// comes back as its text, code and message included.
+pub async fn request(
+    at: &(impl RpcEndpoint + ?Sized),
+    method: &'static str,
+    params: Value,
+) -> Result<Value, String> {
+    ProviderBuilder::new()
+        .connect_http(at.endpoint())
+        .raw_request::<_, Value>(method.into(), params)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Waits until every node has node 0's head, then checks they all hold the
+/// same block there (a block commits on the nodes one after another);
+/// returns the head.
+pub async fn assert_nodes_agree(net: &TestNet) -> u64 {
+    let nodes = net.network.nodes();
+    let head = nodes[0].block_number();
+    for _ in 0..1000 {
+        if nodes.iter().all(|n| n.block_number() >= head) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let hash = nodes[0].block_by_number(head).unwrap().hash;
+    for node in nodes {
+        assert_eq!(node.block_number(), head, "node {}", node.index());
+        assert_eq!(
+            node.block_by_number(head).unwrap().hash,
+            hash,
+            "node {}",
+            node.index()
+        );
+    }
+    head
 }
