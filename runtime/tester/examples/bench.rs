@@ -347,6 +347,14 @@ fn run() -> BenchResult<()> {
             micros_per(median.test_phase, total_tests(report)),
             compiled.compile_time,
         );
+        if verbose {
+            println!(
+                "{:<26} forja: artifacts decoded in {:.2?}, run_tests {:.2?} (medians: the run with the median test phase)",
+                "",
+                median.test_phase - median.runner,
+                median.runner
+            );
+        }
         if let Some(excluded) = &suite.exclude_tests {
             let whole = Suite {
                 exclude_tests: None,
@@ -795,10 +803,9 @@ fn forja_runs(
     for _ in 0..=timed {
         let started = Instant::now();
         let cpu_started = process_cpu_time();
-        let output: Value = serde_json::from_str(&compiled.solc_output)
-            .map_err(|e| format!("{}: solc output: {e}", suite.name))?;
-        let artifacts =
-            Arc::new(ArtifactSet::from_solc_output(&output).map_err(|e| e.to_string())?);
+        let artifacts = Arc::new(
+            ArtifactSet::from_solc_output(&compiled.solc_output).map_err(|e| e.to_string())?,
+        );
         let runner_started = Instant::now();
         let report = run_tests(artifacts, &config, &|_| {});
         let cpu = process_cpu_time()

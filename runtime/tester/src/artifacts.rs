@@ -1,17 +1,27 @@
 //! Compiled contracts as the tester sees them, loaded from Foundry-layout
 //! artifacts (`out/<File>.sol/<Contract>.json`) or from a solc standard-JSON
 //! output.
+//!
+//! Both are read into typed structs holding only what the tester uses: an
+//! artifact is mostly metadata, AST and source maps, and building those as
+//! `serde_json::Value`s first took three times as long as the whole load.
 
 use std::{
     collections::BTreeMap,
+    fmt,
     path::{Path, PathBuf},
 };
 
 use alloy::{
+    hex,
     json_abi::JsonAbi,
     primitives::{Bytes, Selector, keccak256},
 };
-use serde_json::Value;
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, IgnoredAny, MapAccess, Visitor},
+};
+use serde_json::value::RawValue;
 
 use crate::error::TesterError;
 
@@ -43,21 +53,19 @@ impl ContractArtifact {
         !self.bytecode.is_empty() && self.unlinked_libraries.is_empty()
     }
 
-    /// Builds an artifact from a Foundry-format artifact JSON object (or a
-    /// solc standard-JSON contract entry, which has the same `abi`/`evm` keys).
-    pub fn from_json(name: &str, source: &str, json: &Value) -> Result<Self, String> {
-        let abi_value = json.get("abi").cloned().unwrap_or(Value::Array(vec![]));
-        let abi: JsonAbi =
-            serde_json::from_value(abi_value).map_err(|e| format!("invalid ABI: {e}"))?;
-        let evm = json.get("evm").unwrap_or(json);
-        let (bytecode, mut unlinked) = bytecode_object(evm.get("bytecode"))?;
-        let (deployed_bytecode, _) = bytecode_object(evm.get("deployedBytecode"))?;
+    fn from_parts(name: &str, source: String, json: ArtifactJson) -> Result<Self, String> {
+        let (bytecode, deployed) = match json.evm {
+            Some(evm) => (evm.bytecode, evm.deployed_bytecode),
+            None => (json.bytecode, json.deployed_bytecode),
+        };
+        let (bytecode, mut unlinked) = bytecode.unwrap_or_default().decode()?;
+        let (deployed_bytecode, _) = deployed.unwrap_or_default().decode()?;
         unlinked.sort();
         unlinked.dedup();
         Ok(Self {
             name: name.to_string(),
-            source: source.to_string(),
-            abi,
+            source,
+            abi: json.abi,
             bytecode,
             deployed_bytecode,
             unlinked_libraries: unlinked,
@@ -65,37 +73,112 @@ impl ContractArtifact {
     }
 }
 
-/// Reads `{"object": "0x…", "linkReferences": {...}}` (or a bare hex string).
-fn bytecode_object(value: Option<&Value>) -> Result<(Bytes, Vec<String>), String> {
-    let Some(value) = value else {
-        return Ok((Bytes::new(), vec![]));
-    };
-    let (object, links) = match value {
-        Value::String(s) => (s.as_str(), None),
-        Value::Object(map) => (
-            map.get("object").and_then(Value::as_str).unwrap_or(""),
-            map.get("linkReferences").and_then(Value::as_object),
-        ),
-        _ => return Err("bytecode is neither a string nor an object".into()),
-    };
-    let mut unlinked = Vec::new();
-    if let Some(links) = links {
-        for (file, libs) in links {
-            if let Some(libs) = libs.as_object() {
-                unlinked.extend(libs.keys().map(|lib| format!("{file}:{lib}")));
+/// What the tester reads of a Foundry artifact or of a solc standard-JSON
+/// contract entry (which has the same `abi`, and its bytecode under `evm`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactJson {
+    #[serde(default)]
+    abi: JsonAbi,
+    evm: Option<EvmJson>,
+    bytecode: Option<BytecodeJson>,
+    deployed_bytecode: Option<BytecodeJson>,
+    /// Written by `forja build`.
+    source_path: Option<String>,
+    /// Written by `forge build`.
+    ast: Option<AstJson>,
+    /// Kept raw: only read when neither of the above names the source.
+    metadata: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EvmJson {
+    bytecode: Option<BytecodeJson>,
+    deployed_bytecode: Option<BytecodeJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AstJson {
+    absolute_path: Option<String>,
+}
+
+/// `{"object": "0x…", "linkReferences": {...}}`, or a bare hex string.
+#[derive(Default)]
+struct BytecodeJson {
+    object: String,
+    /// `file:Library` for every library the bytecode links to.
+    libraries: Vec<String>,
+}
+
+impl BytecodeJson {
+    fn decode(self) -> Result<(Bytes, Vec<String>), String> {
+        let mut unlinked = self.libraries;
+        let hex_str = self.object.strip_prefix("0x").unwrap_or(&self.object);
+        if hex_str.contains("__") {
+            // Placeholders for libraries; the bytecode is not valid hex until linked.
+            if unlinked.is_empty() {
+                unlinked.push("<unknown library>".into());
+            }
+            return Ok((Bytes::from(vec![0u8]), unlinked));
+        }
+        let bytes = hex::decode(hex_str).map_err(|e| format!("invalid bytecode hex: {e}"))?;
+        Ok((Bytes::from(bytes), unlinked))
+    }
+}
+
+impl<'de> Deserialize<'de> for BytecodeJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytecodeVisitor;
+
+        impl<'de> Visitor<'de> for BytecodeVisitor {
+            type Value = BytecodeJson;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a bytecode object or a hex string")
+            }
+
+            fn visit_str<E: de::Error>(self, hex: &str) -> Result<BytecodeJson, E> {
+                Ok(BytecodeJson {
+                    object: hex.to_string(),
+                    libraries: vec![],
+                })
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<BytecodeJson, M::Error> {
+                let mut bytecode = BytecodeJson::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "object" => bytecode.object = map.next_value()?,
+                        "linkReferences" => {
+                            let links: Option<BTreeMap<String, BTreeMap<String, IgnoredAny>>> =
+                                map.next_value()?;
+                            for (file, libraries) in links.into_iter().flatten() {
+                                bytecode.libraries.extend(
+                                    libraries.into_keys().map(|lib| format!("{file}:{lib}")),
+                                );
+                            }
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(bytecode)
             }
         }
+
+        deserializer.deserialize_any(BytecodeVisitor)
     }
-    let hex_str = object.strip_prefix("0x").unwrap_or(object);
-    if hex_str.contains("__") {
-        // Placeholders for libraries; the bytecode is not valid hex until linked.
-        if unlinked.is_empty() {
-            unlinked.push("<unknown library>".into());
-        }
-        return Ok((Bytes::from(vec![0u8]), unlinked));
-    }
-    let bytes = hex::decode(hex_str).map_err(|e| format!("invalid bytecode hex: {e}"))?;
-    Ok((Bytes::from(bytes), unlinked))
+}
+
+/// The parts of a solc standard-JSON output the tester reads.
+#[derive(Deserialize)]
+struct SolcOutputJson {
+    /// Source unit → contract name → contract.
+    #[serde(default)]
+    contracts: BTreeMap<String, BTreeMap<String, ArtifactJson>>,
 }
 
 /// All contracts of a build.
@@ -114,71 +197,57 @@ impl ArtifactSet {
 
     /// Loads every `out/<File>.sol/<Contract>.json` under `out_dir`.
     pub fn load_foundry_out(out_dir: &Path) -> Result<Self, TesterError> {
-        let mut contracts = Vec::new();
-        let entries = std::fs::read_dir(out_dir).map_err(|e| TesterError::Io {
-            path: out_dir.to_path_buf(),
-            source: e,
-        })?;
-        let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        dirs.sort();
-        for dir in dirs.into_iter().filter(|d| d.is_dir()) {
-            let file_name = dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let Ok(files) = std::fs::read_dir(&dir) else {
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| TesterError::Io { path, source }
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(out_dir).map_err(io_error(out_dir))? {
+            let dir = entry.map_err(io_error(out_dir))?.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
-            for file in files.filter_map(|e| e.ok().map(|e| e.path())) {
-                if file.extension().and_then(|e| e.to_str()) != Some("json") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&file).map_err(|e| TesterError::Io {
-                    path: file.clone(),
-                    source: e,
-                })?;
-                let json: Value =
-                    serde_json::from_str(&text).map_err(|e| TesterError::Artifact {
-                        path: file.clone(),
-                        message: e.to_string(),
-                    })?;
-                let stem = file
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
-                // `Contract.0.8.30.json` when several compiler versions built it.
-                let name = stem.split('.').next().unwrap_or(&stem).to_string();
-                let source = artifact_source(&json).unwrap_or_else(|| file_name.clone());
-                let artifact =
-                    ContractArtifact::from_json(&name, &source, &json).map_err(|message| {
-                        TesterError::Artifact {
-                            path: file.clone(),
-                            message,
-                        }
-                    })?;
-                contracts.push(artifact);
-            }
+            files.extend(
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|file| file.extension().is_some_and(|e| e == "json")),
+            );
         }
+        files.sort();
+        let contracts = files
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).map_err(io_error(file))?;
+                load_foundry_artifact(file, &text).map_err(|message| TesterError::Artifact {
+                    path: file.clone(),
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::new(contracts))
     }
 
-    /// Builds a set from a solc standard-JSON output (`contracts.<source>.<name>`).
-    pub fn from_solc_output(output: &Value) -> Result<Self, TesterError> {
+    /// Builds a set from the text of a solc standard-JSON output
+    /// (`contracts.<source>.<name>`).
+    pub fn from_solc_output(output: &str) -> Result<Self, TesterError> {
+        let output: SolcOutputJson =
+            serde_json::from_str(output).map_err(|e| TesterError::Artifact {
+                path: PathBuf::from("<solc output>"),
+                message: e.to_string(),
+            })?;
         let mut contracts = Vec::new();
-        if let Some(sources) = output.get("contracts").and_then(Value::as_object) {
-            for (source, by_name) in sources {
-                for (name, json) in by_name.as_object().into_iter().flatten() {
-                    let artifact =
-                        ContractArtifact::from_json(name, source, json).map_err(|message| {
-                            TesterError::Artifact {
-                                path: PathBuf::from(source),
-                                message,
-                            }
-                        })?;
-                    contracts.push(artifact);
-                }
+        for (source, by_name) in output.contracts {
+            for (name, json) in by_name {
+                let artifact = ContractArtifact::from_parts(&name, source.clone(), json).map_err(
+                    |message| TesterError::Artifact {
+                        path: PathBuf::from(&source),
+                        message,
+                    },
+                )?;
+                contracts.push(artifact);
             }
         }
         Ok(Self::new(contracts))
@@ -276,18 +345,118 @@ impl ArtifactSet {
     }
 }
 
-/// The source path recorded in a Foundry artifact.
-fn artifact_source(json: &Value) -> Option<String> {
-    if let Some(path) = json.pointer("/ast/absolutePath").and_then(Value::as_str) {
-        return Some(path.to_string());
+/// One `out/<File>.sol/<Contract>.json` (`Contract.0.8.30.json` when several
+/// compiler versions built it).
+fn load_foundry_artifact(file: &Path, text: &str) -> Result<ContractArtifact, String> {
+    let json: ArtifactJson = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    let name = stem.split('.').next().unwrap_or(&stem).to_string();
+    let source = json
+        .source_path
+        .clone()
+        .or_else(|| json.ast.as_ref().and_then(|ast| ast.absolute_path.clone()))
+        .or_else(|| json.metadata.as_deref().and_then(compilation_target))
+        .unwrap_or_else(|| {
+            let dir = file.parent().and_then(Path::file_name).unwrap_or_default();
+            dir.to_string_lossy().into_owned()
+        });
+    ContractArtifact::from_parts(&name, source, json)
+}
+
+/// The source a contract's metadata names as its compilation target; the
+/// metadata is an object in Foundry artifacts and a JSON string in solc's output.
+fn compilation_target(metadata: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        settings: Settings,
     }
-    let metadata = json.get("metadata")?;
-    let metadata = match metadata {
-        Value::String(s) => serde_json::from_str::<Value>(s).ok()?,
-        other => other.clone(),
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Settings {
+        compilation_target: BTreeMap<String, IgnoredAny>,
+    }
+    let metadata: Metadata = match serde_json::from_str::<String>(metadata.get()) {
+        Ok(text) => serde_json::from_str(&text).ok()?,
+        Err(_) => serde_json::from_str(metadata.get()).ok()?,
     };
-    let target = metadata
-        .pointer("/settings/compilationTarget")?
-        .as_object()?;
-    target.keys().next().cloned()
+    metadata.settings.compilation_target.into_keys().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, String> {
+        load_foundry_artifact(&Path::new("out").join(dir).join(file), json)
+    }
+
+    #[test]
+    fn the_source_comes_from_forja_forge_or_the_metadata() {
+        let forja = r#"{"abi": [], "bytecode": {"object": "0x6001"}, "sourcePath": "src/A.sol",
+            "ast": {"absolutePath": "ignored.sol"}}"#;
+        assert_eq!(load("A.sol", "A.json", forja).unwrap().source, "src/A.sol");
+        let forge = r#"{"abi": [], "ast": {"absolutePath": "src/B.sol", "nodes": [{"id": 1}]}}"#;
+        assert_eq!(load("B.sol", "B.json", forge).unwrap().source, "src/B.sol");
+        let metadata_object =
+            r#"{"abi": [], "metadata": {"settings": {"compilationTarget": {"src/C.sol": "C"}}}}"#;
+        let c = load("C.sol", "C.0.8.30.json", metadata_object).unwrap();
+        assert_eq!((c.name.as_str(), c.source.as_str()), ("C", "src/C.sol"));
+        let metadata_text = r#"{"abi": [], "metadata": "{\"settings\":{\"compilationTarget\":{\"src/D.sol\":\"D\"}}}"}"#;
+        assert_eq!(
+            load("D.sol", "D.json", metadata_text).unwrap().source,
+            "src/D.sol"
+        );
+        let nothing = r#"{"abi": []}"#;
+        assert_eq!(load("E.sol", "E.json", nothing).unwrap().source, "E.sol");
+    }
+
+    #[test]
+    fn bytecode_is_an_object_or_a_bare_hex_string_and_links_are_listed() {
+        let object = r#"{"abi": [{"type": "function", "name": "f", "inputs": [], "outputs": [], "stateMutability": "view"}],
+            "bytecode": {"object": "0x6001", "sourceMap": "1:2:3"},
+            "deployedBytecode": {"object": "6002"}}"#;
+        let artifact = load("A.sol", "A.json", object).unwrap();
+        assert_eq!(artifact.bytecode.as_ref(), [0x60, 0x01]);
+        assert_eq!(artifact.deployed_bytecode.as_ref(), [0x60, 0x02]);
+        assert_eq!(artifact.abi.functions().next().unwrap().name, "f");
+        assert!(artifact.is_deployable());
+
+        let bare = r#"{"abi": [], "bytecode": "0x6003", "deployedBytecode": "0x"}"#;
+        let artifact = load("B.sol", "B.json", bare).unwrap();
+        assert_eq!(artifact.bytecode.as_ref(), [0x60, 0x03]);
+        assert!(artifact.deployed_bytecode.is_empty());
+
+        let linked = r#"{"abi": [], "bytecode": {"object": "0x73__$abc$__6001",
+            "linkReferences": {"src/L.sol": {"Lib": [{"start": 1, "length": 20}]}}}}"#;
+        let artifact = load("C.sol", "C.json", linked).unwrap();
+        assert_eq!(artifact.unlinked_libraries, ["src/L.sol:Lib"]);
+        assert!(!artifact.is_deployable());
+    }
+
+    #[test]
+    fn a_malformed_artifact_says_what_is_wrong() {
+        let error = load(
+            "A.sol",
+            "A.json",
+            r#"{"abi": [], "bytecode": {"object": "0xzz"}}"#,
+        )
+        .unwrap_err();
+        assert!(error.contains("invalid bytecode hex"), "{error}");
+        let error = load("A.sol", "A.json", r#"{"abi": 3}"#).unwrap_err();
+        assert!(error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn solc_output_contracts_are_read_by_source_and_name() {
+        let output = r#"{"errors": [], "sources": {"src/A.sol": {"id": 0}},
+            "contracts": {"src/A.sol": {"B": {"abi": [], "metadata": "{}",
+                "evm": {"bytecode": {"object": "6001", "linkReferences": {}},
+                        "deployedBytecode": {"object": "6002"}}},
+                "A": {"abi": [], "evm": {"bytecode": {"object": ""}}}}}}"#;
+        let set = ArtifactSet::from_solc_output(output).unwrap();
+        let names: Vec<_> = set.contracts.iter().map(|c| c.qualified_name()).collect();
+        assert_eq!(names, ["src/A.sol:A", "src/A.sol:B"]);
+        assert_eq!(set.contracts[1].deployed_bytecode.as_ref(), [0x60, 0x02]);
+        assert!(ArtifactSet::from_solc_output("{").is_err());
+    }
 }

@@ -101,7 +101,7 @@ pub fn compile_with(
         "fixture compiles:\n{}",
         errors.join("\n")
     );
-    Arc::new(ArtifactSet::from_solc_output(&json).unwrap())
+    Arc::new(ArtifactSet::from_solc_output(&output).unwrap())
 }
 
 /// The forja home shared by the workspace's tests (`FORJA_TEST_HOME`, else
