@@ -909,20 +909,35 @@ impl NodeHandle {
     /// Queues a vote to add (`true`) or remove a validator; this node's
     /// blocks carry it until it passes.
     pub fn propose_validator_vote(&self, address: Address, add: bool) {
-        let _ = self
-            .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
-                address,
-                add: Some(add),
-            })));
+        self.queue_vote(address, Some(add));
     }
 
+    /// Drops this node's queued vote on `address`.
     pub fn discard_validator_vote(&self, address: Address) {
+        self.queue_vote(address, None);
+    }
+
+    /// The published queue changes here, before the call returns, so a
+    /// `getPendingVotes` right after it sees the vote (as on Besu); the
+    /// engine gets the same changes in the same order through its events.
+    /// The lock is held while sending so two calls reach both in one order.
+    fn queue_vote(&self, address: Address, add: Option<bool>) {
+        let mut view = self.shared.consensus.write().expect("consensus lock");
+        let votes = &mut view.pending_votes;
+        let at = votes.binary_search_by_key(&address, |(subject, _)| *subject);
+        match (at, add) {
+            (Ok(i), Some(add)) => votes[i].1 = add,
+            (Err(i), Some(add)) => votes.insert(i, (address, add)),
+            (Ok(i), None) => {
+                votes.remove(i);
+            }
+            (Err(_), None) => {}
+        }
         let _ = self
             .sender
             .send(Envelope::Event(CoreEvent::Local(LocalEvent::Vote {
                 address,
-                add: None,
+                add,
             })));
     }
 

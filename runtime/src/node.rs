@@ -641,13 +641,12 @@ impl NodeCore {
 
     fn publish_consensus_view(&self) {
         let round = self.engine.current_round();
-        let view = ConsensusView {
-            validators: self.engine.validators().to_vec(),
-            pending_votes: self.engine.pending_votes(),
-            height: round.height,
-            round: round.round,
-        };
-        *self.shared.consensus.write().expect("consensus lock") = view;
+        let mut view = self.shared.consensus.write().expect("consensus lock");
+        view.validators = self.engine.validators().to_vec();
+        view.height = round.height;
+        view.round = round.round;
+        // `pending_votes` is not written here: the API handle publishes a
+        // vote when it is cast, and the engine may not have received it yet.
     }
 
     /// Builds a block for the engine from the pool's ready transactions.

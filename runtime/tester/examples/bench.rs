@@ -8,7 +8,7 @@
 //!
 //! `--release` is the profile `cargo install` builds the `forja` binary with
 //! (thin LTO); the dev profile, with dependencies at opt-level 3, runs the
-//! OpenZeppelin suite about 1.3× slower.
+//! OpenZeppelin suite 1.2–1.4× slower.
 //!
 //! Suites: 400 trivial tests (per-test overhead), the tester's fixture
 //! project (forja only: it uses forja's own cheatcodes), the `examples/`
