@@ -236,39 +236,135 @@ impl TestInspector {
             C::skip_0(c) => self.skip(c.skipTest, String::new()),
             C::skip_1(c) => self.skip(c.skipTest, c.reason),
 
-            C::expectRevert_0(_) => self.expect_revert(depth, None, false, None),
+            C::expectRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
             C::expectRevert_1(c) => {
-                self.expect_revert(depth, Some(Bytes::from(c.revertData.to_vec())), false, None)
+                self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)
             }
-            C::expectRevert_2(c) => self.expect_revert(depth, Some(c.revertData), false, None),
-            C::expectRevert_3(c) => self.expect_revert(depth, None, false, Some(c.reverter)),
-            C::expectRevert_4(c) => self.expect_revert(
+            C::expectRevert_2(c) => self.expect_revert(depth, Some(c.revertData), false, None, 1),
+            C::expectRevert_3(c) => self.expect_revert(depth, None, false, Some(c.reverter), 1),
+            C::expectRevert_4(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), false, Some(c.reverter), 1)
+            }
+            C::expectRevert_5(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, Some(c.reverter), 1)
+            }
+            C::expectPartialRevert_0(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), true, None, 1)
+            }
+            C::expectRevert_6(c) => self.expect_revert(depth, None, false, None, c.count),
+            C::expectRevert_7(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), false, None, c.count)
+            }
+            C::expectRevert_8(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, None, c.count)
+            }
+            C::expectRevert_9(c) => {
+                self.expect_revert(depth, None, false, Some(c.reverter), c.count)
+            }
+            C::expectRevert_10(c) => self.expect_revert(
                 depth,
-                Some(Bytes::from(c.revertData.to_vec())),
+                Some(c.revertData.into()),
                 false,
                 Some(c.reverter),
+                c.count,
             ),
-            C::expectRevert_5(c) => {
-                self.expect_revert(depth, Some(c.revertData), false, Some(c.reverter))
+            C::expectRevert_11(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, Some(c.reverter), c.count)
             }
-            C::expectPartialRevert(c) => {
-                self.expect_revert(depth, Some(Bytes::from(c.revertData.to_vec())), true, None)
+            C::expectPartialRevert_1(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), true, Some(c.reverter), 1)
             }
 
-            C::expectEmit_0(_) => self.expect_emit(caller, depth, [true; 4], None),
-            C::expectEmit_1(c) => self.expect_emit(caller, depth, [true; 4], Some(c.emitter)),
+            // Checks are [topic 0, topic 1, topic 2, topic 3, data]; topic 0
+            // of a non-anonymous event is its signature, always compared.
+            C::expectEmit_0(_) => self.expect_emit(caller, depth, [true; 5], None, None),
+            C::expectEmit_1(c) => self.expect_emit(caller, depth, [true; 5], Some(c.emitter), None),
             C::expectEmit_2(c) => self.expect_emit(
                 caller,
                 depth,
-                [c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData],
+                [
+                    true,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
+                None,
                 None,
             ),
             C::expectEmit_3(c) => self.expect_emit(
                 caller,
                 depth,
-                [c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData],
+                [
+                    true,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
                 Some(c.emitter),
+                None,
             ),
+            C::expectEmit_4(c) => self.expect_emit(
+                caller,
+                depth,
+                [
+                    true,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
+                None,
+                Some(c.count),
+            ),
+            C::expectEmit_5(c) => self.expect_emit(
+                caller,
+                depth,
+                [
+                    true,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
+                Some(c.emitter),
+                Some(c.count),
+            ),
+            C::expectEmit_6(c) => self.expect_emit(caller, depth, [true; 5], None, Some(c.count)),
+            C::expectEmit_7(c) => {
+                self.expect_emit(caller, depth, [true; 5], Some(c.emitter), Some(c.count))
+            }
+            C::expectEmitAnonymous_0(c) => self.expect_emit(
+                caller,
+                depth,
+                [
+                    c.checkTopic0,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
+                None,
+                None,
+            ),
+            C::expectEmitAnonymous_1(c) => self.expect_emit(
+                caller,
+                depth,
+                [
+                    c.checkTopic0,
+                    c.checkTopic1,
+                    c.checkTopic2,
+                    c.checkTopic3,
+                    c.checkData,
+                ],
+                Some(c.emitter),
+                None,
+            ),
+            C::expectEmitAnonymous_2(_) => self.expect_emit(caller, depth, [true; 5], None, None),
+            C::expectEmitAnonymous_3(c) => {
+                self.expect_emit(caller, depth, [true; 5], Some(c.emitter), None)
+            }
 
             C::expectCall_0(c) => self.expect_call(c.callee, None, c.data, None),
             C::expectCall_1(c) => self.expect_call(c.callee, Some(c.msgValue), c.data, None),
@@ -543,8 +639,16 @@ impl TestInspector {
         data: Option<Bytes>,
         partial: bool,
         reverter: Option<Address>,
+        count: u64,
     ) -> CheatResult {
-        if self.cheats.expected_revert.is_some() {
+        // A counted expectation that has already met some of its calls gives
+        // way to a new one, as in Foundry.
+        if self
+            .cheats
+            .expected_revert
+            .as_ref()
+            .is_some_and(|pending| pending.reverted == 0)
+        {
             return Err(
                 "vm.expectRevert: you must call another function before calling expectRevert again"
                     .into(),
@@ -555,6 +659,8 @@ impl TestInspector {
             partial,
             reverter,
             depth,
+            count,
+            reverted: 0,
             armed: false,
             actual_reverter: None,
         });
@@ -565,16 +671,18 @@ impl TestInspector {
         &mut self,
         caller: Address,
         depth: usize,
-        checks: [bool; 4],
+        checks: [bool; 5],
         emitter: Option<Address>,
+        count: Option<u64>,
     ) -> CheatResult {
         self.cheats.expected_emits.push(ExpectedEmit {
             depth,
             caller,
             checks,
             emitter,
+            count,
             log: None,
-            found: false,
+            seen: 0,
         });
         unit()
     }

@@ -71,6 +71,11 @@ pub struct ExpectedRevert {
     pub reverter: Option<Address>,
     /// Depth of the `expectRevert` call; the next call at this depth is checked.
     pub depth: usize,
+    /// How many of the next calls at that depth must revert so (1 unless a
+    /// count was given); 0: the next call must not.
+    pub count: u64,
+    /// How many of them did.
+    pub reverted: u64,
     /// Whether the call under check has started.
     pub armed: bool,
     /// Contract whose frame reverted first during the call under check.
@@ -84,14 +89,47 @@ pub struct ExpectedEmit {
     pub depth: usize,
     /// Who called `expectEmit` (its next event is the template).
     pub caller: Address,
-    /// Compare topic 1, 2, 3 and data.
-    pub checks: [bool; 4],
+    /// Compare topic 0 (an anonymous event's first indexed value, else the
+    /// event's signature), topics 1 to 3, and the data.
+    pub checks: [bool; 5],
     /// Expected emitter, if given.
     pub emitter: Option<Address>,
+    /// How many times the next call must emit it (`None`: at least once;
+    /// `Some(0)`: never).
+    pub count: Option<u64>,
     /// The template event, once emitted.
     pub log: Option<Log>,
-    /// Whether a matching event was seen.
-    pub found: bool,
+    /// Matching events seen.
+    pub seen: u64,
+}
+
+impl ExpectedEmit {
+    /// Whether `log` is the expected event, for the fields that are checked.
+    fn matches(&self, log: &Log) -> bool {
+        let Some(template) = &self.log else {
+            return false;
+        };
+        let (expected, actual) = (template.topics(), log.topics());
+        expected.len() == actual.len()
+            && (0..expected.len()).all(|i| !self.checks[i] || expected[i] == actual[i])
+            && (!self.checks[4] || template.data.data == log.data.data)
+            && self.emitter.is_none_or(|e| e == log.address)
+    }
+
+    /// Whether the events seen so far meet the expectation.
+    fn satisfied(&self) -> bool {
+        match self.count {
+            None => self.seen > 0,
+            Some(0) => self.seen == 0,
+            Some(count) => self.seen >= count,
+        }
+    }
+
+    /// Whether later events can still count towards it (a count of 0 watches
+    /// every event; the others are met in order).
+    fn waiting(&self) -> bool {
+        self.count == Some(0) || !self.satisfied()
+    }
 }
 
 /// A pending `vm.expectCall`.
@@ -287,19 +325,27 @@ impl TestInspector {
         names.extend(self.cheats.labels.iter().map(|(a, l)| (*a, l.clone())));
         self.record.names = names;
         if let Some(expected) = self.cheats.expected_revert.take() {
-            if !expected.armed {
+            if expected.reverted > 0 {
+                self.record.failures.push(format!(
+                    "vm.expectRevert: expected {} calls to revert, {} did",
+                    expected.count, expected.reverted
+                ));
+            } else if !expected.armed {
                 self.record
                     .failures
                     .push("vm.expectRevert: no call followed the expectation".to_string());
             }
         }
         for emit in std::mem::take(&mut self.cheats.expected_emits) {
-            if !emit.found {
-                self.record.failures.push(if emit.log.is_none() {
-                    "vm.expectEmit: the expected event was never emitted by the test".to_string()
-                } else {
-                    "vm.expectEmit: expected an event that was not emitted".to_string()
-                });
+            if emit.log.is_none() {
+                self.record.failures.push(
+                    "vm.expectEmit: the expected event was never emitted by the test".to_string(),
+                );
+            } else if !emit.satisfied() {
+                self.record.failures.push(emit_failure(
+                    &emit,
+                    "vm.expectEmit: expected an event that was not emitted",
+                ));
             }
         }
         for call in std::mem::take(&mut self.cheats.expected_calls) {
@@ -389,6 +435,44 @@ impl TestInspector {
             .max_by_key(|m| m.data.len())
     }
 
+    /// Why `output`, the data of a reverted call, does not meet `expected`
+    /// (data, then reverting contract); `None` when it does.
+    fn revert_mismatch(&self, expected: &ExpectedRevert, actual: &Bytes) -> Option<String> {
+        let data_ok = match &expected.data {
+            None => true,
+            Some(data) if expected.partial => {
+                actual.len() >= 4 && actual[..4] == data[..4.min(data.len())]
+            }
+            Some(data) => {
+                actual == data
+                    || alloy::sol_types::Revert::abi_decode(actual)
+                        .is_ok_and(|r| r.reason.as_bytes() == &data[..])
+            }
+        };
+        if !data_ok {
+            let abis = || self.artifacts.contracts.iter().map(|c| &c.abi);
+            let expected_text = match &expected.data {
+                Some(d) => decode_revert(d, abis()),
+                None => String::new(),
+            };
+            return Some(format!(
+                "Error != expected error: {} != {}",
+                decode_revert(actual, abis()),
+                expected_text
+            ));
+        }
+        let reverter = expected
+            .reverter
+            .filter(|r| Some(*r) != expected.actual_reverter)?;
+        Some(format!(
+            "Reverter != expected reverter: {} != {reverter}",
+            expected
+                .actual_reverter
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "none".into())
+        ))
+    }
+
     /// Evaluates an armed `expectRevert` against a finished call.
     fn check_expected_revert(
         &mut self,
@@ -404,45 +488,40 @@ impl TestInspector {
         if !matches {
             return None;
         }
-        let expected = self.cheats.expected_revert.take()?;
-        let outcome = if result.result.is_ok() {
-            Err("call did not revert as expected".to_string())
-        } else {
-            let actual = &result.output;
-            let data_ok = match &expected.data {
-                None => true,
-                Some(data) if expected.partial => {
-                    actual.len() >= 4 && actual[..4] == data[..4.min(data.len())]
-                }
-                Some(data) => {
-                    actual == data
-                        || alloy::sol_types::Revert::abi_decode(actual)
-                            .is_ok_and(|r| r.reason.as_bytes() == &data[..])
-                }
+        let mut expected = self.cheats.expected_revert.take()?;
+        let reverted = !result.result.is_ok();
+        let expected_text = || match &expected.data {
+            Some(d) => decode_revert(d, self.artifacts.contracts.iter().map(|c| &c.abi)),
+            None => "any data".to_string(),
+        };
+        let mismatch = reverted.then(|| self.revert_mismatch(&expected, &result.output));
+        if expected.count == 0 {
+            // The call must not revert so; it keeps its own outcome otherwise.
+            let failure = match mismatch {
+                None => return Some(None),
+                Some(None) => format!("expected 0 reverts with {}, but got one", expected_text()),
+                Some(Some(_)) => format!(
+                    "call reverted with {} when it was expected not to revert",
+                    decode_revert(
+                        &result.output,
+                        self.artifacts.contracts.iter().map(|c| &c.abi)
+                    )
+                ),
             };
-            if !data_ok {
-                let abis = self.artifacts.contracts.iter().map(|c| &c.abi);
-                let expected_text = match &expected.data {
-                    Some(d) => decode_revert(d, self.artifacts.contracts.iter().map(|c| &c.abi)),
-                    None => String::new(),
-                };
-                Err(format!(
-                    "Error != expected error: {} != {}",
-                    decode_revert(actual, abis),
-                    expected_text
-                ))
-            } else if let Some(reverter) = expected
-                .reverter
-                .filter(|r| Some(*r) != expected.actual_reverter)
-            {
-                Err(format!(
-                    "Reverter != expected reverter: {} != {reverter}",
-                    expected
-                        .actual_reverter
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "none".into())
-                ))
-            } else {
+            result.result = InstructionResult::Revert;
+            result.output = encode_error_string(&failure);
+            return Some(None);
+        }
+        let outcome = match mismatch {
+            None => Err("call did not revert as expected".to_string()),
+            Some(Some(message)) => Err(message),
+            Some(None) => {
+                expected.reverted += 1;
+                if expected.reverted < expected.count {
+                    // The next call at that depth is checked in turn.
+                    expected.armed = false;
+                    self.cheats.expected_revert = Some(expected);
+                }
                 Ok(())
             }
         };
@@ -464,30 +543,35 @@ impl TestInspector {
         }
     }
 
-    /// Fails a call at the depth of an `expectEmit` whose event was not seen.
+    /// Fails a call at the depth of an `expectEmit` whose events it did not
+    /// emit as expected; those expectations end with the call.
     fn check_expected_emits(&mut self, depth: usize, result: &mut InterpreterResult) {
-        let pending: Vec<usize> = self
-            .cheats
-            .expected_emits
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.depth == depth && e.log.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        if pending.is_empty() {
-            return;
-        }
-        let all_found = pending.iter().all(|&i| self.cheats.expected_emits[i].found);
-        let mut index = 0;
-        self.cheats.expected_emits.retain(|_| {
-            let keep = !pending.contains(&index);
-            index += 1;
-            keep
-        });
-        if !all_found && result.result.is_ok() {
+        let (ended, pending): (Vec<ExpectedEmit>, Vec<ExpectedEmit>) =
+            std::mem::take(&mut self.cheats.expected_emits)
+                .into_iter()
+                .partition(|e| e.depth == depth && e.log.is_some());
+        self.cheats.expected_emits = pending;
+        if let Some(unmet) = ended.iter().find(|e| !e.satisfied())
+            && result.result.is_ok()
+        {
             result.result = InstructionResult::Revert;
-            result.output = encode_error_string("log != expected log");
+            result.output = encode_error_string(&emit_failure(unmet, "log != expected log"));
         }
+    }
+}
+
+/// Why an `expectEmit` was not met: `otherwise` unless the event was to be
+/// emitted 0 times.
+fn emit_failure(emit: &ExpectedEmit, otherwise: &str) -> String {
+    if emit.count == Some(0) {
+        format!("log emitted {} time(s) but expected 0 times", emit.seen)
+    } else if let Some(count) = emit.count.filter(|&c| c > 1) {
+        format!(
+            "{otherwise}: expected {count} matching events, saw {}",
+            emit.seen
+        )
+    } else {
+        otherwise.to_string()
     }
 }
 
@@ -556,22 +640,17 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
         if !consumed {
-            if let Some(expected) = self
-                .cheats
-                .expected_emits
-                .iter_mut()
-                .find(|e| e.log.is_some() && !e.found)
-            {
-                let template = expected.log.as_ref().expect("filtered on Some");
-                let topics_ok = template.topics().len() == log.topics().len()
-                    && template.topics().first() == log.topics().first()
-                    && (1..template.topics().len()).all(|i| {
-                        !expected.checks[i - 1] || template.topics()[i] == log.topics()[i]
-                    });
-                let data_ok = !expected.checks[3] || template.data.data == log.data.data;
-                let emitter_ok = expected.emitter.is_none_or(|e| e == log.address);
-                if topics_ok && data_ok && emitter_ok {
-                    expected.found = true;
+            // Expectations are met in order: a log counts for the first one
+            // still waiting for events (and for every `count 0` one).
+            for expected in self.cheats.expected_emits.iter_mut() {
+                if expected.log.is_none() || !expected.waiting() {
+                    continue;
+                }
+                if expected.matches(&log) {
+                    expected.seen += 1;
+                }
+                if expected.count != Some(0) {
+                    break;
                 }
             }
         }
