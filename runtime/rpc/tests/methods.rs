@@ -17,7 +17,7 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use common::TestNet;
+use common::{TestNet, mined};
 use serde_json::{Value, json};
 
 sol!(
@@ -37,14 +37,7 @@ async fn fee_history_access_lists_traces_and_block_receipts() {
         .await
         .unwrap();
     let recipient = Address::repeat_byte(9);
-    let receipt = token
-        .transfer(recipient, U256::from(5))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(token.transfer(recipient, U256::from(5))).await;
     let block = receipt.block_number.unwrap();
 
     // eth_feeHistory: one base fee more than blocks (the next block's), ratios per block.

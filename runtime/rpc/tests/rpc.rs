@@ -13,7 +13,7 @@ use alloy::{
     sol,
     sol_types::{SolError, SolEvent},
 };
-use common::{TestNet, dev_config, rpc};
+use common::{TestNet, dev_config, mined, rpc};
 use forja_rpc::RpcConfig;
 use forja_runtime::{config::PermissioningConfig, permissions::AccessLevel};
 use serde_json::{Value, json};
@@ -54,14 +54,7 @@ async fn deploys_transacts_and_reads_events_and_logs() {
     );
     assert_eq!(token.symbol().call().await.unwrap(), "FJA");
 
-    let receipt = token
-        .transfer(recipient, U256::from(250))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(token.transfer(recipient, U256::from(250))).await;
     assert!(receipt.status());
     assert_eq!(receipt.from, owner.address());
     assert_eq!(receipt.to, Some(*token.address()));
@@ -274,14 +267,7 @@ async fn websocket_subscriptions_deliver_heads_logs_and_pending_transactions() {
         .subscribe_logs(&Filter::new().address(*token.address()))
         .await
         .unwrap();
-    let receipt = token
-        .transfer(Address::repeat_byte(9), U256::from(5))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(token.transfer(Address::repeat_byte(9), U256::from(5))).await;
 
     let first_head = next(heads.recv()).await;
     assert!(first_head.number >= 1);
@@ -324,14 +310,7 @@ async fn polling_filters_report_new_blocks_and_logs_once() {
         .new_filter(&Filter::new().address(*token.address()))
         .await
         .unwrap();
-    token
-        .transfer(Address::repeat_byte(3), U256::from(1))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(token.transfer(Address::repeat_byte(3), U256::from(1))).await;
     let blocks: Vec<alloy::primitives::B256> =
         provider.get_filter_changes(block_filter).await.unwrap();
     assert_eq!(

@@ -14,7 +14,7 @@ use alloy::{
     sol,
     sol_types::SolEvent,
 };
-use common::{TestNet, assert_nodes_agree, request};
+use common::{TestNet, assert_nodes_agree, mined, request};
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
 use serde_json::json;
@@ -92,14 +92,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     let token = Token::deploy(&provider, "Forja".into(), "FJA".into(), U256::from(1000))
         .await
         .unwrap();
-    token
-        .transfer(recipient, U256::from(100))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(token.transfer(recipient, U256::from(100))).await;
     let patched = Address::repeat_byte(0x42);
     request(&url, "anvil_setBalance", json!([patched, "0x1234"]))
         .await
@@ -125,14 +118,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     let second = Token::deploy(&provider, "Gone".into(), "GONE".into(), U256::from(5))
         .await
         .unwrap();
-    let undone = token
-        .transfer(recipient, U256::from(250))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let undone = mined(token.transfer(recipient, U256::from(250))).await;
     provider
         .send_transaction(
             TransactionRequest::default()
@@ -230,14 +216,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
 
     // The next transaction commits at the snapshot's height + 1, and that
     // number now names the new block everywhere.
-    let receipt = token
-        .transfer(recipient, U256::from(7))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(token.transfer(recipient, U256::from(7))).await;
     assert!(receipt.status());
     assert_eq!(receipt.block_number, Some(at_snapshot + 1));
     let reused = provider

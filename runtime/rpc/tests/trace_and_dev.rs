@@ -11,7 +11,7 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use common::{TestNet, assert_nodes_agree, request};
+use common::{TestNet, assert_nodes_agree, mined, request};
 use serde_json::{Value, json};
 
 sol!(
@@ -44,14 +44,7 @@ async fn relayed() -> Relayed {
         .connect_http(net.http_url());
     let counter = Counter::deploy(&provider).await.expect("Counter deploys");
     let relay = Relay::deploy(&provider).await.expect("Relay deploys");
-    let receipt = relay
-        .relay(*counter.address(), U256::from(5))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(relay.relay(*counter.address(), U256::from(5))).await;
     assert!(receipt.status());
     Relayed {
         sender: owner.address(),
@@ -524,25 +517,11 @@ async fn patches_state_on_every_node_and_keeps_building_blocks() {
         .wallet(EthereumWallet::from(owner))
         .connect_http(net.http_url());
     let copied = Counter::new(copy, &provider);
-    let receipt = copied
-        .add(U256::from(2))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined(copied.add(U256::from(2))).await;
     assert!(receipt.status());
     assert_eq!(copied.total().call().await.unwrap(), U256::from(3));
     let relay = Relay::new(r.relay, &provider);
-    relay
-        .relay(r.counter, U256::from(1))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(relay.relay(r.counter, U256::from(1))).await;
     assert_eq!(
         Counter::new(r.counter, &provider)
             .total()

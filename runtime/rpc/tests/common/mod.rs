@@ -11,13 +11,25 @@ use std::{
 };
 
 use alloy::{
+    contract::{CallBuilder, CallDecoder},
     providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
     transports::http::reqwest::Url,
 };
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, NetworkConfig, StorageMode};
 use serde_json::Value;
+
+/// Sends a contract call as a transaction and waits for its receipt.
+pub async fn mined<P: Provider, D: CallDecoder>(call: CallBuilder<P, D>) -> TransactionReceipt {
+    call.send()
+        .await
+        .expect("the call is sent")
+        .get_receipt()
+        .await
+        .expect("the call is mined")
+}
 
 pub struct TestNet {
     pub network: Network,
