@@ -170,24 +170,12 @@ fn failing_tests_get_decoded_traces() {
         },
         &|_| {},
     );
-    let failing = report
-        .suites
-        .iter()
-        .flat_map(|s| &s.tests)
-        .find(|t| t.signature == "testCustomError()")
-        .unwrap();
-    let passing = report
-        .suites
-        .iter()
-        .flat_map(|s| &s.tests)
-        .find(|t| t.signature == "testSetUpRan()")
-        .unwrap();
+    let failing = common::find_test(&report, "testCustomError()");
+    let passing = common::find_test(&report, "testSetUpRan()");
     assert!(passing.trace.is_none(), "traces only for failures at -vvv");
     let trace = failing.trace.as_ref().expect("failing test has a trace");
     // Gas figures depend on the compiler build; names, arguments and reverts do not.
-    let trace = regex::Regex::new(r"\[\d+\]")
-        .unwrap()
-        .replace_all(trace, "[gas]");
+    let trace = common::without_gas(trace);
     insta::assert_snapshot!("custom_error_trace", trace);
 }
 
@@ -385,16 +373,9 @@ fn console_logs_appear_once_in_traces_by_their_line() {
         },
         &|_| {},
     );
-    let test = report
-        .suites
-        .iter()
-        .flat_map(|s| &s.tests)
-        .find(|t| t.signature == "testConsoleLog()")
-        .unwrap();
+    let test = common::find_test(&report, "testConsoleLog()");
     let trace = test.trace.as_ref().expect("-vvvv traces passing tests");
-    let trace = regex::Regex::new(r"\[\d+\]")
-        .unwrap()
-        .replace_all(trace, "[gas]");
+    let trace = common::without_gas(trace);
     insta::assert_snapshot!("console_log_trace", trace);
 }
 

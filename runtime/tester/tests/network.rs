@@ -13,7 +13,7 @@ use forja_runtime::{NetworkConfig, permissions::AccessLevel};
 use forja_tester::{
     ArtifactSet,
     network::{NetworkTestOptions, default_network, run_tests_on_network},
-    report::{SuiteResult, TestKind, TestRunReport, TestStatus},
+    report::{SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
     runner::{TestConfig, TestFilter, run_tests},
 };
 
@@ -41,12 +41,16 @@ fn suite<'a>(report: &'a TestRunReport, name: &str) -> &'a SuiteResult {
         .unwrap_or_else(|| panic!("no suite {name} in {report:#?}"))
 }
 
-fn status(suite: &SuiteResult, signature: &str) -> (TestStatus, Option<String>) {
-    let test = suite
+fn test<'a>(suite: &'a SuiteResult, signature: &str) -> &'a TestResult {
+    suite
         .tests
         .iter()
         .find(|t| t.signature == signature)
-        .unwrap_or_else(|| panic!("no test {signature} in {suite:#?}"));
+        .unwrap_or_else(|| panic!("no test {signature} in {suite:#?}"))
+}
+
+fn status(suite: &SuiteResult, signature: &str) -> (TestStatus, Option<String>) {
+    let test = test(suite, signature);
     (test.status, test.reason.clone())
 }
 
@@ -70,18 +74,10 @@ fn suite_passes_as_transactions_committed_on_every_validator() {
         assert_eq!(test.status, TestStatus::Pass, "{test:#?}");
     }
     assert_eq!(boxes.tests.len(), 6);
-    let assertions = boxes
-        .tests
-        .iter()
-        .find(|t| t.signature == "test_Assertions()")
-        .unwrap();
+    let assertions = test(boxes, "test_Assertions()");
     assert_eq!(assertions.logs, vec!["stored 7".to_string()]);
     assert!(matches!(assertions.kind, TestKind::Unit { gas } if gas > 0));
-    let fuzz = boxes
-        .tests
-        .iter()
-        .find(|t| t.signature == "testFuzz_Store(uint256)")
-        .unwrap();
+    let fuzz = test(boxes, "testFuzz_Store(uint256)");
     assert!(
         matches!(fuzz.kind, TestKind::Fuzz { runs: 16, .. }),
         "{fuzz:#?}"

@@ -9,11 +9,33 @@ use std::sync::Arc;
 
 use forja_compiler::solc::SolcManager;
 use forja_compiler::sources::{resolve_import, scan};
-use forja_tester::ArtifactSet;
+use forja_tester::{
+    ArtifactSet,
+    report::{TestResult, TestRunReport},
+};
 
 /// The solc the fixtures are written for.
 const SOLC_VERSION: forja_compiler::semver::Version =
     forja_compiler::semver::Version::new(0, 8, 30);
+
+/// The test `signature` of `report`, in whichever suite it is.
+pub fn find_test<'a>(report: &'a TestRunReport, signature: &str) -> &'a TestResult {
+    report
+        .suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .find(|t| t.signature == signature)
+        .unwrap_or_else(|| panic!("no test {signature} in the report"))
+}
+
+/// A trace with its gas figures (`[21000]`), which depend on the compiler
+/// build, replaced by `[gas]`.
+pub fn without_gas(trace: &str) -> String {
+    regex::Regex::new(r"\[\d+\]")
+        .unwrap()
+        .replace_all(trace, "[gas]")
+        .into_owned()
+}
 
 /// Directory of the fixture projects.
 pub fn fixtures_dir() -> PathBuf {
