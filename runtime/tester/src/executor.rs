@@ -54,6 +54,38 @@ pub struct CallResult {
     pub state: Option<EvmState>,
 }
 
+impl CallResult {
+    /// What revm's `result` and the inspector's `record` say about a call.
+    pub(crate) fn new(
+        result: ExecutionResult,
+        record: TxRecord,
+        failed_flag: bool,
+        state: Option<EvmState>,
+    ) -> Self {
+        let (success, output, halt, created) = match result {
+            ExecutionResult::Success { output, .. } => match output {
+                Output::Call(out) => (true, out, None, None),
+                Output::Create(out, address) => (true, out, None, address),
+            },
+            ExecutionResult::Revert { output, .. } => (false, output, None, None),
+            ExecutionResult::Halt { reason, .. } => {
+                (false, Bytes::new(), Some(format!("{reason:?}")), None)
+            }
+        };
+        Self {
+            // An unmet expectation fails a call that itself succeeded.
+            success: success && record.failures.is_empty(),
+            output,
+            halt,
+            gas: record.top_gas,
+            created,
+            record,
+            failed_flag,
+            state,
+        }
+    }
+}
+
 /// Transaction options.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CallOptions {
@@ -254,28 +286,7 @@ impl Executor {
         }
         let failed_flag = self.failed_flag(state.as_ref());
         let record = std::mem::take(&mut inspector.record);
-        let gas = record.top_gas;
-        let (success, output, halt, created) = match result {
-            ExecutionResult::Success { output, .. } => match output {
-                Output::Call(out) => (true, out, None, None),
-                Output::Create(out, address) => (true, out, None, address),
-            },
-            ExecutionResult::Revert { output, .. } => (false, output, None, None),
-            ExecutionResult::Halt { reason, .. } => {
-                (false, Bytes::new(), Some(format!("{reason:?}")), None)
-            }
-        };
-        let success = success && record.failures.is_empty();
-        Ok(CallResult {
-            success,
-            output,
-            halt,
-            gas,
-            created,
-            record,
-            failed_flag,
-            state,
-        })
+        Ok(CallResult::new(result, record, failed_flag, state))
     }
 
     fn nonce_of(&self, ctx: &EvmContext, address: Address) -> u64 {

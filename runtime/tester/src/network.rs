@@ -51,7 +51,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use revm::{
     Inspector,
     context::{BlockEnv, JournalTr},
-    context_interface::result::{ExecResultAndState, ExecutionResult, Output},
+    context_interface::result::{ExecResultAndState, ExecutionResult},
     database_interface::Database,
     interpreter::{CallInputs, CallOutcome, CreateInputs, CreateOutcome, Interpreter},
     primitives::Log,
@@ -181,27 +181,7 @@ pub struct TxOutcome {
 
 impl TxOutcome {
     fn into_call_result(self) -> CallResult {
-        let gas = self.record.top_gas;
-        let (success, output, halt, created) = match self.result {
-            ExecutionResult::Success { output, .. } => match output {
-                Output::Call(out) => (true, out, None, None),
-                Output::Create(out, address) => (true, out, None, address),
-            },
-            ExecutionResult::Revert { output, .. } => (false, output, None, None),
-            ExecutionResult::Halt { reason, .. } => {
-                (false, Bytes::new(), Some(format!("{reason:?}")), None)
-            }
-        };
-        CallResult {
-            success: success && self.record.failures.is_empty(),
-            output,
-            halt,
-            gas,
-            created,
-            record: self.record,
-            failed_flag: self.failed_flag,
-            state: None,
-        }
+        CallResult::new(self.result, self.record, self.failed_flag, None)
     }
 }
 
@@ -893,11 +873,7 @@ impl SuiteOnNetwork<'_> {
                         "cannot fuzz parameters of {}: {e}",
                         function.signature()
                     )),
-                    kind: TestKind::Fuzz {
-                        runs: 0,
-                        mean_gas: 0,
-                        median_gas: 0,
-                    },
+                    kind: TestKind::fuzz(0, &mut []),
                     counterexample: None,
                     logs: vec![],
                     trace: None,
@@ -1082,14 +1058,7 @@ impl SuiteOnNetwork<'_> {
         runs: Vec<(Vec<DynSolValue>, Instance)>,
         started: Instant,
     ) -> Result<Result<TestResult, SuiteResult>, TesterError> {
-        let mut result = TestResult::passing(
-            function.signature(),
-            TestKind::Fuzz {
-                runs: 0,
-                mean_gas: 0,
-                median_gas: 0,
-            },
-        );
+        let mut result = TestResult::passing(function.signature(), TestKind::fuzz(0, &mut []));
         let mut gas = Vec::new();
         let (mut executed, mut rejects) = (0u32, 0u32);
         let mut runs = runs.into_iter();
@@ -1133,17 +1102,7 @@ impl SuiteOnNetwork<'_> {
             result.status = TestStatus::Fail;
             result.reason = Some(format!("vm.assume rejected every input ({rejects})"));
         }
-        gas.sort_unstable();
-        let mean = if gas.is_empty() {
-            0
-        } else {
-            gas.iter().sum::<u64>() / gas.len() as u64
-        };
-        result.kind = TestKind::Fuzz {
-            runs: executed,
-            mean_gas: mean,
-            median_gas: gas.get(gas.len() / 2).copied().unwrap_or(0),
-        };
+        result.kind = TestKind::fuzz(executed, &mut gas);
         Ok(Ok(result))
     }
 

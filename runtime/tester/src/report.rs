@@ -45,6 +45,23 @@ pub enum TestKind {
     },
 }
 
+impl TestKind {
+    /// A fuzz test's kind from its runs and their gas (sorted here), with
+    /// the mean and median gas shown after it.
+    pub fn fuzz(runs: u32, gas: &mut [u64]) -> Self {
+        gas.sort_unstable();
+        let mean = match gas.len() {
+            0 => 0,
+            n => gas.iter().sum::<u64>() / n as u64,
+        };
+        TestKind::Fuzz {
+            runs,
+            mean_gas: mean,
+            median_gas: gas.get(gas.len() / 2).copied().unwrap_or(0),
+        }
+    }
+}
+
 /// A failing fuzz input or call sequence.
 #[derive(Clone, Debug, Serialize)]
 pub struct Counterexample {

@@ -833,14 +833,7 @@ impl SuiteRunner<'_> {
 
     fn run_fuzz(&mut self, function: &Function) -> TestResult {
         let expect_fail = function.name.starts_with("testFail");
-        let mut result = TestResult::passing(
-            function.signature(),
-            TestKind::Fuzz {
-                runs: 0,
-                mean_gas: 0,
-                median_gas: 0,
-            },
-        );
+        let mut result = TestResult::passing(function.signature(), TestKind::fuzz(0, &mut []));
         let types: Result<Vec<DynSolType>, _> =
             function.inputs.iter().map(|p| p.resolve()).collect();
         let types = match types {
@@ -982,18 +975,7 @@ impl SuiteRunner<'_> {
                 let _ = std::fs::remove_file(path);
             }
         }
-        gas.sort_unstable();
-        let mean = if gas.is_empty() {
-            0
-        } else {
-            gas.iter().sum::<u64>() / gas.len() as u64
-        };
-        let median = gas.get(gas.len() / 2).copied().unwrap_or(0);
-        result.kind = TestKind::Fuzz {
-            runs,
-            mean_gas: mean,
-            median_gas: median,
-        };
+        result.kind = TestKind::fuzz(runs, &mut gas);
         result
     }
 
