@@ -275,59 +275,34 @@ impl TestInspector {
                 self.expect_revert(depth, Some(c.revertData.into()), true, Some(c.reverter), 1)
             }
 
-            // Checks are [topic 0, topic 1, topic 2, topic 3, data]; topic 0
-            // of a non-anonymous event is its signature, always compared.
+            // Checks are [topic 0, topic 1, topic 2, topic 3, data].
             C::expectEmit_0(_) => self.expect_emit(caller, depth, [true; 5], None, None),
             C::expectEmit_1(c) => self.expect_emit(caller, depth, [true; 5], Some(c.emitter), None),
             C::expectEmit_2(c) => self.expect_emit(
                 caller,
                 depth,
-                [
-                    true,
-                    c.checkTopic1,
-                    c.checkTopic2,
-                    c.checkTopic3,
-                    c.checkData,
-                ],
+                named_event(c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData),
                 None,
                 None,
             ),
             C::expectEmit_3(c) => self.expect_emit(
                 caller,
                 depth,
-                [
-                    true,
-                    c.checkTopic1,
-                    c.checkTopic2,
-                    c.checkTopic3,
-                    c.checkData,
-                ],
+                named_event(c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData),
                 Some(c.emitter),
                 None,
             ),
             C::expectEmit_4(c) => self.expect_emit(
                 caller,
                 depth,
-                [
-                    true,
-                    c.checkTopic1,
-                    c.checkTopic2,
-                    c.checkTopic3,
-                    c.checkData,
-                ],
+                named_event(c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData),
                 None,
                 Some(c.count),
             ),
             C::expectEmit_5(c) => self.expect_emit(
                 caller,
                 depth,
-                [
-                    true,
-                    c.checkTopic1,
-                    c.checkTopic2,
-                    c.checkTopic3,
-                    c.checkData,
-                ],
+                named_event(c.checkTopic1, c.checkTopic2, c.checkTopic3, c.checkData),
                 Some(c.emitter),
                 Some(c.count),
             ),
@@ -810,6 +785,12 @@ fn parse_bytes(s: &str) -> Result<Bytes, String> {
     hex::decode(s.strip_prefix("0x").unwrap_or(s))
         .map(Bytes::from)
         .map_err(|_| format!("failed parsing `{s}` as type `bytes`"))
+}
+
+/// The checks of `expectEmit` for a non-anonymous event: its topic 0 is the
+/// event's signature, always compared.
+fn named_event(topic1: bool, topic2: bool, topic3: bool, data: bool) -> [bool; 5] {
+    [true, topic1, topic2, topic3, data]
 }
 
 /// An address shown checksummed in messages.
