@@ -712,6 +712,15 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         let mut pranked = false;
         if let Some(prank) = self.cheats.prank.clone() {
             if prank.depth == depth && prank.prank_caller == inputs.caller {
+                // revm moves the call's value out of the caller's account in
+                // its journal, which holds only accounts this transaction has
+                // touched: load the pranked sender first.
+                if let Err(e) = context.journaled_state.load_account(prank.sender) {
+                    return Some(cheat_outcome(
+                        inputs,
+                        Err(format!("vm.prank: cannot load {}: {e}", prank.sender)),
+                    ));
+                }
                 inputs.caller = prank.sender;
                 pranked = true;
                 if let Some(origin) = prank.origin {
@@ -898,7 +907,14 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
         if depth <= 1 || pranked {
-            if let Some(message) = self.permission_error(inputs.caller(), access::DEPLOY) {
+            // As for calls: revm takes the nonce and value from the creator's
+            // account in its journal, which must hold the pranked sender.
+            let loaded = context.journaled_state.load_account(inputs.caller());
+            let refusal = match loaded {
+                Err(e) => Some(format!("vm.prank: cannot load {}: {e}", inputs.caller())),
+                Ok(_) => self.permission_error(inputs.caller(), access::DEPLOY),
+            };
+            if let Some(message) = refusal {
                 return Some(CreateOutcome::new(
                     InterpreterResult::new(
                         InstructionResult::Revert,

@@ -294,23 +294,30 @@ fn run_suite_guarded(
     config: &TestConfig,
 ) -> (SuiteResult, GasSamples) {
     let started = Instant::now();
+    // A panic inside a test is caught around that test (see `run_suite`);
+    // what reaches here came from deployment or setUp.
     match catch_unwind(AssertUnwindSafe(|| run_suite(artifacts, contract, config))) {
         Ok(result) => result,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
             let suite = suite_failure(
                 contract,
                 "setUp()",
-                format!("internal error: {message}"),
+                internal_error(panic.as_ref()),
                 started.elapsed(),
             );
             (suite, GasSamples::default())
         }
     }
+}
+
+/// The reason a test fails with when the EVM or a cheatcode panicked inside it.
+fn internal_error(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error: {message}")
 }
 
 pub(crate) fn suite_failure(
@@ -482,15 +489,26 @@ pub fn run_suite(
         .map(|function| {
             let mut runner = runner.for_one_test();
             let test_started = Instant::now();
-            let mut result = if function.name.starts_with("invariant")
-                || function.name.starts_with("statefulFuzz")
-            {
-                runner.run_invariant(function)
-            } else if function.inputs.is_empty() {
-                runner.run_unit(function)
-            } else {
-                runner.run_fuzz(function)
-            };
+            // A panic fails this test alone, under its own name; the other
+            // tests of the contract still run.
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                if function.name.starts_with("invariant")
+                    || function.name.starts_with("statefulFuzz")
+                {
+                    runner.run_invariant(function)
+                } else if function.inputs.is_empty() {
+                    runner.run_unit(function)
+                } else {
+                    runner.run_fuzz(function)
+                }
+            }));
+            let mut result = outcome.unwrap_or_else(|panic| {
+                let mut failed =
+                    TestResult::passing(function.signature(), TestKind::Unit { gas: 0 });
+                failed.status = TestStatus::Fail;
+                failed.reason = Some(internal_error(panic.as_ref()));
+                failed
+            });
             result.duration = test_started.elapsed();
             (result, runner.gas)
         })
