@@ -198,7 +198,13 @@ impl Permissions {
             None => None,
             Some(list) => Some(
                 list.iter()
-                    .map(|text| parse_node_id(text).map_err(|e| invalid(e.to_string())))
+                    .map(|text| {
+                        parse_node_id(text).map_err(|_| {
+                            invalid(format!(
+                                "`{text}` in nodes-allowlist is not an enode URL (enode://<128 hex digits>@host:port)"
+                            ))
+                        })
+                    })
                     .collect::<Result<BTreeSet<B512>, Error>>()?,
             ),
         };
