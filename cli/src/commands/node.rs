@@ -294,8 +294,8 @@ fn serving(args: &Args, config: &NetworkConfig, source: Option<&Path>) -> anyhow
 
 /// What binding `host` without authentication exposes, as a warning to
 /// print; `None` when nothing beyond this machine can reach it.
-fn exposure_warning(host: IpAddr, port: u16, serving: &Serving) -> Option<String> {
-    if host.is_loopback() || serving.access.authentication.is_enabled() {
+fn exposure_warning(listening: SocketAddr, serving: &Serving) -> Option<String> {
+    if listening.ip().is_loopback() || serving.access.authentication.is_enabled() {
         return None;
     }
     let groups = &serving.access.api_groups;
@@ -321,7 +321,7 @@ fn exposure_warning(host: IpAddr, port: u16, serving: &Serving) -> Option<String
         format!(", and so {}", powers.join(", "))
     };
     Some(format!(
-        "warning: listening on {host}:{port} without authentication: anyone who can reach it may call {groups}{powers}. Bind 127.0.0.1, or add --rpc-http-authentication-enabled."
+        "warning: listening on {listening} without authentication: anyone who can reach it may call {groups}{powers}. Bind 127.0.0.1, or add --rpc-http-authentication-enabled."
     ))
 }
 
@@ -487,7 +487,6 @@ async fn serve(
     }
     let node = Arc::new(NetworkNode::new(network.node(0), mode));
     let dev_accounts: Vec<_> = network.dev_accounts().into_iter().map(|(_, s)| s).collect();
-    let warning = exposure_warning(args.host, args.port, &serving);
     let rpc_config = RpcConfig {
         listen: SocketAddr::new(args.host, args.port),
         cors_origins: serving.cors.clone(),
@@ -539,7 +538,7 @@ async fn serve(
         "API groups: {} (WebSocket: {})   Authentication: {}",
         serving.access.api_groups, serving.access.ws_api_groups, serving.authentication
     );
-    if let Some(warning) = warning {
+    if let Some(warning) = exposure_warning(server.local_addr(), &serving) {
         eprintln!("{warning}");
     }
     println!("Ready in {} ms. Ctrl-C to stop.", ready_in.as_millis());

@@ -50,6 +50,12 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// Methods that sign with keys the node holds (dev or configured accounts).
 const NODE_KEY_METHODS: [&str; 3] = ["eth_sendTransaction", "eth_sign", "personal_sign"];
 
+/// A bcrypt hash of `password` for a credentials file's `password` field
+/// (bcrypt's default cost, as Besu's `password hash`).
+pub fn hash_password(password: &str) -> Result<String, bcrypt::BcryptError> {
+    bcrypt::hash(password, bcrypt::DEFAULT_COST)
+}
+
 /// Why authentication settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -66,7 +72,7 @@ pub enum AuthError {
 ///
 /// ```toml
 /// [Users.alice]
-/// password = "$2b$10$..."          # bcrypt hash (`htpasswd -nbBC 10 "" pw`)
+/// password = "$2b$12$..."          # bcrypt hash (`forja password hash`)
 /// permissions = ["perm:*", "eth:*", "net:version"]
 /// account = "0xf39F..."            # forja: admin methods act as this account
 /// ```
