@@ -336,18 +336,19 @@ struct Claims {
 
 fn jwt(key_file: &str, permissions: Vec<&'static str>, exp: u64) -> String {
     let pem = std::fs::read(fixture(key_file)).unwrap();
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    let (key, algorithm) = if key_file.starts_with("es256") {
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap();
+        (key, jsonwebtoken::Algorithm::ES256)
+    } else {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+        (key, jsonwebtoken::Algorithm::RS256)
+    };
     let claims = Claims {
         permissions,
         account: ADMIN,
         exp,
     };
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &claims,
-        &key,
-    )
-    .unwrap()
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, &key).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
