@@ -46,6 +46,10 @@ pub const UNAUTHORIZED: i32 = -40100;
 pub const LOGIN_TOKEN_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Largest `/login` body read.
 const MAX_LOGIN_BODY: usize = 16 * 1024;
+/// How long a login waits for the one password check that runs at a time
+/// before it is told to retry (429): bcrypt is slow by design, so a flood
+/// of logins must not take every core from the chain and other clients.
+const LOGIN_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// Methods that sign with keys the node holds (dev or configured accounts).
 const NODE_KEY_METHODS: [&str; 3] = ["eth_sendTransaction", "eth_sign", "personal_sign"];
@@ -128,6 +132,8 @@ pub struct CredentialsAuth {
     /// the token as opaque.
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// One password check at a time (see [`LOGIN_QUEUE_WAIT`]).
+    password_checks: tokio::sync::Semaphore,
 }
 
 pub struct PublicKeyAuth {
@@ -169,6 +175,7 @@ impl Authentication {
             users: file.users,
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
+            password_checks: tokio::sync::Semaphore::new(1),
         })))
     }
 
@@ -306,7 +313,7 @@ fn method_not_enabled(method: &str) -> ErrorObjectOwned {
     )
 }
 
-pub(crate) fn unauthorized(why: impl Into<String>) -> ErrorObjectOwned {
+fn unauthorized(why: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(UNAUTHORIZED, "Unauthorized", Some(why.into()))
 }
 
@@ -522,7 +529,16 @@ where
             serde_json::json!({"error": "expected {\"username\": ..., \"password\": ...}"}),
         );
     };
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(LOGIN_QUEUE_WAIT, auth.password_checks.acquire()).await
+    else {
+        return json_response(
+            429,
+            serde_json::json!({"error": "too many logins at once; retry shortly"}),
+        );
+    };
     // bcrypt is slow by design: off the async workers.
+    let auth = Arc::clone(&auth);
     let verified = tokio::task::spawn_blocking(move || {
         let user = auth.users.get(&request.username)?;
         bcrypt::verify(&request.password, &user.password)
