@@ -49,7 +49,8 @@ pub struct Args {
     /// Balance of each dev account, in ether [default: 10000]
     #[arg(long, value_name = "ETHER")]
     pub balance: Option<u64>,
-    /// Address to listen on; another than loopback without authentication prints a warning
+    /// Address to listen on (Besu: --rpc-http-host); a non-loopback one without authentication
+    /// prints what it exposes
     #[arg(long, alias = "rpc-http-host", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one (printed)
