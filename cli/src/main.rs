@@ -48,6 +48,9 @@ enum Command {
     /// Manage encrypted keystores (new, import, list).
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Hash a password for an RPC credentials file (`forja node --rpc-http-authentication-credentials-file`).
+    #[command(subcommand)]
+    Password(commands::password::PasswordCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => commands::approve::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Keys(cmd) => commands::keys::run(cmd),
+        Command::Password(cmd) => commands::password::run(cmd),
     };
     match result {
         Ok(code) => code,

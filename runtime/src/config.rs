@@ -148,8 +148,28 @@ pub struct NetworkConfig {
     pub permissioning: PermissioningConfig,
     pub dev_accounts: DevAccountsConfig,
     pub accounts: Vec<GenesisAccountConfig>,
+    /// The `[rpc]` table: how the program serving this network exposes
+    /// its API (`forja node` reads Besu's `rpc-http-*` keys there). Kept
+    /// as written; the runtime does not read it.
+    #[serde(skip_serializing_if = "RpcTable::is_empty")]
+    pub rpc: RpcTable,
     #[serde(skip)]
     pub pool: PoolLimitsConfig,
+}
+
+/// A TOML table carried for the RPC server (see [`NetworkConfig::rpc`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RpcTable(pub toml::Table);
+
+// Only compared as a whole definition; a float in the table is the one
+// value that could compare unequal to itself, and nothing relies on that.
+impl Eq for RpcTable {}
+
+impl RpcTable {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Pool bounds (not part of the file; set by the embedding program).
@@ -170,6 +190,7 @@ impl Default for NetworkConfig {
             permissioning: PermissioningConfig::default(),
             dev_accounts: DevAccountsConfig::default(),
             accounts: Vec::new(),
+            rpc: RpcTable::default(),
             pool: PoolLimitsConfig::default(),
         }
     }

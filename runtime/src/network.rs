@@ -1000,19 +1000,32 @@ impl NodeHandle {
         self.permissions().nodes.into_iter().collect()
     }
 
-    fn change_permissions(&self, admin: Address, change: PermissionChange) -> Result<()> {
-        if !self.permissions().is_admin(admin) {
+    /// Changes the lists of every node of this network, each in its own
+    /// store, directly: nothing travels as a message that could be lost, so
+    /// a node that is stopped, partitioned or off the node allowlist holds
+    /// the change as well and no two nodes disagree. `by` is the account
+    /// acting, which must be an admin (access level `full`); `None` is the
+    /// network's operator (an API caller authorised by other means). A
+    /// change that would leave no admin is refused and changes nothing.
+    pub fn change_permissions(&self, by: Option<Address>, change: PermissionChange) -> Result<()> {
+        let permissions = self.permissions();
+        if let Some(admin) = by
+            && !permissions.is_admin(admin)
+        {
             return Err(Error::PermissionDenied(format!(
                 "{admin} is not an admin account (access level `full`) and may not change the allowlists"
             )));
         }
-        self.shared.apply_permissions(&change)?;
-        let _ = self
-            .sender
-            .send(Envelope::Event(CoreEvent::Local(LocalEvent::Permissions(
-                change,
-            ))));
-        Ok(())
+        permissions.changed_by(&change)?;
+        match self.network.upgrade() {
+            Some(network) => {
+                for node in &network.nodes {
+                    node.shared.apply_permissions(&change)?;
+                }
+                Ok(())
+            }
+            None => Err(Error::ShutDown),
+        }
     }
 
     /// Adds accounts (or changes their level). `admin` must have `full` access.
@@ -1021,7 +1034,7 @@ impl NodeHandle {
         admin: Address,
         accounts: Vec<(Address, AccessLevel)>,
     ) -> Result<()> {
-        self.change_permissions(admin, PermissionChange::SetAccounts(accounts))
+        self.change_permissions(Some(admin), PermissionChange::SetAccounts(accounts))
     }
 
     pub fn remove_accounts_from_allowlist(
@@ -1029,15 +1042,15 @@ impl NodeHandle {
         admin: Address,
         accounts: Vec<Address>,
     ) -> Result<()> {
-        self.change_permissions(admin, PermissionChange::RemoveAccounts(accounts))
+        self.change_permissions(Some(admin), PermissionChange::RemoveAccounts(accounts))
     }
 
     pub fn add_nodes_to_allowlist(&self, admin: Address, nodes: Vec<B512>) -> Result<()> {
-        self.change_permissions(admin, PermissionChange::AddNodes(nodes))
+        self.change_permissions(Some(admin), PermissionChange::AddNodes(nodes))
     }
 
     pub fn remove_nodes_from_allowlist(&self, admin: Address, nodes: Vec<B512>) -> Result<()> {
-        self.change_permissions(admin, PermissionChange::RemoveNodes(nodes))
+        self.change_permissions(Some(admin), PermissionChange::RemoveNodes(nodes))
     }
 
     /// The other nodes this node exchanges messages with (both on its node allowlist).

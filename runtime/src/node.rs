@@ -54,8 +54,6 @@ pub enum NetMessage {
     GetBlocks { from: u64 },
     /// Committed blocks, in order.
     Blocks(Vec<BftBlock>),
-    /// A permission change made through an admin's API call.
-    Permissions(PermissionChange),
 }
 
 /// Events from the node's own API handles.
@@ -65,8 +63,6 @@ pub enum LocalEvent {
     TransactionsAdded(Vec<TxRef>),
     /// Propose (`Some(add)`) or discard (`None`) a validator vote.
     Vote { address: Address, add: Option<bool> },
-    /// Send a permission change, already applied here, to every peer.
-    Permissions(PermissionChange),
 }
 
 /// What the driver must do for the core.
@@ -186,13 +182,16 @@ impl NodeShared {
         results
     }
 
-    /// Applies a permission change and persists it.
+    /// Applies a permission change to this node's lists and persists it:
+    /// on disk first, so a failed write leaves the lists as they were.
+    /// Refused, changing nothing, when it would leave no admin.
     pub fn apply_permissions(&self, change: &PermissionChange) -> Result<(), Error> {
         let mut permissions = self.permissions.write().expect("permissions lock");
-        permissions.apply(change);
+        let changed = permissions.changed_by(change)?;
         if let Some(store) = &self.store {
-            store.write_permissions(&permissions)?;
+            store.write_permissions(&changed)?;
         }
+        *permissions = changed;
         Ok(())
     }
 }
@@ -474,16 +473,6 @@ impl NodeCore {
                 }
                 self.publish_consensus_view();
             }
-            LocalEvent::Permissions(change) => {
-                // The API handle already applied and persisted the change
-                // (so it holds as soon as the call returns). Applying it
-                // again here would undo a later change made in between,
-                // e.g. a remove replayed after the add that followed it.
-                effects.push(Effect::Send {
-                    to: None,
-                    message: NetMessage::Permissions(change),
-                });
-            }
         }
     }
 
@@ -548,11 +537,6 @@ impl NodeCore {
                         to: Some(from),
                         message: NetMessage::Blocks(blocks),
                     });
-                }
-            }
-            NetMessage::Permissions(change) => {
-                if let Err(error) = self.shared.apply_permissions(&change) {
-                    tracing::error!(node = self.shared.index, %error, "persisting a permission change failed");
                 }
             }
         }

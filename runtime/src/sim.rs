@@ -30,6 +30,7 @@ use crate::{
     error::{Error, Result, TxError},
     network::{StorageMode, bft_config, node_path, open_nodes},
     node::{ConsensusView, CoreEvent, Effect, LocalEvent, NetMessage, NodeCore, NodeShared},
+    permissions::PermissionChange,
     pool::{TxPool, recover},
     storage::Store,
 };
@@ -315,7 +316,22 @@ impl Simulation {
         Ok(hash)
     }
 
-    /// Hands `node` a local event (a vote, a permission change it applied).
+    /// Changes every node's lists directly, running or crashed, reachable
+    /// or not, as `NodeHandle::change_permissions` does for a real-time
+    /// network: a crashed node finds the change in its store on restart.
+    pub fn change_permissions(&self, change: &PermissionChange) -> Result<()> {
+        self.shared[0]
+            .permissions
+            .read()
+            .expect("permissions lock")
+            .changed_by(change)?;
+        for node in &self.shared {
+            node.apply_permissions(change)?;
+        }
+        Ok(())
+    }
+
+    /// Hands `node` a local event (a transaction, a vote).
     pub fn local(&mut self, node: usize, event: LocalEvent) {
         self.event(node, CoreEvent::Local(event));
     }

@@ -256,12 +256,13 @@ fn a_node_not_on_the_node_allowlist_exchanges_nothing_until_it_is_added() {
             .is_none()
     );
 
-    // The admin adds it: applied on every node (the outsider's own list
-    // must list it too), it syncs on the next block.
-    let change = PermissionChange::AddNodes(vec![node_keys[outsider].node_id()]);
-    for node in 0..5 {
-        sim.node(node).apply_permissions(&change).unwrap();
-    }
+    // The admin adds it: applied to every node's list directly (the
+    // outsider's own list too, which no message could have reached), it
+    // syncs on the next block.
+    sim.change_permissions(&PermissionChange::AddNodes(vec![
+        node_keys[outsider].node_id(),
+    ]))
+    .unwrap();
     submit(&mut sim, 0, &keys[1], 4);
     assert!(
         sim.run_until_height(&[0, 1, 2, 3, 4], 4, 60_000),

@@ -399,6 +399,87 @@ fn every_template_deploys_to_a_forja_node() {
     }
 }
 
+/// POSTs `body` to `path` of `url` (`http://127.0.0.1:PORT`), with an
+/// optional bearer token; returns the status and the body as JSON.
+fn post(url: &str, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let address = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_network_templates_node_changes_allowlists_only_for_logged_in_admins() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_success(&forja(
+        tmp.path(),
+        &["new", "consortium", "--template", "network", "--no-git"],
+    ));
+    let project = tmp.path().join("consortium");
+    let hashed = forja(&project, &["password", "hash", "--password", "s3cret"]);
+    assert_success(&hashed);
+    let hash = String::from_utf8_lossy(&hashed.stdout).trim().to_owned();
+    assert!(hash.starts_with("$2"), "{hash}");
+    std::fs::write(
+        project.join("auth.toml"),
+        format!(
+            "[Users.admin]\npassword = \"{hash}\"\npermissions = [\"perm:*\", \"eth:*\"]\naccount = \"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"\n"
+        ),
+    )
+    .unwrap();
+    // The template's commented [rpc] block, turned on.
+    let network = read(project.join("network.toml"))
+        .replace("# [rpc]", "[rpc]")
+        .replace("# rpc-http-", "rpc-http-");
+    std::fs::write(project.join("network.toml"), network).unwrap();
+
+    let node = Node::start(&project);
+    let add = r#"{"jsonrpc":"2.0","id":1,"method":"perm_addAccountsToAllowlist","params":[["0x000000000000000000000000000000000000dEaD"]]}"#;
+    let (_, refused) = post(&node.rpc_url, "/", None, add);
+    assert_eq!(refused["error"]["code"], -40100, "{refused}");
+    let (status, _) = post(
+        &node.rpc_url,
+        "/login",
+        None,
+        r#"{"username":"admin","password":"wrong"}"#,
+    );
+    assert_eq!(status, 401);
+    let (status, login) = post(
+        &node.rpc_url,
+        "/login",
+        None,
+        r#"{"username":"admin","password":"s3cret"}"#,
+    );
+    assert_eq!(status, 200, "{login}");
+    let token = login["token"].as_str().unwrap();
+    let (_, added) = post(&node.rpc_url, "/", Some(token), add);
+    assert_eq!(added["result"], "Success", "{added}");
+    let (_, disabled) = post(
+        &node.rpc_url,
+        "/",
+        Some(token),
+        r#"{"jsonrpc":"2.0","id":2,"method":"admin_peers","params":[]}"#,
+    );
+    assert_eq!(disabled["error"]["code"], -32604, "{disabled}");
+}
+
 #[test]
 fn no_git_leaves_out_the_repository() {
     let tmp = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod lsp;
 pub mod new;
 pub mod node;
+pub mod password;
 pub mod promote;
 pub mod solc;
 pub mod test;

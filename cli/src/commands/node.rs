@@ -11,10 +11,14 @@ use std::{
 
 use alloy::primitives::{U256, utils::format_ether};
 use anyhow::{Context, bail};
-use forja_rpc::{NetworkNode, NodeApi, RpcConfig, RpcServer, block_summary};
+use forja_rpc::{
+    AccessConfig, ApiGroup, ApiGroups, Authentication, NetworkNode, NodeApi, RpcConfig, RpcServer,
+    block_summary,
+};
 use forja_runtime::{
     Hardfork, Network, NetworkConfig, StorageMode,
     config::{ConsensusMode, GenesisAccountConfig},
+    permissions::Permissions,
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -45,12 +49,53 @@ pub struct Args {
     /// Balance of each dev account, in ether [default: 10000]
     #[arg(long, value_name = "ETHER")]
     pub balance: Option<u64>,
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on (Besu: --rpc-http-host); a non-loopback one without authentication
+    /// prints what it exposes
+    #[arg(long, alias = "rpc-http-host", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one (printed)
-    #[arg(long, default_value_t = 8545)]
+    #[arg(long, alias = "rpc-http-port", default_value_t = 8545)]
     pub port: u16,
+    /// API groups served (Besu's: ETH, NET, WEB3, TXPOOL, DEBUG, TRACE, ADMIN, PERM, QBFT, IBFT,
+    /// and forja's DEV); others answer -32604 "Method not enabled" [default: all for the built-in
+    /// dev network; ETH,NET,WEB3 for a network from a file, or its [rpc] rpc-http-api]
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub rpc_http_api: Option<Vec<ApiGroup>>,
+    /// API groups served over WebSocket (same port) [default: those of --rpc-http-api]
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub rpc_ws_api: Option<Vec<ApiGroup>>,
+    /// Require authentication (HTTP and WebSocket): a token from POST /login
+    /// (with --rpc-http-authentication-credentials-file) or a JWT signed by the key in
+    /// --rpc-http-authentication-jwt-public-key-file
+    #[arg(long, alias = "rpc-ws-authentication-enabled")]
+    pub rpc_http_authentication_enabled: bool,
+    /// Besu's credentials file: [Users.<name>] password = "<bcrypt hash>", permissions = ["perm:*", ...],
+    /// and forja's account = "0x..." (the account its admin calls act as)
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "rpc-ws-authentication-credentials-file"
+    )]
+    pub rpc_http_authentication_credentials_file: Option<PathBuf>,
+    /// PEM public key that signs the accepted JWTs (no /login then)
+    #[arg(
+        long,
+        value_name = "FILE",
+        alias = "rpc-ws-authentication-jwt-public-key-file"
+    )]
+    pub rpc_http_authentication_jwt_public_key_file: Option<PathBuf>,
+    /// Algorithm of the JWT public key: RS256, RS384, RS512, ES256 or ES384 [default: RS256]
+    #[arg(
+        long,
+        value_name = "ALGORITHM",
+        alias = "rpc-ws-authentication-jwt-algorithm"
+    )]
+    pub rpc_http_authentication_jwt_algorithm: Option<String>,
+    /// Besu's permissions_config.toml (accounts-allowlist, nodes-allowlist): replaces every
+    /// node's lists at start. With --data-dir the lists are also written to
+    /// <DIR>/permissions_config.toml at start and at stop
+    #[arg(long, value_name = "FILE")]
+    pub permissions_config_file: Option<PathBuf>,
     /// Network definition to run [default: ./network.toml when it exists]
     #[arg(long, value_name = "FILE", conflicts_with = "genesis")]
     pub network: Option<PathBuf>,
@@ -60,14 +105,15 @@ pub struct Args {
     /// Keep the chain here and resume from it; without it the network is discarded on exit
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Origins allowed to call the RPC from a browser (CORS); `*` for any
+    /// Origins allowed to call the RPC from a browser (CORS); `*` for any [default: `*` for the
+    /// built-in dev network; none for a network from a file, or its [rpc] rpc-http-cors-origins]
     #[arg(
-        long,
+        long = "rpc-http-cors-origins",
+        alias = "cors",
         value_name = "ORIGIN",
-        value_delimiter = ',',
-        default_value = "*"
+        value_delimiter = ','
     )]
-    pub cors: Vec<String>,
+    pub cors: Option<Vec<String>>,
     /// Host header values accepted (DNS-rebinding protection); `*` for any
     #[arg(
         long,
@@ -113,32 +159,192 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let (config, defined_by_file) = network_config(&args)?;
+    let (config, source) = network_config(&args)?;
+    let defined_by_file = source.is_some();
     let dev_methods = args.dev_methods(defined_by_file);
+    let serving = serving(&args, &config, source.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(args, config, dev_methods, started))
+    runtime.block_on(serve(args, config, dev_methods, serving, started))
+}
+
+/// The `[rpc]` table of network.toml: Besu's config-file keys for the
+/// settings `forja node` also takes as flags (a flag wins). Paths are
+/// relative to network.toml.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+struct RpcFileSettings {
+    rpc_http_api: Option<Vec<String>>,
+    rpc_ws_api: Option<Vec<String>>,
+    rpc_http_authentication_enabled: bool,
+    rpc_http_authentication_credentials_file: Option<PathBuf>,
+    rpc_http_authentication_jwt_public_key_file: Option<PathBuf>,
+    rpc_http_authentication_jwt_algorithm: Option<String>,
+    rpc_http_cors_origins: Option<Vec<String>>,
+}
+
+/// Who may call what, from the flags over network.toml's `[rpc]` over the
+/// defaults: everything open on the built-in dev network; Besu's defaults
+/// (ETH,NET,WEB3, no CORS, node-held keys only for authenticated callers)
+/// on a network from a file.
+struct Serving {
+    access: AccessConfig,
+    cors: Vec<String>,
+    authentication: String,
+}
+
+fn serving(args: &Args, config: &NetworkConfig, source: Option<&Path>) -> anyhow::Result<Serving> {
+    let file_name = source.map_or_else(|| "network.toml".into(), |p| p.display().to_string());
+    let file: RpcFileSettings = if config.rpc.is_empty() {
+        RpcFileSettings::default()
+    } else {
+        toml::Value::Table(config.rpc.0.clone())
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("{file_name}: [rpc]: {e}"))?
+    };
+    let base = source
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let from_file = |names: &[String], key: &str| -> anyhow::Result<ApiGroups> {
+        names
+            .iter()
+            .map(|name| name.parse::<ApiGroup>())
+            .collect::<Result<ApiGroups, String>>()
+            .map_err(|e| anyhow::anyhow!("{file_name}: [rpc] {key}: {e}"))
+    };
+    let api_groups = match (&args.rpc_http_api, &file.rpc_http_api) {
+        (Some(flag), _) => flag.iter().copied().collect(),
+        (None, Some(names)) => from_file(names, "rpc-http-api")?,
+        (None, None) if source.is_some() => ApiGroups::besu_default(),
+        (None, None) => ApiGroups::all(),
+    };
+    let ws_api_groups = match (&args.rpc_ws_api, &file.rpc_ws_api) {
+        (Some(flag), _) => flag.iter().copied().collect(),
+        (None, Some(names)) => from_file(names, "rpc-ws-api")?,
+        (None, None) => api_groups.clone(),
+    };
+    let enabled = args.rpc_http_authentication_enabled || file.rpc_http_authentication_enabled;
+    let credentials = args
+        .rpc_http_authentication_credentials_file
+        .clone()
+        .or_else(|| {
+            file.rpc_http_authentication_credentials_file
+                .map(|p| base.join(p))
+        });
+    let public_key = args
+        .rpc_http_authentication_jwt_public_key_file
+        .clone()
+        .or_else(|| {
+            file.rpc_http_authentication_jwt_public_key_file
+                .map(|p| base.join(p))
+        });
+    let algorithm = args
+        .rpc_http_authentication_jwt_algorithm
+        .clone()
+        .or(file.rpc_http_authentication_jwt_algorithm)
+        .unwrap_or_else(|| "RS256".into());
+    let (authentication, note) = match (enabled, credentials, public_key) {
+        (false, None, None) => (Authentication::Disabled, "off".to_owned()),
+        (false, _, _) => bail!(
+            "an authentication file is given but authentication is off: add --rpc-http-authentication-enabled (or rpc-http-authentication-enabled = true under [rpc])"
+        ),
+        (true, Some(_), Some(_)) => bail!(
+            "give either a credentials file (users log in at POST /login) or a JWT public key, not both"
+        ),
+        (true, Some(path), None) => (
+            Authentication::credentials_file(&path)?,
+            format!(
+                "users of {} (a token from POST /login, valid 5 minutes)",
+                path.display()
+            ),
+        ),
+        (true, None, Some(path)) => (
+            Authentication::public_key_file(&path, &algorithm)?,
+            format!("JWTs signed by {} ({algorithm})", path.display()),
+        ),
+        (true, None, None) => bail!(
+            "--rpc-http-authentication-enabled needs --rpc-http-authentication-credentials-file or --rpc-http-authentication-jwt-public-key-file"
+        ),
+    };
+    let cors = args
+        .cors
+        .clone()
+        .or(file.rpc_http_cors_origins)
+        .unwrap_or_else(|| {
+            if source.is_some() {
+                Vec::new()
+            } else {
+                vec!["*".to_owned()]
+            }
+        });
+    Ok(Serving {
+        access: AccessConfig {
+            api_groups,
+            ws_api_groups,
+            authentication,
+            node_keys_need_authentication: source.is_some(),
+        },
+        cors,
+        authentication: note,
+    })
+}
+
+/// What binding `host` without authentication exposes, as a warning to
+/// print; `None` when nothing beyond this machine can reach it.
+fn exposure_warning(listening: SocketAddr, serving: &Serving) -> Option<String> {
+    if listening.ip().is_loopback() || serving.access.authentication.is_enabled() {
+        return None;
+    }
+    let groups = &serving.access.api_groups;
+    let mut powers = Vec::new();
+    if groups.contains(ApiGroup::Perm) {
+        powers.push("change the allowlists (PERM)");
+    }
+    if groups.contains(ApiGroup::Qbft) || groups.contains(ApiGroup::Ibft) {
+        powers.push("vote validators in or out (QBFT/IBFT)");
+    }
+    if groups.contains(ApiGroup::Dev) {
+        powers.push("rewrite the chain (DEV)");
+    }
+    if groups.contains(ApiGroup::Debug) || groups.contains(ApiGroup::Trace) {
+        powers.push("run expensive traces (DEBUG/TRACE)");
+    }
+    if !serving.access.node_keys_need_authentication && groups.contains(ApiGroup::Eth) {
+        powers.push("send transactions and sign as the node's dev accounts");
+    }
+    let powers = if powers.is_empty() {
+        String::new()
+    } else {
+        format!(", and so {}", powers.join(", "))
+    };
+    Some(format!(
+        "warning: listening on {listening} without authentication: anyone who can reach it may call {groups}{powers}. Bind 127.0.0.1, or add --rpc-http-authentication-enabled."
+    ))
 }
 
 /// The network definition: a file if one is given (or ./network.toml),
-/// then the command-line settings on top. Also says whether a file
-/// defined it (otherwise it is forja's built-in dev network).
-fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, bool)> {
-    let (mut config, defined_by_file) = if let Some(path) = &args.network {
-        (NetworkConfig::load(path)?, true)
+/// then the command-line settings on top. Also names the file that
+/// defined it (`None`: forja's built-in dev network).
+fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>)> {
+    let (mut config, source) = if let Some(path) = &args.network {
+        (NetworkConfig::load(path)?, Some(path.clone()))
     } else if let Some(path) = &args.genesis {
-        (besu_genesis_config(path)?, true)
+        (besu_genesis_config(path)?, Some(path.clone()))
     } else if Path::new("network.toml").is_file() {
-        (NetworkConfig::load(Path::new("network.toml"))?, true)
+        (
+            NetworkConfig::load(Path::new("network.toml"))?,
+            Some(PathBuf::from("network.toml")),
+        )
     } else {
         let dev = NetworkConfig {
             chain_id: 1337,
             ..Default::default()
         };
-        (dev, false)
+        (dev, None)
     };
     if let Some(n) = args.validators {
         config.nodes.validators = n;
@@ -165,7 +371,7 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, bool)> {
         config.dev_accounts.balance_ether = ether;
     }
     config.validate()?;
-    Ok((config, defined_by_file))
+    Ok((config, source))
 }
 
 /// Reads what a Besu genesis.json says that forja's network definition
@@ -250,6 +456,7 @@ async fn serve(
     args: Args,
     config: NetworkConfig,
     dev_methods: bool,
+    serving: Serving,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
     let storage = match &args.data_dir {
@@ -275,14 +482,19 @@ async fn serve(
     let network = tokio::task::spawn_blocking(move || Network::start(config, storage))
         .await
         .context("the network's start-up task failed")??;
+    if let Err(err) = import_permissions(&args, &network) {
+        network.shutdown();
+        return Err(err);
+    }
     let node = Arc::new(NetworkNode::new(network.node(0), mode));
     let dev_accounts: Vec<_> = network.dev_accounts().into_iter().map(|(_, s)| s).collect();
     let rpc_config = RpcConfig {
         listen: SocketAddr::new(args.host, args.port),
-        cors_origins: args.cors.clone(),
+        cors_origins: serving.cors.clone(),
         host_allowlist: args.host_allowlist.clone(),
         dev_accounts: dev_accounts.clone(),
         dev_methods,
+        access: serving.access.clone(),
         ..Default::default()
     };
     let server = match RpcServer::start(rpc_config, node.clone()).await {
@@ -323,6 +535,13 @@ async fn serve(
         server.http_url()
     );
     println!("Dev methods: {}", dev_methods_note(dev_methods, &args));
+    println!(
+        "API groups: {} (WebSocket: {})   Authentication: {}",
+        serving.access.api_groups, serving.access.ws_api_groups, serving.authentication
+    );
+    if let Some(warning) = exposure_warning(server.local_addr(), &serving) {
+        eprintln!("{warning}");
+    }
     println!("Ready in {} ms. Ctrl-C to stop.", ready_in.as_millis());
 
     let mut blocks = node.subscribe_new_blocks();
@@ -358,6 +577,9 @@ async fn serve(
     println!("Shutting down...");
     server.stop().await;
     let head = node.block_number();
+    if let Err(err) = export_permissions(&args, &network) {
+        eprintln!("warning: {err:#}");
+    }
     tokio::task::spawn_blocking(move || network.shutdown())
         .await
         .context("the network's shutdown task failed")?;
@@ -369,6 +591,34 @@ async fn serve(
         None => println!("Stopped at block {head}."),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--permissions-config-file`: the lists it names replace every node's,
+/// durably; then, with `--data-dir`, the lists are exported there.
+fn import_permissions(args: &Args, network: &Network) -> anyhow::Result<()> {
+    if let Some(path) = &args.permissions_config_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let change = Permissions::from_besu_toml(&text, &path.display().to_string())?;
+        network
+            .node(0)
+            .change_permissions(None, change)
+            .with_context(|| format!("cannot apply {}", path.display()))?;
+    }
+    export_permissions(args, network)
+}
+
+/// Writes the lists as Besu's `permissions_config.toml` in `--data-dir`.
+fn export_permissions(args: &Args, network: &Network) -> anyhow::Result<()> {
+    let Some(dir) = &args.data_dir else {
+        return Ok(());
+    };
+    let path = dir.join("permissions_config.toml");
+    let text = format!(
+        "# The allowlists of this network's nodes (Besu's permissions_config.toml),\n# written by forja node at start and stop; the nodes' stores hold the truth.\n{}",
+        network.node(0).permissions().to_besu_toml(|_| 30303)
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The banner's word on the dev methods, with what the user can change.

@@ -108,19 +108,41 @@ pub trait NodeApi: Send + Sync + 'static {
     fn subscribe_pending_transactions(&self) -> broadcast::Receiver<B256>;
 
     fn validators_at(&self, block: u64) -> NodeResult<Vec<Address>>;
-    fn propose_validator_vote(&self, validator: Address, add: bool) -> NodeResult<()>;
+    /// `by` is the account the caller acts as (`None`: the node's
+    /// operator); an account must be an admin.
+    fn propose_validator_vote(
+        &self,
+        by: Option<Address>,
+        validator: Address,
+        add: bool,
+    ) -> NodeResult<()>;
     /// Returns whether a vote for `validator` was pending.
-    fn discard_validator_vote(&self, validator: Address) -> NodeResult<bool>;
+    fn discard_validator_vote(&self, by: Option<Address>, validator: Address) -> NodeResult<bool>;
     fn pending_votes(&self) -> Vec<(Address, bool)>;
     fn signer_metrics(&self, from: u64, to: u64) -> NodeResult<Vec<SignerMetric>>;
     fn consensus_counters(&self) -> ConsensusCounters;
 
+    /// The allowlist changes act as `by` (`None`: the node's operator); an
+    /// account must be an admin, and no change may leave the network
+    /// without one.
     fn accounts_allowlist(&self) -> Vec<Address>;
-    fn add_accounts_to_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()>;
-    fn remove_accounts_from_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()>;
+    fn add_accounts_to_allowlist(
+        &self,
+        by: Option<Address>,
+        accounts: Vec<Address>,
+    ) -> NodeResult<()>;
+    fn remove_accounts_from_allowlist(
+        &self,
+        by: Option<Address>,
+        accounts: Vec<Address>,
+    ) -> NodeResult<()>;
     fn nodes_allowlist(&self) -> Vec<String>;
-    fn add_nodes_to_allowlist(&self, enodes: Vec<String>) -> NodeResult<()>;
-    fn remove_nodes_from_allowlist(&self, enodes: Vec<String>) -> NodeResult<()>;
+    fn add_nodes_to_allowlist(&self, by: Option<Address>, enodes: Vec<String>) -> NodeResult<()>;
+    fn remove_nodes_from_allowlist(
+        &self,
+        by: Option<Address>,
+        enodes: Vec<String>,
+    ) -> NodeResult<()>;
 
     fn node_info(&self) -> NodeInfo;
     fn peers(&self) -> Vec<PeerInfo>;

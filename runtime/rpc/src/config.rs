@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use alloy::signers::local::PrivateKeySigner;
 
+use crate::auth::AccessConfig;
+
 /// How the JSON-RPC server listens and what it accepts.
 #[derive(Clone, Debug)]
 pub struct RpcConfig {
@@ -32,6 +34,8 @@ pub struct RpcConfig {
     /// offers them; when off they answer -32601 (method not found), as
     /// Besu does. Off by default: they rewrite the chain.
     pub dev_methods: bool,
+    /// API groups, authentication and who may use node-held keys.
+    pub access: AccessConfig,
 }
 
 impl Default for RpcConfig {
@@ -49,6 +53,7 @@ impl Default for RpcConfig {
             dev_accounts: Vec::new(),
             client_version: format!("forja/v{}", env!("CARGO_PKG_VERSION")),
             dev_methods: false,
+            access: AccessConfig::default(),
         }
     }
 }

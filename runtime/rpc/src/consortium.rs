@@ -11,8 +11,9 @@ use jsonrpsee::RpcModule;
 use serde_json::{Value, json};
 
 use crate::{
+    auth::Caller,
     backend::Consensus,
-    context::{RpcContext, method},
+    context::{RpcContext, method, method_as_caller},
     error::{RpcResult, invalid_params, node_error, not_found},
 };
 
@@ -51,19 +52,19 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
             .ok_or_else(|| not_found(format!("block {hash} not found")))?;
         ctx.node.validators_at(block.number()).map_err(node_error)
     });
-    method(module, names[2], |ctx, params| {
+    method_as_caller(module, names[2], |ctx, params, caller| {
         let mut seq = params.sequence();
         let validator: Address = seq.next()?;
         let add: bool = seq.next()?;
         ctx.node
-            .propose_validator_vote(validator, add)
+            .propose_validator_vote(account(caller), validator, add)
             .map_err(node_error)?;
         Ok(true)
     });
-    method(module, names[3], |ctx, params| {
+    method_as_caller(module, names[3], |ctx, params, caller| {
         let validator: Address = params.one()?;
         ctx.node
-            .discard_validator_vote(validator)
+            .discard_validator_vote(account(caller), validator)
             .map_err(node_error)?;
         Ok(true)
     });
@@ -79,37 +80,49 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
     method(module, "perm_getAccountsAllowlist", |ctx, _| {
         Ok(ctx.node.accounts_allowlist())
     });
-    method(module, "perm_addAccountsToAllowlist", |ctx, params| {
-        let accounts: Vec<Address> = params.one()?;
-        ctx.node
-            .add_accounts_to_allowlist(accounts)
-            .map_err(node_error)?;
-        Ok("Success")
-    });
-    method(module, "perm_removeAccountsFromAllowlist", |ctx, params| {
-        let accounts: Vec<Address> = params.one()?;
-        ctx.node
-            .remove_accounts_from_allowlist(accounts)
-            .map_err(node_error)?;
-        Ok("Success")
-    });
+    method_as_caller(
+        module,
+        "perm_addAccountsToAllowlist",
+        |ctx, params, caller| {
+            let accounts: Vec<Address> = params.one()?;
+            ctx.node
+                .add_accounts_to_allowlist(account(caller), accounts)
+                .map_err(node_error)?;
+            Ok("Success")
+        },
+    );
+    method_as_caller(
+        module,
+        "perm_removeAccountsFromAllowlist",
+        |ctx, params, caller| {
+            let accounts: Vec<Address> = params.one()?;
+            ctx.node
+                .remove_accounts_from_allowlist(account(caller), accounts)
+                .map_err(node_error)?;
+            Ok("Success")
+        },
+    );
     method(module, "perm_getNodesAllowlist", |ctx, _| {
         Ok(ctx.node.nodes_allowlist())
     });
-    method(module, "perm_addNodesToAllowlist", |ctx, params| {
+    method_as_caller(module, "perm_addNodesToAllowlist", |ctx, params, caller| {
         let enodes: Vec<String> = params.one()?;
         ctx.node
-            .add_nodes_to_allowlist(enodes)
+            .add_nodes_to_allowlist(account(caller), enodes)
             .map_err(node_error)?;
         Ok("Success")
     });
-    method(module, "perm_removeNodesFromAllowlist", |ctx, params| {
-        let enodes: Vec<String> = params.one()?;
-        ctx.node
-            .remove_nodes_from_allowlist(enodes)
-            .map_err(node_error)?;
-        Ok("Success")
-    });
+    method_as_caller(
+        module,
+        "perm_removeNodesFromAllowlist",
+        |ctx, params, caller| {
+            let enodes: Vec<String> = params.one()?;
+            ctx.node
+                .remove_nodes_from_allowlist(account(caller), enodes)
+                .map_err(node_error)?;
+            Ok("Success")
+        },
+    );
 
     method(module, "admin_nodeInfo", |ctx, _| {
         let info = ctx.node.node_info();
@@ -137,6 +150,11 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
             })
             .collect::<Vec<Value>>())
     });
+}
+
+/// The account an authenticated caller acts as (`None`: the operator).
+fn account(caller: Option<&Caller>) -> Option<Address> {
+    caller.and_then(|caller| caller.account)
 }
 
 fn signer_metrics(ctx: &RpcContext, params: jsonrpsee::types::Params<'_>) -> RpcResult<Value> {

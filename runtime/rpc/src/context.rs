@@ -11,6 +11,7 @@ use jsonrpsee::{RpcModule, types::Params};
 use serde::Serialize;
 
 use crate::{
+    auth::Caller,
     backend::NodeApi,
     config::RpcConfig,
     error::{RpcResult, not_found},
@@ -71,10 +72,21 @@ where
     T: Serialize + Clone + Send + 'static,
     F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
 {
+    method_as_caller(module, name, move |ctx, params, _| handler(ctx, params));
+}
+
+/// [`method`] for a handler that acts as the authenticated caller (admin
+/// methods change the network as the caller's account); `None` when the
+/// server does not authenticate.
+pub fn method_as_caller<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Fn(&RpcContext, Params<'_>, Option<&Caller>) -> RpcResult<T> + Send + Sync + 'static,
+{
     module
-        .register_method(name, move |params, ctx, _| {
+        .register_method(name, move |params, ctx, extensions| {
             let started = Instant::now();
-            let result = handler(ctx, params);
+            let result = handler(ctx, params, extensions.get::<Caller>());
             ctx.metrics.record(name, started.elapsed(), result.is_err());
             result
         })

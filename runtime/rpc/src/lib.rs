@@ -8,6 +8,7 @@
 //! node implements it. This crate translates and maps errors; it decides
 //! nothing about the chain.
 
+pub mod auth;
 mod backend;
 mod config;
 mod consortium;
@@ -18,6 +19,7 @@ mod dev;
 pub mod error;
 mod eth;
 mod filters;
+pub mod groups;
 mod http;
 mod metrics;
 mod pubsub;
@@ -26,11 +28,13 @@ mod runtime_trace;
 mod server;
 mod summary;
 
+pub use auth::{AccessConfig, Authentication};
 pub use backend::{
     Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric,
     TraceApi,
 };
 pub use config::RpcConfig;
+pub use groups::{ApiGroup, ApiGroups};
 pub use metrics::RpcMetrics;
 pub use runtime_node::NetworkNode;
 pub use server::{RpcServer, ServerError};

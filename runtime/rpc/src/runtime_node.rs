@@ -10,7 +10,7 @@ use forja_runtime::{
     CallRequest, Error, ExecutionOutcome, NodeHandle, SealedBlock, TxError, TxLocation, TxReceipt,
     TxRef,
     config::{ConsensusMode, parse_node_id},
-    permissions::AccessLevel,
+    permissions::{AccessLevel, PermissionChange},
     pool::PoolStatus,
 };
 use tokio::sync::broadcast;
@@ -39,25 +39,17 @@ impl NetworkNode {
         &self.handle
     }
 
-    /// The account the RPC operator changes the allowlists as: Besu's
-    /// `perm_*` methods act with the node's authority, which here is the
-    /// first account with `full` access (any account while permissioning
-    /// is off).
-    fn permission_admin(&self) -> NodeResult<Address> {
-        let permissions = self.handle.permissions();
-        if !permissions.enabled {
-            return Ok(Address::ZERO);
+    /// Refuses `by` unless it is an admin (access level `full`); `None`
+    /// is the node's operator, whom the RPC layer has already authorised.
+    fn check_admin(&self, by: Option<Address>) -> NodeResult<()> {
+        match by {
+            Some(account) if !self.handle.permissions().is_admin(account) => {
+                Err(Error::PermissionDenied(format!(
+                    "{account} is not an admin account (access level `full`)"
+                )))
+            }
+            _ => Ok(()),
         }
-        permissions
-            .accounts
-            .iter()
-            .find(|(_, level)| **level == AccessLevel::Full)
-            .map(|(address, _)| *address)
-            .ok_or_else(|| {
-                Error::PermissionDenied(
-                    "no account has `full` access, so the allowlists cannot be changed (add one under [permissioning] admins)".into(),
-                )
-            })
     }
 
     fn node_ids(enodes: Vec<String>) -> NodeResult<Vec<alloy::primitives::B512>> {
@@ -169,12 +161,19 @@ impl NodeApi for NetworkNode {
         self.handle.validators_at(at(block))
     }
 
-    fn propose_validator_vote(&self, validator: Address, add: bool) -> NodeResult<()> {
+    fn propose_validator_vote(
+        &self,
+        by: Option<Address>,
+        validator: Address,
+        add: bool,
+    ) -> NodeResult<()> {
+        self.check_admin(by)?;
         self.handle.propose_validator_vote(validator, add);
         Ok(())
     }
 
-    fn discard_validator_vote(&self, validator: Address) -> NodeResult<bool> {
+    fn discard_validator_vote(&self, by: Option<Address>, validator: Address) -> NodeResult<bool> {
+        self.check_admin(by)?;
         let pending = self
             .handle
             .pending_votes()
@@ -217,8 +216,11 @@ impl NodeApi for NetworkNode {
             .collect()
     }
 
-    fn add_accounts_to_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()> {
-        let admin = self.permission_admin()?;
+    fn add_accounts_to_allowlist(
+        &self,
+        by: Option<Address>,
+        accounts: Vec<Address>,
+    ) -> NodeResult<()> {
         let current = self.handle.permissions().accounts;
         // Besu's allowlist has no levels: a listed account may transact and
         // deploy. Accounts already listed keep their level.
@@ -227,12 +229,17 @@ impl NodeApi for NetworkNode {
             .filter(|a| !current.contains_key(a))
             .map(|a| (a, AccessLevel::ContractDeploy))
             .collect();
-        self.handle.add_accounts_to_allowlist(admin, accounts)
+        self.handle
+            .change_permissions(by, PermissionChange::SetAccounts(accounts))
     }
 
-    fn remove_accounts_from_allowlist(&self, accounts: Vec<Address>) -> NodeResult<()> {
-        let admin = self.permission_admin()?;
-        self.handle.remove_accounts_from_allowlist(admin, accounts)
+    fn remove_accounts_from_allowlist(
+        &self,
+        by: Option<Address>,
+        accounts: Vec<Address>,
+    ) -> NodeResult<()> {
+        self.handle
+            .change_permissions(by, PermissionChange::RemoveAccounts(accounts))
     }
 
     fn nodes_allowlist(&self) -> Vec<String> {
@@ -243,16 +250,18 @@ impl NodeApi for NetworkNode {
             .collect()
     }
 
-    fn add_nodes_to_allowlist(&self, enodes: Vec<String>) -> NodeResult<()> {
-        let admin = self.permission_admin()?;
+    fn add_nodes_to_allowlist(&self, by: Option<Address>, enodes: Vec<String>) -> NodeResult<()> {
         self.handle
-            .add_nodes_to_allowlist(admin, Self::node_ids(enodes)?)
+            .change_permissions(by, PermissionChange::AddNodes(Self::node_ids(enodes)?))
     }
 
-    fn remove_nodes_from_allowlist(&self, enodes: Vec<String>) -> NodeResult<()> {
-        let admin = self.permission_admin()?;
+    fn remove_nodes_from_allowlist(
+        &self,
+        by: Option<Address>,
+        enodes: Vec<String>,
+    ) -> NodeResult<()> {
         self.handle
-            .remove_nodes_from_allowlist(admin, Self::node_ids(enodes)?)
+            .change_permissions(by, PermissionChange::RemoveNodes(Self::node_ids(enodes)?))
     }
 
     fn node_info(&self) -> NodeInfo {

@@ -5,13 +5,22 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::{
     RpcModule,
     server::{
-        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::http::HostFilterLayer,
+        BatchRequestConfig, Server, ServerConfig, ServerHandle,
+        middleware::{http::HostFilterLayer, rpc::RpcServiceBuilder},
     },
 };
 
 use crate::{
-    backend::NodeApi, config::RpcConfig, consortium, context::RpcContext, debug, dev, eth, filters,
-    filters::FilterStore, http::OpsLayer, metrics::RpcMetrics, pubsub,
+    auth::{AccessControl, AuthLayer},
+    backend::NodeApi,
+    config::RpcConfig,
+    consortium,
+    context::RpcContext,
+    debug, dev, eth, filters,
+    filters::FilterStore,
+    http::OpsLayer,
+    metrics::RpcMetrics,
+    pubsub,
 };
 
 /// Why the server could not start.
@@ -59,9 +68,22 @@ impl RpcServer {
             .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
             .build();
         let listen = config.listen;
+        let access = Arc::new(config.access.clone());
+        let auth = AuthLayer {
+            authentication: config.access.authentication.clone(),
+        };
         let server = Server::builder()
             .set_config(server_config)
-            .set_http_middleware(tower::ServiceBuilder::new().layer(host_filter).layer(ops))
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(host_filter)
+                    .layer(ops)
+                    .layer(auth),
+            )
+            .set_rpc_middleware(
+                RpcServiceBuilder::new()
+                    .layer_fn(move |service| AccessControl::new(service, Arc::clone(&access))),
+            )
             .build(listen)
             .await
             .map_err(|source| ServerError::Bind {
