@@ -158,10 +158,10 @@ mod tests {
     #[test]
     fn only_a_full_passing_clean_run_at_the_commit_is_evidence() {
         let good = passing("c0ffee");
-        let evidence = check(&good).unwrap();
-        assert_eq!(evidence.passed, 4);
+        let found = check(&good).unwrap();
+        assert_eq!(found.passed, 4);
         assert_eq!(
-            evidence.report_digest,
+            found.report_digest,
             keccak256(serde_json::to_vec(&good).unwrap())
         );
 

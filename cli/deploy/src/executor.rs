@@ -179,6 +179,30 @@ impl DeployOutcome {
     }
 }
 
+/// The [`Gate::PromoteOnly`](crate::gate::Gate::PromoteOnly) gate: an
+/// environment with `promote_from` takes code only from `forja promote`
+/// (which sets `release`), or on the recorded emergency path. A dry run
+/// sends nothing and passes.
+pub fn check_direct_deploy(
+    env: &Environment,
+    options: &DeployOptions,
+) -> Result<(), crate::gate::GateRefused> {
+    match &env.promote_from {
+        Some(from)
+            if options.release.is_none() && options.emergency.is_none() && !options.dry_run =>
+        {
+            Err(crate::gate::GateRefused::new(
+                crate::gate::Gate::PromoteOnly,
+                format!(
+                    "`{}` takes code only through `forja promote --to {}` (it promotes from `{from}`); nothing was sent. In an emergency, `forja deploy --env {} --emergency \"REASON\"` deploys anyway and is recorded in the audit log as an exception",
+                    env.name, env.name, env.name
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The code at `addresses` on `env`'s chain (after checking its chain id).
 pub async fn code_at(env: &Environment, addresses: &[Address]) -> anyhow::Result<Vec<Bytes>> {
     let url = env
@@ -412,20 +436,7 @@ impl Deployment<'_> {
         events: &(dyn Fn(Event) + Sync),
     ) -> anyhow::Result<DeployOutcome> {
         let env = self.environment;
-        if let Some(from) = &env.promote_from
-            && options.release.is_none()
-            && options.emergency.is_none()
-            && !options.dry_run
-        {
-            return Err(crate::gate::GateRefused::new(
-                crate::gate::Gate::PromoteOnly,
-                format!(
-                    "`{}` takes code only through `forja promote --to {}` (it promotes from `{from}`); nothing was sent. In an emergency, `forja deploy --env {} --emergency \"REASON\"` deploys anyway and is recorded in the audit log as an exception",
-                    env.name, env.name, env.name
-                ),
-            )
-            .into());
-        }
+        check_direct_deploy(env, options)?;
         let mut record = DeploymentRecord::load_or_default(self.root, &env.name, env.chain_id)?;
         let mut journal = Journal::load_or_new(self.root, &env.name, env.chain_id)?;
         // Plan before touching the network: refusals need no node.

@@ -131,13 +131,19 @@ pub fn forja_tags(root: &Path) -> Vec<(String, String)> {
         return Vec::new();
     };
     let mut tags = Vec::new();
-    let names = repo.tag_names(Some("forja/*")).ok();
-    for name in names.iter().flat_map(|n| n.iter().flatten()) {
+    let Ok(names) = repo.tag_names(Some("forja/*")) else {
+        return tags;
+    };
+    for index in 0..names.len() {
+        let Ok(Some(name)) = names.get(index) else {
+            continue;
+        };
         let Ok(reference) = repo.find_reference(&format!("refs/tags/{name}")) else {
             continue;
         };
         if let Ok(tag) = reference.peel_to_tag() {
-            tags.push((name.to_string(), tag.message().unwrap_or("").to_string()));
+            let message = tag.message().ok().flatten().unwrap_or("");
+            tags.push((name.to_string(), message.to_string()));
         }
     }
     tags

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use forja_compiler::{ArtifactIndex, Project};
 use forja_deploy::config::{self, Environment};
-use forja_deploy::executor::{DeployOptions, DeployOutcome, Deployment, Event, Step};
+use forja_deploy::executor::{self, DeployOptions, DeployOutcome, Deployment, Event, Step};
 use forja_deploy::manifest::Manifest;
 use forja_deploy::{audit, git, signer};
 
@@ -52,16 +52,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("--emergency needs a reason, recorded in the audit log");
         }
     }
-    if !args.no_build && !super::build::compile(&project, false, super::build::BuildReport::Human)?
-    {
-        bail!("the build failed; nothing was deployed");
-    }
     let options = DeployOptions {
         dry_run: args.dry_run,
         redeploy: args.redeploy.iter().cloned().collect::<BTreeSet<_>>(),
         emergency: args.emergency.clone(),
         ..Default::default()
     };
+    // Refused before anything is built or any key is asked for.
+    executor::check_direct_deploy(&environment, &options)?;
+    if !args.no_build && !super::build::compile(&project, false, super::build::BuildReport::Human)?
+    {
+        bail!("the build failed; nothing was deployed");
+    }
     let outcome = execute(&project, &environment, &options)?;
     report(&environment, &outcome, args.dry_run);
     if !args.dry_run && !outcome.nothing_to_do() {
