@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let actor = git2::Repository::discover(&project.root)
         .ok()
         .and_then(|r| r.signature().ok())
-        .and_then(|s| s.email().map(str::to_string))
+        .and_then(|s| s.email().ok().map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
     let (release, created) = bundle::create(&ReleaseInput {
         root: &project.root,
