@@ -87,6 +87,17 @@ fn configured(target: &Environment) -> String {
     }
 }
 
+/// Approvals apply only to environments that take releases.
+pub fn ensure_takes_releases(target: &Environment) -> anyhow::Result<()> {
+    if target.promote_from.is_none() {
+        bail!(
+            "`{}` has no `promote_from`: releases are not promoted to it, so there is nothing to approve",
+            target.name
+        );
+    }
+    Ok(())
+}
+
 /// Signs `release` for `target` and writes the approval file.
 pub fn approve(
     root: &Path,
@@ -95,12 +106,7 @@ pub fn approve(
     signer: &PrivateKeySigner,
 ) -> anyhow::Result<Approved> {
     let address = signer.address();
-    if target.promote_from.is_none() {
-        bail!(
-            "`{}` has no `promote_from`: releases are not promoted to it, so there is nothing to approve",
-            target.name
-        );
-    }
+    ensure_takes_releases(target)?;
     if !target.approvals.approvers.contains(&address) {
         bail!(
             "{address} is not an approver of `{}` (its approvers: {})",

@@ -49,7 +49,9 @@ pub struct Promotion<'a> {
     /// `target`'s `promote_from`.
     pub source: &'a Environment,
     pub release: &'a Release,
-    pub signer: PrivateKeySigner,
+    /// Loads the target's signer; called only once every gate passed, so a
+    /// refused promotion never asks for a key.
+    pub signer: &'a (dyn Fn() -> anyhow::Result<PrivateKeySigner> + Sync),
 }
 
 #[derive(Debug)]
@@ -59,7 +61,7 @@ pub enum PromoteOutcome {
     Promoted {
         record: PromotionRecord,
         path: PathBuf,
-        deployment: DeployOutcome,
+        deployment: Box<DeployOutcome>,
     },
 }
 
@@ -143,7 +145,8 @@ impl Promotion<'_> {
             environment: target,
             manifest: &bundle.manifest,
             artifacts: &bundle.artifacts,
-            signer: self.signer.clone(),
+            signer: (self.signer)()
+                .with_context(|| format!("loading the signer of `{}`", target.name))?,
             // The deployment is of the release's commit, whatever is checked out.
             tree: Some(TreeState {
                 commit: Some(commit.clone()),
@@ -198,7 +201,7 @@ impl Promotion<'_> {
         Ok(PromoteOutcome::Promoted {
             record,
             path,
-            deployment: outcome,
+            deployment: Box::new(outcome),
         })
     }
 }

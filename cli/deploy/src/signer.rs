@@ -63,6 +63,12 @@ pub fn load(
         }
         SignerConfig::Keystore { path, password_env } => {
             let path = resolve_keystore_path(path, root)?;
+            if !path.is_file() {
+                bail!(
+                    "keystore {} does not exist (create one with `forja keys new NAME --dir DIR` or `forja keys import`)",
+                    path.display()
+                );
+            }
             let password = password(password_env.as_deref(), &path, ask)?;
             decrypt(&path, &password)
         }

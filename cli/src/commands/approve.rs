@@ -42,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => bail!("say which key approves: --keystore NAME_OR_PATH or --private-key-env VAR"),
     };
     let target = config::environment(&project.config.environments, &args.env)?;
+    approval::ensure_takes_releases(&target)?;
     let release = bundle::load(root, &args.release)?;
     let approver = signer::load(&key, root, &crate::prompt::keystore_password)?;
     let outcome = approval::approve(root, &release, &target, &approver)?;

@@ -47,14 +47,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         release.content.commit,
         release.content.contracts.len()
     );
-    let signer = signer::load(&target.signer, root, &crate::prompt::keystore_password)
-        .with_context(|| format!("loading the signer of `{}`", target.name))?;
+    let load_signer = || signer::load(&target.signer, root, &crate::prompt::keystore_password);
     let promotion = Promotion {
         root,
         target: &target,
         source,
         release: &release,
-        signer,
+        signer: &load_signer,
     };
     let spinner = Spinner::new(true);
     let on_event = |event: Event| super::deploy::render_event(&spinner, event);
