@@ -367,6 +367,34 @@ mod tests {
     }
 
     #[test]
+    fn emergency_deploys_are_listed_as_exceptions() {
+        let dir = tempfile::tempdir().unwrap();
+        log_three(dir.path());
+        append(
+            dir.path(),
+            EMERGENCY_ACTION,
+            "prod",
+            None,
+            None,
+            "0x1".into(),
+            serde_json::json!({ "extra": { "reason": "hotfix" } }),
+        )
+        .unwrap();
+        let verification = verify_all(dir.path()).unwrap();
+        assert!(
+            verification.problems.is_empty(),
+            "{:?}",
+            verification.problems
+        );
+        assert_eq!(verification.exceptions.len(), 1);
+        assert_eq!(verification.exceptions[0].seq, 4);
+        assert_eq!(
+            verification.exceptions[0].detail["extra"]["reason"],
+            "hotfix"
+        );
+    }
+
+    #[test]
     fn anchors_catch_truncation_and_rewrites() {
         let dir = tempfile::tempdir().unwrap();
         log_three(dir.path());
