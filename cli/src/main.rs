@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
-mod deploy;
+mod prompt;
 mod render;
 mod watch;
 
@@ -37,11 +37,14 @@ enum Command {
     Node(commands::node::Args),
     /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
     Deploy(commands::deploy::Args),
-    /// Promote the release of an environment's `promote_from` to it, through
-    /// the clean-tree, tests, identical-artifacts and approvals gates.
-    Promote(commands::promote::Args),
-    /// Sign a release with an approver's key.
+    /// Bundle what HEAD would release (artifacts, deploy.toml, test
+    /// evidence) into releases/<id>/.
+    Release(commands::release::Args),
+    /// Sign a release for an environment with an approver's key.
     Approve(commands::approve::Args),
+    /// Deploy a release bundle to an environment, through the audit-log,
+    /// bundle, test-evidence, approvals and source-chain gates.
+    Promote(commands::promote::Args),
     /// Check the deployments audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Node(args) => commands::node::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
         Command::Deploy(args) => commands::deploy::run(args),
+        Command::Release(args) => commands::release::run(args),
         Command::Promote(args) => commands::promote::run(args),
         Command::Approve(args) => commands::approve::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::artifact::{ArtifactFile, BytecodeFile, CompilerFile};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostics::{Diagnostic, Severity, locate};
@@ -75,13 +77,39 @@ pub enum BuildError {
 }
 
 const CACHE_FILE: &str = "forja-cache.json";
-const CACHE_FORMAT: u32 = 1;
+/// 2: each artifact's content hash is recorded.
+const CACHE_FORMAT: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize, Default)]
 struct BuildCache {
     format: u32,
-    /// Unit key → the artifacts that unit wrote (relative to the root).
-    units: BTreeMap<String, Vec<PathBuf>>,
+    /// Unit key → the artifacts that unit wrote.
+    units: BTreeMap<String, Vec<CachedArtifact>>,
+}
+
+/// An artifact as the build wrote it: a unit is reused only while every one
+/// of its artifacts still has these bytes, so an edited or deleted artifact
+/// is rebuilt rather than trusted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CachedArtifact {
+    /// Relative to the project root.
+    path: PathBuf,
+    /// sha256 of the file, hex.
+    sha256: String,
+}
+
+impl CachedArtifact {
+    fn new(path: PathBuf, bytes: &[u8]) -> Self {
+        Self {
+            path,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+
+    fn is_intact(&self, root: &Path) -> bool {
+        std::fs::read(root.join(&self.path))
+            .is_ok_and(|bytes| hex::encode(Sha256::digest(&bytes)) == self.sha256)
+    }
 }
 
 /// Builds the project: compiles what changed, writes artifacts, returns
@@ -114,13 +142,13 @@ pub fn build(
     let (mut cache, cache_warning) = load_cache(&project.cache_dir().join(CACHE_FILE));
     output.diagnostics.extend(cache_warning);
     let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
-    let mut new_units: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut new_units: BTreeMap<String, Vec<CachedArtifact>> = BTreeMap::new();
     let mut written_names: BTreeMap<PathBuf, String> = BTreeMap::new();
 
     for (version, sources) in &units {
         let key = unit_key(version, &settings, &graph, sources);
         if let Some(artifacts) = cache.units.get(&key).filter(|_| !options.force)
-            && artifacts.iter().all(|a| project.root.join(a).is_file())
+            && artifacts.iter().all(|a| a.is_intact(&project.root))
         {
             new_units.insert(key, artifacts.clone());
             continue;
@@ -155,7 +183,7 @@ pub fn build(
             compiler.long_version(),
             &mut written_names,
         ) {
-            unit_artifacts.push(relative.clone());
+            unit_artifacts.push(CachedArtifact::new(relative.clone(), &bytes));
             pending_writes.push((relative, bytes));
         }
         new_units.insert(key, unit_artifacts);
@@ -168,8 +196,14 @@ pub fn build(
     for (relative, bytes) in &pending_writes {
         write_atomic(&project.root.join(relative), bytes)?;
     }
-    let kept: BTreeSet<&PathBuf> = new_units.values().flatten().collect();
-    for stale in cache.units.values().flatten().filter(|a| !kept.contains(a)) {
+    let kept: BTreeSet<&PathBuf> = new_units.values().flatten().map(|a| &a.path).collect();
+    for stale in cache
+        .units
+        .values()
+        .flatten()
+        .map(|a| &a.path)
+        .filter(|a| !kept.contains(a))
+    {
         let _ = std::fs::remove_file(project.root.join(stale));
         if let Some(dir) = project.root.join(stale).parent() {
             let _ = std::fs::remove_dir(dir); // only if now empty
@@ -509,36 +543,31 @@ fn artifacts_of(
                     .map(|s| format!("0x{s}"))
                     .unwrap_or_else(|| "0x".into())
             };
-            let mut artifact = json!({
-                "abi": contract["abi"],
-                "bytecode": {
-                    "object": with_0x(&evm["bytecode"]["object"]),
-                    "sourceMap": evm["bytecode"]["sourceMap"],
-                    "linkReferences": evm["bytecode"]["linkReferences"],
-                },
-                "deployedBytecode": {
-                    "object": with_0x(&evm["deployedBytecode"]["object"]),
-                    "sourceMap": evm["deployedBytecode"]["sourceMap"],
-                    "linkReferences": evm["deployedBytecode"]["linkReferences"],
-                    "immutableReferences": evm["deployedBytecode"]["immutableReferences"],
-                },
-                "methodIdentifiers": evm["methodIdentifiers"],
-                "storageLayout": contract["storageLayout"],
-                "rawMetadata": raw_metadata,
-                "metadata": serde_json::from_str::<Value>(raw_metadata).unwrap_or(Value::Null),
-                "userdoc": contract["userdoc"],
-                "devdoc": contract["devdoc"],
-                "id": output["sources"][unit]["id"],
-                "sourcePath": unit,
-                "compiler": { "version": long_version },
-            });
-            if !evm["gasEstimates"].is_null() {
-                artifact["gasEstimates"] = evm["gasEstimates"].clone();
-            }
-            artifacts.push((
-                relative,
-                serde_json::to_vec_pretty(&artifact).expect("artifact serialises"),
-            ));
+            let code = |part: &Value, immutables: bool| BytecodeFile {
+                object: with_0x(&part["object"]),
+                source_map: part["sourceMap"].clone(),
+                link_references: part["linkReferences"].clone(),
+                immutable_references: immutables.then(|| part["immutableReferences"].clone()),
+            };
+            let artifact = ArtifactFile {
+                abi: contract["abi"].clone(),
+                bytecode: code(&evm["bytecode"], false),
+                deployed_bytecode: code(&evm["deployedBytecode"], true),
+                method_identifiers: evm["methodIdentifiers"].clone(),
+                storage_layout: contract["storageLayout"].clone(),
+                raw_metadata: raw_metadata.to_string(),
+                metadata: serde_json::from_str::<Value>(raw_metadata).unwrap_or(Value::Null),
+                userdoc: contract["userdoc"].clone(),
+                devdoc: contract["devdoc"].clone(),
+                id: output["sources"][unit]["id"].clone(),
+                source_path: Some(unit.clone()),
+                compiler: Some(CompilerFile {
+                    version: long_version.to_string(),
+                }),
+                gas_estimates: (!evm["gasEstimates"].is_null())
+                    .then(|| evm["gasEstimates"].clone()),
+            };
+            artifacts.push((relative, artifact.to_bytes()));
         }
     }
     artifacts

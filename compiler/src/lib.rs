@@ -5,12 +5,14 @@
 //! This crate knows nothing of chains, nodes or deployments, and never prints:
 //! it returns values and errors that the `forja` binary renders.
 
+pub mod artifact;
 pub mod build;
 pub mod diagnostics;
 pub mod project;
 pub mod solc;
 pub mod sources;
 
+pub use artifact::{Artifact, ArtifactError, ArtifactFile, ArtifactIndex};
 pub use build::{BuildError, BuildEvent, BuildOptions, BuildOutput, build, standard_json_inputs};
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use project::{Project, ProjectError, Remapping};

@@ -11,6 +11,7 @@ use std::{
     time::SystemTime,
 };
 
+use forja_compiler::ArtifactFile;
 use serde_json::Value;
 
 use crate::index::{FileData, Symbol, SymbolKind};
@@ -90,14 +91,14 @@ impl GasEstimates {
         }
         let estimates = std::fs::read(artifact)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .filter(|json| {
+            .and_then(|bytes| serde_json::from_slice::<ArtifactFile>(&bytes).ok())
+            .filter(|file| {
                 // Two files of one name: the artifact must come from this one.
-                json["sourcePath"]
-                    .as_str()
+                file.source_path
+                    .as_deref()
                     .is_some_and(|path| same_file(&root.join(path), source))
             })
-            .map(|mut json| json["gasEstimates"].take())
+            .and_then(|file| file.gas_estimates)
             .filter(|estimates| !estimates.is_null())
             .map(Arc::new);
         self.by_artifact

@@ -69,18 +69,43 @@ impl Node {
     }
 
     fn start_on(kind: &NodeKind, chain_id: u64, data_dir: &Path, port: u16) -> Self {
+        Self::spawn(kind, chain_id, data_dir, port, true, true)
+    }
+
+    /// A chain kept in memory only, so that `anvil_setCode` is allowed.
+    fn start_in_memory(kind: &NodeKind, chain_id: u64, dir: &Path) -> Self {
+        Self::spawn(kind, chain_id, dir, 0, true, false)
+    }
+
+    /// A `forja node` that makes blocks only when transactions arrive (its
+    /// default).
+    fn start_idle(chain_id: u64, data_dir: &Path) -> Self {
+        Self::spawn(&NodeKind::Forja, chain_id, data_dir, 0, false, true)
+    }
+
+    fn spawn(
+        kind: &NodeKind,
+        chain_id: u64,
+        data_dir: &Path,
+        port: u16,
+        periodic: bool,
+        persist: bool,
+    ) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let mut command = match kind {
             NodeKind::Forja => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_forja"));
+                c.arg("node");
                 // Blocks every second (not only on demand) so that
                 // confirmations > 1 complete; run from the data directory
                 // so no ./network.toml is picked up.
-                c.args(["node", "--block-period", "1"])
-                    .current_dir(data_dir)
-                    .arg("--data-dir")
-                    .arg(data_dir)
-                    .env("FORJA_HOME", forja_home());
+                if periodic {
+                    c.args(["--block-period", "1"]);
+                }
+                c.current_dir(data_dir).env("FORJA_HOME", forja_home());
+                if persist {
+                    c.arg("--data-dir").arg(data_dir);
+                }
                 c
             }
             NodeKind::Anvil(path) => {
@@ -285,18 +310,39 @@ fn chain_state(url: &str, account: Address, contracts: &[Address]) -> (u64, Vec<
         .block_on(nonce_and_code(url, account, contracts))
 }
 
-/// The release id `forja promote` prints (`Release <id>: …`).
+/// The release id `forja release` prints (`Created release <id> (…`).
 fn release_id(output: &Output) -> String {
     let all = text(output);
     let line = all
         .lines()
-        .find(|l| l.starts_with("Release "))
+        .find(|l| l.starts_with("Created release "))
         .unwrap_or_else(|| panic!("no release line in:\n{all}"));
-    line["Release ".len()..]
-        .split(':')
+    line["Created release ".len()..]
+        .split(' ')
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Runs the git CLI, as the team and the CI script do.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=forja e2e",
+            "-c",
+            "user.email=e2e@example.org",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git is installed (these tests drive it as a team does)");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed:\n{}",
+        text(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A project from the basic template wired to the given environments.
@@ -309,17 +355,50 @@ fn project(tmp: &Path, environments: &str) -> PathBuf {
     root
 }
 
+/// Replaces the code at `address` through the dev node's `anvil_setCode`.
+fn set_code(url: &str, address: Address, code: &[u8]) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
+            let _: serde_json::Value = provider
+                .raw_request(
+                    "anvil_setCode".into(),
+                    (address, format!("0x{}", hex::encode(code))),
+                )
+                .await
+                .unwrap();
+        });
+}
+
+fn code_at(url: &str, address: Address) -> Vec<u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
+            provider.get_code_at(address).await.unwrap().to_vec()
+        })
+}
+
+/// The flow as a team lives it: deploy to dev, commit the records, make
+/// the release, two approvers approve from their own clones and the clones
+/// are merged, then a fresh clone (no out/, no cache) runs the template's
+/// CI steps to promote to preprod and prod. Every bypass on the way is
+/// refused naming its gate.
 #[test]
-fn full_flow_from_dev_to_prod_through_every_gate() {
+fn a_release_goes_from_dev_to_prod_through_every_gate() {
     let kind = require_node!();
     let tmp = tempfile::tempdir().unwrap();
-    let dev = Node::start(&kind, 31337, &tmp.path().join("dev-chain"));
+    let dev = Node::start_in_memory(&kind, 31337, &tmp.path().join("dev-chain"));
     let preprod = Node::start(&kind, 31338, &tmp.path().join("preprod-chain"));
     let prod = Node::start(&kind, 31339, &tmp.path().join("prod-chain"));
 
     let (preprod_deployer, prod_deployer) = (dev_key(1), dev_key(2));
     let (approver_a, approver_b, outsider) = (dev_key(3), dev_key(4), dev_key(5));
-    let keys_dir = tmp.path().join("keys");
     let environments = format!(
         r#"[environments.dev]
 rpc_url = "{dev}"
@@ -328,7 +407,7 @@ chain_id = 31337
 [environments.preprod]
 rpc_url = "{preprod}"
 chain_id = 31338
-signer = {{ keystore = "{keystore}" }}
+signer = {{ keystore = "keys/preprod-deployer.json", password_env = "FORJA_KEYSTORE_PASSWORD" }}
 confirmations = 2
 promote_from = "dev"
 approvals = {{ required = 1, approvers = ["{a}"] }}
@@ -349,29 +428,20 @@ signer = {{ dev_account = 0 }}
         dev = dev.url(),
         preprod = preprod.url(),
         prod = prod.url(),
-        keystore = keys_dir.join("preprod-deployer.json").display(),
         a = approver_a.address(),
         b = approver_b.address(),
     );
     let root = project(tmp.path(), &environments);
     std::fs::write(
         root.join("deploy.toml"),
-        r#"[[contracts]]
-name = "Counter"
-args = [5]
-
-[[calls]]
-contract = "Counter"
-function = "setNumber"
-args = [7]
-"#,
+        "[[contracts]]\nname = \"Counter\"\nargs = [5]\n\n[[calls]]\ncontract = \"Counter\"\nfunction = \"setNumber\"\nargs = [7]\n",
     )
     .unwrap();
-    let commit = commit_all(&root, "environments");
 
-    // Keys: the preprod deployer's key goes into an encrypted keystore.
+    // The preprod deployer's key is committed encrypted; CI has its password.
     let password = "correct horse battery staple";
     let preprod_hex = key_hex(&preprod_deployer);
+    let keys_dir = root.join("keys");
     let import = forja_with(
         &root,
         &[
@@ -389,64 +459,43 @@ args = [7]
         ],
     );
     assert_success(&import);
-    let created = forja_with(
-        &root,
-        &["keys", "new", "spare", "--dir", keys_dir.to_str().unwrap()],
-        &[("FORJA_KEYSTORE_PASSWORD", password)],
-    );
-    assert_success(&created);
-    let spare: serde_json::Value = json(&keys_dir.join("spare.json"));
-    assert!(spare["crypto"]["kdf"] == "scrypt", "{spare}");
-    let duplicate = forja_with(
-        &root,
-        &["keys", "new", "spare", "--dir", keys_dir.to_str().unwrap()],
-        &[("FORJA_KEYSTORE_PASSWORD", password)],
-    );
-    assert_refused(&duplicate, "already exists");
     let listed = forja_with(
         &root,
         &["keys", "list", "--dir", keys_dir.to_str().unwrap()],
         &[],
     );
-    assert_success(&listed);
     assert!(
         text(&listed).contains(&preprod_deployer.address().to_string()),
         "{}",
         text(&listed)
     );
-    assert_eq!(text(&listed).lines().count(), 2, "{}", text(&listed));
-    for output in [&import, &created, &listed] {
+    for output in [&import, &listed] {
         assert!(
             !text(output).contains(&preprod_hex[2..]),
             "a key was printed"
         );
         assert!(!text(output).contains(password), "a password was printed");
     }
+    let commit = commit_all(&root, "environments, deployer keystore");
+    let prod_hex = key_hex(&prod_deployer);
     let vars = [
         ("FORJA_KEYSTORE_PASSWORD", password),
-        ("E2E_PROD_KEY", &key_hex(&prod_deployer) as &str),
+        ("E2E_PROD_KEY", prod_hex.as_str()),
     ];
     let run = |args: &[&str]| forja_with(&root, args, &vars);
 
-    assert_success(&run(&["build"]));
+    // A filtered run is recorded as such and is no evidence.
+    assert_success(&run(&["test", "--match-test", "test_Increment"]));
+    let report = json(&root.join("cache/test-report.json"));
+    assert_eq!(report["filters"][0], "--match-test test_Increment");
+    assert_refused(&run(&["release"]), "gate `test evidence` refused");
     assert_success(&run(&["test"]));
     assert_eq!(json(&root.join("cache/test-report.json"))["commit"], commit);
 
-    // The wrong chain is refused before anything is sent.
     assert_refused(
         &run(&["deploy", "--env", "wrongchain"]),
         "expects chain id 4242, but",
     );
-
-    // Deploy to dev, then again: nothing to do.
-    let plan = run(&["deploy", "--env", "dev", "--dry-run"]);
-    assert_success(&plan);
-    assert!(
-        text(&plan).contains("deploy Counter") && text(&plan).contains("nothing was sent"),
-        "{}",
-        text(&plan)
-    );
-    assert!(!root.join("deployments/dev.json").exists());
     let deployed = run(&["deploy", "--env", "dev"]);
     assert_success(&deployed);
     assert!(
@@ -454,131 +503,199 @@ args = [7]
         "{}",
         text(&deployed)
     );
-    let dev_record = json(&root.join("deployments/dev.json"));
-    let counter = &dev_record["contracts"][0];
-    assert_eq!(counter["commit"], commit);
-    assert_eq!(counter["constructor_args"][0], "5");
-    assert_eq!(dev_record["calls"].as_array().unwrap().len(), 1);
-    for field in [
-        "address",
-        "tx_hash",
-        "creation_code_hash",
-        "runtime_code_hash",
-        "deployer",
-        "deployed_at",
+    let counter: Address = json(&root.join("deployments/dev.json"))["contracts"][0]["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Prod takes code only through `forja promote`, --redeploy or not.
+    for args in [
+        &["deploy", "--env", "prod"][..],
+        &["deploy", "--env", "prod", "--redeploy", "Counter"],
     ] {
-        assert!(counter[field].is_string(), "{field} recorded");
+        assert_refused(&run(args), "gate `promote-only` refused");
     }
+    assert!(!root.join("deployments/prod.json").exists());
+
+    // Committing the records does not stop the tested commit being released.
+    commit_all(&root, "dev records");
+    let made = run(&["release"]);
+    assert_success(&made);
+    let id = release_id(&made);
+    let bundle = root.join("releases").join(&id);
+    let release = json(&bundle.join("release.json"));
+    assert_eq!(release["content"]["commit"], commit);
+    assert_eq!(release["content"]["evidence"]["passed"], 4);
+    for file in [
+        "deploy.toml",
+        "test-report.json",
+        "artifacts/Counter.sol/Counter.json",
+    ] {
+        assert!(bundle.join(file).is_file(), "{file} is in the bundle");
+    }
+    let again = run(&["release"]);
     assert!(
-        counter["compiler"]["version"]
-            .as_str()
-            .unwrap()
-            .starts_with("0.8.30")
-    );
-    let again = run(&["deploy", "--env", "dev"]);
-    assert_success(&again);
-    assert!(
-        text(&again).contains("Nothing to deploy"),
+        text(&again).contains(&format!("Already have release {id}")),
         "{}",
         text(&again)
     );
+    commit_all(&root, "release");
 
-    // Gate 4 first shows the release id.
-    let refused = run(&["promote", "--to", "preprod"]);
-    assert_refused(&refused, "gate 4 (approvals) refused");
-    let id = release_id(&refused);
-
-    // Gate 1: a dirty tree.
+    // A tampered bundle artifact is refused before anything else is looked at.
+    let artifact = bundle.join("artifacts/Counter.sol/Counter.json");
+    let saved = std::fs::read(&artifact).unwrap();
     std::fs::write(
-        root.join("src/Extra.sol"),
-        "// SPDX-License-Identifier: MIT\n",
+        &artifact,
+        String::from_utf8_lossy(&saved).replacen("0x60", "0x61", 1),
     )
     .unwrap();
     assert_refused(
         &run(&["promote", "--to", "preprod"]),
-        "gate 1 (clean tree) refused",
+        "gate `bundle` refused",
     );
-    std::fs::remove_file(root.join("src/Extra.sol")).unwrap();
-
-    // Gate 2: no passing test report for the commit.
-    let report = root.join("cache/test-report.json");
-    let saved_report = std::fs::read(&report).unwrap();
-    std::fs::remove_file(&report).unwrap();
+    std::fs::write(&artifact, &saved).unwrap();
     assert_refused(
         &run(&["promote", "--to", "preprod"]),
-        "gate 2 (tests) refused",
+        "gate `approvals` refused",
     );
-    std::fs::write(&report, &saved_report).unwrap();
 
-    // Gate 3: an artifact that is not the one deployed in dev.
-    let artifact_path = root.join("out/Counter.sol/Counter.json");
-    let saved_artifact = std::fs::read_to_string(&artifact_path).unwrap();
-    let mut artifact: serde_json::Value = serde_json::from_str(&saved_artifact).unwrap();
-    let code = artifact["bytecode"]["object"].as_str().unwrap().to_string();
-    artifact["bytecode"]["object"] = format!("{}00", code).into();
-    std::fs::write(&artifact_path, artifact.to_string()).unwrap();
-    assert_refused(
-        &run(&["promote", "--to", "preprod"]),
-        "gate 3 (identical artifacts) refused",
-    );
-    std::fs::write(&artifact_path, saved_artifact).unwrap();
-
-    // Gate 4: an outsider cannot approve; a signature over something else
-    // does not count.
-    let outsider_hex = key_hex(&outsider);
-    assert_refused(
-        &forja_with(
-            &root,
-            &["approve", "--release", &id, "--private-key-env", "K"],
-            &[("K", &outsider_hex)],
-        ),
-        "is not an approver of `preprod`",
-    );
-    assert_refused(
-        &forja_with(
-            &root,
+    // Two approvers, each in their own clone, approve by commit; an outsider cannot.
+    let clones: Vec<PathBuf> = ["alice", "bob"]
+        .iter()
+        .map(|name| {
+            let clone = tmp.path().join(name);
+            git(
+                tmp.path(),
+                &[
+                    "clone",
+                    "-q",
+                    root.to_str().unwrap(),
+                    clone.to_str().unwrap(),
+                ],
+            );
+            clone
+        })
+        .collect();
+    let approve = |clone: &Path, key: &PrivateKeySigner, env: &str| {
+        forja_with(
+            clone,
             &[
                 "approve",
                 "--release",
-                "000000000000",
+                &id,
+                "--env",
+                env,
                 "--private-key-env",
                 "K",
             ],
-            &[("K", &outsider_hex)],
-        ),
-        "no release 000000000000",
-    );
-    let forged = serde_json::json!([{
-        "approver": approver_a.address(),
-        "signature": format!("0x{}", hex::encode(alloy::signers::SignerSync::sign_message_sync(&approver_a, b"something else").unwrap().as_bytes())),
-        "signed_at": "2026-01-01T00:00:00Z",
-    }]);
-    std::fs::create_dir_all(root.join("releases")).unwrap();
-    std::fs::write(
-        root.join(format!("releases/{id}.approvals.json")),
-        forged.to_string(),
-    )
-    .unwrap();
+            &[("K", &key_hex(key))],
+        )
+    };
     assert_refused(
-        &run(&["promote", "--to", "preprod"]),
-        "does not sign this release",
+        &approve(&clones[1], &outsider, "prod"),
+        "is not an approver of `prod`",
     );
-
-    let approve_a = forja_with(
-        &root,
-        &["approve", "--release", &id, "--private-key-env", "K"],
-        &[("K", &key_hex(&approver_a))],
-    );
-    assert_success(&approve_a);
+    assert_success(&approve(&clones[0], &approver_a, "preprod"));
+    assert_success(&approve(&clones[0], &approver_a, "prod"));
+    let first = approve(&clones[1], &approver_b, "prod");
     assert!(
-        text(&approve_a).contains("1/1 approval(s)"),
+        text(&first).contains("1/2 approval(s) for `prod`"),
         "{}",
-        text(&approve_a)
+        text(&first)
+    );
+    let duplicate = approve(&clones[1], &approver_b, "prod");
+    assert!(
+        text(&duplicate).contains("had already approved") && text(&duplicate).contains("still 1/2"),
+        "{}",
+        text(&duplicate)
+    );
+    for clone in &clones {
+        git(clone, &["add", "releases"]);
+        git(clone, &["commit", "-q", "-m", "approval"]);
+        git(
+            &root,
+            &[
+                "pull",
+                "-q",
+                "--no-rebase",
+                "--no-edit",
+                clone.to_str().unwrap(),
+                "HEAD",
+            ],
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(bundle.join("approvals")).unwrap().count(),
+        3,
+        "both clones' approvals are merged"
     );
 
-    let promoted = run(&["promote", "--to", "preprod"]);
-    assert_success(&promoted);
-    let preprod_record = json(&root.join("deployments/preprod.json"));
+    // The source chain must run the release's code.
+    let original = code_at(&dev.url(), counter);
+    let mut altered = original.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 0xff;
+    set_code(&dev.url(), counter, &altered);
+    let refused = run(&["promote", "--to", "preprod"]);
+    assert_refused(&refused, "gate `source chain` refused");
+    assert!(
+        text(&refused).contains("differs from the artifact"),
+        "{}",
+        text(&refused)
+    );
+    set_code(&dev.url(), counter, &original);
+
+    // A fresh clone runs the template's CI steps: no out/, no test cache.
+    let fresh = tmp.path().join("ci");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            root.to_str().unwrap(),
+            fresh.to_str().unwrap(),
+        ],
+    );
+    assert!(!fresh.join("out").exists() && !fresh.join("cache").exists());
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_forja")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ci = |args: &[&str]| {
+        let output = Command::new("sh")
+            .arg("ci/forja.sh")
+            .args(args)
+            .current_dir(&fresh)
+            .env("PATH", &path)
+            .env("FORJA_HOME", forja_home())
+            .env("NO_COLOR", "1")
+            .envs(vars)
+            .output()
+            .expect("sh runs");
+        assert_success(&output);
+        output
+    };
+    let promoted = ci(&["promote", "preprod"]);
+    for gate in [
+        "audit log",
+        "bundle",
+        "test evidence",
+        "approvals",
+        "source chain",
+    ] {
+        assert!(
+            text(&promoted).contains(&format!("gate `{gate}` passed")),
+            "{}",
+            text(&promoted)
+        );
+    }
+    assert!(
+        !fresh.join("out").exists(),
+        "the bundle was deployed, nothing was built"
+    );
+    let preprod_record = json(&fresh.join("deployments/preprod.json"));
     assert_eq!(preprod_record["release"], id.as_str());
     assert_eq!(
         preprod_record["contracts"][0]["deployer"]
@@ -587,48 +704,24 @@ args = [7]
             .to_lowercase(),
         preprod_deployer.address().to_string().to_lowercase()
     );
-    assert_eq!(
-        preprod_record["contracts"][0]["runtime_code_hash"],
-        counter["runtime_code_hash"]
-    );
-    let release = json(&root.join(format!("releases/{id}.json")));
-    assert_eq!(release["manifest"]["from"], "dev");
-    assert_eq!(release["approvals"].as_array().unwrap().len(), 1);
-    let repo = git2::Repository::open(&root).unwrap();
-    let tagged = repo
-        .revparse_single(&format!("refs/tags/forja/preprod/{id}"))
-        .unwrap()
-        .peel_to_commit()
-        .unwrap();
-    assert_eq!(tagged.id().to_string(), commit);
-    let rerun = run(&["promote", "--to", "preprod"]);
-    assert_success(&rerun);
-    assert!(
-        text(&rerun).contains("Nothing to promote"),
-        "{}",
-        text(&rerun)
-    );
 
-    // Prod needs two distinct approvers.
-    let refused = run(&["promote", "--to", "prod"]);
-    assert_refused(&refused, "needs 2 approval(s)");
-    let prod_id = release_id(&refused);
-    assert_ne!(prod_id, id);
-    for approver in [&approver_a, &approver_a] {
-        assert_success(&forja_with(
-            &root,
-            &["approve", "--release", &prod_id, "--private-key-env", "K"],
-            &[("K", &key_hex(approver))],
-        ));
-    }
-    assert_refused(&run(&["promote", "--to", "prod"]), "has 1 valid");
-    assert_success(&forja_with(
-        &root,
-        &["approve", "--release", &prod_id, "--private-key-env", "K"],
-        &[("K", &key_hex(&approver_b))],
-    ));
-    assert_success(&run(&["promote", "--to", "prod"]));
-    let prod_record = json(&root.join("deployments/prod.json"));
+    // An audit log cut short stops the next promotion.
+    let log_path = fresh.join("deployments/audit.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    std::fs::write(
+        &log_path,
+        format!("{}\n", lines[..lines.len() - 1].join("\n")),
+    )
+    .unwrap();
+    assert_refused(
+        &forja_with(&fresh, &["promote", "--to", "prod"], &vars),
+        "gate `audit log` refused",
+    );
+    std::fs::write(&log_path, &log).unwrap();
+
+    ci(&["promote", "prod"]);
+    let prod_record = json(&fresh.join("deployments/prod.json"));
     let prod_counter: Address = prod_record["contracts"][0]["address"]
         .as_str()
         .unwrap()
@@ -637,22 +730,147 @@ args = [7]
     let (prod_nonce, code) = chain_state(&prod.url(), prod_deployer.address(), &[prod_counter]);
     assert_eq!(prod_nonce, 2, "one deployment and one call on prod");
     assert!(code[0] > 0);
+    let promotion = json(&fresh.join(format!("releases/{id}/promotions/prod.json")));
+    assert_eq!(promotion["approvers"].as_array().unwrap().len(), 2);
+    let repo = git2::Repository::open(&fresh).unwrap();
+    let tag = repo
+        .find_reference(&format!("refs/tags/forja/prod/{id}"))
+        .unwrap()
+        .peel_to_tag()
+        .expect("an annotated tag");
+    assert_eq!(tag.target_id().to_string(), commit);
+    assert!(tag.message().unwrap().unwrap().contains("audit-head: "));
+    assert!(
+        git(&fresh, &["status", "--porcelain"]).trim().is_empty(),
+        "the CI script committed the records"
+    );
+    let rerun = forja_with(&fresh, &["promote", "--to", "prod"], &vars);
+    assert!(
+        text(&rerun).contains("Nothing to promote"),
+        "{}",
+        text(&rerun)
+    );
 
-    // The audit log verifies, and tampering is detected.
-    let verified = run(&["audit", "verify"]);
+    // The CI test job passes in the same clone.
+    ci(&["test"]);
+
+    // The audit log verifies; cut short or rewritten, it does not.
+    let verified = forja_with(&fresh, &["audit", "verify"], &[]);
     assert_success(&verified);
     assert!(
-        text(&verified).contains("3 entries, 2 release(s) anchored"),
+        text(&verified).contains("4 entries") && text(&verified).contains("0 exception(s)"),
         "{}",
         text(&verified)
     );
-    let log_path = root.join("deployments/audit.log");
     let log = std::fs::read_to_string(&log_path).unwrap();
-    std::fs::write(&log_path, log.replacen("\"preprod\"", "\"prod\"", 1)).unwrap();
-    assert_refused(&run(&["audit", "verify"]), "line 2");
     let lines: Vec<&str> = log.lines().collect();
-    std::fs::write(&log_path, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
-    assert_refused(&run(&["audit", "verify"]), "which the log no longer has");
+    std::fs::write(&log_path, format!("{}\n", lines[..2].join("\n"))).unwrap();
+    assert_refused(
+        &forja_with(&fresh, &["audit", "verify"], &[]),
+        "removed from its end",
+    );
+    std::fs::remove_file(&log_path).unwrap();
+    for env in ["dev", "release", "preprod", "prod"] {
+        forja_deploy::audit::append(
+            &fresh,
+            "deploy",
+            env,
+            None,
+            None,
+            "0x0".into(),
+            serde_json::Value::Null,
+        )
+        .unwrap();
+    }
+    assert_refused(
+        &forja_with(&fresh, &["audit", "verify"], &[]),
+        "the log was rewritten",
+    );
+}
+
+/// A dev chain that was reset is deployed to again; any other environment
+/// says what is wrong instead.
+#[test]
+fn a_reset_chain_is_redeployed_on_dev_and_reported_elsewhere() {
+    let kind = require_node!();
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("chain");
+    let mut node = Node::start(&kind, 31343, &data_dir);
+    let prod_hex = key_hex(&dev_key(6));
+    let root = project(
+        tmp.path(),
+        &format!(
+            "[environments.dev]\nrpc_url = \"{url}\"\nchain_id = 31343\n\n[environments.staging]\nrpc_url = \"{url}\"\nchain_id = 31343\nsigner = {{ private_key_env = \"E2E_KEY\" }}\n",
+            url = node.url()
+        ),
+    );
+    let vars = [("E2E_KEY", prod_hex.as_str())];
+    assert_success(&forja_with(&root, &["deploy", "--env", "dev"], &vars));
+    assert_success(&forja_with(
+        &root,
+        &["deploy", "--env", "staging", "--no-build"],
+        &vars,
+    ));
+
+    // The chain is thrown away and started afresh on the same port.
+    node.kill();
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    let port = node.port;
+    let _old = std::mem::replace(&mut node, Node::start_on(&kind, 31343, &data_dir, port));
+
+    let again = forja_with(&root, &["deploy", "--env", "dev", "--no-build"], &vars);
+    assert_success(&again);
+    assert!(
+        text(&again).contains("the chain has no code there; deploying it again"),
+        "{}",
+        text(&again)
+    );
+    let counter: Address = json(&root.join("deployments/dev.json"))["contracts"][0]["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!code_at(&node.url(), counter).is_empty());
+
+    let refused = forja_with(&root, &["deploy", "--env", "staging", "--no-build"], &vars);
+    assert_refused(&refused, "records contracts that `staging`");
+    assert!(
+        text(&refused).contains("the chain has no code there"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// On a chain that makes blocks only for transactions, waiting for a second
+/// confirmation times out with the reason and the way out.
+#[test]
+fn a_confirmation_wait_on_an_idle_chain_says_why() {
+    let kind = require_node!();
+    if !matches!(kind, NodeKind::Forja) {
+        return; // anvil's on-demand mode is not what this is about
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start_idle(31344, &tmp.path().join("chain"));
+    let root = project(
+        tmp.path(),
+        &format!(
+            "[environments.dev]\nrpc_url = \"{}\"\nchain_id = 31344\nconfirmations = 2\ntimeout_secs = 4\n",
+            node.url()
+        ),
+    );
+    let waited = forja_with(&root, &["deploy", "--env", "dev"], &[]);
+    assert_refused(&waited, "only 1/2 confirmations after 4s");
+    for expected in [
+        "still waiting, no new block for",
+        "forja node --block-period",
+        "confirmations = 1",
+    ] {
+        assert!(
+            text(&waited).contains(expected),
+            "{expected}: {}",
+            text(&waited)
+        );
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -182,6 +182,34 @@ fn a_corrupt_cache_is_discarded_with_a_warning() {
         "{}",
         text(&build)
     );
+
+    // An artifact edited or deleted behind the cache's back is rebuilt.
+    let artifact = project.join("out/Counter.sol/Counter.json");
+    let good = std::fs::read(&artifact).unwrap();
+    std::fs::write(
+        &artifact,
+        String::from_utf8_lossy(&good).replacen("0x60", "0x61", 1),
+    )
+    .unwrap();
+    let rebuilt = forja(&project, &["build"]);
+    assert_success(&rebuilt);
+    assert!(
+        !text(&rebuilt).contains("No files changed"),
+        "{}",
+        text(&rebuilt)
+    );
+    assert_eq!(
+        std::fs::read(&artifact).unwrap(),
+        good,
+        "the tampered artifact was rebuilt"
+    );
+    std::fs::remove_file(&artifact).unwrap();
+    assert_success(&forja(&project, &["build"]));
+    assert_eq!(
+        std::fs::read(&artifact).unwrap(),
+        good,
+        "the deleted artifact was rebuilt"
+    );
 }
 
 #[test]

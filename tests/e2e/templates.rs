@@ -143,18 +143,28 @@ fn new_build_test(template: &str, expected_files: &[&str]) {
     for ignored in ["out/", "cache/", "node_modules/"] {
         assert!(gitignore.lines().any(|l| l == ignored), "{gitignore}");
     }
-    // CI: install forja, build, test with a JUnit report, deploy and promote.
+    // CI: install forja, then the job steps of ci/forja.sh: build, a full
+    // test run with a JUnit report, deploy to dev, promote.
     for ci in [".github/workflows/forja.yml", ".gitlab-ci.yml"] {
         let job = read(project.join(ci));
         for step in [
             "cargo install --locked --git https://github.com/forja-rs/forja",
-            "forja build",
-            "forja test --junit report.xml",
-            "forja deploy --env dev",
-            "forja promote --to",
+            "sh ci/forja.sh test",
+            "sh ci/forja.sh deploy-dev",
+            "sh ci/forja.sh promote",
         ] {
             assert!(job.contains(step), "{ci} lacks `{step}`");
         }
+    }
+    let script = read(project.join("ci/forja.sh"));
+    for step in [
+        "forja build",
+        "forja test --junit report.xml",
+        "forja deploy --env dev",
+        "forja promote --to",
+        "forja audit verify",
+    ] {
+        assert!(script.contains(step), "ci/forja.sh lacks `{step}`");
     }
 
     // A git repository with one commit holding every generated file and a

@@ -1,20 +1,23 @@
-//! `forja approve --release ID`: sign a release with an approver's key.
+//! `forja approve --release ID --env E`: sign a release for an environment
+//! with an approver's key, into `releases/<id>/approvals/<address>-<env>.json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use forja_compiler::Project;
-
-use crate::deploy::config::{self, SignerConfig};
-use crate::deploy::manifest::Manifest;
-use crate::deploy::{release, signer};
+use forja_deploy::approval::{self, Approved};
+use forja_deploy::config::{self, SignerConfig};
+use forja_deploy::{bundle, signer};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The release id `forja promote` printed.
+    /// The release id (`forja release` prints it), or a unique prefix.
     #[arg(long)]
     pub release: String,
+    /// The environment the approval lets the release reach.
+    #[arg(long, short)]
+    pub env: String,
     /// The approver's keystore: a name in the forja keystore directory, or a
     /// path. Its password comes from FORJA_KEYSTORE_PASSWORD or a prompt.
     #[arg(long, conflicts_with = "private_key_env")]
@@ -38,57 +41,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(var)) => SignerConfig::PrivateKeyEnv(var.clone()),
         _ => bail!("say which key approves: --keystore NAME_OR_PATH or --private-key-env VAR"),
     };
-    let environments = config::parse_environments(&project.config.environments)?;
-    let manifest = Manifest::load(&root.join("deploy.toml"))?;
-
-    // The release is whichever promotion candidate has this id.
-    let mut candidates = Vec::new();
-    for target in environments.values() {
-        let Some(from) = &target.promote_from else {
-            continue;
-        };
-        let Ok(candidate) = release::candidate(
-            root,
-            &project.config.name,
-            target,
-            &environments[from],
-            &manifest,
-        ) else {
-            continue;
-        };
-        if candidate.id() == args.release {
-            let approver = signer::load(&key, root)?;
-            release::approve(root, &candidate, &target.approvals, &approver)?;
-            let (valid, _) = release::valid_approvals(root, &candidate, &target.approvals)?;
-            println!(
-                "Approved release {} (`{}` → `{}`, commit {}, manifest hash {}) as {}; {}/{} approval(s).",
-                args.release,
-                candidate.from,
-                candidate.to,
-                candidate.commit,
-                candidate.hash(),
-                approver.address(),
-                valid.len(),
-                target.approvals.required
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        candidates.push(format!(
-            "{} (`{}` → `{}`)",
-            candidate.id(),
-            candidate.from,
-            candidate.to
-        ));
-    }
-    if candidates.is_empty() {
-        bail!(
-            "no release {}: nothing is ready to promote (deploy an environment that another one promotes from)",
-            args.release
-        );
-    }
-    bail!(
-        "no release {}: the releases ready to promote now are {}",
-        args.release,
-        candidates.join(", ")
+    let target = config::environment(&project.config.environments, &args.env)?;
+    approval::ensure_takes_releases(&target)?;
+    let release = bundle::load(root, &args.release)?;
+    let approver = signer::load(&key, root, &crate::prompt::keystore_password)?;
+    let outcome = approval::approve(root, &release, &target, &approver)?;
+    let tally = approval::tally(root, &release, &target)?;
+    let count = format!(
+        "{}/{} approval(s) for `{}`",
+        tally.valid.len(),
+        target.approvals.required,
+        target.name
     );
+    match outcome {
+        Approved::New(_, path) => println!(
+            "Approved release {} (digest {}, commit {}) for `{}` as {}; {count}. Commit {}.",
+            release.id,
+            release.digest,
+            release.content.commit,
+            target.name,
+            approver.address(),
+            path.strip_prefix(root).unwrap_or(&path).display()
+        ),
+        Approved::AlreadyApproved(_, path) => println!(
+            "{} had already approved release {} for `{}` ({}); a duplicate approval counts once: still {count}.",
+            approver.address(),
+            release.id,
+            target.name,
+            path.strip_prefix(root).unwrap_or(&path).display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

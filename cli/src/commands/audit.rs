@@ -1,18 +1,18 @@
-//! `forja audit verify`: check the hash chain of deployments/audit.log.
+//! `forja audit verify`: check deployments/audit.log's hash chain and the
+//! log against every anchor of its head kept in git.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use forja_compiler::Project;
-
-use crate::deploy::audit;
-use crate::deploy::release::{ReleaseRecord, releases_dir};
+use forja_deploy::audit;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Verify that no entry of deployments/audit.log was edited, removed,
-    /// inserted or reordered, and that every release is in it.
+    /// inserted or reordered, that it was not cut short or rewritten (its
+    /// head is anchored in release bundles, promotion records and tags), and
+    /// list the exceptions it records (emergency deploys).
     Verify {
         /// Project directory (or any directory inside it).
         #[arg(long, default_value = ".")]
@@ -23,49 +23,32 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify { root } = command;
     let project = Project::discover(&root)?;
-    let path = audit::audit_log_path(&project.root);
-    let report = audit::verify(&path)?;
-    if let Some(problem) = report.problem {
-        eprintln!("error: {} does not verify: {problem}", path.display());
+    let verification = audit::verify_all(&project.root)?;
+    for exception in &verification.exceptions {
+        println!(
+            "exception: entry {} ({}): emergency deploy to `{}` by {}, bypassing `forja promote`: {}",
+            exception.seq,
+            exception.time,
+            exception.environment,
+            exception.actor,
+            exception.detail["extra"]["reason"]
+                .as_str()
+                .unwrap_or("(no reason recorded)")
+        );
+    }
+    if !verification.problems.is_empty() {
+        for problem in &verification.problems {
+            eprintln!("error: audit log does not verify: {problem}");
+        }
         return Ok(ExitCode::FAILURE);
     }
-    // Releases carry the hash of the entry that logged them: a log cut
-    // short after a release no longer contains it.
-    let mut releases = 0;
-    let dir = releases_dir(&project.root);
-    if dir.is_dir() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let file = entry?.path();
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !name.ends_with(".json") || name.ends_with(".approvals.json") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&file)?;
-            let release: ReleaseRecord = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a release record", file.display()))?;
-            if !report.hashes.contains(&release.audit_entry) {
-                eprintln!(
-                    "error: {} does not verify: release {} ({}) points at entry {}, which the log no longer has (entries were removed from its end)",
-                    path.display(),
-                    release.id,
-                    file.display(),
-                    release.audit_entry
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-            releases += 1;
-        }
-    }
+    let entries = verification.report.entries;
     println!(
-        "Audit log verified: {} entr{}, {releases} release(s) anchored, head {}",
-        report.entries,
-        if report.entries == 1 { "y" } else { "ies" },
-        report.tip
+        "Audit log verified: {entries} entr{}, {} anchor(s) hold, {} exception(s), head {}",
+        if entries == 1 { "y" } else { "ies" },
+        verification.anchors_checked,
+        verification.exceptions.len(),
+        verification.report.tip
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,16 @@
 //! `forja deploy --env E`: deploy what deploy.toml lists to environment E.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use forja_compiler::Project;
+use forja_compiler::{ArtifactIndex, Project};
+use forja_deploy::config::{self, Environment};
+use forja_deploy::executor::{self, DeployOptions, DeployOutcome, Deployment, Event, Step};
+use forja_deploy::manifest::Manifest;
+use forja_deploy::{audit, git, signer};
 
-use crate::deploy::artifact::ArtifactIndex;
-use crate::deploy::config::{self, Environment};
-use crate::deploy::executor::{DeployOptions, DeployOutcome, Deployment, Event, Step};
-use crate::deploy::manifest::Manifest;
-use crate::deploy::{audit, git, signer};
 use crate::render::Spinner;
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +25,11 @@ pub struct Args {
     /// (repeatable).
     #[arg(long, value_name = "NAME")]
     pub redeploy: Vec<String>,
+    /// Deploy to an environment that takes code only through `forja
+    /// promote`, bypassing its gates. The reason is recorded in the audit log
+    /// and `forja audit verify` lists the deploy as an exception.
+    #[arg(long, value_name = "REASON")]
+    pub emergency: Option<String>,
     /// Use the artifacts in out/ as they are instead of building first.
     #[arg(long)]
     pub no_build: bool,
@@ -36,42 +40,76 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
+    let environment = config::environment(&project.config.environments, &args.env)?;
+    if let Some(reason) = &args.emergency {
+        if environment.promote_from.is_none() {
+            bail!(
+                "--emergency is for environments that take releases (with `promote_from`); `{}` takes deploys directly",
+                environment.name
+            );
+        }
+        if reason.trim().is_empty() {
+            bail!("--emergency needs a reason, recorded in the audit log");
+        }
+    }
+    let options = DeployOptions {
+        dry_run: args.dry_run,
+        redeploy: args.redeploy.iter().cloned().collect::<BTreeSet<_>>(),
+        emergency: args.emergency.clone(),
+        ..Default::default()
+    };
+    // Refused before anything is built or any key is asked for.
+    executor::check_direct_deploy(&environment, &options)?;
     if !args.no_build && !super::build::compile(&project, false, super::build::BuildReport::Human)?
     {
         bail!("the build failed; nothing was deployed");
     }
-    let environment = config::environment(&project.config.environments, &args.env)?;
-    let options = DeployOptions {
-        dry_run: args.dry_run,
-        redeploy: args.redeploy.iter().cloned().collect::<BTreeSet<_>>(),
-        ..Default::default()
-    };
     let outcome = execute(&project, &environment, &options)?;
     report(&environment, &outcome, args.dry_run);
     if !args.dry_run && !outcome.nothing_to_do() {
-        append_audit(
-            &project.root,
-            "deploy",
-            &environment,
-            &outcome,
-            None,
-            serde_json::Value::Null,
-        )?;
+        match &args.emergency {
+            Some(reason) => {
+                outcome.log(
+                    &project.root,
+                    audit::EMERGENCY_ACTION,
+                    &environment,
+                    None,
+                    serde_json::json!({ "reason": reason }),
+                )?;
+                eprintln!(
+                    "warning: emergency deploy to `{}` recorded in deployments/audit.log (reason: {reason}); `forja audit verify` lists it as an exception",
+                    environment.name
+                );
+            }
+            None => {
+                outcome.log(
+                    &project.root,
+                    "deploy",
+                    &environment,
+                    None,
+                    serde_json::Value::Null,
+                )?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the manifest, artifacts and signer and runs the deployment with
 /// progress on stderr.
-pub fn execute(
+fn execute(
     project: &Project,
     environment: &Environment,
     options: &DeployOptions,
 ) -> anyhow::Result<DeployOutcome> {
     let manifest = Manifest::load(&project.root.join("deploy.toml"))?;
     let artifacts = ArtifactIndex::scan(&project.out_dir())?;
-    let signer = signer::load(&environment.signer, &project.root)
-        .with_context(|| format!("loading the signer of `{}`", environment.name))?;
+    let signer = signer::load(
+        &environment.signer,
+        &project.root,
+        &crate::prompt::keystore_password,
+    )
+    .with_context(|| format!("loading the signer of `{}`", environment.name))?;
     let deployment = Deployment {
         root: &project.root,
         environment,
@@ -82,16 +120,12 @@ pub fn execute(
     };
     let spinner = Spinner::new(true);
     let on_event = |event: Event| render_event(&spinner, event);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let outcome = runtime.block_on(deployment.run(options, &on_event));
+    let outcome = super::block_on(deployment.run(options, &on_event))?;
     spinner.finish();
     outcome
 }
 
-fn render_event(spinner: &Spinner, event: Event) {
+pub fn render_event(spinner: &Spinner, event: Event) {
     match event {
         Event::Connected { environment, chain_id, deployer, block } => spinner.println(format!(
             "Connected to `{environment}` (chain id {chain_id}, block {block}); deployer {deployer}"
@@ -107,8 +141,9 @@ fn render_event(spinner: &Spinner, event: Event) {
         Event::Dropped { what, tx_hash } => spinner.println(format!(
             "  {what}: tx {tx_hash} was superseded (its nonce was used by another transaction); sending it anew"
         )),
+        // A line per new confirmation, so CI logs show the wait too.
         Event::Confirming { what, confirmations, required } => {
-            spinner.set(format!("{what}: {confirmations}/{required} confirmations"))
+            spinner.println(format!("  {what}: {confirmations}/{required} confirmations"))
         }
         Event::Deployed { name, address, block, tx_hash, confirmations } => spinner.println(format!(
             "  {name}: deployed at {address} in block {block} (tx {tx_hash}, {confirmations} confirmation(s))"
@@ -119,6 +154,16 @@ fn render_event(spinner: &Spinner, event: Event) {
         Event::Called { what, block, tx_hash, confirmations } => spinner.println(format!(
             "  {what}: called in block {block} (tx {tx_hash}, {confirmations} confirmation(s))"
         )),
+        Event::Vanished { name, address, problem, redeploying } => spinner.println(format!(
+            "  {name}: recorded at {address}, but {problem}{}",
+            if redeploying { "; deploying it again (dev environment)" } else { "" }
+        )),
+        Event::Stalled { what, head, waited_secs, hint } => spinner.println(format!(
+            "  {what}: still waiting, no new block for {waited_secs}s (head {head}): {hint}"
+        )),
+        Event::GatePassed { gate, detail } => {
+            spinner.println(format!("  gate `{gate}` passed: {detail}"))
+        }
     }
 }
 
@@ -160,42 +205,4 @@ pub fn report(environment: &Environment, outcome: &DeployOutcome, dry_run: bool)
     } else {
         println!("Recorded in deployments/{}.json.", environment.name);
     }
-}
-
-pub fn append_audit(
-    root: &Path,
-    action: &str,
-    environment: &Environment,
-    outcome: &DeployOutcome,
-    release: Option<String>,
-    extra: serde_json::Value,
-) -> anyhow::Result<audit::AuditEntry> {
-    let steps: Vec<serde_json::Value> = outcome
-        .steps
-        .iter()
-        .map(|step| match step {
-            Step::Deploy { name, redeploy } => {
-                let contract = outcome.record.contract(name);
-                serde_json::json!({
-                    "deploy": name,
-                    "redeploy": redeploy,
-                    "address": contract.map(|c| c.address),
-                    "tx_hash": contract.map(|c| c.tx_hash),
-                    "runtime_code_hash": contract.map(|c| c.runtime_code_hash),
-                })
-            }
-            Step::Call { contract, function } => {
-                serde_json::json!({ "call": format!("{contract}.{function}") })
-            }
-        })
-        .collect();
-    audit::append(
-        root,
-        action,
-        &environment.name,
-        outcome.record.commit.clone(),
-        release,
-        outcome.deployer.to_string(),
-        serde_json::json!({ "chain_id": environment.chain_id, "steps": steps, "extra": extra }),
-    )
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context as _;
 
-use crate::deploy::signer;
+use forja_deploy::signer;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
@@ -56,7 +56,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::New { name, dir } => {
             let dir = dir.resolve()?;
             let key = PrivateKeySigner::random();
-            let password = signer::new_password()?;
+            let password = crate::prompt::new_password()?;
             let entry = signer::create_keystore(&dir, &name, &key, &password)?;
             println!(
                 "Created keystore `{name}` for {} at {}",
@@ -77,12 +77,12 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("${var} does not hold a private key"))?
                 }
                 None => {
-                    let text = signer::prompt_hidden("Private key (hex, hidden): ")
+                    let text = crate::prompt::hidden("Private key (hex, hidden): ")
                         .context("no terminal to type the key on; pass --private-key-env VAR")?;
                     signer::parse_private_key(&text).context("that is not a private key")?
                 }
             };
-            let password = signer::new_password()?;
+            let password = crate::prompt::new_password()?;
             let entry = signer::create_keystore(&dir, &name, &key, &password)?;
             println!(
                 "Imported {} into keystore `{name}` at {}",

@@ -191,7 +191,7 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
 
-    write_test_report(root, &report)?;
+    write_test_report(root, args, &report)?;
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit())
             .with_context(|| format!("writing JUnit report to {}", path.display()))?;
@@ -305,22 +305,15 @@ fn parse_seed(text: &str) -> anyhow::Result<u64> {
     Ok(limbs[0] ^ limbs[1] ^ limbs[2] ^ limbs[3])
 }
 
-/// Writes `cache/test-report.json`, which `forja promote` reads.
-fn write_test_report(root: &Path, report: &TestRunReport) -> anyhow::Result<()> {
-    let commit = git2::Repository::discover(root).ok().and_then(|repo| {
-        repo.head()
-            .ok()?
-            .peel_to_commit()
-            .ok()
-            .map(|c| c.id().to_string())
-    });
-    // forja's own records (deployments/, releases/) do not count as changes.
-    let dirty = crate::deploy::git::tree_state(root).map(|state| state.is_dirty());
+/// Writes `cache/test-report.json`, the evidence `forja release` bundles.
+/// The run's selection options are recorded: a filtered run is no evidence.
+fn write_test_report(root: &Path, args: &Args, report: &TestRunReport) -> anyhow::Result<()> {
+    let state = forja_deploy::git::tree_state(root);
     let timestamp = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let failing: Vec<String> = report
+    let failing_tests: Vec<String> = report
         .suites
         .iter()
         .flat_map(|s| {
@@ -330,23 +323,37 @@ fn write_test_report(root: &Path, report: &TestRunReport) -> anyhow::Result<()> 
                 .map(move |t| format!("{}::{}", s.contract, t.signature))
         })
         .collect();
-    let json = serde_json::json!({
-        "commit": commit,
-        "dirty": dirty,
-        "timestamp": timestamp,
-        "passed": report.passed(),
-        "failed": report.failed(),
-        "skipped": report.skipped(),
-        "suites": report.suites.len(),
-        "duration_secs": report.duration.as_secs_f64(),
-        "failing_tests": failing,
-        "forja_version": env!("CARGO_PKG_VERSION"),
-    });
-    let dir = root.join("cache");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("test-report.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut filters = Vec::new();
+    for (flag, value) in [
+        ("--match-test", &args.match_test),
+        ("--no-match-test", &args.no_match_test),
+        ("--match-contract", &args.match_contract),
+        ("--no-match-contract", &args.no_match_contract),
+        ("--match-path", &args.match_path),
+        ("--no-match-path", &args.no_match_path),
+    ] {
+        if let Some(value) = value {
+            filters.push(format!("{flag} {value}"));
+        }
+    }
+    if args.test_dir != "test" {
+        filters.push(format!("--test-dir {}", args.test_dir));
+    }
+    forja_deploy::evidence::TestReportFile {
+        commit: state.as_ref().and_then(|s| s.commit.clone()),
+        dirty: state.as_ref().map(|s| s.is_dirty()),
+        timestamp,
+        passed: report.passed(),
+        failed: report.failed(),
+        skipped: report.skipped(),
+        suites: report.suites.len(),
+        duration_secs: report.duration.as_secs_f64(),
+        failing_tests,
+        filters,
+        network: args.network.is_some(),
+        forja_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+    .write(root)?;
     Ok(())
 }
 

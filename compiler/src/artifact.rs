@@ -1,14 +1,112 @@
-//! Compiled contracts as the deploy workflow needs them: creation and runtime
-//! code with their library placeholders, immutable ranges, ABI and compiler
-//! provenance, read from Foundry-layout artifacts in `out/`.
+//! The artifact format, owned here: `out/<File>.sol/<Contract>.json` in
+//! Foundry's layout. [`ArtifactFile`] is what the build writes; [`Artifact`]
+//! is the typed reader every consumer (deploy, release bundles, the tester,
+//! the language server) uses: creation and runtime code with their library
+//! placeholders, immutable ranges, ABI and compiler provenance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use alloy::json_abi::JsonAbi;
 use alloy::primitives::{Address, B256, keccak256};
-use anyhow::{Context as _, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An artifact as written to disk. Field order is the file's key order.
+/// Parts forja does not interpret (source maps, docs, storage layout) stay
+/// JSON values, passed through from solc unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactFile {
+    pub abi: Value,
+    pub bytecode: BytecodeFile,
+    pub deployed_bytecode: BytecodeFile,
+    #[serde(default)]
+    pub method_identifiers: Value,
+    #[serde(default)]
+    pub storage_layout: Value,
+    #[serde(default)]
+    pub raw_metadata: String,
+    #[serde(default)]
+    pub metadata: Value,
+    #[serde(default)]
+    pub userdoc: Value,
+    #[serde(default)]
+    pub devdoc: Value,
+    #[serde(default)]
+    pub id: Value,
+    #[serde(default)]
+    pub source_path: Option<String>,
+    #[serde(default)]
+    pub compiler: Option<CompilerFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_estimates: Option<Value>,
+}
+
+/// `bytecode` / `deployedBytecode`: `0x`-prefixed hex with `__$…$__`
+/// library placeholders, and where those and immutables sit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BytecodeFile {
+    pub object: String,
+    #[serde(default)]
+    pub source_map: Value,
+    #[serde(default)]
+    pub link_references: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable_references: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompilerFile {
+    pub version: String,
+}
+
+impl ArtifactFile {
+    /// The bytes written to `out/`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("an artifact serialises")
+    }
+}
+
+/// An artifact that cannot be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a contract artifact: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+    #[error("no artifacts in {0}: run `forja build` first")]
+    NoArtifacts(PathBuf),
+    #[error(
+        "no artifact for contract `{reference}` in {dir} (is the name right? did `forja build` succeed?)"
+    )]
+    NotFound { reference: String, dir: PathBuf },
+    #[error(
+        "contract name `{reference}` is ambiguous: {candidates}; use `path:Name` as `artifact`"
+    )]
+    Ambiguous {
+        reference: String,
+        candidates: String,
+    },
+    #[error(
+        "library {library} ({source_file}) is not linked: deploy it earlier in deploy.toml or set `libraries = {{ {library} = \"0x…\" }}`"
+    )]
+    Unlinked {
+        library: String,
+        source_file: String,
+    },
+}
+
+fn malformed(path: &Path, reason: impl Into<String>) -> ArtifactError {
+    ArtifactError::Malformed {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
 
 /// One contract's artifact.
 #[derive(Debug, Clone)]
@@ -86,8 +184,9 @@ impl Code {
     fn parse(
         object: &str,
         links: &BTreeMap<String, BTreeMap<String, Vec<RawRange>>>,
+        file: &Path,
         what: &str,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ArtifactError> {
         let mut hex_text: Vec<u8> = object
             .strip_prefix("0x")
             .unwrap_or(object)
@@ -100,10 +199,13 @@ impl Code {
                 for range in ranges {
                     let (from, to) = (range.start * 2, (range.start + range.length) * 2);
                     if range.length != 20 || to > hex_text.len() {
-                        bail!(
-                            "{what}: link reference for {library} at {} is malformed",
-                            range.start
-                        );
+                        return Err(malformed(
+                            file,
+                            format!(
+                                "{what}: link reference for {library} at {} is malformed",
+                                range.start
+                            ),
+                        ));
                     }
                     hex_text[from..to].fill(b'0');
                     offsets.push(range.start);
@@ -115,8 +217,11 @@ impl Code {
                 });
             }
         }
-        let bytes = hex::decode(&hex_text).with_context(|| {
-            format!("{what} is not hex (unlinked placeholders without linkReferences?)")
+        let bytes = hex::decode(&hex_text).map_err(|_| {
+            malformed(
+                file,
+                format!("{what} is not hex (unlinked placeholders without linkReferences?)"),
+            )
         })?;
         Ok(Self {
             bytes,
@@ -131,17 +236,15 @@ impl Code {
     }
 
     /// The code with every library placeholder replaced by its address.
-    pub fn link(&self, libraries: &BTreeMap<String, Address>) -> anyhow::Result<Vec<u8>> {
+    pub fn link(&self, libraries: &BTreeMap<String, Address>) -> Result<Vec<u8>, ArtifactError> {
         let mut bytes = self.bytes.clone();
         for reference in &self.links {
             let address = libraries
                 .get(&reference.library)
                 .or_else(|| libraries.get(&format!("{}:{}", reference.source, reference.library)))
-                .with_context(|| {
-                    format!(
-                        "library {} ({}) is not linked: deploy it earlier in deploy.toml or set `libraries = {{ {} = \"0x…\" }}`",
-                        reference.library, reference.source, reference.library
-                    )
+                .ok_or_else(|| ArtifactError::Unlinked {
+                    library: reference.library.clone(),
+                    source_file: reference.source.clone(),
                 })?;
             for &offset in &reference.offsets {
                 bytes[offset..offset + 20].copy_from_slice(address.as_slice());
@@ -157,11 +260,19 @@ impl Code {
 }
 
 impl Artifact {
-    pub fn load(file: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let raw: RawArtifact = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a contract artifact", file.display()))?;
+    pub fn load(file: &Path) -> Result<Self, ArtifactError> {
+        let bytes = std::fs::read(file).map_err(|source| ArtifactError::Io {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(file, &bytes)
+    }
+
+    /// Parses an artifact's bytes; `file` names it (its stem is the
+    /// contract's name, its directory the source file's).
+    pub fn from_bytes(file: &Path, bytes: &[u8]) -> Result<Self, ArtifactError> {
+        let raw: RawArtifact =
+            serde_json::from_slice(bytes).map_err(|e| malformed(file, e.to_string()))?;
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -172,16 +283,17 @@ impl Artifact {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         });
-        let what = |part: &str| format!("{} ({part})", file.display());
         let creation = Code::parse(
             &raw.bytecode.object,
             &raw.bytecode.link_references,
-            &what("bytecode"),
+            file,
+            "bytecode",
         )?;
         let runtime = Code::parse(
             &raw.deployed_bytecode.object,
             &raw.deployed_bytecode.link_references,
-            &what("deployedBytecode"),
+            file,
+            "deployedBytecode",
         )?;
         let mut immutable_ranges: Vec<(usize, usize)> = raw
             .deployed_bytecode
@@ -218,7 +330,7 @@ impl Artifact {
         &self,
         on_chain: &[u8],
         libraries: &BTreeMap<String, Address>,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> Result<Result<(), String>, ArtifactError> {
         let mut expected = self.runtime.link(libraries)?;
         let mut actual = on_chain.to_vec();
         if expected.len() != actual.len() {
@@ -260,23 +372,22 @@ pub struct ArtifactIndex {
 }
 
 impl ArtifactIndex {
-    pub fn scan(out_dir: &Path) -> anyhow::Result<Self> {
+    pub fn scan(out_dir: &Path) -> Result<Self, ArtifactError> {
         if !out_dir.is_dir() {
-            bail!(
-                "no artifacts in {}: run `forja build` first",
-                out_dir.display()
-            );
+            return Err(ArtifactError::NoArtifacts(out_dir.to_path_buf()));
         }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ArtifactError::Io { path, source }
+        };
         let mut files = Vec::new();
-        for entry in
-            std::fs::read_dir(out_dir).with_context(|| format!("reading {}", out_dir.display()))?
-        {
-            let dir = entry?.path();
+        for entry in std::fs::read_dir(out_dir).map_err(io(out_dir))? {
+            let dir = entry.map_err(io(out_dir))?.path();
             if !dir.is_dir() || dir.extension().is_none_or(|e| e != "sol") {
                 continue;
             }
-            for file in std::fs::read_dir(&dir)? {
-                let file = file?.path();
+            for file in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let file = file.map_err(io(&dir))?.path();
                 if file.extension().is_some_and(|e| e == "json") {
                     files.push(file);
                 }
@@ -289,8 +400,18 @@ impl ArtifactIndex {
         })
     }
 
-    /// Finds `Name` or `path/File.sol:Name`.
-    pub fn find(&self, reference: &str) -> anyhow::Result<Artifact> {
+    /// The directory scanned.
+    pub fn dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Every artifact file, sorted.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Finds `Name` or `path/File.sol:Name`, with the file it came from.
+    pub fn find_file(&self, reference: &str) -> Result<(PathBuf, Artifact), ArtifactError> {
         let (source, name) = match reference.rsplit_once(':') {
             Some((source, name)) => (Some(source), name),
             None => (None, reference),
@@ -310,24 +431,29 @@ impl ArtifactIndex {
                 None => true,
             };
             if matches {
-                found.push(artifact);
+                found.push((file.clone(), artifact));
             }
         }
         match found.len() {
-            0 => bail!(
-                "no artifact for contract `{reference}` in {} (is the name right? did `forja build` succeed?)",
-                self.out_dir.display()
-            ),
+            0 => Err(ArtifactError::NotFound {
+                reference: reference.to_string(),
+                dir: self.out_dir.clone(),
+            }),
             1 => Ok(found.pop().expect("one")),
-            _ => bail!(
-                "contract name `{reference}` is ambiguous: {}; use `path:Name` as `artifact`",
-                found
+            _ => Err(ArtifactError::Ambiguous {
+                reference: reference.to_string(),
+                candidates: found
                     .iter()
-                    .map(|a| a.id.as_str())
+                    .map(|(_, a)| a.id.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .join(", "),
+            }),
         }
+    }
+
+    /// Finds `Name` or `path/File.sol:Name`.
+    pub fn find(&self, reference: &str) -> Result<Artifact, ArtifactError> {
+        self.find_file(reference).map(|(_, artifact)| artifact)
     }
 }
 

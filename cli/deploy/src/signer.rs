@@ -8,7 +8,7 @@ use alloy::primitives::{Address, B256};
 use alloy::signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use anyhow::{Context as _, bail};
 
-use super::config::SignerConfig;
+use crate::config::SignerConfig;
 
 /// The variable CI sets instead of typing a keystore password.
 pub const PASSWORD_ENV: &str = "FORJA_KEYSTORE_PASSWORD";
@@ -16,7 +16,7 @@ pub const PASSWORD_ENV: &str = "FORJA_KEYSTORE_PASSWORD";
 /// Address of dev account `index` of the dev mnemonic.
 pub fn dev_account(index: u32) -> anyhow::Result<PrivateKeySigner> {
     MnemonicBuilder::<English>::default()
-        .phrase(super::DEV_MNEMONIC)
+        .phrase(crate::DEV_MNEMONIC)
         .index(index)
         .context("dev account index")?
         .build()
@@ -34,9 +34,25 @@ pub fn default_keystore_dir() -> anyhow::Result<PathBuf> {
     Ok(home.join("keystores"))
 }
 
+/// Asks for a keystore's password when no environment variable holds it
+/// (the cli prompts on the terminal; CI has the variable).
+pub type PasswordSource<'a> = &'a dyn Fn(&Path) -> anyhow::Result<String>;
+
+/// A [`PasswordSource`] for where nobody can be asked.
+pub fn no_prompt(keystore: &Path) -> anyhow::Result<String> {
+    bail!(
+        "no password for keystore {}: set {PASSWORD_ENV}",
+        keystore.display()
+    )
+}
+
 /// Loads the signer an environment is configured with. `root` resolves
 /// relative keystore paths.
-pub fn load(config: &SignerConfig, root: &Path) -> anyhow::Result<PrivateKeySigner> {
+pub fn load(
+    config: &SignerConfig,
+    root: &Path,
+    ask: PasswordSource<'_>,
+) -> anyhow::Result<PrivateKeySigner> {
     match config {
         SignerConfig::DevAccount(index) => dev_account(*index),
         SignerConfig::PrivateKeyEnv(var) => {
@@ -47,7 +63,13 @@ pub fn load(config: &SignerConfig, root: &Path) -> anyhow::Result<PrivateKeySign
         }
         SignerConfig::Keystore { path, password_env } => {
             let path = resolve_keystore_path(path, root)?;
-            let password = password(password_env.as_deref(), &path)?;
+            if !path.is_file() {
+                bail!(
+                    "keystore {} does not exist (create one with `forja keys new NAME --dir DIR` or `forja keys import`)",
+                    path.display()
+                );
+            }
+            let password = password(password_env.as_deref(), &path, ask)?;
             decrypt(&path, &password)
         }
     }
@@ -98,51 +120,25 @@ pub fn parse_private_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
     PrivateKeySigner::from_bytes(&bytes).map_err(|_| anyhow::anyhow!("not a valid secp256k1 key"))
 }
 
-/// The keystore password: from `var` (or `FORJA_KEYSTORE_PASSWORD`), else a
-/// hidden prompt on the terminal.
-pub fn password(var: Option<&str>, keystore: &Path) -> anyhow::Result<String> {
+/// The keystore password: from `var` (or `FORJA_KEYSTORE_PASSWORD`), else
+/// from `ask`.
+pub fn password(
+    var: Option<&str>,
+    keystore: &Path,
+    ask: PasswordSource<'_>,
+) -> anyhow::Result<String> {
     for var in var.into_iter().chain([PASSWORD_ENV]) {
         if let Ok(password) = std::env::var(var) {
             return Ok(password);
         }
     }
-    prompt_hidden(&format!("Password for {}: ", keystore.display())).with_context(|| {
+    ask(keystore).with_context(|| {
         format!(
-            "no terminal to ask the password of {} on; set {}",
+            "no password for {}; set {}",
             keystore.display(),
             var.unwrap_or(PASSWORD_ENV)
         )
     })
-}
-
-/// Reads a line from the terminal without echoing it.
-pub fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
-    let term = console::Term::stderr();
-    if !term.is_term() {
-        bail!("standard error is not a terminal");
-    }
-    term.write_str(prompt)?;
-    Ok(term.read_secure_line()?)
-}
-
-/// A new password, from `FORJA_KEYSTORE_PASSWORD` or typed twice.
-pub fn new_password() -> anyhow::Result<String> {
-    if let Ok(password) = std::env::var(PASSWORD_ENV) {
-        if password.is_empty() {
-            bail!("{PASSWORD_ENV} is empty; a keystore needs a password");
-        }
-        return Ok(password);
-    }
-    let first = prompt_hidden("New keystore password: ")
-        .with_context(|| format!("no terminal to ask a password on; set {PASSWORD_ENV}"))?;
-    if first.is_empty() {
-        bail!("a keystore needs a non-empty password");
-    }
-    let second = prompt_hidden("Repeat the password: ")?;
-    if first != second {
-        bail!("the passwords do not match");
-    }
-    Ok(first)
 }
 
 /// A keystore on disk, as `forja keys list` shows it.
@@ -189,7 +185,7 @@ pub fn create_keystore(
     json["address"] = format!("{:x}", key.address())
         .trim_start_matches("0x")
         .into();
-    super::fsutil::write_durably(&path, serde_json::to_string(&json)?.as_bytes())?;
+    crate::fsutil::write_durably(&path, serde_json::to_string(&json)?.as_bytes())?;
     restrict_permissions(&path)?;
     Ok(KeystoreEntry {
         name: name.to_string(),

@@ -113,7 +113,7 @@ impl DeploymentRecord {
 
     pub fn save(&self, root: &Path) -> anyhow::Result<()> {
         let path = record_path(root, &self.environment);
-        super::fsutil::write_durably(
+        crate::fsutil::write_durably(
             &path,
             (serde_json::to_string_pretty(self)? + "\n").as_bytes(),
         )

@@ -255,7 +255,7 @@ impl Scope<'_> {
                             self.environment
                         );
                     }
-                    super::signer::dev_account(index)?.address().to_string()
+                    crate::signer::dev_account(index)?.address().to_string()
                 }
             };
             out.push_str(&value);

@@ -13,7 +13,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use super::record::{CallRecord, ContractRecord};
+use crate::record::{CallRecord, ContractRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
@@ -52,7 +52,7 @@ impl PendingAction {
 }
 
 pub fn journal_path(root: &Path, environment: &str) -> PathBuf {
-    super::record::deployments_dir(root).join(format!(".journal-{environment}.json"))
+    crate::record::deployments_dir(root).join(format!(".journal-{environment}.json"))
 }
 
 impl Journal {
@@ -94,7 +94,7 @@ impl Journal {
                 _ => Ok(()),
             };
         }
-        super::fsutil::write_durably(
+        crate::fsutil::write_durably(
             &path,
             (serde_json::to_string_pretty(self)? + "\n").as_bytes(),
         )

@@ -15,12 +15,12 @@ use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context as _, bail};
 
-use super::artifact::{Artifact, ArtifactIndex};
-use super::config::{Environment, GasPricing, SignerConfig};
-use super::git::TreeState;
-use super::journal::{Journal, PendingAction, PendingTx};
-use super::manifest::{self, Manifest, Pending, Scope};
-use super::record::{CallRecord, CompilerRecord, ContractRecord, DeploymentRecord};
+use crate::config::{Environment, GasPricing, SignerConfig};
+use crate::git::TreeState;
+use crate::journal::{Journal, PendingAction, PendingTx};
+use crate::manifest::{self, Manifest, Pending, Scope};
+use crate::record::{CallRecord, CompilerRecord, ContractRecord, DeploymentRecord};
+use forja_compiler::artifact::{Artifact, ArtifactIndex};
 
 /// Progress, for the command to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +80,26 @@ pub enum Event {
         tx_hash: B256,
         confirmations: u64,
     },
+    /// A recorded contract's code is not on the chain (gone, or different).
+    /// On a dev environment it is deployed again.
+    Vanished {
+        name: String,
+        address: Address,
+        problem: String,
+        redeploying: bool,
+    },
+    /// No new block came for a while during a wait.
+    Stalled {
+        what: String,
+        head: u64,
+        waited_secs: u64,
+        hint: String,
+    },
+    /// A promotion gate passed.
+    GatePassed {
+        gate: crate::gate::Gate,
+        detail: String,
+    },
 }
 
 /// What a run would do or did.
@@ -97,8 +117,12 @@ pub struct DeployOptions {
     /// Redeploy every contract whose artifact changed (promotion of an
     /// approved release) instead of refusing.
     pub redeploy_changed: bool,
-    /// The release being promoted, recorded with the deployment.
+    /// The release being promoted, recorded with the deployment. Only
+    /// `forja promote` sets it; it opens the promote-only gate.
     pub release: Option<String>,
+    /// Why an environment that takes releases is deployed to directly (the
+    /// emergency path, recorded in the audit log as an exception).
+    pub emergency: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +137,103 @@ impl DeployOutcome {
     pub fn nothing_to_do(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// Appends the run to the audit log: `action` is `deploy`, `promote` or
+    /// [`crate::audit::EMERGENCY_ACTION`].
+    pub fn log(
+        &self,
+        root: &Path,
+        action: &str,
+        environment: &Environment,
+        release: Option<String>,
+        extra: serde_json::Value,
+    ) -> anyhow::Result<crate::audit::AuditEntry> {
+        let steps: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|step| match step {
+                Step::Deploy { name, redeploy } => {
+                    let contract = self.record.contract(name);
+                    serde_json::json!({
+                        "deploy": name,
+                        "redeploy": redeploy,
+                        "address": contract.map(|c| c.address),
+                        "tx_hash": contract.map(|c| c.tx_hash),
+                        "runtime_code_hash": contract.map(|c| c.runtime_code_hash),
+                    })
+                }
+                Step::Call { contract, function } => {
+                    serde_json::json!({ "call": format!("{contract}.{function}") })
+                }
+            })
+            .collect();
+        crate::audit::append(
+            root,
+            action,
+            &environment.name,
+            self.record.commit.clone(),
+            release,
+            self.deployer.to_string(),
+            serde_json::json!({ "chain_id": environment.chain_id, "steps": steps, "extra": extra }),
+        )
+    }
+}
+
+/// The [`Gate::PromoteOnly`](crate::gate::Gate::PromoteOnly) gate: an
+/// environment with `promote_from` takes code only from `forja promote`
+/// (which sets `release`), or on the recorded emergency path. A dry run
+/// sends nothing and passes.
+pub fn check_direct_deploy(
+    env: &Environment,
+    options: &DeployOptions,
+) -> Result<(), crate::gate::GateRefused> {
+    match &env.promote_from {
+        Some(from)
+            if options.release.is_none() && options.emergency.is_none() && !options.dry_run =>
+        {
+            Err(crate::gate::GateRefused::new(
+                crate::gate::Gate::PromoteOnly,
+                format!(
+                    "`{}` takes code only through `forja promote --to {}` (it promotes from `{from}`); nothing was sent. In an emergency, `forja deploy --env {} --emergency \"REASON\"` deploys anyway and is recorded in the audit log as an exception",
+                    env.name, env.name, env.name
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The code at `addresses` on `env`'s chain (after checking its chain id).
+pub async fn code_at(env: &Environment, addresses: &[Address]) -> anyhow::Result<Vec<Bytes>> {
+    let url = env
+        .rpc_url
+        .parse()
+        .with_context(|| format!("rpc_url `{}`", env.rpc_url))?;
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(url);
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .with_context(|| format!("cannot reach environment `{}` at {}", env.name, env.rpc_url))?;
+    if chain_id != env.chain_id {
+        bail!(
+            "environment `{}` expects chain id {}, but {} reports chain id {chain_id}",
+            env.name,
+            env.chain_id,
+            env.rpc_url
+        );
+    }
+    let mut codes = Vec::new();
+    for address in addresses {
+        codes.push(
+            provider
+                .get_code_at(*address)
+                .await
+                .with_context(|| format!("RPC {} (`{}`)", env.rpc_url, env.name))?,
+        );
+    }
+    Ok(codes)
 }
 
 /// Everything a run needs, gathered by the command.
@@ -315,10 +436,11 @@ impl Deployment<'_> {
         events: &(dyn Fn(Event) + Sync),
     ) -> anyhow::Result<DeployOutcome> {
         let env = self.environment;
+        check_direct_deploy(env, options)?;
         let mut record = DeploymentRecord::load_or_default(self.root, &env.name, env.chain_id)?;
         let mut journal = Journal::load_or_new(self.root, &env.name, env.chain_id)?;
         // Plan before touching the network: refusals need no node.
-        let planned = self.plan(&record, options)?;
+        self.plan(&record, options)?;
 
         let chain = Chain::connect(env, self.signer.clone()).await?;
         let block = chain.block_number().await?;
@@ -328,6 +450,9 @@ impl Deployment<'_> {
             deployer: self.signer.address(),
             block,
         });
+        // The record says what was deployed; the chain says what is there.
+        self.check_chain(&chain, &mut record, events).await?;
+        let planned = self.plan(&record, options)?;
 
         if options.dry_run {
             let mut steps: Vec<Step> = planned
@@ -547,6 +672,70 @@ impl Deployment<'_> {
         })
     }
 
+    /// Compares every recorded contract of the manifest with the chain. A
+    /// contract whose code is gone or different is dropped from the record
+    /// (with the calls made to it) on a dev environment, so that it is
+    /// deployed again; elsewhere it is an error.
+    async fn check_chain(
+        &self,
+        chain: &Chain,
+        record: &mut DeploymentRecord,
+        events: &(dyn Fn(Event) + Sync),
+    ) -> anyhow::Result<()> {
+        let mut missing = Vec::new();
+        for spec in &self.manifest.contracts {
+            let Some(recorded) = record.contract(&spec.name) else {
+                continue;
+            };
+            let code = chain.code(recorded.address).await?;
+            let problem = if code.is_empty() {
+                Some("the chain has no code there".to_string())
+            } else {
+                // Only an unchanged artifact can say what the code should be;
+                // a changed one is the planner's to report.
+                match self.artifacts.find(spec.artifact_ref()) {
+                    Ok(artifact) if artifact.runtime.hash() == recorded.runtime_code_hash => {
+                        artifact.check_runtime(&code, &recorded.libraries)?.err()
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(problem) = problem {
+                missing.push((spec.name.clone(), recorded.address, problem));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let env = self.environment;
+        if !env.is_dev() {
+            bail!(
+                "deployments/{}.json records contracts that `{}` ({}) does not run:\n{}\nnothing was sent. If the chain was replaced, move deployments/{}.json away and deploy again; if the record was edited, restore it from git; otherwise check `rpc_url`",
+                env.name,
+                env.name,
+                env.rpc_url,
+                missing
+                    .iter()
+                    .map(|(name, address, problem)| format!("  {name} at {address}: {problem}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                env.name
+            );
+        }
+        for (name, address, problem) in missing {
+            events(Event::Vanished {
+                name: name.clone(),
+                address,
+                problem,
+                redeploying: true,
+            });
+            record.contracts.retain(|c| c.name != name);
+            let prefix = format!("{address}:");
+            record.calls.retain(|c| !c.key.starts_with(&prefix));
+        }
+        Ok(())
+    }
+
     /// `address:signature(args)` of a post-deploy call; `None` while its
     /// target or an argument has no address.
     fn call_key(
@@ -665,7 +854,7 @@ impl Deployment<'_> {
         chain
             .wait_for_confirmations(&what, block, self.environment.confirmations, events)
             .await?;
-        let now = super::fsutil::rfc3339(super::fsutil::unix_now());
+        let now = crate::fsutil::rfc3339(crate::fsutil::unix_now());
         match pending.action {
             PendingAction::Deploy(mut contract) => {
                 let address = receipt
@@ -961,9 +1150,11 @@ impl Chain {
     async fn wait_for_receipt(
         &self,
         pending: &PendingTx,
-        _events: &(dyn Fn(Event) + Sync),
+        events: &(dyn Fn(Event) + Sync),
     ) -> anyhow::Result<TransactionReceipt> {
         let deadline = Instant::now() + Duration::from_secs(self.env.timeout_secs);
+        let what = pending.action.describe();
+        let mut stall = StallWatch::new(self.block_number().await?, &self.env);
         loop {
             if let Some(receipt) = self.receipt(pending.tx_hash).await.with_context(|| {
                 format!(
@@ -976,13 +1167,16 @@ impl Chain {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{} ({}) was not mined within {}s; it stays in the journal: run `forja deploy --env {}` again to resume",
-                    pending.action.describe(),
+                    "{} ({}) was not mined within {}s (`timeout_secs` of `{}`){}; it stays in the journal: run `forja deploy --env {}` again to resume",
+                    what,
                     pending.tx_hash,
                     self.env.timeout_secs,
+                    self.env.name,
+                    stall.note(),
                     self.env.name
                 );
             }
+            stall.observe(self.block_number().await?, &what, events);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -996,8 +1190,10 @@ impl Chain {
     ) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(self.env.timeout_secs);
         let mut reported = 0;
+        let mut stall = StallWatch::new(self.block_number().await?, &self.env);
         loop {
             let head = self.block_number().await?;
+            stall.observe(head, what, events);
             let confirmations = head.saturating_sub(block) + 1;
             if confirmations != reported {
                 reported = confirmations;
@@ -1012,11 +1208,71 @@ impl Chain {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{what}: only {confirmations}/{required} confirmations after {}s; run again to resume",
-                    self.env.timeout_secs
+                    "{what}: only {confirmations}/{required} confirmations after {}s (`timeout_secs` of `{}`){}; run `forja deploy --env {}` again to resume",
+                    self.env.timeout_secs,
+                    self.env.name,
+                    stall.note(),
+                    self.env.name
                 );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Notices a chain that stopped making blocks during a wait and says why
+/// that may be, once.
+struct StallWatch {
+    head: u64,
+    since: Instant,
+    after: Duration,
+    hint: String,
+    reported: bool,
+}
+
+impl StallWatch {
+    fn new(head: u64, env: &Environment) -> Self {
+        Self {
+            head,
+            since: Instant::now(),
+            // A quarter of the timeout, between 2 and 10 seconds.
+            after: Duration::from_secs((env.timeout_secs / 4).clamp(2, 10)),
+            hint: format!(
+                "the chain makes no blocks while nothing is sent (a network that seals blocks only for transactions, as `forja node` does by default): start it with `forja node --block-period 2`, or set `confirmations = 1` for `{}` in forja.toml",
+                env.name
+            ),
+            reported: false,
+        }
+    }
+
+    fn observe(&mut self, head: u64, what: &str, events: &(dyn Fn(Event) + Sync)) {
+        if head != self.head {
+            self.head = head;
+            self.since = Instant::now();
+            return;
+        }
+        if !self.reported && self.since.elapsed() >= self.after {
+            self.reported = true;
+            events(Event::Stalled {
+                what: what.to_string(),
+                head,
+                waited_secs: self.since.elapsed().as_secs(),
+                hint: self.hint.clone(),
+            });
+        }
+    }
+
+    /// Appended to a timeout error.
+    fn note(&self) -> String {
+        if self.since.elapsed() >= self.after {
+            format!(
+                "; no new block for {}s at block {}: {}",
+                self.since.elapsed().as_secs(),
+                self.head,
+                self.hint
+            )
+        } else {
+            String::new()
         }
     }
 }
@@ -1031,7 +1287,7 @@ pub fn file_hash(path: &Path) -> anyhow::Result<B256> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::config::{Approvals, GasConfig};
+    use crate::config::{Approvals, GasConfig};
 
     const CTOR_ABI: &str = r#"[{"type":"constructor","inputs":[{"name":"x","type":"uint256"}],"stateMutability":"nonpayable"}]"#;
     const USER_ABI: &str = r#"[{"type":"constructor","inputs":[{"name":"c","type":"address"}],"stateMutability":"nonpayable"}]"#;
@@ -1111,7 +1367,7 @@ mod tests {
             environment: &environment,
             manifest: &manifest,
             artifacts: &artifacts,
-            signer: crate::deploy::signer::dev_account(0).unwrap(),
+            signer: crate::signer::dev_account(0).unwrap(),
             tree: None,
         };
         let empty = DeploymentRecord::default();

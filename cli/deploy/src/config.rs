@@ -25,6 +25,15 @@ pub struct Environment {
     pub approvals: Approvals,
 }
 
+impl Environment {
+    /// A dev environment: nothing is promoted to it and its deployments may
+    /// be thrown away (a reset chain is simply deployed again).
+    pub fn is_dev(&self) -> bool {
+        self.promote_from.is_none()
+            && (self.name == "dev" || matches!(self.signer, SignerConfig::DevAccount(_)))
+    }
+}
+
 /// Who signs the environment's transactions. Keys never live in forja.toml.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignerConfig {
