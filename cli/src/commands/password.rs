@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::deploy::signer::prompt_hidden;
+use crate::prompt;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PasswordCommand {
@@ -21,7 +21,7 @@ pub fn run(command: PasswordCommand) -> anyhow::Result<ExitCode> {
     let PasswordCommand::Hash { password } = command;
     let password = match password {
         Some(password) => password,
-        None => prompt_hidden("Password to hash: ")
+        None => prompt::hidden("Password to hash: ")
             .context("no terminal to ask the password on; pass --password")?,
     };
     if password.is_empty() {
