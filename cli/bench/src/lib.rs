@@ -28,7 +28,8 @@
 //! | `latency_ms.histogram[]` | `{upper_ms, count}`, 40 bins of equal width |
 //! | `blocks.{count,transactions_mean,transactions_max}` | blocks committed during the run and their size |
 //! | `blocks.{interval_ms_mean,interval_ms_p50,interval_ms_max}` | time between consecutive blocks as the bench saw them |
-//! | `blocks.round_changes` | failed consensus rounds: the embedded network's metrics, or the rounds in QBFT/IBFT headers of an endpoint |
+//! | `blocks.round_changes` | rounds that failed before a block was decided: the sum of the rounds in the run's QBFT/IBFT headers |
+//! | `blocks.round_timeouts` | round timer expiries of node 0 (the embedded network's consensus metric); `null` on an endpoint |
 //! | `blocks.per_block[]` | `{number, at_ms, interval_ms, transactions, round}` |
 //! | `process.{role,cpu_cores_mean,cpu_cores_max,rss_mib_max,per_second[]}` | this process's CPU (cores busy) and resident memory each second: the network and the generator on `--embedded`, the generator alone on `--rpc` |
 //! | `generator.{presign_seconds,presign_tps}` | signing before the run |

@@ -273,14 +273,16 @@ pub fn summary_rows(report: &Report) -> Vec<(String, String)> {
         (
             "blocks".to_owned(),
             format!(
-                "{} blocks, {:.1} tx/block (max {}), interval mean {:.1} ms, p50 {:.1} ms, max {:.1} ms, {} round change(s)",
+                "{} blocks, {:.1} tx/block (max {}), interval mean {:.1} ms, p50 {:.1} ms, max {:.1} ms, {} round change(s){}",
                 b.count,
                 b.transactions_mean,
                 b.transactions_max,
                 b.interval_ms_mean,
                 b.interval_ms_p50,
                 b.interval_ms_max,
-                b.round_changes
+                b.round_changes,
+                b.round_timeouts
+                    .map_or_else(String::new, |t| format!(", {t} round timer expiries on node 0"))
             ),
         ),
         (

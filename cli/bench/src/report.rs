@@ -108,9 +108,12 @@ pub struct Blocks {
     pub interval_ms_mean: f64,
     pub interval_ms_p50: f64,
     pub interval_ms_max: f64,
-    /// Consensus rounds that failed and moved on (the embedded network's
-    /// metrics; on an endpoint, the rounds written in QBFT/IBFT headers).
+    /// Rounds that failed before a block was decided: the sum of the
+    /// rounds written in the QBFT/IBFT headers of the run's blocks.
     pub round_changes: u64,
+    /// Round timer expiries of node 0 during the run (the embedded
+    /// network's consensus metric `round_changes`); absent on an endpoint.
+    pub round_timeouts: Option<u64>,
     pub per_block: Vec<BlockSample>,
 }
 

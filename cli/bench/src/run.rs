@@ -436,15 +436,9 @@ pub async fn run(
         Target::Rpc(_) => None,
     };
 
-    let round_changes = match (rounds_before, rounds_after) {
-        (Some(before), Some(after)) => after.saturating_sub(before),
-        _ => shared
-            .blocks
-            .lock()
-            .expect("blocks lock")
-            .iter()
-            .map(|b| u64::from(b.round.unwrap_or(0)))
-            .sum(),
+    let round_timeouts = match (rounds_before, rounds_after) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
     };
     let process_role = match target {
         Target::Embedded { .. } => "network and load generator (one process)",
@@ -464,7 +458,7 @@ pub async fn run(
             presign_seconds,
             ceiling_tps,
             ceiling_method,
-            round_changes,
+            round_timeouts,
             process_role,
         },
         samples,
@@ -1096,7 +1090,7 @@ struct BuildInput<'a> {
     presign_seconds: f64,
     ceiling_tps: Option<f64>,
     ceiling_method: String,
-    round_changes: u64,
+    round_timeouts: Option<u64>,
     process_role: &'static str,
 }
 
@@ -1213,7 +1207,11 @@ fn build_report(shared: &Shared, input: &BuildInput<'_>, samples: Vec<ProcessSam
         },
         interval_ms_p50: report::percentile(&intervals, 50.0),
         interval_ms_max: intervals.last().copied().unwrap_or(0.0),
-        round_changes: input.round_changes,
+        round_changes: per_block
+            .iter()
+            .map(|b| u64::from(b.round.unwrap_or(0)))
+            .sum(),
+        round_timeouts: input.round_timeouts,
         per_block,
     };
     let cpu: Vec<f64> = samples.iter().map(|s| s.cpu_cores).collect();

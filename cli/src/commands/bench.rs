@@ -166,9 +166,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (network_config, source) = network_definition(args.network.as_deref(), &root)?;
         let description = describe(&network_config, &source);
         let network = runtime
-            .block_on(tokio::task::spawn_blocking(move || {
-                Network::start(network_config, StorageMode::InMemory)
-            }))
+            .block_on(async {
+                tokio::task::spawn_blocking(move || {
+                    Network::start(network_config, StorageMode::InMemory)
+                })
+                .await
+            })
             .context("the network's start-up task failed")??;
         Target::Embedded {
             network,
