@@ -208,44 +208,30 @@ pub async fn start_sink() -> anyhow::Result<(std::net::SocketAddr, tokio::task::
     Ok((addr, task))
 }
 
-/// One success per request of `body` (a batch is answered by a batch).
+/// One success per request of `body`, with its id (a batch is answered
+/// by a batch).
 fn sink_answer(body: &[u8]) -> Vec<u8> {
-    const ONE: &[u8] = br#"{"jsonrpc":"2.0","id":0,"result":"0x"}"#;
-    if body.first() != Some(&b'[') {
-        return ONE.to_vec();
+    #[derive(Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a RawValue>,
     }
-    // Requests are flat objects: count the top-level ones.
-    let (mut depth, mut count, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &byte in body {
-        match (in_string, byte) {
-            (true, b'\\') if !escaped => {
-                escaped = true;
-                continue;
-            }
-            (true, b'"') if !escaped => in_string = false,
-            (false, b'"') => in_string = true,
-            (false, b'{') => {
-                if depth == 1 {
-                    count += 1;
-                }
-                depth += 1;
-            }
-            (false, b'[') => depth += 1,
-            (false, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        escaped = false;
+    let answer = |id: Option<&RawValue>| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":"0x"}}"#,
+            id.map_or("null", RawValue::get)
+        )
+    };
+    if body.first() == Some(&b'[') {
+        let ids: Vec<Id<'_>> = serde_json::from_slice(body).unwrap_or_default();
+        let answers: Vec<String> = ids.iter().map(|r| answer(r.id)).collect();
+        format!("[{}]", answers.join(",")).into_bytes()
+    } else {
+        let id = serde_json::from_slice::<Id<'_>>(body)
+            .ok()
+            .and_then(|r| r.id);
+        answer(id).into_bytes()
     }
-    let mut answer = Vec::with_capacity(count * (ONE.len() + 1) + 2);
-    answer.push(b'[');
-    for i in 0..count {
-        if i > 0 {
-            answer.push(b',');
-        }
-        answer.extend_from_slice(ONE);
-    }
-    answer.push(b']');
-    answer
 }
 
 #[cfg(test)]
@@ -262,6 +248,7 @@ mod tests {
         );
         let answer: Vec<Value> = serde_json::from_slice(&sink_answer(body.as_bytes())).unwrap();
         assert_eq!(answer.len(), 2);
+        assert_eq!(answer[1]["id"], 2);
         let one: Value = serde_json::from_slice(&sink_answer(&batch[0])).unwrap();
         assert_eq!(one["result"], "0x");
     }
