@@ -155,6 +155,48 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Several calls in one JSON-RPC batch; each call's result or error
+    /// message, in order.
+    pub async fn batch(
+        &mut self,
+        calls: &[(&str, Value)],
+    ) -> anyhow::Result<Vec<Result<Value, String>>> {
+        let requests: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(id, (method, params))| {
+                serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+            })
+            .collect();
+        let response = self.post(serde_json::to_vec(&requests)?.into()).await?;
+        let responses: Vec<Response<'_>> =
+            serde_json::from_slice(&response).with_context(|| {
+                format!(
+                    "{}: a JSON-RPC batch was not answered with a batch: {}",
+                    self.url,
+                    String::from_utf8_lossy(&response)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )
+            })?;
+        let mut results: Vec<Result<Value, String>> =
+            vec![Err("no answer in the batch".to_owned()); calls.len()];
+        for response in responses {
+            let Some(slot) = response.id.and_then(|id| results.get_mut(id as usize)) else {
+                continue;
+            };
+            *slot = match (response.error, response.result) {
+                (Some(error), _) => Err(format!("{} (code {})", error.message, error.code)),
+                (None, result) => serde_json::from_str(result.map_or("null", RawValue::get))
+                    .map_err(|e| e.to_string()),
+            };
+        }
+        Ok(results)
+    }
+}
+
 /// A JSON-RPC response, its result left unparsed.
 #[derive(Deserialize)]
 pub struct Response<'a> {

@@ -381,8 +381,23 @@ pub async fn run(
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
     let mut lanes_done = false;
     let mut drained_at: Option<Instant> = None;
+    let mut last_change = (Instant::now(), 0u64);
     loop {
         ticker.tick().await;
+        // A closed loop whose transactions stop committing would wait for
+        // permits forever: after the drain timeout without any change, stop.
+        let moved = {
+            let c = shared.counts();
+            c.submitted + c.committed + c.reverted + c.rejected
+        };
+        if moved != last_change.1 {
+            last_change = (Instant::now(), moved);
+        } else if !lanes_done && last_change.0.elapsed() >= options.drain_timeout {
+            shared.stop.store(true, Ordering::Relaxed);
+            if let Some(permits) = &shared.permits {
+                permits.close();
+            }
+        }
         if !lanes_done && lane_tasks.iter().all(|t| t.is_finished()) {
             lanes_done = true;
             drained_at = Some(Instant::now() + options.drain_timeout);
@@ -865,13 +880,16 @@ async fn track_embedded(
 }
 
 /// Stamps the run's transactions as an endpoint's blocks show them committed
-/// (polled every 10 ms).
+/// (polled every 10 ms). New blocks and their receipts are fetched in
+/// JSON-RPC batches, so an endpoint that makes a block per transaction
+/// (anvil, Hardhat) does not leave the tracker behind.
 async fn track_rpc(
     endpoint: Endpoint,
     head_before: u64,
     hashes: Arc<HashMap<B256, u32>>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
+    const BLOCKS_PER_BATCH: u64 = 25;
     let mut connection = Connection::open(&endpoint).await?;
     let mut next = head_before + 1;
     let mut last_at: Option<u64> = None;
@@ -882,39 +900,67 @@ async fn track_rpc(
         let done = shared.tracker_done.load(Ordering::Relaxed);
         let head = quantity(&connection.call("eth_blockNumber", json!([])).await?)?;
         while next <= head {
-            let number = format!("{next:#x}");
-            let block = connection
-                .call("eth_getBlockByNumber", json!([number, false]))
-                .await?;
-            let at = shared.now_us();
-            let txs: Vec<B256> = serde_json::from_value(block["transactions"].clone())
-                .context("eth_getBlockByNumber: unreadable transaction hashes")?;
-            let ours: Vec<(usize, u32)> = txs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| hashes.get(h).map(|k| (i, *k)))
-                .collect();
-            if !ours.is_empty() {
-                let statuses =
-                    receipt_statuses(&mut connection, &number, &txs, &ours, &mut block_receipts)
-                        .await?;
-                for ((_, k), success) in ours.iter().zip(statuses) {
-                    shared.committed(*k, success, at);
+            let last = head.min(next + BLOCKS_PER_BATCH - 1);
+            let mut calls = Vec::new();
+            for number in next..=last {
+                let number = format!("{number:#x}");
+                calls.push(("eth_getBlockByNumber", json!([number, false])));
+                if block_receipts {
+                    calls.push(("eth_getBlockReceipts", json!([number])));
                 }
             }
-            let extra: Bytes = block["extraData"]
-                .as_str()
-                .and_then(|e| e.parse().ok())
-                .unwrap_or_default();
-            record_block(
-                &shared,
-                &mut last_at,
-                at,
-                next,
-                txs.len() as u64,
-                round_of(&extra),
-            );
-            next += 1;
+            let results = connection.batch(&calls).await?;
+            let at = shared.now_us();
+            let per_block = if block_receipts { 2 } else { 1 };
+            let mut missing: Vec<(B256, u32)> = Vec::new();
+            for (offset, number) in (next..=last).enumerate() {
+                let block = results[offset * per_block]
+                    .as_ref()
+                    .map_err(|e| anyhow::anyhow!("eth_getBlockByNumber({number}): {e}"))?;
+                let txs: Vec<B256> = serde_json::from_value(block["transactions"].clone())
+                    .context("eth_getBlockByNumber: unreadable transaction hashes")?;
+                let receipts = block_receipts
+                    .then(|| results[offset * per_block + 1].as_ref().ok())
+                    .flatten()
+                    .and_then(|r| r.as_array())
+                    .filter(|r| r.len() == txs.len());
+                if block_receipts && receipts.is_none() && !txs.is_empty() {
+                    // No eth_getBlockReceipts (Hardhat 2): receipts one by one from now on.
+                    block_receipts = false;
+                }
+                for (i, hash) in txs.iter().enumerate() {
+                    let Some(k) = hashes.get(hash) else { continue };
+                    match receipts {
+                        Some(receipts) => shared.committed(*k, success(&receipts[i]), at),
+                        None => missing.push((*hash, *k)),
+                    }
+                }
+                let extra: Bytes = block["extraData"]
+                    .as_str()
+                    .and_then(|e| e.parse().ok())
+                    .unwrap_or_default();
+                record_block(
+                    &shared,
+                    &mut last_at,
+                    at,
+                    number,
+                    txs.len() as u64,
+                    round_of(&extra),
+                );
+            }
+            for chunk in missing.chunks(100) {
+                let calls: Vec<_> = chunk
+                    .iter()
+                    .map(|(hash, _)| ("eth_getTransactionReceipt", json!([hash])))
+                    .collect();
+                let receipts = connection.batch(&calls).await?;
+                for ((_, k), receipt) in chunk.iter().zip(receipts) {
+                    let receipt =
+                        receipt.map_err(|e| anyhow::anyhow!("eth_getTransactionReceipt: {e}"))?;
+                    shared.committed(*k, success(&receipt), at);
+                }
+            }
+            next = last + 1;
         }
         if done {
             return Ok(());
@@ -923,36 +969,10 @@ async fn track_rpc(
     }
 }
 
-/// The status of the run's transactions in a block: `eth_getBlockReceipts`
-/// when the endpoint has it, else one batch of `eth_getTransactionReceipt`.
-async fn receipt_statuses(
-    connection: &mut Connection,
-    number: &str,
-    txs: &[B256],
-    ours: &[(usize, u32)],
-    block_receipts: &mut bool,
-) -> anyhow::Result<Vec<bool>> {
-    let success = |receipt: &serde_json::Value| receipt["status"].as_str() != Some("0x0");
-    if *block_receipts {
-        match connection
-            .call("eth_getBlockReceipts", json!([number]))
-            .await
-        {
-            Ok(receipts) if receipts.as_array().is_some_and(|r| r.len() == txs.len()) => {
-                let receipts = receipts.as_array().expect("checked");
-                return Ok(ours.iter().map(|(i, _)| success(&receipts[*i])).collect());
-            }
-            _ => *block_receipts = false,
-        }
-    }
-    let mut statuses = Vec::with_capacity(ours.len());
-    for (i, _) in ours {
-        let receipt = connection
-            .call("eth_getTransactionReceipt", json!([txs[*i]]))
-            .await?;
-        statuses.push(success(&receipt));
-    }
-    Ok(statuses)
+/// A receipt's status: anything but an explicit failure is success
+/// (receipts before Byzantium carry a root instead).
+fn success(receipt: &serde_json::Value) -> bool {
+    receipt["status"].as_str() != Some("0x0")
 }
 
 fn record_block(
