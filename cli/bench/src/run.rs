@@ -18,7 +18,8 @@ use std::{
 };
 
 use alloy::{
-    primitives::{Address, B256, Bytes, U256},
+    consensus::TxLegacy,
+    primitives::{Address, B256, Bytes, TxKind, U256},
     rlp::Header as RlpHeader,
     signers::local::PrivateKeySigner,
 };
@@ -37,7 +38,7 @@ use crate::{
     },
     rpc::{Connection, Endpoint, Response, send_raw_body, start_sink},
     target::{Chain, Target, quantity},
-    workload::{Contracts, Scope, Workload, compile_call, sender_keys, sign_setup},
+    workload::{Contracts, Scope, Workload, compile_call, sender_keys, sign_legacy},
 };
 
 /// How to run, beyond the workload itself.
@@ -119,15 +120,17 @@ pub async fn run(
         })
         .with_context(|| format!("deploying {}", deployment.name))?;
         let nonce = chain.next_nonce(admin).await?;
-        let raw = sign_setup(
+        let raw = sign_legacy(
             &options.admin,
-            chain_id,
-            nonce,
-            gas_price,
-            setup_gas,
-            None,
-            U256::ZERO,
-            input,
+            TxLegacy {
+                chain_id: Some(chain_id),
+                nonce,
+                gas_price,
+                gas_limit: setup_gas,
+                to: TxKind::Create,
+                value: U256::ZERO,
+                input,
+            },
         )?;
         let hash = chain
             .send_raw(&raw)
@@ -498,15 +501,17 @@ impl SetupTxs<'_> {
         input: Bytes,
         gas: u64,
     ) -> anyhow::Result<()> {
-        let raw = sign_setup(
+        let raw = sign_legacy(
             self.signer,
-            self.chain_id,
-            self.nonce,
-            self.gas_price,
-            gas,
-            Some(to),
-            value,
-            input,
+            TxLegacy {
+                chain_id: Some(self.chain_id),
+                nonce: self.nonce,
+                gas_price: self.gas_price,
+                gas_limit: gas,
+                to: TxKind::Call(to),
+                value,
+                input,
+            },
         )?;
         self.nonce += 1;
         self.txs.push((what, raw));

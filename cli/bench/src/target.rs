@@ -54,7 +54,7 @@ pub struct MinedReceipt {
 /// The setup's view of a target.
 pub enum Chain<'a> {
     Embedded(&'a Network),
-    Rpc(Mutex<Connection>),
+    Rpc(Box<Mutex<Connection>>),
 }
 
 impl<'a> Chain<'a> {
@@ -62,7 +62,7 @@ impl<'a> Chain<'a> {
         Ok(match target {
             Target::Embedded { network, .. } => Chain::Embedded(network),
             Target::Rpc(endpoints) => {
-                Chain::Rpc(Mutex::new(Connection::open(&endpoints[0]).await?))
+                Chain::Rpc(Box::new(Mutex::new(Connection::open(&endpoints[0]).await?)))
             }
         })
     }

@@ -450,26 +450,8 @@ impl Workload<'_> {
     }
 }
 
-/// Signs one setup transaction (a deployment when `to` is `None`).
-pub fn sign_setup(
-    signer: &PrivateKeySigner,
-    chain_id: u64,
-    nonce: u64,
-    gas_price: u128,
-    gas_limit: u64,
-    to: Option<Address>,
-    value: U256,
-    input: Bytes,
-) -> anyhow::Result<Vec<u8>> {
-    let mut tx = TxLegacy {
-        chain_id: Some(chain_id),
-        nonce,
-        gas_price,
-        gas_limit,
-        to: to.map_or(TxKind::Create, TxKind::Call),
-        value,
-        input,
-    };
+/// Signs a setup transaction (the admin's: deployments, calls, funding).
+pub fn sign_legacy(signer: &PrivateKeySigner, mut tx: TxLegacy) -> anyhow::Result<Vec<u8>> {
     let signature = signer.sign_transaction_sync(&mut tx)?;
     Ok(TxEnvelope::Legacy(tx.into_signed(signature)).encoded_2718())
 }

@@ -152,6 +152,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => signer::dev_account(0)?,
     };
 
+    // Checked before the build, so a mistyped URL fails at once.
+    let endpoints = args
+        .rpc
+        .iter()
+        .map(|url| Endpoint::new(url, args.rpc_token.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
     if !super::build::compile(&project, false, super::build::BuildReport::Human)? {
         return Ok(ExitCode::FAILURE);
     }
@@ -178,12 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             description,
         }
     } else {
-        Target::Rpc(
-            args.rpc
-                .iter()
-                .map(|url| Endpoint::new(url, args.rpc_token.clone()))
-                .collect::<anyhow::Result<_>>()?,
-        )
+        Target::Rpc(endpoints)
     };
     eprintln!("Benchmarking {}", target.describe());
 
