@@ -295,6 +295,38 @@ mod tests {
         assert_eq!(one["result"], "0x");
     }
 
+    #[tokio::test]
+    async fn a_token_goes_out_as_a_bearer_header() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/rpc", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let n = stream.read(&mut request).await.unwrap();
+            let body = r#"{"jsonrpc":"2.0","id":1,"result":"0x539"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let endpoint = Endpoint::new(&url, Some("s3cret".into())).unwrap();
+        let mut connection = Connection::open(&endpoint).await.unwrap();
+        let chain_id = connection
+            .call("eth_chainId", serde_json::json!([]))
+            .await
+            .unwrap();
+        assert_eq!(chain_id, "0x539");
+        let request = server.await.unwrap().to_ascii_lowercase();
+        assert!(request.starts_with("post /rpc http/1.1"), "{request}");
+        assert!(
+            request.contains("authorization: bearer s3cret"),
+            "{request}"
+        );
+    }
+
     #[test]
     fn endpoints_must_be_plain_http() {
         assert!(Endpoint::new("http://127.0.0.1:8545", None).is_ok());
