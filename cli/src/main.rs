@@ -35,6 +35,8 @@ enum Command {
     Lsp(commands::lsp::Args),
     /// Run a local permissioned network with a JSON-RPC endpoint.
     Node(commands::node::Args),
+    /// Stress the project's network or an RPC endpoint with bench.toml's workload.
+    Bench(commands::bench::Args),
     /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
     Deploy(commands::deploy::Args),
     /// Bundle what HEAD would release (artifacts, deploy.toml, test
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Release(args) => commands::release::run(args),

@@ -32,7 +32,7 @@ fn require(program: &str) -> Result<(), String> {
 
 /// A `forja node --port 0` child; asked to stop with SIGINT (as Ctrl-C
 /// would) when dropped, killed if it does not.
-struct ForjaNode {
+pub(crate) struct ForjaNode {
     child: Child,
     port: u16,
     /// What the node printed up to and including the listening line.
@@ -42,7 +42,7 @@ struct ForjaNode {
 }
 
 impl ForjaNode {
-    fn start(dir: &Path, data_dir: &Path) -> ForjaNode {
+    pub(crate) fn start(dir: &Path, data_dir: &Path) -> ForjaNode {
         let mut child = Command::new(env!("CARGO_BIN_EXE_forja"))
             .args(["node", "--port", "0", "--data-dir"])
             .arg(data_dir)
@@ -90,7 +90,7 @@ impl ForjaNode {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 

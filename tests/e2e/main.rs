@@ -2,6 +2,7 @@
 //! temporary directories. solc is installed and precompiled once into a
 //! shared forja home (`FORJA_TEST_HOME`, or one under the target dir).
 
+mod bench;
 mod clients;
 mod deploy;
 mod templates;

@@ -3,6 +3,7 @@
 
 pub mod approve;
 pub mod audit;
+pub mod bench;
 pub mod build;
 pub mod deploy;
 pub mod keys;
