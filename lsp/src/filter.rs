@@ -24,7 +24,7 @@ pub fn filter_false_positives(text: &str, list: &mut [FileDiagnostic]) {
             && inside_require(text, d.range.start))
             || (d.message.starts_with("member `")
                 && d.message.contains("` not unique on type `type("))
-            || (d.message == "mismatched types" && (s == "\"\"" || s == "''"));
+            || (d.message.starts_with("mismatched types") && (s == "\"\"" || s == "''"));
         if is_fp {
             downgraded.push(d.range.clone());
         }

@@ -697,3 +697,45 @@ async fn the_server_stops_at_exit_while_the_client_keeps_its_pipe_open() {
         .unwrap();
     drop(client);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_errors_show_on_open_and_while_typing_without_a_save() {
+    let dir = fixture_project();
+    let rel = "src/Sender.sol";
+    let source = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\ncontract Sender {\n    function who() external view returns (uint256) {\n        return msg.sender;\n    }\n\n    function pair() external pure returns (uint8, bool) {\n        return (1, true);\n    }\n}\n";
+    std::fs::write(dir.path().join(rel), source).unwrap();
+    let c = TestClient::start(dir.path()).await;
+    let uri = c.uri(rel);
+
+    // On open, before any save: solc has not run, solar reports it.
+    let diags = c.open(rel).await;
+    let errs = errors(&diags);
+    assert_eq!(errs.len(), 1, "one type error on open: {diags}");
+    assert_eq!(errs[0]["source"], "forja");
+    assert_eq!(
+        errs[0]["range"]["start"],
+        c.pos(rel, "msg.sender;", 0, 0),
+        "{diags}"
+    );
+    let message = errs[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("uint256") && message.contains("address"),
+        "{message}"
+    );
+
+    // Fixing it while typing clears it; breaking the tuple return reports it.
+    let fixed = source
+        .replace("return msg.sender;", "return uint256(uint160(msg.sender));")
+        .replace("return (1, true);", "return (1, 2);");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]}),
+    )
+    .await;
+    let diags = c.diagnostics_for(&uri).await;
+    let errs = errors(&diags);
+    assert_eq!(errs.len(), 1, "only the tuple's second value: {diags}");
+    let second = fixed.find("2);").unwrap();
+    let line = fixed[..second].matches('\n').count();
+    assert_eq!(errs[0]["range"]["start"]["line"], line, "{diags}");
+}

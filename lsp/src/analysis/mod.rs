@@ -22,6 +22,8 @@ use solar::{
         ty::{ResolvedMember, TyKind},
     },
 };
+mod returns;
+
 use std::{
     collections::{HashMap, HashSet},
     io,
@@ -175,6 +177,7 @@ fn analyze_inner(
 
     let mut out = AnalysisOutput::default();
     let root_set: HashSet<&Path> = roots.iter().map(|p| p.as_path()).collect();
+    let mut return_mismatches = Vec::new();
     compiler.enter_mut(|c| {
         let mut pcx = c.parse();
         for root in roots {
@@ -188,6 +191,31 @@ fn analyze_inner(
         let _ = c.analysis();
 
         let gcx = c.gcx();
+        if gcx.has_typeck_results() {
+            let is_root = |id: hir::SourceId| {
+                gcx.hir
+                    .source(id)
+                    .file
+                    .name
+                    .as_real()
+                    .is_some_and(|p| root_set.contains(p))
+            };
+            for mismatch in returns::check_returns(gcx, &is_root) {
+                let file = &gcx.hir.source(mismatch.source).file;
+                let Some(path) = file.name.as_real() else {
+                    continue;
+                };
+                return_mismatches.push((
+                    path.to_path_buf(),
+                    FileDiagnostic {
+                        range: file_range(file, mismatch.span),
+                        severity: Severity::Error,
+                        code: None,
+                        message: mismatch.message,
+                    },
+                ));
+            }
+        }
         // Files that parsed, and import edges.
         let mut parsed = HashSet::new();
         for source in gcx.sources.iter() {
@@ -230,12 +258,11 @@ fn analyze_inner(
         out.diagnostics.entry(root.clone()).or_default();
     }
     let diags = std::mem::take(&mut *buffer.write());
-    for diag in &diags {
-        if let Some((path, d)) = convert_diag(sm, diag) {
-            let list = out.diagnostics.entry(path).or_default();
-            if !list.contains(&d) {
-                list.push(d);
-            }
+    let converted = diags.iter().filter_map(|d| convert_diag(sm, d));
+    for (path, d) in converted.chain(return_mismatches) {
+        let list = out.diagnostics.entry(path).or_default();
+        if !list.contains(&d) {
+            list.push(d);
         }
     }
     for (path, list) in out.diagnostics.iter_mut() {
