@@ -36,8 +36,10 @@ struct State {
     config: Option<ProjectConfig>,
     docs: HashMap<PathBuf, Document>,
     index: Index,
-    /// Change counter per file, for debouncing.
-    generation: HashMap<PathBuf, u64>,
+    /// Files with an analysis scheduled or running.
+    analysing: HashSet<PathBuf>,
+    /// Files edited while their analysis ran: it runs once more.
+    edited_while_analysing: HashSet<PathBuf>,
     /// Files whose diagnostics were published (to clear them later).
     published: HashSet<PathBuf>,
     /// The fast engine's latest diagnostics per file.
@@ -50,6 +52,7 @@ struct State {
     extra_remappings: Option<ExtraRemappings>,
     /// The client accepts `documentChanges` in workspace edits (ordered, unlike `changes`).
     document_changes: bool,
+    /// An optional delay before analysing an edit (`debounceMs`, default 0).
     debounce: Duration,
     /// Path of the `forja` executable used by the "Run test" lens.
     forja_exe: Option<PathBuf>,
@@ -139,7 +142,6 @@ impl Backend {
     /// Creates a backend talking to `client`, configured by the front end.
     pub fn with_options(client: Client, options: ServerOptions) -> Self {
         let state = State {
-            debounce: Duration::from_millis(120),
             extra_remappings: options.extra_remappings,
             ..Default::default()
         };
@@ -216,31 +218,33 @@ impl Backend {
         Some((data, offset))
     }
 
-    /// Schedules analysis of `path` (and its importers) after the debounce delay.
+    /// Analyses `path` (and its importers) as soon as no analysis of it is
+    /// running; edits that arrive meanwhile are coalesced into one more run
+    /// on the newest text. No timer: the editor sees diagnostics one analysis
+    /// after its edit (a fixed 120 ms debounce used to come first).
     fn schedule(&self, path: PathBuf) {
-        let generation = {
-            let mut state = self.lock();
-            let g = state.generation.entry(path.clone()).or_default();
-            *g += 1;
-            *g
-        };
+        {
+            let mut st = self.lock();
+            if !st.analysing.insert(path.clone()) {
+                st.edited_while_analysing.insert(path);
+                return;
+            }
+        }
         let state = self.state.clone();
         let client = self.client.clone();
         tokio::spawn(async move {
-            let delay = state.lock().unwrap_or_else(|e| e.into_inner()).debounce;
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            loop {
+                let delay = lock(&state).debounce;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                analyze_and_publish(state.clone(), client.clone(), vec![path.clone()]).await;
+                let mut st = lock(&state);
+                if !st.edited_while_analysing.remove(&path) {
+                    st.analysing.remove(&path);
+                    return;
+                }
             }
-            let current = state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .generation
-                .get(&path)
-                .copied();
-            if current != Some(generation) {
-                return;
-            }
-            analyze_and_publish(state, client, vec![path]).await;
         });
     }
 }

@@ -739,3 +739,37 @@ async fn type_errors_show_on_open_and_while_typing_without_a_save() {
     let line = fixed[..second].matches('\n').count();
     assert_eq!(errs[0]["range"]["start"]["line"], line, "{diags}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_edits_ends_with_the_newest_texts_diagnostics() {
+    let dir = fixture_project();
+    let rel = "src/Burst.sol";
+    let valid = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\ncontract Burst {\n    function f() external pure returns (uint256) {\n        return 1;\n    }\n}\n";
+    std::fs::write(dir.path().join(rel), valid).unwrap();
+    // The server's defaults: no debounce option.
+    let c = TestClient::start(dir.path()).await;
+    let uri = c.uri(rel);
+    assert!(errors(&c.open(rel).await).is_empty());
+    // Edits faster than analysis: the ones that arrive while an analysis
+    // runs are coalesced, and the last publish is for the last text.
+    for version in 2..12 {
+        let text = if version == 11 {
+            valid.replace("return 1;", "return true;")
+        } else {
+            valid.replace("return 1;", &format!("return {version};"))
+        };
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        )
+        .await;
+    }
+    let diags = c.diagnostics_until(&uri, |d| !errors(d).is_empty()).await;
+    assert!(
+        errors(&diags)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bool"),
+        "{diags}"
+    );
+}
