@@ -6,8 +6,8 @@ use crate::{
     gas_hints::GasEstimates,
     index::{FileData, Index, Symbol, SymbolKind, Target},
     line_index::LineIndex,
-    project::ProjectConfig,
-    solc_check::{self, ExtraRemappings},
+    project::{ExtraRemappings, Workspace},
+    solc_check,
 };
 use std::{
     collections::{HashMap, HashSet},
@@ -33,7 +33,7 @@ struct Document {
 
 #[derive(Default)]
 struct State {
-    config: Option<ProjectConfig>,
+    config: Option<Workspace>,
     docs: HashMap<PathBuf, Document>,
     index: Index,
     /// Files with an analysis scheduled or running.
@@ -249,33 +249,6 @@ impl Backend {
     }
 }
 
-/// Adds the front end's remappings (e.g. `forja-std/`) so the fast engine
-/// resolves the same imports as the build. Explicit project remappings win.
-fn with_extra_remappings(mut config: ProjectConfig, st: &State) -> ProjectConfig {
-    let Some(extra) = &st.extra_remappings else {
-        return config;
-    };
-    let Ok(project) = forja_compiler::Project::discover(&config.root) else {
-        return config;
-    };
-    for r in extra(&project) {
-        if config
-            .remappings
-            .iter()
-            .any(|existing| existing.starts_with(&format!("{}=", r.prefix)))
-        {
-            continue;
-        }
-        let target = project.root.join(&r.target);
-        let mut target = target.display().to_string();
-        if r.target.ends_with('/') && !target.ends_with('/') {
-            target.push('/');
-        }
-        config.remappings.push(format!("{}={target}", r.prefix));
-    }
-    config
-}
-
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -287,7 +260,7 @@ async fn analyze_and_publish(state: Arc<Mutex<State>>, client: Client, changed: 
         let Some(config) = st.config.clone().or_else(|| {
             changed
                 .first()
-                .map(|p| with_extra_remappings(ProjectConfig::discover(p), &st))
+                .map(|p| Workspace::discover(p, st.extra_remappings.as_ref()))
         }) else {
             return;
         };
@@ -386,7 +359,7 @@ fn interface_of(data: &FileData) -> Interface {
 /// when the task itself failed.
 async fn run_analysis(
     client: &Client,
-    config: &ProjectConfig,
+    config: &Workspace,
     overlays: &Overlays,
     roots: &[PathBuf],
     known: &HashSet<PathBuf>,
@@ -1033,7 +1006,7 @@ fn member_completions(
 }
 
 fn import_path_completions(
-    config: Option<&ProjectConfig>,
+    config: Option<&Workspace>,
     current: &Path,
     typed: &str,
 ) -> Vec<CompletionItem> {
@@ -1066,9 +1039,6 @@ fn import_path_completions(
             }
         }
         dirs.push(config.root.join(dir_part));
-        for inc in &config.include_paths {
-            dirs.push(inc.join(dir_part));
-        }
     }
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -1205,8 +1175,10 @@ impl LanguageServer for Backend {
         {
             let mut st = self.lock();
             if let Some(root) = root {
-                let config = ProjectConfig::discover(&root).with_root_at_least(&root);
-                st.config = Some(with_extra_remappings(config, &st));
+                let extra = st.extra_remappings.clone();
+                let config = Workspace::discover(&root, extra.as_ref())
+                    .with_root_at_least(&root, extra.as_ref());
+                st.config = Some(config);
             }
             st.document_changes = params
                 .capabilities
@@ -1344,7 +1316,7 @@ impl LanguageServer for Backend {
         {
             let mut st = self.lock();
             if st.config.is_none() {
-                st.config = Some(with_extra_remappings(ProjectConfig::discover(&path), &st));
+                st.config = Some(Workspace::discover(&path, st.extra_remappings.as_ref()));
             }
             let text: Arc<str> = Arc::from(params.text_document.text);
             let line_index = Arc::new(LineIndex::new(&text));

@@ -3,15 +3,12 @@
 //! diagnostics split by file for the editor.
 
 use crate::analysis::{FileDiagnostic, Severity};
-use forja_compiler::{BuildOptions, Project, Remapping, solc::SolcManager};
+pub use crate::project::ExtraRemappings;
+use forja_compiler::{BuildOptions, Project, solc::SolcManager};
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
 };
-
-/// Remappings a front end adds to every build (the cli's `forja-std/`).
-pub type ExtraRemappings = Arc<dyn Fn(&Project) -> Vec<Remapping> + Send + Sync>;
 
 /// What one solc check produced.
 #[derive(Debug, Default)]

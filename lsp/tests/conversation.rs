@@ -773,3 +773,50 @@ async fn a_burst_of_edits_ends_with_the_newest_texts_diagnostics() {
         "{diags}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_resolve_through_the_libs_that_forja_toml_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // `vendor/` is a libs directory only because forja.toml says so.
+    std::fs::write(
+        root.join("forja.toml"),
+        "[project]\nname = \"libs\"\nlibs = [\"vendor\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("vendor/mathlib/src")).unwrap();
+    std::fs::write(
+        root.join("vendor/mathlib/src/Math.sol"),
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\nlibrary Math {\n    function twice(uint256 x) internal pure returns (uint256) {\n        return 2 * x;\n    }\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("src/Uses.sol"),
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\nimport {Math} from \"mathlib/Math.sol\";\n\ncontract Uses {\n    function f() external pure returns (uint256) {\n        return Math.twice(2);\n    }\n}\n",
+    )
+    .unwrap();
+    let c = TestClient::start(root).await;
+    let diags = c.open("src/Uses.sol").await;
+    assert!(errors(&diags).is_empty(), "the import resolves: {diags}");
+    let def = c
+        .at("textDocument/definition", "src/Uses.sol", "twice(2)", 0, 1)
+        .await;
+    assert_eq!(target_of(&def), ("Math.sol".into(), 4), "{def}");
+    // Declared in a libs directory: a dependency, not renameable.
+    let rename = c
+        .at(
+            "textDocument/prepareRename",
+            "src/Uses.sol",
+            "twice(2)",
+            0,
+            1,
+        )
+        .await;
+    assert!(
+        rename["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dependency")),
+        "{rename}"
+    );
+}

@@ -7,7 +7,7 @@ use crate::{
         Target, TypedExpr,
     },
     line_index::LineIndex,
-    project::ProjectConfig,
+    project::Workspace,
 };
 use solar::{
     ast,
@@ -116,7 +116,7 @@ impl FileLoader for OverlayLoader {
 /// Never panics: an engine panic is caught and reported in
 /// [`AnalysisOutput::panic`].
 pub fn analyze(
-    config: &ProjectConfig,
+    config: &Workspace,
     overlays: &Overlays,
     roots: &[PathBuf],
     extract: &Extract,
@@ -148,7 +148,7 @@ pub fn analyze(
 }
 
 fn analyze_inner(
-    config: &ProjectConfig,
+    config: &Workspace,
     overlays: &Overlays,
     roots: &[PathBuf],
     extract: &Extract,
@@ -161,7 +161,6 @@ fn analyze_inner(
     let mut opts = solar::config::CompileOpts::default();
     opts.unstable.typeck = true;
     opts.base_path = Some(config.root.clone());
-    opts.include_paths = config.include_paths.clone();
     opts.import_remappings = config
         .remappings
         .iter()
