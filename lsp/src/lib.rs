@@ -8,7 +8,6 @@
 //! the fast engine's where they overlap, until the file is edited again.
 
 pub mod analysis;
-pub mod filter;
 pub mod format;
 pub mod gas_hints;
 pub mod index;
