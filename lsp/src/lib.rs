@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod format;
 pub mod gas_hints;
+pub mod ide;
 pub mod index;
 pub mod line_index;
 pub mod project;

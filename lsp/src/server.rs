@@ -4,7 +4,14 @@ use crate::{
     analysis::{self, AnalysisOutput, Extract, FileDiagnostic, Overlays, Severity},
     format,
     gas_hints::GasEstimates,
-    index::{FileData, Index, Symbol, SymbolKind, Target},
+    ide::{
+        self, FileRange,
+        completion::{Completion, CompletionKind},
+        inlay_hints::HintKind,
+        semantic_tokens::Token,
+        symbols::OutlineItem,
+    },
+    index::{FileData, Index, SymbolKind},
     line_index::LineIndex,
     project::{ExtraRemappings, Workspace},
     solc_check,
@@ -535,182 +542,123 @@ fn to_lsp_diagnostic(text: &str, li: &LineIndex, d: &FileDiagnostic, source: &st
     }
 }
 
-fn location(data: &FileData, range: &std::ops::Range<usize>) -> Option<Location> {
-    Some(Location {
-        uri: Url::from_file_path(&data.path).ok()?,
-        range: data.line_index.range(&data.text, range.start, range.end),
+/// An LSP location for a byte range of an indexed file (a file not indexed
+/// yet, such as an import's target, is named with an empty range).
+fn lsp_location(st: &State, at: &FileRange) -> Option<Location> {
+    let uri = Url::from_file_path(&at.path).ok()?;
+    let range = match st.index.files.get(&at.path) {
+        Some(data) => data
+            .line_index
+            .range(&data.text, at.range.start, at.range.end),
+        None if at.range.is_empty() => Range::default(),
+        None => return None,
+    };
+    Some(Location { uri, range })
+}
+
+fn markdown(value: String) -> Documentation {
+    Documentation::MarkupContent(MarkupContent {
+        kind: MarkupKind::Markdown,
+        value,
     })
 }
 
-fn symbol_location(index: &Index, sym: &Symbol) -> Option<Location> {
-    location(index.files.get(&*sym.key.path)?, &sym.name_range)
-}
-
-fn hover_markdown(index: &Index, target: &Target) -> Option<String> {
-    match target {
-        Target::Builtin { name, ty } => {
-            let ty = if ty.is_empty() {
-                String::new()
-            } else {
-                format!(": {ty}")
-            };
-            Some(format!("```solidity\n{name}{ty}\n```\n\nbuiltin"))
-        }
-        Target::Symbol(key) => {
-            let sym = index.symbol(key)?;
-            let mut md = format!("```solidity\n{}\n```", sym.signature);
-            let mut facts = vec![sym.kind.describe().to_string()];
-            if let Some(ty) = &sym.ty {
-                facts.push(format!("type `{ty}`"));
-            }
-            if let Some(c) = &sym.container_name {
-                facts.push(format!("in `{c}`"));
-            }
-            md.push_str(&format!("\n\n*{}*", facts.join(" · ")));
-            if let Some(doc) = &sym.doc {
-                md.push_str("\n\n---\n\n");
-                md.push_str(doc);
-            }
-            Some(md)
-        }
-    }
-}
-
-const KEYWORDS: &[&str] = &[
-    "pragma",
-    "import",
-    "contract",
-    "abstract",
-    "interface",
-    "library",
-    "function",
-    "modifier",
-    "event",
-    "error",
-    "struct",
-    "enum",
-    "mapping",
-    "returns",
-    "return",
-    "if",
-    "else",
-    "for",
-    "while",
-    "do",
-    "break",
-    "continue",
-    "emit",
-    "revert",
-    "require",
-    "assert",
-    "new",
-    "delete",
-    "public",
-    "private",
-    "internal",
-    "external",
-    "pure",
-    "view",
-    "payable",
-    "constant",
-    "immutable",
-    "virtual",
-    "override",
-    "memory",
-    "storage",
-    "calldata",
-    "transient",
-    "using",
-    "unchecked",
-    "assembly",
-    "try",
-    "catch",
-    "constructor",
-    "fallback",
-    "receive",
-    "type",
-    "is",
-    "indexed",
-    "anonymous",
-    "true",
-    "false",
-];
-
-const TYPES: &[&str] = &[
-    "address", "bool", "string", "bytes", "uint256", "int256", "uint8", "uint16", "uint32",
-    "uint64", "uint128", "int8", "int128", "bytes4", "bytes32",
-];
-
-const GLOBALS: &[(&str, &str)] = &[
-    ("msg", "global: sender, value, data, sig"),
-    (
-        "block",
-        "global: timestamp, number, chainid, coinbase, basefee, prevrandao",
-    ),
-    ("tx", "global: origin, gasprice"),
-    (
-        "abi",
-        "global: encode, encodePacked, encodeWithSelector, encodeCall, decode",
-    ),
-    ("keccak256", "function (bytes memory) returns (bytes32)"),
-    ("sha256", "function (bytes memory) returns (bytes32)"),
-    (
-        "ecrecover",
-        "function (bytes32, uint8, bytes32, bytes32) returns (address)",
-    ),
-    ("gasleft", "function () returns (uint256)"),
-    ("blockhash", "function (uint256) returns (bytes32)"),
-    (
-        "addmod",
-        "function (uint256, uint256, uint256) returns (uint256)",
-    ),
-    (
-        "mulmod",
-        "function (uint256, uint256, uint256) returns (uint256)",
-    ),
-    ("this", "the current contract"),
-];
-
-const SNIPPETS: &[(&str, &str)] = &[
-    (
-        "function",
-        "function ${1:name}(${2}) ${3:external} {\n\t$0\n}",
-    ),
-    ("contract", "contract ${1:Name} {\n\t$0\n}"),
-    ("modifier", "modifier ${1:name}() {\n\t$0\n\t_;\n}"),
-    ("event", "event ${1:Name}(${2});"),
-    ("error", "error ${1:Name}(${2});"),
-    ("require", "require(${1:condition}, ${2:Error}());"),
-    (
-        "for",
-        "for (uint256 ${1:i} = 0; ${1:i} < ${2:length}; ++${1:i}) {\n\t$0\n}",
-    ),
-    ("test", "function test_${1:name}() public {\n\t$0\n}"),
-    (
-        "spdx",
-        "// SPDX-License-Identifier: ${1:MIT}\npragma solidity ^${2:0.8.30};\n",
-    ),
-];
-
-fn completion_kind(kind: SymbolKind) -> CompletionItemKind {
+fn completion_kind(kind: CompletionKind) -> CompletionItemKind {
     match kind {
-        SymbolKind::Contract | SymbolKind::AbstractContract => CompletionItemKind::CLASS,
-        SymbolKind::Interface => CompletionItemKind::INTERFACE,
-        SymbolKind::Library => CompletionItemKind::MODULE,
-        SymbolKind::Function | SymbolKind::Modifier => CompletionItemKind::FUNCTION,
-        SymbolKind::Constructor | SymbolKind::Fallback | SymbolKind::Receive => {
-            CompletionItemKind::CONSTRUCTOR
-        }
-        SymbolKind::Event => CompletionItemKind::EVENT,
-        SymbolKind::Error | SymbolKind::Struct => CompletionItemKind::STRUCT,
-        SymbolKind::Field => CompletionItemKind::FIELD,
-        SymbolKind::Enum => CompletionItemKind::ENUM,
-        SymbolKind::EnumVariant => CompletionItemKind::ENUM_MEMBER,
-        SymbolKind::Udvt => CompletionItemKind::TYPE_PARAMETER,
-        SymbolKind::Constant | SymbolKind::FileVariable => CompletionItemKind::CONSTANT,
-        SymbolKind::StateVariable => CompletionItemKind::PROPERTY,
-        _ => CompletionItemKind::VARIABLE,
+        CompletionKind::Keyword => CompletionItemKind::KEYWORD,
+        CompletionKind::Type => CompletionItemKind::TYPE_PARAMETER,
+        CompletionKind::Global => CompletionItemKind::VARIABLE,
+        CompletionKind::Snippet => CompletionItemKind::SNIPPET,
+        CompletionKind::Method => CompletionItemKind::METHOD,
+        CompletionKind::Field => CompletionItemKind::FIELD,
+        CompletionKind::Folder => CompletionItemKind::FOLDER,
+        CompletionKind::File => CompletionItemKind::FILE,
+        CompletionKind::Symbol(kind) => match kind {
+            SymbolKind::Contract | SymbolKind::AbstractContract => CompletionItemKind::CLASS,
+            SymbolKind::Interface => CompletionItemKind::INTERFACE,
+            SymbolKind::Library => CompletionItemKind::MODULE,
+            SymbolKind::Function | SymbolKind::Modifier => CompletionItemKind::FUNCTION,
+            SymbolKind::Constructor | SymbolKind::Fallback | SymbolKind::Receive => {
+                CompletionItemKind::CONSTRUCTOR
+            }
+            SymbolKind::Event => CompletionItemKind::EVENT,
+            SymbolKind::Error | SymbolKind::Struct => CompletionItemKind::STRUCT,
+            SymbolKind::Field => CompletionItemKind::FIELD,
+            SymbolKind::Enum => CompletionItemKind::ENUM,
+            SymbolKind::EnumVariant => CompletionItemKind::ENUM_MEMBER,
+            SymbolKind::Udvt => CompletionItemKind::TYPE_PARAMETER,
+            SymbolKind::Constant | SymbolKind::FileVariable => CompletionItemKind::CONSTANT,
+            SymbolKind::StateVariable => CompletionItemKind::PROPERTY,
+            _ => CompletionItemKind::VARIABLE,
+        },
     }
+}
+
+fn lsp_completion(c: Completion) -> CompletionItem {
+    CompletionItem {
+        label: c.label,
+        kind: Some(completion_kind(c.kind)),
+        detail: c.detail,
+        documentation: c.documentation.map(markdown),
+        insert_text_format: c.snippet.as_ref().map(|_| InsertTextFormat::SNIPPET),
+        insert_text: c.snippet,
+        ..Default::default()
+    }
+}
+
+#[allow(deprecated)]
+fn lsp_outline(data: &FileData, item: OutlineItem) -> DocumentSymbol {
+    let children: Vec<DocumentSymbol> = item
+        .children
+        .into_iter()
+        .map(|c| lsp_outline(data, c))
+        .collect();
+    DocumentSymbol {
+        name: item.name,
+        detail: Some(item.detail),
+        kind: lsp_symbol_kind(item.kind),
+        tags: None,
+        deprecated: None,
+        range: data
+            .line_index
+            .range(&data.text, item.range.start, item.range.end),
+        selection_range: data.line_index.range(
+            &data.text,
+            item.name_range.start,
+            item.name_range.end,
+        ),
+        children: (!children.is_empty()).then_some(children),
+    }
+}
+
+/// LSP's relative encoding of semantic tokens; tokens spanning lines are left out.
+fn lsp_semantic_tokens(data: &FileData, tokens: Vec<Token>) -> Vec<SemanticToken> {
+    let mut out = Vec::new();
+    let (mut prev_line, mut prev_col) = (0u32, 0u32);
+    for token in tokens {
+        let range = data
+            .line_index
+            .range(&data.text, token.range.start, token.range.end);
+        if range.start.line != range.end.line {
+            continue;
+        }
+        let delta_line = range.start.line - prev_line;
+        let delta_start = if delta_line == 0 {
+            range.start.character - prev_col
+        } else {
+            range.start.character
+        };
+        out.push(SemanticToken {
+            delta_line,
+            delta_start,
+            length: range.end.character - range.start.character,
+            token_type: token_type(token.kind),
+            token_modifiers_bitset: u32::from(token.is_declaration),
+        });
+        prev_line = range.start.line;
+        prev_col = range.start.character;
+    }
+    out
 }
 
 fn lsp_symbol_kind(kind: SymbolKind) -> tower_lsp::lsp_types::SymbolKind {
@@ -775,392 +723,6 @@ fn token_type(kind: SymbolKind) -> u32 {
         SymbolKind::Parameter | SymbolKind::ReturnParameter => 10,
         SymbolKind::Local => 11,
     }
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        && !KEYWORDS.contains(&name)
-        && !TYPES.contains(&name)
-}
-
-/// The receiver expression text before a `.` ending at `dot`.
-fn receiver_before(text: &str, dot: usize) -> &str {
-    let bytes = text.as_bytes();
-    let mut i = dot;
-    let mut depth = 0i32;
-    while i > 0 {
-        let b = bytes[i - 1];
-        match b {
-            b')' | b']' => depth += 1,
-            b'(' | b'[' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            b'.' => {}
-            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' => {}
-            _ => break,
-        }
-        i -= 1;
-    }
-    &text[i..dot]
-}
-
-/// Symbols visible at `offset` in `data`: its scopes, its file, and imported files' top level.
-fn visible_symbols<'a>(index: &'a Index, data: &'a FileData, offset: usize) -> Vec<&'a Symbol> {
-    let mut out: Vec<&Symbol> = data
-        .symbols
-        .iter()
-        .filter(|s| match s.kind {
-            SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter => {
-                s.scope.start <= offset && offset <= s.scope.end && s.name_range.start <= offset
-            }
-            _ => true,
-        })
-        .collect();
-    let mut seen = HashSet::new();
-    let mut stack: Vec<&PathBuf> = index
-        .imports
-        .get(&data.path)
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
-    while let Some(p) = stack.pop() {
-        if !seen.insert(p) || seen.len() > 256 {
-            continue;
-        }
-        if let Some(f) = index.files.get(p) {
-            out.extend(f.symbols.iter().filter(|s| {
-                s.container.is_none()
-                    && s.kind != SymbolKind::Local
-                    && s.kind != SymbolKind::Parameter
-                    && s.kind != SymbolKind::ReturnParameter
-            }));
-        }
-        if let Some(more) = index.imports.get(p) {
-            stack.extend(more.iter());
-        }
-    }
-    // Inherited members of the enclosing contract.
-    if let Some(contract) = data.symbols.iter().rfind(|s| {
-        s.kind.is_contract_like() && s.full_range.start <= offset && offset <= s.full_range.end
-    }) {
-        let mut bases = contract.supers.clone();
-        let mut visited = HashSet::new();
-        while let Some(base) = bases.pop() {
-            if !visited.insert(base.clone()) {
-                continue;
-            }
-            if let Some(f) = index.files.get(&*base.path) {
-                out.extend(
-                    f.symbols
-                        .iter()
-                        .filter(|s| s.container.as_ref() == Some(&base)),
-                );
-                if let Some(b) = f.symbol_at_key(base.offset) {
-                    bases.extend(b.supers.iter().cloned());
-                }
-            }
-        }
-    }
-    out
-}
-
-impl Backend {
-    fn completions(&self, uri: &Url, position: Position) -> Vec<CompletionItem> {
-        let Ok(path) = uri.to_file_path() else {
-            return Vec::new();
-        };
-        let st = self.lock();
-        let Some(doc) = st.docs.get(&path) else {
-            return Vec::new();
-        };
-        let text = doc.text.clone();
-        let offset = doc.line_index.offset(&text, position);
-        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line = &text[line_start..offset];
-        // Import paths.
-        if let Some(q) = line.rfind('"').or_else(|| line.rfind('\''))
-            && line.trim_start().starts_with("import")
-            && line[..q].matches(['"', '\'']).count() % 2 == 0
-        {
-            return import_path_completions(st.config.as_ref(), &path, &line[q + 1..]);
-        }
-        let word_start = text[..offset]
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-            .map_or(0, |i| i + 1);
-        let Some(data) = st.index.files.get(&path) else {
-            return keyword_items();
-        };
-        if word_start > 0 && text.as_bytes()[word_start - 1] == b'.' {
-            let receiver = receiver_before(&text, word_start - 1);
-            return member_completions(&st.index, data, &text, receiver, word_start - 1);
-        }
-        let mut items = keyword_items();
-        let mut names = HashSet::new();
-        // Map the position into the (possibly older) indexed text.
-        let data_offset = if *data.text == *text {
-            offset
-        } else {
-            offset.min(data.text.len())
-        };
-        for sym in visible_symbols(&st.index, data, data_offset) {
-            if sym.kind == SymbolKind::Constructor
-                || sym.kind == SymbolKind::Fallback
-                || sym.kind == SymbolKind::Receive
-            {
-                continue;
-            }
-            if !names.insert((sym.name.clone(), sym.kind as u8)) {
-                continue;
-            }
-            items.push(CompletionItem {
-                label: sym.name.clone(),
-                kind: Some(completion_kind(sym.kind)),
-                detail: Some(sym.signature.clone()),
-                documentation: sym.doc.clone().map(|d| {
-                    Documentation::MarkupContent(MarkupContent {
-                        kind: MarkupKind::Markdown,
-                        value: d,
-                    })
-                }),
-                ..Default::default()
-            });
-        }
-        items
-    }
-}
-
-fn keyword_items() -> Vec<CompletionItem> {
-    let mut items: Vec<CompletionItem> = KEYWORDS
-        .iter()
-        .map(|k| CompletionItem {
-            label: k.to_string(),
-            kind: Some(CompletionItemKind::KEYWORD),
-            ..Default::default()
-        })
-        .collect();
-    items.extend(TYPES.iter().map(|t| CompletionItem {
-        label: t.to_string(),
-        kind: Some(CompletionItemKind::TYPE_PARAMETER),
-        ..Default::default()
-    }));
-    items.extend(GLOBALS.iter().map(|(g, d)| CompletionItem {
-        label: g.to_string(),
-        kind: Some(CompletionItemKind::VARIABLE),
-        detail: Some(d.to_string()),
-        ..Default::default()
-    }));
-    items.extend(SNIPPETS.iter().map(|(label, body)| CompletionItem {
-        label: label.to_string(),
-        kind: Some(CompletionItemKind::SNIPPET),
-        insert_text: Some(body.to_string()),
-        insert_text_format: Some(InsertTextFormat::SNIPPET),
-        detail: Some("snippet".into()),
-        ..Default::default()
-    }));
-    items
-}
-
-fn member_completions(
-    index: &Index,
-    data: &FileData,
-    text: &str,
-    receiver: &str,
-    dot: usize,
-) -> Vec<CompletionItem> {
-    if receiver.is_empty() {
-        return Vec::new();
-    }
-    // An expression with the same text that solar typed, nearest to the cursor.
-    let typed = data
-        .typed_exprs
-        .iter()
-        .filter(|e| data.text.get(e.range.clone()) == Some(receiver))
-        .min_by_key(|e| (e.range.end as isize - dot as isize).unsigned_abs());
-    let list = typed.map(|e| e.members).or_else(|| {
-        // Fall back to the declaration named like the receiver.
-        let name = receiver.rsplit('.').next().unwrap_or(receiver);
-        visible_symbols(index, data, dot.min(data.text.len()))
-            .into_iter()
-            .filter(|s| s.name == name)
-            .max_by_key(|s| s.name_range.start)
-            .and_then(|s| s.members)
-    });
-    let _ = text;
-    let Some(list) = list.and_then(|i| data.member_lists.get(i as usize)) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|m| CompletionItem {
-            label: m.name.clone(),
-            kind: Some(match m.kind {
-                Some(k) => completion_kind(k),
-                None if m.callable => CompletionItemKind::METHOD,
-                None => CompletionItemKind::FIELD,
-            }),
-            detail: Some(m.detail.clone()),
-            ..Default::default()
-        })
-        .collect()
-}
-
-fn import_path_completions(
-    config: Option<&Workspace>,
-    current: &Path,
-    typed: &str,
-) -> Vec<CompletionItem> {
-    let mut items = Vec::new();
-    let (dir_part, _) = typed.rsplit_once('/').unwrap_or(("", typed));
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if typed.starts_with('.') {
-        if let Some(parent) = current.parent() {
-            dirs.push(parent.join(dir_part));
-        }
-    } else if let Some(config) = config {
-        if dir_part.is_empty() {
-            for r in &config.remappings {
-                if let Some((lhs, _)) = r.split_once('=') {
-                    let prefix = lhs.rsplit(':').next().unwrap_or(lhs);
-                    items.push(CompletionItem {
-                        label: prefix.to_string(),
-                        kind: Some(CompletionItemKind::FOLDER),
-                        ..Default::default()
-                    });
-                }
-            }
-        }
-        for r in &config.remappings {
-            if let Some((lhs, target)) = r.split_once('=') {
-                let prefix = lhs.rsplit(':').next().unwrap_or(lhs);
-                if let Some(rest) = format!("{dir_part}/").strip_prefix(prefix) {
-                    dirs.push(Path::new(target).join(rest));
-                }
-            }
-        }
-        dirs.push(config.root.join(dir_part));
-    }
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            let is_dir = e.path().is_dir();
-            if name.starts_with('.') || (!is_dir && !name.ends_with(".sol")) {
-                continue;
-            }
-            items.push(CompletionItem {
-                label: name,
-                kind: Some(if is_dir {
-                    CompletionItemKind::FOLDER
-                } else {
-                    CompletionItemKind::FILE
-                }),
-                ..Default::default()
-            });
-        }
-    }
-    items.sort_by(|a, b| a.label.cmp(&b.label));
-    items.dedup_by(|a, b| a.label == b.label);
-    items
-}
-
-fn is_outline_item(s: &Symbol) -> bool {
-    !matches!(
-        s.kind,
-        SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter
-    )
-}
-
-/// One outline entry with its children: contract members, struct fields, enum variants.
-fn outline_node(data: &FileData, s: &Symbol) -> DocumentSymbol {
-    let children: Vec<DocumentSymbol> = data
-        .symbols
-        .iter()
-        .filter(|c| is_outline_item(c) && c.key != s.key)
-        .filter(|c| match s.kind {
-            SymbolKind::Struct => {
-                c.kind == SymbolKind::Field
-                    && c.full_range.start >= s.full_range.start
-                    && c.full_range.end <= s.full_range.end
-            }
-            _ => c.container.as_ref() == Some(&s.key) && c.kind != SymbolKind::Field,
-        })
-        .map(|c| outline_node(data, c))
-        .collect();
-    #[allow(deprecated)]
-    DocumentSymbol {
-        name: s.name.clone(),
-        detail: Some(s.signature.clone()),
-        kind: lsp_symbol_kind(s.kind),
-        tags: None,
-        deprecated: None,
-        range: data.line_index.range(
-            &data.text,
-            s.full_range.start,
-            s.full_range.end.max(s.name_range.end),
-        ),
-        selection_range: data
-            .line_index
-            .range(&data.text, s.name_range.start, s.name_range.end),
-        children: (!children.is_empty()).then_some(children),
-    }
-}
-
-fn run_test_lenses(data: &FileData) -> Vec<CodeLens> {
-    let is_test_file = data.path.to_string_lossy().ends_with(".t.sol")
-        || data.path.components().any(|c| c.as_os_str() == "test");
-    if !is_test_file {
-        return Vec::new();
-    }
-    data.symbols
-        .iter()
-        .filter(|s| {
-            s.kind == SymbolKind::Function
-                && (s.name.starts_with("test") || s.name.starts_with("invariant"))
-                && s.container.is_some()
-        })
-        .map(|s| CodeLens {
-            range: data
-                .line_index
-                .range(&data.text, s.name_range.start, s.name_range.end),
-            command: Some(Command {
-                title: "▶ Run test".into(),
-                command: RUN_TEST_COMMAND.into(),
-                arguments: Some(vec![
-                    serde_json::Value::String(s.name.clone()),
-                    serde_json::Value::String(data.path.display().to_string()),
-                ]),
-            }),
-            data: None,
-        })
-        .collect()
-}
-
-/// Where to insert ` override` in a function declaration header.
-fn override_insert_offset(text: &str, sym: &Symbol) -> Option<usize> {
-    let decl = text.get(sym.name_range.end..sym.full_range.end)?;
-    let mut depth = 0i32;
-    let mut seen_params = false;
-    for (i, ch) in decl.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    seen_params = true;
-                }
-            }
-            '{' | ';' if depth == 0 && seen_params => {
-                let head = &decl[..i];
-                let at = head.find(" returns").unwrap_or(head.trim_end().len());
-                return Some(sym.name_range.end + at);
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 #[tower_lsp::async_trait]
@@ -1385,23 +947,9 @@ impl LanguageServer for Backend {
         let Some((data, offset)) = self.file_and_offset(&p.text_document.uri, p.position) else {
             return Ok(None);
         };
-        if let Some(import) = data.import_at(offset) {
-            let Ok(uri) = Url::from_file_path(&import.resolved) else {
-                return Ok(None);
-            };
-            return Ok(Some(GotoDefinitionResponse::Scalar(Location {
-                uri,
-                range: Range::default(),
-            })));
-        }
         let st = self.lock();
-        let Some(Target::Symbol(key)) = data.reference_at(offset).map(|r| r.target.clone()) else {
-            return Ok(None);
-        };
-        Ok(st
-            .index
-            .symbol(&key)
-            .and_then(|s| symbol_location(&st.index, s))
+        Ok(ide::navigation::definition(&st.index, &data, offset)
+            .and_then(|at| lsp_location(&st, &at))
             .map(GotoDefinitionResponse::Scalar))
     }
 
@@ -1421,23 +969,8 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let st = self.lock();
-        let Some(Target::Symbol(key)) = data.reference_at(offset).map(|r| r.target.clone()) else {
-            return Ok(None);
-        };
-        let Some(sym) = st.index.symbol(&key) else {
-            return Ok(None);
-        };
-        let target = if sym.kind.is_contract_like()
-            || matches!(
-                sym.kind,
-                SymbolKind::Struct | SymbolKind::Enum | SymbolKind::Udvt
-            ) {
-            Some(sym)
-        } else {
-            sym.type_target.as_ref().and_then(|k| st.index.symbol(k))
-        };
-        Ok(target
-            .and_then(|s| symbol_location(&st.index, s))
+        Ok(ide::navigation::type_definition(&st.index, &data, offset)
+            .and_then(|at| lsp_location(&st, &at))
             .map(GotoDefinitionResponse::Scalar))
     }
 
@@ -1450,16 +983,16 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let st = self.lock();
-        let Some(Target::Symbol(key)) = data.reference_at(offset).map(|r| r.target.clone()) else {
-            return Ok(None);
-        };
-        let locations: Vec<Location> = st
-            .index
-            .implementations(&key)
-            .into_iter()
-            .filter_map(|s| symbol_location(&st.index, s))
-            .collect();
-        Ok(Some(GotoDefinitionResponse::Array(locations)))
+        Ok(
+            ide::navigation::implementations(&st.index, &data, offset).map(|found| {
+                GotoDefinitionResponse::Array(
+                    found
+                        .iter()
+                        .filter_map(|at| lsp_location(&st, at))
+                        .collect(),
+                )
+            }),
+        )
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -1467,21 +1000,14 @@ impl LanguageServer for Backend {
         let Some((data, offset)) = self.file_and_offset(&p.text_document.uri, p.position) else {
             return Ok(None);
         };
-        let Some(reference) = data.reference_at(offset) else {
-            return Ok(None);
-        };
         let st = self.lock();
         Ok(
-            hover_markdown(&st.index, &reference.target).map(|value| Hover {
+            ide::hover::hover(&st.index, &data, offset).map(|(value, range)| Hover {
                 contents: HoverContents::Markup(MarkupContent {
                     kind: MarkupKind::Markdown,
                     value,
                 }),
-                range: Some(data.line_index.range(
-                    &data.text,
-                    reference.range.start,
-                    reference.range.end,
-                )),
+                range: Some(data.line_index.range(&data.text, range.start, range.end)),
             }),
         )
     }
@@ -1491,23 +1017,18 @@ impl LanguageServer for Backend {
         let Some((data, offset)) = self.file_and_offset(&p.text_document.uri, p.position) else {
             return Ok(None);
         };
-        let Some(Target::Symbol(key)) = data.reference_at(offset).map(|r| r.target.clone()) else {
-            return Ok(None);
-        };
         let st = self.lock();
-        let mut out = Vec::new();
-        for (path, range) in st.index.references(&key) {
-            let is_decl = *path == *key.path && range.start as u32 == key.offset;
-            if is_decl && !params.context.include_declaration {
-                continue;
-            }
-            if let Some(f) = st.index.files.get(&path)
-                && let Some(loc) = location(f, &range)
-            {
-                out.push(loc);
-            }
-        }
-        Ok(Some(out))
+        let include_declaration = params.context.include_declaration;
+        Ok(
+            ide::navigation::references(&st.index, &data, offset, include_declaration).map(
+                |found| {
+                    found
+                        .iter()
+                        .filter_map(|at| lsp_location(&st, at))
+                        .collect()
+                },
+            ),
+        )
     }
 
     async fn prepare_rename(
@@ -1519,79 +1040,48 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let st = self.lock();
-        let Some(reference) = data.reference_at(offset) else {
-            return Err(RpcError::invalid_params(
-                "nothing renameable here: not a declared name",
-            ));
-        };
-        let Target::Symbol(key) = &reference.target else {
-            return Err(RpcError::invalid_params("builtins cannot be renamed"));
-        };
-        if st
-            .config
-            .as_ref()
-            .is_some_and(|c| c.is_dependency(&key.path))
-        {
-            return Err(RpcError::invalid_params(format!(
-                "`{}` is declared in a dependency ({}) and cannot be renamed",
-                data.text.get(reference.range.clone()).unwrap_or(""),
-                key.path.display()
-            )));
-        }
-        let Some(sym) = st.index.symbol(key) else {
-            return Ok(None);
-        };
-        if matches!(
-            sym.kind,
-            SymbolKind::Constructor | SymbolKind::Fallback | SymbolKind::Receive
-        ) {
-            return Err(RpcError::invalid_params(format!(
-                "a {} has no name to rename",
-                sym.kind.describe()
-            )));
-        }
-        Ok(Some(PrepareRenameResponse::RangeWithPlaceholder {
-            range: data
-                .line_index
-                .range(&data.text, reference.range.start, reference.range.end),
-            placeholder: sym.name.clone(),
-        }))
+        let renameable = ide::rename::prepare_rename(&st.index, st.config.as_ref(), &data, offset)
+            .map_err(RpcError::invalid_params)?;
+        Ok(renameable.map(
+            |(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder {
+                range: data.line_index.range(&data.text, range.start, range.end),
+                placeholder,
+            },
+        ))
     }
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
-        let p = params.text_document_position.clone();
-        if !is_identifier(&params.new_name) {
-            return Err(RpcError::invalid_params(format!(
-                "`{}` is not a valid Solidity identifier",
-                params.new_name
-            )));
-        }
-        self.prepare_rename(p.clone()).await?;
-        let refs = self
-            .references(ReferenceParams {
-                text_document_position: p,
-                work_done_progress_params: Default::default(),
-                partial_result_params: Default::default(),
-                context: ReferenceContext {
-                    include_declaration: true,
-                },
-            })
-            .await?
-            .unwrap_or_default();
-        // References come grouped by file, files in path order: keep that order.
-        let mut by_file: Vec<(Url, Vec<TextEdit>)> = Vec::new();
-        for loc in refs {
-            let edit = TextEdit {
-                range: loc.range,
-                new_text: params.new_name.clone(),
+        let p = params.text_document_position;
+        let Some((data, offset)) = self.file_and_offset(&p.text_document.uri, p.position) else {
+            return Ok(None);
+        };
+        let st = self.lock();
+        let by_file = ide::rename::rename(
+            &st.index,
+            st.config.as_ref(),
+            &data,
+            offset,
+            &params.new_name,
+        )
+        .map_err(RpcError::invalid_params)?;
+        // Files in path order, edits in text order: keep that order.
+        let mut edits: Vec<(Url, Vec<TextEdit>)> = Vec::new();
+        for (path, ranges) in by_file {
+            let (Some(file), Ok(uri)) = (st.index.files.get(&path), Url::from_file_path(&path))
+            else {
+                continue;
             };
-            match by_file.last_mut() {
-                Some((uri, edits)) if *uri == loc.uri => edits.push(edit),
-                _ => by_file.push((loc.uri, vec![edit])),
-            }
+            let file_edits = ranges
+                .into_iter()
+                .map(|r| TextEdit {
+                    range: file.line_index.range(&file.text, r.start, r.end),
+                    new_text: params.new_name.clone(),
+                })
+                .collect();
+            edits.push((uri, file_edits));
         }
-        if self.lock().document_changes {
-            let edits = by_file
+        if st.document_changes {
+            let edits = edits
                 .into_iter()
                 .map(|(uri, edits)| TextDocumentEdit {
                     text_document: OptionalVersionedTextDocumentIdentifier { uri, version: None },
@@ -1604,15 +1094,33 @@ impl LanguageServer for Backend {
             }));
         }
         Ok(Some(WorkspaceEdit {
-            changes: Some(by_file.into_iter().collect()),
+            changes: Some(edits.into_iter().collect()),
             ..Default::default()
         }))
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let p = params.text_document_position;
-        let items = self.completions(&p.text_document.uri, p.position);
-        Ok(Some(CompletionResponse::Array(items)))
+        let Ok(path) = p.text_document.uri.to_file_path() else {
+            return Ok(None);
+        };
+        let st = self.lock();
+        let Some(doc) = st.docs.get(&path) else {
+            return Ok(Some(CompletionResponse::Array(Vec::new())));
+        };
+        let offset = doc.line_index.offset(&doc.text, p.position);
+        let data = st.index.files.get(&path).map(|d| &**d);
+        let items = ide::completion::completions(
+            &st.index,
+            st.config.as_ref(),
+            &path,
+            data,
+            &doc.text,
+            offset,
+        );
+        Ok(Some(CompletionResponse::Array(
+            items.into_iter().map(lsp_completion).collect(),
+        )))
     }
 
     async fn signature_help(&self, params: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
@@ -1621,100 +1129,37 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let st = self.lock();
-        let Some(doc) = st.docs.get(&path) else {
+        let (Some(doc), Some(data)) = (st.docs.get(&path), st.index.files.get(&path)) else {
             return Ok(None);
         };
-        let text = doc.text.clone();
-        let offset = doc.line_index.offset(&text, p.position);
-        // Find the unmatched `(` before the cursor and count commas at depth 0.
-        let bytes = text.as_bytes();
-        let (mut depth, mut commas, mut i) = (0i32, 0u32, offset);
-        let open = loop {
-            if i == 0 {
-                return Ok(None);
-            }
-            i -= 1;
-            match bytes[i] {
-                b')' | b']' | b'}' => depth += 1,
-                b'(' | b'[' | b'{' if depth > 0 => depth -= 1,
-                b'(' => break i,
-                b',' if depth == 0 => commas += 1,
-                b';' | b'{' | b'[' if depth == 0 => return Ok(None),
-                _ => {}
-            }
-        };
-        let name_end = text[..open].trim_end().len();
-        let name_start = text[..name_end]
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-            .map_or(0, |i| i + 1);
-        let name = &text[name_start..name_end];
-        if name.is_empty() {
-            return Ok(None);
-        }
-        let Some(data) = st.index.files.get(&path) else {
+        let offset = doc.line_index.offset(&doc.text, p.position);
+        let Some(help) = ide::signature_help::signature_help(&st.index, data, &doc.text, offset)
+        else {
             return Ok(None);
         };
-        let in_data = name_start.min(data.text.len());
-        let by_ref = data.reference_at(in_data).and_then(|r| match &r.target {
-            Target::Symbol(k) if data.text.get(r.range.clone()) == Some(name) => st.index.symbol(k),
-            _ => None,
-        });
-        let candidates: Vec<&Symbol> = match by_ref {
-            Some(s) => vec![s],
-            None => {
-                let mut v: Vec<&Symbol> = visible_symbols(&st.index, data, in_data)
-                    .into_iter()
-                    .filter(|s| {
-                        s.name == name
-                            && (s.kind.is_function_like()
-                                || matches!(
-                                    s.kind,
-                                    SymbolKind::Event | SymbolKind::Error | SymbolKind::Struct
-                                ))
-                    })
-                    .collect();
-                if v.is_empty() {
-                    v = st
-                        .index
-                        .files
-                        .values()
-                        .flat_map(|f| f.symbols.iter())
-                        .filter(|s| s.name == name && s.kind.is_function_like())
-                        .take(8)
-                        .collect();
-                }
-                v
-            }
-        };
-        if candidates.is_empty() {
-            return Ok(None);
-        }
-        let signatures = candidates
-            .iter()
+        let active = help.active_parameter;
+        let signatures = help
+            .signatures
+            .into_iter()
             .map(|s| SignatureInformation {
-                label: s.signature.clone(),
-                documentation: s.doc.clone().map(|d| {
-                    Documentation::MarkupContent(MarkupContent {
-                        kind: MarkupKind::Markdown,
-                        value: d,
-                    })
-                }),
+                label: s.label,
+                documentation: s.doc.map(markdown),
                 parameters: Some(
-                    s.param_labels
-                        .iter()
+                    s.parameters
+                        .into_iter()
                         .map(|l| ParameterInformation {
-                            label: ParameterLabel::Simple(l.clone()),
+                            label: ParameterLabel::Simple(l),
                             documentation: None,
                         })
                         .collect(),
                 ),
-                active_parameter: Some(commas),
+                active_parameter: Some(active),
             })
             .collect();
         Ok(Some(SignatureHelp {
             signatures,
             active_signature: Some(0),
-            active_parameter: Some(commas),
+            active_parameter: Some(active),
         }))
     }
 
@@ -1729,53 +1174,33 @@ impl LanguageServer for Backend {
         let Some(data) = st.index.files.get(&path) else {
             return Ok(None);
         };
-        let out = data
-            .symbols
-            .iter()
-            .filter(|s| s.container.is_none() && is_outline_item(s) && s.kind != SymbolKind::Field)
-            .map(|s| outline_node(data, s))
+        let outline = ide::symbols::outline(data)
+            .into_iter()
+            .map(|item| lsp_outline(data, item))
             .collect();
-        Ok(Some(DocumentSymbolResponse::Nested(out)))
+        Ok(Some(DocumentSymbolResponse::Nested(outline)))
     }
 
     async fn symbol(
         &self,
         params: WorkspaceSymbolParams,
     ) -> Result<Option<Vec<SymbolInformation>>> {
-        let query = params.query.to_lowercase();
         let st = self.lock();
-        let mut out = Vec::new();
-        let mut files: Vec<&Arc<FileData>> = st.index.files.values().collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        for f in files {
-            for s in &f.symbols {
-                if matches!(
-                    s.kind,
-                    SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter
-                ) {
-                    continue;
-                }
-                if !s.name.to_lowercase().contains(&query) {
-                    continue;
-                }
-                let Some(location) = location(f, &s.name_range) else {
-                    continue;
-                };
-                #[allow(deprecated)]
-                out.push(SymbolInformation {
-                    name: s.name.clone(),
+        #[allow(deprecated)]
+        let found = ide::symbols::workspace_symbols(&st.index, &params.query)
+            .into_iter()
+            .filter_map(|s| {
+                Some(SymbolInformation {
+                    location: lsp_location(&st, &s.location)?,
+                    name: s.name,
                     kind: lsp_symbol_kind(s.kind),
                     tags: None,
                     deprecated: None,
-                    location,
-                    container_name: s.container_name.clone(),
-                });
-                if out.len() >= 500 {
-                    return Ok(Some(out));
-                }
-            }
-        }
-        Ok(Some(out))
+                    container_name: s.container_name,
+                })
+            })
+            .collect();
+        Ok(Some(found))
     }
 
     async fn semantic_tokens_full(
@@ -1789,46 +1214,10 @@ impl LanguageServer for Backend {
         let Some(data) = st.index.files.get(&path) else {
             return Ok(None);
         };
-        let mut tokens = Vec::new();
-        let (mut prev_line, mut prev_col) = (0u32, 0u32);
-        let mut last_end = 0usize;
-        for r in &data.references {
-            if r.range.start < last_end {
-                continue;
-            }
-            let Target::Symbol(key) = &r.target else {
-                continue;
-            };
-            let Some(sym) = st.index.symbol(key) else {
-                continue;
-            };
-            let range = data
-                .line_index
-                .range(&data.text, r.range.start, r.range.end);
-            if range.start.line != range.end.line {
-                continue;
-            }
-            let is_decl = *key.path == *data.path && key.offset as usize == r.range.start;
-            let delta_line = range.start.line - prev_line;
-            let delta_start = if delta_line == 0 {
-                range.start.character - prev_col
-            } else {
-                range.start.character
-            };
-            tokens.push(SemanticToken {
-                delta_line,
-                delta_start,
-                length: range.end.character - range.start.character,
-                token_type: token_type(sym.kind),
-                token_modifiers_bitset: u32::from(is_decl),
-            });
-            prev_line = range.start.line;
-            prev_col = range.start.character;
-            last_end = r.range.end;
-        }
+        let tokens = ide::semantic_tokens::semantic_tokens(&st.index, data);
         Ok(Some(SemanticTokensResult::Tokens(SemanticTokens {
             result_id: None,
-            data: tokens,
+            data: lsp_semantic_tokens(data, tokens),
         })))
     }
 
@@ -1843,49 +1232,22 @@ impl LanguageServer for Backend {
         };
         let start = data.line_index.offset(&data.text, params.range.start);
         let end = data.line_index.offset(&data.text, params.range.end);
-        let mut hints = Vec::new();
-        for hint in gas.hints(data, start..end) {
-            hints.push(InlayHint {
-                position: data.line_index.position(&data.text, hint.offset),
-                label: InlayHintLabel::String(hint.label),
-                kind: None,
-                text_edits: None,
-                tooltip: Some(InlayHintTooltip::String(hint.tooltip)),
-                padding_left: Some(true),
-                padding_right: Some(true),
-                data: None,
-            });
-        }
-        for call in data
-            .calls
-            .iter()
-            .filter(|c| c.range.start <= end && c.range.end >= start)
-        {
-            if call.args.len() != call.params.len() {
-                continue;
-            }
-            for (arg, param) in call.args.iter().zip(&call.params) {
-                let arg_text = data.text.get(arg.clone()).unwrap_or("");
-                if param.is_empty()
-                    || arg_text == param
-                    || arg_text.ends_with(&format!(".{param}"))
-                    || arg.start < start
-                    || arg.start > end
-                {
-                    continue;
-                }
-                hints.push(InlayHint {
-                    position: data.line_index.position(&data.text, arg.start),
-                    label: InlayHintLabel::String(format!("{param}:")),
-                    kind: Some(InlayHintKind::PARAMETER),
+        let hints = ide::inlay_hints::inlay_hints(gas, data, start..end)
+            .into_iter()
+            .map(|hint| {
+                let is_gas = hint.kind == HintKind::Gas;
+                InlayHint {
+                    position: data.line_index.position(&data.text, hint.offset),
+                    label: InlayHintLabel::String(hint.label),
+                    kind: (!is_gas).then_some(InlayHintKind::PARAMETER),
                     text_edits: None,
-                    tooltip: None,
-                    padding_left: None,
+                    tooltip: hint.tooltip.map(InlayHintTooltip::String),
+                    padding_left: is_gas.then_some(true),
                     padding_right: Some(true),
                     data: None,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         Ok(Some(hints))
     }
 
@@ -1894,7 +1256,27 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let st = self.lock();
-        Ok(st.index.files.get(&path).map(|d| run_test_lenses(d)))
+        let Some(data) = st.index.files.get(&path) else {
+            return Ok(None);
+        };
+        let lenses = ide::lenses::test_lenses(data)
+            .into_iter()
+            .map(|lens| CodeLens {
+                range: data
+                    .line_index
+                    .range(&data.text, lens.range.start, lens.range.end),
+                command: Some(Command {
+                    title: "▶ Run test".into(),
+                    command: RUN_TEST_COMMAND.into(),
+                    arguments: Some(vec![
+                        serde_json::Value::String(lens.test_name),
+                        serde_json::Value::String(data.path.display().to_string()),
+                    ]),
+                }),
+                data: None,
+            })
+            .collect();
+        Ok(Some(lenses))
     }
 
     async fn execute_command(
@@ -1968,123 +1350,57 @@ impl LanguageServer for Backend {
         let Some(doc) = st.docs.get(&path) else {
             return Ok(None);
         };
+        let diagnostics: Vec<(std::ops::Range<usize>, String)> = params
+            .context
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let start = doc.line_index.offset(&doc.text, d.range.start);
+                let end = doc.line_index.offset(&doc.text, d.range.end);
+                (start..end, d.message.clone())
+            })
+            .collect();
+        let offset = doc.line_index.offset(&doc.text, params.range.start);
+        let fixes = ide::code_actions::code_actions(
+            &st.index,
+            st.config.as_ref(),
+            &path,
+            &doc.text,
+            offset,
+            &diagnostics,
+        );
         let mut actions = Vec::new();
-        let edit = |uri: &Url, range: Range, text: String| WorkspaceEdit {
-            changes: Some(HashMap::from([(
-                uri.clone(),
-                vec![TextEdit {
-                    range,
-                    new_text: text,
-                }],
-            )])),
-            ..Default::default()
-        };
-        if !doc.text.contains("SPDX-License-Identifier") {
-            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                title: "Add SPDX license identifier".into(),
-                kind: Some(CodeActionKind::QUICKFIX),
-                edit: Some(edit(
-                    &uri,
-                    Range::default(),
-                    "// SPDX-License-Identifier: UNLICENSED\n".into(),
-                )),
-                ..Default::default()
-            }));
-        }
-        if let Some(data) = st.index.files.get(&path)
-            && *data.text == *doc.text
-        {
-            let offset = data.line_index.offset(&data.text, params.range.start);
-            // Functions at the cursor that shadow a base function without `override`.
-            for sym in data.symbols.iter().filter(|s| {
-                s.kind == SymbolKind::Function
-                    && s.full_range.start <= offset
-                    && offset <= s.full_range.end
-                    && !s.is_override
-            }) {
-                let Some(contract) = sym.container.as_ref().and_then(|c| st.index.symbol(c)) else {
+        for fix in fixes {
+            // The open buffer for this file, the index for another one.
+            let position = if fix.path == path {
+                doc.line_index.position(&doc.text, fix.offset)
+            } else {
+                let Some(file) = st.index.files.get(&fix.path) else {
                     continue;
                 };
-                let base_fns: Vec<&Symbol> = contract
-                    .supers
-                    .iter()
-                    .filter_map(|b| st.index.files.get(&*b.path).map(|f| (b, f)))
-                    .flat_map(|(b, f)| {
-                        f.symbols
-                            .iter()
-                            .filter(move |s| s.container.as_ref() == Some(b))
-                    })
-                    .filter(|s| {
-                        s.name == sym.name
-                            && s.params.len() == sym.params.len()
-                            && s.kind == SymbolKind::Function
-                    })
-                    .collect();
-                if base_fns.is_empty() {
-                    continue;
-                }
-                if let Some(at) = override_insert_offset(&data.text, sym) {
-                    let pos = data.line_index.position(&data.text, at);
-                    actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                        title: format!("Add `override` to `{}`", sym.name),
-                        kind: Some(CodeActionKind::QUICKFIX),
-                        edit: Some(edit(&uri, Range::new(pos, pos), " override".into())),
-                        ..Default::default()
-                    }));
-                }
-                for base in base_fns
-                    .iter()
-                    .filter(|b| !b.is_virtual && b.kind == SymbolKind::Function)
-                {
-                    let Some(bf) = st.index.files.get(&*base.key.path) else {
-                        continue;
-                    };
-                    if st
-                        .config
-                        .as_ref()
-                        .is_some_and(|c| c.is_dependency(&bf.path))
-                    {
-                        continue;
-                    }
-                    if let (Some(at), Ok(buri)) = (
-                        override_insert_offset(&bf.text, base),
-                        Url::from_file_path(&bf.path),
-                    ) {
-                        let pos = bf.line_index.position(&bf.text, at);
-                        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                            title: format!("Mark base `{}` as `virtual`", base.name),
-                            kind: Some(CodeActionKind::QUICKFIX),
-                            edit: Some(edit(&buri, Range::new(pos, pos), " virtual".into())),
-                            ..Default::default()
-                        }));
-                    }
-                }
-            }
-        }
-        // Data location missing on a reference-type variable.
-        for d in &params.context.diagnostics {
-            if !d.message.contains("data location") {
-                continue;
-            }
-            let start = doc.line_index.offset(&doc.text, d.range.start);
-            let end = doc.line_index.offset(&doc.text, d.range.end);
-            let Some(decl) = doc.text.get(start..end) else {
+                file.line_index.position(&file.text, fix.offset)
+            };
+            let Ok(fix_uri) = Url::from_file_path(&fix.path) else {
                 continue;
             };
-            // Insert before the variable name: after the last whitespace-separated type token.
-            let Some(space) = decl.trim_end().rfind(char::is_whitespace) else {
-                continue;
-            };
-            let pos = doc.line_index.position(&doc.text, start + space);
-            for location in ["memory", "calldata", "storage"] {
-                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: format!("Add data location `{location}`"),
-                    kind: Some(CodeActionKind::QUICKFIX),
-                    diagnostics: Some(vec![d.clone()]),
-                    edit: Some(edit(&uri, Range::new(pos, pos), format!(" {location}"))),
+            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: fix.title,
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: fix
+                    .fixes_diagnostic
+                    .map(|i| vec![params.context.diagnostics[i].clone()]),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(HashMap::from([(
+                        fix_uri,
+                        vec![TextEdit {
+                            range: Range::new(position, position),
+                            new_text: fix.insert,
+                        }],
+                    )])),
                     ..Default::default()
-                }));
-            }
+                }),
+                ..Default::default()
+            }));
         }
         Ok(Some(actions))
     }
