@@ -181,9 +181,18 @@ impl Backend {
             };
             let started = std::time::Instant::now();
             let target = saved.clone();
-            let result =
-                tokio::task::spawn_blocking(move || solc_check::check(&target, extra.as_ref()))
-                    .await;
+            let runtime = tokio::runtime::Handle::current();
+            let teller = client.clone();
+            let tell = move |message: String| {
+                let client = teller.clone();
+                runtime.spawn(async move {
+                    client.show_message(MessageType::INFO, message).await;
+                });
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                solc_check::check(&target, extra.as_ref(), &tell)
+            })
+            .await;
             let report = match result {
                 Ok(Ok(report)) => report,
                 Ok(Err(why)) => {
