@@ -1,24 +1,29 @@
-//! The tower-lsp server: document sync, debounced analysis and requests.
+//! The server layer: the transport (tower-lsp over stdio or any byte
+//! streams), LSP requests converted to calls into [`crate::ide`] and back
+//! ([`convert`]), the document store and diagnostics ([`state`]), and when
+//! analysis and solc run ([`schedule`]).
+
+mod convert;
+mod schedule;
+mod state;
 
 use crate::{
-    analysis::{self, AnalysisOutput, Extract, FileDiagnostic, Overlays, Severity},
+    analysis::{self, Extract, Overlays},
     format,
-    gas_hints::GasEstimates,
-    ide::{
-        self, FileRange,
-        completion::{Completion, CompletionKind},
-        inlay_hints::HintKind,
-        semantic_tokens::Token,
-        symbols::OutlineItem,
-    },
-    index::{FileData, Index, SymbolKind},
+    ide::{self, inlay_hints::HintKind},
+    index::FileData,
     line_index::LineIndex,
     project::{ExtraRemappings, Workspace},
-    solc_check,
 };
+use convert::{
+    TOKEN_TYPES, lsp_completion, lsp_location, lsp_outline, lsp_semantic_tokens, lsp_symbol_kind,
+    markdown,
+};
+use schedule::{analyze_and_publish, schedule_analysis, schedule_solc_check};
+use state::{Document, State, merge};
 use std::{
-    collections::{HashMap, HashSet},
-    path::{Path, PathBuf},
+    collections::HashMap,
+    path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -30,42 +35,6 @@ use tower_lsp::{
 
 /// Command id of the "▶ Run test" code lens.
 pub const RUN_TEST_COMMAND: &str = "forja.runTest";
-
-/// An open document.
-#[derive(Debug, Clone)]
-struct Document {
-    text: Arc<str>,
-    line_index: Arc<LineIndex>,
-}
-
-#[derive(Default)]
-struct State {
-    config: Option<Workspace>,
-    docs: HashMap<PathBuf, Document>,
-    index: Index,
-    /// Files with an analysis scheduled or running.
-    analysing: HashSet<PathBuf>,
-    /// Files edited while their analysis ran: it runs once more.
-    edited_while_analysing: HashSet<PathBuf>,
-    /// Files whose diagnostics were published (to clear them later).
-    published: HashSet<PathBuf>,
-    /// The fast engine's latest diagnostics per file.
-    fast_diagnostics: HashMap<PathBuf, Vec<FileDiagnostic>>,
-    /// solc's diagnostics from the last check on save, for files unchanged since.
-    solc_diagnostics: HashMap<PathBuf, Vec<FileDiagnostic>>,
-    /// Save counter: a solc check started for an older save is skipped.
-    save_generation: u64,
-    /// Remappings the front end adds to solc builds and to the fast engine.
-    extra_remappings: Option<ExtraRemappings>,
-    /// The client accepts `documentChanges` in workspace edits (ordered, unlike `changes`).
-    document_changes: bool,
-    /// An optional delay before analysing an edit (`debounceMs`, default 0).
-    debounce: Duration,
-    /// Path of the `forja` executable used by the "Run test" lens.
-    forja_exe: Option<PathBuf>,
-    /// solc's gas estimates from the artifacts, for the gas inlay hints.
-    gas: GasEstimates,
-}
 
 /// The language server.
 pub struct Backend {
@@ -162,63 +131,12 @@ impl Backend {
     /// Runs solc (the project's build) after a save, then republishes the
     /// merged diagnostics of every file solc spoke about now or last time.
     fn schedule_solc_check(&self, saved: PathBuf) {
-        let generation = {
-            let mut st = self.lock();
-            st.save_generation += 1;
-            st.save_generation
-        };
-        let state = self.state.clone();
-        let client = self.client.clone();
-        let running = self.solc_running.clone();
-        tokio::spawn(async move {
-            let _only_one = running.lock().await;
-            let extra = {
-                let st = lock(&state);
-                if st.save_generation != generation {
-                    return; // a later save queued its own check
-                }
-                st.extra_remappings.clone()
-            };
-            let started = std::time::Instant::now();
-            let target = saved.clone();
-            let runtime = tokio::runtime::Handle::current();
-            let teller = client.clone();
-            let tell = move |message: String| {
-                let client = teller.clone();
-                runtime.spawn(async move {
-                    client.show_message(MessageType::INFO, message).await;
-                });
-            };
-            let result = tokio::task::spawn_blocking(move || {
-                solc_check::check(&target, extra.as_ref(), &tell)
-            })
-            .await;
-            let report = match result {
-                Ok(Ok(report)) => report,
-                Ok(Err(why)) => {
-                    client
-                        .log_message(MessageType::WARNING, format!("solc check skipped: {why}"))
-                        .await;
-                    return;
-                }
-                Err(e) => {
-                    client
-                        .log_message(MessageType::ERROR, format!("solc check failed: {e}"))
-                        .await;
-                    return;
-                }
-            };
-            let (publish, summary) = apply_solc_report(&state, &saved, report);
-            for (uri, diags, version) in publish {
-                client.publish_diagnostics(uri, diags, version).await;
-            }
-            client
-                .log_message(
-                    MessageType::INFO,
-                    format!("solc check done in {:?}: {summary}", started.elapsed()),
-                )
-                .await;
-        });
+        schedule_solc_check(
+            self.state.clone(),
+            self.client.clone(),
+            self.solc_running.clone(),
+            saved,
+        );
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -234,503 +152,9 @@ impl Backend {
         Some((data, offset))
     }
 
-    /// Analyses `path` (and its importers) as soon as no analysis of it is
-    /// running; edits that arrive meanwhile are coalesced into one more run
-    /// on the newest text. No timer: the editor sees diagnostics one analysis
-    /// after its edit (a fixed 120 ms debounce used to come first).
+    /// Analyses `path` (and its importers) as soon as no analysis of it runs.
     fn schedule(&self, path: PathBuf) {
-        {
-            let mut st = self.lock();
-            if !st.analysing.insert(path.clone()) {
-                st.edited_while_analysing.insert(path);
-                return;
-            }
-        }
-        let state = self.state.clone();
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            loop {
-                let delay = lock(&state).debounce;
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                analyze_and_publish(state.clone(), client.clone(), vec![path.clone()]).await;
-                let mut st = lock(&state);
-                if !st.edited_while_analysing.remove(&path) {
-                    st.analysing.remove(&path);
-                    return;
-                }
-            }
-        });
-    }
-}
-
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs solar on `changed` plus their importers and publishes diagnostics.
-async fn analyze_and_publish(state: Arc<Mutex<State>>, client: Client, changed: Vec<PathBuf>) {
-    let (config, overlays, roots, known) = {
-        let st = lock(&state);
-        let Some(config) = st.config.clone().or_else(|| {
-            changed
-                .first()
-                .map(|p| Workspace::discover(p, st.extra_remappings.as_ref()))
-        }) else {
-            return;
-        };
-        let overlays: Overlays = st
-            .docs
-            .iter()
-            .map(|(p, d)| (p.clone(), d.text.clone()))
-            .collect();
-        let mut roots: Vec<PathBuf> = changed.clone();
-        for path in &changed {
-            for importer in st.index.direct_importers(path) {
-                if !config.is_dependency(&importer)
-                    && !roots.contains(&importer)
-                    && roots.len() < 64
-                {
-                    roots.push(importer);
-                }
-            }
-        }
-        let known: HashSet<PathBuf> = st.index.files.keys().cloned().collect();
-        (config, overlays, roots, known)
-    };
-    // The edited files first, published as soon as they are analysed. Their
-    // importers only when what they can see changed: an edit inside a
-    // function body cannot change another file's diagnostics, and
-    // re-analysing the 30+ importers of a base contract on every keystroke
-    // made the edited file wait for all of them.
-    let (edited, importers): (Vec<PathBuf>, Vec<PathBuf>) =
-        roots.into_iter().partition(|p| changed.contains(p));
-    let before: Vec<Option<Interface>> = {
-        let st = lock(&state);
-        edited
-            .iter()
-            .map(|p| st.index.files.get(p).map(|d| interface_of(d)))
-            .collect()
-    };
-    let Some(output) = run_analysis(&client, &config, &overlays, &edited, &known).await else {
-        return;
-    };
-    let after: Vec<Option<Interface>> = edited
-        .iter()
-        .map(|p| output.files.iter().find(|f| &f.path == p).map(interface_of))
-        .collect();
-    let publish = merge(&state, output, &edited);
-    for (uri, diags, version) in publish {
-        client.publish_diagnostics(uri, diags, version).await;
-    }
-    // A file that did not parse keeps its old interface: nothing to tell.
-    let interface_changed = before
-        .iter()
-        .zip(&after)
-        .any(|(before, after)| after.is_some() && before != after);
-    if importers.is_empty() || !interface_changed {
-        return;
-    }
-    let Some(mut output) = run_analysis(&client, &config, &overlays, &importers, &known).await
-    else {
-        return;
-    };
-    // The edited files were analysed above from the same text; a later edit
-    // may have superseded that text, and its own run publishes for it.
-    output.diagnostics.retain(|path, _| !edited.contains(path));
-    let publish = merge(&state, output, &importers);
-    for (uri, diags, version) in publish {
-        client.publish_diagnostics(uri, diags, version).await;
-    }
-}
-
-/// What other files can see of a file: its declarations as written (bodies
-/// left out) and what it imports.
-type Interface = (Vec<(String, String, Option<String>)>, Vec<PathBuf>);
-
-fn interface_of(data: &FileData) -> Interface {
-    let declarations = data
-        .symbols
-        .iter()
-        .filter(|s| {
-            !matches!(
-                s.kind,
-                SymbolKind::Local | SymbolKind::Parameter | SymbolKind::ReturnParameter
-            )
-        })
-        .map(|s| {
-            (
-                s.name.clone(),
-                s.signature.clone(),
-                s.container_name.clone(),
-            )
-        })
-        .collect();
-    let imports = data.imports.iter().map(|i| i.resolved.clone()).collect();
-    (declarations, imports)
-}
-
-/// Runs the fast engine on `roots` off the async threads; `None` (logged)
-/// when the task itself failed.
-async fn run_analysis(
-    client: &Client,
-    config: &Workspace,
-    overlays: &Overlays,
-    roots: &[PathBuf],
-    known: &HashSet<PathBuf>,
-) -> Option<AnalysisOutput> {
-    let (config, overlays, roots, known) = (
-        config.clone(),
-        overlays.clone(),
-        roots.to_vec(),
-        known.clone(),
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        analysis::analyze(&config, &overlays, &roots, &Extract::Except(known))
-    })
-    .await;
-    match output {
-        Ok(output) => {
-            if let Some(panic) = &output.panic {
-                client.log_message(MessageType::ERROR, panic.clone()).await;
-            }
-            Some(output)
-        }
-        Err(e) => {
-            client
-                .log_message(MessageType::ERROR, format!("analysis task failed: {e}"))
-                .await;
-            None
-        }
-    }
-}
-
-/// One `publishDiagnostics`: the document, its diagnostics, its version.
-type Publish = (Url, Vec<Diagnostic>, Option<i32>);
-
-/// Merges an analysis into the index; returns the diagnostics to publish.
-fn merge(state: &Mutex<State>, output: AnalysisOutput, roots: &[PathBuf]) -> Vec<Publish> {
-    let mut st = lock(state);
-    let is_dep = |st: &State, p: &Path| st.config.as_ref().is_some_and(|c| c.is_dependency(p));
-    for file in output.files {
-        // An open buffer changed since this run started: keep the newer data.
-        if let Some(doc) = st.docs.get(&file.path)
-            && *doc.text != *file.text
-        {
-            continue;
-        }
-        st.index.files.insert(file.path.clone(), Arc::new(file));
-    }
-    for path in &output.unparsed {
-        let Some(doc) = st.docs.get(path).cloned() else {
-            continue;
-        };
-        if let Some(old) = st.index.files.get(path).cloned()
-            && *old.text != *doc.text
-        {
-            st.index
-                .files
-                .insert(path.clone(), Arc::new(old.rebase(doc.text.clone())));
-        }
-    }
-    for (path, deps) in output.imports {
-        st.index.imports.insert(path, deps);
-    }
-    let mut publish = Vec::new();
-    for (path, diags) in output.diagnostics {
-        let wanted = roots.contains(&path) || st.docs.contains_key(&path);
-        if !wanted || (is_dep(&st, &path) && !st.docs.contains_key(&path)) {
-            continue;
-        }
-        st.fast_diagnostics.insert(path.clone(), diags);
-        publish.extend(composed_diagnostics(&mut st, &path));
-    }
-    publish
-}
-
-/// The diagnostics to publish for `path`: solc's from the last save merged
-/// with the fast engine's, or `None` when there is nothing to say or clear.
-fn composed_diagnostics(st: &mut State, path: &Path) -> Option<Publish> {
-    let text: Arc<str> = match st.docs.get(path) {
-        Some(d) => d.text.clone(),
-        None => Arc::from(std::fs::read_to_string(path).ok()?),
-    };
-    let line_index = LineIndex::new(&text);
-    let empty = Vec::new();
-    let merged = solc_check::merge_diagnostics(
-        st.solc_diagnostics.get(path).unwrap_or(&empty),
-        st.fast_diagnostics.get(path).unwrap_or(&empty),
-    );
-    let lsp_diags: Vec<Diagnostic> = merged
-        .iter()
-        .map(|(d, source)| to_lsp_diagnostic(&text, &line_index, d, source))
-        .collect();
-    if lsp_diags.is_empty() && !st.published.contains(path) && !st.docs.contains_key(path) {
-        return None;
-    }
-    st.published.insert(path.to_path_buf());
-    Some((Url::from_file_path(path).ok()?, lsp_diags, None))
-}
-
-/// Stores a solc report (replacing the previous one) and returns what to
-/// publish plus a one-line summary for the log.
-fn apply_solc_report(
-    state: &Mutex<State>,
-    saved: &Path,
-    report: solc_check::SolcReport,
-) -> (Vec<Publish>, String) {
-    let mut st = lock(state);
-    // solc reports canonical paths; the editor's may differ (symlinks).
-    let editor_path: HashMap<PathBuf, PathBuf> = st
-        .docs
-        .keys()
-        .chain(st.index.files.keys())
-        .filter_map(|p| Some((p.canonicalize().ok()?, p.clone())))
-        .collect();
-    let (mut errors, mut warnings) = (0, 0);
-    let mut fresh: HashMap<PathBuf, Vec<FileDiagnostic>> = HashMap::new();
-    for (path, diags) in report.by_file {
-        let path = editor_path.get(&path).cloned().unwrap_or(path);
-        let open = st.docs.get(&path);
-        let is_dep = st.config.as_ref().is_some_and(|c| c.is_dependency(&path));
-        if is_dep && open.is_none() {
-            continue; // dependencies' warnings are not the user's to fix
-        }
-        // Edited again since the save: solc's ranges would be wrong.
-        if let Some(doc) = open
-            && std::fs::read_to_string(&path).is_ok_and(|disk| *disk != *doc.text)
-        {
-            continue;
-        }
-        errors += diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        warnings += diags
-            .iter()
-            .filter(|d| d.severity == Severity::Warning)
-            .count();
-        fresh.insert(path, diags);
-    }
-    if !report.unlocated.is_empty() {
-        errors += report.unlocated.len();
-        fresh
-            .entry(saved.to_path_buf())
-            .or_default()
-            .extend(report.unlocated);
-    }
-    let mut touched: Vec<PathBuf> = st.solc_diagnostics.keys().cloned().collect();
-    touched.extend(fresh.keys().cloned());
-    touched.sort();
-    touched.dedup();
-    st.solc_diagnostics = fresh;
-    let publish = touched
-        .iter()
-        .filter_map(|p| composed_diagnostics(&mut st, p))
-        .collect();
-    let summary = format!(
-        "{errors} errors, {warnings} warnings ({} files compiled)",
-        report.compiled_files
-    );
-    (publish, summary)
-}
-
-fn to_lsp_diagnostic(text: &str, li: &LineIndex, d: &FileDiagnostic, source: &str) -> Diagnostic {
-    Diagnostic {
-        range: li.range(text, d.range.start, d.range.end),
-        severity: Some(match d.severity {
-            Severity::Error => DiagnosticSeverity::ERROR,
-            Severity::Warning => DiagnosticSeverity::WARNING,
-            Severity::Info => DiagnosticSeverity::INFORMATION,
-        }),
-        code: d.code.clone().map(NumberOrString::String),
-        source: Some(source.to_string()),
-        message: d.message.clone(),
-        ..Default::default()
-    }
-}
-
-/// An LSP location for a byte range of an indexed file (a file not indexed
-/// yet, such as an import's target, is named with an empty range).
-fn lsp_location(st: &State, at: &FileRange) -> Option<Location> {
-    let uri = Url::from_file_path(&at.path).ok()?;
-    let range = match st.index.files.get(&at.path) {
-        Some(data) => data
-            .line_index
-            .range(&data.text, at.range.start, at.range.end),
-        None if at.range.is_empty() => Range::default(),
-        None => return None,
-    };
-    Some(Location { uri, range })
-}
-
-fn markdown(value: String) -> Documentation {
-    Documentation::MarkupContent(MarkupContent {
-        kind: MarkupKind::Markdown,
-        value,
-    })
-}
-
-fn completion_kind(kind: CompletionKind) -> CompletionItemKind {
-    match kind {
-        CompletionKind::Keyword => CompletionItemKind::KEYWORD,
-        CompletionKind::Type => CompletionItemKind::TYPE_PARAMETER,
-        CompletionKind::Global => CompletionItemKind::VARIABLE,
-        CompletionKind::Snippet => CompletionItemKind::SNIPPET,
-        CompletionKind::Method => CompletionItemKind::METHOD,
-        CompletionKind::Field => CompletionItemKind::FIELD,
-        CompletionKind::Folder => CompletionItemKind::FOLDER,
-        CompletionKind::File => CompletionItemKind::FILE,
-        CompletionKind::Symbol(kind) => match kind {
-            SymbolKind::Contract | SymbolKind::AbstractContract => CompletionItemKind::CLASS,
-            SymbolKind::Interface => CompletionItemKind::INTERFACE,
-            SymbolKind::Library => CompletionItemKind::MODULE,
-            SymbolKind::Function | SymbolKind::Modifier => CompletionItemKind::FUNCTION,
-            SymbolKind::Constructor | SymbolKind::Fallback | SymbolKind::Receive => {
-                CompletionItemKind::CONSTRUCTOR
-            }
-            SymbolKind::Event => CompletionItemKind::EVENT,
-            SymbolKind::Error | SymbolKind::Struct => CompletionItemKind::STRUCT,
-            SymbolKind::Field => CompletionItemKind::FIELD,
-            SymbolKind::Enum => CompletionItemKind::ENUM,
-            SymbolKind::EnumVariant => CompletionItemKind::ENUM_MEMBER,
-            SymbolKind::Udvt => CompletionItemKind::TYPE_PARAMETER,
-            SymbolKind::Constant | SymbolKind::FileVariable => CompletionItemKind::CONSTANT,
-            SymbolKind::StateVariable => CompletionItemKind::PROPERTY,
-            _ => CompletionItemKind::VARIABLE,
-        },
-    }
-}
-
-fn lsp_completion(c: Completion) -> CompletionItem {
-    CompletionItem {
-        label: c.label,
-        kind: Some(completion_kind(c.kind)),
-        detail: c.detail,
-        documentation: c.documentation.map(markdown),
-        insert_text_format: c.snippet.as_ref().map(|_| InsertTextFormat::SNIPPET),
-        insert_text: c.snippet,
-        ..Default::default()
-    }
-}
-
-#[allow(deprecated)]
-fn lsp_outline(data: &FileData, item: OutlineItem) -> DocumentSymbol {
-    let children: Vec<DocumentSymbol> = item
-        .children
-        .into_iter()
-        .map(|c| lsp_outline(data, c))
-        .collect();
-    DocumentSymbol {
-        name: item.name,
-        detail: Some(item.detail),
-        kind: lsp_symbol_kind(item.kind),
-        tags: None,
-        deprecated: None,
-        range: data
-            .line_index
-            .range(&data.text, item.range.start, item.range.end),
-        selection_range: data.line_index.range(
-            &data.text,
-            item.name_range.start,
-            item.name_range.end,
-        ),
-        children: (!children.is_empty()).then_some(children),
-    }
-}
-
-/// LSP's relative encoding of semantic tokens; tokens spanning lines are left out.
-fn lsp_semantic_tokens(data: &FileData, tokens: Vec<Token>) -> Vec<SemanticToken> {
-    let mut out = Vec::new();
-    let (mut prev_line, mut prev_col) = (0u32, 0u32);
-    for token in tokens {
-        let range = data
-            .line_index
-            .range(&data.text, token.range.start, token.range.end);
-        if range.start.line != range.end.line {
-            continue;
-        }
-        let delta_line = range.start.line - prev_line;
-        let delta_start = if delta_line == 0 {
-            range.start.character - prev_col
-        } else {
-            range.start.character
-        };
-        out.push(SemanticToken {
-            delta_line,
-            delta_start,
-            length: range.end.character - range.start.character,
-            token_type: token_type(token.kind),
-            token_modifiers_bitset: u32::from(token.is_declaration),
-        });
-        prev_line = range.start.line;
-        prev_col = range.start.character;
-    }
-    out
-}
-
-fn lsp_symbol_kind(kind: SymbolKind) -> tower_lsp::lsp_types::SymbolKind {
-    use tower_lsp::lsp_types::SymbolKind as K;
-    match kind {
-        SymbolKind::Contract | SymbolKind::AbstractContract => K::CLASS,
-        SymbolKind::Interface => K::INTERFACE,
-        SymbolKind::Library => K::MODULE,
-        SymbolKind::Function
-        | SymbolKind::Modifier
-        | SymbolKind::Fallback
-        | SymbolKind::Receive => K::FUNCTION,
-        SymbolKind::Constructor => K::CONSTRUCTOR,
-        SymbolKind::Event => K::EVENT,
-        SymbolKind::Error | SymbolKind::Struct => K::STRUCT,
-        SymbolKind::Field => K::FIELD,
-        SymbolKind::Enum => K::ENUM,
-        SymbolKind::EnumVariant => K::ENUM_MEMBER,
-        SymbolKind::Udvt => K::TYPE_PARAMETER,
-        SymbolKind::Constant | SymbolKind::FileVariable => K::CONSTANT,
-        SymbolKind::StateVariable => K::PROPERTY,
-        _ => K::VARIABLE,
-    }
-}
-
-/// Semantic token types, in legend order.
-const TOKEN_TYPES: &[SemanticTokenType] = &[
-    SemanticTokenType::CLASS,
-    SemanticTokenType::INTERFACE,
-    SemanticTokenType::NAMESPACE,
-    SemanticTokenType::FUNCTION,
-    SemanticTokenType::EVENT,
-    SemanticTokenType::STRUCT,
-    SemanticTokenType::ENUM,
-    SemanticTokenType::ENUM_MEMBER,
-    SemanticTokenType::TYPE,
-    SemanticTokenType::PROPERTY,
-    SemanticTokenType::PARAMETER,
-    SemanticTokenType::VARIABLE,
-    SemanticTokenType::MACRO,
-];
-
-fn token_type(kind: SymbolKind) -> u32 {
-    match kind {
-        SymbolKind::Contract | SymbolKind::AbstractContract => 0,
-        SymbolKind::Interface => 1,
-        SymbolKind::Library => 2,
-        SymbolKind::Function
-        | SymbolKind::Constructor
-        | SymbolKind::Fallback
-        | SymbolKind::Receive => 3,
-        SymbolKind::Modifier => 12,
-        SymbolKind::Event => 4,
-        SymbolKind::Error | SymbolKind::Struct => 5,
-        SymbolKind::Enum => 6,
-        SymbolKind::EnumVariant => 7,
-        SymbolKind::Udvt => 8,
-        SymbolKind::StateVariable
-        | SymbolKind::Constant
-        | SymbolKind::FileVariable
-        | SymbolKind::Field => 9,
-        SymbolKind::Parameter | SymbolKind::ReturnParameter => 10,
-        SymbolKind::Local => 11,
+        schedule_analysis(self.state.clone(), self.client.clone(), path);
     }
 }
 
@@ -958,7 +382,7 @@ impl LanguageServer for Backend {
         };
         let st = self.lock();
         Ok(ide::navigation::definition(&st.index, &data, offset)
-            .and_then(|at| lsp_location(&st, &at))
+            .and_then(|at| lsp_location(&st.index, &at))
             .map(GotoDefinitionResponse::Scalar))
     }
 
@@ -979,7 +403,7 @@ impl LanguageServer for Backend {
         };
         let st = self.lock();
         Ok(ide::navigation::type_definition(&st.index, &data, offset)
-            .and_then(|at| lsp_location(&st, &at))
+            .and_then(|at| lsp_location(&st.index, &at))
             .map(GotoDefinitionResponse::Scalar))
     }
 
@@ -997,7 +421,7 @@ impl LanguageServer for Backend {
                 GotoDefinitionResponse::Array(
                     found
                         .iter()
-                        .filter_map(|at| lsp_location(&st, at))
+                        .filter_map(|at| lsp_location(&st.index, at))
                         .collect(),
                 )
             }),
@@ -1033,7 +457,7 @@ impl LanguageServer for Backend {
                 |found| {
                     found
                         .iter()
-                        .filter_map(|at| lsp_location(&st, at))
+                        .filter_map(|at| lsp_location(&st.index, at))
                         .collect()
                 },
             ),
@@ -1200,7 +624,7 @@ impl LanguageServer for Backend {
             .into_iter()
             .filter_map(|s| {
                 Some(SymbolInformation {
-                    location: lsp_location(&st, &s.location)?,
+                    location: lsp_location(&st.index, &s.location)?,
                     name: s.name,
                     kind: lsp_symbol_kind(s.kind),
                     tags: None,
