@@ -48,7 +48,7 @@ pub fn check(
     let events = |event: BuildEvent| match event {
         BuildEvent::Solc(SolcEvent::Precompiling { version }) => tell(format!(
             "Precompiling solc {version} for this machine: once per solc version, \
-             about a minute on a 2-core machine (45 s measured), less on more cores; \
+             20 to 45 s on a 2-core machine, less with more cores; \
              solc's diagnostics follow when it is done"
         )),
         BuildEvent::Solc(SolcEvent::Precompiled { version, elapsed }) => tell(format!(
