@@ -79,6 +79,7 @@ fn features_answer_from_an_index_without_a_server() {
     assert!(
         ide::rename::prepare_rename(&index, Some(&workspace), &data, owned)
             .unwrap_err()
+            .0
             .contains("dependency")
     );
 }

@@ -184,7 +184,7 @@ pub fn completions(
     // Import paths.
     if let Some(q) = line.rfind('"').or_else(|| line.rfind('\''))
         && line.trim_start().starts_with("import")
-        && line[..q].matches(['"', '\'']).count() % 2 == 0
+        && line[..q].matches(['"', '\'']).count().is_multiple_of(2)
     {
         return import_path_completions(workspace, path, &line[q + 1..]);
     }

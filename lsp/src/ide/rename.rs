@@ -5,7 +5,22 @@ use crate::{
     index::{FileData, Index, SymbolKind, Target},
     project::Workspace,
 };
-use std::{ops::Range, path::PathBuf};
+use std::{fmt, ops::Range, path::PathBuf};
+
+/// Why a name cannot be renamed, as a sentence for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenameRefused(pub String);
+
+impl fmt::Display for RenameRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RenameRefused {}
+
+/// Ranges to replace, grouped by file in path order.
+pub type FileEdits = Vec<(PathBuf, Vec<Range<usize>>)>;
 
 /// The range of the name at `offset` and its current text, or why it
 /// cannot be renamed (a sentence for the user). `Ok(None)`: nothing known there.
@@ -14,19 +29,21 @@ pub fn prepare_rename(
     workspace: Option<&Workspace>,
     data: &FileData,
     offset: usize,
-) -> Result<Option<(Range<usize>, String)>, String> {
+) -> Result<Option<(Range<usize>, String)>, RenameRefused> {
     let Some(reference) = data.reference_at(offset) else {
-        return Err("nothing renameable here: not a declared name".into());
+        return Err(RenameRefused(
+            "nothing renameable here: not a declared name".into(),
+        ));
     };
     let Target::Symbol(key) = &reference.target else {
-        return Err("builtins cannot be renamed".into());
+        return Err(RenameRefused("builtins cannot be renamed".into()));
     };
     if workspace.is_some_and(|w| w.is_dependency(&key.path)) {
-        return Err(format!(
+        return Err(RenameRefused(format!(
             "`{}` is declared in a dependency ({}) and cannot be renamed",
             data.text.get(reference.range.clone()).unwrap_or(""),
             key.path.display()
-        ));
+        )));
     }
     let Some(sym) = index.symbol(key) else {
         return Ok(None);
@@ -35,7 +52,10 @@ pub fn prepare_rename(
         sym.kind,
         SymbolKind::Constructor | SymbolKind::Fallback | SymbolKind::Receive
     ) {
-        return Err(format!("a {} has no name to rename", sym.kind.describe()));
+        return Err(RenameRefused(format!(
+            "a {} has no name to rename",
+            sym.kind.describe()
+        )));
     }
     Ok(Some((reference.range.clone(), sym.name.clone())))
 }
@@ -47,13 +67,15 @@ pub fn rename(
     data: &FileData,
     offset: usize,
     new_name: &str,
-) -> Result<Vec<(PathBuf, Vec<Range<usize>>)>, String> {
+) -> Result<FileEdits, RenameRefused> {
     if !is_identifier(new_name) {
-        return Err(format!("`{new_name}` is not a valid Solidity identifier"));
+        return Err(RenameRefused(format!(
+            "`{new_name}` is not a valid Solidity identifier"
+        )));
     }
     prepare_rename(index, workspace, data, offset)?;
     let refs = navigation::references(index, data, offset, true).unwrap_or_default();
-    let mut by_file: Vec<(PathBuf, Vec<Range<usize>>)> = Vec::new();
+    let mut by_file: FileEdits = Vec::new();
     for FileRange { path, range } in refs {
         match by_file.last_mut() {
             Some((p, ranges)) if *p == path => ranges.push(range),

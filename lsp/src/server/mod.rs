@@ -474,7 +474,7 @@ impl LanguageServer for Backend {
         };
         let st = self.lock();
         let renameable = ide::rename::prepare_rename(&st.index, st.config.as_ref(), &data, offset)
-            .map_err(RpcError::invalid_params)?;
+            .map_err(|refused| RpcError::invalid_params(refused.0))?;
         Ok(renameable.map(
             |(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder {
                 range: data.line_index.range(&data.text, range.start, range.end),
@@ -496,7 +496,7 @@ impl LanguageServer for Backend {
             offset,
             &params.new_name,
         )
-        .map_err(RpcError::invalid_params)?;
+        .map_err(|refused| RpcError::invalid_params(refused.0))?;
         // Files in path order, edits in text order: keep that order.
         let mut edits: Vec<(Url, Vec<TextEdit>)> = Vec::new();
         for (path, ranges) in by_file {
