@@ -14,6 +14,7 @@ use std::{collections::HashMap, ops::Range, sync::Arc};
 
 use super::natspec::doc_above;
 
+/// Copies one run's HIR into owned [`FileData`], file by file.
 pub(super) struct Extractor<'a, 'gcx> {
     pub(super) gcx: Gcx<'gcx>,
     pub(super) files: &'a mut HashMap<hir::SourceId, FileData>,
@@ -21,6 +22,7 @@ pub(super) struct Extractor<'a, 'gcx> {
     pub(super) member_cache: HashMap<(hir::SourceId, String, Option<hir::ContractId>), u32>,
 }
 
+/// The byte range of `span` inside `file`.
 pub(super) fn file_range(file: &SourceFile, span: Span) -> Range<usize> {
     let start = span.lo().0.saturating_sub(file.start_pos.0) as usize;
     let end = span.hi().0.saturating_sub(file.start_pos.0) as usize;
