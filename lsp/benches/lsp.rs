@@ -8,7 +8,7 @@ mod common;
 
 use forja_lsp::{
     analysis::{Extract, Overlays, analyze},
-    project::ProjectConfig,
+    project::Workspace,
 };
 use serde_json::json;
 use std::{
@@ -48,7 +48,7 @@ async fn main() {
         // `openzeppelin` printed why.
         return;
     };
-    let config = ProjectConfig::for_root(oz.clone());
+    let config = Workspace::for_root(&oz, None);
     let files = config.source_files();
     println!("OpenZeppelin: {} files at {}", files.len(), oz.display());
 

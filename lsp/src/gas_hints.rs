@@ -84,10 +84,10 @@ impl GasEstimates {
         let modified = std::fs::metadata(artifact)
             .and_then(|m| m.modified())
             .ok()?;
-        if let Some((seen, estimates)) = self.by_artifact.get(artifact) {
-            if *seen == modified {
-                return estimates.clone();
-            }
+        if let Some((seen, estimates)) = self.by_artifact.get(artifact)
+            && *seen == modified
+        {
+            return estimates.clone();
         }
         let estimates = std::fs::read(artifact)
             .ok()
@@ -215,7 +215,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

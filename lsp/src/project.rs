@@ -1,29 +1,45 @@
-//! Where a project starts and how its imports resolve.
-//!
-//! Remappings come from `remappings.txt`, the `remappings` arrays of
-//! `forja.toml`/`foundry.toml`, and the automatic ones for `lib/<dep>` (like
-//! Foundry: `dep/=lib/dep/src/` when that exists, `dep/=lib/dep/` otherwise).
-//! `node_modules/` is an include path so `@scope/pkg/...` imports resolve.
+//! The editor's view of a project, built from `forja_compiler`'s project
+//! model so that the fast engine resolves imports exactly as the build does:
+//! the configured remappings (`forja.toml`/`foundry.toml`, `remappings.txt`),
+//! the automatic ones for every `libs` directory (`lib/<dep>`,
+//! `node_modules/<pkg>`), and the front end's (the cli's `forja-std/`).
+//! A folder without a project file is read with the compiler's defaults.
 
-use std::path::{Path, PathBuf};
+use forja_compiler::{
+    Project, Remapping,
+    project::{CompilerSettings, ProjectConfig},
+};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
-/// Import resolution settings of one project.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectConfig {
-    /// The project root (absolute).
+/// Remappings a front end adds to every project (the cli's `forja-std/`),
+/// for solc on save and for the fast engine alike.
+pub type ExtraRemappings = Arc<dyn Fn(&Project) -> Vec<Remapping> + Send + Sync>;
+
+/// Import resolution of one project, paths absolute.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The project root, as the editor names it (not canonicalized, so
+    /// paths from the editor's URIs compare with it).
     pub root: PathBuf,
     /// Remappings in solc's `context:prefix=target` form, targets absolute.
     pub remappings: Vec<String>,
-    /// Extra directories searched for non-relative imports.
-    pub include_paths: Vec<PathBuf>,
+    /// The dependency directories (`libs`): files there are not the user's.
+    pub libs: Vec<PathBuf>,
+    /// Build output and cache directories, never sources.
+    pub outputs: Vec<PathBuf>,
 }
 
-/// Files that mark a project root, in order of preference.
-const ROOT_MARKERS: &[&str] = &["forja.toml", "foundry.toml", "remappings.txt", ".git"];
+/// Files that mark a folder without a project file as a root.
+const ROOT_MARKERS: &[&str] = &["remappings.txt", ".git"];
 
-impl ProjectConfig {
-    /// Finds the project containing `start` (a file or directory) and reads its remappings.
-    pub fn discover(start: &Path) -> Self {
+impl Workspace {
+    /// The project containing `start` (a file or directory): the nearest
+    /// `forja.toml`/`foundry.toml` above it, else the nearest folder with a
+    /// `remappings.txt` or `.git`, else `start`'s folder.
+    pub fn discover(start: &Path, extra: Option<&ExtraRemappings>) -> Self {
         let dir = if start.is_dir() {
             start
         } else {
@@ -31,107 +47,70 @@ impl ProjectConfig {
         };
         let root = dir
             .ancestors()
-            .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
-            .unwrap_or(dir)
-            .to_path_buf();
-        Self::for_root(root)
+            .find(|d| d.join("forja.toml").is_file() || d.join("foundry.toml").is_file())
+            .or_else(|| {
+                dir.ancestors()
+                    .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+            })
+            .unwrap_or(dir);
+        Self::for_root(root, extra)
     }
 
-    /// Reads the remappings of the project at `root`.
-    pub fn for_root(root: PathBuf) -> Self {
-        let mut remappings = Vec::new();
-        if let Ok(text) = std::fs::read_to_string(root.join("remappings.txt")) {
-            remappings.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
-        }
-        for config in ["forja.toml", "foundry.toml"] {
-            if let Ok(text) = std::fs::read_to_string(root.join(config)) {
-                remappings.extend(toml_remappings(&text));
-            }
-        }
-        // Automatic `lib/` remappings for names not remapped explicitly.
-        if let Ok(entries) = std::fs::read_dir(root.join("lib")) {
-            let mut libs: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect();
-            libs.sort();
-            for lib in libs {
-                let Some(name) = lib.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let prefix = format!("{name}/");
-                if remappings
+    /// The project whose root is `root`. A project file that does not load
+    /// (a syntax error being typed) falls back to the defaults; the build
+    /// on save reports the error.
+    pub fn for_root(root: &Path, extra: Option<&ExtraRemappings>) -> Self {
+        let project = Project::load(root).unwrap_or_else(|_| without_project_file(root));
+        let mut remappings = project.remappings();
+        if let Some(extra) = extra {
+            for r in extra(&project) {
+                if !remappings
                     .iter()
-                    .any(|r| r.split(['=', ':']).any(|p| p == prefix || p == name))
+                    .any(|existing| existing.prefix == r.prefix)
                 {
-                    continue;
+                    remappings.push(r);
                 }
-                let target = if lib.join("src").is_dir() {
-                    lib.join("src")
-                } else {
-                    lib.clone()
-                };
-                remappings.push(format!("{prefix}={}/", target.display()));
             }
         }
-        // Make relative targets absolute so resolution does not depend on the cwd.
         let remappings = remappings
-            .into_iter()
-            .filter_map(|r| {
-                let (lhs, target) = r.split_once('=')?;
-                let target_path = Path::new(target);
-                let target = if target_path.is_absolute() {
-                    target.to_string()
-                } else {
-                    let mut t = root.join(target).display().to_string();
-                    if target.ends_with('/') && !t.ends_with('/') {
-                        t.push('/');
-                    }
-                    t
-                };
-                Some(format!("{lhs}={target}"))
+            .iter()
+            .map(|r| {
+                let mut target = root.join(&r.target).display().to_string();
+                if r.target.ends_with('/') && !target.ends_with('/') {
+                    target.push('/');
+                }
+                format!("{}={target}", r.prefix)
             })
             .collect();
-        let mut include_paths = Vec::new();
-        for dir in ["node_modules", "lib"] {
-            if root.join(dir).is_dir() {
-                include_paths.push(root.join(dir));
-            }
-        }
+        let config = &project.config;
         Self {
-            root,
+            root: root.to_path_buf(),
             remappings,
-            include_paths,
+            libs: config.libs.iter().map(|l| root.join(l)).collect(),
+            outputs: [&config.out, &config.cache]
+                .into_iter()
+                .map(|d| root.join(d))
+                .collect(),
         }
     }
 
     /// Keeps the discovered root unless the editor's workspace folder is above it.
-    pub fn with_root_at_least(self, workspace: &Path) -> Self {
+    pub fn with_root_at_least(self, workspace: &Path, extra: Option<&ExtraRemappings>) -> Self {
         if self.root.starts_with(workspace) || workspace.starts_with(&self.root) {
             self
         } else {
-            Self::for_root(workspace.to_path_buf())
+            Self::for_root(workspace, extra)
         }
     }
 
-    /// Whether `path` belongs to a dependency (lib/ or node_modules/) rather than the project.
+    /// Whether `path` belongs to a dependency (a `libs` directory, or
+    /// outside the project) rather than the project.
     pub fn is_dependency(&self, path: &Path) -> bool {
-        match path.strip_prefix(&self.root) {
-            Ok(rel) => rel.components().any(|c| {
-                let c = c.as_os_str();
-                c == "lib" || c == "node_modules"
-            }),
-            Err(_) => true,
-        }
+        !path.starts_with(&self.root) || self.libs.iter().any(|lib| path.starts_with(lib))
     }
 
-    /// The project's own Solidity files (skipping dependencies and build output).
+    /// The project's own Solidity files (skipping dependencies, build output
+    /// and hidden folders).
     pub fn source_files(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         let mut stack = vec![self.root.clone()];
@@ -144,12 +123,11 @@ impl ProjectConfig {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 if path.is_dir() {
-                    if !name.starts_with('.')
-                        && !matches!(
-                            &*name,
-                            "lib" | "node_modules" | "out" | "cache" | "target" | "artifacts"
-                        )
-                    {
+                    let skipped = name.starts_with('.')
+                        || name == "target"
+                        || self.libs.contains(&path)
+                        || self.outputs.contains(&path);
+                    if !skipped {
                         stack.push(path);
                     }
                 } else if name.ends_with(".sol") {
@@ -162,29 +140,32 @@ impl ProjectConfig {
     }
 }
 
-/// Extracts `remappings = ["a=b", ...]` entries from a TOML file's text.
-fn toml_remappings(text: &str) -> Vec<String> {
-    let Ok(value) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut collect = |table: &toml::Table| {
-        if let Some(toml::Value::Array(items)) = table.get("remappings") {
-            out.extend(items.iter().filter_map(|v| v.as_str().map(String::from)));
-        }
-    };
-    collect(&value);
-    for (_, v) in &value {
-        if let toml::Value::Table(t) = v {
-            collect(t);
-            for (_, inner) in t {
-                if let toml::Value::Table(t2) = inner {
-                    collect(t2);
-                }
-            }
-        }
+/// A folder without `forja.toml`/`foundry.toml`: the compiler's defaults,
+/// plus its `remappings.txt`.
+fn without_project_file(root: &Path) -> Project {
+    let remappings = std::fs::read_to_string(root.join("remappings.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(Remapping::parse)
+        .collect();
+    Project {
+        root: root.to_path_buf(),
+        config: ProjectConfig {
+            name: String::new(),
+            src: "src".into(),
+            test: "test".into(),
+            script: "script".into(),
+            out: "out".into(),
+            cache: "cache".into(),
+            libs: vec!["lib".into(), "node_modules".into()],
+            remappings,
+            compiler: CompilerSettings::default(),
+            environments: Default::default(),
+        },
+        config_file: PathBuf::new(),
     }
-    out
 }
 
 #[cfg(test)]
@@ -192,7 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_remappings_and_lib_defaults() {
+    fn foundry_remappings_lib_defaults_and_dependencies() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("lib/solmate/src")).unwrap();
@@ -207,8 +188,8 @@ mod tests {
             "forge-std/=lib/forge-std/src/\n",
         )
         .unwrap();
-        let config = ProjectConfig::discover(root);
-        let r = &config.remappings;
+        let workspace = Workspace::discover(&root.join("src/A.sol"), None);
+        let r = &workspace.remappings;
         assert!(
             r.contains(&format!("forge-std/={}/lib/forge-std/src/", root.display())),
             "{r:?}"
@@ -222,7 +203,27 @@ mod tests {
             "{r:?}"
         );
         assert_eq!(r.iter().filter(|x| x.starts_with("forge-std/")).count(), 1);
-        assert!(config.is_dependency(&root.join("lib/solmate/src/a.sol")));
-        assert!(!config.is_dependency(&root.join("src/a.sol")));
+        assert!(workspace.is_dependency(&root.join("lib/solmate/src/a.sol")));
+        assert!(!workspace.is_dependency(&root.join("src/a.sol")));
+    }
+
+    #[test]
+    fn forja_toml_libs_decide_the_automatic_remappings_and_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("vendor/math/src")).unwrap();
+        std::fs::create_dir_all(root.join("lib/ignored/src")).unwrap();
+        std::fs::write(
+            root.join("forja.toml"),
+            "[project]\nname = \"p\"\nlibs = [\"vendor\"]\n",
+        )
+        .unwrap();
+        let workspace = Workspace::discover(root, None);
+        assert_eq!(
+            workspace.remappings,
+            [format!("math/={}/vendor/math/src/", root.display())]
+        );
+        assert!(workspace.is_dependency(&root.join("vendor/math/src/M.sol")));
+        assert!(!workspace.is_dependency(&root.join("lib/ignored/src/I.sol")));
     }
 }

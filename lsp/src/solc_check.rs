@@ -3,15 +3,15 @@
 //! diagnostics split by file for the editor.
 
 use crate::analysis::{FileDiagnostic, Severity};
-use forja_compiler::{BuildOptions, Project, Remapping, solc::SolcManager};
+pub use crate::project::ExtraRemappings;
+use forja_compiler::{
+    BuildEvent, BuildOptions, Project,
+    solc::{SolcEvent, SolcManager},
+};
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
 };
-
-/// Remappings a front end adds to every build (the cli's `forja-std/`).
-pub type ExtraRemappings = Arc<dyn Fn(&Project) -> Vec<Remapping> + Send + Sync>;
 
 /// What one solc check produced.
 #[derive(Debug, Default)]
@@ -28,7 +28,13 @@ pub struct SolcReport {
 /// Builds the project containing `saved` (the nearest `forja.toml` or
 /// `foundry.toml` above it) and collects its diagnostics. `Err` when the
 /// build could not run at all (no project file, no solc): the message says why.
-pub fn check(saved: &Path, extra: Option<&ExtraRemappings>) -> Result<SolcReport, String> {
+/// `tell` receives what the user should know while it runs (the one-time
+/// solc precompile).
+pub fn check(
+    saved: &Path,
+    extra: Option<&ExtraRemappings>,
+    tell: &dyn Fn(String),
+) -> Result<SolcReport, String> {
     let project = Project::discover(saved).map_err(|e| e.to_string())?;
     let manager = SolcManager::from_env().map_err(|e| e.to_string())?;
     let options = BuildOptions {
@@ -39,7 +45,19 @@ pub fn check(saved: &Path, extra: Option<&ExtraRemappings>) -> Result<SolcReport
         // For the gas inlay hints on function declarations.
         gas_estimates: true,
     };
-    let output = forja_compiler::build(&project, &options, &manager, &|_| {})
+    let events = |event: BuildEvent| match event {
+        BuildEvent::Solc(SolcEvent::Precompiling { version }) => tell(format!(
+            "Precompiling solc {version} for this machine: once per solc version, \
+             20 to 45 s on a 2-core machine, less with more cores; \
+             solc's diagnostics follow when it is done"
+        )),
+        BuildEvent::Solc(SolcEvent::Precompiled { version, elapsed }) => tell(format!(
+            "solc {version} precompiled in {:.1} s; later checks start at once",
+            elapsed.as_secs_f64()
+        )),
+        _ => {}
+    };
+    let output = forja_compiler::build(&project, &options, &manager, &events)
         .map_err(|e| format!("solc check could not run: {e}"))?;
     let mut report = SolcReport {
         compiled_files: output.compiled.iter().map(|u| u.files).sum(),

@@ -697,3 +697,126 @@ async fn the_server_stops_at_exit_while_the_client_keeps_its_pipe_open() {
         .unwrap();
     drop(client);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_errors_show_on_open_and_while_typing_without_a_save() {
+    let dir = fixture_project();
+    let rel = "src/Sender.sol";
+    let source = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\ncontract Sender {\n    function who() external view returns (uint256) {\n        return msg.sender;\n    }\n\n    function pair() external pure returns (uint8, bool) {\n        return (1, true);\n    }\n}\n";
+    std::fs::write(dir.path().join(rel), source).unwrap();
+    let c = TestClient::start(dir.path()).await;
+    let uri = c.uri(rel);
+
+    // On open, before any save: solc has not run, solar reports it.
+    let diags = c.open(rel).await;
+    let errs = errors(&diags);
+    assert_eq!(errs.len(), 1, "one type error on open: {diags}");
+    assert_eq!(errs[0]["source"], "forja");
+    assert_eq!(
+        errs[0]["range"]["start"],
+        c.pos(rel, "msg.sender;", 0, 0),
+        "{diags}"
+    );
+    let message = errs[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("uint256") && message.contains("address"),
+        "{message}"
+    );
+
+    // Fixing it while typing clears it; breaking the tuple return reports it.
+    let fixed = source
+        .replace("return msg.sender;", "return uint256(uint160(msg.sender));")
+        .replace("return (1, true);", "return (1, 2);");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]}),
+    )
+    .await;
+    let diags = c.diagnostics_for(&uri).await;
+    let errs = errors(&diags);
+    assert_eq!(errs.len(), 1, "only the tuple's second value: {diags}");
+    let second = fixed.find("2);").unwrap();
+    let line = fixed[..second].matches('\n').count();
+    assert_eq!(errs[0]["range"]["start"]["line"], line, "{diags}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_edits_ends_with_the_newest_texts_diagnostics() {
+    let dir = fixture_project();
+    let rel = "src/Burst.sol";
+    let valid = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\ncontract Burst {\n    function f() external pure returns (uint256) {\n        return 1;\n    }\n}\n";
+    std::fs::write(dir.path().join(rel), valid).unwrap();
+    // The server's defaults: no debounce option.
+    let c = TestClient::start(dir.path()).await;
+    let uri = c.uri(rel);
+    assert!(errors(&c.open(rel).await).is_empty());
+    // Edits faster than analysis: the ones that arrive while an analysis
+    // runs are coalesced, and the last publish is for the last text.
+    for version in 2..12 {
+        let text = if version == 11 {
+            valid.replace("return 1;", "return true;")
+        } else {
+            valid.replace("return 1;", &format!("return {version};"))
+        };
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        )
+        .await;
+    }
+    let diags = c.diagnostics_until(&uri, |d| !errors(d).is_empty()).await;
+    assert!(
+        errors(&diags)[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bool"),
+        "{diags}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_resolve_through_the_libs_that_forja_toml_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // `vendor/` is a libs directory only because forja.toml says so.
+    std::fs::write(
+        root.join("forja.toml"),
+        "[project]\nname = \"libs\"\nlibs = [\"vendor\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("vendor/mathlib/src")).unwrap();
+    std::fs::write(
+        root.join("vendor/mathlib/src/Math.sol"),
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\nlibrary Math {\n    function twice(uint256 x) internal pure returns (uint256) {\n        return 2 * x;\n    }\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("src/Uses.sol"),
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.20;\n\nimport {Math} from \"mathlib/Math.sol\";\n\ncontract Uses {\n    function f() external pure returns (uint256) {\n        return Math.twice(2);\n    }\n}\n",
+    )
+    .unwrap();
+    let c = TestClient::start(root).await;
+    let diags = c.open("src/Uses.sol").await;
+    assert!(errors(&diags).is_empty(), "the import resolves: {diags}");
+    let def = c
+        .at("textDocument/definition", "src/Uses.sol", "twice(2)", 0, 1)
+        .await;
+    assert_eq!(target_of(&def), ("Math.sol".into(), 4), "{def}");
+    // Declared in a libs directory: a dependency, not renameable.
+    let rename = c
+        .at(
+            "textDocument/prepareRename",
+            "src/Uses.sol",
+            "twice(2)",
+            0,
+            1,
+        )
+        .await;
+    assert!(
+        rename["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dependency")),
+        "{rename}"
+    );
+}

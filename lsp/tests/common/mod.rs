@@ -92,7 +92,7 @@ impl TestClient {
                     "rootUri": Url::from_file_path(root).unwrap(),
                     // What VS Code announces for the features the tests look at.
                     "capabilities": {"workspace": {"workspaceEdit": {"documentChanges": true}}},
-                    "initializationOptions": { "debounceMs": 0 }
+                    "initializationOptions": {}
                 }),
             )
             .await;

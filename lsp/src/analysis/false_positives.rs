@@ -5,12 +5,12 @@
 //! valid code gets switched off, so those diagnostics are downgraded to
 //! information here; solc (on save) stays the authority.
 
-use crate::analysis::{FileDiagnostic, Severity};
+use super::diagnostics::{FileDiagnostic, Severity};
 
 const NOTE: &str = " (solar 0.2 reports this on valid code; solc decides on save)";
 
 /// Downgrades diagnostics of `text` that match known solar false positives.
-pub fn filter_false_positives(text: &str, list: &mut [FileDiagnostic]) {
+pub(super) fn filter_false_positives(text: &str, list: &mut [FileDiagnostic]) {
     let snippet = |d: &FileDiagnostic| text.get(d.range.clone()).unwrap_or("").trim().to_string();
     let mut downgraded: Vec<std::ops::Range<usize>> = Vec::new();
     // 1. `require(cond, Lib.CustomError(...))`: custom errors reached through a
@@ -24,7 +24,7 @@ pub fn filter_false_positives(text: &str, list: &mut [FileDiagnostic]) {
             && inside_require(text, d.range.start))
             || (d.message.starts_with("member `")
                 && d.message.contains("` not unique on type `type("))
-            || (d.message == "mismatched types" && (s == "\"\"" || s == "''"));
+            || (d.message.starts_with("mismatched types") && (s == "\"\"" || s == "''"));
         if is_fp {
             downgraded.push(d.range.clone());
         }
