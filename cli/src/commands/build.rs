@@ -99,7 +99,7 @@ pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow
             spinner.set(format!("Installing solc {version} (npm solc)…"))
         }
         BuildEvent::Solc(SolcEvent::Precompiling { version }) => spinner.set(format!(
-            "Precompiling solc {version} for this machine (once; takes a few seconds)…"
+            "Precompiling solc {version} for this machine (once; 20-45 s)…"
         )),
         BuildEvent::Solc(SolcEvent::DiscardedCache { path, reason }) => {
             spinner.println(format!("warning: discarded {}: {reason}", path.display()))

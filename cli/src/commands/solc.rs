@@ -39,7 +39,7 @@ pub fn run(cmd: SolcCommand) -> anyhow::Result<ExitCode> {
                     spinner.set(format!("Installing solc {version} (npm solc)…"))
                 }
                 SolcEvent::Precompiling { version } => spinner.set(format!(
-                    "Precompiling solc {version} for this machine (once; takes a few seconds)…"
+                    "Precompiling solc {version} for this machine (once; 20-45 s)…"
                 )),
                 _ => {}
             };
