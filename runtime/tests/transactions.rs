@@ -162,6 +162,7 @@ fn the_pool_is_bounded_in_total_and_per_sender_and_says_so() {
         max_transactions: 4,
         max_per_sender: 3,
         max_nonce_gap: 100,
+        ..PoolLimits::default()
     };
     let network = start(config);
     let node = network.node(0);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::{
     backend::NodeApi,
     config::RpcConfig,
-    error::{RpcResult, not_found},
+    error::{RpcResult, internal_error, not_found},
     filters::FilterStore,
     metrics::RpcMetrics,
 };
@@ -23,6 +23,8 @@ pub struct RpcContext {
     pub config: RpcConfig,
     pub metrics: Arc<RpcMetrics>,
     pub filters: FilterStore,
+    /// Turns of [`executing`] methods (`RpcConfig::max_concurrent_executions`).
+    pub executions: Arc<tokio::sync::Semaphore>,
 }
 
 impl RpcContext {
@@ -77,6 +79,38 @@ where
             let result = handler(ctx, params);
             ctx.metrics.record(name, started.elapsed(), result.is_err());
             result
+        })
+        .unwrap_or_else(|err| panic!("registering {name}: {err}"));
+}
+
+/// Registers a method that runs the EVM (calls, estimates, traces): it runs
+/// on tokio's blocking threads, at most `max_concurrent_executions` at once,
+/// so however long it takes (up to the call time limit) the async threads
+/// keep answering every other request and connection.
+pub fn executing<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    module
+        .register_async_method(name, move |params, ctx, _| {
+            let handler = Arc::clone(&handler);
+            async move {
+                let started = Instant::now();
+                let Ok(turn) = Arc::clone(&ctx.executions).acquire_owned().await else {
+                    return Err(internal_error("the server is shutting down"));
+                };
+                let context = Arc::clone(&ctx);
+                let result = tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    handler(&context, params)
+                })
+                .await
+                .unwrap_or_else(|join| Err(internal_error(format!("{name} failed: {join}"))));
+                ctx.metrics.record(name, started.elapsed(), result.is_err());
+                result
+            }
         })
         .unwrap_or_else(|err| panic!("registering {name}: {err}"));
 }

@@ -19,6 +19,7 @@ pub mod error;
 mod eth;
 mod filters;
 mod http;
+mod limits;
 mod metrics;
 mod pubsub;
 mod runtime_node;

@@ -3,15 +3,21 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use jsonrpsee::{
-    RpcModule,
+    Methods, RpcModule,
     server::{
-        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::http::HostFilterLayer,
+        BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle,
+        middleware::http::HostFilterLayer, serve_with_graceful_shutdown, stop_channel,
     },
 };
+use tokio::net::TcpListener;
 
 use crate::{
     backend::NodeApi, config::RpcConfig, consortium, context::RpcContext, debug, dev, eth, filters,
-    filters::FilterStore, http::OpsLayer, metrics::RpcMetrics, pubsub,
+    filters::FilterStore,
+    http::OpsLayer,
+    limits::{PerClient, RequestTimeoutLayer, TOO_MANY_FROM_CLIENT},
+    metrics::RpcMetrics,
+    pubsub,
 };
 
 /// Why the server could not start.
@@ -57,23 +63,58 @@ impl RpcServer {
             .max_connections(config.max_connections)
             .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
             .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
+            // Finds WebSockets whose client has gone without closing them.
+            .enable_ws_ping(PingConfig::new())
             .build();
         let listen = config.listen;
-        let server = Server::builder()
-            .set_config(server_config)
-            .set_http_middleware(tower::ServiceBuilder::new().layer(host_filter).layer(ops))
-            .build(listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let local_addr = server.local_addr().map_err(|source| ServerError::Bind {
+        let bind_error = |source| ServerError::Bind {
             addr: listen,
             source,
-        })?;
-        let module = methods(config, node, Arc::clone(&metrics));
-        let handle = server.start(module);
+        };
+        let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let per_client = PerClient::new(config.max_connections_per_client as usize);
+        let services = Server::builder()
+            .set_config(server_config)
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(RequestTimeoutLayer(config.request_timeout))
+                    .layer(host_filter)
+                    .layer(ops),
+            )
+            .to_service_builder();
+        let methods: Methods = methods(config, node, Arc::clone(&metrics)).into();
+        let (stop, handle) = stop_channel();
+        tokio::spawn(async move {
+            loop {
+                let (socket, client) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Out of file descriptors, most likely: wait for some to close.
+                            tracing::warn!(%error, "cannot accept a JSON-RPC connection");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    () = stop.clone().shutdown() => break,
+                };
+                let Some(slot) = per_client.admit(client.ip()) else {
+                    tracing::debug!(%client, "refusing a connection: this client holds its maximum");
+                    let _ = socket.try_write(TOO_MANY_FROM_CLIENT);
+                    continue;
+                };
+                let service = services.build(methods.clone(), stop.clone());
+                let stopped = stop.clone().shutdown();
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    if let Err(error) = serve_with_graceful_shutdown(socket, service, stopped).await
+                    {
+                        tracing::debug!(%client, %error, "JSON-RPC connection closed");
+                    }
+                });
+            }
+        });
         tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
         Ok(Self {
             handle,
@@ -119,11 +160,15 @@ pub fn methods(
     let has_dev = config.dev_methods && node.dev().is_some();
     let has_tracer = node.tracer().is_some();
     let filters = FilterStore::new(config.filter_expiry);
+    let executions = Arc::new(tokio::sync::Semaphore::new(
+        config.max_concurrent_executions.max(1),
+    ));
     let mut module = RpcModule::new(RpcContext {
         node,
         config,
         metrics,
         filters,
+        executions,
     });
     eth::register(&mut module);
     filters::register(&mut module);
