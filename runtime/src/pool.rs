@@ -7,7 +7,7 @@ use std::{
 
 use alloy::{
     consensus::{Transaction, TxEnvelope, TxType, crypto::SECP256K1N_HALF},
-    eips::eip2718::{Decodable2718, Encodable2718},
+    eips::eip2718::Decodable2718,
     primitives::{Address, B256, B512, U256, map::B256HashMap},
 };
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;

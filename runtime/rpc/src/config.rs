@@ -31,6 +31,9 @@ pub struct RpcConfig {
     pub host_allowlist: Vec<String>,
     /// Filters not polled for this long are removed (Geth uses 5 minutes).
     pub filter_expiry: std::time::Duration,
+    /// Most polling filters installed at once (each holds memory until it
+    /// expires); past it `eth_new*Filter` answers -32005.
+    pub max_filters: usize,
     /// Accounts `eth_accounts`, `eth_sendTransaction` and `eth_sign` use.
     pub dev_accounts: Vec<PrivateKeySigner>,
     /// `web3_clientVersion`.
@@ -62,6 +65,7 @@ impl Default for RpcConfig {
             cors_origins: vec!["*".to_owned()],
             host_allowlist: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             filter_expiry: std::time::Duration::from_secs(5 * 60),
+            max_filters: 1024,
             dev_accounts: Vec::new(),
             client_version: format!("forja/v{}", env!("CARGO_PKG_VERSION")),
             dev_methods: false,

@@ -24,6 +24,13 @@ pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INVALID_PARAMS, message.into(), None::<()>)
 }
 
+/// The JSON-RPC spec's "limit exceeded" server error (as Geth uses it).
+pub const LIMIT_EXCEEDED: i32 = -32005;
+
+pub fn limit_exceeded(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(LIMIT_EXCEEDED, message.into(), None::<()>)
+}
+
 pub fn internal_error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL_ERROR, message.into(), None::<()>)
 }

@@ -159,7 +159,7 @@ pub fn methods(
     let consensus = node.consensus();
     let has_dev = config.dev_methods && node.dev().is_some();
     let has_tracer = node.tracer().is_some();
-    let filters = FilterStore::new(config.filter_expiry);
+    let filters = FilterStore::new(config.filter_expiry, config.max_filters);
     let executions = Arc::new(tokio::sync::Semaphore::new(
         config.max_concurrent_executions.max(1),
     ));
