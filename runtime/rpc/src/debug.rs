@@ -13,7 +13,7 @@ use jsonrpsee::RpcModule;
 
 use crate::{
     backend::TraceApi,
-    context::{RpcContext, executing, method},
+    context::{RpcContext, executing},
     convert::call_request,
     error::{RpcResult, node_error, not_found, server_error},
 };

@@ -104,7 +104,7 @@ impl RpcServer {
                     let _ = socket.try_write(TOO_MANY_FROM_CLIENT);
                     continue;
                 };
-                let service = services.build(methods.clone(), stop.clone());
+                let service = services.clone().build(methods.clone(), stop.clone());
                 let stopped = stop.clone().shutdown();
                 tokio::spawn(async move {
                     let _slot = slot;
