@@ -707,11 +707,7 @@ impl NodeCore {
             parent_hash: request.parent_hash,
         };
         let budget = self.selection_budget.as_ref().map(|config| {
-            selection_budget(
-                config,
-                request.height,
-                shared.block_txs_selection_max_time,
-            )
+            selection_budget(config, request.height, shared.block_txs_selection_max_time)
         });
         let scope = Limits::new(budget, Some(shared.stop.clone())).enter();
         let executed = self

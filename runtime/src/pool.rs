@@ -305,8 +305,12 @@ impl TxPool {
                 old.saturating_mul(100 + u128::from(self.limits.price_bump_percent)) / 100
             };
             let (old, new) = (&existing.envelope, &tx.envelope);
-            let old_tip = old.max_priority_fee_per_gas().unwrap_or(old.max_fee_per_gas());
-            let new_tip = new.max_priority_fee_per_gas().unwrap_or(new.max_fee_per_gas());
+            let old_tip = old
+                .max_priority_fee_per_gas()
+                .unwrap_or(old.max_fee_per_gas());
+            let new_tip = new
+                .max_priority_fee_per_gas()
+                .unwrap_or(new.max_fee_per_gas());
             // Strictly more than before (as Geth checks), so that at price 0
             // or a 0% bump a transaction cannot be replaced by its twin.
             let (old_fee, new_fee) = (old.max_fee_per_gas(), new.max_fee_per_gas());

@@ -51,8 +51,7 @@ fn loop_call() -> CallRequest {
 
 #[test]
 fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
-    let network =
-        forja_runtime::Network::start(looping_network(4), StorageMode::InMemory).unwrap();
+    let network = forja_runtime::Network::start(looping_network(4), StorageMode::InMemory).unwrap();
     let node = network.node(0);
     let chain_id = network.chain_id();
     let (_, looper) = dev_account(&network, 0);
@@ -60,7 +59,9 @@ fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
     let mut endless = transfer(chain_id, 0, LOOP, 0);
     endless.gas_limit = HUGE_GAS;
     endless.to = TxKind::Call(LOOP);
-    let endless = node.submit_transaction(sign_1559(&looper, endless)).unwrap();
+    let endless = node
+        .submit_transaction(sign_1559(&looper, endless))
+        .unwrap();
     let started = Instant::now();
     let paid = node
         .submit_transaction(sign_1559(
@@ -106,8 +107,7 @@ fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
 
 #[test]
 fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
-    let network =
-        forja_runtime::Network::start(looping_network(1), StorageMode::InMemory).unwrap();
+    let network = forja_runtime::Network::start(looping_network(1), StorageMode::InMemory).unwrap();
     let node = network.node(0);
     let limits = CallLimits {
         gas_cap: 0,
@@ -129,9 +129,7 @@ fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
         gas_cap: 1_000_000,
         timeout: Some(Duration::from_secs(60)),
     };
-    let outcome = node
-        .call(&loop_call(), BlockId::latest(), &capped)
-        .unwrap();
+    let outcome = node.call(&loop_call(), BlockId::latest(), &capped).unwrap();
     assert!(!outcome.success);
     assert_eq!(outcome.gas_used, 1_000_000);
     // A call that finishes is not affected.
@@ -149,8 +147,7 @@ fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
 
 #[test]
 fn shutdown_interrupts_a_call_without_a_time_limit() {
-    let network =
-        forja_runtime::Network::start(looping_network(1), StorageMode::InMemory).unwrap();
+    let network = forja_runtime::Network::start(looping_network(1), StorageMode::InMemory).unwrap();
     let node = network.node(0);
     let (done, finished) = mpsc::channel();
     let caller = std::thread::spawn(move || {

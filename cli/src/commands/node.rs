@@ -109,7 +109,8 @@ pub struct Args {
     /// Accept transactions signed without a chain id (pre-EIP-155), which can be replayed
     /// on any chain (Geth's --rpc.allow-unprotected-txs)
     #[arg(long)]
-    pub rpc_allow_unprotected_txs: bool,    /// Most connections the RPC port holds at once, HTTP and WebSocket together (Besu's
+    pub rpc_allow_unprotected_txs: bool,
+    /// Most connections the RPC port holds at once, HTTP and WebSocket together (Besu's
     /// flag; forja serves both on one port)
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub rpc_http_max_active_connections: u32,
@@ -129,7 +130,9 @@ pub struct Args {
 fn parse_seconds(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
-        _ => Err(format!("`{value}` is not a number of seconds (e.g. 5 or 0.5)")),
+        _ => Err(format!(
+            "`{value}` is not a number of seconds (e.g. 5 or 0.5)"
+        )),
     }
 }
 

@@ -13,9 +13,8 @@ use alloy::{
     rpc::types::trace::geth::{GethDebugTracingOptions, GethTrace},
 };
 use forja_runtime::{
-    CallRequest,
-    execution::CallLimits, ExecutionOutcome, SealedBlock, TxError, TxLocation, TxReceipt, TxRef,
-    pool::PoolStatus,
+    CallRequest, ExecutionOutcome, SealedBlock, TxError, TxLocation, TxReceipt, TxRef,
+    execution::CallLimits, pool::PoolStatus,
 };
 use tokio::sync::broadcast;
 
@@ -103,8 +102,12 @@ pub trait NodeApi: Send + Sync + 'static {
         block: u64,
         limits: &CallLimits,
     ) -> NodeResult<ExecutionOutcome>;
-    fn estimate_gas(&self, request: CallRequest, block: u64, limits: &CallLimits)
-    -> NodeResult<u64>;
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<u64>;
 
     fn submit_transaction(&self, raw: Bytes) -> Result<B256, TxError>;
     fn pending_transactions(&self) -> Vec<TxRef>;

@@ -227,7 +227,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         let (request, block) = request_and_block(&params)?;
         let number = ctx.resolve_block(block)?;
         let call = call_request(&request);
-        match ctx.node.estimate_gas(call.clone(), number, &ctx.config.call_limits) {
+        match ctx
+            .node
+            .estimate_gas(call.clone(), number, &ctx.config.call_limits)
+        {
             Ok(gas) => Ok(U64::from(gas)),
             // A call that fails at any gas limit: answer with why, as Geth does.
             Err(err) => match ctx.node.call(call, number, &ctx.config.call_limits) {
@@ -459,7 +462,10 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
         Some(gas) => gas,
         None => {
             let call = call_request(&request);
-            match ctx.node.estimate_gas(call.clone(), head, &ctx.config.call_limits) {
+            match ctx
+                .node
+                .estimate_gas(call.clone(), head, &ctx.config.call_limits)
+            {
                 Ok(gas) => gas,
                 Err(err) => {
                     return Err(match ctx.node.call(call, head, &ctx.config.call_limits) {

@@ -15,6 +15,10 @@ use std::{
 };
 
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
 use tower::{Layer, Service};
 
 /// Connections open per client address, capped.
@@ -68,9 +72,64 @@ impl Drop for ClientSlot {
     }
 }
 
-fn lock(
-    open: &Mutex<HashMap<IpAddr, usize>>,
-) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+/// A client's connection that holds its [`ClientSlot`] for as long as the
+/// connection lives, a WebSocket's too: hyper hands the socket to the
+/// WebSocket task when it upgrades, so the slot goes with it.
+pub struct SlottedStream {
+    stream: TcpStream,
+    _slot: ClientSlot,
+}
+
+impl SlottedStream {
+    pub fn new(stream: TcpStream, slot: ClientSlot) -> Self {
+        Self {
+            stream,
+            _slot: slot,
+        }
+    }
+}
+
+impl AsyncRead for SlottedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SlottedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+fn lock(open: &Mutex<HashMap<IpAddr, usize>>) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
     // Counts are updated whole: a panic elsewhere cannot leave one half-made.
     open.lock().unwrap_or_else(|e| e.into_inner())
 }

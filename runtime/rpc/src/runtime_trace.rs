@@ -28,7 +28,8 @@ impl TraceApi for NetworkNode {
         block: u64,
         limits: &CallLimits,
     ) -> NodeResult<(AccessList, u64)> {
-        self.handle().create_access_list(&request, at(block), limits)
+        self.handle()
+            .create_access_list(&request, at(block), limits)
     }
 
     fn trace_transaction(
@@ -47,7 +48,8 @@ impl TraceApi for NetworkNode {
         options: GethDebugTracingOptions,
         limits: &CallLimits,
     ) -> NodeResult<GethTrace> {
-        self.handle().trace_call(&request, at(block), options, limits)
+        self.handle()
+            .trace_call(&request, at(block), options, limits)
     }
 }
 

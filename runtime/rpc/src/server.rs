@@ -12,10 +12,14 @@ use jsonrpsee::{
 use tokio::net::TcpListener;
 
 use crate::{
-    backend::NodeApi, config::RpcConfig, consortium, context::RpcContext, debug, dev, eth, filters,
+    backend::NodeApi,
+    config::RpcConfig,
+    consortium,
+    context::RpcContext,
+    debug, dev, eth, filters,
     filters::FilterStore,
     http::OpsLayer,
-    limits::{PerClient, RequestTimeoutLayer, TOO_MANY_FROM_CLIENT},
+    limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT},
     metrics::RpcMetrics,
     pubsub,
 };
@@ -106,8 +110,8 @@ impl RpcServer {
                 };
                 let service = services.clone().build(methods.clone(), stop.clone());
                 let stopped = stop.clone().shutdown();
+                let socket = SlottedStream::new(socket, slot);
                 tokio::spawn(async move {
-                    let _slot = slot;
                     if let Err(error) = serve_with_graceful_shutdown(socket, service, stopped).await
                     {
                         tracing::debug!(%client, %error, "JSON-RPC connection closed");
