@@ -5,7 +5,8 @@ use std::sync::Arc;
 use alloy::rpc::types::Filter;
 use jsonrpsee::{
     PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
-    core::SubscriptionResult,
+    core::{SubscriptionResult, traits::IdProvider},
+    types::SubscriptionId,
 };
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -16,6 +17,18 @@ use crate::{
     error::invalid_params,
     eth::block_logs,
 };
+
+/// Subscription ids as Geth makes them: `0x` and 16 random bytes in hex.
+/// Clients expect a hex string (viem drops notifications whose id is a
+/// JSON number, web3.py raises).
+#[derive(Debug)]
+pub struct HexSubscriptionIds;
+
+impl IdProvider for HexSubscriptionIds {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        SubscriptionId::Str(format!("0x{:032x}", rand::random::<u128>()).into())
+    }
+}
 
 pub fn register(module: &mut RpcModule<RpcContext>) {
     module

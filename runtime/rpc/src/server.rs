@@ -69,6 +69,7 @@ impl RpcServer {
             .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
             // Finds WebSockets whose client has gone without closing them.
             .enable_ws_ping(PingConfig::new())
+            .set_id_provider(pubsub::HexSubscriptionIds)
             .build();
         let listen = config.listen;
         let bind_error = |source| ServerError::Bind {
