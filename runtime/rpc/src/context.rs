@@ -25,6 +25,9 @@ pub struct RpcContext {
     pub filters: FilterStore,
     /// Turns of [`executing`] methods (`RpcConfig::max_concurrent_executions`).
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// Turns of [`executing`] methods on an async worker thread itself: one
+    /// fewer than the runtime's workers, so one is always free to answer.
+    pub inline_executions: tokio::sync::Semaphore,
 }
 
 impl RpcContext {
@@ -83,10 +86,13 @@ where
         .unwrap_or_else(|err| panic!("registering {name}: {err}"));
 }
 
-/// Registers a method that runs the EVM (calls, estimates, traces): it runs
-/// on tokio's blocking threads, at most `max_concurrent_executions` at once,
-/// so however long it takes (up to the call time limit) the async threads
-/// keep answering every other request and connection.
+/// Registers a method that runs the EVM (calls, estimates, traces). While
+/// fewer run than the runtime has async workers minus one, it runs where the
+/// request arrived (no thread hop: an `eth_call` costs what it did before
+/// limits); past that on tokio's blocking threads, at most
+/// `max_concurrent_executions` at once. Either way one async worker stays
+/// free, so however long a call takes (up to its time limit) every other
+/// request and connection is still answered.
 pub fn executing<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
 where
     T: Serialize + Clone + Send + 'static,
@@ -98,6 +104,11 @@ where
             let handler = Arc::clone(&handler);
             async move {
                 let started = Instant::now();
+                if let Ok(_inline) = ctx.inline_executions.try_acquire() {
+                    let result = handler(&ctx, params);
+                    ctx.metrics.record(name, started.elapsed(), result.is_err());
+                    return result;
+                }
                 let Ok(turn) = Arc::clone(&ctx.executions).acquire_owned().await else {
                     return Err(internal_error("the server is shutting down"));
                 };

@@ -111,6 +111,8 @@ impl RpcServer {
                 };
                 let service = services.clone().build(methods.clone(), stop.clone());
                 let stopped = stop.clone().shutdown();
+                // As jsonrpsee's own loop does: small answers go out at once.
+                let _ = socket.set_nodelay(true);
                 let socket = SlottedStream::new(socket, slot);
                 tokio::spawn(async move {
                     if let Err(error) = serve_with_graceful_shutdown(socket, service, stopped).await
@@ -168,12 +170,14 @@ pub fn methods(
     let executions = Arc::new(tokio::sync::Semaphore::new(
         config.max_concurrent_executions.max(1),
     ));
+    let workers = tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
     let mut module = RpcModule::new(RpcContext {
         node,
         config,
         metrics,
         filters,
         executions,
+        inline_executions: tokio::sync::Semaphore::new(workers.saturating_sub(1)),
     });
     eth::register(&mut module);
     filters::register(&mut module);
