@@ -2,6 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::{
     Methods, RpcModule,
     server::{
@@ -87,6 +88,7 @@ impl RpcServer {
                     .layer(host_filter)
                     .layer(ops),
             )
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(pubsub::NoSubscriptionsOverHttp))
             .to_service_builder();
         let methods: Methods = methods(config, node, Arc::clone(&metrics)).into();
         let (stop, handle) = stop_channel();

@@ -61,3 +61,23 @@ async fn installed_filters_are_capped() {
     assert!(rpc(addr, install).json()["result"].is_string());
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_over_http_says_to_use_a_websocket() {
+    let net = TestNet::dev().await;
+    let answer = rpc(
+        net.addr(),
+        r#"{"jsonrpc":"2.0","id":7,"method":"eth_subscribe","params":["newHeads"]}"#,
+    )
+    .json();
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("notifications not supported"),
+        "{answer}"
+    );
+    net.stop().await;
+}
