@@ -204,3 +204,49 @@ fn ethers_deploys_transfers_and_reads_logs_of_a_forja_built_erc20() {
     let (status, output) = again.interrupt();
     assert!(status.success(), "{status}\n{output}");
 }
+
+/// viem (npm): tests/clients/viem watches blocks over a WebSocket with
+/// `watchBlocks` (eth_subscribe newHeads) while it sends transfers. viem
+/// drops notifications whose subscription id is not a hex string, so this
+/// checks forja's ids are what Geth sends. Under `CI=true` a missing node or
+/// npm fails the test; elsewhere it says SKIPPED and why.
+#[test]
+fn viem_watch_blocks_receives_the_blocks_transfers_make() {
+    if let Err(reason) = require("node").and_then(|()| require("npm")) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the viem client test needs node and npm: {reason}"
+        );
+        eprintln!("SKIPPED viem client test: {reason}");
+        return;
+    }
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/viem");
+    let install = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
+        .current_dir(&client)
+        .output()
+        .expect("npm runs");
+    assert!(
+        install.status.success(),
+        "npm ci in {} failed:\n{}",
+        client.display(),
+        text(&install)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let node = ForjaNode::start(tmp.path(), &tmp.path().join("chain"));
+    let script = Command::new("node")
+        .arg("watch_blocks.mjs")
+        .current_dir(&client)
+        .env("FORJA_RPC_URL", node.url())
+        .output()
+        .expect("node runs");
+    let script_output = text(&script);
+    assert!(
+        script.status.success(),
+        "the viem script failed:\n{script_output}"
+    );
+    assert!(script_output.contains(": OK"), "{script_output}");
+    println!("{}", script_output.trim());
+    let (status, output) = node.interrupt();
+    assert!(status.success(), "{status}\n{output}");
+}
