@@ -383,7 +383,8 @@ impl NodeCore {
     }
 
     /// Bounds the time spent executing transactions for a proposal (see
-    /// [`selection_budget`]); a transaction that uses most of it is dropped.
+    /// [`selection_budget`]); a transaction stopped after running for half of
+    /// it or more is dropped from the pool.
     pub fn with_selection_budget(mut self, config: BftConfig) -> Self {
         self.selection_budget = Some(config);
         self

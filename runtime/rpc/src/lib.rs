@@ -15,6 +15,7 @@ mod context;
 mod convert;
 mod debug;
 mod dev;
+mod envelope;
 pub mod error;
 mod eth;
 mod filters;

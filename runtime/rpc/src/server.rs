@@ -17,7 +17,9 @@ use crate::{
     config::RpcConfig,
     consortium,
     context::RpcContext,
-    debug, dev, eth, filters,
+    debug, dev,
+    envelope::EnvelopeLayer,
+    eth, filters,
     filters::FilterStore,
     http::OpsLayer,
     limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT},
@@ -86,7 +88,10 @@ impl RpcServer {
                 tower::ServiceBuilder::new()
                     .layer(RequestTimeoutLayer(config.request_timeout))
                     .layer(host_filter)
-                    .layer(ops),
+                    .layer(ops)
+                    .layer(EnvelopeLayer {
+                        max_request_body_size: config.max_request_body_size,
+                    }),
             )
             .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(pubsub::NoSubscriptionsOverHttp))
             .to_service_builder();

@@ -81,3 +81,50 @@ async fn subscribing_over_http_says_to_use_a_websocket() {
     );
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalid_envelope_over_http_gets_an_invalid_request_answer() {
+    let config = RpcConfig {
+        max_request_body_size: 1024,
+        ..Default::default()
+    };
+    let net = TestNet::start(dev_config(), 1, config).await;
+    let addr = net.addr();
+    for id in ["-1", "1.5", "18446744073709551616", "true", "[]", "{}"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_blockNumber","params":[]}}"#);
+        let answer = rpc(addr, &body).json();
+        assert_eq!(answer["error"]["code"], -32600, "id {id}: {answer}");
+        assert_eq!(answer["id"], Value::Null, "id {id}: {answer}");
+    }
+    let answer = rpc(addr, "{}").json();
+    assert_eq!(answer["error"]["code"], -32600, "{{}}: {answer}");
+    // Too big is not a permission refusal (-32007).
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{{"data":"0x{}"}}]}}"#,
+        "00".repeat(1024)
+    );
+    let response = rpc(addr, &big);
+    assert_eq!(response.status, 413);
+    assert_eq!(
+        response.json()["error"]["code"],
+        -32600,
+        "{}",
+        response.body
+    );
+    // Valid ones are untouched: a string id, a notification, a batch.
+    let answer = rpc(
+        addr,
+        r#"{"jsonrpc":"2.0","id":"a","method":"eth_blockNumber","params":[]}"#,
+    )
+    .json();
+    assert_eq!(answer["id"], "a");
+    assert_eq!(answer["result"], "0x0");
+    let batch = rpc(
+        addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber"}]"#,
+    )
+    .json();
+    assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+    net.stop().await;
+}
