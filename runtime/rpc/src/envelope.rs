@@ -7,8 +7,8 @@
 //! (HTTP 413) instead of -32007, the code Besu gives permission refusals.
 //!
 //! The body is read here (bounded by the size limit) and handed on whole;
-//! only answers of a few bytes are looked at again, so a normal request
-//! costs one extra buffer hand-over.
+//! only answers of exactly the lengths of jsonrpsee's `null` and parse
+//! error are looked at again, so a normal request costs one buffer copy.
 
 use std::{
     future::Future,
@@ -51,6 +51,10 @@ pub struct Envelope<S> {
     inner: S,
     max_request_body_size: u32,
 }
+
+/// The length of jsonrpsee's parse error answer,
+/// `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`.
+const PARSE_ERROR_ANSWER_LEN: u64 = 75;
 
 fn invalid_request(status: u16, message: &str) -> HttpResponse {
     let body = json!({
@@ -138,10 +142,12 @@ where
                     HttpBody::from(bytes.clone()),
                 ))
                 .await?;
-            let small = http_body::Body::size_hint(response.body())
+            // Only jsonrpsee's two misjudgements are looked at again, by
+            // their exact lengths: `null` and its parse error.
+            let suspect = http_body::Body::size_hint(response.body())
                 .exact()
-                .is_some_and(|n| n < 128);
-            if !small {
+                .is_some_and(|n| n == 4 || n == PARSE_ERROR_ANSWER_LEN);
+            if !suspect {
                 return Ok(response);
             }
             let (parts, mut body) = response.into_parts();
