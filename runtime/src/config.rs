@@ -155,6 +155,12 @@ pub struct NetworkConfig {
     pub rpc: RpcTable,
     #[serde(skip)]
     pub pool: PoolLimitsConfig,
+    /// Besu's `--poa-block-txs-selection-max-time` (not part of the file; a
+    /// node option): percent of the block period a proposer spends
+    /// executing transactions for its block, 1 to 100 (see
+    /// `node::selection_budget`).
+    #[serde(skip)]
+    pub block_txs_selection_max_time: u8,
 }
 
 /// A TOML table carried for the RPC server (see [`NetworkConfig::rpc`]).
@@ -171,6 +177,9 @@ impl RpcTable {
         self.0.is_empty()
     }
 }
+
+/// Besu's default for `--poa-block-txs-selection-max-time`.
+pub const DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME: u8 = 75;
 
 /// Pool bounds (not part of the file; set by the embedding program).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -192,6 +201,7 @@ impl Default for NetworkConfig {
             accounts: Vec::new(),
             rpc: RpcTable::default(),
             pool: PoolLimitsConfig::default(),
+            block_txs_selection_max_time: DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
         }
     }
 }
@@ -290,6 +300,12 @@ impl NetworkConfig {
             for node in nodes {
                 parse_node_id(node)?;
             }
+        }
+        if !(1..=100).contains(&self.block_txs_selection_max_time) {
+            return invalid(format!(
+                "block transaction selection time {}% is not a percentage from 1 to 100 of the block period",
+                self.block_txs_selection_max_time
+            ));
         }
         Ok(())
     }

@@ -50,7 +50,7 @@ use crate::{
     block::SignedTx,
     chain::{Chain, ChainPoint},
     error::{Error, Result, TxError},
-    execution::CallRequest,
+    execution::{CallLimits, CallRequest},
     network::NodeHandle,
     node::NodeShared,
     state::{AccountChange, AccountFields, StateChanges},
@@ -530,7 +530,7 @@ impl NodeHandle {
                     nonce: Some(nonce),
                     access_list: None,
                 };
-                self.estimate_gas(&call, latest())
+                self.estimate_gas(&call, latest(), &CallLimits::default())
                     .map_err(|e| TxError::Evm(format!("gas estimation failed: {e}")))?
             }
         };

@@ -53,9 +53,19 @@ pub enum TxError {
     #[error("transaction {0} is already known")]
     AlreadyKnown(B256),
     #[error(
-        "replacement transaction underpriced: sender {sender} already has nonce {nonce} pending at an equal or higher price"
+        "replacement transaction underpriced: sender {sender} already has nonce {nonce} pending; a replacement must pay at least {bump}% more (max fee and priority fee)"
     )]
-    ReplacementUnderpriced { sender: Address, nonce: u64 },
+    ReplacementUnderpriced {
+        sender: Address,
+        nonce: u64,
+        bump: u64,
+    },
+    #[error("oversized data: transaction is {size} bytes, the limit is {limit}")]
+    Oversized { size: usize, limit: usize },
+    #[error(
+        "only replay-protected (EIP-155) transactions allowed: this one has no chain id (start the node with --rpc-allow-unprotected-txs to accept it)"
+    )]
+    Unprotected,
     #[error("transaction pool is full ({limit} transactions)")]
     PoolFull { limit: usize },
     #[error("sender {sender} has too many pending transactions ({limit} per sender)")]
@@ -109,6 +119,10 @@ pub enum BlockError {
         gas_used: u64,
         gas_limit: u64,
     },
+    /// Execution was stopped from outside (the node is shutting down); says
+    /// nothing about the block's validity.
+    #[error("block {number}: {why}")]
+    Interrupted { number: u64, why: String },
 }
 
 /// Problems with a node's store (its redb file).
@@ -173,6 +187,9 @@ pub enum Error {
     InvalidRequest(String),
     #[error("the network has shut down")]
     ShutDown,
+    /// A call ran past its time limit (Geth's wording).
+    #[error("execution aborted (timeout = {}s)", .0.as_secs_f64())]
+    ExecutionTimeout(std::time::Duration),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -22,9 +22,12 @@ use revm::{
     state::EvmState,
 };
 
+use std::time::{Duration, Instant};
+
 use crate::{
     block::{SignedTx, TxRef},
     error::BlockError,
+    interrupt::{Interrupted, guard},
     spec::{ChainSpec, Hardfork},
     state::{AccountChange, AccountFields, StateAt, StateChanges},
 };
@@ -81,6 +84,20 @@ pub struct ExecutedBlock {
     pub gas_used: u64,
     /// Transactions left out while building (hash, why).
     pub skipped: Vec<(TxRef, String)>,
+    /// The transaction building stopped at because the thread's
+    /// [`Limits`](crate::interrupt::Limits) passed, with why and how long it
+    /// had run. It and every transaction after it are left out.
+    pub interrupted: Option<InterruptedTx>,
+}
+
+/// A transaction whose execution was stopped by a limit (see
+/// [`ExecutedBlock::interrupted`]).
+#[derive(Clone, Debug)]
+pub struct InterruptedTx {
+    pub tx: TxRef,
+    pub why: Interrupted,
+    /// How long it ran before it was stopped.
+    pub ran_for: Duration,
 }
 
 impl ExecutedBlock {
@@ -237,7 +254,10 @@ fn context<'a>(
 }
 
 /// Executes `transactions` in order on `parent`, under `hook`'s inspector
-/// when there is one.
+/// when there is one, within the thread's [`Limits`](crate::interrupt::Limits):
+/// building stops at the transaction that passes them (see
+/// [`ExecutedBlock::interrupted`]), import fails with
+/// [`BlockError::Interrupted`].
 pub fn execute_block(
     spec: &ChainSpec,
     parent: StateAt<'_>,
@@ -253,6 +273,7 @@ pub fn execute_block(
     let inspector: &mut dyn BlockInspector = hook.unwrap_or(&mut no_hook);
     let mut evm =
         context(spec, CacheDB::new(parent), block).build_mainnet_with_inspector(inspector);
+    guard(&mut evm.instruction);
     let mut out = ExecutedBlock::default();
     let mut blooms = BloomHashes::default();
     for (index, tx) in transactions.into_iter().enumerate() {
@@ -263,6 +284,7 @@ pub fn execute_block(
             out.skipped.push((tx, "block is full".into()));
             continue;
         }
+        let started = (mode == Mode::Build).then(Instant::now);
         let executed = if hooked {
             evm.inspect_tx(tx_env(&tx))
         } else {
@@ -272,6 +294,24 @@ pub fn execute_block(
             Ok(result) => result,
             Err(error) => {
                 let reason = describe_evm_error(&error);
+                if let Some(why) = Interrupted::from_message(&reason) {
+                    match started {
+                        Some(started) => {
+                            out.interrupted = Some(InterruptedTx {
+                                tx,
+                                why,
+                                ran_for: started.elapsed(),
+                            });
+                            break;
+                        }
+                        None => {
+                            return Err(BlockError::Interrupted {
+                                number: block.number,
+                                why: reason,
+                            });
+                        }
+                    }
+                }
                 match mode {
                     Mode::Build => {
                         out.skipped.push((tx, reason));
@@ -460,8 +500,43 @@ pub struct CallRequest {
     pub access_list: Option<alloy::eips::eip2930::AccessList>,
 }
 
+/// What a call (`eth_call`, `eth_estimateGas`, `debug_traceCall`) may use,
+/// as Geth's `--rpc.gascap` and `--rpc.evmtimeout` bound it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Most gas a call gets; a request asking more is given this much, one
+    /// not saying is given this (or the block gas limit when lower). 0: no cap.
+    pub gas_cap: u64,
+    /// Wall time a call (a whole estimate) may run; `None`: no limit.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for CallLimits {
+    /// Geth's defaults: 50M gas, 5 s.
+    fn default() -> Self {
+        Self {
+            gas_cap: 50_000_000,
+            timeout: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+impl CallLimits {
+    /// The gas limit a call asking `requested` gets in a block with
+    /// `block_gas_limit`.
+    pub fn gas(&self, requested: Option<u64>, block_gas_limit: u64) -> u64 {
+        let cap = if self.gas_cap == 0 {
+            u64::MAX
+        } else {
+            self.gas_cap
+        };
+        requested.unwrap_or(block_gas_limit).min(cap)
+    }
+}
+
 /// Runs a call on `state` without committing anything. The nonce check
 /// is off and gas is free unless the request prices it, like `eth_call`.
+/// `request.gas` is used as given: callers apply [`CallLimits::gas`].
 pub fn call(
     spec: &ChainSpec,
     state: StateAt<'_>,
@@ -476,7 +551,7 @@ pub fn call(
     let tx = TxEnv {
         tx_type: if request.access_list.is_some() { 1 } else { 0 },
         caller,
-        gas_limit: request.gas.unwrap_or(block.gas_limit.min(50_000_000)),
+        gas_limit: request.gas.unwrap_or(block.gas_limit),
         gas_price: request.gas_price.unwrap_or(0),
         kind: request.to.map(TxKind::Call).unwrap_or(TxKind::Create),
         value: request.value.unwrap_or_default(),
@@ -487,6 +562,7 @@ pub fn call(
         ..Default::default()
     };
     let mut evm = ctx.build_mainnet();
+    guard(&mut evm.instruction);
     let result = evm.transact(tx).map_err(|e| describe_evm_error(&e))?;
     Ok(outcome(result.result))
 }
@@ -541,7 +617,7 @@ pub fn estimate_gas(
     block: &BlockContext,
     request: &CallRequest,
 ) -> Result<u64, String> {
-    let cap = request.gas.unwrap_or(block.gas_limit.min(50_000_000));
+    let cap = request.gas.unwrap_or(block.gas_limit);
     let run = |gas: u64| {
         let mut request = request.clone();
         request.gas = Some(gas);
@@ -559,6 +635,8 @@ pub fn estimate_gas(
         let mid = low + (high - low) / 2;
         match run(mid) {
             Ok(outcome) if outcome.success => high = mid,
+            // Every later run would stop at once and look like a failure.
+            Err(error) if Interrupted::from_message(&error).is_some() => return Err(error),
             _ => low = mid,
         }
     }

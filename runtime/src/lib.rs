@@ -8,6 +8,7 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod execution;
+pub mod interrupt;
 pub mod network;
 pub mod node;
 pub mod permissions;

@@ -29,9 +29,10 @@ use crate::{
     config::{ConsensusMode, NetworkConfig, NodeKey, enode},
     error::{ConfigError, Error, Result, StorageError, TxError},
     execution::{
-        BlockContext, CallRequest, ExecutedBlock, ExecutionHook, ExecutionOutcome, call,
-        estimate_gas, seal_header,
+        BlockContext, CallLimits, CallRequest, ExecutedBlock, ExecutionHook, ExecutionOutcome,
+        call, estimate_gas, seal_header,
     },
+    interrupt::{Interrupted, Limits},
     node::{ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared, header_validators},
     permissions::{AccessLevel, PermissionChange, Permissions},
     pool::{PoolStatus, TxPool, decode_transaction, recover},
@@ -284,6 +285,8 @@ pub(crate) fn open_nodes(
             new_transactions: broadcast::channel(16_384).0,
             metrics: Default::default(),
             consensus: RwLock::new(ConsensusView::default()),
+            stop: Default::default(),
+            block_txs_selection_max_time: config.block_txs_selection_max_time,
         }));
     }
     Ok(nodes)
@@ -340,7 +343,8 @@ impl Network {
         for node in &shared {
             cores.push(
                 NodeCore::new(node.clone(), bft.clone(), peers.clone())?
-                    .with_execution_hook(options.execution_hook.clone()),
+                    .with_execution_hook(options.execution_hook.clone())
+                    .with_selection_budget(bft.clone()),
             );
         }
         let mut threads = Vec::new();
@@ -374,9 +378,12 @@ impl Network {
         Ok(Network { inner })
     }
 
-    /// Stops every node (each committed block is already durable).
+    /// Stops every node (each committed block is already durable). What a
+    /// node or an API call is executing is interrupted, so this returns
+    /// promptly whatever the transactions do.
     pub fn shutdown(&self) {
         for node in &self.inner.nodes {
+            node.shared.stop.store(true, Ordering::Relaxed);
             let _ = node.sender.send(Envelope::Shutdown);
         }
         let threads = std::mem::take(&mut *self.inner.threads.lock().expect("threads lock"));
@@ -411,6 +418,7 @@ impl Network {
 impl Drop for NetworkInner {
     fn drop(&mut self) {
         for node in &self.nodes {
+            node.shared.stop.store(true, Ordering::Relaxed);
             let _ = node.sender.send(Envelope::Shutdown);
         }
         for thread in std::mem::take(&mut *self.threads.lock().expect("threads lock")) {
@@ -753,22 +761,62 @@ impl NodeHandle {
         }
     }
 
-    /// Executes a call on the state after `block` without committing it.
-    pub fn call(&self, request: &CallRequest, block: BlockId) -> Result<ExecutionOutcome> {
+    /// Executes a call on the state after `block` without committing it,
+    /// within `limits`.
+    pub fn call(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+        limits: &CallLimits,
+    ) -> Result<ExecutionOutcome> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
         let context = self.call_context(&chain, number);
         let state = chain.state_at(number).expect("resolved numbers exist");
-        call(&self.shared.spec, state, &context, request).map_err(Error::InvalidRequest)
+        let mut request = request.clone();
+        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        self.within(limits.timeout, || {
+            call(&self.shared.spec, state, &context, &request).map_err(Error::InvalidRequest)
+        })
     }
 
-    /// The gas limit `request` needs to succeed.
-    pub fn estimate_gas(&self, request: &CallRequest, block: BlockId) -> Result<u64> {
+    /// The gas limit `request` needs to succeed, searched within `limits`
+    /// (the time limit covers the whole search).
+    pub fn estimate_gas(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+        limits: &CallLimits,
+    ) -> Result<u64> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
         let context = self.call_context(&chain, number);
         let state = chain.state_at(number).expect("resolved numbers exist");
-        estimate_gas(&self.shared.spec, state, &context, request).map_err(Error::InvalidRequest)
+        let mut request = request.clone();
+        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        self.within(limits.timeout, || {
+            estimate_gas(&self.shared.spec, state, &context, &request)
+                .map_err(Error::InvalidRequest)
+        })
+    }
+
+    /// Runs `execute` (EVM work on this thread) so that it stops after
+    /// `timeout` or when the node shuts down, whichever comes first, and
+    /// says which instead of the result it was cut short with.
+    pub(crate) fn within<T>(
+        &self,
+        timeout: Option<Duration>,
+        execute: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let scope = Limits::new(timeout, Some(self.shared.stop.clone())).enter();
+        let result = execute();
+        match scope.interrupted() {
+            Some(Interrupted::Deadline) => {
+                Err(Error::ExecutionTimeout(timeout.unwrap_or_default()))
+            }
+            Some(Interrupted::Stopped) => Err(Error::ShutDown),
+            None => result,
+        }
     }
 
     /// Submits an EIP-2718 encoded signed transaction.

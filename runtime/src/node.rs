@@ -10,7 +10,7 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -30,6 +30,7 @@ use crate::{
     config::NodeKey,
     error::{BlockError, Error, TxError},
     execution::{BlockContext, ExecutedBlock, ExecutionHook, Mode, execute_block, seal_header},
+    interrupt::{Interrupted, Limits},
     permissions::{PermissionChange, Permissions},
     pool::{TxPool, validate},
     spec::ChainSpec,
@@ -121,6 +122,13 @@ pub struct NodeShared {
     pub new_transactions: broadcast::Sender<B256>,
     pub metrics: Metrics,
     pub consensus: RwLock<ConsensusView>,
+    /// Set when the node shuts down: stops whatever EVM execution it or its
+    /// API handles are running (see [`crate::interrupt`]).
+    pub stop: Arc<AtomicBool>,
+    /// Besu's `--poa-block-txs-selection-max-time`: the share of the block
+    /// period (percent) this node spends executing transactions for a block
+    /// it proposes (see [`selection_budget`]).
+    pub block_txs_selection_max_time: u8,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -226,6 +234,22 @@ pub struct NodeCore {
     execution_hook: Option<Arc<dyn ExecutionHook>>,
     /// Relays consensus messages, as Besu's gossiper does; `None` when off.
     relay: Option<ConsensusRelay>,
+    /// The wall time a block this node proposes may spend executing
+    /// transactions, by height; `None`: unbounded (the simulator, whose
+    /// runs must not depend on the machine's speed).
+    selection_budget: Option<BftConfig>,
+}
+
+/// The wall time a proposer spends executing transactions for the block at
+/// `height` (Besu's `--poa-block-txs-selection-max-time`): `percent` of the
+/// block period, or of the round's request timeout when blocks are made on
+/// demand (period 0), so a proposal always leaves the round time to finish.
+pub fn selection_budget(config: &BftConfig, height: u64, percent: u8) -> std::time::Duration {
+    let period_ms = match config.block_period_seconds_at(height) {
+        0 => config.request_timeout_ms_at(height),
+        seconds => seconds.saturating_mul(1000),
+    };
+    std::time::Duration::from_millis(period_ms.saturating_mul(u64::from(percent)) / 100)
 }
 
 /// Besu relays every consensus message it sees for the first time to its
@@ -343,6 +367,7 @@ impl NodeCore {
             future_blocks: BTreeMap::new(),
             execution_hook: None,
             relay: None,
+            selection_budget: None,
         };
         core.publish_consensus_view();
         Ok(core)
@@ -353,6 +378,14 @@ impl NodeCore {
     /// message, so only a lossy transport (the simulator's) needs it.
     pub fn with_consensus_relay(mut self) -> Self {
         self.relay = Some(ConsensusRelay::new());
+        self
+    }
+
+    /// Bounds the time spent executing transactions for a proposal (see
+    /// [`selection_budget`]); a transaction stopped after running for half of
+    /// it or more is dropped from the pool.
+    pub fn with_selection_budget(mut self, config: BftConfig) -> Self {
+        self.selection_budget = Some(config);
         self
     }
 
@@ -658,9 +691,14 @@ impl NodeCore {
             gas_limit: shared.spec.block_gas_limit,
             parent_hash: request.parent_hash,
         };
+        let budget = self.selection_budget.as_ref().map(|config| {
+            selection_budget(config, request.height, shared.block_txs_selection_max_time)
+        });
+        let scope = Limits::new(budget, Some(shared.stop.clone())).enter();
         let executed = self
             .execute(state, &context, ready, Mode::Build)
             .expect("building never fails: invalid transactions are skipped");
+        drop(scope);
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
         {
@@ -672,6 +710,26 @@ impl NodeCore {
                 if reason != "block is full" {
                     tracing::debug!(node = shared.index, hash = %tx.hash, reason, "dropping a transaction the EVM refused");
                     pool.remove(&tx.hash);
+                }
+            }
+            if let Some(stopped) = &executed.interrupted
+                && stopped.why == Interrupted::Deadline
+            {
+                let budget = budget.unwrap_or_default();
+                // One that had most of the budget to itself would never fit;
+                // one that started late is tried again in the next block.
+                if stopped.ran_for >= budget / 2 {
+                    tracing::warn!(
+                        node = shared.index,
+                        hash = %stopped.tx.hash,
+                        sender = %stopped.tx.sender,
+                        ran_for_ms = stopped.ran_for.as_millis() as u64,
+                        budget_ms = budget.as_millis() as u64,
+                        "dropping a transaction that did not finish within the block's transaction selection time (--poa-block-txs-selection-max-time)"
+                    );
+                    pool.remove(&stopped.tx.hash);
+                } else {
+                    tracing::debug!(node = shared.index, hash = %stopped.tx.hash, "block's transaction selection time is up; the rest wait for the next block");
                 }
             }
         }
@@ -803,12 +861,17 @@ impl NodeCore {
             gas_limit: header.gas_limit,
             parent_hash: header.parent_hash,
         };
+        // No time limit: whether a block is valid must not depend on how
+        // fast this machine is. Only shutdown stops it.
+        let scope = Limits::new(None, Some(shared.stop.clone())).enter();
         let executed = self.execute(
             chain.latest_state(),
             &context,
             transactions.iter().cloned(),
             Mode::Import,
-        )?;
+        );
+        drop(scope);
+        let executed = executed?;
         let (state_root, storage_roots) = chain.world().preview_root(&executed.changes);
         drop(chain);
         let expected = seal_header(

@@ -30,6 +30,15 @@ pub struct PoolLimits {
     pub max_per_sender: usize,
     /// How far ahead of the sender's nonce a transaction may be queued.
     pub max_nonce_gap: u64,
+    /// Largest transaction accepted, encoded, in bytes (Geth's pool: 128 KiB).
+    pub max_transaction_size: usize,
+    /// How much more (percent) a replacement of a pending transaction
+    /// (same sender and nonce) must pay, in max fee and in priority fee
+    /// (Besu's `--tx-pool-price-bump`, default 10).
+    pub price_bump_percent: u64,
+    /// Accept transactions signed without a chain id (pre-EIP-155), which
+    /// can be replayed on any chain (Geth's `--rpc.allow-unprotected-txs`).
+    pub allow_unprotected: bool,
 }
 
 impl Default for PoolLimits {
@@ -38,6 +47,9 @@ impl Default for PoolLimits {
             max_transactions: 200_000,
             max_per_sender: 50_000,
             max_nonce_gap: 1_000,
+            max_transaction_size: 128 * 1024,
+            price_bump_percent: 10,
+            allow_unprotected: false,
         }
     }
 }
@@ -256,6 +268,16 @@ impl TxPool {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(TxError::AlreadyKnown(tx.hash));
         }
+        let size = tx.envelope.eip2718_encoded_length();
+        if size > self.limits.max_transaction_size {
+            return Err(TxError::Oversized {
+                size,
+                limit: self.limits.max_transaction_size,
+            });
+        }
+        if !self.limits.allow_unprotected && tx.envelope.chain_id().is_none() {
+            return Err(TxError::Unprotected);
+        }
         let sender = tx.sender;
         let nonce = tx.nonce();
         let queue = self.by_sender.get(&sender);
@@ -279,8 +301,29 @@ impl TxPool {
         }
         let replaced = queue.and_then(|q| q.get(&nonce)).cloned();
         if let Some(existing) = &replaced {
-            if existing.envelope.max_fee_per_gas() >= tx.envelope.max_fee_per_gas() {
-                return Err(TxError::ReplacementUnderpriced { sender, nonce });
+            let bumped = |old: u128| {
+                old.saturating_mul(100 + u128::from(self.limits.price_bump_percent)) / 100
+            };
+            let (old, new) = (&existing.envelope, &tx.envelope);
+            let old_tip = old
+                .max_priority_fee_per_gas()
+                .unwrap_or(old.max_fee_per_gas());
+            let new_tip = new
+                .max_priority_fee_per_gas()
+                .unwrap_or(new.max_fee_per_gas());
+            // Strictly more than before (as Geth checks), so that at price 0
+            // or a 0% bump a transaction cannot be replaced by its twin.
+            let (old_fee, new_fee) = (old.max_fee_per_gas(), new.max_fee_per_gas());
+            if new_fee <= old_fee
+                || new_tip <= old_tip
+                || new_fee < bumped(old_fee)
+                || new_tip < bumped(old_tip)
+            {
+                return Err(TxError::ReplacementUnderpriced {
+                    sender,
+                    nonce,
+                    bump: self.limits.price_bump_percent,
+                });
             }
         } else {
             if self.by_hash.len() >= self.limits.max_transactions {

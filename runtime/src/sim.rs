@@ -299,6 +299,8 @@ impl Simulation {
             new_transactions: broadcast::channel(1024).0,
             metrics: Default::default(),
             consensus: RwLock::new(ConsensusView::default()),
+            stop: Default::default(),
+            block_txs_selection_max_time: old.block_txs_selection_max_time,
         };
         self.shared[node] = Arc::new(shared);
         self.boot(node)
@@ -584,5 +586,7 @@ fn stub(old: &NodeShared) -> NodeShared {
         new_transactions: broadcast::channel(1).0,
         metrics: Default::default(),
         consensus: RwLock::new(ConsensusView::default()),
+        stop: Default::default(),
+        block_txs_selection_max_time: old.block_txs_selection_max_time,
     }
 }

@@ -33,7 +33,8 @@ use revm_inspectors::{
 use crate::{
     chain::Chain,
     error::{Error, Result},
-    execution::{BFT_MIX_HASH, BlockContext, CallRequest, tx_env},
+    execution::{BFT_MIX_HASH, BlockContext, CallLimits, CallRequest, tx_env},
+    interrupt::guard,
     network::NodeHandle,
     spec::ChainSpec,
     state::StateAt,
@@ -107,7 +108,7 @@ fn call_tx_env(
     TxEnv {
         tx_type: if request.access_list.is_some() { 1 } else { 0 },
         caller,
-        gas_limit: request.gas.unwrap_or(block.gas_limit.min(50_000_000)),
+        gas_limit: request.gas.unwrap_or(block.gas_limit),
         gas_price: request.gas_price.unwrap_or(0),
         kind: request.to.map(TxKind::Call).unwrap_or(TxKind::Create),
         value: request.value.unwrap_or_default(),
@@ -132,6 +133,7 @@ where
     I: Inspector<TraceContext<'a>>,
 {
     let mut evm = evm_context(spec, db, block, semantics).build_mainnet_with_inspector(inspector);
+    guard(&mut evm.instruction);
     let outcome = evm.inspect_tx(tx).map_err(evm_error)?;
     Ok((outcome, evm.inspector, evm.ctx.journaled_state.database))
 }
@@ -264,6 +266,7 @@ pub fn trace_transaction(
     // Earlier transactions of the block run without the inspector.
     let mut evm =
         evm_context(spec, CacheDB::new(parent), &context, Semantics::Transaction).build_mainnet();
+    guard(&mut evm.instruction);
     for earlier in &block.transactions[..location.index as usize] {
         evm.transact_commit(tx_env(earlier)).map_err(|e| {
             Error::InvalidRequest(format!(
@@ -365,40 +368,60 @@ pub fn create_access_list(
 }
 
 impl NodeHandle {
-    /// Geth trace of committed transaction `hash` (`debug_traceTransaction`).
+    /// Geth trace of committed transaction `hash` (`debug_traceTransaction`),
+    /// stopped after `limits.timeout`.
     pub fn trace_transaction(
         &self,
         hash: alloy::primitives::B256,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> Result<GethTrace> {
         let shared = self.shared();
         let chain = shared.chain.read().expect("chain lock");
-        trace_transaction(&shared.spec, &chain, hash, options)
+        self.within(limits.timeout, || {
+            trace_transaction(&shared.spec, &chain, hash, options)
+        })
     }
 
-    /// Geth trace of a call on the state after `block` (`debug_traceCall`).
+    /// Geth trace of a call on the state after `block` (`debug_traceCall`),
+    /// within `limits`.
     pub fn trace_call(
         &self,
         request: &CallRequest,
         block: BlockId,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> Result<GethTrace> {
         let number = self.resolve_block(block)?;
         let shared = self.shared();
         let chain = shared.chain.read().expect("chain lock");
-        trace_call(&shared.spec, &chain, request, number, options)
+        let request = capped(request, &shared.spec, limits);
+        self.within(limits.timeout, || {
+            trace_call(&shared.spec, &chain, &request, number, options)
+        })
     }
 
     /// Access list and gas used of a call on the state after `block`
-    /// (`eth_createAccessList`).
+    /// (`eth_createAccessList`), within `limits`.
     pub fn create_access_list(
         &self,
         request: &CallRequest,
         block: BlockId,
+        limits: &CallLimits,
     ) -> Result<(AccessList, u64)> {
         let number = self.resolve_block(block)?;
         let shared = self.shared();
         let chain = shared.chain.read().expect("chain lock");
-        create_access_list(&shared.spec, &chain, request, number)
+        let request = capped(request, &shared.spec, limits);
+        self.within(limits.timeout, || {
+            create_access_list(&shared.spec, &chain, &request, number)
+        })
     }
+}
+
+/// `request` with the gas `limits` give it.
+fn capped(request: &CallRequest, spec: &ChainSpec, limits: &CallLimits) -> CallRequest {
+    let mut request = request.clone();
+    request.gas = Some(limits.gas(request.gas, spec.block_gas_limit));
+    request
 }

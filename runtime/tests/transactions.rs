@@ -162,6 +162,7 @@ fn the_pool_is_bounded_in_total_and_per_sender_and_says_so() {
         max_transactions: 4,
         max_per_sender: 3,
         max_nonce_gap: 100,
+        ..PoolLimits::default()
     };
     let network = start(config);
     let node = network.node(0);
@@ -190,4 +191,78 @@ fn the_pool_is_bounded_in_total_and_per_sender_and_says_so() {
     assert!(err.to_string().contains("pool is full"), "{err}");
     assert_eq!(node.pool_status().queued, 4);
     network.shutdown();
+}
+
+#[test]
+fn oversized_unprotected_and_underpriced_replacements_are_refused_as_geth_does() {
+    let mut config = config(1);
+    // Blocks every 60 s: what is submitted stays pending for the test.
+    config.consensus.block_period_seconds = 60;
+    config.consensus.request_timeout_seconds = 120;
+    let network = start(config);
+    let node = network.node(0);
+    let chain_id = network.chain_id();
+    let to = Address::repeat_byte(4);
+    let (alice, key) = dev_account(&network, 0);
+    // 128 KiB encoded at most: the input alone is bigger here.
+    let mut big = transfer(chain_id, 0, to, 1);
+    big.input = vec![1u8; 128 * 1024].into();
+    big.gas_limit = 10_000_000;
+    assert!(matches!(
+        node.submit_transaction(sign_1559(&key, big)),
+        Err(TxError::Oversized { limit: 131_072, .. })
+    ));
+    // No chain id: replayable on any chain.
+    let unprotected = alloy::consensus::TxLegacy {
+        chain_id: None,
+        nonce: 0,
+        gas_price: 10,
+        gas_limit: 21_000,
+        to: alloy::primitives::TxKind::Call(to),
+        value: U256::from(1),
+        input: Default::default(),
+    };
+    assert!(matches!(
+        node.submit_transaction(sign_legacy(&key, unprotected.clone())),
+        Err(TxError::Unprotected)
+    ));
+    // Replacing needs 10% more in max fee and in priority fee.
+    let mut first = transfer(chain_id, 0, to, 1);
+    first.max_fee_per_gas = 100;
+    first.max_priority_fee_per_gas = 100;
+    node.submit_transaction(sign_1559(&key, first.clone()))
+        .unwrap();
+    let mut by_5_percent = first.clone();
+    by_5_percent.max_fee_per_gas = 105;
+    by_5_percent.max_priority_fee_per_gas = 105;
+    assert!(matches!(
+        node.submit_transaction(sign_1559(&key, by_5_percent)),
+        Err(TxError::ReplacementUnderpriced { sender, nonce: 0, bump: 10 }) if sender == alice
+    ));
+    let mut by_10_percent = first;
+    by_10_percent.max_fee_per_gas = 110;
+    by_10_percent.max_priority_fee_per_gas = 110;
+    let replaced = node
+        .submit_transaction(sign_1559(&key, by_10_percent))
+        .unwrap();
+    assert_eq!(node.pending_transactions().len(), 1);
+    assert_eq!(node.pending_transactions()[0].hash, replaced);
+    network.shutdown();
+    // A node started to allow them takes unprotected transactions.
+    let mut allowing = config_allowing_unprotected();
+    allowing.consensus.block_period_seconds = 60;
+    allowing.consensus.request_timeout_seconds = 120;
+    let network = start(allowing);
+    let (_, key) = dev_account(&network, 0);
+    network
+        .node(0)
+        .submit_transaction(sign_legacy(&key, unprotected))
+        .unwrap();
+    network.shutdown();
+}
+
+fn config_allowing_unprotected() -> forja_runtime::NetworkConfig {
+    let mut config = config(1);
+    config.pool.0.allow_unprotected = true;
+    config
 }

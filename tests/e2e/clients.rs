@@ -8,6 +8,8 @@
 //! SKIPPED and why. The node runs with a data directory and is stopped with
 //! Ctrl-C (SIGINT) in between, so the test also checks the block log, the
 //! clean shutdown and the resume.
+//!
+//! viem (npm) and web3.py (PyPI) subscribe to new heads over a WebSocket.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -202,5 +204,110 @@ fn ethers_deploys_transfers_and_reads_logs_of_a_forja_built_erc20() {
         again.banner
     );
     let (status, output) = again.interrupt();
+    assert!(status.success(), "{status}\n{output}");
+}
+
+/// viem (npm): tests/clients/viem watches blocks over a WebSocket with
+/// `watchBlocks` (eth_subscribe newHeads) while it sends transfers. viem
+/// drops notifications whose subscription id is not a hex string, so this
+/// checks forja's ids are what Geth sends. Under `CI=true` a missing node or
+/// npm fails the test; elsewhere it says SKIPPED and why.
+#[test]
+fn viem_watch_blocks_receives_the_blocks_transfers_make() {
+    if let Err(reason) = require("node").and_then(|()| require("npm")) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the viem client test needs node and npm: {reason}"
+        );
+        eprintln!("SKIPPED viem client test: {reason}");
+        return;
+    }
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/viem");
+    let install = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
+        .current_dir(&client)
+        .output()
+        .expect("npm runs");
+    assert!(
+        install.status.success(),
+        "npm ci in {} failed:\n{}",
+        client.display(),
+        text(&install)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let node = ForjaNode::start(tmp.path(), &tmp.path().join("chain"));
+    let script = Command::new("node")
+        .arg("watch_blocks.mjs")
+        .current_dir(&client)
+        .env("FORJA_RPC_URL", node.url())
+        .output()
+        .expect("node runs");
+    let script_output = text(&script);
+    assert!(
+        script.status.success(),
+        "the viem script failed:\n{script_output}"
+    );
+    assert!(script_output.contains(": OK"), "{script_output}");
+    println!("{}", script_output.trim());
+    let (status, output) = node.interrupt();
+    assert!(status.success(), "{status}\n{output}");
+}
+
+/// web3.py (PyPI): tests/clients/web3py subscribes to `newHeads` over a
+/// WebSocket, with web3.py's POA middleware as Besu needs it (QBFT extraData
+/// is longer than 32 bytes), and reads the blocks its transfers make. Its
+/// packages go into a venv under the target directory. Under `CI=true` a
+/// missing python3 (with venv) fails the test; elsewhere it says SKIPPED.
+#[test]
+fn web3py_subscribe_new_heads_receives_the_blocks_transfers_make() {
+    let venv_works = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !venv_works {
+        let reason = "python3 with venv and ensurepip is not installed";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the web3.py client test needs {reason}"
+        );
+        eprintln!("SKIPPED web3.py client test: {reason}");
+        return;
+    }
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/web3py");
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web3py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let created = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .expect("python3 runs");
+        assert!(created.status.success(), "{}", text(&created));
+    }
+    let install = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "-r"])
+        .arg(client.join("requirements.txt"))
+        .output()
+        .expect("pip runs");
+    assert!(
+        install.status.success(),
+        "pip install -r requirements.txt failed:\n{}",
+        text(&install)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let node = ForjaNode::start(tmp.path(), &tmp.path().join("chain"));
+    let script = Command::new(&python)
+        .arg(client.join("new_heads.py"))
+        .env("FORJA_RPC_URL", node.url())
+        .output()
+        .expect("python runs");
+    let script_output = text(&script);
+    assert!(
+        script.status.success(),
+        "the web3.py script failed:\n{script_output}"
+    );
+    assert!(script_output.contains(": OK"), "{script_output}");
+    println!("{}", script_output.trim());
+    let (status, output) = node.interrupt();
     assert!(status.success(), "{status}\n{output}");
 }

@@ -10,7 +10,11 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
 };
 use anyhow::{Context as _, bail};
-use forja_runtime::{Network, execution::CallRequest, permissions::AccessLevel};
+use forja_runtime::{
+    Network,
+    execution::{CallLimits, CallRequest},
+    permissions::AccessLevel,
+};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -208,7 +212,7 @@ impl<'a> Chain<'a> {
                 };
                 network
                     .node(0)
-                    .estimate_gas(&request, BlockId::latest())
+                    .estimate_gas(&request, BlockId::latest(), &CallLimits::default())
                     .map_err(|e| anyhow::anyhow!("{e}"))
             }
             Chain::Rpc(_) => quantity(

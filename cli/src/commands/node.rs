@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use alloy::primitives::{U256, utils::format_ether};
@@ -17,7 +17,8 @@ use forja_rpc::{
 };
 use forja_runtime::{
     Hardfork, Network, NetworkConfig, StorageMode,
-    config::{ConsensusMode, GenesisAccountConfig},
+    config::{ConsensusMode, DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME, GenesisAccountConfig},
+    execution::CallLimits,
     permissions::Permissions,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -133,6 +134,52 @@ pub struct Args {
     /// Don't log committed blocks
     #[arg(long)]
     pub quiet: bool,
+    /// Most gas eth_call, eth_estimateGas, eth_createAccessList and debug_traceCall get
+    /// (Besu's flag; 0: no cap)
+    #[arg(long, value_name = "GAS", default_value_t = 50_000_000)]
+    pub rpc_gas_cap: u64,
+    /// Seconds those calls and the debug traces may run before they are stopped (Geth's
+    /// --rpc.evmtimeout; 0: no limit)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    pub rpc_evm_timeout: f64,
+    /// Percent of the block period (of the request timeout when blocks are made on demand)
+    /// a proposer spends executing transactions for its block; a transaction that does
+    /// not finish in time is left out and dropped from the pool (Besu's flag)
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub poa_block_txs_selection_max_time: u8,
+    /// Percent more a transaction replacing a pending one (same sender and nonce) must pay
+    /// (Besu's flag)
+    #[arg(long, value_name = "PERCENT", default_value_t = 10)]
+    pub tx_pool_price_bump: u64,
+    /// Accept transactions signed without a chain id (pre-EIP-155), which can be replayed
+    /// on any chain (Geth's --rpc.allow-unprotected-txs)
+    #[arg(long)]
+    pub rpc_allow_unprotected_txs: bool,
+    /// Most connections the RPC port holds at once, HTTP and WebSocket together (Besu's
+    /// flag; forja serves both on one port)
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub rpc_http_max_active_connections: u32,
+    /// Most connections one client address holds at once, so one client cannot take every
+    /// slot (0: no cap)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub rpc_max_connections_per_client: u32,
+    /// Largest request body (HTTP) or message (WebSocket) accepted, in bytes (Besu's flag)
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub rpc_http_max_request_content_length: u32,
+    /// Most calls in one batch request (Besu's flag)
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub rpc_http_max_batch_size: u32,
+}
+
+/// A number of seconds, whole or not, at least 0.
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!(
+            "`{value}` is not a number of seconds (e.g. 5 or 0.5)"
+        )),
+    }
 }
 
 impl Args {
@@ -370,6 +417,9 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
     if let Some(ether) = args.balance {
         config.dev_accounts.balance_ether = ether;
     }
+    config.block_txs_selection_max_time = args.poa_block_txs_selection_max_time;
+    config.pool.0.price_bump_percent = args.tx_pool_price_bump;
+    config.pool.0.allow_unprotected = args.rpc_allow_unprotected_txs;
     config.validate()?;
     Ok((config, source))
 }
@@ -495,6 +545,15 @@ async fn serve(
         dev_accounts: dev_accounts.clone(),
         dev_methods,
         access: serving.access.clone(),
+        max_connections: args.rpc_http_max_active_connections,
+        max_connections_per_client: args.rpc_max_connections_per_client,
+        max_request_body_size: args.rpc_http_max_request_content_length,
+        max_batch_size: args.rpc_http_max_batch_size,
+        call_limits: CallLimits {
+            gas_cap: args.rpc_gas_cap,
+            timeout: (args.rpc_evm_timeout > 0.0)
+                .then(|| Duration::from_secs_f64(args.rpc_evm_timeout)),
+        },
         ..Default::default()
     };
     let server = match RpcServer::start(rpc_config, node.clone()).await {
@@ -575,14 +634,16 @@ async fn serve(
         }
     }
     println!("Shutting down...");
-    server.stop().await;
     let head = node.block_number();
     if let Err(err) = export_permissions(&args, &network) {
         eprintln!("warning: {err:#}");
     }
+    // The network first: that interrupts whatever calls the server is
+    // executing, which the server's stop would otherwise wait for.
     tokio::task::spawn_blocking(move || network.shutdown())
         .await
         .context("the network's shutdown task failed")?;
+    server.stop().await;
     match &args.data_dir {
         Some(dir) => println!(
             "Stopped at block {head}; the chain is in {}.",

@@ -14,7 +14,7 @@ use alloy::{
 };
 use forja_runtime::{
     CallRequest, ExecutionOutcome, SealedBlock, TxError, TxLocation, TxReceipt, TxRef,
-    pool::PoolStatus,
+    execution::CallLimits, pool::PoolStatus,
 };
 use tokio::sync::broadcast;
 
@@ -96,8 +96,18 @@ pub trait NodeApi: Send + Sync + 'static {
     fn code(&self, address: Address, block: u64) -> NodeResult<Bytes>;
     fn storage(&self, address: Address, slot: U256, block: u64) -> NodeResult<U256>;
 
-    fn call(&self, request: CallRequest, block: u64) -> NodeResult<ExecutionOutcome>;
-    fn estimate_gas(&self, request: CallRequest, block: u64) -> NodeResult<u64>;
+    fn call(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<ExecutionOutcome>;
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<u64>;
 
     fn submit_transaction(&self, raw: Bytes) -> Result<B256, TxError>;
     fn pending_transactions(&self) -> Vec<TxRef>;
@@ -156,18 +166,24 @@ pub trait NodeApi: Send + Sync + 'static {
 
 /// Re-execution with an inspector: Geth's tracers and access lists.
 pub trait TraceApi: Send + Sync {
-    fn create_access_list(&self, request: CallRequest, block: u64)
-    -> NodeResult<(AccessList, u64)>;
+    fn create_access_list(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<(AccessList, u64)>;
     fn trace_transaction(
         &self,
         hash: B256,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> NodeResult<GethTrace>;
     fn trace_call(
         &self,
         request: CallRequest,
         block: u64,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> NodeResult<GethTrace>;
 }
 

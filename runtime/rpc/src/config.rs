@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use alloy::signers::local::PrivateKeySigner;
+use forja_runtime::execution::CallLimits;
 
 use crate::auth::AccessConfig;
 
@@ -19,6 +20,12 @@ pub struct RpcConfig {
     pub max_batch_size: u32,
     /// Most simultaneous connections (HTTP and WebSocket together).
     pub max_connections: u32,
+    /// Most simultaneous connections from one client address, so one
+    /// client cannot take every slot (0: no cap).
+    pub max_connections_per_client: u32,
+    /// Time an HTTP request may take, reading its body included (Besu's
+    /// HTTP timeout: 30 s); past it the client gets 408.
+    pub request_timeout: std::time::Duration,
     pub max_subscriptions_per_connection: u32,
     /// Origins allowed by CORS; `["*"]` allows any, empty sends no CORS headers.
     pub cors_origins: Vec<String>,
@@ -26,10 +33,20 @@ pub struct RpcConfig {
     pub host_allowlist: Vec<String>,
     /// Filters not polled for this long are removed (Geth uses 5 minutes).
     pub filter_expiry: std::time::Duration,
+    /// Most polling filters installed at once (each holds memory until it
+    /// expires); past it `eth_new*Filter` answers -32005.
+    pub max_filters: usize,
     /// Accounts `eth_accounts`, `eth_sendTransaction` and `eth_sign` use.
     pub dev_accounts: Vec<PrivateKeySigner>,
     /// `web3_clientVersion`.
     pub client_version: String,
+    /// Gas cap and time limit of `eth_call`, `eth_estimateGas`,
+    /// `eth_createAccessList` and the `debug_trace*` methods (Besu's
+    /// `--rpc-gas-cap`, Geth's `--rpc.evmtimeout`).
+    pub call_limits: CallLimits,
+    /// Most of those executions running at once; more wait for a turn, so
+    /// they never hold up the threads that answer everything else.
+    pub max_concurrent_executions: usize,
     /// Serve the dev methods (`evm_*`, `anvil_*`, `hardhat_*`) when the node
     /// offers them; when off they answer -32601 (method not found), as
     /// Besu does. Off by default: they rewrite the chain.
@@ -46,14 +63,21 @@ impl Default for RpcConfig {
             max_response_body_size: 100 * 1024 * 1024,
             max_batch_size: 1024,
             max_connections: 256,
+            max_connections_per_client: 64,
+            request_timeout: std::time::Duration::from_secs(30),
             max_subscriptions_per_connection: 1024,
             cors_origins: vec!["*".to_owned()],
             host_allowlist: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             filter_expiry: std::time::Duration::from_secs(5 * 60),
+            max_filters: 1024,
             dev_accounts: Vec::new(),
             client_version: format!("forja/v{}", env!("CARGO_PKG_VERSION")),
             dev_methods: false,
             access: AccessConfig::default(),
+            call_limits: CallLimits::default(),
+            max_concurrent_executions: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
         }
     }
 }

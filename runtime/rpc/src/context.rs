@@ -14,7 +14,7 @@ use crate::{
     auth::Caller,
     backend::NodeApi,
     config::RpcConfig,
-    error::{RpcResult, not_found},
+    error::{RpcResult, internal_error, not_found},
     filters::FilterStore,
     metrics::RpcMetrics,
 };
@@ -24,6 +24,11 @@ pub struct RpcContext {
     pub config: RpcConfig,
     pub metrics: Arc<RpcMetrics>,
     pub filters: FilterStore,
+    /// Turns of [`executing`] methods (`RpcConfig::max_concurrent_executions`).
+    pub executions: Arc<tokio::sync::Semaphore>,
+    /// Turns of [`executing`] methods on an async worker thread itself: one
+    /// fewer than the runtime's workers, so one is always free to answer.
+    pub inline_executions: tokio::sync::Semaphore,
 }
 
 impl RpcContext {
@@ -89,6 +94,46 @@ where
             let result = handler(ctx, params, extensions.get::<Caller>());
             ctx.metrics.record(name, started.elapsed(), result.is_err());
             result
+        })
+        .unwrap_or_else(|err| panic!("registering {name}: {err}"));
+}
+
+/// Registers a method that runs the EVM (calls, estimates, traces). While
+/// fewer run than the runtime has async workers minus one, it runs where the
+/// request arrived (no thread hop: an `eth_call` costs what it did before
+/// limits); past that on tokio's blocking threads, at most
+/// `max_concurrent_executions` at once. Either way one async worker stays
+/// free, so however long a call takes (up to its time limit) every other
+/// request and connection is still answered.
+pub fn executing<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    module
+        .register_async_method(name, move |params, ctx, _| {
+            let handler = Arc::clone(&handler);
+            async move {
+                let started = Instant::now();
+                if let Ok(_inline) = ctx.inline_executions.try_acquire() {
+                    let result = handler(&ctx, params);
+                    ctx.metrics.record(name, started.elapsed(), result.is_err());
+                    return result;
+                }
+                let Ok(turn) = Arc::clone(&ctx.executions).acquire_owned().await else {
+                    return Err(internal_error("the server is shutting down"));
+                };
+                let context = Arc::clone(&ctx);
+                let result = tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    handler(&context, params)
+                })
+                .await
+                .unwrap_or_else(|join| Err(internal_error(format!("{name} failed: {join}"))));
+                ctx.metrics.record(name, started.elapsed(), result.is_err());
+                result
+            }
         })
         .unwrap_or_else(|err| panic!("registering {name}: {err}"));
 }

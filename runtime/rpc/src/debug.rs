@@ -13,7 +13,7 @@ use jsonrpsee::RpcModule;
 
 use crate::{
     backend::TraceApi,
-    context::{RpcContext, method},
+    context::{RpcContext, executing},
     convert::call_request,
     error::{RpcResult, node_error, not_found, server_error},
 };
@@ -26,7 +26,7 @@ fn tracer(ctx: &RpcContext) -> RpcResult<&dyn TraceApi> {
 
 /// Registered only for nodes that expose a [`TraceApi`].
 pub fn register(module: &mut RpcModule<RpcContext>) {
-    method(module, "debug_traceTransaction", |ctx, params| {
+    executing(module, "debug_traceTransaction", |ctx, params| {
         let mut seq = params.sequence();
         let hash: B256 = seq.next()?;
         let options: GethDebugTracingOptions = seq.optional_next()?.unwrap_or_default();
@@ -34,16 +34,16 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             return Err(not_found(format!("transaction {hash} not found")));
         }
         tracer(ctx)?
-            .trace_transaction(hash, options)
+            .trace_transaction(hash, options, &ctx.config.call_limits)
             .map_err(node_error)
     });
-    method(module, "eth_createAccessList", |ctx, params| {
+    executing(module, "eth_createAccessList", |ctx, params| {
         let mut seq = params.sequence();
         let request: TransactionRequest = seq.next()?;
         let block: Option<BlockId> = seq.optional_next()?;
         let number = ctx.resolve_block(block)?;
         let (access_list, gas_used) = tracer(ctx)?
-            .create_access_list(call_request(&request), number)
+            .create_access_list(call_request(&request), number, &ctx.config.call_limits)
             .map_err(node_error)?;
         Ok(AccessListResult {
             access_list,
@@ -51,14 +51,19 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             error: None,
         })
     });
-    method(module, "debug_traceCall", |ctx, params| {
+    executing(module, "debug_traceCall", |ctx, params| {
         let mut seq = params.sequence();
         let request: TransactionRequest = seq.next()?;
         let block: Option<BlockId> = seq.optional_next()?;
         let options: GethDebugTracingCallOptions = seq.optional_next()?.unwrap_or_default();
         let number = ctx.resolve_block(block)?;
         tracer(ctx)?
-            .trace_call(call_request(&request), number, options.tracing_options)
+            .trace_call(
+                call_request(&request),
+                number,
+                options.tracing_options,
+                &ctx.config.call_limits,
+            )
             .map_err(node_error)
     });
 }

@@ -24,6 +24,17 @@ pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INVALID_PARAMS, message.into(), None::<()>)
 }
 
+/// The JSON-RPC spec's "limit exceeded" server error (as Geth uses it).
+pub const LIMIT_EXCEEDED: i32 = -32005;
+
+pub fn limit_exceeded(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(LIMIT_EXCEEDED, message.into(), None::<()>)
+}
+
+pub fn internal_error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL_ERROR, message.into(), None::<()>)
+}
+
 pub fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(SERVER_ERROR, message.into(), None::<()>)
 }
@@ -103,6 +114,8 @@ pub fn node_error(err: Error) -> ErrorObjectOwned {
             ErrorObjectOwned::owned(SENDER_NOT_AUTHORIZED, err.to_string(), None::<()>)
         }
         Error::InvalidRequest(_) => invalid_params(err.to_string()),
+        // Geth answers a call past `--rpc.evmtimeout` with -32000.
+        Error::ExecutionTimeout(_) | Error::ShutDown => server_error(err.to_string()),
         other => ErrorObjectOwned::owned(INTERNAL_ERROR, other.to_string(), None::<()>),
     }
 }

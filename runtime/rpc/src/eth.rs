@@ -17,7 +17,7 @@ use jsonrpsee::{RpcModule, types::Params};
 use serde_json::{Value, json};
 
 use crate::{
-    context::{RpcContext, method},
+    context::{RpcContext, executing, method},
     convert::{call_request, rpc_block, rpc_logs, rpc_receipt, rpc_transaction},
     error::{
         RpcResult, execution_reverted, invalid_params, node_error, not_found, server_error,
@@ -206,13 +206,13 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         let raw: Bytes = params.one()?;
         ctx.node.submit_transaction(raw).map_err(|e| tx_error(&e))
     });
-    method(module, "eth_sendTransaction", send_transaction);
-    method(module, "eth_call", |ctx, params| {
+    executing(module, "eth_sendTransaction", send_transaction);
+    executing(module, "eth_call", |ctx, params| {
         let (request, block) = request_and_block(&params)?;
         let number = ctx.resolve_block(block)?;
         let outcome = ctx
             .node
-            .call(call_request(&request), number)
+            .call(call_request(&request), number, &ctx.config.call_limits)
             .map_err(node_error)?;
         if outcome.success {
             Ok(outcome.output)
@@ -223,14 +223,17 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
             ))
         }
     });
-    method(module, "eth_estimateGas", |ctx, params| {
+    executing(module, "eth_estimateGas", |ctx, params| {
         let (request, block) = request_and_block(&params)?;
         let number = ctx.resolve_block(block)?;
         let call = call_request(&request);
-        match ctx.node.estimate_gas(call.clone(), number) {
+        match ctx
+            .node
+            .estimate_gas(call.clone(), number, &ctx.config.call_limits)
+        {
             Ok(gas) => Ok(U64::from(gas)),
             // A call that fails at any gas limit: answer with why, as Geth does.
-            Err(err) => match ctx.node.call(call, number) {
+            Err(err) => match ctx.node.call(call, number, &ctx.config.call_limits) {
                 Ok(outcome) if !outcome.success => Err(execution_reverted(
                     outcome.revert_reason.as_deref(),
                     &outcome.output,
@@ -459,10 +462,13 @@ fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
         Some(gas) => gas,
         None => {
             let call = call_request(&request);
-            match ctx.node.estimate_gas(call.clone(), head) {
+            match ctx
+                .node
+                .estimate_gas(call.clone(), head, &ctx.config.call_limits)
+            {
                 Ok(gas) => gas,
                 Err(err) => {
-                    return Err(match ctx.node.call(call, head) {
+                    return Err(match ctx.node.call(call, head, &ctx.config.call_limits) {
                         Ok(outcome) if !outcome.success => {
                             execution_reverted(outcome.revert_reason.as_deref(), &outcome.output)
                         }

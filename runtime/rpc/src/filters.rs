@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 
 use crate::{
     context::{RpcContext, method},
-    error::{RpcResult, invalid_params, not_found},
-    eth::{block_logs, logs},
+    error::{RpcResult, invalid_params, limit_exceeded, not_found},
+    eth::{MAX_LOG_RANGE, block_logs, logs},
 };
 
 enum FilterKind {
@@ -41,25 +41,34 @@ struct Installed {
 
 pub struct FilterStore {
     expiry: Duration,
+    /// Most filters installed at once (expired ones are removed first).
+    max_filters: usize,
     next_id: Mutex<u64>,
     filters: Mutex<HashMap<U256, Installed>>,
 }
 
 impl FilterStore {
-    pub fn new(expiry: Duration) -> Self {
+    pub fn new(expiry: Duration, max_filters: usize) -> Self {
         Self {
             expiry,
+            max_filters,
             next_id: Mutex::new(1),
             filters: Mutex::new(HashMap::new()),
         }
     }
 
-    fn install(&self, kind: FilterKind) -> U256 {
+    fn install(&self, kind: FilterKind) -> RpcResult<U256> {
         let mut next_id = self.next_id.lock().expect("filter id lock poisoned");
-        let id = U256::from(*next_id);
-        *next_id += 1;
         let mut filters = self.filters.lock().expect("filter lock poisoned");
         self.remove_expired(&mut filters);
+        if filters.len() >= self.max_filters {
+            return Err(limit_exceeded(format!(
+                "too many filters installed ({}): uninstall some, or let them expire unpolled",
+                self.max_filters
+            )));
+        }
+        let id = U256::from(*next_id);
+        *next_id += 1;
         filters.insert(
             id,
             Installed {
@@ -67,7 +76,7 @@ impl FilterStore {
                 last_polled: Instant::now(),
             },
         );
-        id
+        Ok(id)
     }
 
     fn remove_expired(&self, filters: &mut HashMap<U256, Installed>) {
@@ -96,20 +105,19 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
                 ));
             }
         };
-        Ok(ctx.filters.install(FilterKind::Logs {
+        ctx.filters.install(FilterKind::Logs {
             filter: Box::new(filter),
             next_block,
-        }))
+        })
     });
     method(module, "eth_newBlockFilter", |ctx, _| {
         let next_block = ctx.node.block_number() + 1;
-        Ok(ctx.filters.install(FilterKind::Blocks { next_block }))
+        ctx.filters.install(FilterKind::Blocks { next_block })
     });
     method(module, "eth_newPendingTransactionFilter", |ctx, _| {
         let receiver = ctx.node.subscribe_pending_transactions();
-        Ok(ctx
-            .filters
-            .install(FilterKind::PendingTransactions { receiver }))
+        ctx.filters
+            .install(FilterKind::PendingTransactions { receiver })
     });
     method(module, "eth_uninstallFilter", |ctx, params| {
         let id: U256 = params.one()?;
@@ -149,15 +157,21 @@ fn filter_changes(
     installed.last_polled = Instant::now();
     let head = ctx.node.block_number();
     Ok(match &mut installed.kind {
+        // A poll reads at most as many blocks as one eth_getLogs; a filter
+        // left behind catches up over the next polls, missing nothing.
         FilterKind::Blocks { next_block } => {
-            let hashes: Vec<B256> = (*next_block..=head)
+            let to = head.min(next_block.saturating_add(MAX_LOG_RANGE - 1));
+            let hashes: Vec<B256> = (*next_block..=to)
                 .filter_map(|n| ctx.node.block_by_number(n).map(|b| b.hash))
                 .collect();
-            *next_block = head + 1;
+            *next_block = (*next_block).max(to + 1);
             FilterChanges::Hashes(hashes)
         }
         FilterKind::Logs { filter, next_block } => {
-            let to = filter.get_to_block().map_or(head, |to| to.min(head));
+            let to = filter
+                .get_to_block()
+                .map_or(head, |to| to.min(head))
+                .min(next_block.saturating_add(MAX_LOG_RANGE - 1));
             let mut found = Vec::new();
             for number in *next_block..=to {
                 if let Some(block) = ctx.node.block_by_number(number) {

@@ -101,7 +101,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+    fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
         if request.method() == "GET"
             && let Some(response) = self.layer.ops_response(request.uri().path())
         {
@@ -130,6 +130,9 @@ where
                 .body(HttpBody::empty())
                 .expect("static preflight response is valid");
             return Box::pin(async move { Ok(response) });
+        }
+        if !request.headers().contains_key("upgrade") {
+            request.extensions_mut().insert(crate::pubsub::OverHttp);
         }
         let future = self.inner.call(request);
         Box::pin(async move {

@@ -4,8 +4,13 @@ use std::sync::Arc;
 
 use alloy::rpc::types::Filter;
 use jsonrpsee::{
-    PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
-    core::SubscriptionResult,
+    MethodResponse, PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
+    core::{
+        SubscriptionResult,
+        middleware::{Batch, Notification, RpcServiceT},
+        traits::IdProvider,
+    },
+    types::{ErrorObject, Request, SubscriptionId},
 };
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -13,9 +18,21 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::{
     context::RpcContext,
     convert::{rpc_header, rpc_transaction},
-    error::invalid_params,
+    error::{METHOD_NOT_FOUND, invalid_params},
     eth::block_logs,
 };
+
+/// Subscription ids as Geth makes them: `0x` and 16 random bytes in hex.
+/// Clients expect a hex string (viem drops notifications whose id is a
+/// JSON number, web3.py raises).
+#[derive(Debug)]
+pub struct HexSubscriptionIds;
+
+impl IdProvider for HexSubscriptionIds {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        SubscriptionId::Str(format!("0x{:032x}", rand::random::<u128>()).into())
+    }
+}
 
 pub fn register(module: &mut RpcModule<RpcContext>) {
     module
@@ -130,4 +147,64 @@ async fn send(sink: &SubscriptionSink, item: &impl Serialize) -> Result<(), ()> 
     let message = SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), item)
         .map_err(|_| ())?;
     sink.send(message).await.map_err(|_| ())
+}
+
+/// Marks a JSON-RPC call that came in a plain HTTP request (set by the
+/// HTTP middleware; WebSocket calls carry their upgrade request's
+/// extensions, which never have it).
+#[derive(Clone, Copy, Debug)]
+pub struct OverHttp;
+
+/// Answers `eth_subscribe`/`eth_unsubscribe` over HTTP as Geth does
+/// (-32601 "notifications not supported") instead of jsonrpsee's bare
+/// internal error, so a client knows to use a WebSocket.
+#[derive(Clone, Debug)]
+pub struct NoSubscriptionsOverHttp<S>(pub S);
+
+impl<S> RpcServiceT for NoSubscriptionsOverHttp<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let refuse = request.extensions().get::<OverHttp>().is_some()
+            && matches!(request.method_name(), "eth_subscribe" | "eth_unsubscribe");
+        let service = self.0.clone();
+        async move {
+            if refuse {
+                return MethodResponse::error(
+                    request.id(),
+                    ErrorObject::owned(
+                        METHOD_NOT_FOUND,
+                        "notifications not supported: subscribe over a WebSocket",
+                        None::<()>,
+                    ),
+                );
+            }
+            service.call(request).await
+        }
+    }
+
+    fn batch<'a>(&self, requests: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let service = self.0.clone();
+        async move { service.batch(requests).await }
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let service = self.0.clone();
+        async move { service.notification(notification).await }
+    }
 }

@@ -10,6 +10,7 @@ use forja_runtime::{
     CallRequest, Error, ExecutionOutcome, NodeHandle, SealedBlock, TxError, TxLocation, TxReceipt,
     TxRef,
     config::{ConsensusMode, parse_node_id},
+    execution::CallLimits,
     permissions::{AccessLevel, PermissionChange},
     pool::PoolStatus,
 };
@@ -125,12 +126,22 @@ impl NodeApi for NetworkNode {
         self.handle.storage(address, slot, at(block))
     }
 
-    fn call(&self, request: CallRequest, block: u64) -> NodeResult<ExecutionOutcome> {
-        self.handle.call(&request, at(block))
+    fn call(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<ExecutionOutcome> {
+        self.handle.call(&request, at(block), limits)
     }
 
-    fn estimate_gas(&self, request: CallRequest, block: u64) -> NodeResult<u64> {
-        self.handle.estimate_gas(&request, at(block))
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: u64,
+        limits: &CallLimits,
+    ) -> NodeResult<u64> {
+        self.handle.estimate_gas(&request, at(block), limits)
     }
 
     fn submit_transaction(&self, raw: Bytes) -> Result<B256, TxError> {

@@ -10,7 +10,7 @@ use alloy::{
         trace::geth::{GethDebugTracingOptions, GethTrace},
     },
 };
-use forja_runtime::{CallRequest, TxError};
+use forja_runtime::{CallRequest, TxError, execution::CallLimits};
 
 use crate::{
     backend::{DevApi, NodeResult, TraceApi},
@@ -26,16 +26,19 @@ impl TraceApi for NetworkNode {
         &self,
         request: CallRequest,
         block: u64,
+        limits: &CallLimits,
     ) -> NodeResult<(AccessList, u64)> {
-        self.handle().create_access_list(&request, at(block))
+        self.handle()
+            .create_access_list(&request, at(block), limits)
     }
 
     fn trace_transaction(
         &self,
         hash: B256,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> NodeResult<GethTrace> {
-        self.handle().trace_transaction(hash, options)
+        self.handle().trace_transaction(hash, options, limits)
     }
 
     fn trace_call(
@@ -43,8 +46,10 @@ impl TraceApi for NetworkNode {
         request: CallRequest,
         block: u64,
         options: GethDebugTracingOptions,
+        limits: &CallLimits,
     ) -> NodeResult<GethTrace> {
-        self.handle().trace_call(&request, at(block), options)
+        self.handle()
+            .trace_call(&request, at(block), options, limits)
     }
 }
 

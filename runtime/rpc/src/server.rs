@@ -2,13 +2,15 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::{
-    RpcModule,
+    Methods, RpcModule,
     server::{
-        BatchRequestConfig, Server, ServerConfig, ServerHandle,
-        middleware::{http::HostFilterLayer, rpc::RpcServiceBuilder},
+        BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle,
+        middleware::http::HostFilterLayer, serve_with_graceful_shutdown, stop_channel,
     },
 };
+use tokio::net::TcpListener;
 
 use crate::{
     auth::{AccessControl, AuthLayer},
@@ -16,9 +18,12 @@ use crate::{
     config::RpcConfig,
     consortium,
     context::RpcContext,
-    debug, dev, eth, filters,
+    debug, dev,
+    envelope::EnvelopeLayer,
+    eth, filters,
     filters::FilterStore,
     http::OpsLayer,
+    limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT},
     metrics::RpcMetrics,
     pubsub,
 };
@@ -66,36 +71,74 @@ impl RpcServer {
             .max_connections(config.max_connections)
             .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
             .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
+            // Finds WebSockets whose client has gone without closing them.
+            .enable_ws_ping(PingConfig::new())
+            .set_id_provider(pubsub::HexSubscriptionIds)
             .build();
         let listen = config.listen;
         let access = Arc::new(config.access.clone());
         let auth = AuthLayer {
             authentication: config.access.authentication.clone(),
         };
-        let server = Server::builder()
+        let bind_error = |source| ServerError::Bind {
+            addr: listen,
+            source,
+        };
+        let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let per_client = PerClient::new(config.max_connections_per_client as usize);
+        let services = Server::builder()
             .set_config(server_config)
             .set_http_middleware(
                 tower::ServiceBuilder::new()
+                    .layer(RequestTimeoutLayer(config.request_timeout))
                     .layer(host_filter)
                     .layer(ops)
-                    .layer(auth),
+                    .layer(auth)
+                    .layer(EnvelopeLayer {
+                        max_request_body_size: config.max_request_body_size,
+                    }),
             )
             .set_rpc_middleware(
                 RpcServiceBuilder::new()
+                    .layer_fn(pubsub::NoSubscriptionsOverHttp)
                     .layer_fn(move |service| AccessControl::new(service, Arc::clone(&access))),
             )
-            .build(listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: listen,
-                source,
-            })?;
-        let local_addr = server.local_addr().map_err(|source| ServerError::Bind {
-            addr: listen,
-            source,
-        })?;
-        let module = methods(config, node, Arc::clone(&metrics));
-        let handle = server.start(module);
+            .to_service_builder();
+        let methods: Methods = methods(config, node, Arc::clone(&metrics)).into();
+        let (stop, handle) = stop_channel();
+        tokio::spawn(async move {
+            loop {
+                let (socket, client) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Out of file descriptors, most likely: wait for some to close.
+                            tracing::warn!(%error, "cannot accept a JSON-RPC connection");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    () = stop.clone().shutdown() => break,
+                };
+                let Some(slot) = per_client.admit(client.ip()) else {
+                    tracing::debug!(%client, "refusing a connection: this client holds its maximum");
+                    let _ = socket.try_write(TOO_MANY_FROM_CLIENT);
+                    continue;
+                };
+                let service = services.clone().build(methods.clone(), stop.clone());
+                let stopped = stop.clone().shutdown();
+                // As jsonrpsee's own loop does: small answers go out at once.
+                let _ = socket.set_nodelay(true);
+                let socket = SlottedStream::new(socket, slot);
+                tokio::spawn(async move {
+                    if let Err(error) = serve_with_graceful_shutdown(socket, service, stopped).await
+                    {
+                        tracing::debug!(%client, %error, "JSON-RPC connection closed");
+                    }
+                });
+            }
+        });
         tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
         Ok(Self {
             handle,
@@ -140,12 +183,18 @@ pub fn methods(
     let consensus = node.consensus();
     let has_dev = config.dev_methods && node.dev().is_some();
     let has_tracer = node.tracer().is_some();
-    let filters = FilterStore::new(config.filter_expiry);
+    let filters = FilterStore::new(config.filter_expiry, config.max_filters);
+    let executions = Arc::new(tokio::sync::Semaphore::new(
+        config.max_concurrent_executions.max(1),
+    ));
+    let workers = tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
     let mut module = RpcModule::new(RpcContext {
         node,
         config,
         metrics,
         filters,
+        executions,
+        inline_executions: tokio::sync::Semaphore::new(workers.saturating_sub(1)),
     });
     eth::register(&mut module);
     filters::register(&mut module);
