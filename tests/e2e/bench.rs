@@ -218,8 +218,14 @@ fn bench_through_rpc_on_forja_node_gives_the_same_counts() {
 fn failures_are_counted_by_reason_when_a_sender_leaves_the_allowlist() {
     let tmp = tempfile::tempdir().unwrap();
     // The network template: an account allowlist, dev account 0 its admin.
+    // A network from a file serves ETH,NET,WEB3 only, as Besu does: the
+    // bench allowlists its senders and the test removes one through PERM.
     let project = project(tmp.path(), "network");
-    let node = ForjaNode::start(&project, &tmp.path().join("chain"));
+    let node = ForjaNode::start_with(
+        &project,
+        &tmp.path().join("chain"),
+        &["--rpc-http-api", "ETH,NET,WEB3,PERM"],
+    );
     let url = node.url();
     let removed = forja_bench::sender_keys(1, 4)[0].address();
     let mut bench = Command::new(env!("CARGO_BIN_EXE_forja"))

@@ -45,9 +45,15 @@ pub(crate) struct ForjaNode {
 
 impl ForjaNode {
     pub(crate) fn start(dir: &Path, data_dir: &Path) -> ForjaNode {
+        Self::start_with(dir, data_dir, &[])
+    }
+
+    /// `forja node` in `dir` with more flags (API groups, limits).
+    pub(crate) fn start_with(dir: &Path, data_dir: &Path, flags: &[&str]) -> ForjaNode {
         let mut child = Command::new(env!("CARGO_BIN_EXE_forja"))
             .args(["node", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            .args(flags)
             .current_dir(dir)
             .env("FORJA_HOME", forja_home())
             .env("NO_COLOR", "1")

@@ -42,6 +42,7 @@ pub mod process;
 pub mod report;
 pub mod rpc;
 pub mod run;
+pub mod setup;
 pub mod target;
 pub mod workload;
 

@@ -27,8 +27,8 @@ pub struct Scope<'a> {
 /// Builds a transaction's input once the addresses it may refer to are known.
 pub type InputFn = Box<dyn Fn(&Scope<'_>) -> anyhow::Result<Bytes> + Send + Sync>;
 
-/// A contract the setup deploys (the cli resolves them from `deploy.toml`
-/// or artifacts by name; this crate reads neither).
+/// A contract the setup deploys (`setup.rs` resolves them from `deploy.toml`
+/// or artifacts by name).
 pub struct Deployment {
     /// The name calls refer to it by.
     pub name: String,
@@ -45,7 +45,7 @@ pub struct SetupCall {
     pub input: InputFn,
 }
 
-/// The setup the cli hands over.
+/// The setup: what is deployed and called before the timed phase.
 #[derive(Default)]
 pub struct Contracts {
     pub deployments: Vec<Deployment>,

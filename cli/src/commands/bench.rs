@@ -3,26 +3,20 @@
 //! prints the figures and writes the reports.
 
 use std::{
-    collections::BTreeMap,
     io::IsTerminal as _,
     path::{Path, PathBuf},
     process::ExitCode,
     time::Duration,
 };
 
-use alloy::primitives::{Address, Bytes};
 use anyhow::{Context as _, bail};
 use forja_bench::{
-    BenchConfig, Contracts, Deployment, Endpoint, Event, LoadOverrides, Report, RunOptions,
-    SetupCall, Target, parse_duration,
+    BenchConfig, Contracts, Endpoint, Event, LoadOverrides, Report, RunOptions, Target,
+    parse_duration,
 };
 use forja_runtime::{Network, NetworkConfig, StorageMode, config::ConsensusMode};
 
-use forja_compiler::ArtifactIndex;
-use forja_deploy::{
-    manifest::{self, Manifest},
-    signer,
-};
+use forja_deploy::signer;
 
 /// Stress a network: run bench.toml's workload and report throughput, latency and blocks.
 #[derive(Debug, clap::Args)]
@@ -162,7 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !super::build::compile(&project, false, super::build::BuildReport::Human)? {
         return Ok(ExitCode::FAILURE);
     }
-    let contracts = contracts(&root, &project.out_dir(), &config)?;
+    let contracts = Contracts::from_project(&root, &project.out_dir(), &config)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -280,106 +274,6 @@ fn describe(config: &NetworkConfig, source: &str) -> String {
             "off"
         }
     )
-}
-
-/// The setup's contracts: deploy.toml's (with its constructor arguments,
-/// libraries and calls) and/or artifacts by name, from `out/`.
-fn contracts(root: &Path, out_dir: &Path, config: &BenchConfig) -> anyhow::Result<Contracts> {
-    let index = ArtifactIndex::scan(out_dir)?;
-    let mut contracts = Contracts::default();
-    if config.setup.deploy {
-        let manifest = Manifest::load(&root.join("deploy.toml"))?;
-        for spec in manifest.contracts {
-            let artifact = index
-                .find(spec.artifact_ref())
-                .with_context(|| format!("deploy.toml: {}", spec.name))?;
-            let what = format!("deploy.toml: {} constructor", spec.name);
-            contracts.deployments.push(Deployment {
-                name: spec.name.clone(),
-                abi: artifact.abi.clone(),
-                init_code: Box::new(move |scope| {
-                    let scope = deploy_scope(scope);
-                    let args = resolved(scope.render_all(&spec.args)?, &what)?;
-                    let mut libraries = BTreeMap::new();
-                    for (library, expression) in &spec.libraries {
-                        let address: Address = resolved(scope.interpolate(expression)?, &what)?
-                            .parse()
-                            .with_context(|| format!("{what}: library {library} address"))?;
-                        libraries.insert(library.clone(), address);
-                    }
-                    let mut code = artifact.creation.link(&libraries)?;
-                    let params = artifact
-                        .abi
-                        .constructor
-                        .as_ref()
-                        .map_or(&[][..], |c| &c.inputs);
-                    code.extend(manifest::encode_params(params, &args, &what)?);
-                    Ok(Bytes::from(code))
-                }),
-            });
-        }
-        for call in manifest.calls {
-            let abi = contracts
-                .deployments
-                .iter()
-                .find(|d| d.name == call.contract)
-                .map(|d| d.abi.clone())
-                .context("deploy.toml calls name contracts it deploys")?;
-            let what = format!("deploy.toml: {}.{}", call.contract, call.function);
-            contracts.calls.push(SetupCall {
-                contract: call.contract.clone(),
-                what: what.clone(),
-                input: Box::new(move |scope| {
-                    let scope = deploy_scope(scope);
-                    let function = manifest::find_function(&abi, &call.function, &call.contract)?;
-                    let args = resolved(scope.render_all(&call.args)?, &what)?;
-                    Ok(manifest::encode_call(function, &args, &what)?.into())
-                }),
-            });
-        }
-    }
-    for name in &config.setup.contracts {
-        let artifact = index
-            .find(name)
-            .with_context(|| format!("[setup] contracts: {name}"))?;
-        if artifact
-            .abi
-            .constructor
-            .as_ref()
-            .is_some_and(|c| !c.inputs.is_empty())
-        {
-            bail!(
-                "[setup] contracts: {name}'s constructor takes arguments; deploy it from deploy.toml (`deploy = true`) instead"
-            );
-        }
-        let code = artifact.creation.link(&BTreeMap::new())?;
-        contracts.deployments.push(Deployment {
-            name: name.clone(),
-            abi: artifact.abi.clone(),
-            init_code: Box::new(move |_| Ok(Bytes::from(code.clone()))),
-        });
-    }
-    if contracts.deployments.is_empty() {
-        bail!(
-            "bench.toml deploys nothing: set `[setup] deploy = true` (deploy.toml) or `contracts = [\"Name\"]`"
-        );
-    }
-    Ok(contracts)
-}
-
-fn deploy_scope<'a>(scope: &'a forja_bench::Scope<'a>) -> manifest::Scope<'a> {
-    manifest::Scope {
-        environment: "bench",
-        addresses: scope.addresses,
-        deployer: scope.deployer,
-        dev_accounts: true,
-    }
-}
-
-fn resolved<T>(value: Result<T, manifest::Pending>, what: &str) -> anyhow::Result<T> {
-    value.map_err(|manifest::Pending(name)| {
-        anyhow::anyhow!("{what}: refers to {name}, which is not deployed before it")
-    })
 }
 
 /// The live progress line (on a terminal) and setup steps.
