@@ -37,6 +37,10 @@ impl TestInspector {
         depth: usize,
         input: &[u8],
     ) -> CheatResult {
+        #[cfg(test)]
+        if tests::PANIC_IN_CHEATCODES.get() {
+            panic!("injected cheatcode panic");
+        }
         if let Ok(call) = VmCalls::abi_decode(input) {
             return self.apply_vm(ctx, caller, depth, call);
         }
@@ -938,5 +942,49 @@ fn format_percent(value: U256) -> String {
     } else {
         let frac = format!("{:016}", frac.to::<u64>());
         format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::{cell::Cell, sync::Arc};
+
+    use alloy::{
+        primitives::{Bytes, U256},
+        sol_types::SolCall,
+    };
+
+    use crate::{
+        ArtifactSet,
+        backend::Backend,
+        executor::{CallOptions, Executor, panic_message},
+        vm::{CHEATCODE_ADDRESS, DEFAULT_SENDER, Vm},
+    };
+
+    thread_local! {
+        /// Makes every cheatcode panic, to check how panics are reported.
+        pub(crate) static PANIC_IN_CHEATCODES: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn a_panic_in_a_cheatcode_names_the_cheatcode() {
+        let mut exec = Executor::new(Backend::empty(), Arc::new(ArtifactSet::default()));
+        let data = Bytes::from(Vm::getBlockNumberCall {}.abi_encode());
+        PANIC_IN_CHEATCODES.set(true);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            exec.call(
+                DEFAULT_SENDER,
+                CHEATCODE_ADDRESS,
+                data,
+                U256::ZERO,
+                CallOptions::default(),
+            )
+        }))
+        .expect_err("the cheatcode panics");
+        PANIC_IN_CHEATCODES.set(false);
+        assert_eq!(
+            panic_message(panic.as_ref()),
+            "injected cheatcode panic (in cheatcode vm.getBlockNumber())"
+        );
     }
 }

@@ -284,6 +284,28 @@ pub struct TxRecord {
     answered_here: Vec<usize>,
 }
 
+/// A frame the EVM has entered and not yet left, kept so that a panic can
+/// name the call that caused it.
+#[derive(Clone, Debug)]
+enum Frame {
+    /// A call: callee and the first four bytes of its calldata.
+    Call {
+        target: Address,
+        selector: Option<[u8; 4]>,
+    },
+    /// A contract creation, by its init code.
+    Create { init_code: Bytes },
+}
+
+/// Where execution is: the open frames and the cheatcode being applied.
+/// Updated once per call (never per instruction) so a panic can be reported
+/// against its cause.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Whereabouts {
+    frames: Vec<Frame>,
+    cheatcode: Option<[u8; 4]>,
+}
+
 /// The per-transaction inspector.
 #[derive(Debug)]
 pub struct TestInspector {
@@ -303,6 +325,7 @@ pub struct TestInspector {
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
+    whereabouts: Whereabouts,
 }
 
 impl TestInspector {
@@ -316,6 +339,48 @@ impl TestInspector {
             gas_recording: false,
             allow_internal_expect_revert: false,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
+            whereabouts: Whereabouts::default(),
+        }
+    }
+
+    /// What was running when the EVM or a cheatcode panicked, in words: the
+    /// cheatcode being applied, else the innermost open call or creation.
+    pub fn panic_site(&self) -> Option<String> {
+        let name = |address: Address| {
+            self.cheats
+                .labels
+                .get(&address)
+                .or_else(|| self.cheats.names.get(&address))
+                .cloned()
+                .unwrap_or_else(|| address.to_checksum(None))
+        };
+        if let Some(selector) = self.whereabouts.cheatcode {
+            let signature = crate::vm::cheatcode_signature(selector)
+                .map(str::to_string)
+                .unwrap_or_else(|| alloy::primitives::hex::encode_prefixed(selector));
+            return Some(format!("in cheatcode vm.{signature}"));
+        }
+        match self.whereabouts.frames.last()? {
+            Frame::Call { target, selector } => {
+                let function = selector
+                    .and_then(|s| {
+                        self.artifacts
+                            .function_signatures()
+                            .get(&alloy::primitives::Selector::from(s))
+                            .map(|f| f.signature())
+                    })
+                    .or_else(|| selector.map(alloy::primitives::hex::encode_prefixed))
+                    .unwrap_or_else(|| "fallback()".into());
+                Some(format!("in call to {}::{function}", name(*target)))
+            }
+            Frame::Create { init_code } => {
+                let contract = self
+                    .artifacts
+                    .identify_creation(init_code)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| "<unknown>".into());
+                Some(format!("in new {contract}"))
+            }
         }
     }
 
@@ -669,6 +734,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         let target = inputs.target_address;
         let input = inputs.input.bytes(context);
         let value = inputs.value.get();
+        self.whereabouts.frames.push(Frame::Call {
+            target,
+            selector: input.get(..4).and_then(|s| s.try_into().ok()),
+        });
 
         if self.tracing {
             let kind = match inputs.scheme {
@@ -691,7 +760,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
 
         if target == CHEATCODE_ADDRESS {
+            self.whereabouts.cheatcode = input.get(..4).and_then(|s| s.try_into().ok());
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
+            self.whereabouts.cheatcode = None;
             return Some(cheat_outcome(inputs, result));
         }
         if target == CONSOLE_ADDRESS {
@@ -778,6 +849,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         inputs: &CallInputs,
         outcome: &mut CallOutcome,
     ) {
+        self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
         let target = inputs.target_address;
         let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
@@ -871,6 +943,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
     ) -> Option<CreateOutcome> {
+        self.whereabouts.frames.push(Frame::Create {
+            init_code: inputs.init_code().clone(),
+        });
         let depth = context.journaled_state.depth;
         let mut pranked = false;
         if let Some(prank) = self.cheats.prank.clone() {
@@ -934,6 +1009,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         inputs: &CreateInputs,
         outcome: &mut CreateOutcome,
     ) {
+        self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
         if let Some(&(d, origin)) = self.record.origin_restore.last() {
             if d == depth {
@@ -1068,5 +1144,44 @@ impl TestInspector {
             .map_err(|e| e.to_string())?;
         account.data.set_nonce(nonce);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_site_names_the_innermost_call_by_label() {
+        let mut inspector = TestInspector::new(CheatState::default(), Arc::default());
+        assert_eq!(inspector.panic_site(), None);
+        let bank = Address::with_last_byte(0xb);
+        inspector.cheats.names.insert(bank, "Bank".into());
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: TEST_CONTRACT_ADDRESS,
+            selector: Some([1, 2, 3, 4]),
+        });
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: bank,
+            selector: Some([0xd0, 0xe3, 0x0d, 0xb0]),
+        });
+        assert_eq!(
+            inspector.panic_site().as_deref(),
+            Some("in call to Bank::0xd0e30db0")
+        );
+        inspector.cheats.labels.insert(bank, "vault".into());
+        inspector.whereabouts.frames.pop();
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: bank,
+            selector: None,
+        });
+        assert_eq!(
+            inspector.panic_site().as_deref(),
+            Some("in call to vault::fallback()")
+        );
+        inspector.whereabouts.frames.push(Frame::Create {
+            init_code: Bytes::from_static(&[0x60, 0x00]),
+        });
+        assert_eq!(inspector.panic_site().as_deref(), Some("in new <unknown>"));
     }
 }

@@ -312,12 +312,7 @@ fn run_suite_guarded(
 
 /// The reason a test fails with when the EVM or a cheatcode panicked inside it.
 fn internal_error(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("internal error: {message}")
+    format!("internal error: {}", crate::executor::panic_message(panic))
 }
 
 pub(crate) fn suite_failure(

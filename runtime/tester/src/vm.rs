@@ -218,3 +218,10 @@ alloy::sol! {
         function accessLevel(address account) external view returns (uint8 level);
     }
 }
+
+/// The signature of the cheatcode with this selector (`prank(address)`), if
+/// forja knows it.
+pub fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
+    Vm::VmCalls::signature_by_selector(selector)
+        .or_else(|| ForjaVm::ForjaVmCalls::signature_by_selector(selector))
+}
