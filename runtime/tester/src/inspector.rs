@@ -213,6 +213,9 @@ pub struct TraceNode {
     pub output: Bytes,
     /// Whether the frame succeeded.
     pub success: bool,
+    /// How the frame ended (`Stop`, `Return`, `Revert`, a halt), as revm
+    /// reports it; an `expectRevert` does not change it.
+    pub status: InstructionResult,
     /// Gas used by the frame.
     pub gas_used: u64,
     /// Child frames and events, in order.
@@ -472,15 +475,16 @@ impl TestInspector {
 
     fn pop_trace(
         &mut self,
-        output: &Bytes,
-        success: bool,
+        output: Bytes,
+        status: InstructionResult,
         gas_used: u64,
         address: Option<Address>,
     ) {
         if let Some(index) = self.record.trace_stack.pop() {
             let node = &mut self.record.trace[index];
-            node.output = output.clone();
-            node.success = success;
+            node.output = output;
+            node.success = status.is_ok();
+            node.status = status;
             node.gas_used = gas_used;
             if let Some(address) = address {
                 node.address = address;
@@ -754,6 +758,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 input: input.clone(),
                 output: Bytes::new(),
                 success: false,
+                status: InstructionResult::Stop,
                 gas_used: 0,
                 items: vec![],
             });
@@ -861,6 +866,11 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
 
+        // The trace shows how the call really ended, even when an
+        // `expectRevert` turns its revert into success for the caller.
+        let real_ending = self
+            .tracing
+            .then(|| (outcome.result.result, outcome.result.output.clone()));
         if !is_special {
             if !outcome.result.result.is_ok() {
                 if let Some(expected) = self.cheats.expected_revert.as_mut() {
@@ -927,14 +937,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 }
             }
         }
-        if self.tracing {
+        if let Some((status, output)) = real_ending {
             let gas = outcome.result.gas.total_gas_spent();
-            self.pop_trace(
-                &outcome.result.output,
-                outcome.result.result.is_ok(),
-                gas,
-                None,
-            );
+            self.pop_trace(output, status, gas, None);
         }
     }
 
@@ -971,6 +976,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 input: inputs.init_code().clone(),
                 output: Bytes::new(),
                 success: false,
+                status: InstructionResult::Stop,
                 gas_used: 0,
                 items: vec![],
             });
@@ -1046,19 +1052,21 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 }
             }
         }
+        let real_ending = self.tracing.then(|| {
+            (
+                outcome.result.result,
+                outcome.result.output.clone(),
+                outcome.address,
+            )
+        });
         if let Some(address) = self.check_expected_revert(depth, &mut outcome.result, true) {
             if address.is_some() {
                 outcome.address = address;
             }
         }
-        if self.tracing {
+        if let Some((status, output, address)) = real_ending {
             let gas = outcome.result.gas.total_gas_spent();
-            let output = if outcome.result.result.is_ok() {
-                Bytes::new()
-            } else {
-                outcome.result.output.clone()
-            };
-            self.pop_trace(&output, outcome.result.result.is_ok(), gas, outcome.address);
+            self.pop_trace(output, status, gas, address);
         }
     }
 }

@@ -416,16 +416,18 @@ pub fn run_suite(
         gas: GasSamples::default(),
         code_names: HashMap::new(),
     };
+    let mut setup_trace = None;
     if let Some(setup) = contract
         .abi
         .functions()
         .find(|f| f.name == "setUp" && f.inputs.is_empty())
     {
         let data = Bytes::from(setup.selector().to_vec());
+        // At -vvvv forge shows a failing test's setUp trace before its own.
         let options = CallOptions {
             commit: true,
             gas_recording: config.gas_report,
-            ..Default::default()
+            tracing: config.traces == TraceMode::All,
         };
         let result = runner
             .base
@@ -440,6 +442,9 @@ pub fn run_suite(
             }
         };
         runner.collect_gas(&result.record.gas);
+        if options.tracing {
+            setup_trace = Some(render_trace(&artifacts, &result));
+        }
         if !result.success || result.failed_flag {
             let mut suite = suite_failure(
                 contract,
@@ -509,8 +514,13 @@ pub fn run_suite(
         })
         .collect();
     let mut tests = Vec::with_capacity(outcomes.len());
-    for (result, gas) in outcomes {
+    for (mut result, gas) in outcomes {
         runner.gas.merge(gas);
+        if let (TestStatus::Fail, Some(setup), Some(trace)) =
+            (&result.status, &setup_trace, &result.trace)
+        {
+            result.trace = Some(format!("{setup}\n{trace}"));
+        }
         tests.push(result);
     }
     let suite = SuiteResult {

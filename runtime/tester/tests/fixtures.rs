@@ -462,3 +462,25 @@ fn calls_refused_by_permissioning_or_mocked_are_not_in_the_gas_report() {
         gas.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn traces_show_labels_real_reverts_and_setup_as_forge_does() {
+    set_fixture_env();
+    let filter = TestFilter::new(None, None, Some("^TracesTest$"), None, None, None).unwrap();
+    let report = run_tests(
+        artifacts(),
+        &TestConfig {
+            filter,
+            traces: TraceMode::All,
+            ..config()
+        },
+        &|_| {},
+    );
+    let mut traces = String::new();
+    for test in &report.suites[0].tests {
+        traces.push_str(&format!("{}:\n", test.signature));
+        traces.push_str(test.trace.as_deref().expect("-vvvv traces every test"));
+        traces.push('\n');
+    }
+    insta::assert_snapshot!("forge_style_traces", common::without_gas(&traces));
+}
