@@ -4,6 +4,7 @@
 
 mod clients;
 mod deploy;
+mod snapshot;
 mod templates;
 mod test_network;
 

@@ -10,6 +10,7 @@ pub mod lsp;
 pub mod new;
 pub mod node;
 pub mod promote;
+pub mod snapshot;
 pub mod solc;
 pub mod test;
 

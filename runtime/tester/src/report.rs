@@ -17,7 +17,7 @@ pub enum TestStatus {
 }
 
 /// Kind-specific figures of a test.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TestKind {
     /// A test without parameters.
@@ -58,6 +58,39 @@ impl TestKind {
             runs,
             mean_gas: mean,
             median_gas: gas.get(gas.len() / 2).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// Foundry's figures after a test's name: `(gas: N)`, `(runs: N, μ: N, ~: N)`,
+/// `(runs: N, calls: N, reverts: N)`, as `forge test` and `.gas-snapshot`
+/// write them.
+impl std::fmt::Display for TestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestKind::Unit { gas } => write!(f, "(gas: {gas})"),
+            TestKind::Fuzz {
+                runs,
+                mean_gas,
+                median_gas,
+            } => write!(f, "(runs: {runs}, μ: {mean_gas}, ~: {median_gas})"),
+            TestKind::Invariant {
+                runs,
+                calls,
+                reverts,
+            } => write!(f, "(runs: {runs}, calls: {calls}, reverts: {reverts})"),
+        }
+    }
+}
+
+impl TestKind {
+    /// The gas figure snapshots compare: a unit test's gas, a fuzz test's
+    /// median, 0 for an invariant test (as forge does).
+    pub fn compared_gas(&self) -> u64 {
+        match self {
+            TestKind::Unit { gas } => *gas,
+            TestKind::Fuzz { median_gas, .. } => *median_gas,
+            TestKind::Invariant { .. } => 0,
         }
     }
 }
