@@ -217,6 +217,7 @@ pub(crate) fn run_and_render(args: &Args) -> anyhow::Result<Ran> {
     }
 
     write_test_report(root, &report)?;
+    write_gas_snapshot_groups(root, &report)?;
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit())
             .with_context(|| format!("writing JUnit report to {}", path.display()))?;
@@ -327,6 +328,22 @@ fn parse_seed(text: &str) -> anyhow::Result<u64> {
     .map_err(|_| anyhow::anyhow!("--fuzz-seed `{text}` is not a decimal or 0x-hex number"))?;
     let limbs = value.as_limbs();
     Ok(limbs[0] ^ limbs[1] ^ limbs[2] ^ limbs[3])
+}
+
+/// Writes `snapshots/<group>.json` for the gas snapshots the tests took
+/// (`vm.startSnapshotGas` & co), as forge does.
+fn write_gas_snapshot_groups(root: &Path, report: &TestRunReport) -> anyhow::Result<()> {
+    let files = forja_tester::gas_snapshot::group_files(report);
+    if files.is_empty() {
+        return Ok(());
+    }
+    let dir = root.join("snapshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (group, json) in files {
+        let path = dir.join(format!("{group}.json"));
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Writes `cache/test-report.json`, which `forja promote` reads.

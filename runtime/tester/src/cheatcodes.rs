@@ -66,6 +66,86 @@ impl TestInspector {
         Err(format!("cheatcode {name} is not supported by forja"))
     }
 
+    /// A snapshot's group: the one given, else the test contract's name.
+    fn snapshot_group(&self, group: Option<String>) -> String {
+        group.unwrap_or_else(|| {
+            self.cheats
+                .names
+                .get(&self.self_accounts[1])
+                .cloned()
+                .unwrap_or_else(|| "default".into())
+        })
+    }
+
+    fn record_snapshot(&mut self, group: Option<String>, name: String, value: String) {
+        let group = self.snapshot_group(group);
+        self.cheats
+            .gas_snapshots
+            .entry(group)
+            .or_default()
+            .insert(name, value);
+    }
+
+    fn snapshot_last_call(&mut self, group: Option<String>, name: String) -> CheatResult {
+        let gas = self
+            .cheats
+            .last_call_gas
+            .ok_or("no external call was made yet")?;
+        self.record_snapshot(group, name, gas.to_string());
+        ok(U256::from(gas))
+    }
+
+    fn start_gas_snapshot(
+        &mut self,
+        group: Option<String>,
+        name: String,
+        depth: usize,
+    ) -> CheatResult {
+        let metering = &self.cheats.gas_metering;
+        if let Some((group, name)) = &metering.active {
+            return Err(format!(
+                "gas snapshot was already started with group: {group} and name: {name}"
+            ));
+        }
+        let group = self.snapshot_group(group);
+        let metering = &mut self.cheats.gas_metering;
+        metering
+            .records
+            .push((group.clone(), name.clone(), 0, depth));
+        metering.active = Some((group, name));
+        metering.recording = true;
+        unit()
+    }
+
+    fn stop_gas_snapshot(&mut self, which: Option<(String, String)>) -> CheatResult {
+        let metering = &mut self.cheats.gas_metering;
+        let (group, name) = which
+            .or_else(|| metering.active.clone())
+            .ok_or("no active gas snapshot; call `startGasSnapshot` first")?;
+        let Some(record) = metering
+            .records
+            .iter()
+            .find(|r| r.0 == group && r.1 == name)
+        else {
+            return Err(format!(
+                "no gas snapshot was started with the name: {name} in group: {group}"
+            ));
+        };
+        // forge takes off what the snapshot cheatcodes themselves cost.
+        let gas = record.2.saturating_sub(171);
+        metering.recording = false;
+        metering.records.retain(|r| r.0 != group && r.1 != name);
+        if metering.active.as_ref() == Some(&(group.clone(), name.clone())) {
+            metering.active = None;
+        }
+        self.cheats
+            .gas_snapshots
+            .entry(group)
+            .or_default()
+            .insert(name, gas.to_string());
+        ok(U256::from(gas))
+    }
+
     fn apply_forja<DB: CheatDatabase>(
         &mut self,
         ctx: &mut CheatContext<DB>,
@@ -219,6 +299,24 @@ impl TestInspector {
                     )
                         .abi_encode_params(),
                 ))
+            }
+            C::startSnapshotGas_0(c) => self.start_gas_snapshot(None, c.name, depth),
+            C::startSnapshotGas_1(c) => self.start_gas_snapshot(Some(c.group), c.name, depth),
+            C::stopSnapshotGas_0(_) => self.stop_gas_snapshot(None),
+            C::stopSnapshotGas_1(c) => {
+                let group = self.snapshot_group(None);
+                self.stop_gas_snapshot(Some((group, c.name)))
+            }
+            C::stopSnapshotGas_2(c) => self.stop_gas_snapshot(Some((c.group, c.name))),
+            C::snapshotGasLastCall_0(c) => self.snapshot_last_call(None, c.name),
+            C::snapshotGasLastCall_1(c) => self.snapshot_last_call(Some(c.group), c.name),
+            C::snapshotValue_0(c) => {
+                self.record_snapshot(None, c.name, c.value.to_string());
+                unit()
+            }
+            C::snapshotValue_1(c) => {
+                self.record_snapshot(Some(c.group), c.name, c.value.to_string());
+                unit()
             }
             C::label(c) => {
                 self.cheats.labels.insert(c.account, c.newLabel);

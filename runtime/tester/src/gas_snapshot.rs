@@ -46,6 +46,29 @@ pub fn entries(report: &TestRunReport) -> Vec<SnapshotEntry> {
         .collect()
 }
 
+/// The files `vm.startSnapshotGas` & co write, as forge writes them:
+/// `(group, contents)` for `snapshots/<group>.json`, each a pretty-printed
+/// object of name → value (a string), names sorted, no final newline.
+pub fn group_files(report: &TestRunReport) -> Vec<(String, String)> {
+    let mut groups: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
+        Default::default();
+    for test in report.suites.iter().flat_map(|s| &s.tests) {
+        for (group, values) in &test.gas_snapshots {
+            let entries = groups.entry(group).or_default();
+            for (name, value) in values {
+                entries.insert(name, value);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, values)| {
+            let json = serde_json::to_string_pretty(&values).expect("strings serialize");
+            (group.to_string(), json)
+        })
+        .collect()
+}
+
 /// The file's text.
 pub fn render(entries: &[SnapshotEntry]) -> String {
     let mut lines: Vec<String> = entries

@@ -1,7 +1,10 @@
 //! The inspector every test transaction runs under: cheatcodes, console.log,
 //! expectations, permissioning, call traces and gas recording.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use alloy::{
     primitives::{Address, B256, Bytes, Log, U256},
@@ -192,6 +195,27 @@ pub struct CheatState {
     pub skipped: Option<String>,
     /// `vm.assume(false)` was called.
     pub assume_rejected: bool,
+    /// Gas snapshots taken (`vm.startSnapshotGas` & co): group → name → value.
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
+    /// Gas measurements under way and the state of their metering.
+    pub gas_metering: GasMetering,
+    /// Gas used by the last call made (for `vm.snapshotGasLastCall`).
+    pub last_call_gas: Option<u64>,
+}
+
+/// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
+/// does it: while a measurement is open, every instruction of the frame that
+/// started it adds the gas spent since the frame's previous instruction.
+#[derive(Clone, Debug, Default)]
+pub struct GasMetering {
+    /// Whether instructions are being metered.
+    pub recording: bool,
+    /// Total gas spent by the metered frame at its previous instruction.
+    pub last_gas_used: u64,
+    /// Open measurements: group, name, gas so far, depth of their frame.
+    pub records: Vec<(String, String, u64, usize)>,
+    /// The measurement `stopSnapshotGas()` without a name closes.
+    pub active: Option<(String, String)>,
 }
 
 /// One frame of a call trace.
@@ -280,6 +304,8 @@ pub struct TxRecord {
     pub failures: Vec<String>,
     /// Contract names and labels known at the end of the transaction.
     pub names: HashMap<Address, String>,
+    /// Gas snapshots taken so far in the test (setUp's included).
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
     trace_stack: Vec<usize>,
     origin_restore: Vec<(usize, Address)>,
     /// Depths of calls answered here without running the callee (refused
@@ -392,6 +418,7 @@ impl TestInspector {
         let mut names = self.cheats.names.clone();
         names.extend(self.cheats.labels.iter().map(|(a, l)| (*a, l.clone())));
         self.record.names = names;
+        self.record.gas_snapshots = self.cheats.gas_snapshots.clone();
         if let Some(expected) = self.cheats.expected_revert.take() {
             if expected.reverted > 0 {
                 self.record.failures.push(format!(
@@ -664,6 +691,25 @@ fn record_storage_access(
     }
 }
 
+/// One metered instruction (see [`GasMetering`]); forge skips the first one,
+/// which includes the cost of the `startSnapshotGas` call.
+#[inline(never)]
+fn meter_gas(metering: &mut GasMetering, interp: &Interpreter, depth: usize) {
+    let spent = interp.gas.total_gas_spent();
+    let mut metered = false;
+    for record in metering.records.iter_mut().filter(|r| r.3 == depth) {
+        if metering.last_gas_used != 0 {
+            record.2 = record
+                .2
+                .saturating_add(spent.saturating_sub(metering.last_gas_used));
+        }
+        metered = true;
+    }
+    if metered {
+        metering.last_gas_used = spent;
+    }
+}
+
 fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutcome {
     let (status, output) = match result {
         Ok(output) => (InstructionResult::Return, output),
@@ -679,9 +725,16 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     // Called before every instruction: inlined into revm's loop so that, with
     // no `vm.record()` active, it costs one branch instead of a call.
     #[inline]
-    fn step(&mut self, interp: &mut Interpreter, _context: &mut CheatContext<DB>) {
+    fn step(&mut self, interp: &mut Interpreter, context: &mut CheatContext<DB>) {
         if let Some(accesses) = self.cheats.accesses.as_mut() {
             record_storage_access(accesses, interp);
+        }
+        if self.cheats.gas_metering.recording {
+            meter_gas(
+                &mut self.cheats.gas_metering,
+                interp,
+                context.journaled_state.depth,
+            );
         }
     }
 
@@ -765,10 +818,26 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
 
         if target == CHEATCODE_ADDRESS {
+            // A cheatcode that reverts is "the next call" for an
+            // `expectRevert` waiting at its depth, as in forge; one that
+            // succeeds leaves the expectation for the next call.
+            let waiting = self
+                .cheats
+                .expected_revert
+                .as_ref()
+                .is_some_and(|e| !e.armed && e.depth == depth);
             self.whereabouts.cheatcode = input.get(..4).and_then(|s| s.try_into().ok());
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
             self.whereabouts.cheatcode = None;
-            return Some(cheat_outcome(inputs, result));
+            let mut outcome = cheat_outcome(inputs, result);
+            if waiting && !outcome.result.result.is_ok() {
+                if let Some(expected) = self.cheats.expected_revert.as_mut() {
+                    expected.armed = true;
+                    expected.actual_reverter = Some(CHEATCODE_ADDRESS);
+                }
+                self.check_expected_revert(depth, &mut outcome.result, false);
+            }
+            return Some(outcome);
         }
         if target == CONSOLE_ADDRESS {
             if let Some(line) = decode_console_log(&input) {
@@ -879,6 +948,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     }
                 }
             }
+            self.cheats.last_call_gas = Some(outcome.result.gas.total_gas_spent());
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
             let answered_here = self.record.answered_here.last() == Some(&depth);

@@ -855,6 +855,7 @@ impl SuiteOnNetwork<'_> {
                 logs: vec![],
                 trace: None,
                 duration: Duration::ZERO,
+                gas_snapshots: Default::default(),
             }));
         }
         if function.inputs.is_empty() {
@@ -878,6 +879,7 @@ impl SuiteOnNetwork<'_> {
                     logs: vec![],
                     trace: None,
                     duration: Duration::ZERO,
+                    gas_snapshots: Default::default(),
                 }));
             }
         };

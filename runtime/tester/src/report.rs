@@ -127,6 +127,9 @@ pub struct TestResult {
     /// Wall time.
     #[serde(serialize_with = "serialize_duration")]
     pub duration: Duration,
+    /// Gas snapshots the test took (`vm.snapshotValue` & co): group → name → value.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl TestResult {
@@ -142,6 +145,7 @@ impl TestResult {
             logs: vec![],
             trace: None,
             duration: Duration::ZERO,
+            gas_snapshots: BTreeMap::new(),
         }
     }
 }

@@ -334,6 +334,7 @@ pub(crate) fn suite_failure(
             logs: vec![],
             trace: None,
             duration,
+            gas_snapshots: Default::default(),
         }],
         duration,
     }
@@ -735,6 +736,7 @@ impl SuiteRunner<'_> {
         };
         result.kind = TestKind::Unit { gas: call.gas };
         result.logs = call.record.console.clone();
+        result.gas_snapshots = call.record.gas_snapshots.clone();
         match self.verdict(&call, expect_fail) {
             Verdict::Pass => {}
             Verdict::Skip(reason) => {

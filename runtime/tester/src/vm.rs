@@ -45,6 +45,18 @@ alloy::sol! {
         function addr(uint256 privateKey) external pure returns (address keyAddr);
         function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
         function label(address account, string calldata newLabel) external;
+
+        // Gas snapshots, written to `snapshots/<group>.json` (group: the
+        // test contract's name unless given).
+        function startSnapshotGas(string calldata name) external;
+        function startSnapshotGas(string calldata group, string calldata name) external;
+        function stopSnapshotGas() external returns (uint256 gasUsed);
+        function stopSnapshotGas(string calldata name) external returns (uint256 gasUsed);
+        function stopSnapshotGas(string calldata group, string calldata name) external returns (uint256 gasUsed);
+        function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+        function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+        function snapshotValue(string calldata name, uint256 value) external;
+        function snapshotValue(string calldata group, string calldata name, uint256 value) external;
         function getLabel(address account) external view returns (string memory currentLabel);
         function assume(bool condition) external pure;
         function skip(bool skipTest) external;

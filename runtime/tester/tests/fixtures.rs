@@ -484,3 +484,27 @@ fn traces_show_labels_real_reverts_and_setup_as_forge_does() {
     }
     insta::assert_snapshot!("forge_style_traces", common::without_gas(&traces));
 }
+
+#[test]
+fn gas_snapshot_cheatcodes_record_values_by_group() {
+    set_fixture_env();
+    let filter = TestFilter::new(None, None, Some("^GasSnapshotsTest$"), None, None, None).unwrap();
+    let report = run_tests(artifacts(), &TestConfig { filter, ..config() }, &|_| {});
+    assert_eq!(report.failed(), 0, "{}", summary(&report));
+    let files = forja_tester::gas_snapshot::group_files(&report);
+    let groups: Vec<&str> = files.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(groups, ["GasSnapshotsTest", "Loops"]);
+    let own: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&files[0].1).unwrap();
+    assert_eq!(
+        own.keys().collect::<Vec<_>>(),
+        ["fromSetUp", "increment", "number"]
+    );
+    assert_eq!(own["fromSetUp"], "7");
+    assert!(own["increment"].parse::<u64>().unwrap() > 20_000, "{own:?}");
+    let loops: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&files[1].1).unwrap();
+    assert_eq!(loops["x"], "45");
+    assert!(loops["sum"].parse::<u64>().unwrap() > 0);
+    assert!(files[0].1.starts_with("{\n  \"fromSetUp\": \"7\",\n"));
+}

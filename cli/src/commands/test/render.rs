@@ -239,6 +239,7 @@ mod tests {
             logs: vec![],
             trace: None,
             duration: Duration::from_millis(1),
+            gas_snapshots: Default::default(),
         }
     }
 
