@@ -318,6 +318,16 @@ impl TestInspector {
                 self.record_snapshot(Some(c.group), c.name, c.value.to_string());
                 unit()
             }
+            C::computeCreateAddress(c) => {
+                let nonce = u64::try_from(c.nonce).map_err(|_| {
+                    format!("computeCreateAddress: nonce {} is above 2^64-1", c.nonce)
+                })?;
+                ok(c.deployer.create(nonce))
+            }
+            C::computeCreate2Address_0(c) => ok(c.deployer.create2(c.salt, c.initCodeHash)),
+            C::computeCreate2Address_1(c) => {
+                ok(crate::vm::CREATE2_DEPLOYER.create2(c.salt, c.initCodeHash))
+            }
             C::label(c) => {
                 self.cheats.labels.insert(c.account, c.newLabel);
                 unit()

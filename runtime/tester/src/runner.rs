@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use regex::Regex;
 
 use crate::{
-    artifacts::{ArtifactSet, ContractArtifact},
+    artifacts::{ArtifactSet, ContractArtifact, LIBRARY_DEPLOYER},
     backend::Backend,
     decode::{decode_revert, format_value},
     error::TesterError,
@@ -361,7 +361,7 @@ pub fn run_suite(
     let started = Instant::now();
     if !contract.unlinked_libraries.is_empty() {
         let reason = format!(
-            "{} needs libraries linked ({}); forja does not link libraries yet",
+            "{} links libraries the build does not hold: {}",
             contract.name,
             contract.unlinked_libraries.join(", ")
         );
@@ -372,6 +372,28 @@ pub fn run_suite(
     }
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    // External libraries first, from forge's library deployer (their
+    // addresses are linked into every contract's code).
+    for (nonce, code) in artifacts.libraries.iter().enumerate() {
+        let deployed = exec.deploy(
+            LIBRARY_DEPLOYER,
+            code.clone(),
+            U256::ZERO,
+            CallOptions::default(),
+        );
+        let failure = match deployed {
+            Ok(d) if d.success && d.created == Some(LIBRARY_DEPLOYER.create(nonce as u64)) => None,
+            Ok(d) => Some(failure_reason(&artifacts, &d)),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failure {
+            let reason = format!("deploying library {nonce} failed: {why}");
+            return (
+                suite_failure(contract, "setUp()", reason, started.elapsed()),
+                GasSamples::default(),
+            );
+        }
+    }
     // Foundry's test contract lives at a fixed address: the sender's CREATE at nonce 1.
     let nonce = (0..16u64)
         .find(|n| DEFAULT_SENDER.create(*n) == TEST_CONTRACT_ADDRESS)

@@ -9,6 +9,8 @@ pub const CHEATCODE_ADDRESS: Address = address!("0x7109709ECfa91a80626fF3989D68f
 pub const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e736F6c652e6c6f67");
 /// Default `msg.sender`/`tx.origin` for tests, as in Foundry.
 pub const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
+/// The deterministic CREATE2 deployer Foundry assumes (`computeCreate2Address` without a deployer).
+pub const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
 /// Address the test contract is deployed at, as in Foundry.
 pub const TEST_CONTRACT_ADDRESS: Address = address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
 
@@ -45,6 +47,9 @@ alloy::sol! {
         function addr(uint256 privateKey) external pure returns (address keyAddr);
         function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
         function label(address account, string calldata newLabel) external;
+        function computeCreateAddress(address deployer, uint256 nonce) external pure returns (address);
+        function computeCreate2Address(bytes32 salt, bytes32 initCodeHash, address deployer) external pure returns (address);
+        function computeCreate2Address(bytes32 salt, bytes32 initCodeHash) external pure returns (address);
 
         // Gas snapshots, written to `snapshots/<group>.json` (group: the
         // test contract's name unless given).
