@@ -12,7 +12,8 @@ use revm::context::JournalTr;
 use crate::{
     backend::{CheatContext, CheatDatabase},
     inspector::{
-        ExpectedCall, ExpectedEmit, ExpectedRevert, MockedCall, Prank, TestInspector, access,
+        ExpectedCall, ExpectedEmit, ExpectedRevert, GasRecord, MockedCall, Prank, TestInspector,
+        access,
     },
     vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
 };
@@ -26,6 +27,41 @@ fn ok<T: alloy::sol_types::SolValue>(value: T) -> CheatResult {
 
 fn unit() -> CheatResult {
     Ok(Bytes::new())
+}
+
+/// Why a test that calls cheatcode `signature` is skipped rather than failed:
+/// it needs something forja deliberately does not offer (forking a live
+/// chain, RPC endpoints, running external commands).
+fn out_of_scope(signature: &str) -> Option<String> {
+    const FORK_OR_RPC: &[&str] = &[
+        "createFork(",
+        "createSelectFork(",
+        "selectFork(",
+        "rollFork(",
+        "activeFork(",
+        "makePersistent(",
+        "revokePersistent(",
+        "isPersistent(",
+        "allowCheatcodes(",
+        "transact(",
+        "rpc(",
+        "rpcUrl(",
+        "rpcUrls(",
+        "rpcUrlStructs(",
+        "eth_getLogs(",
+    ];
+    const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
+    if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"
+        ))
+    } else if EXTERNAL_COMMANDS.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "runs external commands (vm.{signature}), which forja test does not allow"
+        ))
+    } else {
+        None
+    }
 }
 
 impl TestInspector {
@@ -63,6 +99,9 @@ impl TestInspector {
                     .map(|f| f.signature())
             })
             .unwrap_or(selector);
+        if let Some(reason) = out_of_scope(&name) {
+            return self.skip(true, reason);
+        }
         Err(format!("cheatcode {name} is not supported by forja"))
     }
 
@@ -109,9 +148,12 @@ impl TestInspector {
         }
         let group = self.snapshot_group(group);
         let metering = &mut self.cheats.gas_metering;
-        metering
-            .records
-            .push((group.clone(), name.clone(), 0, depth));
+        metering.records.push(GasRecord {
+            group: group.clone(),
+            name: name.clone(),
+            gas_used: 0,
+            depth,
+        });
         metering.active = Some((group, name));
         metering.recording = true;
         unit()
@@ -125,16 +167,19 @@ impl TestInspector {
         let Some(record) = metering
             .records
             .iter()
-            .find(|r| r.0 == group && r.1 == name)
+            .find(|r| r.group == group && r.name == name)
         else {
             return Err(format!(
                 "no gas snapshot was started with the name: {name} in group: {group}"
             ));
         };
         // forge takes off what the snapshot cheatcodes themselves cost.
-        let gas = record.2.saturating_sub(171);
+        let gas = record.gas_used.saturating_sub(171);
         metering.recording = false;
-        metering.records.retain(|r| r.0 != group && r.1 != name);
+        // forge drops every record sharing the group or the name.
+        metering
+            .records
+            .retain(|r| r.group != group && r.name != name);
         if metering.active.as_ref() == Some(&(group.clone(), name.clone())) {
             metering.active = None;
         }

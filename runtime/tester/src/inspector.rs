@@ -212,10 +212,23 @@ pub struct GasMetering {
     pub recording: bool,
     /// Total gas spent by the metered frame at its previous instruction.
     pub last_gas_used: u64,
-    /// Open measurements: group, name, gas so far, depth of their frame.
-    pub records: Vec<(String, String, u64, usize)>,
+    /// Open measurements.
+    pub records: Vec<GasRecord>,
     /// The measurement `stopSnapshotGas()` without a name closes.
     pub active: Option<(String, String)>,
+}
+
+/// One open `vm.startSnapshotGas` measurement.
+#[derive(Clone, Debug)]
+pub struct GasRecord {
+    /// Snapshot group (file).
+    pub group: String,
+    /// Snapshot name.
+    pub name: String,
+    /// Gas metered so far.
+    pub gas_used: u64,
+    /// Journal depth of the frame being metered.
+    pub depth: usize,
 }
 
 /// One frame of a call trace.
@@ -697,10 +710,10 @@ fn record_storage_access(
 fn meter_gas(metering: &mut GasMetering, interp: &Interpreter, depth: usize) {
     let spent = interp.gas.total_gas_spent();
     let mut metered = false;
-    for record in metering.records.iter_mut().filter(|r| r.3 == depth) {
+    for record in metering.records.iter_mut().filter(|r| r.depth == depth) {
         if metering.last_gas_used != 0 {
-            record.2 = record
-                .2
+            record.gas_used = record
+                .gas_used
                 .saturating_add(spent.saturating_sub(metering.last_gas_used));
         }
         metered = true;
@@ -830,7 +843,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
             self.whereabouts.cheatcode = None;
             let mut outcome = cheat_outcome(inputs, result);
-            if waiting && !outcome.result.result.is_ok() {
+            // `vm.skip` and `vm.assume` revert to stop the test, not as a failure.
+            let stopping = self.cheats.skipped.is_some() || self.cheats.assume_rejected;
+            if waiting && !stopping && !outcome.result.result.is_ok() {
                 if let Some(expected) = self.cheats.expected_revert.as_mut() {
                     expected.armed = true;
                     expected.actual_reverter = Some(CHEATCODE_ADDRESS);

@@ -508,3 +508,26 @@ fn gas_snapshot_cheatcodes_record_values_by_group() {
     assert!(loops["sum"].parse::<u64>().unwrap() > 0);
     assert!(files[0].1.starts_with("{\n  \"fromSetUp\": \"7\",\n"));
 }
+
+#[test]
+fn fork_rpc_and_ffi_tests_are_skipped_with_the_reason() {
+    set_fixture_env();
+    let filter = TestFilter::new(None, None, Some("^OutOfScopeTest$"), None, None, None).unwrap();
+    let report = run_tests(artifacts(), &TestConfig { filter, ..config() }, &|_| {});
+    let fork = common::find_test(&report, "testForkIsSkipped()");
+    assert_eq!(fork.status, TestStatus::Skip);
+    assert_eq!(
+        fork.reason.as_deref(),
+        Some(
+            "needs forking or an RPC endpoint (vm.createSelectFork(string)), which forja test does not offer"
+        )
+    );
+    let ffi = common::find_test(&report, "testFfiIsSkipped()");
+    assert_eq!(ffi.status, TestStatus::Skip);
+    assert!(
+        ffi.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("runs external commands (vm.ffi(string[]))")
+    );
+}
