@@ -40,6 +40,8 @@ for dir in default/*; do
     esac
 done
 rm -rf multi-version paris etherscan
+# forja compiles Solidity only; forge would stop on Vyper sources without vyper.
+find . -name '*.vy' -o -name '*.vyi' | xargs rm -f
 # Same settings for both tools: the tests under default/, `utils/` imports
 # from the tree's own utils, no ffi, no RPC endpoints.
 cat > foundry.toml <<'TOML'
@@ -62,12 +64,12 @@ echo "forja: $(counts "$WORK/forja.txt" || echo "no summary, see $WORK/forja.txt
 if command -v "$FORGE" >/dev/null 2>&1; then
     rm -rf out cache
     # A FOUNDRY_SOLC is one compiler version: files pinned to another one
-    # (`pragma solidity =0.8.18`) are left out of forge's build.
+    # (`pragma solidity 0.8.18;`, `=0.8.18`) are left out of forge's build.
     set --
     if [ -n "${FOUNDRY_SOLC:-}" ]; then
         version=$("$FOUNDRY_SOLC" --version | sed -nE 's/.*Version: ([0-9.]+).*/\1/p')
-        for file in $(grep -rlE "pragma solidity =[0-9.]+;" default utils src 2>/dev/null); do
-            grep -q "pragma solidity =$version;" "$file" || set -- "$@" --skip "$file"
+        for file in $(grep -rlE "pragma solidity =?[0-9]+\.[0-9]+\.[0-9]+;" default utils src 2>/dev/null); do
+            grep -qE "pragma solidity =?$version;" "$file" || set -- "$@" --skip "$file"
         done
         [ $# -gt 0 ] && echo "forge: $(($# / 2)) files pinned to another solc than $version left out"
     fi

@@ -588,6 +588,11 @@ impl TestInspector {
                 ok(artifact.deployed_bytecode.clone())
             }
 
+            C::setEnv(c) => {
+                set_env(c.name, c.value)?;
+                unit()
+            }
+            C::envExists(c) => ok(env(&c.name).is_ok()),
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
             C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
             C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
@@ -877,8 +882,37 @@ fn signer(key: U256) -> Result<PrivateKeySigner, String> {
     PrivateKeySigner::from_bytes(&B256::from(key)).map_err(|e| format!("invalid private key: {e}"))
 }
 
+/// Variables set by `vm.setEnv`: process-wide, as in forge (later tests see
+/// them), but kept beside the environment rather than written into it, since
+/// changing the real environment while other threads read it is unsound.
+static SET_ENV: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn set_env(name: String, value: String) -> Result<(), String> {
+    if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
+        return Err(format!(
+            "setEnv: environment variable `{name}` is not a valid name or value"
+        ));
+    }
+    SET_ENV
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(name, value);
+    Ok(())
+}
+
+/// A variable set by `vm.setEnv`, else from the environment.
+fn env_var(name: &str) -> Option<String> {
+    let set = SET_ENV
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(name)
+        .cloned();
+    set.or_else(|| std::env::var(name).ok())
+}
+
 fn env(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("environment variable `{name}` not found"))
+    env_var(name).ok_or_else(|| format!("environment variable `{name}` not found"))
 }
 
 fn env_or<T>(
@@ -886,9 +920,9 @@ fn env_or<T>(
     default: T,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, String> {
-    match std::env::var(name) {
-        Ok(value) => parse(&value),
-        Err(_) => Ok(default),
+    match env_var(name) {
+        Some(value) => parse(&value),
+        None => Ok(default),
     }
 }
 

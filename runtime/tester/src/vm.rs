@@ -122,6 +122,8 @@ alloy::sol! {
         function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
         function getDeployedCode(string calldata artifactPath) external view returns (bytes memory runtimeBytecode);
 
+        function setEnv(string calldata name, string calldata value) external;
+        function envExists(string calldata name) external view returns (bool result);
         function envBool(string calldata name) external view returns (bool value);
         function envUint(string calldata name) external view returns (uint256 value);
         function envInt(string calldata name) external view returns (int256 value);
