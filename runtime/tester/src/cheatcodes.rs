@@ -393,6 +393,13 @@ impl TestInspector {
             C::skip_0(c) => self.skip(c.skipTest, String::new()),
             C::skip_1(c) => self.skip(c.skipTest, c.reason),
 
+            C::_expectCheatcodeRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
+            C::_expectCheatcodeRevert_1(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)
+            }
+            C::_expectCheatcodeRevert_2(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, None, 1)
+            }
             C::expectRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
             C::expectRevert_1(c) => {
                 self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)

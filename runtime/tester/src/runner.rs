@@ -468,6 +468,15 @@ pub fn run_suite(
         if options.tracing {
             setup_trace = Some(render_trace(&artifacts, &result));
         }
+        // `vm.skip(true)` in setUp (or a cheatcode forja does not offer)
+        // skips the whole contract, as in forge.
+        if let Some(reason) = runner.base.cheats.skipped.take() {
+            let mut suite = suite_failure(contract, "setUp()", reason, started.elapsed());
+            let skipped = &mut suite.tests[0];
+            skipped.status = TestStatus::Skip;
+            skipped.reason = skipped.reason.take().filter(|r| !r.is_empty());
+            return (suite, runner.gas);
+        }
         if !result.success || result.failed_flag {
             let mut suite = suite_failure(
                 contract,

@@ -74,6 +74,10 @@ alloy::sol! {
         function expectRevert(bytes4 revertData, address reverter) external;
         function expectRevert(bytes calldata revertData, address reverter) external;
         function expectPartialRevert(bytes4 revertData) external;
+        // Foundry's own suite expects cheatcode reverts with these.
+        function _expectCheatcodeRevert() external;
+        function _expectCheatcodeRevert(bytes4 revertData) external;
+        function _expectCheatcodeRevert(bytes calldata revertData) external;
         // The count forms: the next `count` calls must each revert so; with
         // 0, the next call must not.
         function expectRevert(uint64 count) external;

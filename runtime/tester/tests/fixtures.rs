@@ -512,7 +512,15 @@ fn gas_snapshot_cheatcodes_record_values_by_group() {
 #[test]
 fn fork_rpc_and_ffi_tests_are_skipped_with_the_reason() {
     set_fixture_env();
-    let filter = TestFilter::new(None, None, Some("^OutOfScopeTest$"), None, None, None).unwrap();
+    let filter = TestFilter::new(
+        None,
+        None,
+        Some("^(OutOfScopeTest|ForkInSetUpTest)$"),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
     let report = run_tests(artifacts(), &TestConfig { filter, ..config() }, &|_| {});
     let fork = common::find_test(&report, "testForkIsSkipped()");
     assert_eq!(fork.status, TestStatus::Skip);
@@ -529,5 +537,18 @@ fn fork_rpc_and_ffi_tests_are_skipped_with_the_reason() {
             .as_deref()
             .unwrap()
             .starts_with("runs external commands (vm.ffi(string[]))")
+    );
+    let setup = common::find_test(&report, "setUp()");
+    assert_eq!(
+        setup.status,
+        TestStatus::Skip,
+        "a fork in setUp skips the contract"
+    );
+    assert!(
+        setup
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("needs forking")
     );
 }
