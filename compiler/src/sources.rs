@@ -328,6 +328,16 @@ pub fn pragma_allows(requirements: &[semver::VersionReq], version: &semver::Vers
     requirements.iter().any(|req| req.matches(version))
 }
 
+/// How to get a well-known library whose import failed. (npm's `forge-std`
+/// is an old unofficial copy that needs ds-test, so it is not suggested.)
+fn missing_library_hint(import: &str) -> Option<&'static str> {
+    import.starts_with("forge-std/").then_some(
+        "forge-std is not installed: run `forge install foundry-rs/forge-std` or \
+         `git submodule add https://github.com/foundry-rs/forge-std lib/forge-std`, \
+         or import forja's built-in `forja-std/Test.sol` instead",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,14 +431,4 @@ contract X { string s = "import \"no.sol\";"; }
             "src/Other.sol"
         );
     }
-}
-
-/// How to get a well-known library whose import failed. (npm's `forge-std`
-/// is an old unofficial copy that needs ds-test, so it is not suggested.)
-fn missing_library_hint(import: &str) -> Option<&'static str> {
-    import.starts_with("forge-std/").then_some(
-        "forge-std is not installed: run `forge install foundry-rs/forge-std` or \
-         `git submodule add https://github.com/foundry-rs/forge-std lib/forge-std`, \
-         or import forja's built-in `forja-std/Test.sol` instead",
-    )
 }
