@@ -29,6 +29,9 @@ enum Command {
     Build(commands::build::Args),
     /// Run the project's Solidity tests.
     Test(commands::test::Args),
+    /// Run the tests and write, check or diff their gas in `.gas-snapshot`
+    /// (Foundry's format).
+    Snapshot(commands::snapshot::Args),
     /// Create a new project from a template.
     New(commands::new::Args),
     /// Run the Solidity language server on stdio.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Snapshot(args) => commands::snapshot::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),

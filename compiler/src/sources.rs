@@ -81,18 +81,20 @@ impl SourceGraph {
                     queue.push_back(resolved.clone());
                     imports.push((resolved, line));
                 } else {
-                    problems.push(
-                        Diagnostic::error(format!(
-                            "file import failed: `{import}` not found (looked for {})",
-                            path_of(root, &resolved).display()
-                        ))
-                        .with_location(
-                            &unit,
-                            &content,
-                            offset,
-                            offset + import.len() + 2,
-                        ),
+                    let mut problem = Diagnostic::error(format!(
+                        "file import failed: `{import}` not found (looked for {})",
+                        path_of(root, &resolved).display()
+                    ))
+                    .with_location(
+                        &unit,
+                        &content,
+                        offset,
+                        offset + import.len() + 2,
                     );
+                    if let Some(hint) = missing_library_hint(&import) {
+                        problem.notes.push((hint.to_string(), None));
+                    }
+                    problems.push(problem);
                 }
             }
             graph.files.insert(
@@ -326,6 +328,16 @@ pub fn pragma_allows(requirements: &[semver::VersionReq], version: &semver::Vers
     requirements.iter().any(|req| req.matches(version))
 }
 
+/// How to get a well-known library whose import failed. (npm's `forge-std`
+/// is an old unofficial copy that needs ds-test, so it is not suggested.)
+fn missing_library_hint(import: &str) -> Option<&'static str> {
+    import.starts_with("forge-std/").then_some(
+        "forge-std is not installed: run `forge install foundry-rs/forge-std` or \
+         `git submodule add https://github.com/foundry-rs/forge-std lib/forge-std`, \
+         or import forja's built-in `forja-std/Test.sol` instead",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +361,28 @@ contract X { string s = "import \"no.sol\";"; }
         assert_eq!(
             &src[scan.imports[0].1..scan.imports[0].1 + 9],
             "\"./A.sol\""
+        );
+    }
+
+    #[test]
+    fn a_missing_forge_std_says_how_to_get_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let test = tmp.path().join("test");
+        std::fs::create_dir_all(&test).unwrap();
+        std::fs::write(
+            test.join("A.t.sol"),
+            "import {Test} from \"forge-std/Test.sol\";\ncontract A is Test {}\n",
+        )
+        .unwrap();
+        let (_, problems) = SourceGraph::load(tmp.path(), &[test], &[]).unwrap();
+        assert_eq!(problems.len(), 1);
+        let notes: Vec<&str> = problems[0].notes.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("forge install foundry-rs/forge-std")
+                && notes[0].contains("lib/forge-std")
+                && notes[0].contains("forja-std/Test.sol"),
+            "{notes:?}"
         );
     }
 

@@ -13,6 +13,7 @@ pub mod node;
 pub mod password;
 pub mod promote;
 pub mod release;
+pub mod snapshot;
 pub mod solc;
 pub mod test;
 

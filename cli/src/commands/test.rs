@@ -15,7 +15,7 @@ use forja_tester::{
     network::{
         DEFAULT_NETWORK_FUZZ_RUNS, NetworkTestOptions, default_network, run_tests_on_network,
     },
-    report::{SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
+    report::{SuiteResult, TestResult, TestRunReport, TestStatus},
     runner::{TestConfig, TestFilter, TraceMode, run_tests, test_contracts},
 };
 
@@ -117,10 +117,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
+    Ok(match run_and_render(args)? {
+        Ran::Report { report, .. } if report.failed() > 0 => ExitCode::FAILURE,
+        Ran::Report { .. } | Ran::NothingSelected => ExitCode::SUCCESS,
+        Ran::BuildFailed => ExitCode::FAILURE,
+    })
+}
+
+/// What [`run_and_render`] did.
+pub(crate) enum Ran {
+    /// The build failed (its diagnostics are printed).
+    BuildFailed,
+    /// No test matched the filters.
+    NothingSelected,
+    /// The tests ran and their results are printed.
+    Report {
+        /// The results.
+        report: TestRunReport,
+        /// The project root.
+        root: PathBuf,
+    },
+}
+
+/// Builds the project, runs the selected tests, writes the test report and
+/// prints the results as `forja test` does (shared with `forja snapshot`).
+pub(crate) fn run_and_render(args: &Args) -> anyhow::Result<Ran> {
     let project = forja_compiler::Project::discover(&args.root)?;
     let root = &project.root;
     let Some(artifacts) = build(&project, args)? else {
-        return Ok(ExitCode::FAILURE);
+        return Ok(Ran::BuildFailed);
     };
     let artifacts = Arc::new(artifacts);
     let config = config(args, root)?;
@@ -139,7 +164,7 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
         } else {
             println!("No tests match the provided filters.");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Ran::NothingSelected);
     }
 
     let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
@@ -192,6 +217,7 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
     }
 
     write_test_report(root, args, &report)?;
+    write_gas_snapshot_groups(root, &report)?;
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit())
             .with_context(|| format!("writing JUnit report to {}", path.display()))?;
@@ -215,10 +241,9 @@ fn run_once(args: &Args) -> anyhow::Result<ExitCode> {
             render::render_gas_report(&mut out, gas, &artifacts)?;
         }
     }
-    Ok(if report.failed() > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    Ok(Ran::Report {
+        report,
+        root: root.clone(),
     })
 }
 
@@ -305,6 +330,22 @@ fn parse_seed(text: &str) -> anyhow::Result<u64> {
     Ok(limbs[0] ^ limbs[1] ^ limbs[2] ^ limbs[3])
 }
 
+/// Writes `snapshots/<group>.json` for the gas snapshots the tests took
+/// (`vm.startSnapshotGas` & co), as forge does.
+fn write_gas_snapshot_groups(root: &Path, report: &TestRunReport) -> anyhow::Result<()> {
+    let files = forja_tester::gas_snapshot::group_files(report);
+    if files.is_empty() {
+        return Ok(());
+    }
+    let dir = root.join("snapshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (group, json) in files {
+        let path = dir.join(format!("{group}.json"));
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes `cache/test-report.json`, the evidence `forja release` bundles.
 /// The run's selection options are recorded: a filtered run is no evidence.
 fn write_test_report(root: &Path, args: &Args, report: &TestRunReport) -> anyhow::Result<()> {
@@ -379,20 +420,7 @@ fn test_line(test: &TestResult, color: bool) -> String {
             paint(&format!("[FAIL: {reason}]"), "31", color)
         }
     };
-    let figures = match &test.kind {
-        TestKind::Unit { gas } => format!("(gas: {gas})"),
-        TestKind::Fuzz {
-            runs,
-            mean_gas,
-            median_gas,
-        } => format!("(runs: {runs}, μ: {mean_gas}, ~: {median_gas})"),
-        TestKind::Invariant {
-            runs,
-            calls,
-            reverts,
-        } => format!("(runs: {runs}, calls: {calls}, reverts: {reverts})"),
-    };
-    format!("{status} {} {figures}", test.signature)
+    format!("{status} {} {}", test.signature, test.kind)
 }
 
 /// `name(a, b)` → `a, b`.

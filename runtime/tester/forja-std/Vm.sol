@@ -36,6 +36,19 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function label(address account, string calldata newLabel) external;
+    function computeCreateAddress(address deployer, uint256 nonce) external pure returns (address);
+    function computeCreate2Address(bytes32 salt, bytes32 initCodeHash, address deployer) external pure returns (address);
+    function computeCreate2Address(bytes32 salt, bytes32 initCodeHash) external pure returns (address);
+    /// Gas snapshots, written to `snapshots/<group>.json` (group: the test contract unless given).
+    function startSnapshotGas(string calldata name) external;
+    function startSnapshotGas(string calldata group, string calldata name) external;
+    function stopSnapshotGas() external returns (uint256 gasUsed);
+    function stopSnapshotGas(string calldata name) external returns (uint256 gasUsed);
+    function stopSnapshotGas(string calldata group, string calldata name) external returns (uint256 gasUsed);
+    function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+    function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+    function snapshotValue(string calldata name, uint256 value) external;
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function getLabel(address account) external view returns (string memory currentLabel);
     function assume(bool condition) external pure;
     function skip(bool skipTest) external;
@@ -94,6 +107,8 @@ interface Vm {
     function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
     function getDeployedCode(string calldata artifactPath) external view returns (bytes memory runtimeBytecode);
 
+    function setEnv(string calldata name, string calldata value) external;
+    function envExists(string calldata name) external view returns (bool result);
     function envBool(string calldata name) external view returns (bool value);
     function envUint(string calldata name) external view returns (uint256 value);
     function envInt(string calldata name) external view returns (int256 value);

@@ -7,7 +7,7 @@
 //! `serde_json::Value`s first took three times as long as the whole load.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fmt,
     path::{Path, PathBuf},
 };
@@ -15,7 +15,7 @@ use std::{
 use alloy::{
     hex,
     json_abi::JsonAbi,
-    primitives::{Bytes, Selector, keccak256},
+    primitives::{Address, Bytes, Selector, address, keccak256},
 };
 use serde::{
     Deserialize, Deserializer,
@@ -38,8 +38,12 @@ pub struct ContractArtifact {
     pub bytecode: Bytes,
     /// Runtime bytecode.
     pub deployed_bytecode: Bytes,
-    /// Libraries the bytecode needs linked, if any (forja does not link yet).
+    /// Libraries (`file:Name`) the bytecode still needs linked: empty once
+    /// [`ArtifactSet::new`] has linked every library the build holds.
     pub unlinked_libraries: Vec<String>,
+    /// Where each library's address goes: `file:Name` → byte offsets in
+    /// the creation code and in the runtime code.
+    pub link_references: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
 }
 
 impl ContractArtifact {
@@ -58,8 +62,17 @@ impl ContractArtifact {
             Some(evm) => (evm.bytecode, evm.deployed_bytecode),
             None => (json.bytecode, json.deployed_bytecode),
         };
-        let (bytecode, mut unlinked) = bytecode.unwrap_or_default().decode()?;
-        let (deployed_bytecode, _) = deployed.unwrap_or_default().decode()?;
+        let bytecode = bytecode.unwrap_or_default();
+        let deployed = deployed.unwrap_or_default();
+        let mut link_references: BTreeMap<String, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+        for (library, offsets) in &bytecode.links {
+            link_references.entry(library.clone()).or_default().0 = offsets.clone();
+        }
+        for (library, offsets) in &deployed.links {
+            link_references.entry(library.clone()).or_default().1 = offsets.clone();
+        }
+        let (bytecode, mut unlinked) = bytecode.decode()?;
+        let (deployed_bytecode, _) = deployed.decode()?;
         unlinked.sort();
         unlinked.dedup();
         Ok(Self {
@@ -69,6 +82,7 @@ impl ContractArtifact {
             bytecode,
             deployed_bytecode,
             unlinked_libraries: unlinked,
+            link_references,
         })
     }
 }
@@ -108,14 +122,36 @@ struct AstJson {
 #[derive(Default)]
 struct BytecodeJson {
     object: String,
-    /// `file:Library` for every library the bytecode links to.
-    libraries: Vec<String>,
+    /// `file:Library` and the byte offsets of its placeholders, for every
+    /// library the bytecode links to.
+    links: Vec<(String, Vec<usize>)>,
 }
 
+/// A library placeholder (`__$…$__`) is 20 bytes, 40 hex digits.
+const ADDRESS_HEX_LEN: usize = 40;
+
 impl BytecodeJson {
-    fn decode(self) -> Result<(Bytes, Vec<String>), String> {
-        let mut unlinked = self.libraries;
-        let hex_str = self.object.strip_prefix("0x").unwrap_or(&self.object);
+    fn decode(&self) -> Result<(Bytes, Vec<String>), String> {
+        let mut unlinked: Vec<String> = self.links.iter().map(|(l, _)| l.clone()).collect();
+        let mut hex_str = self
+            .object
+            .strip_prefix("0x")
+            .unwrap_or(&self.object)
+            .to_string();
+        // Zero the placeholders the link references locate; the addresses
+        // are written there when the set is linked.
+        for (_, offsets) in &self.links {
+            for &offset in offsets {
+                let range = offset * 2..offset * 2 + ADDRESS_HEX_LEN;
+                if hex_str
+                    .get(range.clone())
+                    .is_some_and(|p| p.starts_with("__"))
+                {
+                    hex_str.replace_range(range, &"0".repeat(ADDRESS_HEX_LEN));
+                }
+            }
+        }
+        let hex_str = hex_str.as_str();
         if hex_str.contains("__") {
             // Placeholders for libraries; the bytecode is not valid hex until linked.
             if unlinked.is_empty() {
@@ -142,7 +178,7 @@ impl<'de> Deserialize<'de> for BytecodeJson {
             fn visit_str<E: de::Error>(self, hex: &str) -> Result<BytecodeJson, E> {
                 Ok(BytecodeJson {
                     object: hex.to_string(),
-                    libraries: vec![],
+                    links: vec![],
                 })
             }
 
@@ -152,12 +188,17 @@ impl<'de> Deserialize<'de> for BytecodeJson {
                     match key.as_str() {
                         "object" => bytecode.object = map.next_value()?,
                         "linkReferences" => {
-                            let links: Option<BTreeMap<String, BTreeMap<String, IgnoredAny>>> =
+                            let links: Option<BTreeMap<String, BTreeMap<String, Vec<LinkOffset>>>> =
                                 map.next_value()?;
                             for (file, libraries) in links.into_iter().flatten() {
-                                bytecode.libraries.extend(
-                                    libraries.into_keys().map(|lib| format!("{file}:{lib}")),
-                                );
+                                bytecode
+                                    .links
+                                    .extend(libraries.into_iter().map(|(lib, at)| {
+                                        (
+                                            format!("{file}:{lib}"),
+                                            at.iter().map(|o| o.start).collect(),
+                                        )
+                                    }));
                             }
                         }
                         _ => {
@@ -173,6 +214,12 @@ impl<'de> Deserialize<'de> for BytecodeJson {
     }
 }
 
+/// One placeholder of a library in solc's `linkReferences`.
+#[derive(Deserialize)]
+struct LinkOffset {
+    start: usize,
+}
+
 /// The parts of a solc standard-JSON output the tester reads.
 #[derive(Deserialize)]
 struct SolcOutputJson {
@@ -181,18 +228,108 @@ struct SolcOutputJson {
     contracts: BTreeMap<String, BTreeMap<String, ArtifactJson>>,
 }
 
+/// Who deploys the external libraries before each test contract, as in forge.
+pub const LIBRARY_DEPLOYER: Address = address!("0x1F95D37F27EA0dEA9C252FC09D5A6eaA97647353");
+
 /// All contracts of a build.
 #[derive(Clone, Debug, Default)]
 pub struct ArtifactSet {
     /// Contracts in a stable order (by source, then name).
     pub contracts: Vec<ContractArtifact>,
+    /// Creation code of the external libraries, in the order
+    /// [`LIBRARY_DEPLOYER`] deploys them (nonce 0, 1, …) before each test
+    /// contract; every contract's code is linked to those addresses.
+    pub libraries: Vec<Bytes>,
 }
 
 impl ArtifactSet {
-    /// Creates a set from contracts.
+    /// Creates a set from contracts, linking every library the set holds
+    /// (a library missing from it leaves its users unlinked).
     pub fn new(mut contracts: Vec<ContractArtifact>) -> Self {
         contracts.sort_by(|a, b| (&a.source, &a.name).cmp(&(&b.source, &b.name)));
-        Self { contracts }
+        let mut set = Self {
+            contracts,
+            libraries: vec![],
+        };
+        set.link_libraries();
+        set
+    }
+
+    /// Gives each library an address (`LIBRARY_DEPLOYER`'s CREATE at nonce
+    /// 0, 1, … in dependency order: a library's own libraries come first)
+    /// and writes the addresses into every contract that uses them.
+    fn link_libraries(&mut self) {
+        let index: HashMap<String, usize> = self
+            .contracts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.qualified_name(), i))
+            .collect();
+        let mut order: Vec<usize> = vec![];
+        fn visit(
+            set: &ArtifactSet,
+            index: &HashMap<String, usize>,
+            library: &str,
+            order: &mut Vec<usize>,
+            visiting: &mut Vec<usize>,
+        ) {
+            let Some(&i) = index.get(library) else {
+                return;
+            };
+            if order.contains(&i) || visiting.contains(&i) {
+                return;
+            }
+            visiting.push(i);
+            for dependency in &set.contracts[i].unlinked_libraries {
+                visit(set, index, dependency, order, visiting);
+            }
+            visiting.pop();
+            order.push(i);
+        }
+        for contract in &self.contracts {
+            for library in &contract.unlinked_libraries {
+                visit(self, &index, library, &mut order, &mut vec![]);
+            }
+        }
+        if order.is_empty() {
+            return;
+        }
+        let addresses: HashMap<String, Address> = order
+            .iter()
+            .enumerate()
+            .map(|(nonce, &i)| {
+                (
+                    self.contracts[i].qualified_name(),
+                    LIBRARY_DEPLOYER.create(nonce as u64),
+                )
+            })
+            .collect();
+        for contract in &mut self.contracts {
+            let mut bytecode = contract.bytecode.to_vec();
+            let mut deployed = contract.deployed_bytecode.to_vec();
+            contract.unlinked_libraries.retain(|library| {
+                let (Some(address), Some((in_code, in_runtime))) = (
+                    addresses.get(library),
+                    contract.link_references.get(library),
+                ) else {
+                    return true;
+                };
+                for (code, offsets) in [(&mut bytecode, in_code), (&mut deployed, in_runtime)] {
+                    for &offset in offsets {
+                        if let Some(slot) = code.get_mut(offset..offset + 20) {
+                            slot.copy_from_slice(address.as_slice());
+                        }
+                    }
+                }
+                false
+            });
+            contract.bytecode = bytecode.into();
+            contract.deployed_bytecode = deployed.into();
+        }
+        self.libraries = order
+            .iter()
+            .map(|&i| self.contracts[i].bytecode.clone())
+            .collect();
     }
 
     /// Loads every `out/<File>.sol/<Contract>.json` under `out_dir`.

@@ -12,7 +12,8 @@ use revm::context::JournalTr;
 use crate::{
     backend::{CheatContext, CheatDatabase},
     inspector::{
-        ExpectedCall, ExpectedEmit, ExpectedRevert, MockedCall, Prank, TestInspector, access,
+        ExpectedCall, ExpectedEmit, ExpectedRevert, GasRecord, MockedCall, Prank, TestInspector,
+        access,
     },
     vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
 };
@@ -28,6 +29,41 @@ fn unit() -> CheatResult {
     Ok(Bytes::new())
 }
 
+/// Why a test that calls cheatcode `signature` is skipped rather than failed:
+/// it needs something forja deliberately does not offer (forking a live
+/// chain, RPC endpoints, running external commands).
+fn out_of_scope(signature: &str) -> Option<String> {
+    const FORK_OR_RPC: &[&str] = &[
+        "createFork(",
+        "createSelectFork(",
+        "selectFork(",
+        "rollFork(",
+        "activeFork(",
+        "makePersistent(",
+        "revokePersistent(",
+        "isPersistent(",
+        "allowCheatcodes(",
+        "transact(",
+        "rpc(",
+        "rpcUrl(",
+        "rpcUrls(",
+        "rpcUrlStructs(",
+        "eth_getLogs(",
+    ];
+    const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
+    if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"
+        ))
+    } else if EXTERNAL_COMMANDS.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "runs external commands (vm.{signature}), which forja test does not allow"
+        ))
+    } else {
+        None
+    }
+}
+
 impl TestInspector {
     /// Applies one cheatcode call from `caller` at journal `depth`.
     pub(crate) fn apply_cheatcode<DB: CheatDatabase>(
@@ -37,6 +73,10 @@ impl TestInspector {
         depth: usize,
         input: &[u8],
     ) -> CheatResult {
+        #[cfg(test)]
+        if tests::PANIC_IN_CHEATCODES.get() {
+            panic!("injected cheatcode panic");
+        }
         if let Ok(call) = VmCalls::abi_decode(input) {
             return self.apply_vm(ctx, caller, depth, call);
         }
@@ -59,7 +99,96 @@ impl TestInspector {
                     .map(|f| f.signature())
             })
             .unwrap_or(selector);
+        if let Some(reason) = out_of_scope(&name) {
+            return self.skip(true, reason);
+        }
         Err(format!("cheatcode {name} is not supported by forja"))
+    }
+
+    /// A snapshot's group: the one given, else the test contract's name.
+    fn snapshot_group(&self, group: Option<String>) -> String {
+        group.unwrap_or_else(|| {
+            self.cheats
+                .names
+                .get(&self.self_accounts[1])
+                .cloned()
+                .unwrap_or_else(|| "default".into())
+        })
+    }
+
+    fn record_snapshot(&mut self, group: Option<String>, name: String, value: String) {
+        let group = self.snapshot_group(group);
+        self.cheats
+            .gas_snapshots
+            .entry(group)
+            .or_default()
+            .insert(name, value);
+    }
+
+    fn snapshot_last_call(&mut self, group: Option<String>, name: String) -> CheatResult {
+        let gas = self
+            .cheats
+            .last_call_gas
+            .ok_or("no external call was made yet")?;
+        self.record_snapshot(group, name, gas.to_string());
+        ok(U256::from(gas))
+    }
+
+    fn start_gas_snapshot(
+        &mut self,
+        group: Option<String>,
+        name: String,
+        depth: usize,
+    ) -> CheatResult {
+        let metering = &self.cheats.gas_metering;
+        if let Some((group, name)) = &metering.active {
+            return Err(format!(
+                "gas snapshot was already started with group: {group} and name: {name}"
+            ));
+        }
+        let group = self.snapshot_group(group);
+        let metering = &mut self.cheats.gas_metering;
+        metering.records.push(GasRecord {
+            group: group.clone(),
+            name: name.clone(),
+            gas_used: 0,
+            depth,
+        });
+        metering.active = Some((group, name));
+        metering.recording = true;
+        unit()
+    }
+
+    fn stop_gas_snapshot(&mut self, which: Option<(String, String)>) -> CheatResult {
+        let metering = &mut self.cheats.gas_metering;
+        let (group, name) = which
+            .or_else(|| metering.active.clone())
+            .ok_or("no active gas snapshot; call `startGasSnapshot` first")?;
+        let Some(record) = metering
+            .records
+            .iter()
+            .find(|r| r.group == group && r.name == name)
+        else {
+            return Err(format!(
+                "no gas snapshot was started with the name: {name} in group: {group}"
+            ));
+        };
+        // forge takes off what the snapshot cheatcodes themselves cost.
+        let gas = record.gas_used.saturating_sub(171);
+        metering.recording = false;
+        // forge drops every record sharing the group or the name.
+        metering
+            .records
+            .retain(|r| r.group != group && r.name != name);
+        if metering.active.as_ref() == Some(&(group.clone(), name.clone())) {
+            metering.active = None;
+        }
+        self.cheats
+            .gas_snapshots
+            .entry(group)
+            .or_default()
+            .insert(name, gas.to_string());
+        ok(U256::from(gas))
     }
 
     fn apply_forja<DB: CheatDatabase>(
@@ -216,6 +345,34 @@ impl TestInspector {
                         .abi_encode_params(),
                 ))
             }
+            C::startSnapshotGas_0(c) => self.start_gas_snapshot(None, c.name, depth),
+            C::startSnapshotGas_1(c) => self.start_gas_snapshot(Some(c.group), c.name, depth),
+            C::stopSnapshotGas_0(_) => self.stop_gas_snapshot(None),
+            C::stopSnapshotGas_1(c) => {
+                let group = self.snapshot_group(None);
+                self.stop_gas_snapshot(Some((group, c.name)))
+            }
+            C::stopSnapshotGas_2(c) => self.stop_gas_snapshot(Some((c.group, c.name))),
+            C::snapshotGasLastCall_0(c) => self.snapshot_last_call(None, c.name),
+            C::snapshotGasLastCall_1(c) => self.snapshot_last_call(Some(c.group), c.name),
+            C::snapshotValue_0(c) => {
+                self.record_snapshot(None, c.name, c.value.to_string());
+                unit()
+            }
+            C::snapshotValue_1(c) => {
+                self.record_snapshot(Some(c.group), c.name, c.value.to_string());
+                unit()
+            }
+            C::computeCreateAddress(c) => {
+                let nonce = u64::try_from(c.nonce).map_err(|_| {
+                    format!("computeCreateAddress: nonce {} is above 2^64-1", c.nonce)
+                })?;
+                ok(c.deployer.create(nonce))
+            }
+            C::computeCreate2Address_0(c) => ok(c.deployer.create2(c.salt, c.initCodeHash)),
+            C::computeCreate2Address_1(c) => {
+                ok(crate::vm::CREATE2_DEPLOYER.create2(c.salt, c.initCodeHash))
+            }
             C::label(c) => {
                 self.cheats.labels.insert(c.account, c.newLabel);
                 unit()
@@ -236,6 +393,13 @@ impl TestInspector {
             C::skip_0(c) => self.skip(c.skipTest, String::new()),
             C::skip_1(c) => self.skip(c.skipTest, c.reason),
 
+            C::_expectCheatcodeRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
+            C::_expectCheatcodeRevert_1(c) => {
+                self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)
+            }
+            C::_expectCheatcodeRevert_2(c) => {
+                self.expect_revert(depth, Some(c.revertData), false, None, 1)
+            }
             C::expectRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
             C::expectRevert_1(c) => {
                 self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)
@@ -431,6 +595,11 @@ impl TestInspector {
                 ok(artifact.deployed_bytecode.clone())
             }
 
+            C::setEnv(c) => {
+                set_env(c.name, c.value)?;
+                unit()
+            }
+            C::envExists(c) => ok(env(&c.name).is_ok()),
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
             C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
             C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
@@ -720,8 +889,37 @@ fn signer(key: U256) -> Result<PrivateKeySigner, String> {
     PrivateKeySigner::from_bytes(&B256::from(key)).map_err(|e| format!("invalid private key: {e}"))
 }
 
+/// Variables set by `vm.setEnv`: process-wide, as in forge (later tests see
+/// them), but kept beside the environment rather than written into it, since
+/// changing the real environment while other threads read it is unsound.
+static SET_ENV: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn set_env(name: String, value: String) -> Result<(), String> {
+    if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
+        return Err(format!(
+            "setEnv: environment variable `{name}` is not a valid name or value"
+        ));
+    }
+    SET_ENV
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(name, value);
+    Ok(())
+}
+
+/// A variable set by `vm.setEnv`, else from the environment.
+fn env_var(name: &str) -> Option<String> {
+    let set = SET_ENV
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(name)
+        .cloned();
+    set.or_else(|| std::env::var(name).ok())
+}
+
 fn env(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("environment variable `{name}` not found"))
+    env_var(name).ok_or_else(|| format!("environment variable `{name}` not found"))
 }
 
 fn env_or<T>(
@@ -729,9 +927,9 @@ fn env_or<T>(
     default: T,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, String> {
-    match std::env::var(name) {
-        Ok(value) => parse(&value),
-        Err(_) => Ok(default),
+    match env_var(name) {
+        Some(value) => parse(&value),
+        None => Ok(default),
     }
 }
 
@@ -938,5 +1136,49 @@ fn format_percent(value: U256) -> String {
     } else {
         let frac = format!("{:016}", frac.to::<u64>());
         format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::{cell::Cell, sync::Arc};
+
+    use alloy::{
+        primitives::{Bytes, U256},
+        sol_types::SolCall,
+    };
+
+    use crate::{
+        ArtifactSet,
+        backend::Backend,
+        executor::{CallOptions, Executor, panic_message},
+        vm::{CHEATCODE_ADDRESS, DEFAULT_SENDER, Vm},
+    };
+
+    thread_local! {
+        /// Makes every cheatcode panic, to check how panics are reported.
+        pub(crate) static PANIC_IN_CHEATCODES: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn a_panic_in_a_cheatcode_names_the_cheatcode() {
+        let mut exec = Executor::new(Backend::empty(), Arc::new(ArtifactSet::default()));
+        let data = Bytes::from(Vm::getBlockNumberCall {}.abi_encode());
+        PANIC_IN_CHEATCODES.set(true);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            exec.call(
+                DEFAULT_SENDER,
+                CHEATCODE_ADDRESS,
+                data,
+                U256::ZERO,
+                CallOptions::default(),
+            )
+        }))
+        .expect_err("the cheatcode panics");
+        PANIC_IN_CHEATCODES.set(false);
+        assert_eq!(
+            panic_message(panic.as_ref()),
+            "injected cheatcode panic (in cheatcode vm.getBlockNumber())"
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! Executes transactions of a test against an in-memory state.
 
-use std::{cell::RefCell, sync::Arc};
+use std::{
+    cell::RefCell,
+    panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
+    sync::Arc,
+};
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use revm::{
@@ -255,12 +259,28 @@ impl Executor {
         inspector.gas_recording = options.gas_recording;
         inspector.allow_internal_expect_revert = self.allow_internal_expect_revert;
         evm.inspector = inspector;
-        let (result, state) = if options.commit {
-            (evm.inspect_tx_commit(tx), None)
-        } else {
-            match evm.inspect_tx(tx) {
-                Ok(r) => (Ok(r.result), Some(r.state)),
-                Err(e) => (Err(e), None),
+        // A panic in revm or a cheatcode is re-raised naming what was running
+        // (the runner fails that test alone with this message); the EVM,
+        // whose state is unknown, is dropped rather than reused.
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            if options.commit {
+                (evm.inspect_tx_commit(tx), None)
+            } else {
+                match evm.inspect_tx(tx) {
+                    Ok(r) => (Ok(r.result), Some(r.state)),
+                    Err(e) => (Err(e), None),
+                }
+            }
+        }));
+        let (result, state) = match run {
+            Ok(run) => run,
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                let message = match evm.inspector.panic_site() {
+                    Some(site) => format!("{message} ({site})"),
+                    None => message,
+                };
+                resume_unwind(Box::new(message))
             }
         };
         let mut inspector = std::mem::replace(
@@ -361,4 +381,13 @@ impl Executor {
     pub fn code_hash(&self, address: Address) -> Option<B256> {
         self.code_at(address).map(keccak256)
     }
+}
+
+/// The message a panic was raised with.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -1,7 +1,10 @@
 //! The inspector every test transaction runs under: cheatcodes, console.log,
 //! expectations, permissioning, call traces and gas recording.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use alloy::{
     primitives::{Address, B256, Bytes, Log, U256},
@@ -192,6 +195,40 @@ pub struct CheatState {
     pub skipped: Option<String>,
     /// `vm.assume(false)` was called.
     pub assume_rejected: bool,
+    /// Gas snapshots taken (`vm.startSnapshotGas` & co): group → name → value.
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
+    /// Gas measurements under way and the state of their metering.
+    pub gas_metering: GasMetering,
+    /// Gas used by the last call made (for `vm.snapshotGasLastCall`).
+    pub last_call_gas: Option<u64>,
+}
+
+/// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
+/// does it: while a measurement is open, every instruction of the frame that
+/// started it adds the gas spent since the frame's previous instruction.
+#[derive(Clone, Debug, Default)]
+pub struct GasMetering {
+    /// Whether instructions are being metered.
+    pub recording: bool,
+    /// Total gas spent by the metered frame at its previous instruction.
+    pub last_gas_used: u64,
+    /// Open measurements.
+    pub records: Vec<GasRecord>,
+    /// The measurement `stopSnapshotGas()` without a name closes.
+    pub active: Option<(String, String)>,
+}
+
+/// One open `vm.startSnapshotGas` measurement.
+#[derive(Clone, Debug)]
+pub struct GasRecord {
+    /// Snapshot group (file).
+    pub group: String,
+    /// Snapshot name.
+    pub name: String,
+    /// Gas metered so far.
+    pub gas_used: u64,
+    /// Journal depth of the frame being metered.
+    pub depth: usize,
 }
 
 /// One frame of a call trace.
@@ -213,6 +250,9 @@ pub struct TraceNode {
     pub output: Bytes,
     /// Whether the frame succeeded.
     pub success: bool,
+    /// How the frame ended (`Stop`, `Return`, `Revert`, a halt), as revm
+    /// reports it; an `expectRevert` does not change it.
+    pub status: InstructionResult,
     /// Gas used by the frame.
     pub gas_used: u64,
     /// Child frames and events, in order.
@@ -277,11 +317,35 @@ pub struct TxRecord {
     pub failures: Vec<String>,
     /// Contract names and labels known at the end of the transaction.
     pub names: HashMap<Address, String>,
+    /// Gas snapshots taken so far in the test (setUp's included).
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
     trace_stack: Vec<usize>,
     origin_restore: Vec<(usize, Address)>,
     /// Depths of calls answered here without running the callee (refused
     /// by permissioning, mocked): they spend no gas worth reporting.
     answered_here: Vec<usize>,
+}
+
+/// A frame the EVM has entered and not yet left, kept so that a panic can
+/// name the call that caused it.
+#[derive(Clone, Debug)]
+enum Frame {
+    /// A call: callee and the first four bytes of its calldata.
+    Call {
+        target: Address,
+        selector: Option<[u8; 4]>,
+    },
+    /// A contract creation, by its init code.
+    Create { init_code: Bytes },
+}
+
+/// Where execution is: the open frames and the cheatcode being applied.
+/// Updated once per call (never per instruction) so a panic can be reported
+/// against its cause.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Whereabouts {
+    frames: Vec<Frame>,
+    cheatcode: Option<[u8; 4]>,
 }
 
 /// The per-transaction inspector.
@@ -303,6 +367,7 @@ pub struct TestInspector {
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
+    whereabouts: Whereabouts,
 }
 
 impl TestInspector {
@@ -316,6 +381,48 @@ impl TestInspector {
             gas_recording: false,
             allow_internal_expect_revert: false,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
+            whereabouts: Whereabouts::default(),
+        }
+    }
+
+    /// What was running when the EVM or a cheatcode panicked, in words: the
+    /// cheatcode being applied, else the innermost open call or creation.
+    pub fn panic_site(&self) -> Option<String> {
+        let name = |address: Address| {
+            self.cheats
+                .labels
+                .get(&address)
+                .or_else(|| self.cheats.names.get(&address))
+                .cloned()
+                .unwrap_or_else(|| address.to_checksum(None))
+        };
+        if let Some(selector) = self.whereabouts.cheatcode {
+            let signature = crate::vm::cheatcode_signature(selector)
+                .map(str::to_string)
+                .unwrap_or_else(|| alloy::primitives::hex::encode_prefixed(selector));
+            return Some(format!("in cheatcode vm.{signature}"));
+        }
+        match self.whereabouts.frames.last()? {
+            Frame::Call { target, selector } => {
+                let function = selector
+                    .and_then(|s| {
+                        self.artifacts
+                            .function_signatures()
+                            .get(&alloy::primitives::Selector::from(s))
+                            .map(|f| f.signature())
+                    })
+                    .or_else(|| selector.map(alloy::primitives::hex::encode_prefixed))
+                    .unwrap_or_else(|| "fallback()".into());
+                Some(format!("in call to {}::{function}", name(*target)))
+            }
+            Frame::Create { init_code } => {
+                let contract = self
+                    .artifacts
+                    .identify_creation(init_code)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| "<unknown>".into());
+                Some(format!("in new {contract}"))
+            }
         }
     }
 
@@ -324,6 +431,7 @@ impl TestInspector {
         let mut names = self.cheats.names.clone();
         names.extend(self.cheats.labels.iter().map(|(a, l)| (*a, l.clone())));
         self.record.names = names;
+        self.record.gas_snapshots = self.cheats.gas_snapshots.clone();
         if let Some(expected) = self.cheats.expected_revert.take() {
             if expected.reverted > 0 {
                 self.record.failures.push(format!(
@@ -407,15 +515,16 @@ impl TestInspector {
 
     fn pop_trace(
         &mut self,
-        output: &Bytes,
-        success: bool,
+        output: Bytes,
+        status: InstructionResult,
         gas_used: u64,
         address: Option<Address>,
     ) {
         if let Some(index) = self.record.trace_stack.pop() {
             let node = &mut self.record.trace[index];
-            node.output = output.clone();
-            node.success = success;
+            node.output = output;
+            node.success = status.is_ok();
+            node.status = status;
             node.gas_used = gas_used;
             if let Some(address) = address {
                 node.address = address;
@@ -595,6 +704,25 @@ fn record_storage_access(
     }
 }
 
+/// One metered instruction (see [`GasMetering`]); forge skips the first one,
+/// which includes the cost of the `startSnapshotGas` call.
+#[inline(never)]
+fn meter_gas(metering: &mut GasMetering, interp: &Interpreter, depth: usize) {
+    let spent = interp.gas.total_gas_spent();
+    let mut metered = false;
+    for record in metering.records.iter_mut().filter(|r| r.depth == depth) {
+        if metering.last_gas_used != 0 {
+            record.gas_used = record
+                .gas_used
+                .saturating_add(spent.saturating_sub(metering.last_gas_used));
+        }
+        metered = true;
+    }
+    if metered {
+        metering.last_gas_used = spent;
+    }
+}
+
 fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutcome {
     let (status, output) = match result {
         Ok(output) => (InstructionResult::Return, output),
@@ -610,9 +738,16 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     // Called before every instruction: inlined into revm's loop so that, with
     // no `vm.record()` active, it costs one branch instead of a call.
     #[inline]
-    fn step(&mut self, interp: &mut Interpreter, _context: &mut CheatContext<DB>) {
+    fn step(&mut self, interp: &mut Interpreter, context: &mut CheatContext<DB>) {
         if let Some(accesses) = self.cheats.accesses.as_mut() {
             record_storage_access(accesses, interp);
+        }
+        if self.cheats.gas_metering.recording {
+            meter_gas(
+                &mut self.cheats.gas_metering,
+                interp,
+                context.journaled_state.depth,
+            );
         }
     }
 
@@ -669,6 +804,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         let target = inputs.target_address;
         let input = inputs.input.bytes(context);
         let value = inputs.value.get();
+        self.whereabouts.frames.push(Frame::Call {
+            target,
+            selector: input.get(..4).and_then(|s| s.try_into().ok()),
+        });
 
         if self.tracing {
             let kind = match inputs.scheme {
@@ -685,14 +824,35 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 input: input.clone(),
                 output: Bytes::new(),
                 success: false,
+                status: InstructionResult::Stop,
                 gas_used: 0,
                 items: vec![],
             });
         }
 
         if target == CHEATCODE_ADDRESS {
+            // A cheatcode that reverts is "the next call" for an
+            // `expectRevert` waiting at its depth, as in forge; one that
+            // succeeds leaves the expectation for the next call.
+            let waiting = self
+                .cheats
+                .expected_revert
+                .as_ref()
+                .is_some_and(|e| !e.armed && e.depth == depth);
+            self.whereabouts.cheatcode = input.get(..4).and_then(|s| s.try_into().ok());
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
-            return Some(cheat_outcome(inputs, result));
+            self.whereabouts.cheatcode = None;
+            let mut outcome = cheat_outcome(inputs, result);
+            // `vm.skip` and `vm.assume` revert to stop the test, not as a failure.
+            let stopping = self.cheats.skipped.is_some() || self.cheats.assume_rejected;
+            if waiting && !stopping && !outcome.result.result.is_ok() {
+                if let Some(expected) = self.cheats.expected_revert.as_mut() {
+                    expected.armed = true;
+                    expected.actual_reverter = Some(CHEATCODE_ADDRESS);
+                }
+                self.check_expected_revert(depth, &mut outcome.result, false);
+            }
+            return Some(outcome);
         }
         if target == CONSOLE_ADDRESS {
             if let Some(line) = decode_console_log(&input) {
@@ -778,6 +938,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         inputs: &CallInputs,
         outcome: &mut CallOutcome,
     ) {
+        self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
         let target = inputs.target_address;
         let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
@@ -789,6 +950,11 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
 
+        // The trace shows how the call really ended, even when an
+        // `expectRevert` turns its revert into success for the caller.
+        let real_ending = self
+            .tracing
+            .then(|| (outcome.result.result, outcome.result.output.clone()));
         if !is_special {
             if !outcome.result.result.is_ok() {
                 if let Some(expected) = self.cheats.expected_revert.as_mut() {
@@ -797,6 +963,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     }
                 }
             }
+            self.cheats.last_call_gas = Some(outcome.result.gas.total_gas_spent());
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
             let answered_here = self.record.answered_here.last() == Some(&depth);
@@ -855,14 +1022,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 }
             }
         }
-        if self.tracing {
+        if let Some((status, output)) = real_ending {
             let gas = outcome.result.gas.total_gas_spent();
-            self.pop_trace(
-                &outcome.result.output,
-                outcome.result.result.is_ok(),
-                gas,
-                None,
-            );
+            self.pop_trace(output, status, gas, None);
         }
     }
 
@@ -871,6 +1033,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
     ) -> Option<CreateOutcome> {
+        self.whereabouts.frames.push(Frame::Create {
+            init_code: inputs.init_code().clone(),
+        });
         let depth = context.journaled_state.depth;
         let mut pranked = false;
         if let Some(prank) = self.cheats.prank.clone() {
@@ -896,6 +1061,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 input: inputs.init_code().clone(),
                 output: Bytes::new(),
                 success: false,
+                status: InstructionResult::Stop,
                 gas_used: 0,
                 items: vec![],
             });
@@ -934,6 +1100,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         inputs: &CreateInputs,
         outcome: &mut CreateOutcome,
     ) {
+        self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
         if let Some(&(d, origin)) = self.record.origin_restore.last() {
             if d == depth {
@@ -970,19 +1137,21 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 }
             }
         }
+        let real_ending = self.tracing.then(|| {
+            (
+                outcome.result.result,
+                outcome.result.output.clone(),
+                outcome.address,
+            )
+        });
         if let Some(address) = self.check_expected_revert(depth, &mut outcome.result, true) {
             if address.is_some() {
                 outcome.address = address;
             }
         }
-        if self.tracing {
+        if let Some((status, output, address)) = real_ending {
             let gas = outcome.result.gas.total_gas_spent();
-            let output = if outcome.result.result.is_ok() {
-                Bytes::new()
-            } else {
-                outcome.result.output.clone()
-            };
-            self.pop_trace(&output, outcome.result.result.is_ok(), gas, outcome.address);
+            self.pop_trace(output, status, gas, address);
         }
     }
 }
@@ -1068,5 +1237,44 @@ impl TestInspector {
             .map_err(|e| e.to_string())?;
         account.data.set_nonce(nonce);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_site_names_the_innermost_call_by_label() {
+        let mut inspector = TestInspector::new(CheatState::default(), Arc::default());
+        assert_eq!(inspector.panic_site(), None);
+        let bank = Address::with_last_byte(0xb);
+        inspector.cheats.names.insert(bank, "Bank".into());
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: TEST_CONTRACT_ADDRESS,
+            selector: Some([1, 2, 3, 4]),
+        });
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: bank,
+            selector: Some([0xd0, 0xe3, 0x0d, 0xb0]),
+        });
+        assert_eq!(
+            inspector.panic_site().as_deref(),
+            Some("in call to Bank::0xd0e30db0")
+        );
+        inspector.cheats.labels.insert(bank, "vault".into());
+        inspector.whereabouts.frames.pop();
+        inspector.whereabouts.frames.push(Frame::Call {
+            target: bank,
+            selector: None,
+        });
+        assert_eq!(
+            inspector.panic_site().as_deref(),
+            Some("in call to vault::fallback()")
+        );
+        inspector.whereabouts.frames.push(Frame::Create {
+            init_code: Bytes::from_static(&[0x60, 0x00]),
+        });
+        assert_eq!(inspector.panic_site().as_deref(), Some("in new <unknown>"));
     }
 }

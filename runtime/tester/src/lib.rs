@@ -19,6 +19,7 @@ pub mod decode;
 pub mod error;
 pub mod executor;
 pub mod fuzz;
+pub mod gas_snapshot;
 pub mod inspector;
 pub mod network;
 pub mod report;

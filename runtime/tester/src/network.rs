@@ -701,11 +701,16 @@ impl SuiteOnNetwork<'_> {
     fn run(&mut self, chain: &mut Chain) -> Result<SuiteResult, TesterError> {
         let started = Instant::now();
         let contract = self.contract;
-        if !contract.unlinked_libraries.is_empty() {
+        if !contract.link_references.is_empty() {
+            let libraries: Vec<&str> = contract
+                .link_references
+                .keys()
+                .map(String::as_str)
+                .collect();
             let reason = format!(
-                "{} needs libraries linked ({}); forja does not link libraries yet",
+                "{} links libraries ({}), which forja test --network does not deploy yet",
                 contract.name,
-                contract.unlinked_libraries.join(", ")
+                libraries.join(", ")
             );
             return Ok(suite_failure(
                 contract,
@@ -855,6 +860,7 @@ impl SuiteOnNetwork<'_> {
                 logs: vec![],
                 trace: None,
                 duration: Duration::ZERO,
+                gas_snapshots: Default::default(),
             }));
         }
         if function.inputs.is_empty() {
@@ -878,6 +884,7 @@ impl SuiteOnNetwork<'_> {
                     logs: vec![],
                     trace: None,
                     duration: Duration::ZERO,
+                    gas_snapshots: Default::default(),
                 }));
             }
         };

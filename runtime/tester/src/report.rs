@@ -17,7 +17,7 @@ pub enum TestStatus {
 }
 
 /// Kind-specific figures of a test.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TestKind {
     /// A test without parameters.
@@ -62,6 +62,39 @@ impl TestKind {
     }
 }
 
+/// Foundry's figures after a test's name: `(gas: N)`, `(runs: N, μ: N, ~: N)`,
+/// `(runs: N, calls: N, reverts: N)`, as `forge test` and `.gas-snapshot`
+/// write them.
+impl std::fmt::Display for TestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TestKind::Unit { gas } => write!(f, "(gas: {gas})"),
+            TestKind::Fuzz {
+                runs,
+                mean_gas,
+                median_gas,
+            } => write!(f, "(runs: {runs}, μ: {mean_gas}, ~: {median_gas})"),
+            TestKind::Invariant {
+                runs,
+                calls,
+                reverts,
+            } => write!(f, "(runs: {runs}, calls: {calls}, reverts: {reverts})"),
+        }
+    }
+}
+
+impl TestKind {
+    /// The gas figure snapshots compare: a unit test's gas, a fuzz test's
+    /// median, 0 for an invariant test (as forge does).
+    pub fn compared_gas(&self) -> u64 {
+        match self {
+            TestKind::Unit { gas } => *gas,
+            TestKind::Fuzz { median_gas, .. } => *median_gas,
+            TestKind::Invariant { .. } => 0,
+        }
+    }
+}
+
 /// A failing fuzz input or call sequence.
 #[derive(Clone, Debug, Serialize)]
 pub struct Counterexample {
@@ -94,6 +127,9 @@ pub struct TestResult {
     /// Wall time.
     #[serde(serialize_with = "serialize_duration")]
     pub duration: Duration,
+    /// Gas snapshots the test took (`vm.snapshotValue` & co): group → name → value.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl TestResult {
@@ -109,6 +145,7 @@ impl TestResult {
             logs: vec![],
             trace: None,
             duration: Duration::ZERO,
+            gas_snapshots: BTreeMap::new(),
         }
     }
 }

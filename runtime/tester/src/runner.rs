@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use regex::Regex;
 
 use crate::{
-    artifacts::{ArtifactSet, ContractArtifact},
+    artifacts::{ArtifactSet, ContractArtifact, LIBRARY_DEPLOYER},
     backend::Backend,
     decode::{decode_revert, format_value},
     error::TesterError,
@@ -312,12 +312,7 @@ fn run_suite_guarded(
 
 /// The reason a test fails with when the EVM or a cheatcode panicked inside it.
 fn internal_error(panic: &(dyn std::any::Any + Send)) -> String {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("internal error: {message}")
+    format!("internal error: {}", crate::executor::panic_message(panic))
 }
 
 pub(crate) fn suite_failure(
@@ -339,6 +334,7 @@ pub(crate) fn suite_failure(
             logs: vec![],
             trace: None,
             duration,
+            gas_snapshots: Default::default(),
         }],
         duration,
     }
@@ -365,7 +361,7 @@ pub fn run_suite(
     let started = Instant::now();
     if !contract.unlinked_libraries.is_empty() {
         let reason = format!(
-            "{} needs libraries linked ({}); forja does not link libraries yet",
+            "{} links libraries the build does not hold: {}",
             contract.name,
             contract.unlinked_libraries.join(", ")
         );
@@ -376,6 +372,28 @@ pub fn run_suite(
     }
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    // External libraries first, from forge's library deployer (their
+    // addresses are linked into every contract's code).
+    for (nonce, code) in artifacts.libraries.iter().enumerate() {
+        let deployed = exec.deploy(
+            LIBRARY_DEPLOYER,
+            code.clone(),
+            U256::ZERO,
+            CallOptions::default(),
+        );
+        let failure = match deployed {
+            Ok(d) if d.success && d.created == Some(LIBRARY_DEPLOYER.create(nonce as u64)) => None,
+            Ok(d) => Some(failure_reason(&artifacts, &d)),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failure {
+            let reason = format!("deploying library {nonce} failed: {why}");
+            return (
+                suite_failure(contract, "setUp()", reason, started.elapsed()),
+                GasSamples::default(),
+            );
+        }
+    }
     // Foundry's test contract lives at a fixed address: the sender's CREATE at nonce 1.
     let nonce = (0..16u64)
         .find(|n| DEFAULT_SENDER.create(*n) == TEST_CONTRACT_ADDRESS)
@@ -421,16 +439,18 @@ pub fn run_suite(
         gas: GasSamples::default(),
         code_names: HashMap::new(),
     };
+    let mut setup_trace = None;
     if let Some(setup) = contract
         .abi
         .functions()
         .find(|f| f.name == "setUp" && f.inputs.is_empty())
     {
         let data = Bytes::from(setup.selector().to_vec());
+        // At -vvvv forge shows a failing test's setUp trace before its own.
         let options = CallOptions {
             commit: true,
             gas_recording: config.gas_report,
-            ..Default::default()
+            tracing: config.traces == TraceMode::All,
         };
         let result = runner
             .base
@@ -445,6 +465,18 @@ pub fn run_suite(
             }
         };
         runner.collect_gas(&result.record.gas);
+        if options.tracing {
+            setup_trace = Some(render_trace(&artifacts, &result));
+        }
+        // `vm.skip(true)` in setUp (or a cheatcode forja does not offer)
+        // skips the whole contract, as in forge.
+        if let Some(reason) = runner.base.cheats.skipped.take() {
+            let mut suite = suite_failure(contract, "setUp()", reason, started.elapsed());
+            let skipped = &mut suite.tests[0];
+            skipped.status = TestStatus::Skip;
+            skipped.reason = skipped.reason.take().filter(|r| !r.is_empty());
+            return (suite, runner.gas);
+        }
         if !result.success || result.failed_flag {
             let mut suite = suite_failure(
                 contract,
@@ -514,8 +546,13 @@ pub fn run_suite(
         })
         .collect();
     let mut tests = Vec::with_capacity(outcomes.len());
-    for (result, gas) in outcomes {
+    for (mut result, gas) in outcomes {
         runner.gas.merge(gas);
+        if let (TestStatus::Fail, Some(setup), Some(trace)) =
+            (&result.status, &setup_trace, &result.trace)
+        {
+            result.trace = Some(format!("{setup}\n{trace}"));
+        }
         tests.push(result);
     }
     let suite = SuiteResult {
@@ -730,6 +767,7 @@ impl SuiteRunner<'_> {
         };
         result.kind = TestKind::Unit { gas: call.gas };
         result.logs = call.record.console.clone();
+        result.gas_snapshots = call.record.gas_snapshots.clone();
         match self.verdict(&call, expect_fail) {
             Verdict::Pass => {}
             Verdict::Skip(reason) => {

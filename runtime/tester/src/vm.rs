@@ -9,6 +9,8 @@ pub const CHEATCODE_ADDRESS: Address = address!("0x7109709ECfa91a80626fF3989D68f
 pub const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e736F6c652e6c6f67");
 /// Default `msg.sender`/`tx.origin` for tests, as in Foundry.
 pub const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
+/// The deterministic CREATE2 deployer Foundry assumes (`computeCreate2Address` without a deployer).
+pub const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
 /// Address the test contract is deployed at, as in Foundry.
 pub const TEST_CONTRACT_ADDRESS: Address = address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
 
@@ -45,6 +47,21 @@ alloy::sol! {
         function addr(uint256 privateKey) external pure returns (address keyAddr);
         function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
         function label(address account, string calldata newLabel) external;
+        function computeCreateAddress(address deployer, uint256 nonce) external pure returns (address);
+        function computeCreate2Address(bytes32 salt, bytes32 initCodeHash, address deployer) external pure returns (address);
+        function computeCreate2Address(bytes32 salt, bytes32 initCodeHash) external pure returns (address);
+
+        // Gas snapshots, written to `snapshots/<group>.json` (group: the
+        // test contract's name unless given).
+        function startSnapshotGas(string calldata name) external;
+        function startSnapshotGas(string calldata group, string calldata name) external;
+        function stopSnapshotGas() external returns (uint256 gasUsed);
+        function stopSnapshotGas(string calldata name) external returns (uint256 gasUsed);
+        function stopSnapshotGas(string calldata group, string calldata name) external returns (uint256 gasUsed);
+        function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+        function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+        function snapshotValue(string calldata name, uint256 value) external;
+        function snapshotValue(string calldata group, string calldata name, uint256 value) external;
         function getLabel(address account) external view returns (string memory currentLabel);
         function assume(bool condition) external pure;
         function skip(bool skipTest) external;
@@ -57,6 +74,10 @@ alloy::sol! {
         function expectRevert(bytes4 revertData, address reverter) external;
         function expectRevert(bytes calldata revertData, address reverter) external;
         function expectPartialRevert(bytes4 revertData) external;
+        // Foundry's own suite expects cheatcode reverts with these.
+        function _expectCheatcodeRevert() external;
+        function _expectCheatcodeRevert(bytes4 revertData) external;
+        function _expectCheatcodeRevert(bytes calldata revertData) external;
         // The count forms: the next `count` calls must each revert so; with
         // 0, the next call must not.
         function expectRevert(uint64 count) external;
@@ -105,6 +126,8 @@ alloy::sol! {
         function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
         function getDeployedCode(string calldata artifactPath) external view returns (bytes memory runtimeBytecode);
 
+        function setEnv(string calldata name, string calldata value) external;
+        function envExists(string calldata name) external view returns (bool result);
         function envBool(string calldata name) external view returns (bool value);
         function envUint(string calldata name) external view returns (uint256 value);
         function envInt(string calldata name) external view returns (int256 value);
@@ -217,4 +240,11 @@ alloy::sol! {
         function removeFromAllowlist(address account) external;
         function accessLevel(address account) external view returns (uint8 level);
     }
+}
+
+/// The signature of the cheatcode with this selector (`prank(address)`), if
+/// forja knows it.
+pub fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
+    Vm::VmCalls::signature_by_selector(selector)
+        .or_else(|| ForjaVm::ForjaVmCalls::signature_by_selector(selector))
 }

@@ -462,3 +462,93 @@ fn calls_refused_by_permissioning_or_mocked_are_not_in_the_gas_report() {
         gas.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn traces_show_labels_real_reverts_and_setup_as_forge_does() {
+    set_fixture_env();
+    let filter = TestFilter::new(None, None, Some("^TracesTest$"), None, None, None).unwrap();
+    let report = run_tests(
+        artifacts(),
+        &TestConfig {
+            filter,
+            traces: TraceMode::All,
+            ..config()
+        },
+        &|_| {},
+    );
+    let mut traces = String::new();
+    for test in &report.suites[0].tests {
+        traces.push_str(&format!("{}:\n", test.signature));
+        traces.push_str(test.trace.as_deref().expect("-vvvv traces every test"));
+        traces.push('\n');
+    }
+    insta::assert_snapshot!("forge_style_traces", common::without_gas(&traces));
+}
+
+#[test]
+fn gas_snapshot_cheatcodes_record_values_by_group() {
+    set_fixture_env();
+    let filter = TestFilter::new(None, None, Some("^GasSnapshotsTest$"), None, None, None).unwrap();
+    let report = run_tests(artifacts(), &TestConfig { filter, ..config() }, &|_| {});
+    assert_eq!(report.failed(), 0, "{}", summary(&report));
+    let files = forja_tester::gas_snapshot::group_files(&report);
+    let groups: Vec<&str> = files.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(groups, ["GasSnapshotsTest", "Loops"]);
+    let own: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&files[0].1).unwrap();
+    assert_eq!(
+        own.keys().collect::<Vec<_>>(),
+        ["fromSetUp", "increment", "number"]
+    );
+    assert_eq!(own["fromSetUp"], "7");
+    assert!(own["increment"].parse::<u64>().unwrap() > 20_000, "{own:?}");
+    let loops: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&files[1].1).unwrap();
+    assert_eq!(loops["x"], "45");
+    assert!(loops["sum"].parse::<u64>().unwrap() > 0);
+    assert!(files[0].1.starts_with("{\n  \"fromSetUp\": \"7\",\n"));
+}
+
+#[test]
+fn fork_rpc_and_ffi_tests_are_skipped_with_the_reason() {
+    set_fixture_env();
+    let filter = TestFilter::new(
+        None,
+        None,
+        Some("^(OutOfScopeTest|ForkInSetUpTest)$"),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let report = run_tests(artifacts(), &TestConfig { filter, ..config() }, &|_| {});
+    let fork = common::find_test(&report, "testForkIsSkipped()");
+    assert_eq!(fork.status, TestStatus::Skip);
+    assert_eq!(
+        fork.reason.as_deref(),
+        Some(
+            "needs forking or an RPC endpoint (vm.createSelectFork(string)), which forja test does not offer"
+        )
+    );
+    let ffi = common::find_test(&report, "testFfiIsSkipped()");
+    assert_eq!(ffi.status, TestStatus::Skip);
+    assert!(
+        ffi.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("runs external commands (vm.ffi(string[]))")
+    );
+    let setup = common::find_test(&report, "setUp()");
+    assert_eq!(
+        setup.status,
+        TestStatus::Skip,
+        "a fork in setUp skips the contract"
+    );
+    assert!(
+        setup
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("needs forking")
+    );
+}

@@ -46,7 +46,11 @@ pub fn render_report(
             if let Some(trace) = &test.trace {
                 writeln!(out, "Traces:")?;
                 for line in trace.lines() {
-                    writeln!(out, "  {line}")?;
+                    if line.is_empty() {
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "  {line}")?;
+                    }
                 }
             }
             if (failed || verbosity >= 2) && (!test.logs.is_empty() || test.trace.is_some()) {
@@ -235,6 +239,7 @@ mod tests {
             logs: vec![],
             trace: None,
             duration: Duration::from_millis(1),
+            gas_snapshots: Default::default(),
         }
     }
 
