@@ -267,6 +267,23 @@ impl NetworkConfig {
         Self::from_toml(&text, path)
     }
 
+    /// The definition a project command runs on: `file` when given, else
+    /// the project's `network.toml`, with where it came from; `None` when
+    /// there is neither, so each command keeps its own default.
+    pub fn for_project(
+        file: Option<&Path>,
+        root: &Path,
+    ) -> Result<Option<(Self, String)>, ConfigError> {
+        if let Some(file) = file {
+            return Ok(Some((Self::load(file)?, file.display().to_string())));
+        }
+        let project_network = root.join("network.toml");
+        if !project_network.is_file() {
+            return Ok(None);
+        }
+        Ok(Some((Self::load(&project_network)?, "network.toml".into())))
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a network definition always serializes")
     }

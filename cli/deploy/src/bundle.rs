@@ -503,23 +503,7 @@ pub(crate) mod tests {
     }
 
     fn commit_all(repo: &git2::Repository) -> String {
-        let mut index = repo.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.write().unwrap();
-        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-        let sig = git2::Signature::now("t", "t@example.org").unwrap();
-        let parents: Vec<git2::Commit> = repo
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .into_iter()
-            .collect();
-        let parents: Vec<&git2::Commit> = parents.iter().collect();
-        repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &parents)
-            .unwrap()
-            .to_string()
+        crate::git::tests::commit_all(repo).to_string()
     }
 
     pub(crate) fn create_in(root: &Path, index: &ArtifactIndex) -> anyhow::Result<(Release, bool)> {

@@ -150,10 +150,11 @@ pub fn forja_tags(root: &Path) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn commit_all(repo: &git2::Repository) -> git2::Oid {
+    /// Commits every file of the work tree (the other modules' tests use it too).
+    pub(crate) fn commit_all(repo: &git2::Repository) -> git2::Oid {
         let mut index = repo.index().unwrap();
         index
             .add_all(["*"], git2::IndexAddOption::DEFAULT, None)

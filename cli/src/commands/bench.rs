@@ -238,15 +238,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The network `--embedded` runs: FILE, else ./network.toml, else forja
 /// node's dev network (4 QBFT validators, blocks on demand).
 fn network_definition(file: Option<&Path>, root: &Path) -> anyhow::Result<(NetworkConfig, String)> {
-    if let Some(file) = file {
-        return Ok((NetworkConfig::load(file)?, file.display().to_string()));
-    }
-    let project_network = root.join("network.toml");
-    if project_network.is_file() {
-        return Ok((
-            NetworkConfig::load(&project_network)?,
-            "network.toml".into(),
-        ));
+    if let Some(found) = NetworkConfig::for_project(file, root)? {
+        return Ok(found);
     }
     let config = NetworkConfig {
         chain_id: 1337,

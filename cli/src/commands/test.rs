@@ -305,15 +305,8 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
 /// The network `--network` runs on, and where its definition came from:
 /// the file given, else the project's `network.toml`, else the default.
 fn network_definition(file: Option<&Path>, root: &Path) -> anyhow::Result<(NetworkConfig, String)> {
-    if let Some(file) = file {
-        return Ok((NetworkConfig::load(file)?, file.display().to_string()));
-    }
-    let project_network = root.join("network.toml");
-    if project_network.is_file() {
-        return Ok((
-            NetworkConfig::load(&project_network)?,
-            "network.toml".into(),
-        ));
+    if let Some(found) = NetworkConfig::for_project(file, root)? {
+        return Ok(found);
     }
     Ok((default_network(), "the default test network".into()))
 }
