@@ -372,7 +372,8 @@ pub fn block_logs(
 
 fn fee_history(ctx: &RpcContext, params: Params<'_>) -> RpcResult<FeeHistory> {
     let mut seq = params.sequence();
-    let Hex(count) = seq.next::<Hex<U64>>()?;
+    // Geth takes the count as hex or decimal (`math.HexOrDecimal64`).
+    let count: U64 = seq.next()?;
     let Hex(newest) = seq.next::<Hex<BlockNumberOrTag>>()?;
     let percentiles: Option<Vec<f64>> = seq.optional_next()?;
     if let Some(p) = &percentiles
