@@ -10,13 +10,15 @@
 //! field and says what is wrong in Geth's words ("hex number with leading
 //! zero digits").
 
+use std::borrow::Cow;
+
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U64, U256},
     rpc::types::{Filter, TransactionRequest},
 };
 use serde::{Deserialize, Deserializer, de::DeserializeOwned, de::Error as _};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A parameter of type `T` whose hex strings were checked strictly before
 /// alloy read them.
@@ -33,15 +35,17 @@ impl<T> Hex<T> {
 pub trait HexParam: DeserializeOwned {
     /// What the parameter is, for error messages.
     const NAME: &'static str;
-    /// Why `value` is not this parameter's JSON form, naming the field.
-    fn check(value: &Value) -> Result<(), String>;
+    /// Why `json` is not this parameter's JSON form, naming the field.
+    fn check(json: &RawValue) -> Result<(), String>;
 }
 
 impl<'de, T: HexParam> Deserialize<'de> for Hex<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        T::check(&value).map_err(|why| D::Error::custom(format!("{}: {why}", T::NAME)))?;
-        serde_json::from_value(value)
+        // Kept as text and read twice (checked, then by alloy), which costs
+        // less than building a `serde_json::Value` for an `eth_call`.
+        let json = Box::<RawValue>::deserialize(deserializer)?;
+        T::check(&json).map_err(|why| D::Error::custom(format!("{}: {why}", T::NAME)))?;
+        serde_json::from_str(json.get())
             .map(Hex)
             .map_err(|e| D::Error::custom(format!("{}: {e}", T::NAME)))
     }
@@ -76,109 +80,174 @@ fn prefixed(s: &str) -> Result<&str, &'static str> {
 }
 
 fn hex_digits(digits: &str) -> Result<(), &'static str> {
-    if digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if alloy::primitives::hex::check_raw(digits) {
         Ok(())
     } else {
         Err("invalid hex string")
     }
 }
 
-fn string(value: &Value) -> Result<&str, String> {
-    value
-        .as_str()
-        .ok_or_else(|| format!("expected a hex string, got {value}"))
+fn is_null(json: &RawValue) -> bool {
+    json.get() == "null"
 }
 
-fn quantity(value: &Value) -> Result<(), String> {
-    check_quantity(string(value)?).map_err(|why| format!("{why}: {value}"))
+fn string(json: &RawValue) -> Result<Cow<'_, str>, String> {
+    let text = json.get();
+    // Hex strings have no escapes: borrow them without a parse.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text)
+        .map(Cow::Owned)
+        .map_err(|_| format!("expected a hex string, got {json}"))
 }
 
-fn data(value: &Value) -> Result<(), String> {
-    check_data(string(value)?).map_err(|why| format!("{why}: {value}"))
+fn quantity(json: &RawValue) -> Result<(), String> {
+    check_quantity(&string(json)?).map_err(|why| format!("{why}: {json}"))
+}
+
+fn data(json: &RawValue) -> Result<(), String> {
+    check_data(&string(json)?).map_err(|why| format!("{why}: {json}"))
+}
+
+fn array(json: &RawValue) -> Result<Vec<&RawValue>, String> {
+    serde_json::from_str(json.get()).map_err(|_| format!("expected an array, got {json}"))
 }
 
 const BLOCK_TAGS: [&str; 5] = ["latest", "earliest", "pending", "safe", "finalized"];
 
-fn block_number_or_tag(value: &Value) -> Result<(), String> {
-    match value.as_str() {
-        Some(tag) if BLOCK_TAGS.contains(&tag) => Ok(()),
-        Some(_) => quantity(value),
-        None => Err(format!("expected a block number (hex) or tag, got {value}")),
+fn block_number_or_tag(json: &RawValue) -> Result<(), String> {
+    let tag =
+        string(json).map_err(|_| format!("expected a block number (hex) or tag, got {json}"))?;
+    if BLOCK_TAGS.contains(&tag.as_ref()) {
+        Ok(())
+    } else {
+        quantity(json)
     }
 }
 
-/// Each present, non-null field of `object` passes `check`; the error names
-/// the field.
+/// An object's members in order, their values unparsed.
+struct Object<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Object<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    members.push((key, map.next_value()?));
+                }
+                Ok(Object(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A member name, borrowed unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+fn object<'a>(json: &'a RawValue, what: &str) -> Result<Object<'a>, String> {
+    serde_json::from_str(json.get()).map_err(|_| format!("expected {what} object, got {json}"))
+}
+
+/// Each member of `object` named in `names` is null or passes `check`; the
+/// error names the member.
 fn fields(
-    object: &serde_json::Map<String, Value>,
+    object: &Object<'_>,
     names: &[&str],
-    check: fn(&Value) -> Result<(), String>,
+    check: fn(&RawValue) -> Result<(), String>,
 ) -> Result<(), String> {
-    for name in names {
-        if let Some(value) = object.get(*name).filter(|v| !v.is_null()) {
-            check(value).map_err(|why| format!("`{name}`: {why}"))?;
+    for (name, json) in &object.0 {
+        if names.contains(&name.as_ref()) && !is_null(json) {
+            check(json).map_err(|why| format!("`{name}`: {why}"))?;
         }
     }
     Ok(())
 }
 
-fn object<'a>(value: &'a Value, what: &str) -> Result<&'a serde_json::Map<String, Value>, String> {
-    value
-        .as_object()
-        .ok_or_else(|| format!("expected {what} object, got {value}"))
-}
-
-/// A string or an array of strings, each DATA (a filter's `address`).
-fn data_or_list(value: &Value) -> Result<(), String> {
-    match value {
-        Value::Array(items) => items.iter().filter(|v| !v.is_null()).try_for_each(data),
-        other => data(other),
+/// A string or an array of strings, each DATA (a filter's `address`, one
+/// topic position).
+fn data_or_list(json: &RawValue) -> Result<(), String> {
+    if json.get().starts_with('[') {
+        array(json)?
+            .into_iter()
+            .filter(|json| !is_null(json))
+            .try_for_each(data)
+    } else {
+        data(json)
     }
 }
 
 impl HexParam for U64 {
     const NAME: &'static str = "quantity";
-    fn check(value: &Value) -> Result<(), String> {
-        quantity(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        quantity(json)
     }
 }
 
 impl HexParam for U256 {
     const NAME: &'static str = "quantity";
-    fn check(value: &Value) -> Result<(), String> {
-        quantity(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        quantity(json)
     }
 }
 
 impl HexParam for Bytes {
     const NAME: &'static str = "data";
-    fn check(value: &Value) -> Result<(), String> {
-        data(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        data(json)
     }
 }
 
 impl HexParam for B256 {
     const NAME: &'static str = "hash";
-    fn check(value: &Value) -> Result<(), String> {
-        data(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        data(json)
     }
 }
 
 impl HexParam for Address {
     const NAME: &'static str = "address";
-    fn check(value: &Value) -> Result<(), String> {
-        data(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        data(json)
     }
 }
 
 /// A list of `T`, each checked; the error names the position.
 impl<T: HexParam> HexParam for Vec<T> {
     const NAME: &'static str = T::NAME;
-    fn check(value: &Value) -> Result<(), String> {
-        let Value::Array(items) = value else {
-            return Err(format!("expected an array, got {value}"));
-        };
-        for (index, item) in items.iter().enumerate() {
+    fn check(json: &RawValue) -> Result<(), String> {
+        for (index, item) in array(json)?.into_iter().enumerate() {
             T::check(item).map_err(|why| format!("[{index}]: {why}"))?;
         }
         Ok(())
@@ -187,23 +256,24 @@ impl<T: HexParam> HexParam for Vec<T> {
 
 impl HexParam for BlockNumberOrTag {
     const NAME: &'static str = "block";
-    fn check(value: &Value) -> Result<(), String> {
-        block_number_or_tag(value)
+    fn check(json: &RawValue) -> Result<(), String> {
+        block_number_or_tag(json)
     }
 }
 
 /// A block number or tag, a 32-byte block hash, or an EIP-1898 object.
 impl HexParam for BlockId {
     const NAME: &'static str = "block";
-    fn check(value: &Value) -> Result<(), String> {
-        match value {
+    fn check(json: &RawValue) -> Result<(), String> {
+        if json.get().starts_with('{') {
+            let object = object(json, "a block")?;
+            fields(&object, &["blockNumber"], block_number_or_tag)?;
+            return fields(&object, &["blockHash"], data);
+        }
+        match string(json) {
             // Geth reads a 66-character string as a block hash.
-            Value::String(s) if s.len() == 66 => data(value),
-            Value::Object(object) => {
-                fields(object, &["blockNumber"], block_number_or_tag)?;
-                fields(object, &["blockHash"], data)
-            }
-            other => block_number_or_tag(other),
+            Ok(s) if s.len() == 66 => data(json),
+            _ => block_number_or_tag(json),
         }
     }
 }
@@ -225,27 +295,26 @@ const TRANSACTION_DATA: [&str; 4] = ["from", "to", "data", "input"];
 
 impl HexParam for TransactionRequest {
     const NAME: &'static str = "transaction";
-    fn check(value: &Value) -> Result<(), String> {
-        let object = object(value, "a transaction")?;
-        fields(object, &TRANSACTION_QUANTITIES, quantity)?;
-        fields(object, &TRANSACTION_DATA, data)
+    fn check(json: &RawValue) -> Result<(), String> {
+        let object = object(json, "a transaction")?;
+        fields(&object, &TRANSACTION_QUANTITIES, quantity)?;
+        fields(&object, &TRANSACTION_DATA, data)
     }
 }
 
 impl HexParam for Filter {
     const NAME: &'static str = "filter";
-    fn check(value: &Value) -> Result<(), String> {
-        let object = object(value, "a filter")?;
-        fields(object, &["fromBlock", "toBlock"], block_number_or_tag)?;
-        fields(object, &["blockHash"], data)?;
-        fields(object, &["address"], data_or_list)?;
+    fn check(json: &RawValue) -> Result<(), String> {
+        let object = object(json, "a filter")?;
+        fields(&object, &["fromBlock", "toBlock"], block_number_or_tag)?;
+        fields(&object, &["blockHash"], data)?;
+        fields(&object, &["address"], data_or_list)?;
         // Each topic position: null, one topic, or a list of alternatives.
-        fields(object, &["topics"], |topics| match topics {
-            Value::Array(positions) => positions
-                .iter()
-                .filter(|v| !v.is_null())
-                .try_for_each(data_or_list),
-            other => Err(format!("expected an array of topics, got {other}")),
+        fields(&object, &["topics"], |topics| {
+            array(topics)?
+                .into_iter()
+                .filter(|json| !is_null(json))
+                .try_for_each(data_or_list)
         })
     }
 }
