@@ -15,6 +15,7 @@ use crate::{
     backend::Consensus,
     context::{RpcContext, method, method_as_caller},
     error::{RpcResult, invalid_params, node_error, not_found},
+    hex::Hex,
 };
 
 /// Blocks `getSignerMetrics` covers when no range is given (Besu's default).
@@ -40,12 +41,12 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
         ],
     };
     method(module, names[0], |ctx, params| {
-        let tag: BlockNumberOrTag = params.one()?;
+        let Hex(tag) = params.one::<Hex<BlockNumberOrTag>>()?;
         let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
         ctx.node.validators_at(number).map_err(node_error)
     });
     method(module, names[1], |ctx, params| {
-        let hash: B256 = params.one()?;
+        let Hex(hash) = params.one::<Hex<B256>>()?;
         let block = ctx
             .node
             .block_by_hash(hash)
@@ -54,7 +55,7 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
     });
     method_as_caller(module, names[2], |ctx, params, caller| {
         let mut seq = params.sequence();
-        let validator: Address = seq.next()?;
+        let Hex(validator) = seq.next::<Hex<Address>>()?;
         let add: bool = seq.next()?;
         ctx.node
             .propose_validator_vote(account(caller), validator, add)
@@ -62,7 +63,7 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
         Ok(true)
     });
     method_as_caller(module, names[3], |ctx, params, caller| {
-        let validator: Address = params.one()?;
+        let Hex(validator) = params.one::<Hex<Address>>()?;
         ctx.node
             .discard_validator_vote(account(caller), validator)
             .map_err(node_error)?;
@@ -84,7 +85,7 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
         module,
         "perm_addAccountsToAllowlist",
         |ctx, params, caller| {
-            let accounts: Vec<Address> = params.one()?;
+            let Hex(accounts) = params.one::<Hex<Vec<Address>>>()?;
             ctx.node
                 .add_accounts_to_allowlist(account(caller), accounts)
                 .map_err(node_error)?;
@@ -95,7 +96,7 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
         module,
         "perm_removeAccountsFromAllowlist",
         |ctx, params, caller| {
-            let accounts: Vec<Address> = params.one()?;
+            let Hex(accounts) = params.one::<Hex<Vec<Address>>>()?;
             ctx.node
                 .remove_accounts_from_allowlist(account(caller), accounts)
                 .map_err(node_error)?;
@@ -159,8 +160,12 @@ fn account(caller: Option<&Caller>) -> Option<Address> {
 
 fn signer_metrics(ctx: &RpcContext, params: jsonrpsee::types::Params<'_>) -> RpcResult<Value> {
     let mut seq = params.sequence();
-    let from: Option<BlockNumberOrTag> = seq.optional_next()?;
-    let to: Option<BlockNumberOrTag> = seq.optional_next()?;
+    let from = seq
+        .optional_next::<Hex<BlockNumberOrTag>>()?
+        .map(Hex::into_inner);
+    let to = seq
+        .optional_next::<Hex<BlockNumberOrTag>>()?
+        .map(Hex::into_inner);
     let head = ctx.node.block_number();
     let to = match to {
         Some(tag) => ctx.resolve_tag(tag, head)?,

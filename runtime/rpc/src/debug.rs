@@ -16,6 +16,7 @@ use crate::{
     context::{RpcContext, executing},
     convert::call_request,
     error::{RpcResult, node_error, not_found, server_error},
+    hex::Hex,
 };
 
 fn tracer(ctx: &RpcContext) -> RpcResult<&dyn TraceApi> {
@@ -28,7 +29,7 @@ fn tracer(ctx: &RpcContext) -> RpcResult<&dyn TraceApi> {
 pub fn register(module: &mut RpcModule<RpcContext>) {
     executing(module, "debug_traceTransaction", |ctx, params| {
         let mut seq = params.sequence();
-        let hash: B256 = seq.next()?;
+        let Hex(hash) = seq.next::<Hex<B256>>()?;
         let options: GethDebugTracingOptions = seq.optional_next()?.unwrap_or_default();
         if ctx.node.transaction_by_hash(hash).is_none() {
             return Err(not_found(format!("transaction {hash} not found")));
@@ -39,8 +40,8 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     executing(module, "eth_createAccessList", |ctx, params| {
         let mut seq = params.sequence();
-        let request: TransactionRequest = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
+        let Hex(request) = seq.next::<Hex<TransactionRequest>>()?;
+        let block = seq.optional_next::<Hex<BlockId>>()?.map(Hex::into_inner);
         let number = ctx.resolve_block(block)?;
         let (access_list, gas_used) = tracer(ctx)?
             .create_access_list(call_request(&request), number, &ctx.config.call_limits)
@@ -53,8 +54,8 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     executing(module, "debug_traceCall", |ctx, params| {
         let mut seq = params.sequence();
-        let request: TransactionRequest = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
+        let Hex(request) = seq.next::<Hex<TransactionRequest>>()?;
+        let block = seq.optional_next::<Hex<BlockId>>()?.map(Hex::into_inner);
         let options: GethDebugTracingCallOptions = seq.optional_next()?.unwrap_or_default();
         let number = ctx.resolve_block(block)?;
         tracer(ctx)?

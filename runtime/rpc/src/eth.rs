@@ -23,6 +23,7 @@ use crate::{
         RpcResult, execution_reverted, invalid_params, node_error, not_found, server_error,
         tx_error,
     },
+    hex::Hex,
 };
 
 /// Most blocks one `eth_getLogs` may scan, as Besu and Geth limit it.
@@ -45,7 +46,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         Ok(ctx.config.client_version.clone())
     });
     method(module, "web3_sha3", |_, params| {
-        let data: Bytes = params.one()?;
+        let Hex(data) = params.one::<Hex<Bytes>>()?;
         Ok(keccak256(&data))
     });
     method(module, "eth_syncing", |_, _| Ok(SyncStatus::None));
@@ -94,9 +95,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     method(module, "eth_getStorageAt", |ctx, params| {
         let mut seq = params.sequence();
-        let address: Address = seq.next()?;
+        let Hex(address) = seq.next::<Hex<Address>>()?;
+        // A storage key is 32 bytes of DATA that clients pad with zeros.
         let slot: U256 = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
+        let block = seq.optional_next::<Hex<BlockId>>()?.map(Hex::into_inner);
         let value = ctx
             .node
             .storage(address, slot, ctx.resolve_block(block)?)
@@ -106,7 +108,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
 
     method(module, "eth_getBlockByNumber", |ctx, params| {
         let mut seq = params.sequence();
-        let tag: BlockNumberOrTag = seq.next()?;
+        let Hex(tag) = seq.next::<Hex<BlockNumberOrTag>>()?;
         let full: bool = seq.optional_next()?.unwrap_or(false);
         let head = ctx.node.block_number();
         let number = match tag {
@@ -120,7 +122,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     method(module, "eth_getBlockByHash", |ctx, params| {
         let mut seq = params.sequence();
-        let hash: B256 = seq.next()?;
+        let Hex(hash) = seq.next::<Hex<B256>>()?;
         let full: bool = seq.optional_next()?.unwrap_or(false);
         Ok(ctx.node.block_by_hash(hash).map(|b| rpc_block(&b, full)))
     });
@@ -128,7 +130,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         module,
         "eth_getBlockTransactionCountByNumber",
         |ctx, params| {
-            let tag: BlockNumberOrTag = params.one()?;
+            let Hex(tag) = params.one::<Hex<BlockNumberOrTag>>()?;
             let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
             Ok(ctx
                 .node
@@ -140,7 +142,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         module,
         "eth_getBlockTransactionCountByHash",
         |ctx, params| {
-            let hash: B256 = params.one()?;
+            let Hex(hash) = params.one::<Hex<B256>>()?;
             Ok(ctx
                 .node
                 .block_by_hash(hash)
@@ -148,7 +150,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         },
     );
     method(module, "eth_getTransactionByHash", |ctx, params| {
-        let hash: B256 = params.one()?;
+        let Hex(hash) = params.one::<Hex<B256>>()?;
         Ok(transaction_by_hash(ctx, hash))
     });
     method(
@@ -156,8 +158,8 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         "eth_getTransactionByBlockNumberAndIndex",
         |ctx, params| {
             let mut seq = params.sequence();
-            let tag: BlockNumberOrTag = seq.next()?;
-            let index: U64 = seq.next()?;
+            let Hex(tag) = seq.next::<Hex<BlockNumberOrTag>>()?;
+            let Hex(index) = seq.next::<Hex<U64>>()?;
             let number = ctx.resolve_tag(tag, ctx.node.block_number())?;
             Ok(ctx.node.block_by_number(number).and_then(|block| {
                 let i = index.to::<u64>();
@@ -169,7 +171,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         },
     );
     method(module, "eth_getTransactionReceipt", |ctx, params| {
-        let hash: B256 = params.one()?;
+        let Hex(hash) = params.one::<Hex<B256>>()?;
         Ok(ctx.node.receipt(hash).map(|r| {
             let timestamp = ctx
                 .node
@@ -179,7 +181,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         }))
     });
     method(module, "eth_getBlockReceipts", |ctx, params| {
-        let block: BlockId = params.one()?;
+        let Hex(block) = params.one::<Hex<BlockId>>()?;
         let number = match block {
             BlockId::Number(BlockNumberOrTag::Number(n)) if n > ctx.node.block_number() => {
                 return Ok(None);
@@ -198,12 +200,12 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
         ))
     });
     method(module, "eth_getLogs", |ctx, params| {
-        let filter: Filter = params.one()?;
+        let Hex(filter) = params.one::<Hex<Filter>>()?;
         logs(ctx, &filter)
     });
 
     method(module, "eth_sendRawTransaction", |ctx, params| {
-        let raw: Bytes = params.one()?;
+        let Hex(raw) = params.one::<Hex<Bytes>>()?;
         ctx.node.submit_transaction(raw).map_err(|e| tx_error(&e))
     });
     executing(module, "eth_sendTransaction", send_transaction);
@@ -244,15 +246,15 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
     });
     method(module, "eth_sign", |ctx, params| {
         let mut seq = params.sequence();
-        let address: Address = seq.next()?;
-        let message: Bytes = seq.next()?;
+        let Hex(address) = seq.next::<Hex<Address>>()?;
+        let Hex(message) = seq.next::<Hex<Bytes>>()?;
         sign_message(ctx, address, &message)
     });
     // personal_sign takes the message first.
     method(module, "personal_sign", |ctx, params| {
         let mut seq = params.sequence();
-        let message: Bytes = seq.next()?;
-        let address: Address = seq.next()?;
+        let Hex(message) = seq.next::<Hex<Bytes>>()?;
+        let Hex(address) = seq.next::<Hex<Address>>()?;
         sign_message(ctx, address, &message)
     });
 
@@ -268,15 +270,15 @@ pub fn register(module: &mut RpcModule<RpcContext>) {
 
 fn address_and_block(params: &Params<'_>) -> RpcResult<(Address, Option<BlockId>)> {
     let mut seq = params.sequence();
-    let address: Address = seq.next()?;
-    let block: Option<BlockId> = seq.optional_next()?;
+    let Hex(address) = seq.next::<Hex<Address>>()?;
+    let block = seq.optional_next::<Hex<BlockId>>()?.map(Hex::into_inner);
     Ok((address, block))
 }
 
 fn request_and_block(params: &Params<'_>) -> RpcResult<(TransactionRequest, Option<BlockId>)> {
     let mut seq = params.sequence();
-    let request: TransactionRequest = seq.next()?;
-    let block: Option<BlockId> = seq.optional_next()?;
+    let Hex(request) = seq.next::<Hex<TransactionRequest>>()?;
+    let block = seq.optional_next::<Hex<BlockId>>()?.map(Hex::into_inner);
     Ok((request, block))
 }
 
@@ -370,8 +372,9 @@ pub fn block_logs(
 
 fn fee_history(ctx: &RpcContext, params: Params<'_>) -> RpcResult<FeeHistory> {
     let mut seq = params.sequence();
+    // Geth takes the count as hex or decimal (`math.HexOrDecimal64`).
     let count: U64 = seq.next()?;
-    let newest: BlockNumberOrTag = seq.next()?;
+    let Hex(newest) = seq.next::<Hex<BlockNumberOrTag>>()?;
     let percentiles: Option<Vec<f64>> = seq.optional_next()?;
     if let Some(p) = &percentiles
         && (p.iter().any(|v| !(0.0..=100.0).contains(v)) || p.windows(2).any(|w| w[0] > w[1]))
@@ -438,7 +441,7 @@ fn fee_history(ctx: &RpcContext, params: Params<'_>) -> RpcResult<FeeHistory> {
 /// `eth_sendTransaction`: fills in nonce, gas and fees, signs with the dev
 /// account's key (or submits unsigned for an impersonated account).
 fn send_transaction(ctx: &RpcContext, params: Params<'_>) -> RpcResult<B256> {
-    let request: TransactionRequest = params.one()?;
+    let Hex(request) = params.one::<Hex<TransactionRequest>>()?;
     let from = request
         .from
         .ok_or_else(|| invalid_params("eth_sendTransaction needs a `from` address"))?;

@@ -19,6 +19,7 @@ use crate::{
     context::{RpcContext, method},
     error::{RpcResult, invalid_params, limit_exceeded, not_found},
     eth::{MAX_LOG_RANGE, block_logs, logs},
+    hex::Hex,
 };
 
 enum FilterKind {
@@ -92,7 +93,7 @@ fn filter_not_found(id: U256) -> jsonrpsee::types::ErrorObjectOwned {
 
 pub fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "eth_newFilter", |ctx, params| {
-        let filter: Filter = params.one()?;
+        let Hex(filter) = params.one::<Hex<Filter>>()?;
         let head = ctx.node.block_number();
         let next_block = match filter.block_option {
             FilterBlockOption::Range { from_block, .. } => match from_block {

@@ -21,6 +21,7 @@ pub mod error;
 mod eth;
 mod filters;
 pub mod groups;
+mod hex;
 mod http;
 mod limits;
 mod metrics;

@@ -20,6 +20,7 @@ use crate::{
     convert::{rpc_header, rpc_transaction},
     error::{METHOD_NOT_FOUND, invalid_params},
     eth::block_logs,
+    hex::Hex,
 };
 
 /// Subscription ids as Geth makes them: `0x` and 16 random bytes in hex.
@@ -64,8 +65,8 @@ async fn subscribe(
             forward(pending, blocks, |block| Some(vec![rpc_header(&block)])).await
         }
         "logs" => {
-            let filter: Filter = match seq.optional_next() {
-                Ok(filter) => filter.unwrap_or_default(),
+            let filter: Filter = match seq.optional_next::<Hex<Filter>>() {
+                Ok(filter) => filter.map(Hex::into_inner).unwrap_or_default(),
                 Err(err) => {
                     pending.reject(err).await;
                     return Ok(());

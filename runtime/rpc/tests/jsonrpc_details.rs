@@ -128,3 +128,155 @@ async fn every_invalid_envelope_over_http_gets_an_invalid_request_answer() {
     assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
     net.stop().await;
 }
+
+/// Each call with one bad QUANTITY or DATA, the field its error must name.
+const BAD_HEX: &[(&str, &str, &str)] = &[
+    ("eth_getBlockByNumber", r#"["", false]"#, "empty hex string"),
+    (
+        "eth_getBlockByNumber",
+        r#"["0x", false]"#,
+        r#"hex string \"0x\""#,
+    ),
+    (
+        "eth_getBlockByNumber",
+        r#"["0X1", false]"#,
+        "without 0x prefix",
+    ),
+    ("eth_getBlockByNumber", r#"["0x01", false]"#, "leading zero"),
+    (
+        "eth_getBlockByNumber",
+        r#"["0xg", false]"#,
+        "invalid hex string",
+    ),
+    (
+        "eth_getBlockByNumber",
+        r#"[1, false]"#,
+        "expected a block number",
+    ),
+    (
+        "eth_getBalance",
+        r#"["0x0000000000000000000000000000000000000001", "0x01"]"#,
+        "block",
+    ),
+    (
+        "eth_getBalance",
+        r#"["0000000000000000000000000000000000000001", "latest"]"#,
+        "address",
+    ),
+    (
+        "eth_getBalance",
+        r#"["0x0000000000000000000000000000000000000001", {"blockNumber": "0X0"}]"#,
+        "`blockNumber`",
+    ),
+    (
+        "eth_getTransactionByBlockNumberAndIndex",
+        r#"["0x0", "0x00"]"#,
+        "quantity",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "gas": "0x01"}, "latest"]"#,
+        "`gas`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "gasPrice": "0x"}]"#,
+        "`gasPrice`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "maxFeePerGas": ""}]"#,
+        "`maxFeePerGas`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "maxPriorityFeePerGas": "0X1"}]"#,
+        "`maxPriorityFeePerGas`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "value": "1"}]"#,
+        "`value`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "nonce": "0x00"}]"#,
+        "`nonce`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "chainId": "0x0539x"}]"#,
+        "`chainId`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "type": "0x02"}]"#,
+        "`type`",
+    ),
+    (
+        "eth_call",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "data": "0x0"}]"#,
+        "`data`",
+    ),
+    (
+        "eth_estimateGas",
+        r#"[{"to": "0x0000000000000000000000000000000000000001", "value": "0x01"}]"#,
+        "`value`",
+    ),
+    ("eth_getLogs", r#"[{"fromBlock": "0x01"}]"#, "`fromBlock`"),
+    ("eth_sendRawTransaction", r#"["f86c"]"#, "data"),
+    (
+        "eth_getBlockByHash",
+        r#"["0X0000000000000000000000000000000000000000000000000000000000000000", false]"#,
+        "hash",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_quantities_and_data_are_refused_naming_the_field() {
+    let net = TestNet::dev().await;
+    let addr = net.addr();
+    for (method, params, named) in BAD_HEX {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+        let answer = rpc(addr, &body).json();
+        assert_eq!(
+            answer["error"]["code"], -32602,
+            "{method} {params}: {answer}"
+        );
+        let said = answer["error"].to_string();
+        assert!(
+            said.contains(named),
+            "{method} {params}: {answer} does not say {named}"
+        );
+    }
+    let good: &[(&str, &str)] = &[
+        ("eth_getBlockByNumber", r#"["0x0", false]"#),
+        ("eth_getBlockByNumber", r#"["latest", false]"#),
+        ("eth_getBlockByNumber", r#"["earliest", false]"#),
+        ("eth_getBlockByNumber", r#"["pending", false]"#),
+        ("eth_getBlockByNumber", r#"["safe", false]"#),
+        ("eth_getBlockByNumber", r#"["finalized", false]"#),
+        (
+            "eth_getBalance",
+            r#"["0x0000000000000000000000000000000000000001", {"blockNumber": "0x0"}]"#,
+        ),
+        (
+            "eth_getBalance",
+            r#"["0x000000000000000000000000000000000000000A", "0x0"]"#,
+        ),
+        (
+            "eth_call",
+            r#"[{"to": "0x0000000000000000000000000000000000000001", "gas": "0x7530", "value": "0x0", "data": "0xAb", "type": "0x2", "maxFeePerGas": "0x0"}, "latest"]"#,
+        ),
+        (
+            "eth_getLogs",
+            r#"[{"fromBlock": "0x0", "toBlock": "latest", "topics": [null, ["0x0000000000000000000000000000000000000000000000000000000000000000"]]}]"#,
+        ),
+    ];
+    for (method, params) in good {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+        let answer = rpc(addr, &body).json();
+        assert!(answer.get("error").is_none(), "{method} {params}: {answer}");
+    }
+    net.stop().await;
+}
