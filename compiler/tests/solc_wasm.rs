@@ -116,6 +116,10 @@ fn a_corrupt_soljson_is_a_clear_error() {
 #[test]
 fn oldest_supported_solc_runs() {
     if let Err(reason) = npm_available() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and solc 0.8.6 cannot be installed: {reason}"
+        );
         eprintln!("skipped: solc 0.8.6 cannot be installed here ({reason})");
         return;
     }

@@ -47,6 +47,10 @@ macro_rules! require_node {
         match node_kind() {
             Ok(kind) => kind,
             Err(reason) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true and no node to deploy to: {reason}"
+                );
                 eprintln!("skipped: {reason}");
                 return;
             }

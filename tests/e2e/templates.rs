@@ -565,6 +565,11 @@ fn example_builds_and_tests(name: &str) {
         match npm {
             Ok(out) if out.status.success() => {}
             Ok(out) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true and `npm ci` failed for example {name}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 eprintln!(
                     "skipping example {name}: `npm ci` failed: {}",
                     String::from_utf8_lossy(&out.stderr)
@@ -572,6 +577,10 @@ fn example_builds_and_tests(name: &str) {
                 return;
             }
             Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true and npm is not available for example {name}: {e}"
+                );
                 eprintln!(
                     "skipping example {name}: npm is not available ({e}); run `npm ci` in {}",
                     project.display()

@@ -280,6 +280,10 @@ pub fn openzeppelin(test: &str) -> Option<PathBuf> {
         return Some(dir.canonicalize().unwrap());
     }
     let skip = |why: String| {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and OpenZeppelin is unavailable for {test}: {why}"
+        );
         announce(&format!(
             "SKIPPED {test}: OpenZeppelin unavailable ({why}); set {OPENZEPPELIN_ENV} to an \
              unpacked @openzeppelin/contracts@5 package"

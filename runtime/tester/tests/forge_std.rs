@@ -3,8 +3,8 @@
 //! forja: the library sources go to `src/`, its tests to `test/` with their
 //! `../Test.sol` import pointed at `../src/Test.sol`.
 //!
-//! Needs `npm` and the npm registry (CI has both); without them it prints
-//! SKIPPED and passes.
+//! Needs `npm` and the npm registry (CI has both); without them it fails
+//! under `CI=true` and elsewhere prints SKIPPED.
 
 mod common;
 
@@ -23,6 +23,10 @@ fn forge_std_own_suite_runs() {
         .current_dir(tmp.path())
         .status();
     if !packed.is_ok_and(|status| status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and `npm pack forge-std@1.1.2` failed"
+        );
         println!(
             "SKIPPED forge_std_own_suite_runs: `npm pack forge-std@1.1.2` failed (no npm or no registry)"
         );

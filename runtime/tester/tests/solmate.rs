@@ -2,8 +2,8 @@
 //! runs unmodified apart from `pragma solidity 0.8.15` pins, which are relaxed
 //! because the fixtures compile with solc 0.8.30.
 //!
-//! Needs `npm` and the npm registry (CI has both); without them it prints
-//! SKIPPED and passes. Figures: `cargo test -p forja-tester --test solmate -- --nocapture`.
+//! Needs `npm` and the npm registry (CI has both); without them it fails
+//! under `CI=true` and elsewhere prints SKIPPED. Figures: `cargo test -p forja-tester --test solmate -- --nocapture`.
 
 mod common;
 
@@ -22,6 +22,10 @@ fn fetch_solmate(dir: &Path) -> Option<std::path::PathBuf> {
         .current_dir(dir)
         .status();
     if !packed.is_ok_and(|status| status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and `npm pack solmate@6.8.0` failed"
+        );
         println!(
             "SKIPPED solmate_suite_runs: `npm pack solmate@6.8.0` failed (no npm or no registry)"
         );
