@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod network;
 pub mod node;
 pub mod permissions;
+mod permissions_file;
 pub mod pool;
 pub mod sim;
 pub mod spec;

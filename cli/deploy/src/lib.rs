@@ -11,6 +11,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod audit_check;
 pub mod bundle;
 pub mod config;
 pub mod evidence;

@@ -79,7 +79,7 @@ impl Promotion<'_> {
         }
         let passed = |gate: Gate, detail: String| events(Event::GatePassed { gate, detail });
 
-        let verification = audit::verify_all(root)?;
+        let verification = crate::audit_check::verify_all(root)?;
         if !verification.problems.is_empty() {
             return Err(GateRefused::new(
                 Gate::AuditLog,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use forja_compiler::Project;
-use forja_deploy::audit;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -23,7 +22,7 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify { root } = command;
     let project = Project::discover(&root)?;
-    let verification = audit::verify_all(&project.root)?;
+    let verification = forja_deploy::audit_check::verify_all(&project.root)?;
     for exception in &verification.exceptions {
         println!(
             "exception: entry {} ({}): emergency deploy to `{}` by {}, bypassing `forja promote`: {}",
