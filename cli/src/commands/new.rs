@@ -1,5 +1,6 @@
 //! `forja new`: scaffold a project from a template embedded in the binary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )
         })?;
     validate_name(&name)?;
-    let template = TEMPLATES.get_dir(&args.template).with_context(|| {
+    let template = template_dir(&args.template).with_context(|| {
         let names: Vec<String> = templates().into_iter().map(|(n, _)| n).collect();
         format!(
             "unknown template `{}`; available: {}",
@@ -112,10 +113,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Files every template gets (CI jobs and their script, `.gitignore`),
+/// stored once; a template's own file at the same path wins.
+const SHARED: &str = "_shared";
+
+/// A directory of `templates/` is a template when it has a `template.toml`.
+fn is_template(dir: &Dir<'static>) -> bool {
+    dir.get_file(dir.path().join("template.toml")).is_some()
+}
+
+fn template_dir(name: &str) -> Option<&'static Dir<'static>> {
+    TEMPLATES.get_dir(name).filter(|dir| is_template(dir))
+}
+
 /// `(name, description)` of each embedded template.
 fn templates() -> Vec<(String, String)> {
     let mut list: Vec<(String, String)> = TEMPLATES
         .dirs()
+        .filter(|dir| is_template(dir))
         .map(|dir| {
             let name = dir.path().to_string_lossy().into_owned();
             let description = dir
@@ -179,14 +194,31 @@ fn render(template: &Dir<'static>, name: &str) -> anyhow::Result<Rendered> {
         "chain_id": DEFAULT_CHAIN_ID,
         "author": author,
     });
-    let mut files = vec![];
-    let mut stack = vec![template];
+    let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let shared = TEMPLATES.get_dir(SHARED).into_iter();
+    for root in shared.chain([template]) {
+        add_files(root, &handlebars, &data, &mut files)?;
+    }
+    Ok(Rendered {
+        files: files.into_iter().collect(),
+    })
+}
+
+/// Renders the files under `root` into `files` by project path, replacing
+/// any already there.
+fn add_files(
+    root: &Dir<'static>,
+    handlebars: &handlebars::Handlebars<'_>,
+    data: &serde_json::Value,
+    files: &mut BTreeMap<PathBuf, String>,
+) -> anyhow::Result<()> {
+    let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
         stack.extend(dir.dirs());
         for file in dir.files() {
             let relative = file
                 .path()
-                .strip_prefix(template.path())
+                .strip_prefix(root.path())
                 .expect("inside the template");
             if relative == Path::new("template.toml") {
                 continue;
@@ -196,18 +228,17 @@ fn render(template: &Dir<'static>, name: &str) -> anyhow::Result<Rendered> {
                 .with_context(|| format!("template file {} is not text", relative.display()))?;
             let (path, content) = match relative.to_string_lossy().strip_suffix(".hbs") {
                 Some(stripped) => {
-                    let content = handlebars.render_template(text, &data).with_context(|| {
+                    let content = handlebars.render_template(text, data).with_context(|| {
                         format!("rendering template file {}", relative.display())
                     })?;
                     (PathBuf::from(stripped), content)
                 }
                 None => (relative.to_path_buf(), text.to_string()),
             };
-            files.push((dotted(&path), content));
+            files.insert(dotted(&path), content);
         }
     }
-    files.sort();
-    Ok(Rendered { files })
+    Ok(())
 }
 
 /// Template files are stored without their leading dot (`gitignore`,
@@ -263,7 +294,7 @@ mod tests {
     fn every_template_renders_and_has_the_project_files() {
         for (name, description) in templates() {
             assert!(!description.is_empty(), "{name} has a description");
-            let rendered = render(TEMPLATES.get_dir(&name).unwrap(), "demo").unwrap();
+            let rendered = render(template_dir(&name).unwrap(), "demo").unwrap();
             let paths: Vec<String> = rendered
                 .files
                 .iter()
