@@ -19,8 +19,33 @@ use std::time::Duration;
 
 use super::{assert_success, forja, forja_home, text};
 
-fn ethers_client_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/ethers")
+/// `tests/clients/<name>` with its npm packages installed (`npm ci`), or
+/// `None` (SKIPPED) when node or npm is missing; under `CI=true` a missing
+/// tool fails the test instead.
+fn npm_client(name: &str) -> Option<PathBuf> {
+    if let Err(reason) = require("node").and_then(|()| require("npm")) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and the {name} client test cannot run: {reason}"
+        );
+        eprintln!("SKIPPED {name} client test: {reason}");
+        return None;
+    }
+    let client = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/clients")
+        .join(name);
+    let install = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
+        .current_dir(&client)
+        .output()
+        .expect("npm runs");
+    assert!(
+        install.status.success(),
+        "npm ci in {} failed:\n{}",
+        client.display(),
+        text(&install)
+    );
+    Some(client)
 }
 
 /// `Err(reason)` when a program the client needs is not installed.
@@ -134,26 +159,9 @@ fn listening_port(line: &str) -> Option<u16> {
 
 #[test]
 fn ethers_deploys_transfers_and_reads_logs_of_a_forja_built_erc20() {
-    if let Err(reason) = require("node").and_then(|()| require("npm")) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true and the ethers client test cannot run: {reason}"
-        );
-        eprintln!("SKIPPED ethers client test: {reason}");
+    let Some(client) = npm_client("ethers") else {
         return;
-    }
-    let client = ethers_client_dir();
-    let install = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
-        .current_dir(&client)
-        .output()
-        .expect("npm runs");
-    assert!(
-        install.status.success(),
-        "npm ci in {} failed:\n{}",
-        client.display(),
-        text(&install)
-    );
+    };
 
     // Build a copy, so the test writes nothing into the source tree.
     let tmp = tempfile::tempdir().unwrap();
@@ -224,26 +232,9 @@ fn ethers_deploys_transfers_and_reads_logs_of_a_forja_built_erc20() {
 /// npm fails the test; elsewhere it says SKIPPED and why.
 #[test]
 fn viem_watch_blocks_receives_the_blocks_transfers_make() {
-    if let Err(reason) = require("node").and_then(|()| require("npm")) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the viem client test needs node and npm: {reason}"
-        );
-        eprintln!("SKIPPED viem client test: {reason}");
+    let Some(client) = npm_client("viem") else {
         return;
-    }
-    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/viem");
-    let install = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
-        .current_dir(&client)
-        .output()
-        .expect("npm runs");
-    assert!(
-        install.status.success(),
-        "npm ci in {} failed:\n{}",
-        client.display(),
-        text(&install)
-    );
+    };
     let tmp = tempfile::tempdir().unwrap();
     let node = ForjaNode::start(tmp.path(), &tmp.path().join("chain"));
     let script = Command::new("node")
