@@ -107,7 +107,8 @@ pub fn compile_call(
             abis.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
-    let function = find_function(abi, &call.function).with_context(|| what.clone())?;
+    let function = forja_deploy::manifest::find_function(abi, &call.function, &call.contract)
+        .with_context(|| what.clone())?;
     if function.inputs.len() != call.args.len() {
         bail!(
             "{what}: {} takes {} argument(s), bench.toml gives {}",
@@ -223,28 +224,6 @@ fn number_value(ty: &DynSolType, n: u64) -> anyhow::Result<DynSolValue> {
         DynSolType::Address => DynSolValue::Address(Address::from_word(B256::from(U256::from(n)))),
         other => bail!("a generated number cannot fill a {other} parameter"),
     })
-}
-
-/// Finds `function` (a name, or a signature when overloaded).
-pub fn find_function<'a>(abi: &'a JsonAbi, function: &str) -> anyhow::Result<&'a Function> {
-    let name = function.split('(').next().unwrap_or(function).trim();
-    let candidates = abi.function(name).map(Vec::as_slice).unwrap_or_default();
-    let wanted = function.replace(' ', "");
-    let matching: Vec<&Function> = candidates
-        .iter()
-        .filter(|f| !function.contains('(') || f.signature() == wanted)
-        .collect();
-    match matching.as_slice() {
-        [one] => Ok(one),
-        [] => bail!("the contract has no function `{function}`"),
-        many => bail!(
-            "`{function}` is overloaded; write the signature: {}",
-            many.iter()
-                .map(|f| f.signature())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 /// Substitutes `${Name.address}`, `${deployer}` and (when given) `${sender}`.
