@@ -304,13 +304,7 @@ pub fn create(input: &ReleaseInput<'_>) -> anyhow::Result<(Release, bool)> {
             .artifacts
             .find_file(spec.artifact_ref())
             .with_context(|| format!("deploy.toml: {}", spec.name))?;
-        if !artifact.is_deployable() {
-            bail!(
-                "deploy.toml: {} ({}) has no bytecode: is it abstract or an interface?",
-                spec.name,
-                artifact.id
-            );
-        }
+        spec.check_deployable(&artifact)?;
         let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         let relative = file
             .strip_prefix(input.artifacts.dir())
@@ -448,7 +442,6 @@ pub fn promotions(root: &Path, id: &str) -> anyhow::Result<Vec<PromotionRecord>>
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::evidence::TestReportFile;
 
     /// A committed project with one artifact, deploy.toml and a passing
     /// report at HEAD.
@@ -484,22 +477,7 @@ pub(crate) mod tests {
     }
 
     fn write_report(root: &Path, commit: &str) {
-        TestReportFile {
-            commit: Some(commit.into()),
-            dirty: Some(false),
-            timestamp: 1,
-            passed: 3,
-            failed: 0,
-            skipped: 0,
-            suites: 1,
-            duration_secs: 0.1,
-            failing_tests: vec![],
-            filters: vec![],
-            network: false,
-            forja_version: "0.1.0".into(),
-        }
-        .write(root)
-        .unwrap();
+        crate::evidence::tests::passing(commit).write(root).unwrap();
     }
 
     fn commit_all(repo: &git2::Repository) -> String {
@@ -593,7 +571,9 @@ pub(crate) mod tests {
         // A swapped test report is caught by the evidence gate.
         let report = bundle.join(REPORT_FILE);
         let text = std::fs::read_to_string(&report).unwrap();
-        std::fs::write(&report, text.replace("\"passed\": 3", "\"passed\": 30")).unwrap();
+        let swapped = text.replace("\"passed\": 4", "\"passed\": 40");
+        assert_ne!(swapped, text, "the test must change the report");
+        std::fs::write(&report, swapped).unwrap();
         let verified = verify(root, &release).unwrap();
         assert_eq!(check_evidence(&verified).unwrap_err().gate, Gate::Evidence);
     }

@@ -130,9 +130,10 @@ pub fn evidence(report_bytes: &[u8], commit: &str, place: &Path) -> Result<Evide
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A full passing run at `commit` (the other modules' tests use it too).
     pub(crate) fn passing(commit: &str) -> TestReportFile {
         TestReportFile {
             commit: Some(commit.into()),

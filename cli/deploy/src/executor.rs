@@ -383,13 +383,7 @@ impl Deployment<'_> {
                 .artifacts
                 .find(spec.artifact_ref())
                 .with_context(|| format!("deploy.toml: {}", spec.name))?;
-            if !artifact.is_deployable() {
-                bail!(
-                    "deploy.toml: {} ({}) has no bytecode: is it abstract or an interface?",
-                    spec.name,
-                    artifact.id
-                );
-            }
+            spec.check_deployable(&artifact)?;
             let Some(recorded) = record.contract(&spec.name) else {
                 addresses.remove(&spec.name);
                 planned.push(Planned {

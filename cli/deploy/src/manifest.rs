@@ -71,6 +71,19 @@ impl ContractSpec {
     pub fn artifact_ref(&self) -> &str {
         self.artifact.as_deref().unwrap_or(&self.name)
     }
+
+    /// Refuses an artifact with no creation code (an abstract contract or an
+    /// interface) as the code this entry deploys.
+    pub fn check_deployable(&self, artifact: &forja_compiler::Artifact) -> anyhow::Result<()> {
+        if !artifact.is_deployable() {
+            bail!(
+                "deploy.toml: {} ({}) has no bytecode: is it abstract or an interface?",
+                self.name,
+                artifact.id
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Manifest {
