@@ -26,6 +26,10 @@ pub struct RpcConfig {
     /// Time an HTTP request may take, reading its body included (Besu's
     /// HTTP timeout: 30 s); past it the client gets 408.
     pub request_timeout: std::time::Duration,
+    /// A connection with nothing read or written for this long is closed
+    /// (Geth's `IdleTimeout`, 120 s); WebSocket pings come four times as
+    /// often, so a live WebSocket client is never idle.
+    pub idle_timeout: std::time::Duration,
     pub max_subscriptions_per_connection: u32,
     /// Origins allowed by CORS; `["*"]` allows any, empty sends no CORS headers.
     pub cors_origins: Vec<String>,
@@ -65,6 +69,7 @@ impl Default for RpcConfig {
             max_connections: 256,
             max_connections_per_client: 64,
             request_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(120),
             max_subscriptions_per_connection: 1024,
             cors_origins: vec!["*".to_owned()],
             host_allowlist: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],

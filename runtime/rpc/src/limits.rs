@@ -1,7 +1,8 @@
 //! Connection limits that keep the server answering: a cap on the
 //! connections one client (IP address) holds, and a time limit on each HTTP
-//! request (reading its body included), so connections held open by one
-//! client (half-sent requests, idle WebSockets) cannot use up the server's
+//! request (reading its body included), and an idle timeout on every
+//! connection, so connections held open by one client (half-sent requests,
+//! idle keep-alive connections, idle WebSockets) cannot use up the server's
 //! connection slots and lock everyone else out.
 
 use std::{
@@ -11,7 +12,7 @@ use std::{
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
@@ -75,18 +76,62 @@ impl Drop for ClientSlot {
 /// A client's connection that holds its [`ClientSlot`] for as long as the
 /// connection lives, a WebSocket's too: hyper hands the socket to the
 /// WebSocket task when it upgrades, so the slot goes with it.
+///
+/// A connection on which nothing is read or written for the idle timeout
+/// is closed (Geth's `IdleTimeout`), whatever it is waiting for: a first
+/// request that never comes, the next request on a kept-alive connection.
+/// A WebSocket is never idle while its client answers the server's pings,
+/// which come more often than the timeout (see `ws_ping_config`).
 pub struct SlottedStream {
     stream: TcpStream,
     _slot: ClientSlot,
+    idle_timeout: Duration,
+    last_activity: Instant,
+    // Armed lazily: reads and writes only note the time, and the timer is
+    // moved on when it fires early, so a busy connection costs no timer
+    // updates.
+    idle_timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl SlottedStream {
-    pub fn new(stream: TcpStream, slot: ClientSlot) -> Self {
+    pub fn new(stream: TcpStream, slot: ClientSlot, idle_timeout: Duration) -> Self {
         Self {
             stream,
             _slot: slot,
+            idle_timeout,
+            last_activity: Instant::now(),
+            idle_timer: Box::pin(tokio::time::sleep(idle_timeout)),
         }
     }
+
+    /// `Ready` with an error once the connection has been idle too long;
+    /// otherwise `Pending`, with the timer armed to wake this task.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        loop {
+            if self.idle_timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let deadline = self.last_activity + self.idle_timeout;
+            if Instant::now() >= deadline {
+                return Poll::Ready(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connection idle for {} s", self.idle_timeout.as_secs_f64()),
+                ));
+            }
+            self.idle_timer
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
+        }
+    }
+}
+
+/// WebSocket pings often enough that a live client is never idle for the
+/// connection's idle timeout (at Geth's 120 s: every 30 s, and a client
+/// silent for 40 s is gone, jsonrpsee's own defaults).
+pub fn ws_ping_config(idle_timeout: Duration) -> jsonrpsee::server::PingConfig {
+    jsonrpsee::server::PingConfig::new()
+        .ping_interval(idle_timeout / 4)
+        .inactive_limit(idle_timeout / 3)
 }
 
 impl AsyncRead for SlottedStream {
@@ -95,7 +140,14 @@ impl AsyncRead for SlottedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let this = &mut *self;
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.last_activity = Instant::now();
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.poll_idle(cx).map(Err),
+        }
     }
 }
 
@@ -105,7 +157,11 @@ impl AsyncWrite for SlottedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if written.is_ready() {
+            self.last_activity = Instant::now();
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -121,7 +177,11 @@ impl AsyncWrite for SlottedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if written.is_ready() {
+            self.last_activity = Instant::now();
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

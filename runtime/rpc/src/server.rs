@@ -6,8 +6,8 @@ use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::{
     Methods, RpcModule,
     server::{
-        BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle,
-        middleware::http::HostFilterLayer, serve_with_graceful_shutdown, stop_channel,
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::http::HostFilterLayer,
+        serve_with_graceful_shutdown, stop_channel,
     },
 };
 use tokio::net::TcpListener;
@@ -23,7 +23,7 @@ use crate::{
     eth, filters,
     filters::FilterStore,
     http::OpsLayer,
-    limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT},
+    limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT, ws_ping_config},
     metrics::RpcMetrics,
     pubsub,
 };
@@ -71,8 +71,9 @@ impl RpcServer {
             .max_connections(config.max_connections)
             .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
             .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
-            // Finds WebSockets whose client has gone without closing them.
-            .enable_ws_ping(PingConfig::new())
+            // Finds WebSockets whose client has gone without closing them,
+            // and keeps live ones from reaching the idle timeout.
+            .enable_ws_ping(ws_ping_config(config.idle_timeout))
             .set_id_provider(pubsub::HexSubscriptionIds)
             .build();
         let listen = config.listen;
@@ -87,6 +88,7 @@ impl RpcServer {
         let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let per_client = PerClient::new(config.max_connections_per_client as usize);
+        let idle_timeout = config.idle_timeout;
         let services = Server::builder()
             .set_config(server_config)
             .set_http_middleware(
@@ -130,7 +132,7 @@ impl RpcServer {
                 let stopped = stop.clone().shutdown();
                 // As jsonrpsee's own loop does: small answers go out at once.
                 let _ = socket.set_nodelay(true);
-                let socket = SlottedStream::new(socket, slot);
+                let socket = SlottedStream::new(socket, slot, idle_timeout);
                 tokio::spawn(async move {
                     if let Err(error) = serve_with_graceful_shutdown(socket, service, stopped).await
                     {

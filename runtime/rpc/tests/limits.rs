@@ -170,3 +170,51 @@ async fn looping_calls_stop_at_the_time_limit_while_others_are_answered() {
     }
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_but_live_websockets_stay() {
+    let config = RpcConfig {
+        idle_timeout: Duration::from_millis(800),
+        ..Default::default()
+    };
+    let net = TestNet::start(dev_config(), 1, config).await;
+    let addr = net.addr();
+    // A connection that never sends a request.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // A kept-alive connection, idle after its first answer.
+    let mut kept_alive = TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        addr.port(),
+        body.len()
+    );
+    kept_alive.write_all(request.as_bytes()).await.unwrap();
+    let answer = first_bytes(&mut kept_alive, Duration::from_secs(5)).await;
+    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")));
+    // A WebSocket client that answers the server's pings (jsonrpsee's does).
+    let websocket = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(format!("ws://{addr}"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (name, stream) in [("silent", &mut silent), ("kept-alive", &mut kept_alive)] {
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("the server closed it by now");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "the {name} connection is still open: {read:?}"
+        );
+    }
+    let number: String = jsonrpsee::core::client::ClientT::request(
+        &websocket,
+        "eth_blockNumber",
+        jsonrpsee::rpc_params![],
+    )
+    .await
+    .expect("a live WebSocket outlives the idle timeout");
+    assert_eq!(number, "0x0");
+    net.stop().await;
+}
