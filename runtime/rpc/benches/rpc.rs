@@ -58,6 +58,9 @@ struct LoadFigures {
     committed_batched: Duration,
     call_p50: Duration,
     call_p99: Duration,
+    /// The same `eth_call`s over a WebSocket.
+    ws_call_p50: Duration,
+    ws_call_p99: Duration,
 }
 
 impl LoadFigures {
@@ -97,6 +100,11 @@ impl LoadFigures {
             "{name:>8}: eth_call (balanceOf) p50 {:.0} µs, p99 {:.0} µs",
             self.call_p50.as_secs_f64() * 1e6,
             self.call_p99.as_secs_f64() * 1e6,
+        );
+        println!(
+            "{name:>8}: eth_call (balanceOf) over a WebSocket p50 {:.0} µs, p99 {:.0} µs",
+            self.ws_call_p50.as_secs_f64() * 1e6,
+            self.ws_call_p99.as_secs_f64() * 1e6,
         );
     }
 }
@@ -320,6 +328,21 @@ async fn load(url: &str, transfers: usize, batches: bool) -> LoadFigures {
         latencies.push(started.elapsed());
     }
     latencies.sort();
+    let ws = ProviderBuilder::new()
+        .connect_ws(alloy::providers::WsConnect::new(
+            url.as_str().replacen("http", "ws", 1),
+        ))
+        .await
+        .expect("a WebSocket connection");
+    let mut ws_latencies = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        ws.call(request.clone())
+            .await
+            .expect("eth_call over a WebSocket");
+        ws_latencies.push(started.elapsed());
+    }
+    ws_latencies.sort();
     LoadFigures {
         transfers: per_sender / 2 * SENDERS,
         accepted,
@@ -333,6 +356,8 @@ async fn load(url: &str, transfers: usize, batches: bool) -> LoadFigures {
         committed_batched,
         call_p50: latencies[CALLS / 2],
         call_p99: latencies[CALLS * 99 / 100],
+        ws_call_p50: ws_latencies[CALLS / 2],
+        ws_call_p99: ws_latencies[CALLS * 99 / 100],
     }
 }
 

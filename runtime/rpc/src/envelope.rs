@@ -9,6 +9,11 @@
 //! The body is read here (bounded by the size limit) and handed on whole;
 //! only answers of exactly the lengths of jsonrpsee's `null` and parse
 //! error are looked at again, so a normal request costs one buffer copy.
+//! In a batch, an entry with such an id is replaced by `{"id":null}` before
+//! jsonrpsee reads it, which jsonrpsee answers -32600 with id null.
+//!
+//! `precheck` is the same judgement made before jsonrpsee sees a message;
+//! the WebSocket front (`ws_front.rs`) uses it for every message.
 
 use std::{
     future::Future,
@@ -24,7 +29,8 @@ use jsonrpsee::{
     },
     server::{HttpBody, HttpRequest, HttpResponse, http},
 };
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json, value::RawValue};
 use tower::{Layer, Service};
 
 use crate::error::INVALID_REQUEST;
@@ -57,15 +63,10 @@ pub struct Envelope<S> {
 const PARSE_ERROR_ANSWER_LEN: u64 = 75;
 
 fn invalid_request(status: u16, message: &str) -> HttpResponse {
-    let body = json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {"code": INVALID_REQUEST, "message": message},
-    });
     HttpResponse::builder()
         .status(status)
         .header("content-type", "application/json; charset=utf-8")
-        .body(HttpBody::from(body.to_string()))
+        .body(HttpBody::from(invalid_request_json(message)))
         .expect("static response is valid")
 }
 
@@ -82,14 +83,103 @@ fn misjudged(request: &[u8], answer: &[u8]) -> Option<&'static str> {
         return None;
     }
     match serde_json::from_slice::<Value>(request).ok()? {
-        Value::Object(object) if object.contains_key("id") && said_nothing => {
-            Some("invalid request: id must be a string, a whole number (64 bits at most) or null")
-        }
-        Value::Object(_) if parse_error => Some(
-            "invalid request: a request needs jsonrpc \"2.0\", a method and an id (string, number or null)",
-        ),
+        Value::Object(object) if object.contains_key("id") && said_nothing => Some(BAD_ID),
+        Value::Object(_) if parse_error => Some(NOT_A_REQUEST),
         _ => None,
     }
+}
+
+const BAD_ID: &str =
+    "invalid request: id must be a string, a whole number (64 bits at most) or null";
+const NOT_A_REQUEST: &str =
+    "invalid request: a request needs jsonrpc \"2.0\", a method and an id (string, number or null)";
+
+/// What to do with a JSON-RPC message before jsonrpsee reads it.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Precheck {
+    /// jsonrpsee answers it right.
+    Pass,
+    /// Answer -32600 with id null and this message; do not pass it on.
+    Answer(&'static str),
+    /// Pass on this batch instead, whose unreadable entries were replaced.
+    Rewritten(Vec<u8>),
+}
+
+/// The parts of a request object that decide whether jsonrpsee can read it.
+#[derive(Deserialize)]
+struct RequestEnvelope<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<&'a RawValue>,
+}
+
+/// An id jsonrpsee cannot read, in a request object it would take for a
+/// notification because of it.
+fn unreadable_id(object: &RequestEnvelope<'_>) -> bool {
+    match object.id.map(RawValue::get) {
+        None | Some("null") => false,
+        Some(id) => !id.starts_with('"') && id.parse::<u64>().is_err(),
+    }
+}
+
+/// Judges a message as jsonrpsee would misjudge it (module documentation).
+pub(crate) fn precheck(message: &[u8]) -> Precheck {
+    let Some(start) = message.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Precheck::Pass;
+    };
+    match message[start] {
+        b'{' => {
+            // Not JSON: jsonrpsee's parse error is the right answer.
+            let Ok(object) = serde_json::from_slice::<RequestEnvelope<'_>>(message) else {
+                return Precheck::Pass;
+            };
+            if object.method.is_none() {
+                Precheck::Answer(NOT_A_REQUEST)
+            } else if unreadable_id(&object) {
+                Precheck::Answer(BAD_ID)
+            } else {
+                Precheck::Pass
+            }
+        }
+        b'[' => {
+            let Ok(entries) = serde_json::from_slice::<Vec<&RawValue>>(message) else {
+                return Precheck::Pass;
+            };
+            let unreadable = |entry: &&RawValue| {
+                serde_json::from_str::<RequestEnvelope<'_>>(entry.get())
+                    .is_ok_and(|object| object.method.is_some() && unreadable_id(&object))
+            };
+            if !entries.iter().any(unreadable) {
+                return Precheck::Pass;
+            }
+            let mut batch = Vec::with_capacity(message.len());
+            batch.push(b'[');
+            for (i, entry) in entries.iter().enumerate() {
+                if i > 0 {
+                    batch.push(b',');
+                }
+                if unreadable(entry) {
+                    batch.extend_from_slice(br#"{"jsonrpc":"2.0","id":null}"#);
+                } else {
+                    batch.extend_from_slice(entry.get().as_bytes());
+                }
+            }
+            batch.push(b']');
+            Precheck::Rewritten(batch)
+        }
+        _ => Precheck::Pass,
+    }
+}
+
+/// The -32600 answer (id null) to a message `precheck` answers.
+pub(crate) fn invalid_request_json(message: &str) -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": INVALID_REQUEST, "message": message},
+    })
+    .to_string()
 }
 
 impl<S, B> Service<HttpRequest<B>> for Envelope<S>
@@ -135,6 +225,13 @@ where
                 // Not JSON at all: jsonrpsee's parse error, as before.
                 Err(HttpError::Malformed) => return Ok(http::response::malformed()),
                 Err(error) => return Err(error.into()),
+            };
+            let bytes = match bytes.first() {
+                Some(b'[') => match precheck(&bytes) {
+                    Precheck::Rewritten(batch) => batch,
+                    _ => bytes,
+                },
+                _ => bytes,
             };
             let response = inner
                 .call(HttpRequest::from_parts(

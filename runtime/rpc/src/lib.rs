@@ -30,6 +30,7 @@ mod runtime_node;
 mod runtime_trace;
 mod server;
 mod summary;
+mod ws_front;
 
 pub use auth::{AccessConfig, Authentication};
 pub use backend::{

@@ -77,19 +77,19 @@ impl Drop for ClientSlot {
 /// connection lives, a WebSocket's too: hyper hands the socket to the
 /// WebSocket task when it upgrades, so the slot goes with it.
 ///
-/// A connection on which nothing is read or written for the idle timeout
-/// is closed (Geth's `IdleTimeout`), whatever it is waiting for: a first
-/// request that never comes, the next request on a kept-alive connection.
-/// A WebSocket is never idle while its client answers the server's pings,
-/// which come more often than the timeout (see `ws_ping_config`).
+/// A connection from which nothing is read for the idle timeout is closed
+/// (Geth's `IdleTimeout`), whatever it is waiting for: a first request that
+/// never comes, the next request on a kept-alive connection. A WebSocket is
+/// never idle while its client answers the server's pings, which come more
+/// often than the timeout (`ws_front.rs`); only reads count, so pings to a
+/// client that is gone do not keep its connection open.
 pub struct SlottedStream {
     stream: TcpStream,
     _slot: ClientSlot,
     idle_timeout: Duration,
     last_activity: Instant,
-    // Armed lazily: reads and writes only note the time, and the timer is
-    // moved on when it fires early, so a busy connection costs no timer
-    // updates.
+    // Armed lazily: reads only note the time, and the timer is moved on
+    // when it fires early, so a busy connection costs no timer updates.
     idle_timer: Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -125,9 +125,9 @@ impl SlottedStream {
     }
 }
 
-/// WebSocket pings often enough that a live client is never idle for the
-/// connection's idle timeout (at Geth's 120 s: every 30 s, and a client
-/// silent for 40 s is gone, jsonrpsee's own defaults).
+/// jsonrpsee's pings on its (in-process) WebSocket connections; the
+/// client's own connection is pinged by `ws_front.rs`, every
+/// `idle_timeout / 4`.
 pub fn ws_ping_config(idle_timeout: Duration) -> jsonrpsee::server::PingConfig {
     jsonrpsee::server::PingConfig::new()
         .ping_interval(idle_timeout / 4)
@@ -157,11 +157,7 @@ impl AsyncWrite for SlottedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
-        if written.is_ready() {
-            self.last_activity = Instant::now();
-        }
-        written
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -177,11 +173,7 @@ impl AsyncWrite for SlottedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        if written.is_ready() {
-            self.last_activity = Instant::now();
-        }
-        written
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

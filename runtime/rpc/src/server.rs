@@ -1,6 +1,6 @@
 //! Starting and stopping the JSON-RPC server.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
 
 use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::{
@@ -26,6 +26,7 @@ use crate::{
     limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT, ws_ping_config},
     metrics::RpcMetrics,
     pubsub,
+    ws_front::{MakeService, WsFront},
 };
 
 /// Why the server could not start.
@@ -89,6 +90,7 @@ impl RpcServer {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let per_client = PerClient::new(config.max_connections_per_client as usize);
         let idle_timeout = config.idle_timeout;
+        let max_request_body_size = config.max_request_body_size;
         let services = Server::builder()
             .set_config(server_config)
             .set_http_middleware(
@@ -129,6 +131,25 @@ impl RpcServer {
                     continue;
                 };
                 let service = services.clone().build(methods.clone(), stop.clone());
+                let make_service: MakeService<_> = {
+                    let (services, methods, stop) =
+                        (services.clone(), methods.clone(), stop.clone());
+                    Arc::new(move || services.clone().build(methods.clone(), stop.clone()))
+                };
+                let on_stop = {
+                    let stop = stop.clone();
+                    Arc::new(move || {
+                        Box::pin(stop.clone().shutdown())
+                            as Pin<Box<dyn Future<Output = ()> + Send>>
+                    })
+                };
+                let service = WsFront::new(
+                    service,
+                    make_service,
+                    on_stop,
+                    max_request_body_size,
+                    idle_timeout / 4,
+                );
                 let stopped = stop.clone().shutdown();
                 // As jsonrpsee's own loop does: small answers go out at once.
                 let _ = socket.set_nodelay(true);

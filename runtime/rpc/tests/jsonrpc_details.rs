@@ -126,6 +126,109 @@ async fn every_invalid_envelope_over_http_gets_an_invalid_request_answer() {
     )
     .json();
     assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+    // A batch entry with an unreadable id is answered, not dropped.
+    let batch = rpc(
+        addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":-1,"method":"eth_blockNumber"}]"#,
+    )
+    .json();
+    assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+    assert_eq!(batch[1]["error"]["code"], -32600, "{batch}");
+    net.stop().await;
+}
+
+/// A raw WebSocket client: what the server sends for each message, as is.
+struct RawWebSocket {
+    sender: soketto::connection::Sender<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+    receiver: soketto::connection::Receiver<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+}
+
+impl RawWebSocket {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        use tokio_util::compat::TokioAsyncReadCompatExt;
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let host = addr.to_string();
+        let mut client = soketto::handshake::Client::new(stream.compat(), &host, "/");
+        let accepted = client.handshake().await.unwrap();
+        assert!(
+            matches!(
+                accepted,
+                soketto::handshake::ServerResponse::Accepted { .. }
+            ),
+            "the upgrade is accepted"
+        );
+        let (sender, receiver) = client.into_builder().finish();
+        Self { sender, receiver }
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.sender.send_text(text).await.unwrap();
+        self.sender.flush().await.unwrap();
+    }
+
+    /// The next message within two seconds, if any.
+    async fn next(&mut self) -> Option<Value> {
+        let mut message = Vec::new();
+        let received = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            self.receiver.receive_data(&mut message),
+        )
+        .await
+        .ok()?;
+        received.unwrap();
+        Some(serde_json::from_slice(&message).unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalid_envelope_over_a_websocket_gets_an_invalid_request_answer() {
+    let config = RpcConfig {
+        max_request_body_size: 1024,
+        ..Default::default()
+    };
+    let net = TestNet::start(dev_config(), 1, config).await;
+    let mut socket = RawWebSocket::connect(net.addr()).await;
+    for id in ["-1", "1.5", "18446744073709551616", "true", "[]", "{}"] {
+        socket
+            .send(&format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_blockNumber","params":[]}}"#
+            ))
+            .await;
+        let answer = socket.next().await.expect("an answer, not silence");
+        assert_eq!(answer["error"]["code"], -32600, "id {id}: {answer}");
+        assert_eq!(answer["id"], Value::Null, "id {id}: {answer}");
+    }
+    socket.send("{}").await;
+    let answer = socket.next().await.expect("an answer to {}");
+    assert_eq!(answer["error"]["code"], -32600, "{{}}: {answer}");
+    // Too big is not a permission refusal (-32007), and the connection
+    // goes on.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{{"data":"0x{}"}}]}}"#,
+        "00".repeat(1024)
+    );
+    socket.send(&big).await;
+    let answer = socket.next().await.expect("an answer to a message too big");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    // A notification (no id) gets no answer; valid requests are untouched.
+    socket
+        .send(r#"{"jsonrpc":"2.0","method":"eth_blockNumber","params":[]}"#)
+        .await;
+    socket
+        .send(r#"{"jsonrpc":"2.0","id":"a","method":"eth_blockNumber","params":[]}"#)
+        .await;
+    let answer = socket.next().await.unwrap();
+    assert_eq!(
+        answer["id"], "a",
+        "the notification was not answered: {answer}"
+    );
+    assert_eq!(answer["result"], "0x0");
+    socket
+        .send(r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":-1,"method":"eth_blockNumber"}]"#)
+        .await;
+    let batch = socket.next().await.unwrap();
+    assert_eq!(batch.as_array().map(Vec::len), Some(2), "{batch}");
+    assert_eq!(batch[1]["error"]["code"], -32600, "{batch}");
     net.stop().await;
 }
 
