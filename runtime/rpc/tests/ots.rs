@@ -527,3 +527,35 @@ async fn the_index_survives_a_restart() {
     assert_eq!(search_all(&net, target).await, before);
     net.stop().await;
 }
+
+/// Blocks the dev network's `evm_revert` winds back leave the index with
+/// everything they added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reverted_blocks_leave_the_index() {
+    let net = TestNet::dev().await;
+    let target = address!("000000000000000000000000000000000000d00d");
+    let kept = transfers(&net, 3, target, 1).await;
+    let snapshot = request(&net, "evm_snapshot", json!([])).await.unwrap();
+    let undone = transfers(&net, 3, target, 2).await;
+    let (found, _, _) = search_all(&net, target).await;
+    assert_eq!(found, [undone[1], undone[0], kept[0]]);
+    assert_eq!(
+        request(&net, "evm_revert", json!([snapshot])).await,
+        Ok(json!(true))
+    );
+    assert_eq!(search_all(&net, target).await.0, kept);
+    let sender = net.accounts[3].address();
+    assert_eq!(
+        request(
+            &net,
+            "ots_getTransactionBySenderAndNonce",
+            json!([sender, 1])
+        )
+        .await,
+        Ok(Value::Null)
+    );
+    // New blocks at the same heights are indexed in their place.
+    let again = transfers(&net, 3, target, 1).await;
+    assert_eq!(search_all(&net, target).await.0, [again[0], kept[0]]);
+    net.stop().await;
+}

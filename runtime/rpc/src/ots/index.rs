@@ -351,26 +351,22 @@ impl OtsIndex {
                 )
             }
         };
-        let mut entries: Box<dyn Iterator<Item = _>> = if from_the_end {
+        let entries: Box<dyn Iterator<Item = _>> = if from_the_end {
             Box::new(range.rev())
         } else {
             Box::new(range)
         };
-        let mut positions: Vec<TxPosition> = Vec::new();
-        let mut exhausted = true;
-        for entry in entries.by_ref() {
-            let (key, _) = entry.map_err(|e| self.store_error(e))?;
-            let position = key_position(key.value());
-            // Whole blocks: past the page size, only the last block's rest.
-            if positions.len() >= page_size
-                && positions
-                    .last()
-                    .is_none_or(|last| last.block != position.block)
-            {
-                exhausted = false;
-                break;
+        let mut failure = None;
+        let positions = entries.map_while(|entry| match entry {
+            Ok((key, _)) => Some(key_position(key.value())),
+            Err(error) => {
+                failure = Some(error);
+                None
             }
-            positions.push(position);
+        });
+        let (mut positions, exhausted) = take_page(positions, page_size);
+        if let Some(error) = failure {
+            return Err(self.store_error(error));
         }
         Ok(match direction {
             Direction::Before(block) => SearchPage {
@@ -441,6 +437,22 @@ impl OtsIndex {
     }
 }
 
+/// The first `page_size` positions, and the rest of the last one's block
+/// (Otterscan pages whole blocks); and whether `positions` ran out.
+fn take_page(
+    positions: impl Iterator<Item = TxPosition>,
+    page_size: usize,
+) -> (Vec<TxPosition>, bool) {
+    let mut page: Vec<TxPosition> = Vec::new();
+    for position in positions {
+        if page.len() >= page_size && page.last().is_none_or(|last| last.block != position.block) {
+            return (page, false);
+        }
+        page.push(position);
+    }
+    (page, true)
+}
+
 fn address_key(address: Address, position: TxPosition) -> [u8; 32] {
     let mut key = [0u8; 32];
     key[..20].copy_from_slice(address.as_slice());
@@ -467,4 +479,27 @@ fn sender_nonce_key(sender: Address, nonce: u64) -> [u8; 28] {
     key[..20].copy_from_slice(sender.as_slice());
     key[20..].copy_from_slice(&nonce.to_be_bytes());
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(block: u64, index: u32) -> TxPosition {
+        TxPosition { block, index }
+    }
+
+    #[test]
+    fn pages_hold_whole_blocks() {
+        let newest_first = [at(9, 1), at(9, 0), at(7, 2), at(7, 1), at(7, 0), at(3, 0)];
+        let (page, exhausted) = take_page(newest_first.into_iter(), 3);
+        assert_eq!(page, newest_first[..5], "block 7 is not split");
+        assert!(!exhausted);
+        let (page, exhausted) = take_page(newest_first.into_iter(), 2);
+        assert_eq!(page, newest_first[..2]);
+        assert!(!exhausted);
+        let (page, exhausted) = take_page(newest_first.into_iter(), 6);
+        assert_eq!(page, newest_first);
+        assert!(exhausted, "nothing is left after the last one");
+    }
 }
