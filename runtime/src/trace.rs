@@ -1,6 +1,7 @@
 //! Re-execution under a revm inspector: Geth's tracers
-//! (`debug_traceTransaction`, `debug_traceCall`) and access lists
-//! (`eth_createAccessList`).
+//! (`debug_traceTransaction`, `debug_traceCall`), access lists
+//! (`eth_createAccessList`) and, in `otterscan`, what Otterscan's `ots_*`
+//! methods and their address index need.
 //!
 //! A committed transaction is re-run on the state of its block's parent plus
 //! the block's earlier transactions, in the block's own environment (the one

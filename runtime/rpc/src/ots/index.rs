@@ -98,9 +98,10 @@ impl OtsIndex {
         let file = path
             .as_ref()
             .map_or_else(|| "(in memory)".to_owned(), |p| p.display().to_string());
+        // Everything in it comes from the chain, so the way out is simple.
         let store_error = |e: &dyn std::fmt::Display| IndexError::Store {
             file: file.clone(),
-            message: e.to_string(),
+            message: format!("{e} (delete the file: it is rebuilt from the chain)"),
         };
         let db = match &path {
             Some(path) => Database::create(path).map_err(|e| store_error(&e))?,
