@@ -58,8 +58,9 @@ pub struct Args {
     #[arg(long, alias = "rpc-http-port", default_value_t = 8545)]
     pub port: u16,
     /// API groups served (Besu's: ETH, NET, WEB3, TXPOOL, DEBUG, TRACE, ADMIN, PERM, QBFT, IBFT,
-    /// and forja's DEV); others answer -32604 "Method not enabled" [default: all for the built-in
-    /// dev network; ETH,NET,WEB3 for a network from a file, or its [rpc] rpc-http-api]
+    /// forja's DEV, and OTS: Otterscan's ots_* with erigon_getHeaderByNumber); others answer
+    /// -32604 "Method not enabled" [default: all for the built-in dev network; ETH,NET,WEB3 for a
+    /// network from a file, or its [rpc] rpc-http-api]
     #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
     pub rpc_http_api: Option<Vec<ApiGroup>>,
     /// API groups served over WebSocket (same port) [default: those of --rpc-http-api]
@@ -357,8 +358,11 @@ fn exposure_warning(listening: SocketAddr, serving: &Serving) -> Option<String> 
     if groups.contains(ApiGroup::Dev) {
         powers.push("rewrite the chain (DEV)");
     }
-    if groups.contains(ApiGroup::Debug) || groups.contains(ApiGroup::Trace) {
-        powers.push("run expensive traces (DEBUG/TRACE)");
+    if groups.contains(ApiGroup::Debug)
+        || groups.contains(ApiGroup::Trace)
+        || groups.contains(ApiGroup::Ots)
+    {
+        powers.push("run expensive traces (DEBUG/TRACE/OTS)");
     }
     if !serving.access.node_keys_need_authentication && groups.contains(ApiGroup::Eth) {
         powers.push("send transactions and sign as the node's dev accounts");
@@ -545,6 +549,8 @@ async fn serve(
         dev_accounts: dev_accounts.clone(),
         dev_methods,
         access: serving.access.clone(),
+        // Otterscan's address index lives beside the chain.
+        ots_index_file: args.data_dir.as_ref().map(|dir| dir.join("ots-index.redb")),
         max_connections: args.rpc_http_max_active_connections,
         max_connections_per_client: args.rpc_max_connections_per_client,
         max_request_body_size: args.rpc_http_max_request_content_length,

@@ -1,6 +1,6 @@
 //! forja's JSON-RPC API: Ethereum's `eth_*`/`net_*`/`web3_*`/`txpool_*`,
 //! Geth's `debug_trace*`, Besu's `qbft_*`/`ibft_*`, `perm_*` and `admin_*`,
-//! and the dev network's `evm_*`/`anvil_*`/`hardhat_*`, over HTTP and
+//! Otterscan's `ots_*`, and the dev network's `evm_*`/`anvil_*`/`hardhat_*`, over HTTP and
 //! WebSocket on one port (jsonrpsee), with Prometheus `/metrics`,
 //! `/liveness` and `/readiness` on the same port.
 //!
@@ -25,6 +25,7 @@ mod hex;
 mod http;
 mod limits;
 mod metrics;
+mod ots;
 mod pubsub;
 mod runtime_node;
 mod runtime_trace;
@@ -40,6 +41,7 @@ pub use backend::{
 pub use config::RpcConfig;
 pub use groups::{ApiGroup, ApiGroups};
 pub use metrics::RpcMetrics;
+pub use ots::index::{IndexError as OtsIndexError, OtsIndex};
 pub use runtime_node::NetworkNode;
 pub use server::{RpcServer, ServerError};
 pub use summary::{BlockSummary, block_summary};

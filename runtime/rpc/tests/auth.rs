@@ -449,3 +449,42 @@ async fn without_authentication_node_held_keys_sign_only_on_the_dev_network() {
     dev_network.stop().await;
     net.stop().await;
 }
+
+/// Otterscan's API behind authentication: a token is needed, and its
+/// permissions must cover `ots:*` (an explorer gets a token with only
+/// `ots:*`, `erigon:*` and `eth:*`, never admin ones).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otterscans_api_needs_a_token_with_its_permission() {
+    let net = TestNet::start(consortium(), 0, RpcConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut access = file_network_access(credentials(dir.path()));
+    access.api_groups = "ETH,NET,WEB3,OTS".parse().unwrap();
+    let server = serve(&net, access).await;
+    assert_eq!(
+        code(call(&server, None, "ots_getApiLevel", json!([]))),
+        UNAUTHORIZED as i64
+    );
+    let reader = token(&server, "reader", "reader-pw");
+    assert_eq!(
+        code(call(&server, Some(&reader), "ots_getApiLevel", json!([]))),
+        UNAUTHORIZED as i64,
+        "eth:* does not cover ots_*"
+    );
+    let admin = token(&server, "admin", "admin-pw");
+    assert_eq!(
+        call(&server, Some(&admin), "ots_getApiLevel", json!([])).unwrap(),
+        json!(8)
+    );
+    assert_eq!(
+        code(call(
+            &server,
+            Some(&admin),
+            "perm_getAccountsAllowlist",
+            json!([])
+        )),
+        METHOD_NOT_ENABLED as i64,
+        "serving OTS enables nothing else"
+    );
+    server.stop().await;
+    net.stop().await;
+}
