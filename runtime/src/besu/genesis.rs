@@ -59,7 +59,7 @@ pub struct BesuGenesis {
     #[serde(
         rename = "baseFeePerGas",
         alias = "basefeepergas",
-        with = "opt_number",
+        with = "opt_quantity",
         skip_serializing_if = "Option::is_none"
     )]
     pub base_fee_per_gas: Option<u64>,
@@ -106,7 +106,7 @@ fn is_zero_u64(n: &u64) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BesuChainConfig {
-    #[serde(rename = "chainId", alias = "chainid", with = "number")]
+    #[serde(rename = "chainId", alias = "chainid", with = "json_number")]
     pub chain_id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qbft: Option<BftOptions>,
@@ -195,7 +195,7 @@ impl BesuTransitions {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BftTransition {
-    #[serde(with = "number")]
+    #[serde(with = "json_number")]
     pub block: u64,
     #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
     pub blockperiodseconds: Option<u64>,
@@ -608,6 +608,20 @@ mod number {
     }
 }
 
+/// A number Besu's own files write as a JSON number (`chainId`, a
+/// transition's `block`); read in any of Besu's forms.
+mod json_number {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*n)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        super::number::deserialize(d)
+    }
+}
+
 mod opt_number {
     use super::*;
 
@@ -628,6 +642,22 @@ mod opt_number {
                     .map_err(|_| serde::de::Error::custom(format!("{n} is too large")))
             }
         }
+    }
+}
+
+/// An optional number Besu reads as a string (`baseFeePerGas`): written as hex.
+mod opt_quantity {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match n {
+            Some(n) => s.serialize_str(&format!("{n:#x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        super::opt_number::deserialize(d)
     }
 }
 
