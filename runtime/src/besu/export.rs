@@ -466,28 +466,32 @@ fn docker_compose(nodes: &[ExportedNode]) -> String {
 
 impl BesuExport {
     /// Writes the files under `dir`, which must not exist or be empty (an
-    /// export holds keys; it never overwrites another).
-    pub fn write_to(&self, dir: &Path) -> Result<(), ConfigError> {
-        let io = |path: &Path, e: std::io::Error| ConfigError::Read {
-            path: path.to_owned(),
-            source: e,
+    /// export holds keys; it never overwrites another). Errors name the path.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        let at = |path: &Path, e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
         };
-        if dir.exists() {
-            let mut entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
-            if entries.next().is_some() {
-                return Err(ConfigError::Invalid(format!(
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map_err(|e| at(dir, e))?
+                .next()
+                .is_some()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
                     "{} is not empty; export into a new directory",
                     dir.display()
-                )));
-            }
+                ),
+            ));
         }
-        std::fs::create_dir_all(dir.join("auth")).map_err(|e| io(dir, e))?;
+        std::fs::create_dir_all(dir.join("auth")).map_err(|e| at(dir, e))?;
         for file in &self.files {
             let path = dir.join(&file.path);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+                std::fs::create_dir_all(parent).map_err(|e| at(parent, e))?;
             }
-            write_file(&path, &file.contents, file.secret).map_err(|e| io(&path, e))?;
+            write_file(&path, &file.contents, file.secret).map_err(|e| at(&path, e))?;
         }
         Ok(())
     }
