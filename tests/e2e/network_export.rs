@@ -130,3 +130,79 @@ fn an_exported_network_reimported_by_forja_node_has_the_same_genesis() {
         text(&again)
     );
 }
+
+/// Deploy as to a Besu endpoint: a network from a file with no dev methods
+/// (`--no-dev`), blocks on a 1 s timer, free gas and permissioning on, so
+/// `forja deploy` works without any dev shortcut.
+#[test]
+fn deploy_to_a_besu_like_node_without_dev_methods() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = tmp.path().join("chain");
+    std::fs::create_dir_all(&chain).unwrap();
+    std::fs::write(
+        chain.join("network.toml"),
+        "chain_id = 31350\n[nodes]\nvalidators = 4\n[permissioning]\nenabled = true\nadmins = [\"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"]\n",
+    )
+    .unwrap();
+    let node = Node::start(
+        &chain,
+        &[
+            "--network",
+            "network.toml",
+            "--no-dev",
+            "--block-period",
+            "1",
+        ],
+    );
+    // No dev method answers (the DEV group is neither served nor registered).
+    let mut stream = TcpStream::connect(("127.0.0.1", node.port)).unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"evm_snapshot","params":[]}"#;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.contains(r#""error""#) && !response.contains(r#""result""#),
+        "{response}"
+    );
+
+    assert_success(&forja(tmp.path(), &["new", "app"]));
+    let root = tmp.path().join("app");
+    let config = std::fs::read_to_string(root.join("forja.toml")).unwrap();
+    let head = &config[..config.find("[environments.dev]").unwrap()];
+    std::fs::write(
+        root.join("forja.toml"),
+        format!(
+            "{head}[environments.staging]\nrpc_url = \"http://127.0.0.1:{}\"\nchain_id = 31350\nsigner = {{ private_key_env = \"E2E_KEY\" }}\n",
+            node.port
+        ),
+    )
+    .unwrap();
+    // Dev account 0 ("test test ... junk"), the network's admin, signing locally.
+    let deploy = Command::new(env!("CARGO_BIN_EXE_forja"))
+        .args(["deploy", "--env", "staging"])
+        .current_dir(&root)
+        .env("FORJA_HOME", forja_home())
+        .env("NO_COLOR", "1")
+        .env(
+            "E2E_KEY",
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        )
+        .output()
+        .unwrap();
+    assert_success(&deploy);
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deployments/staging.json")).unwrap(),
+    )
+    .unwrap();
+    let address = record["contracts"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = node.call("eth_getCode", &format!(r#"["{address}", "latest"]"#));
+    assert!(code.as_str().unwrap().len() > 2, "no code at {address}");
+}
