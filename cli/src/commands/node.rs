@@ -383,7 +383,9 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
         (NetworkConfig::load(path)?, Some(path.clone()))
     } else if let Some(path) = &args.genesis {
         (
-            forja_runtime::besu::BesuGenesis::load(path)?.network_config()?,
+            forja_runtime::besu::BesuGenesis::load(path)?
+                .network_config()
+                .with_context(|| path.display().to_string())?,
             Some(path.clone()),
         )
     } else if Path::new("network.toml").is_file() {

@@ -327,7 +327,9 @@ fn network_definition(file: Option<&Path>, root: &Path) -> anyhow::Result<(Netwo
 /// The network `--genesis` runs on: the genesis's definition (see
 /// `BesuGenesis::network_config`) with dev account 0, which sends the tests.
 fn genesis_definition(path: &Path) -> anyhow::Result<(NetworkConfig, String)> {
-    let mut config = forja_runtime::besu::BesuGenesis::load(path)?.network_config()?;
+    let mut config = forja_runtime::besu::BesuGenesis::load(path)?
+        .network_config()
+        .with_context(|| path.display().to_string())?;
     config.dev_accounts.count = config.dev_accounts.count.max(1);
     Ok((config, path.display().to_string()))
 }
