@@ -38,6 +38,9 @@ enum Command {
     Lsp(commands::lsp::Args),
     /// Run a local permissioned network with a JSON-RPC endpoint.
     Node(commands::node::Args),
+    /// Hand the network to real nodes: `forja network export --besu DIR`.
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
     /// Stress the project's network or an RPC endpoint with bench.toml's workload.
     Bench(commands::bench::Args),
     /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),
+        Command::Network(cmd) => commands::network::run(cmd),
         Command::Bench(args) => commands::bench::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
         Command::Deploy(args) => commands::deploy::run(args),

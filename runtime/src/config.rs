@@ -35,6 +35,10 @@ pub struct TransitionConfig {
     pub block: u64,
     pub block_period_seconds: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
+    /// The validators from this block on, whatever the votes said (Besu's
+    /// `validators` transition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validators: Option<Vec<Address>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +165,11 @@ pub struct NetworkConfig {
     /// `node::selection_budget`).
     #[serde(skip)]
     pub block_txs_selection_max_time: u8,
+    /// The genesis block's header fields when the definition came from a
+    /// Besu genesis.json (not part of network.toml): the genesis block is
+    /// then the one Besu builds, with the validators its extraData names.
+    #[serde(skip)]
+    pub genesis_header: Option<crate::besu::GenesisHeader>,
 }
 
 /// A TOML table carried for the RPC server (see [`NetworkConfig::rpc`]).
@@ -202,6 +211,7 @@ impl Default for NetworkConfig {
             rpc: RpcTable::default(),
             pool: PoolLimitsConfig::default(),
             block_txs_selection_max_time: DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
+            genesis_header: None,
         }
     }
 }

@@ -74,13 +74,46 @@ pub fn bft_config(config: &NetworkConfig) -> BftConfig {
             request_timeout_ms: t.request_timeout_seconds.map(|s| s.saturating_mul(1000)),
         })
         .collect();
+    bft.validator_overrides = config
+        .consensus
+        .transitions
+        .iter()
+        .filter_map(|t| t.validators.clone().map(|v| (t.block, v)))
+        .collect();
+    if let Some(validators) = dev_twin_takeover(config) {
+        bft.validator_overrides.push((1, validators));
+    }
     bft
 }
 
-/// Genesis block and state of a network definition.
-pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBlock>, WorldState)> {
-    let spec = config.spec();
-    let bft = bft_config(config);
+/// The validators that take over from block 1 when a definition from a
+/// Besu genesis.json names validators whose keys this process does not
+/// hold (a real network's, e.g. Alastria's): the genesis block stays the
+/// one Besu builds (same hash), and the network's own validators seal
+/// every block after it, as a Besu `validators` transition at block 1
+/// would have them. `None` when the genesis validators are the network's
+/// own, or the definition sets block 1's validators itself.
+fn dev_twin_takeover(config: &NetworkConfig) -> Option<Vec<Address>> {
+    let header = config.genesis_header.as_ref()?;
+    let named = header.validators().ok()?;
+    let mut own: Vec<Address> = config
+        .node_keys()
+        .ok()?
+        .iter()
+        .filter(|k| k.is_validator)
+        .map(NodeKey::address)
+        .collect();
+    own.sort();
+    let set_at_block_1 = config
+        .consensus
+        .transitions
+        .iter()
+        .any(|t| t.block == 1 && t.validators.is_some());
+    (own != named && !set_at_block_1).then_some(own)
+}
+
+/// The genesis state of a definition: its dev accounts and its accounts.
+pub fn genesis_world(config: &NetworkConfig) -> Result<WorldState> {
     let mut world = WorldState::default();
     let mut changes = StateChanges::default();
     let ether = U256::from(10u64).pow(U256::from(18));
@@ -117,26 +150,43 @@ pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBl
         );
     }
     world.apply(&changes);
+    Ok(world)
+}
+
+/// Genesis block and state of a network definition.
+pub fn genesis(config: &NetworkConfig, keys: &[NodeKey]) -> Result<(Arc<SealedBlock>, WorldState)> {
+    let spec = config.spec();
+    let bft = bft_config(config);
+    let world = genesis_world(config)?;
     let validators: Vec<Address> = keys
         .iter()
         .filter(|k| k.is_validator)
         .map(NodeKey::address)
         .collect();
-    let extra_data = BftExtraData::genesis(validators).encode(bft.mode);
-    let context = BlockContext {
-        number: 0,
-        timestamp: config.genesis_timestamp,
-        beneficiary: Address::ZERO,
-        gas_limit: spec.block_gas_limit,
-        parent_hash: B256::ZERO,
+    let header = match &config.genesis_header {
+        Some(besu) => besu.header(
+            world.state_root(),
+            spec.block_gas_limit,
+            config.genesis_timestamp,
+        ),
+        None => {
+            let extra_data = BftExtraData::genesis(validators).encode(bft.mode);
+            let context = BlockContext {
+                number: 0,
+                timestamp: config.genesis_timestamp,
+                beneficiary: Address::ZERO,
+                gas_limit: spec.block_gas_limit,
+                parent_hash: B256::ZERO,
+            };
+            seal_header(
+                &spec,
+                &context,
+                &ExecutedBlock::default(),
+                world.state_root(),
+                extra_data,
+            )
+        }
     };
-    let header = seal_header(
-        &spec,
-        &context,
-        &ExecutedBlock::default(),
-        world.state_root(),
-        extra_data,
-    );
     let hash = bft_block_hash(bft.mode, &header)
         .map_err(|e| ConfigError::Invalid(format!("genesis extraData: {e}")))?;
     Ok((

@@ -1067,7 +1067,8 @@ fn engine_at_head(shared: &NodeShared, config: BftConfig) -> Result<Engine, Erro
             |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
         let genesis = &chain.block(0).expect("genesis").header;
         let mut history = ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
-            .map_err(|e| invalid(&e))?;
+            .map_err(|e| invalid(&e))?
+            .with_overrides(&config.validator_overrides);
         for number in 1..=chain.head_number() {
             let header = &chain.block(number).expect("block below head").header;
             history.import(header).map_err(|e| invalid(&e))?;

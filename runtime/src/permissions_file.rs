@@ -20,14 +20,14 @@ impl Permissions {
     /// forja's `access-levels` table for accounts whose level is not the
     /// default `contract-deploy` (Besu reads only its own two keys).
     pub fn to_besu_toml(&self, node_port: impl Fn(&B512) -> u16) -> String {
+        self.to_besu_toml_with(|id| enode(id, node_port(id)))
+    }
+
+    /// [`Permissions::to_besu_toml`] with each node's enode URL from `enode_url`.
+    pub fn to_besu_toml_with(&self, enode_url: impl Fn(&B512) -> String) -> String {
         let file = BesuPermissionsFile {
             accounts_allowlist: Some(self.accounts.keys().map(|a| a.to_checksum(None)).collect()),
-            nodes_allowlist: Some(
-                self.nodes
-                    .iter()
-                    .map(|id| enode(id, node_port(id)))
-                    .collect(),
-            ),
+            nodes_allowlist: Some(self.nodes.iter().map(enode_url).collect()),
             access_levels: self
                 .accounts
                 .iter()

@@ -17,7 +17,7 @@ use forja_rpc::{
 };
 use forja_runtime::{
     Hardfork, Network, NetworkConfig, StorageMode,
-    config::{ConsensusMode, DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME, GenesisAccountConfig},
+    config::{ConsensusMode, DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME},
     execution::CallLimits,
     permissions::Permissions,
 };
@@ -101,7 +101,9 @@ pub struct Args {
     /// Network definition to run [default: ./network.toml when it exists]
     #[arg(long, value_name = "FILE", conflicts_with = "genesis")]
     pub network: Option<PathBuf>,
-    /// Besu genesis.json to take the chain id, gas limit, allocations and consensus settings from
+    /// Besu genesis.json to run: its genesis block as Besu builds it (same hash), chain id, gas
+    /// limit, allocations, consensus settings and as many validators as its extraData names
+    /// (forja's own keys: when they are not the named ones, they take over at block 1)
     #[arg(long, value_name = "FILE")]
     pub genesis: Option<PathBuf>,
     /// Keep the chain here and resume from it; without it the network is discarded on exit
@@ -384,7 +386,12 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
     let (mut config, source) = if let Some(path) = &args.network {
         (NetworkConfig::load(path)?, Some(path.clone()))
     } else if let Some(path) = &args.genesis {
-        (besu_genesis_config(path)?, Some(path.clone()))
+        (
+            forja_runtime::besu::BesuGenesis::load(path)?
+                .network_config()
+                .with_context(|| path.display().to_string())?,
+            Some(path.clone()),
+        )
     } else if Path::new("network.toml").is_file() {
         (
             NetworkConfig::load(Path::new("network.toml"))?,
@@ -426,84 +433,6 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
     config.pool.0.allow_unprotected = args.rpc_allow_unprotected_txs;
     config.validate()?;
     Ok((config, source))
-}
-
-/// Reads what a Besu genesis.json says that forja's network definition
-/// holds: chain id, gas limit, timestamp, hardfork, allocations and the
-/// QBFT/IBFT 2.0 settings. Validators are forja's nodes (`--validators`):
-/// their keys are derived, so the genesis extraData is not used.
-fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let genesis: alloy::genesis::Genesis = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid genesis.json", path.display()))?;
-    let mut config = NetworkConfig {
-        chain_id: genesis.config.chain_id,
-        genesis_timestamp: genesis.timestamp,
-        ..Default::default()
-    };
-    if genesis.gas_limit != 0 {
-        config.block_gas_limit = genesis.gas_limit;
-    }
-    let c = &genesis.config;
-    config.hardfork = if c.prague_time.is_some() {
-        Hardfork::Prague
-    } else if c.cancun_time.is_some() {
-        Hardfork::Cancun
-    } else if c.shanghai_time.is_some() {
-        Hardfork::Shanghai
-    } else if c.london_block.is_some() {
-        Hardfork::London
-    } else if c.berlin_block.is_some() {
-        Hardfork::Berlin
-    } else if c.istanbul_block.is_some() {
-        Hardfork::Istanbul
-    } else if c.petersburg_block.is_some() || c.constantinople_block.is_some() {
-        Hardfork::Petersburg
-    } else {
-        Hardfork::Byzantium
-    };
-    let bft = [
-        ("qbft", ConsensusMode::Qbft),
-        ("ibft2", ConsensusMode::Ibft2),
-    ]
-    .into_iter()
-    .find_map(|(key, mode)| c.extra_fields.get(key).map(|v| (mode, v.clone())));
-    if let Some((mode, settings)) = bft {
-        config.consensus.mode = mode;
-        let field = |name: &str| settings.get(name).and_then(serde_json::Value::as_u64);
-        if let Some(period) = field("blockperiodseconds") {
-            config.consensus.block_period_seconds = period;
-        }
-        if let Some(timeout) = field("requesttimeoutseconds") {
-            config.consensus.request_timeout_seconds = timeout;
-        }
-        if let Some(epoch) = field("epochlength") {
-            config.consensus.epoch_length = epoch;
-        }
-    } else if c.extra_fields.get("clique").is_some() || c.extra_fields.get("ethash").is_some() {
-        bail!(
-            "{}: forja runs QBFT or IBFT 2.0; this genesis configures another consensus",
-            path.display()
-        );
-    }
-    config.accounts = genesis
-        .alloc
-        .into_iter()
-        .map(|(address, account)| GenesisAccountConfig {
-            address,
-            balance: account.balance,
-            code: account.code,
-            storage: account
-                .storage
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            nonce: account.nonce.unwrap_or_default(),
-        })
-        .collect();
-    Ok(config)
 }
 
 async fn serve(

@@ -101,6 +101,18 @@ pub struct Args {
     /// for calls inside a test and never change the network's.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub network: Option<Option<PathBuf>>,
+    /// Run the tests on a network from a Besu genesis.json (as --network
+    /// does): its chain id, hardfork, gas limit, consensus and allocations,
+    /// plus dev account 0 (funded) as the tests' sender
+    #[arg(long, value_name = "FILE", conflicts_with = "network")]
+    pub genesis: Option<PathBuf>,
+}
+
+impl Args {
+    /// Whether the tests run as transactions on a network.
+    fn on_network(&self) -> bool {
+        self.network.is_some() || self.genesis.is_some()
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -149,9 +161,10 @@ pub(crate) fn run_and_render(args: &Args) -> anyhow::Result<Ran> {
     };
     let artifacts = Arc::new(artifacts);
     let config = config(args, root)?;
-    let network = match &args.network {
-        Some(file) => Some(network_definition(file.as_deref(), root)?),
-        None => None,
+    let network = match (&args.network, &args.genesis) {
+        (_, Some(genesis)) => Some(genesis_definition(genesis)?),
+        (Some(file), None) => Some(network_definition(file.as_deref(), root)?),
+        (None, None) => None,
     };
 
     let selected = test_contracts(&artifacts, &config).len();
@@ -276,7 +289,7 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
         args.no_match_path.as_deref(),
     )?;
     let fuzz_seed = args.fuzz_seed.as_deref().map(parse_seed).transpose()?;
-    let default_fuzz_runs = if args.network.is_some() {
+    let default_fuzz_runs = if args.on_network() {
         DEFAULT_NETWORK_FUZZ_RUNS
     } else {
         256
@@ -309,6 +322,16 @@ fn network_definition(file: Option<&Path>, root: &Path) -> anyhow::Result<(Netwo
         return Ok(found);
     }
     Ok((default_network(), "the default test network".into()))
+}
+
+/// The network `--genesis` runs on: the genesis's definition (see
+/// `BesuGenesis::network_config`) with dev account 0, which sends the tests.
+fn genesis_definition(path: &Path) -> anyhow::Result<(NetworkConfig, String)> {
+    let mut config = forja_runtime::besu::BesuGenesis::load(path)?
+        .network_config()
+        .with_context(|| path.display().to_string())?;
+    config.dev_accounts.count = config.dev_accounts.count.max(1);
+    Ok((config, path.display().to_string()))
 }
 
 /// Accepts decimal or `0x` hex; wider seeds are folded to 64 bits.
@@ -384,7 +407,7 @@ fn write_test_report(root: &Path, args: &Args, report: &TestRunReport) -> anyhow
         duration_secs: report.duration.as_secs_f64(),
         failing_tests,
         filters,
-        network: args.network.is_some(),
+        network: args.on_network(),
         forja_version: env!("CARGO_PKG_VERSION").to_string(),
     }
     .write(root)?;

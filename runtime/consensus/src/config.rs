@@ -29,6 +29,9 @@ pub struct BftConfig {
     pub request_timeout_ms: u64,
     /// Parameter changes at block numbers, any order.
     pub transitions: Vec<Transition>,
+    /// Besu's `validators` transitions: (first block, validator set from
+    /// that block on, whatever the votes said).
+    pub validator_overrides: Vec<(u64, Vec<alloy::primitives::Address>)>,
     /// How many heights ahead of the current one messages are buffered for.
     pub future_heights_buffered: u64,
 }
@@ -42,6 +45,7 @@ impl BftConfig {
             block_period_seconds: 1,
             request_timeout_ms: 10_000,
             transitions: Vec::new(),
+            validator_overrides: Vec::new(),
             future_heights_buffered: 10,
         }
     }

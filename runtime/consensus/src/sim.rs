@@ -428,7 +428,8 @@ impl Simulation {
         let chain = &self.nodes[node].chain;
         let mut history =
             ValidatorHistory::from_genesis(mode, &chain[0].header, self.config.bft.epoch_length)
-                .expect("genesis");
+                .expect("genesis")
+                .with_overrides(&self.config.bft.validator_overrides);
         for block in &chain[1..] {
             history
                 .import(&block.header)

@@ -180,6 +180,9 @@ pub struct ValidatorHistory {
     head: u64,
     head_proposer: Address,
     tally: VoteTally,
+    /// Besu's `validators` transitions: from block N on, this set, whatever
+    /// the votes said (ascending by block).
+    overrides: Vec<(u64, Vec<Address>)>,
 }
 
 impl ValidatorHistory {
@@ -209,7 +212,30 @@ impl ValidatorHistory {
             head: genesis.number,
             head_proposer: genesis.beneficiary,
             tally,
+            overrides: Vec::new(),
         })
+    }
+
+    /// The same history with Besu's validator overrides (a `validators`
+    /// entry in the genesis `transitions`): block N's validators are the
+    /// given set and pending votes are dropped. Call before importing
+    /// blocks past genesis.
+    pub fn with_overrides(mut self, overrides: &[(u64, Vec<Address>)]) -> Self {
+        self.overrides = overrides
+            .iter()
+            .map(|(block, validators)| (*block, VoteTally::new(validators.clone()).validators))
+            .collect();
+        self.overrides.sort_by_key(|(block, _)| *block);
+        self.apply_override();
+        self
+    }
+
+    /// Replaces the tally when the next block has an override.
+    fn apply_override(&mut self) {
+        let next = self.head + 1;
+        if let Some((_, validators)) = self.overrides.iter().find(|(block, _)| *block == next) {
+            self.tally = VoteTally::new(validators.clone());
+        }
     }
 
     /// Imports the next header: checks its validator list against the tally
@@ -247,6 +273,7 @@ impl ValidatorHistory {
         );
         self.head = header.number;
         self.head_proposer = header.beneficiary;
+        self.apply_override();
         Ok(())
     }
 
@@ -514,5 +541,40 @@ mod tests {
             history.import(&garbage),
             Err(HistoryError::ExtraData { number: 5, .. })
         ));
+    }
+
+    #[test]
+    fn a_validators_override_replaces_the_set_and_its_votes_from_its_block() {
+        let mode = BftMode::Ibft2;
+        let genesis_set = vec![addr(1), addr(2)];
+        let twin = vec![addr(9), addr(7)];
+        let mut history = ValidatorHistory::from_genesis(
+            mode,
+            &header(mode, 0, Address::ZERO, genesis_set.clone(), None),
+            0,
+        )
+        .unwrap()
+        .with_overrides(&[(2, twin.clone())]);
+        assert_eq!(history.next_validators(), genesis_set.as_slice());
+        let add5 = Some(Vote {
+            recipient: addr(5),
+            add: true,
+        });
+        history
+            .import(&header(mode, 1, addr(1), genesis_set.clone(), add5))
+            .unwrap();
+        // Block 2 lists the override (sorted), not the genesis set nor the votes.
+        let sorted_twin = vec![addr(7), addr(9)];
+        assert_eq!(history.next_validators(), sorted_twin.as_slice());
+        assert!(history.tally().votes_on(addr(5)).is_empty());
+        assert!(matches!(
+            history.import(&header(mode, 2, addr(2), genesis_set.clone(), None)),
+            Err(HistoryError::WrongValidators { number: 2, .. })
+        ));
+        history
+            .import(&header(mode, 2, addr(7), sorted_twin.clone(), None))
+            .unwrap();
+        assert_eq!(history.validators_at(1), Some(genesis_set.as_slice()));
+        assert_eq!(history.validators_at(2), Some(sorted_twin.as_slice()));
     }
 }
