@@ -161,6 +161,11 @@ pub struct NetworkConfig {
     /// `node::selection_budget`).
     #[serde(skip)]
     pub block_txs_selection_max_time: u8,
+    /// Besu's `--bonsai-historical-block-limit` (a node option, not part of
+    /// the file): with a data directory, the state of this many newest
+    /// blocks stays readable; older blocks' undo data is pruned.
+    #[serde(skip)]
+    pub historical_block_limit: u64,
 }
 
 /// A TOML table carried for the RPC server (see [`NetworkConfig::rpc`]).
@@ -202,6 +207,7 @@ impl Default for NetworkConfig {
             rpc: RpcTable::default(),
             pool: PoolLimitsConfig::default(),
             block_txs_selection_max_time: DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
+            historical_block_limit: crate::storage::DEFAULT_HISTORICAL_BLOCK_LIMIT,
         }
     }
 }
