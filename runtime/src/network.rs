@@ -219,12 +219,22 @@ pub(crate) fn open_nodes(
             paths.into_iter().map(Some).collect()
         }
     };
-    // Every store opens and is checked before any is written, so a store
-    // that fails leaves the others as they were.
-    let mut opened = Vec::with_capacity(paths.len());
-    for path in &paths {
-        let Some(path) = path else {
-            opened.push(None);
+    // Every store is checked read-only, then opened (the ones to repair
+    // first) and loaded, before any is written: a store that fails leaves
+    // the others as they were.
+    let mut needs_repair = vec![false; paths.len()];
+    for (index, path) in paths.iter().enumerate() {
+        if let Some(path) = path
+            && path.exists()
+        {
+            needs_repair[index] = Store::inspect(path)?;
+        }
+    }
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|i| !needs_repair[*i]);
+    let mut opened: Vec<_> = paths.iter().map(|_| None).collect();
+    for index in order {
+        let Some(path) = &paths[index] else {
             continue;
         };
         let store =
@@ -253,7 +263,7 @@ pub(crate) fn open_nodes(
             }
             None => None,
         };
-        opened.push(Some((store, loaded)));
+        opened[index] = Some((store, loaded));
     }
     let mut nodes = Vec::with_capacity(keys.len());
     for (index, (key, opened)) in keys.into_iter().zip(opened).enumerate() {
@@ -656,6 +666,13 @@ impl NodeHandle {
 
     pub fn block_number(&self) -> u64 {
         self.chain().head_number()
+    }
+
+    /// Block bodies and receipt lists this node decoded from its store
+    /// since it opened (`None` without a data directory): how much history
+    /// it has had to read, which opening a store keeps to the head.
+    pub fn store_reads(&self) -> Option<u64> {
+        self.shared.store.as_ref().map(|s| s.decoded_count())
     }
 
     pub fn genesis_hash(&self) -> B256 {

@@ -125,35 +125,61 @@ fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
 impl Store {
     /// Opens (or creates) the store at `path`. A file redb cannot read
     /// (overwritten, truncated) is an error naming it, even where redb
-    /// itself would panic on the damage. Writes nothing to a store that
-    /// was shut down cleanly; redb repairs one that was not.
+    /// itself would panic on the damage. A store that was not shut down
+    /// cleanly is repaired, every page's checksum checked on the way.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let damaged = |message: String| StorageError::Corrupt {
-            path: path.to_owned(),
-            message: format!(
-                "{message}; restore it from a backup (`forja node restore`) or delete it to resync the node from its peers"
-            ),
-        };
-        let opened = std::panic::catch_unwind(|| Database::create(path));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(message)))) => {
-                return Err(damaged(message));
-            }
-            Ok(Err(e)) => {
-                return Err(StorageError::Open {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                });
-            }
-            Err(panic) => return Err(damaged(panic_message(&panic))),
-        };
+        let opened = std::panic::catch_unwind(|| {
+            let needs_repair = path.exists() && Self::inspect(path)?;
+            redb::Builder::new()
+                .set_check_integrity_on_open(needs_repair)
+                .create(path)
+                .map_err(|e| open_error(path, e))
+        });
+        let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
         Ok(Self {
             db,
             path: path.to_owned(),
             historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
             decoded: AtomicU64::new(0),
         })
+    }
+
+    /// Checks the store at `path` without writing to it: whether it opens
+    /// and its head block reads. `Ok(true)` when it was not shut down
+    /// cleanly, which only opening it for writing (and repairing it) can
+    /// check further.
+    pub fn inspect(path: &Path) -> Result<bool, StorageError> {
+        let checked = std::panic::catch_unwind(|| {
+            let db = match redb::ReadOnlyDatabase::open(path) {
+                Ok(db) => db,
+                Err(redb::DatabaseError::RepairAborted) => return Ok(true),
+                Err(e) => return Err(open_error(path, e)),
+            };
+            let corrupt = |e: &dyn std::fmt::Display| damaged(path, e.to_string());
+            let read = db.begin_read().map_err(|e| corrupt(&e))?;
+            let meta = match read.open_table(META) {
+                Ok(meta) => meta,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+                Err(e) => return Err(corrupt(&e)),
+            };
+            let head = meta.get(META_HEAD).map_err(|e| corrupt(&e))?;
+            if let Some(head) = head {
+                let head: [u8; 8] = head
+                    .value()
+                    .try_into()
+                    .map_err(|_| corrupt(&"the head entry is not 8 bytes"))?;
+                let head = u64::from_be_bytes(head);
+                let blocks = read.open_table(BLOCKS).map_err(|e| corrupt(&e))?;
+                let block = blocks
+                    .get(head)
+                    .map_err(|e| corrupt(&e))?
+                    .ok_or_else(|| corrupt(&format!("the head block {head} is missing")))?;
+                Block::<TxEnvelope>::decode(&mut block.value())
+                    .map_err(|e| corrupt(&format!("block {head}: {e}")))?;
+            }
+            Ok(false)
+        });
+        checked.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))
     }
 
     /// Keeps the state of the newest `limit` blocks readable (at least 1).
@@ -475,12 +501,8 @@ impl Store {
         &self,
         read: impl FnOnce() -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
-            Err(self.corrupt(format!(
-                "{}; restore it from a backup (`forja node restore`) or delete it to resync the node from its peers",
-                panic_message(&panic)
-            )))
-        })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+            .unwrap_or_else(|panic| Err(damaged(&self.path, panic_message(&panic))))
     }
 
     fn u64_meta(
@@ -872,6 +894,28 @@ impl Store {
                 .map_err(|e| self.write_error(e))?;
         }
         write.commit().map_err(|e| self.write_error(e))
+    }
+}
+
+/// A store redb cannot read, and what to do about it.
+fn damaged(path: &Path, message: String) -> StorageError {
+    StorageError::Corrupt {
+        path: path.to_owned(),
+        message: format!(
+            "{message}; restore it from a backup (`forja node restore`) or delete it to resync the node from its peers"
+        ),
+    }
+}
+
+fn open_error(path: &Path, error: redb::DatabaseError) -> StorageError {
+    match error {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(message)) => {
+            damaged(path, message)
+        }
+        e => StorageError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        },
     }
 }
 
