@@ -2,6 +2,7 @@
 //! roots, transaction pool, permissioning, redb storage and a network of
 //! in-process nodes.
 
+pub mod backup;
 pub mod block;
 pub mod chain;
 pub mod config;

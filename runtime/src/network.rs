@@ -162,6 +162,8 @@ struct NetworkInner {
     dev_accounts: Vec<PrivateKeySigner>,
     /// Dev controls' network-wide state (clock offset, impersonations).
     dev: Arc<crate::dev::DevState>,
+    /// Where the nodes' stores are (`None`: in memory).
+    data_dir: Option<PathBuf>,
 }
 
 /// A running network. Cloning shares it.
@@ -390,6 +392,10 @@ impl Network {
             chain_id: config.chain_id,
             dev_accounts,
             dev,
+            data_dir: match storage {
+                StorageMode::Dir(dir) => Some(dir),
+                StorageMode::InMemory => None,
+            },
         });
         Ok(Network { inner })
     }
@@ -415,6 +421,18 @@ impl Network {
     /// Node `index` (validators first, then regular nodes). Panics when out of range.
     pub fn node(&self, index: usize) -> NodeHandle {
         self.inner.nodes[index].clone()
+    }
+
+    /// Backs up every node's store into `<data-dir>/backups/<name>/` while
+    /// the network keeps running (see [`crate::backup`]); `name` defaults
+    /// to the UTC time.
+    pub fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
+        let dir = self.inner.data_dir.as_ref().ok_or_else(|| {
+            Error::InvalidRequest(
+                "this network keeps its chain in memory: only a network started with a data directory can be backed up".to_owned(),
+            )
+        })?;
+        crate::backup::backup(dir, &self.inner.nodes, name)
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -666,6 +684,12 @@ impl NodeHandle {
 
     pub fn block_number(&self) -> u64 {
         self.chain().head_number()
+    }
+
+    /// Backs up the whole network this node belongs to ([`Network::backup`]).
+    pub fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        Network { inner: network }.backup(name)
     }
 
     /// Block bodies and receipt lists this node decoded from its store

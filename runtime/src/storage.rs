@@ -91,15 +91,30 @@ struct StoredPrior {
     storage: Vec<StoredSlot>,
 }
 
+/// A store's file, open for writing (a running node) or only for reading
+/// (checking a data directory or a backup, which must not change it).
+enum Db {
+    Writable(Database),
+    ReadOnly(redb::ReadOnlyDatabase),
+}
+
 /// One node's redb file.
 pub struct Store {
-    db: Database,
+    db: Db,
     path: PathBuf,
     /// Reverse diffs kept (see [`DEFAULT_HISTORICAL_BLOCK_LIMIT`]).
     historical_block_limit: u64,
     /// Block bodies and receipt lists decoded so far (tests check that
     /// opening a store reads only its head).
     decoded: AtomicU64,
+}
+
+/// A store's head block: number, hash and state root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreHead {
+    pub number: u64,
+    pub hash: B256,
+    pub state_root: B256,
 }
 
 /// What a store holds at its head, read when it opens.
@@ -137,10 +152,110 @@ impl Store {
         });
         let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
         Ok(Self {
-            db,
+            db: Db::Writable(db),
             path: path.to_owned(),
             historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
             decoded: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens the store at `path` for reading only: nothing is written to it,
+    /// not even a repair (a store that needs one is an error).
+    pub fn open_read_only(path: &Path) -> Result<Self, StorageError> {
+        if !path.is_file() {
+            return Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "no such file".to_owned(),
+            });
+        }
+        let opened = std::panic::catch_unwind(|| match redb::ReadOnlyDatabase::open(path) {
+            Err(redb::DatabaseError::RepairAborted) => Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "it was not shut down cleanly: start the node on it once to repair it"
+                    .to_owned(),
+            }),
+            opened => opened.map_err(|e| open_error(path, e)),
+        });
+        let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
+        Ok(Self {
+            db: Db::ReadOnly(db),
+            path: path.to_owned(),
+            historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
+            decoded: AtomicU64::new(0),
+        })
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction, redb::TransactionError> {
+        match &self.db {
+            Db::Writable(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StorageError> {
+        match &self.db {
+            Db::Writable(db) => db.begin_write().map_err(|e| self.write_error(e)),
+            Db::ReadOnly(_) => Err(self.write_error("the store is open for reading only")),
+        }
+    }
+
+    /// Writes a consistent copy of this store to a new file at `target`:
+    /// everything as of one read transaction, so blocks committed while it
+    /// copies are simply not in it. Returns the copy's head.
+    pub fn backup_to(&self, target: &Path) -> Result<StoreHead, StorageError> {
+        let target_error = |e: &dyn std::fmt::Display| StorageError::Write {
+            path: target.to_owned(),
+            message: e.to_string(),
+        };
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.corrupt(e))?;
+            let copy = Database::create(target).map_err(|e| target_error(&e))?;
+            let write = copy.begin_write().map_err(|e| target_error(&e))?;
+            let copy_error = |e: redb::Error| target_error(&e);
+            copy_table(&read, &write, BLOCKS).map_err(copy_error)?;
+            copy_table(&read, &write, SENDERS).map_err(copy_error)?;
+            copy_table(&read, &write, RECEIPTS).map_err(copy_error)?;
+            copy_table(&read, &write, HISTORY).map_err(copy_error)?;
+            copy_table(&read, &write, ACCOUNTS).map_err(copy_error)?;
+            copy_table(&read, &write, STORAGE).map_err(copy_error)?;
+            copy_table(&read, &write, CODES).map_err(copy_error)?;
+            copy_table(&read, &write, META).map_err(copy_error)?;
+            copy_table(&read, &write, HEADERS).map_err(copy_error)?;
+            copy_table(&read, &write, HASHES).map_err(copy_error)?;
+            copy_table(&read, &write, BY_HASH).map_err(copy_error)?;
+            copy_table(&read, &write, TX_INDEX).map_err(copy_error)?;
+            write.commit().map_err(|e| target_error(&e))?;
+            self.head_in(&read)
+        })
+    }
+
+    /// The head recorded in `read`'s snapshot: number, hash, state root.
+    fn head_in(&self, read: &redb::ReadTransaction) -> Result<StoreHead, StorageError> {
+        let meta = read
+            .open_table(META)
+            .map_err(|_| self.corrupt("table `meta` is missing"))?;
+        let number = self
+            .u64_meta(&meta, META_HEAD)?
+            .ok_or_else(|| self.corrupt("the head entry is missing"))?;
+        let headers = read
+            .open_table(HEADERS)
+            .map_err(|_| self.corrupt("table `headers` is missing"))?;
+        let header = headers
+            .get(number)
+            .map_err(|e| self.corrupt(e))?
+            .ok_or_else(|| self.corrupt(format!("the head header {number} is missing")))?;
+        let header = Header::decode(&mut header.value())
+            .map_err(|e| self.corrupt(format!("header {number}: {e}")))?;
+        let hashes = read
+            .open_table(HASHES)
+            .map_err(|_| self.corrupt("table `hashes` is missing"))?;
+        let hash = self
+            .hash_in(&hashes, number)?
+            .ok_or_else(|| self.corrupt(format!("the hash of block {number} is missing")))?;
+        Ok(StoreHead {
+            number,
+            hash,
+            state_root: header.state_root,
         })
     }
 
@@ -217,7 +332,7 @@ impl Store {
 
     /// The genesis hash recorded in the store, `None` for a new store.
     pub fn genesis_hash(&self) -> Result<Option<B256>, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let table = match read.open_table(META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -239,7 +354,7 @@ impl Store {
     /// The chain id recorded in the store (`None` for a new store, or one
     /// written before chain ids were recorded).
     pub fn chain_id(&self) -> Result<Option<u64>, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let table = match read.open_table(META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -259,7 +374,7 @@ impl Store {
 
     /// Records the chain id the store belongs to.
     pub fn write_chain_id(&self, chain_id: u64) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         write
             .open_table(META)
             .map_err(|e| self.write_error(e))?
@@ -293,7 +408,7 @@ impl Store {
         for (hash, code) in world.codes() {
             changes.codes.insert(*hash, code.original_bytes());
         }
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         self.write_block_in(&write, genesis, &[], &changes, &ReverseDiff::default())?;
         {
             let mut meta = write.open_table(META).map_err(|e| self.write_error(e))?;
@@ -314,7 +429,7 @@ impl Store {
         changes: &StateChanges,
         reverse: &ReverseDiff,
     ) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         self.write_block_in(&write, block, receipts, changes, reverse)?;
         write.commit().map_err(|e| self.write_error(e))
     }
@@ -481,7 +596,7 @@ impl Store {
 
     /// Persists the permission lists.
     pub fn write_permissions(&self, permissions: &Permissions) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         {
             let mut meta = write.open_table(META).map_err(|e| self.write_error(e))?;
             let encoded = serde_json::to_vec(permissions).map_err(|e| self.write_error(e))?;
@@ -538,7 +653,7 @@ impl Store {
     }
 
     fn format(&self) -> Result<u64, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let meta = read
             .open_table(META)
             .map_err(|_| self.corrupt("table `meta` is missing"))?;
@@ -546,7 +661,7 @@ impl Store {
     }
 
     fn load_head(self: &Arc<Self>, mode: BftMode) -> Result<StoredChain, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let table = |name| self.corrupt(format!("table `{name}` is missing"));
         let meta = read.open_table(META).map_err(|_| table("meta"))?;
         let hashes = read.open_table(HASHES).map_err(|_| table("hashes"))?;
@@ -765,7 +880,7 @@ impl Store {
     /// Block `number`, read from the file.
     pub fn block(&self, number: u64) -> Result<Option<Arc<SealedBlock>>, StorageError> {
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             self.block_in(&read, number)
         })
     }
@@ -773,7 +888,7 @@ impl Store {
     /// The header of block `number` (no body decoded).
     pub fn header(&self, number: u64) -> Result<Option<Header>, StorageError> {
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             let headers = read
                 .open_table(HEADERS)
                 .map_err(|_| self.corrupt("table `headers` is missing"))?;
@@ -789,7 +904,7 @@ impl Store {
     /// The hash of block `number`.
     pub fn hash(&self, number: u64) -> Result<Option<B256>, StorageError> {
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             let hashes = read
                 .open_table(HASHES)
                 .map_err(|_| self.corrupt("table `hashes` is missing"))?;
@@ -800,7 +915,7 @@ impl Store {
     /// The number of the block with `hash`.
     pub fn number_of(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             let numbers = read
                 .open_table(BY_HASH)
                 .map_err(|_| self.corrupt("table `block_numbers` is missing"))?;
@@ -814,7 +929,7 @@ impl Store {
     /// Where the transaction with `hash` sits: block number and index.
     pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StorageError> {
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             let index = read
                 .open_table(TX_INDEX)
                 .map_err(|_| self.corrupt("table `tx_index` is missing"))?;
@@ -829,7 +944,7 @@ impl Store {
     pub fn receipts(&self, block: &SealedBlock) -> Result<Option<Vec<TxReceipt>>, StorageError> {
         let number = block.number();
         self.reading(|| {
-            let read = self.db.begin_read().map_err(|e| self.read_error(e))?;
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
             let receipts = read
                 .open_table(RECEIPTS)
                 .map_err(|_| self.corrupt("table `receipts` is missing"))?;
@@ -851,7 +966,7 @@ impl Store {
     /// Builds the head entry, headers, hash and transaction indexes of a
     /// store written before they existed, in one write transaction.
     fn upgrade(&self, mode: BftMode) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         {
             let blocks = write.open_table(BLOCKS).map_err(|e| self.write_error(e))?;
             let mut headers = write.open_table(HEADERS).map_err(|e| self.write_error(e))?;
@@ -895,6 +1010,25 @@ impl Store {
         }
         write.commit().map_err(|e| self.write_error(e))
     }
+}
+
+/// Copies every entry of one table (absent in the source: nothing to copy).
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    read: &redb::ReadTransaction,
+    write: &redb::WriteTransaction,
+    definition: TableDefinition<K, V>,
+) -> Result<(), redb::Error> {
+    let source = match read.open_table(definition) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut target = write.open_table(definition)?;
+    for entry in source.iter()? {
+        let (key, value) = entry?;
+        target.insert(key.value(), value.value())?;
+    }
+    Ok(())
 }
 
 /// A store redb cannot read, and what to do about it.

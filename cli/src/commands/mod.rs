@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lsp;
 pub mod new;
 pub mod node;
+pub mod node_data;
 pub mod password;
 pub mod promote;
 pub mod release;

@@ -25,7 +25,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// Run a local permissioned network (QBFT validators in this process) with a JSON-RPC endpoint.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Back up, restore or verify a data directory instead of running
+    #[command(subcommand)]
+    pub command: Option<super::node_data::Command>,
     /// Number of validators [default: 4, or the network file's]
     #[arg(long, value_name = "N")]
     pub validators: Option<usize>,
@@ -204,7 +208,10 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(command) = args.command.take() {
+        return super::node_data::run(command);
+    }
     let started = Instant::now();
     let (config, source) = network_config(&args)?;
     let defined_by_file = source.is_some();
