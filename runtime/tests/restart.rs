@@ -340,3 +340,88 @@ fn a_store_filled_with_garbage_is_refused_and_the_other_stores_stay_byte_identic
         );
     }
 }
+
+#[test]
+fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(4);
+    let network = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let (_, key) = dev_account(&network, 0);
+    let chain_id = network.chain_id();
+    let carol = Address::repeat_byte(0xca);
+    // Load: one transfer after another until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (node, stop) = (network.node(1), stop.clone());
+        std::thread::spawn(move || {
+            let mut nonce = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let hash = node
+                    .submit_transaction(sign_1559(&key, transfer(chain_id, nonce, carol, 1)))
+                    .unwrap();
+                wait_for_receipt(&node, hash);
+                nonce += 1;
+            }
+            nonce
+        })
+    };
+    wait_for_height(&network, 3);
+    assert!(
+        network.backup(Some("../elsewhere")).is_err(),
+        "a name is not a path"
+    );
+    let backup = network.backup(Some("under-load")).unwrap();
+    assert_eq!(backup.path, dir.path().join("backups").join("under-load"));
+    let backed_up = backup.manifest.nodes[0];
+    // Blocks kept coming during and after the backup.
+    wait_for_height(&network, backed_up.number + 2);
+    assert!(
+        network.backup(Some("under-load")).is_err(),
+        "names are unique"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = load.join().unwrap();
+    assert!(sent > backed_up.number, "the load ran past the backup");
+    let original_hash = network
+        .node(0)
+        .block_by_number(backed_up.number)
+        .unwrap()
+        .hash;
+    network.shutdown();
+    drop(network);
+
+    let verified = forja_runtime::backup::verify(&backup.path).unwrap();
+    assert_eq!(verified.nodes, backup.manifest.nodes);
+    let restored_dir = tempfile::tempdir().unwrap();
+    let target = restored_dir.path().join("data");
+    forja_runtime::backup::restore(&backup.path, &target).unwrap();
+    assert!(
+        forja_runtime::backup::restore(&backup.path, &target).is_err(),
+        "restoring over node stores is refused"
+    );
+    let network = Network::start(config, StorageMode::Dir(target)).unwrap();
+    for head in &backup.manifest.nodes {
+        let block = network
+            .node(head.node)
+            .block_by_number(head.number)
+            .expect("the backed-up head");
+        assert_eq!(block.hash, head.hash, "node {}", head.node);
+        assert_eq!(
+            block.header.state_root, head.state_root,
+            "node {}",
+            head.node
+        );
+    }
+    assert_eq!(backed_up.hash, original_hash);
+    // The restored network keeps producing blocks from there.
+    let node = network.node(0);
+    let nonce = node.next_nonce(dev_account(&network, 0).0);
+    let hash = node
+        .submit_transaction(sign_1559(
+            &dev_account(&network, 0).1,
+            transfer(chain_id, nonce, carol, 1),
+        ))
+        .unwrap();
+    assert!(wait_for_receipt(&node, hash).block_number > backed_up.number);
+    network.shutdown();
+}
