@@ -143,7 +143,7 @@ impl Store {
     /// itself would panic on the damage. A store that was not shut down
     /// cleanly is repaired, every page's checksum checked on the way.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let opened = std::panic::catch_unwind(|| {
+        let opened = quietly(|| {
             let needs_repair = path.exists() && Self::inspect(path)?;
             redb::Builder::new()
                 .set_check_integrity_on_open(needs_repair)
@@ -168,13 +168,19 @@ impl Store {
                 message: "no such file".to_owned(),
             });
         }
-        let opened = std::panic::catch_unwind(|| match redb::ReadOnlyDatabase::open(path) {
+        let opened = quietly(|| {
+            match redb::ReadOnlyDatabase::open(path) {
             Err(redb::DatabaseError::RepairAborted) => Err(StorageError::Open {
                 path: path.to_owned(),
                 message: "it was not shut down cleanly: start the node on it once to repair it"
                     .to_owned(),
             }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "a running node holds it: stop the node, or back it up (`forja node backup`) and check the backup".to_owned(),
+            }),
             opened => opened.map_err(|e| open_error(path, e)),
+        }
         });
         let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
         Ok(Self {
@@ -264,7 +270,7 @@ impl Store {
     /// cleanly, which only opening it for writing (and repairing it) can
     /// check further.
     pub fn inspect(path: &Path) -> Result<bool, StorageError> {
-        let checked = std::panic::catch_unwind(|| {
+        let checked = quietly(|| {
             let db = match redb::ReadOnlyDatabase::open(path) {
                 Ok(db) => db,
                 Err(redb::DatabaseError::RepairAborted) => return Ok(true),
@@ -616,8 +622,7 @@ impl Store {
         &self,
         read: impl FnOnce() -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
-            .unwrap_or_else(|panic| Err(damaged(&self.path, panic_message(&panic))))
+        quietly(read).unwrap_or_else(|panic| Err(damaged(&self.path, panic_message(&panic))))
     }
 
     fn u64_meta(
@@ -1053,11 +1058,35 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> StorageError {
     }
 }
 
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic (redb asserts on some damage instead of
+/// returning an error) without printing it: the caller reports it as an
+/// error naming the file. Panics on other threads print as before.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|quiet| quiet.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|quiet| quiet.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(was));
+    result
+}
+
 /// The message a caught panic carried.
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
+    let detail = panic
         .downcast_ref::<String>()
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "the file cannot be read".to_owned())
+        .unwrap_or_default();
+    format!("redb cannot read the file ({detail})")
 }
