@@ -26,8 +26,11 @@ use crate::{
     storage::{RECENT_HASHES, Store},
 };
 
-/// Blocks (and as many receipt lists) a stored chain keeps decoded.
+/// Blocks (and as many receipt lists) a stored chain keeps decoded...
 const CACHED_BLOCKS: usize = 256;
+/// ...as long as they hold no more than this many transactions (and
+/// receipts): blocks of a busy chain are large.
+const CACHED_TRANSACTIONS: usize = 8_192;
 
 /// Blocks, receipts, transaction index and state of one node.
 #[derive(Clone, Debug)]
@@ -81,6 +84,33 @@ impl std::fmt::Debug for StoredHistory {
 struct HistoryCache {
     blocks: LruCache<u64, Arc<SealedBlock>>,
     receipts: LruCache<u64, Arc<Vec<TxReceipt>>>,
+    /// Transactions in `blocks`, receipts in `receipts`.
+    block_weight: usize,
+    receipt_weight: usize,
+}
+
+impl HistoryCache {
+    fn put_block(&mut self, number: u64, block: Arc<SealedBlock>) {
+        self.block_weight += block.transactions.len();
+        if let Some((_, old)) = self.blocks.push(number, block) {
+            self.block_weight -= old.transactions.len();
+        }
+        while self.block_weight > CACHED_TRANSACTIONS && self.blocks.len() > 1 {
+            let (_, old) = self.blocks.pop_lru().expect("not empty");
+            self.block_weight -= old.transactions.len();
+        }
+    }
+
+    fn put_receipts(&mut self, number: u64, receipts: Arc<Vec<TxReceipt>>) {
+        self.receipt_weight += receipts.len();
+        if let Some((_, old)) = self.receipts.push(number, receipts) {
+            self.receipt_weight -= old.len();
+        }
+        while self.receipt_weight > CACHED_TRANSACTIONS && self.receipts.len() > 1 {
+            let (_, old) = self.receipts.pop_lru().expect("not empty");
+            self.receipt_weight -= old.len();
+        }
+    }
 }
 
 impl StoredHistory {
@@ -91,6 +121,8 @@ impl StoredHistory {
             cache: Arc::new(Mutex::new(HistoryCache {
                 blocks: LruCache::new(size),
                 receipts: LruCache::new(size),
+                block_weight: 0,
+                receipt_weight: 0,
             })),
         }
     }
@@ -104,7 +136,7 @@ impl StoredHistory {
             return Some(block.clone());
         }
         let block = reported(self.store.block(number))?;
-        self.cache().blocks.put(number, block.clone());
+        self.cache().put_block(number, block.clone());
         Some(block)
     }
 
@@ -114,7 +146,7 @@ impl StoredHistory {
         }
         let block = self.block(number)?;
         let receipts = Arc::new(reported(self.store.receipts(&block))?);
-        self.cache().receipts.put(number, receipts.clone());
+        self.cache().put_receipts(number, receipts.clone());
         Some(receipts)
     }
 }
@@ -209,8 +241,8 @@ impl Chain {
             }
             History::Stored(stored) => {
                 let mut cache = stored.cache();
-                cache.blocks.put(number, block.clone());
-                cache.receipts.put(number, receipts);
+                cache.put_block(number, block.clone());
+                cache.put_receipts(number, receipts);
             }
         }
         self.hashes.push(block.hash);

@@ -64,6 +64,10 @@ const FORMAT: u64 = 2;
 /// default): reverse diffs of older blocks are pruned.
 pub const DEFAULT_HISTORICAL_BLOCK_LIMIT: u64 = 512;
 
+/// redb's page cache per store (its default, 1 GiB, would let four nodes'
+/// caches grow with the chain).
+const PAGE_CACHE_BYTES: usize = 16 << 20;
+
 /// Block hashes kept in memory for the BLOCKHASH opcode.
 pub(crate) const RECENT_HASHES: u64 = 256;
 
@@ -146,6 +150,7 @@ impl Store {
         let opened = quietly(|| {
             let needs_repair = path.exists() && Self::inspect(path)?;
             redb::Builder::new()
+                .set_cache_size(PAGE_CACHE_BYTES)
                 .set_check_integrity_on_open(needs_repair)
                 .create(path)
                 .map_err(|e| open_error(path, e))

@@ -152,6 +152,11 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
           value_parser = clap::value_parser!(u8).range(1..=100))]
     pub poa_block_txs_selection_max_time: u8,
+    /// With --data-dir, the number of newest blocks whose state stays readable (eth_call,
+    /// eth_getBalance, ... at a past block); older blocks' undo data is pruned (Besu's flag)
+    #[arg(long, value_name = "BLOCKS", default_value_t = forja_runtime::storage::DEFAULT_HISTORICAL_BLOCK_LIMIT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub bonsai_historical_block_limit: u64,
     /// Percent more a transaction replacing a pending one (same sender and nonce) must pay
     /// (Besu's flag)
     #[arg(long, value_name = "PERCENT", default_value_t = 10)]
@@ -425,6 +430,7 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
         config.dev_accounts.balance_ether = ether;
     }
     config.block_txs_selection_max_time = args.poa_block_txs_selection_max_time;
+    config.historical_block_limit = args.bonsai_historical_block_limit;
     config.pool.0.price_bump_percent = args.tx_pool_price_bump;
     config.pool.0.allow_unprotected = args.rpc_allow_unprotected_txs;
     config.validate()?;
