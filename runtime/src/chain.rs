@@ -413,6 +413,21 @@ impl Chain {
         }
     }
 
+    /// The headers of blocks `from..=to` (read from the store in one go),
+    /// `None` when one is missing.
+    pub fn headers(&self, from: u64, to: u64) -> Option<Vec<Header>> {
+        let headers = match &self.history {
+            History::Stored(stored) => reported(stored.store.headers(from, to).map(Some))?,
+            History::Memory(memory) => memory
+                .blocks
+                .get(from as usize..=to as usize)?
+                .iter()
+                .map(|b| b.header.clone())
+                .collect(),
+        };
+        (headers.len() as u64 == to - from + 1).then_some(headers)
+    }
+
     /// The hash of block `number`.
     pub fn hash(&self, number: u64) -> Option<B256> {
         if number > self.head_number() {

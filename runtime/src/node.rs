@@ -1067,21 +1067,21 @@ fn engine_at_head(shared: &NodeShared, config: BftConfig) -> Result<Engine, Erro
         let chain = shared.chain.read().expect("chain lock");
         let invalid =
             |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
-        let header = |number: u64| {
-            chain.header(number).ok_or_else(|| {
-                Error::InvalidRequest(format!("consensus history: header {number} is missing"))
-            })
-        };
         let head_number = chain.head_number();
         let checkpoint = match config.epoch_length {
             0 => 0,
             epoch => head_number - head_number % epoch,
         };
+        let headers = chain.headers(checkpoint, head_number).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "consensus history: headers {checkpoint} to {head_number} are not all readable"
+            ))
+        })?;
         let mut history =
-            ValidatorHistory::from_genesis(config.mode, &header(checkpoint)?, config.epoch_length)
+            ValidatorHistory::from_genesis(config.mode, &headers[0], config.epoch_length)
                 .map_err(|e| invalid(&e))?;
-        for number in checkpoint + 1..=head_number {
-            history.import(&header(number)?).map_err(|e| invalid(&e))?;
+        for header in &headers[1..] {
+            history.import(header).map_err(|e| invalid(&e))?;
         }
         (history, chain.head().header.clone())
     };

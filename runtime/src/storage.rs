@@ -911,6 +911,26 @@ impl Store {
         })
     }
 
+    /// The headers of blocks `from..=to`, in one read (fewer when some are
+    /// missing: the caller checks).
+    pub fn headers(&self, from: u64, to: u64) -> Result<Vec<Header>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let headers = read
+                .open_table(HEADERS)
+                .map_err(|_| self.corrupt("table `headers` is missing"))?;
+            let mut out = Vec::with_capacity((to.saturating_sub(from) + 1) as usize);
+            for entry in headers.range(from..=to).map_err(|e| self.corrupt(e))? {
+                let (number, encoded) = entry.map_err(|e| self.corrupt(e))?;
+                out.push(
+                    Header::decode(&mut encoded.value())
+                        .map_err(|e| self.corrupt(format!("header {}: {e}", number.value())))?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
     /// The hash of block `number`.
     pub fn hash(&self, number: u64) -> Result<Option<B256>, StorageError> {
         self.reading(|| {

@@ -425,3 +425,44 @@ fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
     assert!(wait_for_receipt(&node, hash).block_number > backed_up.number);
     network.shutdown();
 }
+
+#[test]
+fn a_store_written_before_the_head_and_indexes_were_recorded_is_upgraded_when_it_opens() {
+    let (dir, config, head) = committed_data_dir();
+    let before = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let blocks: Vec<_> = (0..=head)
+        .map(|n| before.node(0).block_by_number(n).unwrap())
+        .collect();
+    before.shutdown();
+    drop(before);
+    // What the previous format held: no headers, hash or transaction
+    // indexes, no head or format entry.
+    for i in 0..4 {
+        let db = redb::Database::create(dir.path().join(format!("node-{i}.redb"))).unwrap();
+        let write = db.begin_write().unwrap();
+        for table in ["headers", "hashes", "block_numbers", "tx_index"] {
+            let untyped: redb::TableDefinition<'_, u64, &[u8]> = redb::TableDefinition::new(table);
+            write.delete_table(untyped).unwrap();
+        }
+        {
+            let meta: redb::TableDefinition<'_, &str, &[u8]> = redb::TableDefinition::new("meta");
+            let mut meta = write.open_table(meta).unwrap();
+            meta.remove("head").unwrap();
+            meta.remove("format").unwrap();
+        }
+        write.commit().unwrap();
+    }
+    let network = Network::start(config, StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let node = network.node(0);
+    assert_eq!(node.block_number(), head);
+    for block in &blocks {
+        assert_eq!(node.block_by_hash(block.hash).as_ref(), Some(block));
+        for tx in &block.transactions {
+            assert_eq!(
+                node.receipt(tx.hash).map(|r| r.block_number),
+                Some(block.number())
+            );
+        }
+    }
+    network.shutdown();
+}
