@@ -11,7 +11,8 @@
 //! `cargo test`). `FORJA_SOAK_CHECKPOINTS` (default
 //! `10000,100000,300000,1000000`) sets the checkpoints, `FORJA_SOAK_WINDOW`
 //! (default 10000) the transfers each throughput figure is measured over.
-//! Prints a CSV line per checkpoint after the table.
+//! `FORJA_SOAK_HISTORICAL_BLOCK_LIMIT` overrides `--bonsai-historical-block-limit`
+//! (512). Prints a CSV line per checkpoint after the table.
 
 use std::{
     sync::Arc,
@@ -106,6 +107,12 @@ fn main() {
         ..Default::default()
     };
     config.dev_accounts.count = SENDERS as u32 + 1;
+    if let Some(limit) = std::env::var("FORJA_SOAK_HISTORICAL_BLOCK_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.historical_block_limit = limit;
+    }
     println!(
         "forja-runtime soak: 4 QBFT validators in-process, data dir {}, block period 0, {} profile, {} cores, load average {}",
         dir.path().display(),
