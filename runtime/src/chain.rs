@@ -1,33 +1,163 @@
-//! One node's view of the chain: blocks, receipts, indexes and state, all
-//! in memory (the store keeps the durable copy).
+//! One node's view of the chain: blocks, receipts, indexes and state.
+//!
+//! An in-memory node (no data directory) keeps its whole history in memory,
+//! where dev controls wind it back (`evm_revert`). A node with a store reads
+//! blocks, receipts and indexes from it on demand through a bounded cache,
+//! and keeps in memory only the head, the latest state, the newest block
+//! hashes (for BLOCKHASH) and the reverse diffs of the newest blocks (for
+//! historical reads), so its memory grows with its state, not its history.
 
-use std::sync::Arc;
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 use alloy::{
-    consensus::{ReceiptEnvelope, Transaction},
+    consensus::{Header, ReceiptEnvelope, Transaction},
     primitives::{Address, B256, Log, map::B256HashMap},
 };
+use lru::LruCache;
 
 use crate::{
     block::{SealedBlock, TxLocation, TxReceipt},
+    error::StorageError,
     execution::ExecutedBlock,
     state::{ReverseDiff, StateAt, StateChanges, WorldState},
+    storage::{RECENT_HASHES, Store},
 };
+
+/// Blocks (and as many receipt lists) a stored chain keeps decoded...
+const CACHED_BLOCKS: usize = 256;
+/// ...as long as they hold no more than this many transactions (and
+/// receipts): blocks of a busy chain are large.
+const CACHED_TRANSACTIONS: usize = 8_192;
 
 /// Blocks, receipts, transaction index and state of one node.
 #[derive(Clone, Debug)]
 pub struct Chain {
-    blocks: Vec<Arc<SealedBlock>>,
+    history: History,
+    head: Arc<SealedBlock>,
+    genesis_hash: B256,
+    /// Hashes of blocks `hashes_from..=head` (all of them in memory, the
+    /// newest [`RECENT_HASHES`] with a store).
     hashes: Vec<B256>,
+    hashes_from: u64,
+    world: WorldState,
+    /// `undo[i]` undoes block `head + 1 - undo.len() + i` (from genesis's
+    /// empty one in memory; the newest blocks' with a store).
+    undo: Vec<Arc<ReverseDiff>>,
+    /// Reverse diffs kept with a store (older ones are pruned).
+    undo_limit: Option<u64>,
+    /// State patched between blocks (dev controls), oldest first.
+    patches: Vec<Patch>,
+}
+
+#[derive(Clone, Debug)]
+enum History {
+    Memory(MemoryHistory),
+    Stored(StoredHistory),
+}
+
+#[derive(Clone, Debug, Default)]
+struct MemoryHistory {
+    blocks: Vec<Arc<SealedBlock>>,
     by_hash: B256HashMap<u64>,
     receipts: Vec<Arc<Vec<TxReceipt>>>,
     /// Where each transaction sits (hashes are random: no need for SipHash).
     tx_index: B256HashMap<(u64, u32)>,
-    world: WorldState,
-    /// `history[n]` undoes block `n` (empty for genesis).
-    history: Vec<Arc<ReverseDiff>>,
-    /// State patched between blocks (dev controls), oldest first.
-    patches: Vec<Patch>,
+}
+
+#[derive(Clone)]
+struct StoredHistory {
+    store: Arc<Store>,
+    cache: Arc<Mutex<HistoryCache>>,
+}
+
+impl std::fmt::Debug for StoredHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredHistory")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+struct HistoryCache {
+    blocks: LruCache<u64, Arc<SealedBlock>>,
+    receipts: LruCache<u64, Arc<Vec<TxReceipt>>>,
+    /// Transactions in `blocks`, receipts in `receipts`.
+    block_weight: usize,
+    receipt_weight: usize,
+}
+
+impl HistoryCache {
+    fn put_block(&mut self, number: u64, block: Arc<SealedBlock>) {
+        self.block_weight += block.transactions.len();
+        if let Some((_, old)) = self.blocks.push(number, block) {
+            self.block_weight -= old.transactions.len();
+        }
+        while self.block_weight > CACHED_TRANSACTIONS && self.blocks.len() > 1 {
+            let (_, old) = self.blocks.pop_lru().expect("not empty");
+            self.block_weight -= old.transactions.len();
+        }
+    }
+
+    fn put_receipts(&mut self, number: u64, receipts: Arc<Vec<TxReceipt>>) {
+        self.receipt_weight += receipts.len();
+        if let Some((_, old)) = self.receipts.push(number, receipts) {
+            self.receipt_weight -= old.len();
+        }
+        while self.receipt_weight > CACHED_TRANSACTIONS && self.receipts.len() > 1 {
+            let (_, old) = self.receipts.pop_lru().expect("not empty");
+            self.receipt_weight -= old.len();
+        }
+    }
+}
+
+impl StoredHistory {
+    fn new(store: Arc<Store>) -> Self {
+        let size = NonZeroUsize::new(CACHED_BLOCKS).expect("not zero");
+        Self {
+            store,
+            cache: Arc::new(Mutex::new(HistoryCache {
+                blocks: LruCache::new(size),
+                receipts: LruCache::new(size),
+                block_weight: 0,
+                receipt_weight: 0,
+            })),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HistoryCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn block(&self, number: u64) -> Option<Arc<SealedBlock>> {
+        if let Some(block) = self.cache().blocks.get(&number) {
+            return Some(block.clone());
+        }
+        let block = reported(self.store.block(number))?;
+        self.cache().put_block(number, block.clone());
+        Some(block)
+    }
+
+    fn receipts(&self, number: u64) -> Option<Arc<Vec<TxReceipt>>> {
+        if let Some(receipts) = self.cache().receipts.get(&number) {
+            return Some(receipts.clone());
+        }
+        let block = self.block(number)?;
+        let receipts = Arc::new(reported(self.store.receipts(&block))?);
+        self.cache().put_receipts(number, receipts.clone());
+        Some(receipts)
+    }
+}
+
+/// A read from the store: a failure (a store damaged while running) is
+/// logged and reads as absent, as a missing block would.
+fn reported<T>(read: Result<Option<T>, StorageError>) -> Option<T> {
+    read.unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        None
+    })
 }
 
 /// A state change made outside any block, and how to undo it.
@@ -48,36 +178,87 @@ pub struct ChainPoint {
 }
 
 impl Chain {
-    /// A chain holding only `genesis`, whose state is `world`.
+    /// An in-memory chain holding only `genesis`, whose state is `world`.
     pub fn new(genesis: Arc<SealedBlock>, world: WorldState) -> Self {
         let mut chain = Self {
-            blocks: Vec::new(),
+            history: History::Memory(MemoryHistory::default()),
+            head: genesis.clone(),
+            genesis_hash: genesis.hash,
             hashes: Vec::new(),
-            by_hash: B256HashMap::default(),
-            receipts: Vec::new(),
-            tx_index: B256HashMap::default(),
+            hashes_from: 0,
             world,
-            history: Vec::new(),
+            undo: Vec::new(),
+            undo_limit: None,
             patches: Vec::new(),
         };
         chain.push(genesis, Vec::new(), ReverseDiff::default());
         chain
     }
 
-    fn push(&mut self, block: Arc<SealedBlock>, receipts: Vec<TxReceipt>, reverse: ReverseDiff) {
-        let number = block.number();
-        debug_assert_eq!(number as usize, self.blocks.len());
-        for (index, tx) in block.transactions.iter().enumerate() {
-            self.tx_index.insert(tx.hash, (number, index as u32));
+    /// A chain read from `store` at `head` (see [`Store::load`]).
+    pub(crate) fn stored(
+        store: Arc<Store>,
+        head: Arc<SealedBlock>,
+        genesis_hash: B256,
+        recent_hashes: Vec<B256>,
+        undo: Vec<Arc<ReverseDiff>>,
+        world: WorldState,
+    ) -> Self {
+        let undo_limit = Some(store.historical_block_limit());
+        Self {
+            hashes_from: head.number() + 1 - recent_hashes.len() as u64,
+            history: History::Stored(StoredHistory::new(store)),
+            head,
+            genesis_hash,
+            hashes: recent_hashes,
+            world,
+            undo,
+            undo_limit,
+            patches: Vec::new(),
         }
-        self.by_hash.insert(block.hash, number);
-        self.hashes.push(block.hash);
-        self.blocks.push(block);
-        self.receipts.push(Arc::new(receipts));
-        self.history.push(Arc::new(reverse));
     }
 
-    /// Appends a block whose changes were already applied to the state.
+    /// The store this chain reads its history from, if any.
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        match &self.history {
+            History::Memory(_) => None,
+            History::Stored(stored) => Some(&stored.store),
+        }
+    }
+
+    fn push(&mut self, block: Arc<SealedBlock>, receipts: Vec<TxReceipt>, reverse: ReverseDiff) {
+        let number = block.number();
+        let receipts = Arc::new(receipts);
+        match &mut self.history {
+            History::Memory(memory) => {
+                debug_assert_eq!(number as usize, memory.blocks.len());
+                for (index, tx) in block.transactions.iter().enumerate() {
+                    memory.tx_index.insert(tx.hash, (number, index as u32));
+                }
+                memory.by_hash.insert(block.hash, number);
+                memory.blocks.push(block.clone());
+                memory.receipts.push(receipts);
+            }
+            History::Stored(stored) => {
+                let mut cache = stored.cache();
+                cache.put_block(number, block.clone());
+                cache.put_receipts(number, receipts);
+            }
+        }
+        self.hashes.push(block.hash);
+        self.undo.push(Arc::new(reverse));
+        if let Some(limit) = self.undo_limit {
+            let excess = self.undo.len().saturating_sub(limit as usize);
+            self.undo.drain(..excess);
+            let excess = self.hashes.len().saturating_sub(RECENT_HASHES as usize);
+            self.hashes.drain(..excess);
+            self.hashes_from += excess as u64;
+        }
+        self.head = block;
+    }
+
+    /// Appends a block whose changes were already applied to the state
+    /// (and, for a stored chain, written to its store).
     pub fn append(
         &mut self,
         block: Arc<SealedBlock>,
@@ -85,45 +266,47 @@ impl Chain {
         reverse: ReverseDiff,
     ) -> Arc<Vec<TxReceipt>> {
         let receipts = build_receipts(&block, executed.receipts().to_vec(), executed);
+        let number = block.number();
         self.push(block, receipts, reverse);
-        self.receipts.last().cloned().unwrap_or_default()
+        self.receipts(number).unwrap_or_default()
     }
 
-    /// Appends a block loaded from the store (state already loaded).
-    pub fn append_stored(
-        &mut self,
-        block: Arc<SealedBlock>,
-        receipts: Vec<ReceiptEnvelope<Log>>,
-        reverse: ReverseDiff,
-    ) {
-        let receipts = stored_receipts(&block, receipts);
-        self.push(block, receipts, reverse);
+    fn memory_mut(&mut self) -> Option<&mut MemoryHistory> {
+        match &mut self.history {
+            History::Memory(memory) => Some(memory),
+            History::Stored(_) => None,
+        }
     }
 
     /// Removes the newest block and undoes its state changes, and the
-    /// patches made on it (dev `revert`).
+    /// patches made on it (dev `revert`). Only an in-memory chain winds
+    /// back.
     pub fn pop(&mut self) -> Option<Arc<SealedBlock>> {
-        if self.blocks.len() <= 1 {
+        let head_number = self.head_number();
+        let memory = self.memory_mut()?;
+        if memory.blocks.len() <= 1 {
             return None;
         }
+        let block = memory.blocks.pop()?;
+        memory.by_hash.remove(&block.hash);
+        memory.receipts.pop();
+        for tx in &block.transactions {
+            memory.tx_index.remove(&tx.hash);
+        }
+        let new_head = memory.blocks.last().cloned().expect("genesis stays");
         while self
             .patches
             .last()
-            .is_some_and(|p| p.after_block == self.head_number())
+            .is_some_and(|p| p.after_block == head_number)
         {
             let patch = self.patches.pop().expect("checked above");
             self.world.revert(&patch.reverse);
         }
-        let block = self.blocks.pop()?;
         self.hashes.pop();
-        self.by_hash.remove(&block.hash);
-        self.receipts.pop();
-        for tx in &block.transactions {
-            self.tx_index.remove(&tx.hash);
-        }
-        if let Some(reverse) = self.history.pop() {
+        if let Some(reverse) = self.undo.pop() {
             self.world.revert(&reverse);
         }
+        self.head = new_head;
         Some(block)
     }
 
@@ -148,8 +331,11 @@ impl Chain {
 
     /// Why this chain cannot be wound back to `point`, if it cannot.
     pub fn check_rewind(&self, point: ChainPoint) -> Result<(), String> {
-        match self.hashes.get(point.number as usize) {
-            Some(hash) if *hash == point.hash => {}
+        if self.store().is_some() {
+            return Err("a chain kept in a data directory cannot be wound back".to_owned());
+        }
+        match self.hash(point.number) {
+            Some(hash) if hash == point.hash => {}
             Some(hash) => {
                 return Err(format!(
                     "block {} is {hash} here, not {}",
@@ -191,36 +377,104 @@ impl Chain {
     }
 
     pub fn head(&self) -> &Arc<SealedBlock> {
-        self.blocks
-            .last()
-            .expect("a chain always holds its genesis")
+        &self.head
     }
 
     pub fn head_number(&self) -> u64 {
-        self.blocks.len() as u64 - 1
+        self.head.number()
     }
 
     pub fn genesis_hash(&self) -> B256 {
-        self.hashes[0]
+        self.genesis_hash
     }
 
-    pub fn block(&self, number: u64) -> Option<&Arc<SealedBlock>> {
-        self.blocks.get(number as usize)
+    pub fn block(&self, number: u64) -> Option<Arc<SealedBlock>> {
+        if number == self.head_number() {
+            return Some(self.head.clone());
+        }
+        match &self.history {
+            History::Memory(memory) => memory.blocks.get(number as usize).cloned(),
+            History::Stored(_) if number > self.head_number() => None,
+            History::Stored(stored) => stored.block(number),
+        }
+    }
+
+    /// The header of block `number`, without decoding its body when it
+    /// has to be read from the store.
+    pub fn header(&self, number: u64) -> Option<Header> {
+        match &self.history {
+            History::Stored(stored) if number < self.head_number() => {
+                if let Some(block) = stored.cache().blocks.peek(&number) {
+                    return Some(block.header.clone());
+                }
+                reported(stored.store.header(number))
+            }
+            _ => self.block(number).map(|b| b.header.clone()),
+        }
+    }
+
+    /// The headers of blocks `from..=to` (read from the store in one go),
+    /// `None` when one is missing.
+    pub fn headers(&self, from: u64, to: u64) -> Option<Vec<Header>> {
+        let headers = match &self.history {
+            History::Stored(stored) => reported(stored.store.headers(from, to).map(Some))?,
+            History::Memory(memory) => memory
+                .blocks
+                .get(from as usize..=to as usize)?
+                .iter()
+                .map(|b| b.header.clone())
+                .collect(),
+        };
+        (headers.len() as u64 == to - from + 1).then_some(headers)
+    }
+
+    /// The hash of block `number`.
+    pub fn hash(&self, number: u64) -> Option<B256> {
+        if number > self.head_number() {
+            return None;
+        }
+        if number >= self.hashes_from {
+            return self
+                .hashes
+                .get((number - self.hashes_from) as usize)
+                .copied();
+        }
+        match &self.history {
+            History::Memory(_) => None,
+            History::Stored(stored) => reported(stored.store.hash(number)),
+        }
     }
 
     pub fn number_of(&self, hash: &B256) -> Option<u64> {
-        self.by_hash.get(hash).copied()
+        match &self.history {
+            History::Memory(memory) => memory.by_hash.get(hash).copied(),
+            History::Stored(stored) => {
+                reported(stored.store.number_of(hash)).filter(|n| *n <= self.head_number())
+            }
+        }
     }
 
-    pub fn receipts(&self, number: u64) -> Option<&Arc<Vec<TxReceipt>>> {
-        self.receipts.get(number as usize)
+    pub fn receipts(&self, number: u64) -> Option<Arc<Vec<TxReceipt>>> {
+        match &self.history {
+            History::Memory(memory) => memory.receipts.get(number as usize).cloned(),
+            History::Stored(_) if number > self.head_number() => None,
+            History::Stored(stored) => stored.receipts(number),
+        }
+    }
+
+    fn location(&self, hash: &B256) -> Option<(u64, u32)> {
+        match &self.history {
+            History::Memory(memory) => memory.tx_index.get(hash).copied(),
+            History::Stored(stored) => reported(stored.store.transaction_location(hash))
+                .filter(|(n, _)| *n <= self.head_number()),
+        }
     }
 
     pub fn transaction(&self, hash: &B256) -> Option<TxLocation> {
-        let (number, index) = *self.tx_index.get(hash)?;
+        let (number, index) = self.location(hash)?;
         let block = self.block(number)?;
         Some(TxLocation {
-            transaction: block.transactions[index as usize].clone(),
+            transaction: block.transactions.get(index as usize)?.clone(),
             block_hash: block.hash,
             block_number: number,
             index: index as u64,
@@ -228,7 +482,7 @@ impl Chain {
     }
 
     pub fn receipt(&self, hash: &B256) -> Option<TxReceipt> {
-        let (number, index) = *self.tx_index.get(hash)?;
+        let (number, index) = self.location(hash)?;
         self.receipts(number)?.get(index as usize).cloned()
     }
 
@@ -240,23 +494,23 @@ impl Chain {
         &mut self.world
     }
 
-    pub fn hashes(&self) -> &[B256] {
-        &self.hashes
+    /// The oldest block whose state can still be read.
+    pub fn oldest_state(&self) -> u64 {
+        (self.head_number() + 1 - self.undo.len() as u64).saturating_sub(1)
     }
 
-    pub fn reverse_diff(&self, number: u64) -> Option<&Arc<ReverseDiff>> {
-        self.history.get(number as usize)
-    }
-
-    /// The state after block `number` (`None` past the head).
+    /// The state after block `number` (`None` past the head, or before
+    /// [`Self::oldest_state`]).
     pub fn state_at(&self, number: u64) -> Option<StateAt<'_>> {
-        if number > self.head_number() {
+        if number > self.head_number() || number < self.oldest_state() {
             return None;
         }
+        let skip = self.undo.len() - (self.head_number() - number) as usize;
         Some(StateAt {
             world: &self.world,
-            newer_diffs: &self.history[number as usize + 1..],
+            newer_diffs: &self.undo[skip..],
             block_hashes: &self.hashes,
+            hashes_from: self.hashes_from,
         })
     }
 
@@ -265,6 +519,7 @@ impl Chain {
             world: &self.world,
             newer_diffs: &[],
             block_hashes: &self.hashes,
+            hashes_from: self.hashes_from,
         }
     }
 }
@@ -283,7 +538,10 @@ fn build_receipts(
 
 /// Receipts with their metadata, derived from the block and the consensus
 /// receipts alone (which is all the store keeps).
-fn stored_receipts(block: &SealedBlock, envelopes: Vec<ReceiptEnvelope<Log>>) -> Vec<TxReceipt> {
+pub(crate) fn stored_receipts(
+    block: &SealedBlock,
+    envelopes: Vec<ReceiptEnvelope<Log>>,
+) -> Vec<TxReceipt> {
     let mut previous_cumulative = 0;
     let mut log_index = 0u64;
     let mut out = Vec::with_capacity(envelopes.len());

@@ -170,6 +170,11 @@ pub struct NetworkConfig {
     /// then the one Besu builds, with the validators its extraData names.
     #[serde(skip)]
     pub genesis_header: Option<crate::besu::GenesisHeader>,
+    /// Besu's `--bonsai-historical-block-limit` (a node option, not part of
+    /// the file): with a data directory, the state of this many newest
+    /// blocks stays readable; older blocks' undo data is pruned.
+    #[serde(skip)]
+    pub historical_block_limit: u64,
 }
 
 /// A TOML table carried for the RPC server (see [`NetworkConfig::rpc`]).
@@ -212,6 +217,7 @@ impl Default for NetworkConfig {
             pool: PoolLimitsConfig::default(),
             block_txs_selection_max_time: DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
             genesis_header: None,
+            historical_block_limit: crate::storage::DEFAULT_HISTORICAL_BLOCK_LIMIT,
         }
     }
 }

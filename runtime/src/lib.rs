@@ -3,6 +3,7 @@
 //! in-process nodes.
 
 pub mod besu;
+pub mod backup;
 pub mod block;
 pub mod chain;
 pub mod config;

@@ -212,6 +212,8 @@ struct NetworkInner {
     dev_accounts: Vec<PrivateKeySigner>,
     /// Dev controls' network-wide state (clock offset, impersonations).
     dev: Arc<crate::dev::DevState>,
+    /// Where the nodes' stores are (`None`: in memory).
+    data_dir: Option<PathBuf>,
 }
 
 /// A running network. Cloning shares it.
@@ -269,55 +271,71 @@ pub(crate) fn open_nodes(
             paths.into_iter().map(Some).collect()
         }
     };
+    // Every store is checked read-only, then opened (the ones to repair
+    // first) and loaded, before any is written: a store that fails leaves
+    // the others as they were.
+    let mut needs_repair = vec![false; paths.len()];
+    for (index, path) in paths.iter().enumerate() {
+        if let Some(path) = path
+            && path.exists()
+        {
+            needs_repair[index] = Store::inspect(path)?;
+        }
+    }
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|i| !needs_repair[*i]);
+    let mut opened: Vec<_> = paths.iter().map(|_| None).collect();
+    for index in order {
+        let Some(path) = &paths[index] else {
+            continue;
+        };
+        let store =
+            Arc::new(Store::open(path)?.with_historical_block_limit(config.historical_block_limit));
+        let loaded = match store.genesis_hash()? {
+            Some(stored) if stored != genesis_block.hash => {
+                return Err(StorageError::GenesisMismatch {
+                    path: path.clone(),
+                    stored,
+                    configured: genesis_block.hash,
+                }
+                .into());
+            }
+            Some(_) => {
+                if let Some(stored) = store.chain_id()?
+                    && stored != spec.chain_id
+                {
+                    return Err(StorageError::ChainIdMismatch {
+                        path: path.clone(),
+                        stored,
+                        configured: spec.chain_id,
+                    }
+                    .into());
+                }
+                Some(store.load(mode)?)
+            }
+            None => None,
+        };
+        opened[index] = Some((store, loaded));
+    }
     let mut nodes = Vec::with_capacity(keys.len());
-    for (index, (key, path)) in keys.into_iter().zip(paths).enumerate() {
-        let (chain, permissions, store) = match path {
+    for (index, (key, opened)) in keys.into_iter().zip(opened).enumerate() {
+        let (chain, permissions, store) = match opened {
             None => (
                 Chain::new(genesis_block.clone(), genesis_world.clone()),
                 initial_permissions.clone(),
                 None,
             ),
-            Some(path) => {
-                let store = Store::open(&path)?;
-                match store.genesis_hash()? {
-                    Some(stored) if stored != genesis_block.hash => {
-                        return Err(StorageError::GenesisMismatch {
-                            path,
-                            stored,
-                            configured: genesis_block.hash,
-                        }
-                        .into());
-                    }
-                    Some(_) => {
-                        match store.chain_id()? {
-                            Some(stored) if stored != spec.chain_id => {
-                                return Err(StorageError::ChainIdMismatch {
-                                    path,
-                                    stored,
-                                    configured: spec.chain_id,
-                                }
-                                .into());
-                            }
-                            Some(_) => {}
-                            None => store.write_chain_id(spec.chain_id)?,
-                        }
-                        let (chain, permissions) = store.load(mode)?;
-                        (chain, permissions, Some(store))
-                    }
-                    None => {
-                        store.write_genesis(
-                            &genesis_block,
-                            &genesis_world,
-                            &initial_permissions,
-                        )?;
-                        store.write_chain_id(spec.chain_id)?;
-                        (
-                            Chain::new(genesis_block.clone(), genesis_world.clone()),
-                            initial_permissions.clone(),
-                            Some(store),
-                        )
-                    }
+            Some((store, Some(loaded))) => {
+                if store.chain_id()?.is_none() {
+                    store.write_chain_id(spec.chain_id)?;
                 }
+                (loaded.chain, loaded.permissions, Some(store))
+            }
+            Some((store, None)) => {
+                store.write_genesis(&genesis_block, &genesis_world, &initial_permissions)?;
+                store.write_chain_id(spec.chain_id)?;
+                let loaded = store.load(mode)?;
+                (loaded.chain, loaded.permissions, Some(store))
             }
         };
         let node_id = key.node_id();
@@ -424,6 +442,10 @@ impl Network {
             chain_id: config.chain_id,
             dev_accounts,
             dev,
+            data_dir: match storage {
+                StorageMode::Dir(dir) => Some(dir),
+                StorageMode::InMemory => None,
+            },
         });
         Ok(Network { inner })
     }
@@ -449,6 +471,18 @@ impl Network {
     /// Node `index` (validators first, then regular nodes). Panics when out of range.
     pub fn node(&self, index: usize) -> NodeHandle {
         self.inner.nodes[index].clone()
+    }
+
+    /// Backs up every node's store into `<data-dir>/backups/<name>/` while
+    /// the network keeps running (see [`crate::backup`]); `name` defaults
+    /// to the UTC time.
+    pub fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
+        let dir = self.inner.data_dir.as_ref().ok_or_else(|| {
+            Error::InvalidRequest(
+                "this network keeps its chain in memory: only a network started with a data directory can be backed up".to_owned(),
+            )
+        })?;
+        crate::backup::backup(dir, &self.inner.nodes, name)
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -702,17 +736,30 @@ impl NodeHandle {
         self.chain().head_number()
     }
 
+    /// Backs up the whole network this node belongs to ([`Network::backup`]).
+    pub fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        Network { inner: network }.backup(name)
+    }
+
+    /// Block bodies and receipt lists this node decoded from its store
+    /// since it opened (`None` without a data directory): how much history
+    /// it has had to read, which opening a store keeps to the head.
+    pub fn store_reads(&self) -> Option<u64> {
+        self.shared.store.as_ref().map(|s| s.decoded_count())
+    }
+
     pub fn genesis_hash(&self) -> B256 {
         self.chain().genesis_hash()
     }
 
     pub fn block_by_number(&self, number: u64) -> Option<Arc<SealedBlock>> {
-        self.chain().block(number).cloned()
+        self.chain().block(number)
     }
 
     pub fn block_by_hash(&self, hash: B256) -> Option<Arc<SealedBlock>> {
         let chain = self.chain();
-        chain.number_of(&hash).and_then(|n| chain.block(n).cloned())
+        chain.number_of(&hash).and_then(|n| chain.block(n))
     }
 
     /// Resolves a block id to a number. `pending`, `safe` and `finalized`
@@ -725,17 +772,14 @@ impl NodeHandle {
     pub fn block(&self, block: BlockId) -> Result<Arc<SealedBlock>> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
-        Ok(chain
+        chain
             .block(number)
-            .cloned()
-            .expect("resolved numbers exist"))
+            .ok_or_else(|| Error::BlockNotFound(number.to_string()))
     }
 
     pub fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
         let chain = self.chain();
-        chain
-            .number_of(&hash)
-            .and_then(|n| chain.receipts(n).cloned())
+        chain.number_of(&hash).and_then(|n| chain.receipts(n))
     }
 
     pub fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
@@ -759,7 +803,7 @@ impl NodeHandle {
     fn with_state<T>(&self, block: BlockId, f: impl FnOnce(StateAt<'_>) -> T) -> Result<T> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
-        let state = chain.state_at(number).expect("resolved numbers exist");
+        let state = state_of(&chain, number)?;
         Ok(f(state))
     }
 
@@ -799,16 +843,18 @@ impl NodeHandle {
     /// The block a call on the state after block `number` runs in: the
     /// next one, stamped by the clock the engines read (dev time controls
     /// included), as the next block would be.
-    fn call_context(&self, chain: &Chain, number: u64) -> BlockContext {
-        let parent = chain.block(number).expect("resolved numbers exist");
+    fn call_context(&self, chain: &Chain, number: u64) -> Result<BlockContext> {
+        let parent = chain
+            .block(number)
+            .ok_or_else(|| Error::BlockNotFound(number.to_string()))?;
         let now_ms = now_ms().saturating_add_signed(self.dev_clock_offset_ms());
-        BlockContext {
+        Ok(BlockContext {
             number: number + 1,
             timestamp: parent.header.timestamp.max(now_ms / 1000),
             beneficiary: Address::ZERO,
             gas_limit: self.shared.spec.block_gas_limit,
             parent_hash: parent.hash,
-        }
+        })
     }
 
     /// Executes a call on the state after `block` without committing it,
@@ -821,8 +867,8 @@ impl NodeHandle {
     ) -> Result<ExecutionOutcome> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
-        let context = self.call_context(&chain, number);
-        let state = chain.state_at(number).expect("resolved numbers exist");
+        let context = self.call_context(&chain, number)?;
+        let state = state_of(&chain, number)?;
         let mut request = request.clone();
         request.gas = Some(limits.gas(request.gas, context.gas_limit));
         self.within(limits.timeout, || {
@@ -840,8 +886,8 @@ impl NodeHandle {
     ) -> Result<u64> {
         let chain = self.chain();
         let number = resolve(&chain, block)?;
-        let context = self.call_context(&chain, number);
-        let state = chain.state_at(number).expect("resolved numbers exist");
+        let context = self.call_context(&chain, number)?;
+        let state = state_of(&chain, number)?;
         let mut request = request.clone();
         request.gas = Some(limits.gas(request.gas, context.gas_limit));
         self.within(limits.timeout, || {
@@ -954,18 +1000,20 @@ impl NodeHandle {
         };
         let mut logs = Vec::new();
         for number in from..=to {
-            let block = chain.block(number).expect("in range");
-            if !filter.matches_bloom(block.header.logs_bloom) {
+            let missing = || Error::BlockNotFound(number.to_string());
+            let header = chain.header(number).ok_or_else(missing)?;
+            if !filter.matches_bloom(header.logs_bloom) {
                 continue;
             }
-            for receipt in chain.receipts(number).expect("in range").iter() {
+            let receipts = chain.receipts(number).ok_or_else(missing)?;
+            for receipt in receipts.iter() {
                 for (offset, log) in receipt.logs().iter().enumerate() {
                     if filter.matches(log) {
                         logs.push(RpcLog {
                             inner: log.clone(),
-                            block_hash: Some(block.hash),
+                            block_hash: Some(receipt.block_hash),
                             block_number: Some(number),
-                            block_timestamp: Some(block.header.timestamp),
+                            block_timestamp: Some(header.timestamp),
                             transaction_hash: Some(receipt.transaction_hash),
                             transaction_index: Some(receipt.transaction_index),
                             log_index: Some(receipt.first_log_index + offset as u64),
@@ -1065,7 +1113,9 @@ impl NodeHandle {
         let to = resolve(&chain, to)?;
         let mut metrics: Vec<SignerMetric> = Vec::new();
         for number in from..=to {
-            let header: &Header = &chain.block(number).expect("in range").header;
+            let header: Header = chain
+                .header(number)
+                .ok_or_else(|| Error::BlockNotFound(number.to_string()))?;
             match metrics.iter_mut().find(|m| m.address == header.beneficiary) {
                 Some(metric) => {
                     metric.proposed_block_count += 1;
@@ -1185,6 +1235,17 @@ impl NodeHandle {
             pool: self.pool_status(),
         }
     }
+}
+
+/// The state after block `number`, or why it cannot be read.
+fn state_of(chain: &Chain, number: u64) -> Result<StateAt<'_>> {
+    chain.state_at(number).ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "the state of block {number} is no longer available: this node keeps the state of blocks {} to {} (--bonsai-historical-block-limit)",
+            chain.oldest_state(),
+            chain.head_number()
+        ))
+    })
 }
 
 fn resolve(chain: &Chain, block: BlockId) -> Result<u64> {

@@ -117,7 +117,7 @@ pub struct NodeShared {
     pub chain: RwLock<Chain>,
     pub pool: Mutex<TxPool>,
     pub permissions: RwLock<Permissions>,
-    pub store: Option<Store>,
+    pub store: Option<Arc<Store>>,
     pub new_blocks: broadcast::Sender<Arc<SealedBlock>>,
     pub new_transactions: broadcast::Sender<B256>,
     pub metrics: Metrics,
@@ -1059,18 +1059,29 @@ impl NodeCore {
 }
 
 /// A consensus engine for the node's current head, its validator history
-/// replayed from genesis.
+/// replayed from the last epoch boundary (where votes reset and the header
+/// lists the validators), or from genesis when epochs never end. Only
+/// headers are read, never block bodies.
 fn engine_at_head(shared: &NodeShared, config: BftConfig) -> Result<Engine, Error> {
     let (history, head) = {
         let chain = shared.chain.read().expect("chain lock");
         let invalid =
             |e: &dyn std::fmt::Display| Error::InvalidRequest(format!("consensus history: {e}"));
-        let genesis = &chain.block(0).expect("genesis").header;
-        let mut history = ValidatorHistory::from_genesis(config.mode, genesis, config.epoch_length)
-            .map_err(|e| invalid(&e))?
-            .with_overrides(&config.validator_overrides);
-        for number in 1..=chain.head_number() {
-            let header = &chain.block(number).expect("block below head").header;
+        let head_number = chain.head_number();
+        let checkpoint = match config.epoch_length {
+            0 => 0,
+            epoch => head_number - head_number % epoch,
+        };
+        let headers = chain.headers(checkpoint, head_number).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "consensus history: headers {checkpoint} to {head_number} are not all readable"
+            ))
+        })?;
+        let mut history =
+            ValidatorHistory::from_genesis(config.mode, &headers[0], config.epoch_length)
+                .map_err(|e| invalid(&e))?
+                .with_overrides(&config.validator_overrides);
+        for header in &headers[1..] {
             history.import(header).map_err(|e| invalid(&e))?;
         }
         (history, chain.head().header.clone())

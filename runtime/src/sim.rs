@@ -279,9 +279,12 @@ impl Simulation {
                         "node {node} is still referenced and cannot restart"
                     ))
                 })?);
-                let store = Store::open(&node_path(&dir, node))?;
-                let (chain, permissions) = store.load(self.bft.mode)?;
-                (chain, permissions, Some(store))
+                let store = Arc::new(
+                    Store::open(&node_path(&dir, node))?
+                        .with_historical_block_limit(self.config.historical_block_limit),
+                );
+                let loaded = store.load(self.bft.mode)?;
+                (loaded.chain, loaded.permissions, Some(store))
             }
         };
         let old = &self.shared[node];
@@ -537,12 +540,10 @@ impl Simulation {
 
     /// Block hashes of node `index`, by number.
     pub fn hashes(&self, node: usize) -> Vec<B256> {
-        self.shared[node]
-            .chain
-            .read()
-            .expect("chain lock")
-            .hashes()
-            .to_vec()
+        let chain = self.shared[node].chain.read().expect("chain lock");
+        (0..=chain.head_number())
+            .map(|n| chain.hash(n).unwrap_or_default())
+            .collect()
     }
 
     /// Heights at which two nodes hold different blocks, described.
@@ -572,13 +573,20 @@ impl Simulation {
 /// A stand-in for a node whose store is being reopened: same identity, no
 /// store, empty chain view (never served: the slot is replaced right away).
 fn stub(old: &NodeShared) -> NodeShared {
+    // Holds no reference to the old store, which must close.
+    let genesis = old
+        .chain
+        .read()
+        .expect("chain lock")
+        .block(0)
+        .expect("genesis is readable");
     NodeShared {
         index: old.index,
         key: old.key.clone(),
         node_id: old.node_id,
         spec: old.spec.clone(),
         mode: old.mode,
-        chain: RwLock::new(old.chain.read().expect("chain lock").clone()),
+        chain: RwLock::new(crate::chain::Chain::new(genesis, Default::default())),
         pool: Mutex::new(TxPool::default()),
         permissions: RwLock::new(old.permissions.read().expect("permissions lock").clone()),
         store: None,

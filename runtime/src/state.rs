@@ -383,8 +383,10 @@ pub struct StateAt<'a> {
     pub world: &'a WorldState,
     /// Reverse diffs of the blocks after the viewed one, oldest first.
     pub newer_diffs: &'a [Arc<ReverseDiff>],
-    /// Block hashes by number, for `BLOCKHASH`.
+    /// Hashes of blocks `hashes_from..`, for `BLOCKHASH` (which reaches
+    /// back 256 blocks only).
     pub block_hashes: &'a [B256],
+    pub hashes_from: u64,
 }
 
 impl StateAt<'_> {
@@ -473,9 +475,9 @@ impl DatabaseRef for StateAt<'_> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        Ok(self
-            .block_hashes
-            .get(number as usize)
+        Ok(number
+            .checked_sub(self.hashes_from)
+            .and_then(|i| self.block_hashes.get(i as usize))
             .copied()
             .unwrap_or_default())
     }
@@ -545,6 +547,7 @@ mod tests {
             world: &world,
             newer_diffs: std::slice::from_ref(&diff),
             block_hashes: &[],
+            hashes_from: 0,
         };
         assert_eq!(past.balance(a), U256::from(100));
         assert_eq!(past.storage(a, U256::from(1)), U256::from(5));

@@ -1,18 +1,27 @@
 //! A node's durable store: one redb file, one write transaction per block.
 //!
-//! Tables hold the blocks (RLP), their senders, the consensus receipts, the
-//! latest state (accounts, storage, code), the reverse diff of every block
-//! (for historical reads) and metadata (genesis hash, permissions). A block
-//! and everything it changed are committed in one redb transaction, so a
-//! crash leaves the store at the previous block or at this one, never between.
+//! Tables hold the blocks (RLP, and their headers apart, for reads that need
+//! no body), their senders, the consensus receipts, the hash and transaction
+//! indexes, the latest state (accounts, storage, code), the reverse diffs of
+//! the newest blocks (for historical reads; older ones are pruned) and
+//! metadata (genesis hash, head, permissions). A block and everything it
+//! changed are committed in one redb transaction, so a crash leaves the
+//! store at the previous block or at this one, never between.
+//!
+//! History is read on demand ([`crate::chain::Chain`] caches it); opening
+//! a store reads the head block, the state and the recent reverse diffs,
+//! never the whole chain.
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy::{
-    consensus::{Block, ReceiptEnvelope, TxEnvelope},
+    consensus::{Block, Header, ReceiptEnvelope, TxEnvelope},
     eips::eip2718::{Decodable2718, Encodable2718},
     primitives::{Address, B256, Bytes, Log, U256},
 };
@@ -21,8 +30,8 @@ use forja_consensus::{BftMode, bft_block_hash};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{
-    block::{SealedBlock, SignedTx},
-    chain::Chain,
+    block::{SealedBlock, SignedTx, TxReceipt},
+    chain::{Chain, stored_receipts},
     error::StorageError,
     permissions::Permissions,
     state::{AccountChange, AccountFields, PriorAccount, ReverseDiff, StateChanges, WorldState},
@@ -36,10 +45,31 @@ const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("accoun
 const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
 const CODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("codes");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
+const HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("hashes");
+const BY_HASH: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_numbers");
+/// Transaction hash to (block number, index in the block).
+const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 
 const META_GENESIS: &str = "genesis_hash";
 const META_PERMISSIONS: &str = "permissions";
 const META_CHAIN_ID: &str = "chain_id";
+const META_HEAD: &str = "head";
+const META_FORMAT: &str = "format";
+/// Version 2 added the head, headers, hash and transaction indexes (version
+/// 1 stores are upgraded when they open).
+const FORMAT: u64 = 2;
+
+/// Blocks whose state stays readable (Besu's `--bonsai-historical-block-limit`
+/// default): reverse diffs of older blocks are pruned.
+pub const DEFAULT_HISTORICAL_BLOCK_LIMIT: u64 = 512;
+
+/// redb's page cache per store (its default, 1 GiB, would let four nodes'
+/// caches grow with the chain).
+const PAGE_CACHE_BYTES: usize = 16 << 20;
+
+/// Block hashes kept in memory for the BLOCKHASH opcode.
+pub(crate) const RECENT_HASHES: u64 = 256;
 
 #[derive(RlpEncodable, RlpDecodable)]
 struct StoredAccount {
@@ -65,10 +95,37 @@ struct StoredPrior {
     storage: Vec<StoredSlot>,
 }
 
+/// A store's file, open for writing (a running node) or only for reading
+/// (checking a data directory or a backup, which must not change it).
+enum Db {
+    Writable(Database),
+    ReadOnly(redb::ReadOnlyDatabase),
+}
+
 /// One node's redb file.
 pub struct Store {
-    db: Database,
+    db: Db,
     path: PathBuf,
+    /// Reverse diffs kept (see [`DEFAULT_HISTORICAL_BLOCK_LIMIT`]).
+    historical_block_limit: u64,
+    /// Block bodies and receipt lists decoded so far (tests check that
+    /// opening a store reads only its head).
+    decoded: AtomicU64,
+}
+
+/// A store's head block: number, hash and state root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreHead {
+    pub number: u64,
+    pub hash: B256,
+    pub state_root: B256,
+}
+
+/// What a store holds at its head, read when it opens.
+#[derive(Debug)]
+pub struct StoredChain {
+    pub chain: Chain,
+    pub permissions: Permissions,
 }
 
 impl std::fmt::Debug for Store {
@@ -85,16 +142,185 @@ fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`. A file redb cannot read
+    /// (overwritten, truncated) is an error naming it, even where redb
+    /// itself would panic on the damage. A store that was not shut down
+    /// cleanly is repaired, every page's checksum checked on the way.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = Database::create(path).map_err(|e| StorageError::Open {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let opened = quietly(|| {
+            let needs_repair = path.exists() && Self::inspect(path)?;
+            redb::Builder::new()
+                .set_cache_size(PAGE_CACHE_BYTES)
+                .set_check_integrity_on_open(needs_repair)
+                .create(path)
+                .map_err(|e| open_error(path, e))
+        });
+        let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
         Ok(Self {
-            db,
+            db: Db::Writable(db),
             path: path.to_owned(),
+            historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
+            decoded: AtomicU64::new(0),
         })
+    }
+
+    /// Opens the store at `path` for reading only: nothing is written to it,
+    /// not even a repair (a store that needs one is an error).
+    pub fn open_read_only(path: &Path) -> Result<Self, StorageError> {
+        if !path.is_file() {
+            return Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "no such file".to_owned(),
+            });
+        }
+        let opened = quietly(|| {
+            match redb::ReadOnlyDatabase::open(path) {
+            Err(redb::DatabaseError::RepairAborted) => Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "it was not shut down cleanly: start the node on it once to repair it"
+                    .to_owned(),
+            }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StorageError::Open {
+                path: path.to_owned(),
+                message: "a running node holds it: stop the node, or back it up (`forja node backup`) and check the backup".to_owned(),
+            }),
+            opened => opened.map_err(|e| open_error(path, e)),
+        }
+        });
+        let db = opened.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))?;
+        Ok(Self {
+            db: Db::ReadOnly(db),
+            path: path.to_owned(),
+            historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
+            decoded: AtomicU64::new(0),
+        })
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction, redb::TransactionError> {
+        match &self.db {
+            Db::Writable(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StorageError> {
+        match &self.db {
+            Db::Writable(db) => db.begin_write().map_err(|e| self.write_error(e)),
+            Db::ReadOnly(_) => Err(self.write_error("the store is open for reading only")),
+        }
+    }
+
+    /// Writes a consistent copy of this store to a new file at `target`:
+    /// everything as of one read transaction, so blocks committed while it
+    /// copies are simply not in it. Returns the copy's head.
+    pub fn backup_to(&self, target: &Path) -> Result<StoreHead, StorageError> {
+        let target_error = |e: &dyn std::fmt::Display| StorageError::Write {
+            path: target.to_owned(),
+            message: e.to_string(),
+        };
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.corrupt(e))?;
+            let copy = Database::create(target).map_err(|e| target_error(&e))?;
+            let write = copy.begin_write().map_err(|e| target_error(&e))?;
+            let copy_error = |e: redb::Error| target_error(&e);
+            copy_table(&read, &write, BLOCKS).map_err(copy_error)?;
+            copy_table(&read, &write, SENDERS).map_err(copy_error)?;
+            copy_table(&read, &write, RECEIPTS).map_err(copy_error)?;
+            copy_table(&read, &write, HISTORY).map_err(copy_error)?;
+            copy_table(&read, &write, ACCOUNTS).map_err(copy_error)?;
+            copy_table(&read, &write, STORAGE).map_err(copy_error)?;
+            copy_table(&read, &write, CODES).map_err(copy_error)?;
+            copy_table(&read, &write, META).map_err(copy_error)?;
+            copy_table(&read, &write, HEADERS).map_err(copy_error)?;
+            copy_table(&read, &write, HASHES).map_err(copy_error)?;
+            copy_table(&read, &write, BY_HASH).map_err(copy_error)?;
+            copy_table(&read, &write, TX_INDEX).map_err(copy_error)?;
+            write.commit().map_err(|e| target_error(&e))?;
+            self.head_in(&read)
+        })
+    }
+
+    /// The head recorded in `read`'s snapshot: number, hash, state root.
+    fn head_in(&self, read: &redb::ReadTransaction) -> Result<StoreHead, StorageError> {
+        let meta = read
+            .open_table(META)
+            .map_err(|_| self.corrupt("table `meta` is missing"))?;
+        let number = self
+            .u64_meta(&meta, META_HEAD)?
+            .ok_or_else(|| self.corrupt("the head entry is missing"))?;
+        let headers = read
+            .open_table(HEADERS)
+            .map_err(|_| self.corrupt("table `headers` is missing"))?;
+        let header = headers
+            .get(number)
+            .map_err(|e| self.corrupt(e))?
+            .ok_or_else(|| self.corrupt(format!("the head header {number} is missing")))?;
+        let header = Header::decode(&mut header.value())
+            .map_err(|e| self.corrupt(format!("header {number}: {e}")))?;
+        let hashes = read
+            .open_table(HASHES)
+            .map_err(|_| self.corrupt("table `hashes` is missing"))?;
+        let hash = self
+            .hash_in(&hashes, number)?
+            .ok_or_else(|| self.corrupt(format!("the hash of block {number} is missing")))?;
+        Ok(StoreHead {
+            number,
+            hash,
+            state_root: header.state_root,
+        })
+    }
+
+    /// Checks the store at `path` without writing to it: whether it opens
+    /// and its head block reads. `Ok(true)` when it was not shut down
+    /// cleanly, which only opening it for writing (and repairing it) can
+    /// check further.
+    pub fn inspect(path: &Path) -> Result<bool, StorageError> {
+        let checked = quietly(|| {
+            let db = match redb::ReadOnlyDatabase::open(path) {
+                Ok(db) => db,
+                Err(redb::DatabaseError::RepairAborted) => return Ok(true),
+                Err(e) => return Err(open_error(path, e)),
+            };
+            let corrupt = |e: &dyn std::fmt::Display| damaged(path, e.to_string());
+            let read = db.begin_read().map_err(|e| corrupt(&e))?;
+            let meta = match read.open_table(META) {
+                Ok(meta) => meta,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+                Err(e) => return Err(corrupt(&e)),
+            };
+            let head = meta.get(META_HEAD).map_err(|e| corrupt(&e))?;
+            if let Some(head) = head {
+                let head: [u8; 8] = head
+                    .value()
+                    .try_into()
+                    .map_err(|_| corrupt(&"the head entry is not 8 bytes"))?;
+                let head = u64::from_be_bytes(head);
+                let blocks = read.open_table(BLOCKS).map_err(|e| corrupt(&e))?;
+                let block = blocks
+                    .get(head)
+                    .map_err(|e| corrupt(&e))?
+                    .ok_or_else(|| corrupt(&format!("the head block {head} is missing")))?;
+                Block::<TxEnvelope>::decode(&mut block.value())
+                    .map_err(|e| corrupt(&format!("block {head}: {e}")))?;
+            }
+            Ok(false)
+        });
+        checked.unwrap_or_else(|panic| Err(damaged(path, panic_message(&panic))))
+    }
+
+    /// Keeps the state of the newest `limit` blocks readable (at least 1).
+    pub fn with_historical_block_limit(mut self, limit: u64) -> Self {
+        self.historical_block_limit = limit.max(1);
+        self
+    }
+
+    pub fn historical_block_limit(&self) -> u64 {
+        self.historical_block_limit
+    }
+
+    /// Block bodies and receipt lists decoded since the store opened.
+    pub fn decoded_count(&self) -> u64 {
+        self.decoded.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -117,7 +343,7 @@ impl Store {
 
     /// The genesis hash recorded in the store, `None` for a new store.
     pub fn genesis_hash(&self) -> Result<Option<B256>, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let table = match read.open_table(META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -139,7 +365,7 @@ impl Store {
     /// The chain id recorded in the store (`None` for a new store, or one
     /// written before chain ids were recorded).
     pub fn chain_id(&self) -> Result<Option<u64>, StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
         let table = match read.open_table(META) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -159,7 +385,7 @@ impl Store {
 
     /// Records the chain id the store belongs to.
     pub fn write_chain_id(&self, chain_id: u64) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         write
             .open_table(META)
             .map_err(|e| self.write_error(e))?
@@ -193,7 +419,7 @@ impl Store {
         for (hash, code) in world.codes() {
             changes.codes.insert(*hash, code.original_bytes());
         }
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         self.write_block_in(&write, genesis, &[], &changes, &ReverseDiff::default())?;
         {
             let mut meta = write.open_table(META).map_err(|e| self.write_error(e))?;
@@ -214,7 +440,7 @@ impl Store {
         changes: &StateChanges,
         reverse: &ReverseDiff,
     ) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         self.write_block_in(&write, block, receipts, changes, reverse)?;
         write.commit().map_err(|e| self.write_error(e))
     }
@@ -229,6 +455,38 @@ impl Store {
     ) -> Result<(), StorageError> {
         let err = |e: &dyn std::fmt::Display| self.write_error(e);
         let number = block.number();
+        let mut encoded = Vec::with_capacity(600);
+        block.header.encode(&mut encoded);
+        write
+            .open_table(HEADERS)
+            .map_err(|e| err(&e))?
+            .insert(number, encoded.as_slice())
+            .map_err(|e| err(&e))?;
+        write
+            .open_table(HASHES)
+            .map_err(|e| err(&e))?
+            .insert(number, &block.hash.0)
+            .map_err(|e| err(&e))?;
+        write
+            .open_table(BY_HASH)
+            .map_err(|e| err(&e))?
+            .insert(&block.hash.0, number)
+            .map_err(|e| err(&e))?;
+        {
+            let mut index = write.open_table(TX_INDEX).map_err(|e| err(&e))?;
+            for (position, tx) in block.transactions.iter().enumerate() {
+                index
+                    .insert(&tx.hash.0, (number, position as u32))
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        {
+            let mut meta = write.open_table(META).map_err(|e| err(&e))?;
+            meta.insert(META_HEAD, number.to_be_bytes().as_slice())
+                .map_err(|e| err(&e))?;
+            meta.insert(META_FORMAT, FORMAT.to_be_bytes().as_slice())
+                .map_err(|e| err(&e))?;
+        }
         let mut encoded = Vec::with_capacity(block.size);
         block.to_consensus().encode(&mut encoded);
         write
@@ -283,11 +541,18 @@ impl Store {
             .collect();
         let mut encoded = Vec::new();
         priors.encode(&mut encoded);
-        write
-            .open_table(HISTORY)
-            .map_err(|e| err(&e))?
-            .insert(number, encoded.as_slice())
-            .map_err(|e| err(&e))?;
+        {
+            let mut history = write.open_table(HISTORY).map_err(|e| err(&e))?;
+            history
+                .insert(number, encoded.as_slice())
+                .map_err(|e| err(&e))?;
+            // The state of blocks before the limit is no longer readable.
+            if number > self.historical_block_limit {
+                history
+                    .retain_in(..=number - self.historical_block_limit, |_, _| false)
+                    .map_err(|e| err(&e))?;
+            }
+        }
 
         let mut codes = write.open_table(CODES).map_err(|e| err(&e))?;
         for (hash, code) in &changes.codes {
@@ -342,7 +607,7 @@ impl Store {
 
     /// Persists the permission lists.
     pub fn write_permissions(&self, permissions: &Permissions) -> Result<(), StorageError> {
-        let write = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        let write = self.begin_write()?;
         {
             let mut meta = write.open_table(META).map_err(|e| self.write_error(e))?;
             let encoded = serde_json::to_vec(permissions).map_err(|e| self.write_error(e))?;
@@ -352,20 +617,148 @@ impl Store {
         write.commit().map_err(|e| self.write_error(e))
     }
 
-    /// Loads the whole chain and the permissions. Block hashes are computed
-    /// as `mode` defines them (BFT hashes leave out the committed seals and
-    /// the round, which differ between nodes), so that each block's parent
-    /// hash can be checked. The loaded state's root must equal the head's
-    /// state root, or the store is reported corrupt.
-    pub fn load(&self, mode: BftMode) -> Result<(Chain, Permissions), StorageError> {
-        let read = self.db.begin_read().map_err(|e| self.corrupt(e))?;
-        let table = |name| self.corrupt(format!("table `{name}` is missing"));
-        let blocks = read.open_table(BLOCKS).map_err(|_| table("blocks"))?;
-        let senders = read.open_table(SENDERS).map_err(|_| table("senders"))?;
-        let receipts = read.open_table(RECEIPTS).map_err(|_| table("receipts"))?;
-        let history = read.open_table(HISTORY).map_err(|_| table("history"))?;
-        let meta = read.open_table(META).map_err(|_| table("meta"))?;
+    fn read_error(&self, message: impl std::fmt::Display) -> StorageError {
+        self.corrupt(message)
+    }
 
+    /// Runs a read of the store, turning a panic inside redb (damage it
+    /// asserts on) into an error naming the file.
+    fn reading<T>(
+        &self,
+        read: impl FnOnce() -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        quietly(read).unwrap_or_else(|panic| Err(damaged(&self.path, panic_message(&panic))))
+    }
+
+    fn u64_meta(
+        &self,
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+        key: &str,
+    ) -> Result<Option<u64>, StorageError> {
+        match meta.get(key).map_err(|e| self.corrupt(e))? {
+            None => Ok(None),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .value()
+                    .try_into()
+                    .map_err(|_| self.corrupt(format!("{key} entry is not 8 bytes")))?;
+                Ok(Some(u64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// Opens the chain the store holds: its head block, the state, the
+    /// reverse diffs of the newest blocks and the permissions, checked
+    /// against each other (the head's hash as `mode` computes it, the state
+    /// root in its header). Reads no other block, whatever the chain's
+    /// length. A store written before the head was recorded is upgraded
+    /// first (once, reading every block).
+    pub fn load(self: &Arc<Self>, mode: BftMode) -> Result<StoredChain, StorageError> {
+        self.reading(|| {
+            if self.format()? < FORMAT {
+                self.upgrade(mode)?;
+            }
+            self.load_head(mode)
+        })
+    }
+
+    fn format(&self) -> Result<u64, StorageError> {
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
+        let meta = read
+            .open_table(META)
+            .map_err(|_| self.corrupt("table `meta` is missing"))?;
+        Ok(self.u64_meta(&meta, META_FORMAT)?.unwrap_or(1))
+    }
+
+    fn load_head(self: &Arc<Self>, mode: BftMode) -> Result<StoredChain, StorageError> {
+        let read = self.begin_read().map_err(|e| self.corrupt(e))?;
+        let table = |name| self.corrupt(format!("table `{name}` is missing"));
+        let meta = read.open_table(META).map_err(|_| table("meta"))?;
+        let hashes = read.open_table(HASHES).map_err(|_| table("hashes"))?;
+        let history = read.open_table(HISTORY).map_err(|_| table("history"))?;
+        let head_number = self
+            .u64_meta(&meta, META_HEAD)?
+            .ok_or_else(|| self.corrupt("the head entry is missing"))?;
+        let genesis_hash = meta
+            .get(META_GENESIS)
+            .map_err(|e| self.corrupt(e))?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| self.corrupt("the genesis hash entry is missing"))?;
+        let genesis_hash = B256::try_from(genesis_hash.as_slice())
+            .map_err(|_| self.corrupt("genesis hash entry is not 32 bytes"))?;
+        if self.hash_in(&hashes, 0)? != Some(genesis_hash) {
+            return Err(self.corrupt("block 0 is not the genesis block recorded in the store"));
+        }
+
+        let head = self
+            .block_in(&read, head_number)?
+            .ok_or_else(|| self.corrupt(format!("the head block {head_number} is missing")))?;
+        let computed = bft_block_hash(mode, &head.header)
+            .map_err(|e| self.corrupt(format!("block {head_number}: {e}")))?;
+        if computed != head.hash {
+            return Err(self.corrupt(format!(
+                "block {head_number} hashes to {computed}, its index says {}",
+                head.hash
+            )));
+        }
+
+        let first_hash = head_number.saturating_sub(RECENT_HASHES - 1);
+        let mut recent_hashes = Vec::with_capacity((head_number - first_hash + 1) as usize);
+        for entry in hashes
+            .range(first_hash..=head_number)
+            .map_err(|e| self.corrupt(e))?
+        {
+            let (number, hash) = entry.map_err(|e| self.corrupt(e))?;
+            if number.value() != first_hash + recent_hashes.len() as u64 {
+                return Err(
+                    self.corrupt(format!("the hash of block {} is missing", number.value()))
+                );
+            }
+            recent_hashes.push(B256::from(*hash.value()));
+        }
+        if recent_hashes.len() as u64 != head_number - first_hash + 1 {
+            return Err(self.corrupt("the hashes of the newest blocks are missing"));
+        }
+
+        // Reverse diffs of the newest blocks, newest first while contiguous
+        // (a smaller limit earlier may have pruned more).
+        let first_undo = head_number
+            .saturating_sub(self.historical_block_limit - 1)
+            .max(1);
+        let mut undo = Vec::new();
+        for entry in history
+            .range(first_undo..=head_number)
+            .map_err(|e| self.corrupt(e))?
+            .rev()
+        {
+            let (number, bytes) = entry.map_err(|e| self.corrupt(e))?;
+            let number = number.value();
+            if number != head_number - undo.len() as u64 {
+                break;
+            }
+            undo.push(Arc::new(self.decode_reverse(number, bytes.value())?));
+        }
+        undo.reverse();
+
+        let world = self.load_state(&read)?;
+        let root = world.state_root();
+        if root != head.header.state_root {
+            return Err(self.corrupt(format!(
+                "state does not match block {head_number}: root {root}, header says {}",
+                head.header.state_root
+            )));
+        }
+        let permissions = match meta.get(META_PERMISSIONS).map_err(|e| self.corrupt(e))? {
+            None => Permissions::default(),
+            Some(bytes) => serde_json::from_slice(bytes.value())
+                .map_err(|e| self.corrupt(format!("permissions entry: {e}")))?,
+        };
+        let chain = Chain::stored(self.clone(), head, genesis_hash, recent_hashes, undo, world);
+        Ok(StoredChain { chain, permissions })
+    }
+
+    fn load_state(&self, read: &redb::ReadTransaction) -> Result<WorldState, StorageError> {
+        let table = |name| self.corrupt(format!("table `{name}` is missing"));
         let mut world = WorldState::default();
         let codes = read.open_table(CODES).map_err(|_| table("codes"))?;
         for entry in codes.iter().map_err(|e| self.corrupt(e))? {
@@ -407,124 +800,318 @@ impl Store {
                 .insert(slot, U256::from_be_bytes(*value.value()));
         }
         world.apply(&changes);
+        Ok(world)
+    }
 
-        let mut chain: Option<Chain> = None;
-        for entry in blocks.iter().map_err(|e| self.corrupt(e))? {
-            let (number, encoded) = entry.map_err(|e| self.corrupt(e))?;
-            let number = number.value();
-            let block = Block::<TxEnvelope>::decode(&mut encoded.value())
-                .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
-            let sender_bytes = senders
-                .get(number)
-                .map_err(|e| self.corrupt(e))?
-                .ok_or_else(|| self.corrupt(format!("senders of block {number} are missing")))?;
-            let sender_bytes = sender_bytes.value();
-            if sender_bytes.len() != block.body.transactions.len() * 20 {
-                return Err(self.corrupt(format!(
-                    "senders of block {number} do not match its transactions"
-                )));
-            }
-            let transactions = block
-                .body
-                .transactions
+    fn decode_reverse(&self, number: u64, bytes: &[u8]) -> Result<ReverseDiff, StorageError> {
+        let priors = Vec::<StoredPrior>::decode(&mut &bytes[..])
+            .map_err(|e| self.corrupt(format!("state history of block {number}: {e}")))?;
+        Ok(ReverseDiff {
+            accounts: priors
                 .into_iter()
-                .zip(sender_bytes.chunks(20))
-                .map(|(tx, sender)| Arc::new(SignedTx::new(tx, Address::from_slice(sender))))
-                .collect();
-            let hash = bft_block_hash(mode, &block.header)
-                .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
-            let sealed = Arc::new(SealedBlock::with_hash(block.header, hash, transactions));
-            if sealed.number() != number {
-                return Err(self.corrupt(format!("entry {number} holds block {}", sealed.number())));
-            }
-            match &mut chain {
-                None => {
-                    if number != 0 {
-                        return Err(self.corrupt("the genesis block is missing"));
-                    }
-                    let recorded = meta
-                        .get(META_GENESIS)
-                        .map_err(|e| self.corrupt(e))?
-                        .map(|v| v.value().to_vec());
-                    if recorded.as_deref() != Some(sealed.hash.as_slice()) {
-                        return Err(
-                            self.corrupt("block 0 is not the genesis block recorded in the store")
-                        );
-                    }
-                    chain = Some(Chain::new(sealed, WorldState::default()));
-                }
-                Some(chain) => {
-                    if chain.head().hash != sealed.header.parent_hash {
-                        return Err(self.corrupt(format!(
-                            "block {number} does not extend block {}",
-                            number - 1
-                        )));
-                    }
-                    let receipt_bytes = receipts
-                        .get(number)
-                        .map_err(|e| self.corrupt(e))?
-                        .ok_or_else(|| {
-                            self.corrupt(format!("receipts of block {number} are missing"))
-                        })?;
-                    let encoded = Vec::<Bytes>::decode(&mut receipt_bytes.value())
-                        .map_err(|e| self.corrupt(format!("receipts of block {number}: {e}")))?;
-                    let decoded = encoded
-                        .iter()
-                        .map(|r| ReceiptEnvelope::<Log>::decode_2718(&mut r.as_ref()))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| self.corrupt(format!("receipts of block {number}: {e}")))?;
-                    let history_bytes = history
-                        .get(number)
-                        .map_err(|e| self.corrupt(e))?
-                        .ok_or_else(|| {
-                            self.corrupt(format!("state history of block {number} is missing"))
-                        })?;
-                    let priors =
-                        Vec::<StoredPrior>::decode(&mut history_bytes.value()).map_err(|e| {
-                            self.corrupt(format!("state history of block {number}: {e}"))
-                        })?;
-                    let reverse = ReverseDiff {
-                        accounts: priors
-                            .into_iter()
-                            .map(|p| {
-                                (
-                                    p.address,
-                                    PriorAccount {
-                                        fields: p.existed.then_some(AccountFields {
-                                            nonce: p.nonce,
-                                            balance: p.balance,
-                                            code_hash: p.code_hash,
-                                        }),
-                                        storage_cleared: p.storage_cleared,
-                                        storage: p
-                                            .storage
-                                            .into_iter()
-                                            .map(|s| (s.slot, s.value))
-                                            .collect(),
-                                    },
-                                )
-                            })
-                            .collect(),
-                    };
-                    chain.append_stored(sealed, decoded, reverse);
-                }
-            }
-        }
-        let mut chain = chain.ok_or_else(|| self.corrupt("no blocks (not even genesis)"))?;
-        let root = world.state_root();
-        *chain.world_mut() = world;
-        if root != chain.head().header.state_root {
+                .map(|p| {
+                    (
+                        p.address,
+                        PriorAccount {
+                            fields: p.existed.then_some(AccountFields {
+                                nonce: p.nonce,
+                                balance: p.balance,
+                                code_hash: p.code_hash,
+                            }),
+                            storage_cleared: p.storage_cleared,
+                            storage: p.storage.into_iter().map(|s| (s.slot, s.value)).collect(),
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    fn hash_in(
+        &self,
+        hashes: &impl ReadableTable<u64, &'static [u8; 32]>,
+        number: u64,
+    ) -> Result<Option<B256>, StorageError> {
+        Ok(hashes
+            .get(number)
+            .map_err(|e| self.corrupt(e))?
+            .map(|h| B256::from(*h.value())))
+    }
+
+    /// Decodes block `number` with its senders and indexed hash.
+    fn block_in(
+        &self,
+        read: &redb::ReadTransaction,
+        number: u64,
+    ) -> Result<Option<Arc<SealedBlock>>, StorageError> {
+        let table = |name| self.corrupt(format!("table `{name}` is missing"));
+        let blocks = read.open_table(BLOCKS).map_err(|_| table("blocks"))?;
+        let Some(encoded) = blocks.get(number).map_err(|e| self.corrupt(e))? else {
+            return Ok(None);
+        };
+        self.decoded.fetch_add(1, Ordering::Relaxed);
+        let block = Block::<TxEnvelope>::decode(&mut encoded.value())
+            .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
+        let senders = read.open_table(SENDERS).map_err(|_| table("senders"))?;
+        let sender_bytes = senders
+            .get(number)
+            .map_err(|e| self.corrupt(e))?
+            .ok_or_else(|| self.corrupt(format!("senders of block {number} are missing")))?;
+        let sender_bytes = sender_bytes.value();
+        if sender_bytes.len() != block.body.transactions.len() * 20 {
             return Err(self.corrupt(format!(
-                "state does not match block {}: root {root}, header says {}",
-                chain.head_number(),
-                chain.head().header.state_root
+                "senders of block {number} do not match its transactions"
             )));
         }
-        let permissions = match meta.get(META_PERMISSIONS).map_err(|e| self.corrupt(e))? {
-            None => Permissions::default(),
-            Some(bytes) => serde_json::from_slice(bytes.value())
-                .map_err(|e| self.corrupt(format!("permissions entry: {e}")))?,
-        };
-        Ok((chain, permissions))
+        let hashes = read.open_table(HASHES).map_err(|_| table("hashes"))?;
+        let hash = self
+            .hash_in(&hashes, number)?
+            .ok_or_else(|| self.corrupt(format!("the hash of block {number} is missing")))?;
+        if block.header.number != number {
+            return Err(self.corrupt(format!(
+                "entry {number} holds block {}",
+                block.header.number
+            )));
+        }
+        let transactions = block
+            .body
+            .transactions
+            .into_iter()
+            .zip(sender_bytes.chunks(20))
+            .map(|(tx, sender)| Arc::new(SignedTx::new(tx, Address::from_slice(sender))))
+            .collect();
+        Ok(Some(Arc::new(SealedBlock::with_hash(
+            block.header,
+            hash,
+            transactions,
+        ))))
     }
+
+    /// Block `number`, read from the file.
+    pub fn block(&self, number: u64) -> Result<Option<Arc<SealedBlock>>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            self.block_in(&read, number)
+        })
+    }
+
+    /// The header of block `number` (no body decoded).
+    pub fn header(&self, number: u64) -> Result<Option<Header>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let headers = read
+                .open_table(HEADERS)
+                .map_err(|_| self.corrupt("table `headers` is missing"))?;
+            let Some(encoded) = headers.get(number).map_err(|e| self.corrupt(e))? else {
+                return Ok(None);
+            };
+            Header::decode(&mut encoded.value())
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("header {number}: {e}")))
+        })
+    }
+
+    /// The headers of blocks `from..=to`, in one read (fewer when some are
+    /// missing: the caller checks).
+    pub fn headers(&self, from: u64, to: u64) -> Result<Vec<Header>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let headers = read
+                .open_table(HEADERS)
+                .map_err(|_| self.corrupt("table `headers` is missing"))?;
+            let mut out = Vec::with_capacity((to.saturating_sub(from) + 1) as usize);
+            for entry in headers.range(from..=to).map_err(|e| self.corrupt(e))? {
+                let (number, encoded) = entry.map_err(|e| self.corrupt(e))?;
+                out.push(
+                    Header::decode(&mut encoded.value())
+                        .map_err(|e| self.corrupt(format!("header {}: {e}", number.value())))?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// The hash of block `number`.
+    pub fn hash(&self, number: u64) -> Result<Option<B256>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let hashes = read
+                .open_table(HASHES)
+                .map_err(|_| self.corrupt("table `hashes` is missing"))?;
+            self.hash_in(&hashes, number)
+        })
+    }
+
+    /// The number of the block with `hash`.
+    pub fn number_of(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let numbers = read
+                .open_table(BY_HASH)
+                .map_err(|_| self.corrupt("table `block_numbers` is missing"))?;
+            Ok(numbers
+                .get(&hash.0)
+                .map_err(|e| self.corrupt(e))?
+                .map(|n| n.value()))
+        })
+    }
+
+    /// Where the transaction with `hash` sits: block number and index.
+    pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let index = read
+                .open_table(TX_INDEX)
+                .map_err(|_| self.corrupt("table `tx_index` is missing"))?;
+            Ok(index
+                .get(&hash.0)
+                .map_err(|e| self.corrupt(e))?
+                .map(|n| n.value()))
+        })
+    }
+
+    /// The receipts of `block` (read from the file), with their metadata.
+    pub fn receipts(&self, block: &SealedBlock) -> Result<Option<Vec<TxReceipt>>, StorageError> {
+        let number = block.number();
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let receipts = read
+                .open_table(RECEIPTS)
+                .map_err(|_| self.corrupt("table `receipts` is missing"))?;
+            let Some(bytes) = receipts.get(number).map_err(|e| self.corrupt(e))? else {
+                return Ok(None);
+            };
+            self.decoded.fetch_add(1, Ordering::Relaxed);
+            let encoded = Vec::<Bytes>::decode(&mut bytes.value())
+                .map_err(|e| self.corrupt(format!("receipts of block {number}: {e}")))?;
+            let decoded = encoded
+                .iter()
+                .map(|r| ReceiptEnvelope::<Log>::decode_2718(&mut r.as_ref()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.corrupt(format!("receipts of block {number}: {e}")))?;
+            Ok(Some(stored_receipts(block, decoded)))
+        })
+    }
+
+    /// Builds the head entry, headers, hash and transaction indexes of a
+    /// store written before they existed, in one write transaction.
+    fn upgrade(&self, mode: BftMode) -> Result<(), StorageError> {
+        let write = self.begin_write()?;
+        {
+            let blocks = write.open_table(BLOCKS).map_err(|e| self.write_error(e))?;
+            let mut headers = write.open_table(HEADERS).map_err(|e| self.write_error(e))?;
+            let mut hashes = write.open_table(HASHES).map_err(|e| self.write_error(e))?;
+            let mut numbers = write.open_table(BY_HASH).map_err(|e| self.write_error(e))?;
+            let mut index = write
+                .open_table(TX_INDEX)
+                .map_err(|e| self.write_error(e))?;
+            let mut head = None;
+            for entry in blocks.iter().map_err(|e| self.corrupt(e))? {
+                let (number, encoded) = entry.map_err(|e| self.corrupt(e))?;
+                let number = number.value();
+                let block = Block::<TxEnvelope>::decode(&mut encoded.value())
+                    .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
+                let hash = bft_block_hash(mode, &block.header)
+                    .map_err(|e| self.corrupt(format!("block {number}: {e}")))?;
+                let mut header = Vec::new();
+                block.header.encode(&mut header);
+                headers
+                    .insert(number, header.as_slice())
+                    .map_err(|e| self.write_error(e))?;
+                hashes
+                    .insert(number, &hash.0)
+                    .map_err(|e| self.write_error(e))?;
+                numbers
+                    .insert(&hash.0, number)
+                    .map_err(|e| self.write_error(e))?;
+                for (position, tx) in block.body.transactions.iter().enumerate() {
+                    index
+                        .insert(&tx.tx_hash().0, (number, position as u32))
+                        .map_err(|e| self.write_error(e))?;
+                }
+                head = Some(number);
+            }
+            let head = head.ok_or_else(|| self.corrupt("no blocks (not even genesis)"))?;
+            let mut meta = write.open_table(META).map_err(|e| self.write_error(e))?;
+            meta.insert(META_HEAD, head.to_be_bytes().as_slice())
+                .map_err(|e| self.write_error(e))?;
+            meta.insert(META_FORMAT, FORMAT.to_be_bytes().as_slice())
+                .map_err(|e| self.write_error(e))?;
+        }
+        write.commit().map_err(|e| self.write_error(e))
+    }
+}
+
+/// Copies every entry of one table (absent in the source: nothing to copy).
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    read: &redb::ReadTransaction,
+    write: &redb::WriteTransaction,
+    definition: TableDefinition<K, V>,
+) -> Result<(), redb::Error> {
+    let source = match read.open_table(definition) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut target = write.open_table(definition)?;
+    for entry in source.iter()? {
+        let (key, value) = entry?;
+        target.insert(key.value(), value.value())?;
+    }
+    Ok(())
+}
+
+/// A store redb cannot read, and what to do about it.
+fn damaged(path: &Path, message: String) -> StorageError {
+    StorageError::Corrupt {
+        path: path.to_owned(),
+        message: format!(
+            "{message}; restore it from a backup (`forja node restore`) or delete it to resync the node from its peers"
+        ),
+    }
+}
+
+fn open_error(path: &Path, error: redb::DatabaseError) -> StorageError {
+    match error {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(message)) => {
+            damaged(path, message)
+        }
+        e => StorageError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        },
+    }
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic (redb asserts on some damage instead of
+/// returning an error) without printing it: the caller reports it as an
+/// error naming the file. Panics on other threads print as before.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|quiet| quiet.get()) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|quiet| quiet.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(was));
+    result
+}
+
+/// The message a caught panic carried.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    format!("redb cannot read the file ({detail})")
 }

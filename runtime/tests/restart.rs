@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
+use alloy::rpc::types::Filter;
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, Bytes, U256, bytes},
@@ -236,4 +237,232 @@ fn a_store_of_another_network_is_refused() {
         error.contains("node-0.redb") && error.contains("chain id 1337"),
         "{error}"
     );
+}
+
+/// Init code whose constructor emits one log (topic 0xff, data 0xaa) and
+/// deploys nothing.
+const EMIT_LOG: Bytes = bytes!("60aa60005260ff60206000a100");
+
+#[test]
+fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = StorageMode::Dir(dir.path().to_owned());
+    let mut config = config(1);
+    config.historical_block_limit = 8;
+    let network = Network::start(config.clone(), storage.clone()).unwrap();
+    let (_, key) = dev_account(&network, 0);
+    let chain_id = network.chain_id();
+    let node = network.node(0);
+    let logged = node
+        .submit_transaction(sign_1559(&key, create(chain_id, 0, EMIT_LOG)))
+        .unwrap();
+    let logged = wait_for_receipt(&node, logged);
+    // More blocks than the node caches, so old ones come from the file.
+    let carol = Address::repeat_byte(0xca);
+    for nonce in 1..300 {
+        let hash = node
+            .submit_transaction(sign_1559(&key, transfer(chain_id, nonce, carol, 1)))
+            .unwrap();
+        wait_for_receipt(&node, hash);
+    }
+    let head = node.block_number();
+    assert!(head >= 300, "one block per transaction, head is {head}");
+    let old_block = node.block_by_number(logged.block_number).unwrap();
+    let old_receipt = node.receipt(logged.transaction_hash).unwrap();
+    let filter = Filter::new().from_block(0).to_block(head);
+    let logs = node.logs(&filter).unwrap();
+    assert_eq!(logs.len(), 1, "one transaction logged");
+    network.shutdown();
+    drop((node, network));
+
+    let network = Network::start(config, storage).unwrap();
+    let node = network.node(0);
+    assert_eq!(node.block_number(), head);
+    let read_at_open = node.store_reads().expect("a stored node");
+    assert!(
+        read_at_open <= 1,
+        "opening decoded {read_at_open} blocks or receipt lists: only the head should be read"
+    );
+    assert_eq!(
+        node.block_by_number(logged.block_number).as_ref(),
+        Some(&old_block)
+    );
+    assert_eq!(
+        node.block_by_hash(old_block.hash).map(|b| b.number()),
+        Some(logged.block_number)
+    );
+    assert_eq!(node.receipt(logged.transaction_hash), Some(old_receipt));
+    assert_eq!(
+        node.transaction_by_hash(logged.transaction_hash)
+            .map(|t| t.block_number),
+        Some(logged.block_number)
+    );
+    assert_eq!(node.logs(&filter).unwrap(), logs);
+    assert!(node.store_reads().unwrap() > read_at_open);
+    // The state of the newest 8 blocks stays readable; older is pruned.
+    let at = |n: u64| BlockId::Number(BlockNumberOrTag::Number(n));
+    assert_eq!(
+        node.balance(carol, at(head - 2)).unwrap(),
+        U256::from(head - 2 - logged.block_number)
+    );
+    let error = node.balance(carol, at(10)).unwrap_err().to_string();
+    assert!(error.contains("bonsai-historical-block-limit"), "{error}");
+    // And it keeps going.
+    let hash = node
+        .submit_transaction(sign_1559(&key, transfer(chain_id, 300, carol, 1)))
+        .unwrap();
+    assert_eq!(wait_for_receipt(&node, hash).block_number, head + 1);
+    network.shutdown();
+}
+
+#[test]
+fn a_store_filled_with_garbage_is_refused_and_the_other_stores_stay_byte_identical() {
+    let (dir, config, _) = committed_data_dir();
+    let files: Vec<_> = (0..4)
+        .map(|i| dir.path().join(format!("node-{i}.redb")))
+        .collect();
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    // Garbage over everything after redb's header pages.
+    let mut garbage = before[2].clone();
+    for (i, byte) in garbage.iter_mut().enumerate().skip(4096) {
+        *byte = (i * 31 % 251) as u8;
+    }
+    std::fs::write(&files[2], &garbage).unwrap();
+    let error = start_error(&config, dir.path());
+    assert!(
+        error.contains("node-2.redb") && error.contains("backup"),
+        "{error}"
+    );
+    for i in [0, 1, 3] {
+        assert!(
+            std::fs::read(&files[i]).unwrap() == before[i],
+            "node-{i}.redb changed although node-2's store failed"
+        );
+    }
+}
+
+#[test]
+fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(4);
+    let network = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let (_, key) = dev_account(&network, 0);
+    let chain_id = network.chain_id();
+    let carol = Address::repeat_byte(0xca);
+    // Load: one transfer after another until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (node, stop) = (network.node(1), stop.clone());
+        std::thread::spawn(move || {
+            let mut nonce = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let hash = node
+                    .submit_transaction(sign_1559(&key, transfer(chain_id, nonce, carol, 1)))
+                    .unwrap();
+                wait_for_receipt(&node, hash);
+                nonce += 1;
+            }
+            nonce
+        })
+    };
+    wait_for_height(&network, 3);
+    assert!(
+        network.backup(Some("../elsewhere")).is_err(),
+        "a name is not a path"
+    );
+    let backup = network.backup(Some("under-load")).unwrap();
+    assert_eq!(backup.path, dir.path().join("backups").join("under-load"));
+    let backed_up = backup.manifest.nodes[0];
+    // Blocks kept coming during and after the backup.
+    wait_for_height(&network, backed_up.number + 2);
+    assert!(
+        network.backup(Some("under-load")).is_err(),
+        "names are unique"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = load.join().unwrap();
+    assert!(sent > backed_up.number, "the load ran past the backup");
+    let original_hash = network
+        .node(0)
+        .block_by_number(backed_up.number)
+        .unwrap()
+        .hash;
+    network.shutdown();
+    drop(network);
+
+    let verified = forja_runtime::backup::verify(&backup.path).unwrap();
+    assert_eq!(verified.nodes, backup.manifest.nodes);
+    let restored_dir = tempfile::tempdir().unwrap();
+    let target = restored_dir.path().join("data");
+    forja_runtime::backup::restore(&backup.path, &target).unwrap();
+    assert!(
+        forja_runtime::backup::restore(&backup.path, &target).is_err(),
+        "restoring over node stores is refused"
+    );
+    let network = Network::start(config, StorageMode::Dir(target)).unwrap();
+    for head in &backup.manifest.nodes {
+        let block = network
+            .node(head.node)
+            .block_by_number(head.number)
+            .expect("the backed-up head");
+        assert_eq!(block.hash, head.hash, "node {}", head.node);
+        assert_eq!(
+            block.header.state_root, head.state_root,
+            "node {}",
+            head.node
+        );
+    }
+    assert_eq!(backed_up.hash, original_hash);
+    // The restored network keeps producing blocks from there.
+    let node = network.node(0);
+    let nonce = node.next_nonce(dev_account(&network, 0).0);
+    let hash = node
+        .submit_transaction(sign_1559(
+            &dev_account(&network, 0).1,
+            transfer(chain_id, nonce, carol, 1),
+        ))
+        .unwrap();
+    assert!(wait_for_receipt(&node, hash).block_number > backed_up.number);
+    network.shutdown();
+}
+
+#[test]
+fn a_store_written_before_the_head_and_indexes_were_recorded_is_upgraded_when_it_opens() {
+    let (dir, config, head) = committed_data_dir();
+    let before = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let blocks: Vec<_> = (0..=head)
+        .map(|n| before.node(0).block_by_number(n).unwrap())
+        .collect();
+    before.shutdown();
+    drop(before);
+    // What the previous format held: no headers, hash or transaction
+    // indexes, no head or format entry.
+    for i in 0..4 {
+        let db = redb::Database::create(dir.path().join(format!("node-{i}.redb"))).unwrap();
+        let write = db.begin_write().unwrap();
+        for table in ["headers", "hashes", "block_numbers", "tx_index"] {
+            let untyped: redb::TableDefinition<'_, u64, &[u8]> = redb::TableDefinition::new(table);
+            write.delete_table(untyped).unwrap();
+        }
+        {
+            let meta: redb::TableDefinition<'_, &str, &[u8]> = redb::TableDefinition::new("meta");
+            let mut meta = write.open_table(meta).unwrap();
+            meta.remove("head").unwrap();
+            meta.remove("format").unwrap();
+        }
+        write.commit().unwrap();
+    }
+    let network = Network::start(config, StorageMode::Dir(dir.path().to_owned())).unwrap();
+    let node = network.node(0);
+    assert_eq!(node.block_number(), head);
+    for block in &blocks {
+        assert_eq!(node.block_by_hash(block.hash).as_ref(), Some(block));
+        for tx in &block.transactions {
+            assert_eq!(
+                node.receipt(tx.hash).map(|r| r.block_number),
+                Some(block.number())
+            );
+        }
+    }
+    network.shutdown();
 }

@@ -11,6 +11,7 @@ pub mod lsp;
 pub mod network;
 pub mod new;
 pub mod node;
+pub mod node_data;
 pub mod password;
 pub mod promote;
 pub mod release;

@@ -25,7 +25,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// Run a local permissioned network (QBFT validators in this process) with a JSON-RPC endpoint.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Back up, restore or verify a data directory instead of running
+    #[command(subcommand)]
+    pub command: Option<super::node_data::Command>,
     /// Number of validators [default: 4, or the network file's]
     #[arg(long, value_name = "N")]
     pub validators: Option<usize>,
@@ -151,6 +155,11 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_BLOCK_TXS_SELECTION_MAX_TIME,
           value_parser = clap::value_parser!(u8).range(1..=100))]
     pub poa_block_txs_selection_max_time: u8,
+    /// With --data-dir, the number of newest blocks whose state stays readable (eth_call,
+    /// eth_getBalance, ... at a past block); older blocks' undo data is pruned (Besu's flag)
+    #[arg(long, value_name = "BLOCKS", default_value_t = forja_runtime::storage::DEFAULT_HISTORICAL_BLOCK_LIMIT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub bonsai_historical_block_limit: u64,
     /// Percent more a transaction replacing a pending one (same sender and nonce) must pay
     /// (Besu's flag)
     #[arg(long, value_name = "PERCENT", default_value_t = 10)]
@@ -207,7 +216,10 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(command) = args.command.take() {
+        return super::node_data::run(command);
+    }
     let started = Instant::now();
     let (config, source) = network_config(&args)?;
     let defined_by_file = source.is_some();
@@ -429,6 +441,7 @@ fn network_config(args: &Args) -> anyhow::Result<(NetworkConfig, Option<PathBuf>
         config.dev_accounts.balance_ether = ether;
     }
     config.block_txs_selection_max_time = args.poa_block_txs_selection_max_time;
+    config.historical_block_limit = args.bonsai_historical_block_limit;
     config.pool.0.price_bump_percent = args.tx_pool_price_bump;
     config.pool.0.allow_unprotected = args.rpc_allow_unprotected_txs;
     config.validate()?;

@@ -157,6 +157,15 @@ pub trait NodeApi: Send + Sync + 'static {
     fn node_info(&self) -> NodeInfo;
     fn peers(&self) -> Vec<PeerInfo>;
 
+    /// Backs up every node's store into the data directory's
+    /// `backups/<name>/` while the network runs (`admin_backup`).
+    fn backup(&self, name: Option<&str>) -> NodeResult<forja_runtime::backup::Backup> {
+        let _ = name;
+        Err(forja_runtime::Error::InvalidRequest(
+            "this node cannot be backed up".to_owned(),
+        ))
+    }
+
     /// Development controls; `None` when the node cannot offer them. The
     /// server serves them only when [`crate::RpcConfig::dev_methods`] is on.
     fn dev(&self) -> Option<&dyn DevApi>;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::Caller,
     backend::Consensus,
-    context::{RpcContext, method, method_as_caller},
+    context::{RpcContext, executing, method, method_as_caller},
     error::{RpcResult, invalid_params, node_error, not_found},
     hex::Hex,
 };
@@ -133,6 +133,32 @@ pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
             "name": info.name,
             "listenAddr": info.listen_addr,
             "protocols": { "eth": { "config": { "chainId": ctx.node.chain_id() } } },
+        }))
+    });
+    // forja's own (Besu backs up offline, `besu operator x-backup-state`):
+    // a consistent copy of every node's store, taken while blocks keep
+    // coming, into the data directory's `backups/<name>/`; the caller
+    // names the backup, never a path.
+    executing(module, "admin_backup", |ctx, params| {
+        let name: Option<String> = params.sequence().optional_next()?;
+        let backup = ctx.node.backup(name.as_deref()).map_err(node_error)?;
+        let nodes: Vec<Value> = backup
+            .manifest
+            .nodes
+            .iter()
+            .map(|head| {
+                json!({
+                    "node": head.node,
+                    "number": U64::from(head.number),
+                    "hash": head.hash,
+                    "stateRoot": head.state_root,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "name": backup.name,
+            "path": backup.path.display().to_string(),
+            "nodes": nodes,
         }))
     });
     method(module, "admin_peers", |ctx, _| {

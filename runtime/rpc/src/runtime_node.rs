@@ -289,6 +289,10 @@ impl NodeApi for NetworkNode {
         }
     }
 
+    fn backup(&self, name: Option<&str>) -> NodeResult<forja_runtime::backup::Backup> {
+        self.handle.backup(name)
+    }
+
     fn peers(&self) -> Vec<PeerInfo> {
         self.handle
             .peers()

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use alloy::{
     eips::BlockNumberOrTag,
     network::{EthereumWallet, TransactionBuilder},
@@ -310,4 +312,60 @@ async fn failed_calls_answer_with_geths_codes_and_messages() {
     .json();
     assert_eq!(invalid["error"]["code"], -32000, "{invalid}");
     net.stop().await;
+}
+
+/// `admin_backup` backs up every node's store into the data directory's
+/// `backups/<name>/`, named by the caller (never a path); a network in
+/// memory has nothing to back up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_backup_writes_a_named_backup_into_the_data_dir() {
+    let in_memory = TestNet::dev().await;
+    let provider = ProviderBuilder::new().connect_http(in_memory.http_url());
+    let error = provider
+        .raw_request::<_, Value>("admin_backup".into(), ("first",))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("data directory"), "{error}");
+    in_memory.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let network = tokio::task::spawn_blocking(move || {
+        forja_runtime::Network::start(common::dev_config(), forja_runtime::StorageMode::Dir(data))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let node = Arc::new(forja_rpc::NetworkNode::new(
+        network.node(0),
+        forja_runtime::config::ConsensusMode::Qbft,
+    ));
+    let server = forja_rpc::RpcServer::start(
+        forja_rpc::RpcConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        },
+        node,
+    )
+    .await
+    .unwrap();
+    let provider = ProviderBuilder::new().connect_http(server.http_url().parse().unwrap());
+    let result: Value = provider
+        .raw_request("admin_backup".into(), ("nightly",))
+        .await
+        .unwrap();
+    assert_eq!(result["name"], "nightly");
+    assert_eq!(result["nodes"].as_array().unwrap().len(), 4);
+    assert!(dir.path().join("backups/nightly/backup.json").is_file());
+    let error = provider
+        .raw_request::<_, Value>("admin_backup".into(), ("../outside",))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("invalid backup name"), "{error}");
+    server.stop().await;
+    tokio::task::spawn_blocking(move || network.shutdown())
+        .await
+        .unwrap();
 }
