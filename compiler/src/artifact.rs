@@ -41,6 +41,10 @@ pub struct ArtifactFile {
     pub compiler: Option<CompilerFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gas_estimates: Option<Value>,
+    /// The source file's AST (solc's JSON AST), written by coverage builds
+    /// (forge's artifacts carry it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ast: Option<Value>,
 }
 
 /// `bytecode` / `deployedBytecode`: `0x`-prefixed hex with `__$…$__`

@@ -86,10 +86,22 @@ pub enum BuildReport {
 /// Builds the project, printing diagnostics and a summary. Returns whether
 /// the build succeeded (no errors).
 pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow::Result<bool> {
+    compile_with(project, force, false, reporting)
+}
+
+/// [`compile`], or with `coverage` the coverage build (optimizer off, ASTs,
+/// its own output directory).
+pub fn compile_with(
+    project: &Project,
+    force: bool,
+    coverage: bool,
+    reporting: BuildReport,
+) -> anyhow::Result<bool> {
     let manager = SolcManager::from_env()?;
     let options = BuildOptions {
         extra_remappings: builtin_remappings(project)?,
         force,
+        coverage,
         ..Default::default()
     };
     let started = Instant::now();

@@ -367,6 +367,8 @@ pub struct TestInspector {
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
+    /// Instruction hits, when measuring coverage.
+    pub coverage: Option<crate::coverage::HitMaps>,
     whereabouts: Whereabouts,
 }
 
@@ -381,6 +383,7 @@ impl TestInspector {
             gas_recording: false,
             allow_internal_expect_revert: false,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
+            coverage: None,
             whereabouts: Whereabouts::default(),
         }
     }
@@ -739,6 +742,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     // no `vm.record()` active, it costs one branch instead of a call.
     #[inline]
     fn step(&mut self, interp: &mut Interpreter, context: &mut CheatContext<DB>) {
+        if let Some(hits) = self.coverage.as_mut() {
+            hits.hit(interp);
+        }
         if let Some(accesses) = self.cheats.accesses.as_mut() {
             record_storage_access(accesses, interp);
         }

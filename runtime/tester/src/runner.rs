@@ -182,6 +182,8 @@ pub struct TestConfig {
     /// Let `expectRevert` match reverts of the test function itself
     /// (Foundry's `allow_internal_expect_revert`; off by default as in Foundry 1.x).
     pub allow_internal_expect_revert: bool,
+    /// Collect instruction hits here (`forja coverage`).
+    pub coverage: Option<Arc<crate::coverage::CoverageCollector>>,
 }
 
 impl Default for TestConfig {
@@ -200,6 +202,7 @@ impl Default for TestConfig {
             threads: 0,
             test_dir: "test".into(),
             allow_internal_expect_revert: false,
+            coverage: None,
         }
     }
 }
@@ -372,6 +375,7 @@ pub fn run_suite(
     }
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    exec.coverage = config.coverage.clone();
     // External libraries first, from forge's library deployer (their
     // addresses are linked into every contract's code).
     for (nonce, code) in artifacts.libraries.iter().enumerate() {
