@@ -4,6 +4,7 @@
 
 mod bench;
 mod clients;
+mod coverage;
 mod deploy;
 mod snapshot;
 mod templates;
