@@ -100,7 +100,8 @@ pub fn compile_with(
             "optimizer": { "enabled": false },
             "evmVersion": "prague",
             "outputSelection": { "*": { "*": [
-                "abi", "evm.bytecode.object", "evm.bytecode.linkReferences", "evm.deployedBytecode.object"
+                "abi", "evm.bytecode.object", "evm.bytecode.linkReferences", "evm.deployedBytecode.object",
+                "evm.deployedBytecode.linkReferences"
             ] } }
         }
     });
