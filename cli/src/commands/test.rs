@@ -318,6 +318,7 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
         threads: args.jobs,
         test_dir: args.test_dir.clone(),
         allow_internal_expect_revert: args.allow_internal_expect_revert,
+        project_root: Some(root.to_path_buf()),
         ..Default::default()
     })
 }

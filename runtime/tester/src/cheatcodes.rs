@@ -29,6 +29,21 @@ fn unit() -> CheatResult {
     Ok(Bytes::new())
 }
 
+/// The cheatcode generator for a seed (`vm.setSeed`, the run's fuzz seed).
+pub(crate) fn seeded_rng(seed: U256) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::from_seed(seed.to_be_bytes())
+}
+
+/// Writes a file for `vm.writeFile`, creating its directory.
+fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("vm.writeFile: {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, data).map_err(|e| format!("vm.writeFile: {}: {e}", path.display()))
+}
+
 /// Why a test that calls cheatcode `signature` is skipped rather than failed:
 /// it needs something forja deliberately does not offer (forking a live
 /// chain, RPC endpoints, running external commands).
@@ -103,6 +118,50 @@ impl TestInspector {
             return self.skip(true, reason);
         }
         Err(format!("cheatcode {name} is not supported by forja"))
+    }
+
+    /// 32 bytes from the cheatcode generator (seeded from the OS when
+    /// neither `vm.setSeed` nor the run's fuzz seed gave it a seed).
+    fn random_word(&mut self) -> [u8; 32] {
+        use rand::{RngCore, SeedableRng};
+        let rng = self
+            .cheats
+            .rng
+            .get_or_insert_with(rand::rngs::StdRng::from_os_rng);
+        let mut word = [0u8; 32];
+        rng.fill_bytes(&mut word);
+        word
+    }
+
+    fn project_root(&self) -> Result<&std::path::Path, String> {
+        self.cheats
+            .project_root
+            .as_deref()
+            .ok_or_else(|| "no project root is known to this test run".to_string())
+    }
+
+    /// `path` (absolute, or relative to the project root) if it lies inside
+    /// the project root, as Foundry's default file permissions allow.
+    fn project_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+        let root = self.project_root()?;
+        let joined = root.join(path);
+        let mut normal = std::path::PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    normal.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => normal.push(other),
+            }
+        }
+        if !normal.starts_with(root) {
+            return Err(format!(
+                "the path {path} is not allowed to be accessed: it is outside the project root {}",
+                root.display()
+            ));
+        }
+        Ok(normal)
     }
 
     /// A snapshot's group: the one given, else the test contract's name.
@@ -600,6 +659,73 @@ impl TestInspector {
                 unit()
             }
             C::envExists(c) => ok(env(&c.name).is_ok()),
+            C::resetNonce(c) => {
+                // Foundry: 1 for a contract (EIP-161), 0 for an account without code.
+                let account = ctx
+                    .journaled_state
+                    .load_account_with_code(c.account)
+                    .map_err(|e| e.to_string())?;
+                let has_code = account
+                    .data
+                    .info
+                    .code
+                    .as_ref()
+                    .is_some_and(|code| !code.is_empty());
+                TestInspector::set_nonce(ctx, c.account, u64::from(has_code))?;
+                unit()
+            }
+            C::randomUint_0(_) => ok(U256::from_be_bytes(self.random_word())),
+            C::randomUint_1(c) => {
+                if c.min > c.max {
+                    return Err(format!(
+                        "vm.randomUint: min {} is greater than max {}",
+                        c.min, c.max
+                    ));
+                }
+                let random = U256::from_be_bytes(self.random_word());
+                let span = c.max - c.min;
+                if span == U256::MAX {
+                    return ok(random);
+                }
+                ok(c.min + random % (span + U256::from(1)))
+            }
+            C::randomAddress(_) => ok(Address::from_word(self.random_word().into())),
+            C::randomBool(_) => ok(self.random_word()[31] & 1 == 1),
+            C::setSeed(c) => {
+                self.cheats.rng = Some(seeded_rng(c.seed));
+                unit()
+            }
+            C::projectRoot(_) => ok(self.project_root()?.display().to_string()),
+            C::readFile(c) => {
+                let path = self.project_path(&c.path)?;
+                ok(std::fs::read_to_string(&path)
+                    .map_err(|e| format!("vm.readFile: {}: {e}", path.display()))?)
+            }
+            C::readFileBinary(c) => {
+                let path = self.project_path(&c.path)?;
+                ok(Bytes::from(std::fs::read(&path).map_err(|e| {
+                    format!("vm.readFileBinary: {}: {e}", path.display())
+                })?))
+            }
+            C::writeFile(c) => {
+                let path = self.project_path(&c.path)?;
+                write_project_file(&path, c.data.as_bytes())?;
+                unit()
+            }
+            C::writeFileBinary(c) => {
+                let path = self.project_path(&c.path)?;
+                write_project_file(&path, &c.data)?;
+                unit()
+            }
+            C::exists(c) => ok(self.project_path(&c.path)?.exists()),
+            C::isFile(c) => ok(self.project_path(&c.path)?.is_file()),
+            C::isDir(c) => ok(self.project_path(&c.path)?.is_dir()),
+            C::removeFile(c) => {
+                let path = self.project_path(&c.path)?;
+                std::fs::remove_file(&path)
+                    .map_err(|e| format!("vm.removeFile: {}: {e}", path.display()))?;
+                unit()
+            }
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
             C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
             C::envInt(c) => ok(parse_int(&env(&c.name)?)?),

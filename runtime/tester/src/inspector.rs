@@ -201,6 +201,12 @@ pub struct CheatState {
     pub gas_metering: GasMetering,
     /// Gas used by the last call made (for `vm.snapshotGasLastCall`).
     pub last_call_gas: Option<u64>,
+    /// The generator behind `vm.randomUint` & co: seeded by `vm.setSeed`,
+    /// else by the run's fuzz seed, else from the OS on first use.
+    pub rng: Option<rand::rngs::StdRng>,
+    /// The project root `vm.projectRoot` returns; the file cheatcodes may
+    /// touch nothing outside it.
+    pub project_root: Option<std::path::PathBuf>,
 }
 
 /// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge

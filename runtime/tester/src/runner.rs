@@ -184,6 +184,9 @@ pub struct TestConfig {
     pub allow_internal_expect_revert: bool,
     /// Collect instruction hits here (`forja coverage`).
     pub coverage: Option<Arc<crate::coverage::CoverageCollector>>,
+    /// The project root: `vm.projectRoot`, and the only directory the file
+    /// cheatcodes may read or write under.
+    pub project_root: Option<PathBuf>,
 }
 
 impl Default for TestConfig {
@@ -203,6 +206,7 @@ impl Default for TestConfig {
             test_dir: "test".into(),
             allow_internal_expect_revert: false,
             coverage: None,
+            project_root: None,
         }
     }
 }
@@ -376,6 +380,10 @@ pub fn run_suite(
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
     exec.coverage = config.coverage.clone();
+    exec.cheats.project_root = config.project_root.clone();
+    if let Some(seed) = config.fuzz_seed {
+        exec.cheats.rng = Some(crate::cheatcodes::seeded_rng(U256::from(seed)));
+    }
     // External libraries first, from forge's library deployer (their
     // addresses are linked into every contract's code).
     for (nonce, code) in artifacts.libraries.iter().enumerate() {

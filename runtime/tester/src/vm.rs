@@ -128,6 +128,24 @@ alloy::sol! {
 
         function setEnv(string calldata name, string calldata value) external;
         function envExists(string calldata name) external view returns (bool result);
+
+        function resetNonce(address account) external;
+        function randomUint() external returns (uint256);
+        function randomUint(uint256 min, uint256 max) external returns (uint256);
+        function randomAddress() external returns (address);
+        function randomBool() external view returns (bool);
+        function setSeed(uint256 seed) external;
+
+        // Files, inside the project root only.
+        function projectRoot() external view returns (string memory path);
+        function readFile(string calldata path) external view returns (string memory data);
+        function readFileBinary(string calldata path) external view returns (bytes memory data);
+        function writeFile(string calldata path, string calldata data) external;
+        function writeFileBinary(string calldata path, bytes calldata data) external;
+        function exists(string calldata path) external view returns (bool result);
+        function isFile(string calldata path) external view returns (bool result);
+        function isDir(string calldata path) external view returns (bool result);
+        function removeFile(string calldata path) external;
         function envBool(string calldata name) external view returns (bool value);
         function envUint(string calldata name) external view returns (uint256 value);
         function envInt(string calldata name) external view returns (int256 value);
