@@ -115,6 +115,14 @@ interface Vm {
     function randomAddress() external returns (address);
     function randomBool() external view returns (bool);
     function setSeed(uint256 seed) external;
+    function randomUint(uint256 bits) external view returns (uint256);
+    function randomInt() external view returns (int256);
+    function randomInt(uint256 bits) external view returns (int256);
+    function randomBytes(uint256 len) external view returns (bytes memory);
+    function randomBytes4() external view returns (bytes4);
+    function randomBytes8() external view returns (bytes8);
+    function shuffle(uint256[] calldata array) external returns (uint256[] memory);
+    function sort(uint256[] calldata array) external returns (uint256[] memory);
     function projectRoot() external view returns (string memory path);
     function readFile(string calldata path) external view returns (string memory data);
     function readFileBinary(string calldata path) external view returns (bytes memory data);

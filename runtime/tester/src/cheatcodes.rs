@@ -133,6 +133,18 @@ impl TestInspector {
         word
     }
 
+    /// A random number of `bits` bits (at most 256, as Foundry checks).
+    fn random_bits(&mut self, bits: U256, cheatcode: &str) -> Result<U256, String> {
+        if bits > U256::from(256) {
+            return Err(format!("{cheatcode}: number of bits cannot exceed 256"));
+        }
+        let bits = bits.to::<usize>();
+        if bits == 0 {
+            return Ok(U256::ZERO);
+        }
+        Ok(U256::from_be_bytes(self.random_word()) >> (256 - bits))
+    }
+
     fn project_root(&self) -> Result<&std::path::Path, String> {
         self.cheats
             .project_root
@@ -691,6 +703,56 @@ impl TestInspector {
             }
             C::randomAddress(_) => ok(Address::from_word(self.random_word().into())),
             C::randomBool(_) => ok(self.random_word()[31] & 1 == 1),
+            C::randomUint_2(c) => ok(self.random_bits(c.bits, "vm.randomUint")?),
+            C::randomInt_0(_) => ok(I256::from_raw(U256::from_be_bytes(self.random_word()))),
+            C::randomInt_1(c) => {
+                let bits = c.bits;
+                let value = self.random_bits(bits, "vm.randomInt")?;
+                // Two's complement within `bits`: [-2^(bits-1), 2^(bits-1)).
+                let bits = bits.to::<usize>();
+                if bits == 0 || bits == 256 || !value.bit(bits - 1) {
+                    ok(I256::from_raw(value))
+                } else {
+                    ok(I256::from_raw(value) - I256::from_raw(U256::from(1) << bits))
+                }
+            }
+            C::randomBytes(c) => {
+                const LIMIT: usize = 1 << 24;
+                let len: usize = c
+                    .len
+                    .try_into()
+                    .ok()
+                    .filter(|len| *len <= LIMIT)
+                    .ok_or_else(|| {
+                        format!("vm.randomBytes: {} bytes is more than {LIMIT}", c.len)
+                    })?;
+                let mut bytes = Vec::with_capacity(len + 32);
+                while bytes.len() < len {
+                    bytes.extend_from_slice(&self.random_word());
+                }
+                bytes.truncate(len);
+                ok(Bytes::from(bytes))
+            }
+            C::randomBytes4(_) => ok(alloy::primitives::FixedBytes::<4>::from_slice(
+                &self.random_word()[..4],
+            )),
+            C::randomBytes8(_) => ok(alloy::primitives::FixedBytes::<8>::from_slice(
+                &self.random_word()[..8],
+            )),
+            C::shuffle(c) => {
+                let mut array = c.array;
+                // Fisher-Yates, drawing from the cheatcode generator.
+                for i in (1..array.len()).rev() {
+                    let j = U256::from_be_bytes(self.random_word()) % U256::from(i + 1);
+                    array.swap(i, j.to::<usize>());
+                }
+                ok(array)
+            }
+            C::sort(c) => {
+                let mut array = c.array;
+                array.sort_unstable();
+                ok(array)
+            }
             C::setSeed(c) => {
                 self.cheats.rng = Some(seeded_rng(c.seed));
                 unit()

@@ -135,6 +135,14 @@ alloy::sol! {
         function randomAddress() external returns (address);
         function randomBool() external view returns (bool);
         function setSeed(uint256 seed) external;
+        function randomUint(uint256 bits) external view returns (uint256);
+        function randomInt() external view returns (int256);
+        function randomInt(uint256 bits) external view returns (int256);
+        function randomBytes(uint256 len) external view returns (bytes memory);
+        function randomBytes4() external view returns (bytes4);
+        function randomBytes8() external view returns (bytes8);
+        function shuffle(uint256[] calldata array) external returns (uint256[] memory);
+        function sort(uint256[] calldata array) external returns (uint256[] memory);
 
         // Files, inside the project root only.
         function projectRoot() external view returns (string memory path);

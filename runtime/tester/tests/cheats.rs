@@ -1,5 +1,6 @@
 //! Cheatcodes forge-std's helpers and Foundry users call: nonce reset,
-//! seeded randomness, files inside the project root.
+//! seeded randomness (numbers, bytes, shuffles), files inside the project
+//! root.
 
 mod common;
 
@@ -19,6 +20,7 @@ fn reset_nonce_random_and_files_as_foundry() {
         "test_ResetNonce()",
         "test_RandomWithSeed()",
         "test_FilesInsideTheRoot()",
+        "test_RandomBitsBytesShuffleSort()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
@@ -35,4 +37,10 @@ fn reset_nonce_random_and_files_as_foundry() {
     let inverted = common::find_test(&report, "test_RevertWhen_RandomRangeIsInverted()");
     let reason = inverted.reason.clone().unwrap_or_default();
     assert!(reason.contains("min 2 is greater than max 1"), "{reason}");
+    let bits = common::find_test(&report, "test_RevertWhen_TooManyBits()");
+    let reason = bits.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("vm.randomUint: number of bits cannot exceed 256"),
+        "{reason}"
+    );
 }
