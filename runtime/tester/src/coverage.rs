@@ -537,7 +537,7 @@ fn parse_source_map(map: &str) -> Vec<SourceElement> {
 fn in_range(element: &SourceElement, source_id: u32, bytes: &Range<u32>) -> bool {
     element.source == i64::from(source_id)
         && element.offset >= bytes.start
-        && element.offset <= bytes.end.min(element.offset + element.length)
+        && element.offset <= bytes.end.min(element.offset.saturating_add(element.length))
 }
 
 /// Program counter of each instruction (source maps count instructions).
