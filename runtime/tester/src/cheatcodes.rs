@@ -802,6 +802,30 @@ impl TestInspector {
             C::envOr_4(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes32)?),
             C::envOr_5(c) => ok(env_or(&c.name, c.defaultValue, |s| Ok(s.to_string()))?),
             C::envOr_6(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes)?),
+            C::envOr_7(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_bool)?),
+            C::envOr_8(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_uint)?),
+            C::envOr_9(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_int)?),
+            C::envOr_10(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_address,
+            )?),
+            C::envOr_11(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_bytes32,
+            )?),
+            C::envOr_12(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, |s| {
+                Ok(s.to_string())
+            })?),
+            C::envOr_13(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_bytes,
+            )?),
 
             C::toString_0(c) => ok(c.value.to_checksum(None)),
             C::toString_1(c) => ok(hex::encode_prefixed(&c.value)),
@@ -1117,6 +1141,25 @@ fn env_or<T>(
 ) -> Result<T, String> {
     match env_var(name) {
         Some(value) => parse(&value),
+        None => Ok(default),
+    }
+}
+
+/// `envOr(name, delim, default[])`: the variable split on `delim`, each
+/// part trimmed and parsed, or `default` when it is not set.
+fn env_or_array<T>(
+    name: &str,
+    delim: &str,
+    default: Vec<T>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    if delim.is_empty() {
+        return Err(format!(
+            "vm.envOr: an empty delimiter cannot split `{name}`"
+        ));
+    }
+    match env_var(name) {
+        Some(value) => value.split(delim).map(|part| parse(part.trim())).collect(),
         None => Ok(default),
     }
 }

@@ -1,6 +1,6 @@
 //! Cheatcodes forge-std's helpers and Foundry users call: nonce reset,
 //! seeded randomness (numbers, bytes, shuffles), files inside the project
-//! root.
+//! root, `envOr` with arrays.
 
 mod common;
 
@@ -21,6 +21,7 @@ fn reset_nonce_random_and_files_as_foundry() {
         "test_RandomWithSeed()",
         "test_FilesInsideTheRoot()",
         "test_RandomBitsBytesShuffleSort()",
+        "test_EnvOrArrays()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
