@@ -126,6 +126,7 @@ pub fn compile_with(
     let output = output?;
     report(
         project,
+        coverage,
         &output,
         started.elapsed(),
         reporting == BuildReport::Json,
@@ -141,7 +142,7 @@ fn build_report(json: bool) -> BuildReport {
     }
 }
 
-fn report(project: &Project, output: &BuildOutput, elapsed: Duration, json: bool) {
+fn report(project: &Project, coverage: bool, output: &BuildOutput, elapsed: Duration, json: bool) {
     if json {
         println!(
             "{}",
@@ -157,7 +158,13 @@ fn report(project: &Project, output: &BuildOutput, elapsed: Duration, json: bool
     if errors > 0 {
         eprintln!(
             "error: build failed with {errors} error(s) and {warnings} warning(s); {} keeps the last good artifacts",
-            relative(&project.out_dir(), &project.root)
+            if coverage {
+                forja_compiler::build::coverage_out_dir(project)
+                    .display()
+                    .to_string()
+            } else {
+                relative(&project.out_dir(), &project.root)
+            }
         );
         return;
     }
