@@ -32,6 +32,9 @@ enum Command {
     /// Run the tests and write, check or diff their gas in `.gas-snapshot`
     /// (Foundry's format).
     Snapshot(commands::snapshot::Args),
+    /// Run the tests and report line, statement, branch and function
+    /// coverage of the project's contracts (summary table, LCOV).
+    Coverage(commands::coverage::Args),
     /// Create a new project from a template.
     New(commands::new::Args),
     /// Run the Solidity language server on stdio.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Snapshot(args) => commands::snapshot::run(args),
+        Command::Coverage(args) => commands::coverage::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),

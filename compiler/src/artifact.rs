@@ -41,6 +41,10 @@ pub struct ArtifactFile {
     pub compiler: Option<CompilerFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gas_estimates: Option<Value>,
+    /// The source file's AST (solc's JSON AST), written by coverage builds
+    /// (forge's artifacts carry it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ast: Option<Value>,
 }
 
 /// `bytecode` / `deployedBytecode`: `0x`-prefixed hex with `__$…$__`
@@ -140,26 +144,91 @@ pub struct LinkReference {
     pub offsets: Vec<usize>,
 }
 
+/// What the typed reader reads of an artifact: forja's and forge's
+/// `out/` files, and a contract of solc's standard-JSON output (which has
+/// its code under `evm`). Typed, so the AST and the rest are skipped
+/// without being built.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawArtifact {
-    abi: JsonAbi,
-    bytecode: RawCode,
-    deployed_bytecode: RawCode,
     #[serde(default)]
-    metadata: Option<RawMetadata>,
+    abi: JsonAbi,
+    #[serde(default)]
+    bytecode: Option<RawCode>,
+    #[serde(default)]
+    deployed_bytecode: Option<RawCode>,
+    #[serde(default)]
+    evm: Option<RawEvm>,
+    /// An object in `out/` files, a JSON string in solc's output.
+    #[serde(default)]
+    metadata: Option<Box<serde_json::value::RawValue>>,
+    /// Written by `forja build`.
     #[serde(default)]
     source_path: Option<String>,
+    /// Written by `forge build`: names the source when `sourcePath` does not.
+    #[serde(default)]
+    ast: Option<RawAst>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct RawEvm {
+    #[serde(default)]
+    bytecode: Option<RawCode>,
+    #[serde(default)]
+    deployed_bytecode: Option<RawCode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAst {
+    #[serde(default)]
+    absolute_path: Option<String>,
+}
+
+/// `{"object": "0x…", "linkReferences": …}`, or a bare hex string.
+#[derive(Deserialize)]
+#[serde(from = "RawCodeForm")]
 struct RawCode {
     object: String,
-    #[serde(default)]
     link_references: BTreeMap<String, BTreeMap<String, Vec<RawRange>>>,
-    #[serde(default)]
     immutable_references: BTreeMap<String, Vec<RawRange>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCodeForm {
+    Text(String),
+    #[serde(rename_all = "camelCase")]
+    Object {
+        #[serde(default)]
+        object: String,
+        #[serde(default)]
+        link_references: Option<BTreeMap<String, BTreeMap<String, Vec<RawRange>>>>,
+        #[serde(default)]
+        immutable_references: Option<BTreeMap<String, Vec<RawRange>>>,
+    },
+}
+
+impl From<RawCodeForm> for RawCode {
+    fn from(form: RawCodeForm) -> Self {
+        match form {
+            RawCodeForm::Text(object) => Self {
+                object,
+                link_references: BTreeMap::new(),
+                immutable_references: BTreeMap::new(),
+            },
+            RawCodeForm::Object {
+                object,
+                link_references,
+                immutable_references,
+            } => Self {
+                object,
+                link_references: link_references.unwrap_or_default(),
+                immutable_references: immutable_references.unwrap_or_default(),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -169,8 +238,10 @@ struct RawRange {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawMetadata {
-    compiler: RawCompiler,
+    #[serde(default)]
+    compiler: Option<RawCompiler>,
     #[serde(default)]
     settings: serde_json::Value,
 }
@@ -178,6 +249,16 @@ struct RawMetadata {
 #[derive(Deserialize)]
 struct RawCompiler {
     version: String,
+}
+
+impl RawMetadata {
+    /// The metadata, whether an object or a JSON string holding one.
+    fn read(raw: &serde_json::value::RawValue) -> Option<Self> {
+        match serde_json::from_str::<String>(raw.get()) {
+            Ok(text) => serde_json::from_str(&text).ok(),
+            Err(_) => serde_json::from_str(raw.get()).ok(),
+        }
+    }
 }
 
 impl Code {
@@ -268,43 +349,102 @@ impl Artifact {
         Self::from_bytes(file, &bytes)
     }
 
-    /// Parses an artifact's bytes; `file` names it (its stem is the
-    /// contract's name, its directory the source file's).
+    /// Parses an artifact's bytes; `file` names it (its stem up to the
+    /// first dot is the contract's name, as in forge's `Name.0.8.30.json`;
+    /// its directory names the source file when the artifact does not).
     pub fn from_bytes(file: &Path, bytes: &[u8]) -> Result<Self, ArtifactError> {
         let raw: RawArtifact =
             serde_json::from_slice(bytes).map_err(|e| malformed(file, e.to_string()))?;
-        let name = file
+        let stem = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let source = raw.source_path.clone().unwrap_or_else(|| {
-            file.parent()
-                .and_then(|p| p.file_name())
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
+        let name = stem.split('.').next().unwrap_or(&stem).to_string();
+        let directory = file
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::from_raw(raw, &name, directory, file)
+    }
+
+    /// Every contract of a solc standard-JSON output
+    /// (`contracts.<source>.<name>`), in source then name order.
+    pub fn from_solc_output(output: &str) -> Result<Vec<Self>, ArtifactError> {
+        #[derive(Deserialize)]
+        struct SolcOutput {
+            #[serde(default)]
+            contracts: BTreeMap<String, BTreeMap<String, RawArtifact>>,
+        }
+        let place = Path::new("<solc output>");
+        let output: SolcOutput =
+            serde_json::from_str(output).map_err(|e| malformed(place, e.to_string()))?;
+        let mut artifacts = Vec::new();
+        for (source, by_name) in output.contracts {
+            for (name, raw) in by_name {
+                artifacts.push(Self::from_raw(
+                    raw,
+                    &name,
+                    source.clone(),
+                    Path::new(&source),
+                )?);
+            }
+        }
+        Ok(artifacts)
+    }
+
+    fn from_raw(
+        raw: RawArtifact,
+        name: &str,
+        fallback_source: String,
+        file: &Path,
+    ) -> Result<Self, ArtifactError> {
+        let metadata = raw.metadata.as_deref().and_then(RawMetadata::read);
+        let source = raw
+            .source_path
+            .clone()
+            .or_else(|| raw.ast.and_then(|ast| ast.absolute_path))
+            .or_else(|| {
+                metadata.as_ref().and_then(|m| {
+                    m.settings["compilationTarget"]
+                        .as_object()
+                        .and_then(|targets| targets.keys().next().cloned())
+                })
+            })
+            .unwrap_or(fallback_source);
+        let (bytecode, deployed) = match raw.evm {
+            Some(evm) => (evm.bytecode, evm.deployed_bytecode),
+            None => (raw.bytecode, raw.deployed_bytecode),
+        };
+        let empty = || RawCode::from(RawCodeForm::Text(String::new()));
+        let (bytecode, deployed) = (
+            bytecode.unwrap_or_else(empty),
+            deployed.unwrap_or_else(empty),
+        );
         let creation = Code::parse(
-            &raw.bytecode.object,
-            &raw.bytecode.link_references,
+            &bytecode.object,
+            &bytecode.link_references,
             file,
             "bytecode",
         )?;
         let runtime = Code::parse(
-            &raw.deployed_bytecode.object,
-            &raw.deployed_bytecode.link_references,
+            &deployed.object,
+            &deployed.link_references,
             file,
             "deployedBytecode",
         )?;
-        let mut immutable_ranges: Vec<(usize, usize)> = raw
-            .deployed_bytecode
+        let mut immutable_ranges: Vec<(usize, usize)> = deployed
             .immutable_references
             .values()
             .flatten()
             .map(|r| (r.start, r.length))
             .collect();
         immutable_ranges.sort_unstable();
-        let (compiler_version, compiler_settings) = match raw.metadata {
-            Some(m) => (m.compiler.version, m.settings),
+        let (compiler_version, compiler_settings) = match metadata {
+            Some(m) => (
+                m.compiler.map(|c| c.version).unwrap_or_default(),
+                m.settings,
+            ),
             None => (String::new(), serde_json::Value::Null),
         };
         Ok(Self {
@@ -316,6 +456,18 @@ impl Artifact {
             compiler_version,
             compiler_settings,
         })
+    }
+
+    /// The contract's name.
+    pub fn name(&self) -> &str {
+        self.id
+            .rsplit_once(':')
+            .map_or(self.id.as_str(), |(_, name)| name)
+    }
+
+    /// The source file, as the build names it.
+    pub fn source(&self) -> &str {
+        self.id.rsplit_once(':').map_or("", |(source, _)| source)
     }
 
     /// Whether this is deployable code (not an interface or abstract contract).
@@ -418,7 +570,8 @@ impl ArtifactIndex {
         };
         let mut found = Vec::new();
         for file in &self.files {
-            if file.file_stem().is_none_or(|s| s != name) {
+            let stem = file.file_stem().map(|s| s.to_string_lossy());
+            if stem.is_none_or(|s| s.split('.').next() != Some(name)) {
                 continue;
             }
             let artifact = Artifact::load(file)?;

@@ -29,6 +29,18 @@ pub struct BuildOptions {
     /// Not part of the cache key: they change no bytecode, and a later build
     /// without them must not recompile everything.
     pub gas_estimates: bool,
+    /// Build for `forja coverage`, as forge does: optimizer and viaIR off
+    /// (accurate source maps), each source's AST in its artifacts, written
+    /// to [`coverage_out_dir`] with a cache of their own so that `out/` and
+    /// its cache are left alone.
+    pub coverage: bool,
+}
+
+/// Where a coverage build writes its artifacts (relative to the project root).
+pub fn coverage_out_dir(project: &Project) -> PathBuf {
+    Path::new(&project.config.cache)
+        .join("coverage")
+        .join("out")
 }
 
 /// Progress of a build, for the caller to show.
@@ -138,8 +150,22 @@ pub fn build(
         return Ok(output);
     }
 
-    let settings = solc_settings(project, &remappings);
-    let (mut cache, cache_warning) = load_cache(&project.cache_dir().join(CACHE_FILE));
+    let mut settings = solc_settings(project, &remappings);
+    let (out_dir, cache_file) = if options.coverage {
+        settings = for_coverage(&settings);
+        let out = coverage_out_dir(project);
+        let cache = project
+            .root
+            .join(out.parent().unwrap_or(&out))
+            .join(CACHE_FILE);
+        (out, cache)
+    } else {
+        (
+            PathBuf::from(&project.config.out),
+            project.cache_dir().join(CACHE_FILE),
+        )
+    };
+    let (mut cache, cache_warning) = load_cache(&cache_file);
     output.diagnostics.extend(cache_warning);
     let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
     let mut new_units: BTreeMap<String, Vec<CachedArtifact>> = BTreeMap::new();
@@ -178,7 +204,7 @@ pub fn build(
         });
         let mut unit_artifacts = vec![];
         for (relative, bytes) in artifacts_of(
-            project,
+            &out_dir,
             &solc_output,
             compiler.long_version(),
             &mut written_names,
@@ -213,7 +239,7 @@ pub fn build(
     cache.units = new_units;
     cache.format = CACHE_FORMAT;
     let text = serde_json::to_vec_pretty(&cache).expect("cache serialises");
-    write_atomic(&project.cache_dir().join(CACHE_FILE), &text)?;
+    write_atomic(&cache_file, &text)?;
     Ok(output)
 }
 
@@ -403,6 +429,18 @@ fn solc_settings(project: &Project, remappings: &[Remapping]) -> Value {
     settings
 }
 
+/// `settings` for a coverage build: no optimizer, no viaIR, and every
+/// source's AST (what coverage finds statements, branches and functions in).
+fn for_coverage(settings: &Value) -> Value {
+    let mut settings = settings.clone();
+    settings["optimizer"] = json!({ "enabled": false, "runs": 200 });
+    if let Some(object) = settings.as_object_mut() {
+        object.remove("viaIR");
+    }
+    settings["outputSelection"]["*"][""] = json!(["ast"]);
+    settings
+}
+
 /// `settings` with `evm.gasEstimates` added to the output selection.
 fn with_gas_estimates(settings: &Value) -> Value {
     let mut settings = settings.clone();
@@ -507,7 +545,7 @@ fn solc_diagnostics(output: &Value, graph: &SourceGraph) -> Vec<Diagnostic> {
 
 /// Artifacts as Foundry writes them: `out/<File>.sol/<Contract>.json`.
 fn artifacts_of(
-    project: &Project,
+    out_dir: &Path,
     output: &Value,
     long_version: &str,
     written: &mut BTreeMap<PathBuf, String>,
@@ -525,13 +563,11 @@ fn artifacts_of(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         for (name, contract) in by_name {
-            let mut relative = Path::new(&project.config.out)
-                .join(&file_name)
-                .join(format!("{name}.json"));
+            let mut relative = out_dir.join(&file_name).join(format!("{name}.json"));
             // Two files with the same name and contract: the second keeps its
             // directory, as Foundry does.
             if written.get(&relative).is_some_and(|owner| owner != unit) {
-                relative = Path::new(&project.config.out)
+                relative = out_dir
                     .join(unit.trim_start_matches('/'))
                     .join(format!("{name}.json"));
             }
@@ -566,6 +602,10 @@ fn artifacts_of(
                 }),
                 gas_estimates: (!evm["gasEstimates"].is_null())
                     .then(|| evm["gasEstimates"].clone()),
+                ast: output["sources"][unit]
+                    .get("ast")
+                    .filter(|ast| !ast.is_null())
+                    .cloned(),
             };
             artifacts.push((relative, artifact.to_bytes()));
         }

@@ -44,6 +44,7 @@ pub fn check(
         force: true,
         // For the gas inlay hints on function declarations.
         gas_estimates: true,
+        ..Default::default()
     };
     let events = |event: BuildEvent| match event {
         BuildEvent::Solc(SolcEvent::Precompiling { version }) => tell(format!(

@@ -4,6 +4,7 @@
 
 mod bench;
 mod clients;
+mod coverage;
 mod deploy;
 mod network_export;
 mod snapshot;

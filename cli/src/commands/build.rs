@@ -86,10 +86,22 @@ pub enum BuildReport {
 /// Builds the project, printing diagnostics and a summary. Returns whether
 /// the build succeeded (no errors).
 pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow::Result<bool> {
+    compile_with(project, force, false, reporting)
+}
+
+/// [`compile`], or with `coverage` the coverage build (optimizer off, ASTs,
+/// its own output directory).
+pub fn compile_with(
+    project: &Project,
+    force: bool,
+    coverage: bool,
+    reporting: BuildReport,
+) -> anyhow::Result<bool> {
     let manager = SolcManager::from_env()?;
     let options = BuildOptions {
         extra_remappings: builtin_remappings(project)?,
         force,
+        coverage,
         ..Default::default()
     };
     let started = Instant::now();
@@ -114,6 +126,7 @@ pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow
     let output = output?;
     report(
         project,
+        coverage,
         &output,
         started.elapsed(),
         reporting == BuildReport::Json,
@@ -129,7 +142,7 @@ fn build_report(json: bool) -> BuildReport {
     }
 }
 
-fn report(project: &Project, output: &BuildOutput, elapsed: Duration, json: bool) {
+fn report(project: &Project, coverage: bool, output: &BuildOutput, elapsed: Duration, json: bool) {
     if json {
         println!(
             "{}",
@@ -145,7 +158,13 @@ fn report(project: &Project, output: &BuildOutput, elapsed: Duration, json: bool
     if errors > 0 {
         eprintln!(
             "error: build failed with {errors} error(s) and {warnings} warning(s); {} keeps the last good artifacts",
-            relative(&project.out_dir(), &project.root)
+            if coverage {
+                forja_compiler::build::coverage_out_dir(project)
+                    .display()
+                    .to_string()
+            } else {
+                relative(&project.out_dir(), &project.root)
+            }
         );
         return;
     }

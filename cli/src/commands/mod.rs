@@ -5,6 +5,7 @@ pub mod approve;
 pub mod audit;
 pub mod bench;
 pub mod build;
+pub mod coverage;
 pub mod deploy;
 pub mod keys;
 pub mod lsp;

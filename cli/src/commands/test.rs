@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use forja_runtime::NetworkConfig;
 use forja_tester::{
     ArtifactSet,
+    coverage::CoverageCollector,
     network::{
         DEFAULT_NETWORK_FUZZ_RUNS, NetworkTestOptions, default_network, run_tests_on_network,
     },
@@ -154,13 +155,23 @@ pub(crate) enum Ran {
 /// Builds the project, runs the selected tests, writes the test report and
 /// prints the results as `forja test` does (shared with `forja snapshot`).
 pub(crate) fn run_and_render(args: &Args) -> anyhow::Result<Ran> {
+    run_and_render_with(args, None)
+}
+
+/// [`run_and_render`]; with a `coverage` collector, on the coverage build's
+/// artifacts and with every instruction's hits collected there.
+pub(crate) fn run_and_render_with(
+    args: &Args,
+    coverage: Option<Arc<CoverageCollector>>,
+) -> anyhow::Result<Ran> {
     let project = forja_compiler::Project::discover(&args.root)?;
     let root = &project.root;
-    let Some(artifacts) = build(&project, args)? else {
+    let Some(artifacts) = build(&project, args, coverage.is_some())? else {
         return Ok(Ran::BuildFailed);
     };
     let artifacts = Arc::new(artifacts);
-    let config = config(args, root)?;
+    let mut config = config(args, root)?;
+    config.coverage = coverage;
     let network = match (&args.network, &args.genesis) {
         (_, Some(genesis)) => Some(genesis_definition(genesis)?),
         (Some(file), None) => Some(network_definition(file.as_deref(), root)?),
@@ -260,20 +271,29 @@ pub(crate) fn run_and_render(args: &Args) -> anyhow::Result<Ran> {
     })
 }
 
-/// Compiles the project and returns its artifacts.
 /// Compiles the project (incrementally), then loads its artifacts; `None`
 /// when compilation failed (the diagnostics are already printed).
-fn build(project: &forja_compiler::Project, args: &Args) -> anyhow::Result<Option<ArtifactSet>> {
+fn build(
+    project: &forja_compiler::Project,
+    args: &Args,
+    coverage: bool,
+) -> anyhow::Result<Option<ArtifactSet>> {
     // With --json, stdout carries the test report alone.
     let reporting = if args.json {
         super::build::BuildReport::Quiet
     } else {
         super::build::BuildReport::Human
     };
-    if !super::build::compile(project, false, reporting)? {
+    if !super::build::compile_with(project, false, coverage, reporting)? {
         return Ok(None);
     }
-    let out = project.out_dir();
+    let out = if coverage {
+        project
+            .root
+            .join(forja_compiler::build::coverage_out_dir(project))
+    } else {
+        project.out_dir()
+    };
     let artifacts = ArtifactSet::load_foundry_out(&out)
         .with_context(|| format!("loading artifacts from {}", out.display()))?;
     Ok(Some(artifacts))
@@ -311,6 +331,7 @@ fn config(args: &Args, root: &Path) -> anyhow::Result<TestConfig> {
         threads: args.jobs,
         test_dir: args.test_dir.clone(),
         allow_internal_expect_revert: args.allow_internal_expect_revert,
+        project_root: Some(root.to_path_buf()),
         ..Default::default()
     })
 }

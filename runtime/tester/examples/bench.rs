@@ -676,7 +676,7 @@ fn compile(suite: &Suite, solc: &dyn forja_compiler::solc::Solc) -> BenchResult<
             "evmVersion": EVM_VERSION,
             "outputSelection": { "*": { "*": [
                 "abi", "evm.bytecode.object", "evm.bytecode.linkReferences",
-                "evm.deployedBytecode.object"
+                "evm.deployedBytecode.object", "evm.deployedBytecode.linkReferences"
             ] } }
         }
     });

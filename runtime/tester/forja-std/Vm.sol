@@ -109,6 +109,29 @@ interface Vm {
 
     function setEnv(string calldata name, string calldata value) external;
     function envExists(string calldata name) external view returns (bool result);
+    function resetNonce(address account) external;
+    function randomUint() external returns (uint256);
+    function randomUint(uint256 min, uint256 max) external returns (uint256);
+    function randomAddress() external returns (address);
+    function randomBool() external view returns (bool);
+    function setSeed(uint256 seed) external;
+    function randomUint(uint256 bits) external view returns (uint256);
+    function randomInt() external view returns (int256);
+    function randomInt(uint256 bits) external view returns (int256);
+    function randomBytes(uint256 len) external view returns (bytes memory);
+    function randomBytes4() external view returns (bytes4);
+    function randomBytes8() external view returns (bytes8);
+    function shuffle(uint256[] calldata array) external returns (uint256[] memory);
+    function sort(uint256[] calldata array) external returns (uint256[] memory);
+    function projectRoot() external view returns (string memory path);
+    function readFile(string calldata path) external view returns (string memory data);
+    function readFileBinary(string calldata path) external view returns (bytes memory data);
+    function writeFile(string calldata path, string calldata data) external;
+    function writeFileBinary(string calldata path, bytes calldata data) external;
+    function exists(string calldata path) external view returns (bool result);
+    function isFile(string calldata path) external view returns (bool result);
+    function isDir(string calldata path) external view returns (bool result);
+    function removeFile(string calldata path) external;
     function envBool(string calldata name) external view returns (bool value);
     function envUint(string calldata name) external view returns (uint256 value);
     function envInt(string calldata name) external view returns (int256 value);
@@ -123,6 +146,13 @@ interface Vm {
     function envOr(string calldata name, bytes32 defaultValue) external view returns (bytes32 value);
     function envOr(string calldata name, string calldata defaultValue) external view returns (string memory value);
     function envOr(string calldata name, bytes calldata defaultValue) external view returns (bytes memory value);
+    function envOr(string calldata name, string calldata delim, bool[] calldata defaultValue) external view returns (bool[] memory value);
+    function envOr(string calldata name, string calldata delim, uint256[] calldata defaultValue) external view returns (uint256[] memory value);
+    function envOr(string calldata name, string calldata delim, int256[] calldata defaultValue) external view returns (int256[] memory value);
+    function envOr(string calldata name, string calldata delim, address[] calldata defaultValue) external view returns (address[] memory value);
+    function envOr(string calldata name, string calldata delim, bytes32[] calldata defaultValue) external view returns (bytes32[] memory value);
+    function envOr(string calldata name, string calldata delim, string[] calldata defaultValue) external view returns (string[] memory value);
+    function envOr(string calldata name, string calldata delim, bytes[] calldata defaultValue) external view returns (bytes[] memory value);
 
     function toString(address value) external pure returns (string memory stringifiedValue);
     function toString(bytes calldata value) external pure returns (string memory stringifiedValue);

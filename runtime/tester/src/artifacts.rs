@@ -1,27 +1,18 @@
-//! Compiled contracts as the tester sees them, loaded from Foundry-layout
-//! artifacts (`out/<File>.sol/<Contract>.json`) or from a solc standard-JSON
-//! output.
-//!
-//! Both are read into typed structs holding only what the tester uses: an
-//! artifact is mostly metadata, AST and source maps, and building those as
-//! `serde_json::Value`s first took three times as long as the whole load.
+//! Compiled contracts as the tester sees them, read through
+//! forja-compiler's artifact reader (the one owner of the format) from
+//! Foundry-layout artifacts (`out/<File>.sol/<Contract>.json`, forja's or
+//! forge's) or from a solc standard-JSON output.
 
 use std::{
     collections::{BTreeMap, HashMap},
-    fmt,
     path::{Path, PathBuf},
 };
 
 use alloy::{
-    hex,
     json_abi::JsonAbi,
     primitives::{Address, Bytes, Selector, address, keccak256},
 };
-use serde::{
-    Deserialize, Deserializer,
-    de::{self, IgnoredAny, MapAccess, Visitor},
-};
-use serde_json::value::RawValue;
+use forja_compiler::artifact::{Artifact, ArtifactError, ArtifactIndex};
 
 use crate::error::TesterError;
 
@@ -57,175 +48,48 @@ impl ContractArtifact {
         !self.bytecode.is_empty() && self.unlinked_libraries.is_empty()
     }
 
-    fn from_parts(name: &str, source: String, json: ArtifactJson) -> Result<Self, String> {
-        let (bytecode, deployed) = match json.evm {
-            Some(evm) => (evm.bytecode, evm.deployed_bytecode),
-            None => (json.bytecode, json.deployed_bytecode),
-        };
-        let bytecode = bytecode.unwrap_or_default();
-        let deployed = deployed.unwrap_or_default();
+    /// The tester's view of an artifact: code with library placeholders
+    /// zeroed, and where each library's address goes.
+    pub fn from_artifact(artifact: Artifact) -> Self {
         let mut link_references: BTreeMap<String, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
-        for (library, offsets) in &bytecode.links {
-            link_references.entry(library.clone()).or_default().0 = offsets.clone();
+        for link in &artifact.creation.links {
+            let library = format!("{}:{}", link.source, link.library);
+            link_references.entry(library).or_default().0 = link.offsets.clone();
         }
-        for (library, offsets) in &deployed.links {
-            link_references.entry(library.clone()).or_default().1 = offsets.clone();
+        for link in &artifact.runtime.links {
+            let library = format!("{}:{}", link.source, link.library);
+            link_references.entry(library).or_default().1 = link.offsets.clone();
         }
-        let (bytecode, mut unlinked) = bytecode.decode()?;
-        let (deployed_bytecode, _) = deployed.decode()?;
+        let mut unlinked: Vec<String> = artifact
+            .creation
+            .links
+            .iter()
+            .map(|link| format!("{}:{}", link.source, link.library))
+            .collect();
         unlinked.sort();
         unlinked.dedup();
-        Ok(Self {
-            name: name.to_string(),
-            source,
-            abi: json.abi,
-            bytecode,
-            deployed_bytecode,
+        Self {
+            name: artifact.name().to_string(),
+            source: artifact.source().to_string(),
+            abi: artifact.abi,
+            bytecode: artifact.creation.bytes.into(),
+            deployed_bytecode: artifact.runtime.bytes.into(),
             unlinked_libraries: unlinked,
             link_references,
-        })
+        }
     }
 }
 
-/// What the tester reads of a Foundry artifact or of a solc standard-JSON
-/// contract entry (which has the same `abi`, and its bytecode under `evm`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ArtifactJson {
-    #[serde(default)]
-    abi: JsonAbi,
-    evm: Option<EvmJson>,
-    bytecode: Option<BytecodeJson>,
-    deployed_bytecode: Option<BytecodeJson>,
-    /// Written by `forja build`.
-    source_path: Option<String>,
-    /// Written by `forge build`.
-    ast: Option<AstJson>,
-    /// Kept raw: only read when neither of the above names the source.
-    metadata: Option<Box<RawValue>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EvmJson {
-    bytecode: Option<BytecodeJson>,
-    deployed_bytecode: Option<BytecodeJson>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AstJson {
-    absolute_path: Option<String>,
-}
-
-/// `{"object": "0x…", "linkReferences": {...}}`, or a bare hex string.
-#[derive(Default)]
-struct BytecodeJson {
-    object: String,
-    /// `file:Library` and the byte offsets of its placeholders, for every
-    /// library the bytecode links to.
-    links: Vec<(String, Vec<usize>)>,
-}
-
-/// A library placeholder (`__$…$__`) is 20 bytes, 40 hex digits.
-const ADDRESS_HEX_LEN: usize = 40;
-
-impl BytecodeJson {
-    fn decode(&self) -> Result<(Bytes, Vec<String>), String> {
-        let mut unlinked: Vec<String> = self.links.iter().map(|(l, _)| l.clone()).collect();
-        let mut hex_str = self
-            .object
-            .strip_prefix("0x")
-            .unwrap_or(&self.object)
-            .to_string();
-        // Zero the placeholders the link references locate; the addresses
-        // are written there when the set is linked.
-        for (_, offsets) in &self.links {
-            for &offset in offsets {
-                let range = offset * 2..offset * 2 + ADDRESS_HEX_LEN;
-                if hex_str
-                    .get(range.clone())
-                    .is_some_and(|p| p.starts_with("__"))
-                {
-                    hex_str.replace_range(range, &"0".repeat(ADDRESS_HEX_LEN));
-                }
-            }
-        }
-        let hex_str = hex_str.as_str();
-        if hex_str.contains("__") {
-            // Placeholders for libraries; the bytecode is not valid hex until linked.
-            if unlinked.is_empty() {
-                unlinked.push("<unknown library>".into());
-            }
-            return Ok((Bytes::from(vec![0u8]), unlinked));
-        }
-        let bytes = hex::decode(hex_str).map_err(|e| format!("invalid bytecode hex: {e}"))?;
-        Ok((Bytes::from(bytes), unlinked))
+fn artifact_error(error: ArtifactError) -> TesterError {
+    let path = match &error {
+        ArtifactError::Io { path, .. } | ArtifactError::Malformed { path, .. } => path.clone(),
+        ArtifactError::NoArtifacts(dir) => dir.clone(),
+        _ => PathBuf::new(),
+    };
+    TesterError::Artifact {
+        path,
+        message: error.to_string(),
     }
-}
-
-impl<'de> Deserialize<'de> for BytecodeJson {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BytecodeVisitor;
-
-        impl<'de> Visitor<'de> for BytecodeVisitor {
-            type Value = BytecodeJson;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a bytecode object or a hex string")
-            }
-
-            fn visit_str<E: de::Error>(self, hex: &str) -> Result<BytecodeJson, E> {
-                Ok(BytecodeJson {
-                    object: hex.to_string(),
-                    links: vec![],
-                })
-            }
-
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<BytecodeJson, M::Error> {
-                let mut bytecode = BytecodeJson::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "object" => bytecode.object = map.next_value()?,
-                        "linkReferences" => {
-                            let links: Option<BTreeMap<String, BTreeMap<String, Vec<LinkOffset>>>> =
-                                map.next_value()?;
-                            for (file, libraries) in links.into_iter().flatten() {
-                                bytecode
-                                    .links
-                                    .extend(libraries.into_iter().map(|(lib, at)| {
-                                        (
-                                            format!("{file}:{lib}"),
-                                            at.iter().map(|o| o.start).collect(),
-                                        )
-                                    }));
-                            }
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(bytecode)
-            }
-        }
-
-        deserializer.deserialize_any(BytecodeVisitor)
-    }
-}
-
-/// One placeholder of a library in solc's `linkReferences`.
-#[derive(Deserialize)]
-struct LinkOffset {
-    start: usize,
-}
-
-/// The parts of a solc standard-JSON output the tester reads.
-#[derive(Deserialize)]
-struct SolcOutputJson {
-    /// Source unit → contract name → contract.
-    #[serde(default)]
-    contracts: BTreeMap<String, BTreeMap<String, ArtifactJson>>,
 }
 
 /// Who deploys the external libraries before each test contract, as in forge.
@@ -334,34 +198,18 @@ impl ArtifactSet {
 
     /// Loads every `out/<File>.sol/<Contract>.json` under `out_dir`.
     pub fn load_foundry_out(out_dir: &Path) -> Result<Self, TesterError> {
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| TesterError::Io { path, source }
-        };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(out_dir).map_err(io_error(out_dir))? {
-            let dir = entry.map_err(io_error(out_dir))?.path();
-            if !dir.is_dir() {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            files.extend(
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|file| file.extension().is_some_and(|e| e == "json")),
-            );
-        }
-        files.sort();
-        let contracts = files
+        let index = ArtifactIndex::scan(out_dir).map_err(artifact_error)?;
+        let contracts = index
+            .files()
             .iter()
             .map(|file| {
-                let text = std::fs::read_to_string(file).map_err(io_error(file))?;
-                load_foundry_artifact(file, &text).map_err(|message| TesterError::Artifact {
+                let bytes = std::fs::read(file).map_err(|source| TesterError::Io {
                     path: file.clone(),
-                    message,
-                })
+                    source,
+                })?;
+                Artifact::from_bytes(file, &bytes)
+                    .map(ContractArtifact::from_artifact)
+                    .map_err(artifact_error)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::new(contracts))
@@ -370,24 +218,13 @@ impl ArtifactSet {
     /// Builds a set from the text of a solc standard-JSON output
     /// (`contracts.<source>.<name>`).
     pub fn from_solc_output(output: &str) -> Result<Self, TesterError> {
-        let output: SolcOutputJson =
-            serde_json::from_str(output).map_err(|e| TesterError::Artifact {
-                path: PathBuf::from("<solc output>"),
-                message: e.to_string(),
-            })?;
-        let mut contracts = Vec::new();
-        for (source, by_name) in output.contracts {
-            for (name, json) in by_name {
-                let artifact = ContractArtifact::from_parts(&name, source.clone(), json).map_err(
-                    |message| TesterError::Artifact {
-                        path: PathBuf::from(&source),
-                        message,
-                    },
-                )?;
-                contracts.push(artifact);
-            }
-        }
-        Ok(Self::new(contracts))
+        let artifacts = Artifact::from_solc_output(output).map_err(artifact_error)?;
+        Ok(Self::new(
+            artifacts
+                .into_iter()
+                .map(ContractArtifact::from_artifact)
+                .collect(),
+        ))
     }
 
     /// Finds a contract by `Name`, `File.sol:Name`, `path/File.sol:Name` or
@@ -482,49 +319,14 @@ impl ArtifactSet {
     }
 }
 
-/// One `out/<File>.sol/<Contract>.json` (`Contract.0.8.30.json` when several
-/// compiler versions built it).
-fn load_foundry_artifact(file: &Path, text: &str) -> Result<ContractArtifact, String> {
-    let json: ArtifactJson = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    let name = stem.split('.').next().unwrap_or(&stem).to_string();
-    let source = json
-        .source_path
-        .clone()
-        .or_else(|| json.ast.as_ref().and_then(|ast| ast.absolute_path.clone()))
-        .or_else(|| json.metadata.as_deref().and_then(compilation_target))
-        .unwrap_or_else(|| {
-            let dir = file.parent().and_then(Path::file_name).unwrap_or_default();
-            dir.to_string_lossy().into_owned()
-        });
-    ContractArtifact::from_parts(&name, source, json)
-}
-
-/// The source a contract's metadata names as its compilation target; the
-/// metadata is an object in Foundry artifacts and a JSON string in solc's output.
-fn compilation_target(metadata: &RawValue) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Metadata {
-        settings: Settings,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Settings {
-        compilation_target: BTreeMap<String, IgnoredAny>,
-    }
-    let metadata: Metadata = match serde_json::from_str::<String>(metadata.get()) {
-        Ok(text) => serde_json::from_str(&text).ok()?,
-        Err(_) => serde_json::from_str(metadata.get()).ok()?,
-    };
-    metadata.settings.compilation_target.into_keys().next()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, String> {
-        load_foundry_artifact(&Path::new("out").join(dir).join(file), json)
+        Artifact::from_bytes(&Path::new("out").join(dir).join(file), json.as_bytes())
+            .map(ContractArtifact::from_artifact)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -563,7 +365,7 @@ mod tests {
         assert_eq!(artifact.bytecode.as_ref(), [0x60, 0x03]);
         assert!(artifact.deployed_bytecode.is_empty());
 
-        let linked = r#"{"abi": [], "bytecode": {"object": "0x73__$abc$__6001",
+        let linked = r#"{"abi": [], "bytecode": {"object": "0x73__$b2c9d3b0e0d66e2bdb5d5d1cb2a48c1e95$__6001",
             "linkReferences": {"src/L.sol": {"Lib": [{"start": 1, "length": 20}]}}}}"#;
         let artifact = load("C.sol", "C.json", linked).unwrap();
         assert_eq!(artifact.unlinked_libraries, ["src/L.sol:Lib"]);
@@ -578,7 +380,7 @@ mod tests {
             r#"{"abi": [], "bytecode": {"object": "0xzz"}}"#,
         )
         .unwrap_err();
-        assert!(error.contains("invalid bytecode hex"), "{error}");
+        assert!(error.contains("bytecode is not hex"), "{error}");
         let error = load("A.sol", "A.json", r#"{"abi": 3}"#).unwrap_err();
         assert!(error.contains("line 1"), "{error}");
     }

@@ -29,6 +29,21 @@ fn unit() -> CheatResult {
     Ok(Bytes::new())
 }
 
+/// The cheatcode generator for a seed (`vm.setSeed`, the run's fuzz seed).
+pub(crate) fn seeded_rng(seed: U256) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::from_seed(seed.to_be_bytes())
+}
+
+/// Writes a file for `vm.writeFile`, creating its directory.
+fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("vm.writeFile: {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, data).map_err(|e| format!("vm.writeFile: {}: {e}", path.display()))
+}
+
 /// Why a test that calls cheatcode `signature` is skipped rather than failed:
 /// it needs something forja deliberately does not offer (forking a live
 /// chain, RPC endpoints, running external commands).
@@ -103,6 +118,62 @@ impl TestInspector {
             return self.skip(true, reason);
         }
         Err(format!("cheatcode {name} is not supported by forja"))
+    }
+
+    /// 32 bytes from the cheatcode generator (seeded from the OS when
+    /// neither `vm.setSeed` nor the run's fuzz seed gave it a seed).
+    fn random_word(&mut self) -> [u8; 32] {
+        use rand::{RngCore, SeedableRng};
+        let rng = self
+            .cheats
+            .rng
+            .get_or_insert_with(rand::rngs::StdRng::from_os_rng);
+        let mut word = [0u8; 32];
+        rng.fill_bytes(&mut word);
+        word
+    }
+
+    /// A random number of `bits` bits (at most 256, as Foundry checks).
+    fn random_bits(&mut self, bits: U256, cheatcode: &str) -> Result<U256, String> {
+        if bits > U256::from(256) {
+            return Err(format!("{cheatcode}: number of bits cannot exceed 256"));
+        }
+        let bits = bits.to::<usize>();
+        if bits == 0 {
+            return Ok(U256::ZERO);
+        }
+        Ok(U256::from_be_bytes(self.random_word()) >> (256 - bits))
+    }
+
+    fn project_root(&self) -> Result<&std::path::Path, String> {
+        self.cheats
+            .project_root
+            .as_deref()
+            .ok_or_else(|| "no project root is known to this test run".to_string())
+    }
+
+    /// `path` (absolute, or relative to the project root) if it lies inside
+    /// the project root, as Foundry's default file permissions allow.
+    fn project_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+        let root = self.project_root()?;
+        let joined = root.join(path);
+        let mut normal = std::path::PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    normal.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => normal.push(other),
+            }
+        }
+        if !normal.starts_with(root) {
+            return Err(format!(
+                "the path {path} is not allowed to be accessed: it is outside the project root {}",
+                root.display()
+            ));
+        }
+        Ok(normal)
     }
 
     /// A snapshot's group: the one given, else the test contract's name.
@@ -600,6 +671,123 @@ impl TestInspector {
                 unit()
             }
             C::envExists(c) => ok(env(&c.name).is_ok()),
+            C::resetNonce(c) => {
+                // Foundry: 1 for a contract (EIP-161), 0 for an account without code.
+                let account = ctx
+                    .journaled_state
+                    .load_account_with_code(c.account)
+                    .map_err(|e| e.to_string())?;
+                let has_code = account
+                    .data
+                    .info
+                    .code
+                    .as_ref()
+                    .is_some_and(|code| !code.is_empty());
+                TestInspector::set_nonce(ctx, c.account, u64::from(has_code))?;
+                unit()
+            }
+            C::randomUint_0(_) => ok(U256::from_be_bytes(self.random_word())),
+            C::randomUint_1(c) => {
+                if c.min > c.max {
+                    return Err(format!(
+                        "vm.randomUint: min {} is greater than max {}",
+                        c.min, c.max
+                    ));
+                }
+                let random = U256::from_be_bytes(self.random_word());
+                let span = c.max - c.min;
+                if span == U256::MAX {
+                    return ok(random);
+                }
+                ok(c.min + random % (span + U256::from(1)))
+            }
+            C::randomAddress(_) => ok(Address::from_word(self.random_word().into())),
+            C::randomBool(_) => ok(self.random_word()[31] & 1 == 1),
+            C::randomUint_2(c) => ok(self.random_bits(c.bits, "vm.randomUint")?),
+            C::randomInt_0(_) => ok(I256::from_raw(U256::from_be_bytes(self.random_word()))),
+            C::randomInt_1(c) => {
+                let bits = c.bits;
+                let value = self.random_bits(bits, "vm.randomInt")?;
+                // Two's complement within `bits`: [-2^(bits-1), 2^(bits-1)).
+                let bits = bits.to::<usize>();
+                if bits == 0 || bits == 256 || !value.bit(bits - 1) {
+                    ok(I256::from_raw(value))
+                } else {
+                    ok(I256::from_raw(value) - I256::from_raw(U256::from(1) << bits))
+                }
+            }
+            C::randomBytes(c) => {
+                const LIMIT: usize = 1 << 24;
+                let len: usize = c
+                    .len
+                    .try_into()
+                    .ok()
+                    .filter(|len| *len <= LIMIT)
+                    .ok_or_else(|| {
+                        format!("vm.randomBytes: {} bytes is more than {LIMIT}", c.len)
+                    })?;
+                let mut bytes = Vec::with_capacity(len + 32);
+                while bytes.len() < len {
+                    bytes.extend_from_slice(&self.random_word());
+                }
+                bytes.truncate(len);
+                ok(Bytes::from(bytes))
+            }
+            C::randomBytes4(_) => ok(alloy::primitives::FixedBytes::<4>::from_slice(
+                &self.random_word()[..4],
+            )),
+            C::randomBytes8(_) => ok(alloy::primitives::FixedBytes::<8>::from_slice(
+                &self.random_word()[..8],
+            )),
+            C::shuffle(c) => {
+                let mut array = c.array;
+                // Fisher-Yates, drawing from the cheatcode generator.
+                for i in (1..array.len()).rev() {
+                    let j = U256::from_be_bytes(self.random_word()) % U256::from(i + 1);
+                    array.swap(i, j.to::<usize>());
+                }
+                ok(array)
+            }
+            C::sort(c) => {
+                let mut array = c.array;
+                array.sort_unstable();
+                ok(array)
+            }
+            C::setSeed(c) => {
+                self.cheats.rng = Some(seeded_rng(c.seed));
+                unit()
+            }
+            C::projectRoot(_) => ok(self.project_root()?.display().to_string()),
+            C::readFile(c) => {
+                let path = self.project_path(&c.path)?;
+                ok(std::fs::read_to_string(&path)
+                    .map_err(|e| format!("vm.readFile: {}: {e}", path.display()))?)
+            }
+            C::readFileBinary(c) => {
+                let path = self.project_path(&c.path)?;
+                ok(Bytes::from(std::fs::read(&path).map_err(|e| {
+                    format!("vm.readFileBinary: {}: {e}", path.display())
+                })?))
+            }
+            C::writeFile(c) => {
+                let path = self.project_path(&c.path)?;
+                write_project_file(&path, c.data.as_bytes())?;
+                unit()
+            }
+            C::writeFileBinary(c) => {
+                let path = self.project_path(&c.path)?;
+                write_project_file(&path, &c.data)?;
+                unit()
+            }
+            C::exists(c) => ok(self.project_path(&c.path)?.exists()),
+            C::isFile(c) => ok(self.project_path(&c.path)?.is_file()),
+            C::isDir(c) => ok(self.project_path(&c.path)?.is_dir()),
+            C::removeFile(c) => {
+                let path = self.project_path(&c.path)?;
+                std::fs::remove_file(&path)
+                    .map_err(|e| format!("vm.removeFile: {}: {e}", path.display()))?;
+                unit()
+            }
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
             C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
             C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
@@ -614,6 +802,30 @@ impl TestInspector {
             C::envOr_4(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes32)?),
             C::envOr_5(c) => ok(env_or(&c.name, c.defaultValue, |s| Ok(s.to_string()))?),
             C::envOr_6(c) => ok(env_or(&c.name, c.defaultValue, parse_bytes)?),
+            C::envOr_7(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_bool)?),
+            C::envOr_8(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_uint)?),
+            C::envOr_9(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, parse_int)?),
+            C::envOr_10(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_address,
+            )?),
+            C::envOr_11(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_bytes32,
+            )?),
+            C::envOr_12(c) => ok(env_or_array(&c.name, &c.delim, c.defaultValue, |s| {
+                Ok(s.to_string())
+            })?),
+            C::envOr_13(c) => ok(env_or_array(
+                &c.name,
+                &c.delim,
+                c.defaultValue,
+                parse_bytes,
+            )?),
 
             C::toString_0(c) => ok(c.value.to_checksum(None)),
             C::toString_1(c) => ok(hex::encode_prefixed(&c.value)),
@@ -929,6 +1141,25 @@ fn env_or<T>(
 ) -> Result<T, String> {
     match env_var(name) {
         Some(value) => parse(&value),
+        None => Ok(default),
+    }
+}
+
+/// `envOr(name, delim, default[])`: the variable split on `delim`, each
+/// part trimmed and parsed, or `default` when it is not set.
+fn env_or_array<T>(
+    name: &str,
+    delim: &str,
+    default: Vec<T>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    if delim.is_empty() {
+        return Err(format!(
+            "vm.envOr: an empty delimiter cannot split `{name}`"
+        ));
+    }
+    match env_var(name) {
+        Some(value) => value.split(delim).map(|part| parse(part.trim())).collect(),
         None => Ok(default),
     }
 }

@@ -22,6 +22,7 @@ use revm::{
 use crate::{
     artifacts::ArtifactSet,
     backend::{Backend, EvmContext, TestDb},
+    coverage::{CoverageCollector, HitMaps},
     error::TesterError,
     inspector::{CheatState, TestInspector, TxRecord},
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER},
@@ -139,6 +140,8 @@ pub struct Executor {
     pub artifacts: Arc<ArtifactSet>,
     /// See [`TestInspector::allow_internal_expect_revert`].
     pub allow_internal_expect_revert: bool,
+    /// Where each transaction's instruction hits go (`forja coverage`).
+    pub coverage: Option<Arc<CoverageCollector>>,
 }
 
 impl Executor {
@@ -177,6 +180,7 @@ impl Executor {
             cheats: CheatState::default(),
             artifacts,
             allow_internal_expect_revert: false,
+            coverage: None,
         }
     }
 
@@ -258,6 +262,7 @@ impl Executor {
         inspector.tracing = options.tracing;
         inspector.gas_recording = options.gas_recording;
         inspector.allow_internal_expect_revert = self.allow_internal_expect_revert;
+        inspector.coverage = self.coverage.as_ref().map(|_| HitMaps::default());
         evm.inspector = inspector;
         // A panic in revm or a cheatcode is re-raised naming what was running
         // (the runner fails that test alone with this message); the EVM,
@@ -294,6 +299,9 @@ impl Executor {
         // Only an EVM whose transaction ran to its end is known to be clean.
         SPARE_EVM.with_borrow_mut(|spare| *spare = Some(evm));
         inspector.finish();
+        if let (Some(collector), Some(hits)) = (&self.coverage, inspector.coverage.take()) {
+            collector.add(hits);
+        }
 
         if options.commit {
             self.block = block;

@@ -201,6 +201,12 @@ pub struct CheatState {
     pub gas_metering: GasMetering,
     /// Gas used by the last call made (for `vm.snapshotGasLastCall`).
     pub last_call_gas: Option<u64>,
+    /// The generator behind `vm.randomUint` & co: seeded by `vm.setSeed`,
+    /// else by the run's fuzz seed, else from the OS on first use.
+    pub rng: Option<rand::rngs::StdRng>,
+    /// The project root `vm.projectRoot` returns; the file cheatcodes may
+    /// touch nothing outside it.
+    pub project_root: Option<std::path::PathBuf>,
 }
 
 /// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
@@ -367,6 +373,8 @@ pub struct TestInspector {
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
+    /// Instruction hits, when measuring coverage.
+    pub coverage: Option<crate::coverage::HitMaps>,
     whereabouts: Whereabouts,
 }
 
@@ -381,6 +389,7 @@ impl TestInspector {
             gas_recording: false,
             allow_internal_expect_revert: false,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
+            coverage: None,
             whereabouts: Whereabouts::default(),
         }
     }
@@ -739,6 +748,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     // no `vm.record()` active, it costs one branch instead of a call.
     #[inline]
     fn step(&mut self, interp: &mut Interpreter, context: &mut CheatContext<DB>) {
+        if let Some(hits) = self.coverage.as_mut() {
+            hits.hit(interp);
+        }
         if let Some(accesses) = self.cheats.accesses.as_mut() {
             record_storage_access(accesses, interp);
         }

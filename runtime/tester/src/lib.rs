@@ -15,6 +15,7 @@ pub mod artifacts;
 pub mod backend;
 mod cheatcodes;
 pub mod console;
+pub mod coverage;
 pub mod decode;
 pub mod error;
 pub mod executor;

@@ -182,6 +182,11 @@ pub struct TestConfig {
     /// Let `expectRevert` match reverts of the test function itself
     /// (Foundry's `allow_internal_expect_revert`; off by default as in Foundry 1.x).
     pub allow_internal_expect_revert: bool,
+    /// Collect instruction hits here (`forja coverage`).
+    pub coverage: Option<Arc<crate::coverage::CoverageCollector>>,
+    /// The project root: `vm.projectRoot`, and the only directory the file
+    /// cheatcodes may read or write under.
+    pub project_root: Option<PathBuf>,
 }
 
 impl Default for TestConfig {
@@ -200,6 +205,8 @@ impl Default for TestConfig {
             threads: 0,
             test_dir: "test".into(),
             allow_internal_expect_revert: false,
+            coverage: None,
+            project_root: None,
         }
     }
 }
@@ -372,6 +379,11 @@ pub fn run_suite(
     }
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    exec.coverage = config.coverage.clone();
+    exec.cheats.project_root = config.project_root.clone();
+    if let Some(seed) = config.fuzz_seed {
+        exec.cheats.rng = Some(crate::cheatcodes::seeded_rng(U256::from(seed)));
+    }
     // External libraries first, from forge's library deployer (their
     // addresses are linked into every contract's code).
     for (nonce, code) in artifacts.libraries.iter().enumerate() {

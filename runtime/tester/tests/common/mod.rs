@@ -100,7 +100,8 @@ pub fn compile_with(
             "optimizer": { "enabled": false },
             "evmVersion": "prague",
             "outputSelection": { "*": { "*": [
-                "abi", "evm.bytecode.object", "evm.bytecode.linkReferences", "evm.deployedBytecode.object"
+                "abi", "evm.bytecode.object", "evm.bytecode.linkReferences", "evm.deployedBytecode.object",
+                "evm.deployedBytecode.linkReferences"
             ] } }
         }
     });
@@ -128,7 +129,7 @@ pub fn compile_with(
 
 /// The forja home shared by the workspace's tests (`FORJA_TEST_HOME`, else
 /// the target dir's), so solc is fetched and precompiled once.
-fn solc_home() -> PathBuf {
+pub fn solc_home() -> PathBuf {
     std::env::var_os("FORJA_TEST_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("forja-home"))

@@ -13,7 +13,7 @@ function findImports(p) {
   const f = path.join(root, p); if (fs.existsSync(f)) return { contents: fs.readFileSync(f, 'utf8') };
   return { error: 'not found: ' + p };
 }
-const input = { language: 'Solidity', sources, settings: { optimizer: { enabled: false }, evmVersion: 'prague', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.bytecode.linkReferences', 'evm.deployedBytecode.object'] } } } };
+const input = { language: 'Solidity', sources, settings: { optimizer: { enabled: false }, evmVersion: 'prague', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.bytecode.linkReferences', 'evm.deployedBytecode.object', 'evm.deployedBytecode.linkReferences'] } } } };
 const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errs = (output.errors || []).filter(e => e.severity === 'error');
 for (const e of errs) console.error(e.formattedMessage);
