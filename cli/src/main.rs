@@ -38,6 +38,8 @@ enum Command {
     Lsp(commands::lsp::Args),
     /// Run a local permissioned network with a JSON-RPC endpoint.
     Node(commands::node::Args),
+    /// Serve the block explorer page for any JSON-RPC endpoint (`forja node` serves it at /explorer).
+    Explorer(commands::explorer::Args),
     /// Stress the project's network or an RPC endpoint with bench.toml's workload.
     Bench(commands::bench::Args),
     /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::New(args) => commands::new::run(args),
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),
+        Command::Explorer(args) => commands::explorer::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
         Command::Deploy(args) => commands::deploy::run(args),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod build;
 pub mod deploy;
+pub mod explorer;
 pub mod keys;
 pub mod lsp;
 pub mod new;

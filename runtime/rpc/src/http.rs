@@ -14,12 +14,28 @@ use tower::{Layer, Service};
 
 use crate::{backend::NodeApi, metrics::RpcMetrics};
 
+/// Pages another crate serves on the RPC port over `GET` (forja-explorer's
+/// `/explorer`), so forja-rpc does not depend on what they show.
+pub trait HttpPages: Send + Sync + std::fmt::Debug + 'static {
+    /// The page at `path`, or `None` when the path is not one of them.
+    fn page(&self, path: &str) -> Option<HttpPage>;
+}
+
+/// One answer of [`HttpPages`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpPage {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
 /// Adds the operations endpoints and CORS headers around the RPC service.
 #[derive(Clone)]
 pub struct OpsLayer {
     pub(crate) node: Arc<dyn NodeApi>,
     pub(crate) metrics: Arc<RpcMetrics>,
     pub(crate) cors_origins: Arc<Vec<String>>,
+    pub(crate) pages: Option<Arc<dyn HttpPages>>,
 }
 
 impl<S> Layer<S> for OpsLayer {
@@ -77,7 +93,20 @@ impl OpsLayer {
                     (503, "application/json", r#"{"status":"DOWN"}"#.to_owned())
                 }
             }
-            _ => return None,
+            _ => {
+                let page = self.pages.as_ref()?.page(path)?;
+                return HttpResponse::builder()
+                    .status(page.status)
+                    .header("content-type", page.content_type)
+                    // The page's own scripts only; nothing from elsewhere.
+                    .header(
+                        "content-security-policy",
+                        "default-src 'self'; connect-src 'self' ws: wss: http: https:; img-src 'self' data:",
+                    )
+                    .header("x-content-type-options", "nosniff")
+                    .body(HttpBody::from(page.body))
+                    .ok();
+            }
         };
         HttpResponse::builder()
             .status(status)

@@ -38,6 +38,7 @@ pub use backend::{
 };
 pub use config::RpcConfig;
 pub use groups::{ApiGroup, ApiGroups};
+pub use http::{HttpPage, HttpPages};
 pub use metrics::RpcMetrics;
 pub use runtime_node::NetworkNode;
 pub use server::{RpcServer, ServerError};
