@@ -5,6 +5,7 @@
 mod bench;
 mod clients;
 mod deploy;
+mod explorer;
 mod snapshot;
 mod templates;
 mod test_network;

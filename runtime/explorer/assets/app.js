@@ -132,10 +132,11 @@ const short = (hex) => (hex && hex.length > 18 ? `${hex.slice(0, 10)}…${hex.sl
 const blockLink = (n) => `<a href="#/block/${esc(n)}">${esc(n)}</a>`;
 const txLink = (h) => `<a class="mono" href="#/tx/${esc(h)}">${esc(short(h))}</a>`;
 const names = new Map(); // address → contract name, once known
-function addressLink(a) {
+function addressLink(a, { full = false } = {}) {
   if (!a) return '<span class="muted">—</span>';
   const name = names.get(a.toLowerCase());
-  return `<a class="mono" href="#/address/${esc(a)}">${esc(name ? `${name} ${short(a)}` : a)}</a>`;
+  const shown = full ? a : short(a);
+  return `<a class="mono" href="#/address/${esc(a)}" title="${esc(a)}">${esc(name ? `${name} ${shown}` : shown)}</a>`;
 }
 function ether(wei) {
   const v = BigInt(wei);
@@ -144,7 +145,10 @@ function ether(wei) {
 }
 function age(timestampHex) {
   const seconds = Math.max(0, Math.floor(Date.now() / 1000) - Number(num(timestampHex)));
-  return seconds < 60 ? `${seconds}s ago` : seconds < 3600 ? `${Math.floor(seconds / 60)}m ago` : `${Math.floor(seconds / 3600)}h ago`;
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
 }
 function callText(decoded) {
   return `<span class="fn">${esc(decoded.contract)}.${esc(decoded.name)}</span>(${decoded.args
@@ -170,6 +174,7 @@ async function showHome() {
   const calls = [];
   for (let n = head; n >= 0 && n > head - LATEST; n--) calls.push(['eth_getBlockByNumber', ['0x' + n.toString(16), true]]);
   latestBlocks = (await rpcBatch(calls)).filter((b) => b && !(b instanceof Error));
+  await nameAddresses(latestBlocks.flatMap((b) => b.transactions.map((tx) => tx.to)));
   renderHome();
 }
 
@@ -196,6 +201,7 @@ async function newHead(header) {
   const block = await rpc('eth_getBlockByNumber', [header.number, true]);
   if (!block || latestBlocks.some((b) => b.hash === block.hash)) return;
   latestBlocks = [block, ...latestBlocks].slice(0, LATEST);
+  await nameAddresses(block.transactions.map((tx) => tx.to));
   renderHome();
 }
 
@@ -212,9 +218,9 @@ async function showBlock(id) {
     <dt>Hash</dt><dd class="mono">${esc(block.hash)}</dd>
     <dt>Parent</dt><dd>${number > 0 ? blockLink(number - 1) : '—'}</dd>
     <dt>Time</dt><dd>${esc(new Date(Number(num(block.timestamp)) * 1000).toISOString())} (${esc(age(block.timestamp))})</dd>
-    <dt>Proposer</dt><dd>${addressLink(block.miner)}</dd>
+    <dt>Proposer</dt><dd>${addressLink(block.miner, { full: true })}</dd>
     <dt>Round</dt><dd>${extra ? `${extra.round}${extra.round > 0 ? ' (round changes happened)' : ''}` : '—'}</dd>
-    <dt>Validators</dt><dd>${extra ? extra.validators.map(addressLink).join('<br>') : '—'}</dd>
+    <dt>Validators</dt><dd>${extra ? extra.validators.map((v) => addressLink(v, { full: true })).join('<br>') : '—'}</dd>
     <dt>Commit seals</dt><dd>${extra ? extra.seals : '—'}</dd>
     <dt>Gas used</dt><dd>${esc(num(block.gasUsed))} of ${esc(num(block.gasLimit))}</dd>
     </dl><h2>Transactions (${block.transactions.length})</h2>
@@ -276,8 +282,8 @@ async function showTransaction(hash) {
     <dt>Status</dt><dd id="tx-status">${ok === null ? '<span class="muted">pending</span>' : ok ? '<span class="success">success</span>' : '<span class="failed">reverted</span>'}</dd>
     ${reason ? `<dt>Revert reason</dt><dd id="revert-reason" class="failed">${esc(reason)}</dd>` : ''}
     <dt>Block</dt><dd>${tx.blockNumber ? blockLink(Number(num(tx.blockNumber))) : '—'}</dd>
-    <dt>From</dt><dd>${addressLink(tx.from)}</dd>
-    <dt>To</dt><dd>${tx.to ? addressLink(tx.to) : '—'}</dd>
+    <dt>From</dt><dd>${addressLink(tx.from, { full: true })}</dd>
+    <dt>To</dt><dd>${tx.to ? addressLink(tx.to, { full: true }) : '—'}</dd>
     <dt>Call</dt><dd>${call}</dd>
     <dt>Value</dt><dd>${esc(ether(tx.value))}</dd>
     <dt>Gas used</dt><dd>${receipt ? esc(num(receipt.gasUsed)) : '—'} (limit ${esc(num(tx.gas))})</dd>
@@ -345,25 +351,33 @@ async function showValidators() {
   const calls = [];
   for (let n = from; n <= head; n++) calls.push(['eth_getBlockByNumber', ['0x' + n.toString(16), false]]);
   const blocks = (await rpcBatch(calls)).filter((b) => b && !(b instanceof Error));
+  // The block's proposer is the one whose proposal was committed, after
+  // the round changes that replaced the proposers before it.
   const rounds = new Map();
+  const changed = [];
   let total = 0;
   for (const b of blocks) {
     const extra = decodeBftExtraData(b.extraData);
     if (!extra || extra.round === 0) continue;
     total += extra.round;
+    changed.push({ number: Number(num(b.number)), round: extra.round, miner: b.miner });
     const who = (b.miner || '').toLowerCase();
-    rounds.set(who, (rounds.get(who) || 0) + extra.round);
+    rounds.set(who, (rounds.get(who) || 0) + 1);
   }
   const byAddress = new Map(metrics.map((m) => [m.address.toLowerCase(), m]));
   const rows = validators.map((v) => {
     const m = byAddress.get(v.toLowerCase());
-    return `<tr><td>${addressLink(v)}</td><td>${m ? esc(num(m.proposedBlockCount)) : 0}</td>
+    return `<tr><td>${addressLink(v, { full: true })}</td><td>${m ? esc(num(m.proposedBlockCount)) : 0}</td>
       <td>${m ? blockLink(Number(num(m.lastProposedBlockNumber))) : '—'}</td><td>${rounds.get(v.toLowerCase()) || 0}</td></tr>`;
   }).join('');
   main.innerHTML = `<h1>Validators (${validators.length}) <span class="muted">${prefix.toUpperCase()}</span></h1>
-    <table id="validators"><thead><tr><th>Validator</th><th>Blocks proposed</th><th>Last proposed</th><th>Round changes</th></tr></thead><tbody>${rows}</tbody></table>
-    <p class="muted">Proposals from ${prefix}_getSignerMetrics (last ${METRICS_BLOCKS} blocks); round changes from the round in each block's extra data,
-    blocks ${from}–${head}: ${total} in all.</p>`;
+    <table id="validators"><thead><tr><th>Validator</th><th>Blocks proposed</th><th>Last proposed</th><th>Its blocks after round changes</th></tr></thead><tbody>${rows}</tbody></table>
+    <p class="muted">Proposals from ${prefix}_getSignerMetrics (last ${METRICS_BLOCKS} blocks). Round changes from the round in each block's extra data,
+    blocks ${from}–${head}: ${total} in all.</p>
+    <h2>Blocks committed after round changes</h2>
+    <table id="round-changes"><thead><tr><th>Block</th><th>Round</th><th>Proposer</th></tr></thead><tbody>${changed.reverse().map((c) => `<tr>
+      <td>${blockLink(c.number)}</td><td>${c.round}</td><td>${addressLink(c.miner, { full: true })}</td></tr>`).join('')
+      || '<tr><td colspan="3" class="muted">none: every block was committed in round 0</td></tr>'}</tbody></table>`;
 }
 
 async function showPermissions() {
