@@ -5,14 +5,17 @@
 //! one mined after the page loaded shows up live), the transaction page
 //! shows the decoded call, the revert reason and the call trace, the
 //! address page names the contract, the validators panel lists 4
-//! validators, and the console stays free of errors.
+//! validators, and the console stays free of errors. Against a node with
+//! authentication the page asks for credentials and logs in at /login,
+//! both as `forja node` serves it and through `forja explorer`'s proxy.
 //!
 //! Screenshots are kept in `target/tmp/explorer-screenshots/` (CI keeps
 //! them as artifacts). Without node, npm or chromium the test says
 //! SKIPPED; under `CI=true` it fails instead.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::clients::{ForjaNode, npm_client, require};
 use super::{assert_success, forja, text};
@@ -44,17 +47,23 @@ pub(crate) fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer-screenshots")
 }
 
-#[test]
-fn explorer_page_shows_decoded_calls_reverts_and_validators_in_chromium() {
+/// tests/clients/explorer installed, or `None` (SKIPPED) without chromium,
+/// node or npm; under `CI=true` a missing tool fails the test.
+fn explorer_client() -> Option<PathBuf> {
     if let Err(reason) = require(CHROMIUM) {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true and the explorer page test cannot run: {reason}"
         );
         eprintln!("SKIPPED explorer page test: {reason}");
-        return;
+        return None;
     }
-    let Some(client) = npm_client("explorer") else {
+    npm_client("explorer")
+}
+
+#[test]
+fn explorer_page_shows_decoded_calls_reverts_and_validators_in_chromium() {
+    let Some(client) = explorer_client() else {
         return;
     };
 
@@ -85,4 +94,97 @@ fn explorer_page_shows_decoded_calls_reverts_and_validators_in_chromium() {
     println!("{}", output.trim());
     assert!(screenshots.join("reverted-transaction.png").is_file());
     println!("screenshots in {}", screenshots.display());
+}
+
+#[test]
+fn explorer_page_asks_for_credentials_on_a_node_with_authentication() {
+    let Some(client) = explorer_client() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let hash = forja(tmp.path(), &["password", "hash", "--password", "s3cret"]);
+    assert_success(&hash);
+    let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+    let credentials = tmp.path().join("credentials.toml");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[Users.alice]\npassword = \"{hash}\"\npermissions = [\"eth:*\", \"qbft:*\", \"perm:*\", \"debug:*\", \"rpc:*\"]\n"
+        ),
+    )
+    .unwrap();
+    let node = ForjaNode::start_with(
+        tmp.path(),
+        &tmp.path().join("chain"),
+        &[
+            "--rpc-http-authentication-enabled",
+            "--rpc-http-authentication-credentials-file",
+            credentials.to_str().unwrap(),
+        ],
+    );
+    // The page as forja node serves it, then as `forja explorer` serves it
+    // for that node (its proxy forwards the login and the calls).
+    let login = |url: &str| {
+        let run = Command::new("node")
+            .arg("login.mjs")
+            .current_dir(&client)
+            .env("FORJA_RPC_URL", url)
+            .env("EXPLORER_USER", "alice")
+            .env("EXPLORER_PASSWORD", "s3cret")
+            .env("SCREENSHOT_DIR", screenshot_dir())
+            .env("CHROMIUM", CHROMIUM)
+            .output()
+            .expect("node runs");
+        let output = text(&run);
+        assert!(
+            run.status.success(),
+            "the explorer login check against {url} failed:\n{output}"
+        );
+        assert!(output.contains("explorer login: OK"), "{output}");
+        println!("{}", output.trim());
+    };
+    login(&node.url());
+    let explorer = ExplorerServer::start(&node.url());
+    login(&explorer.url);
+}
+
+/// A `forja explorer --rpc URL --port 0` child, killed when dropped.
+struct ExplorerServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ExplorerServer {
+    fn start(rpc: &str) -> ExplorerServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_forja"))
+            .args(["explorer", "--rpc", rpc, "--port", "0"])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("forja explorer starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Explorer for URL (...): http://127.0.0.1:PORT/explorer"
+        let Some(url) = line
+            .trim()
+            .rsplit_once(": ")
+            .and_then(|(_, url)| url.strip_suffix("/explorer"))
+        else {
+            let _ = child.kill();
+            panic!("forja explorer printed no address: {line:?}");
+        };
+        ExplorerServer {
+            url: url.to_owned(),
+            child,
+        }
+    }
+}
+
+impl Drop for ExplorerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

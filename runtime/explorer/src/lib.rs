@@ -73,6 +73,17 @@ const APP_JS: &str = include_str!("../assets/app.js");
 const ABI_JS: &str = include_str!("../assets/abi.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
+/// Headers every explorer answer carries: the page runs its own scripts
+/// only (nothing from a CDN or inline), and talks to JSON-RPC endpoints.
+const HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'self'; connect-src 'self' ws: wss: http: https:; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("cache-control", "no-cache"),
+];
+
 /// Where the page sends its calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -149,6 +160,7 @@ impl Explorer {
                 return Some(HttpPage {
                     status: 404,
                     content_type: "text/plain; charset=utf-8",
+                    headers: HEADERS.to_vec(),
                     body: format!("no explorer page at {path}").into_bytes(),
                 });
             }
@@ -158,6 +170,7 @@ impl Explorer {
         Some(HttpPage {
             status: 200,
             content_type,
+            headers: HEADERS.to_vec(),
             body: body.to_vec(),
         })
     }

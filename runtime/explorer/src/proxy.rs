@@ -111,17 +111,22 @@ pub async fn serve(
 async fn handle(state: &State, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
-    if method == hyper::Method::GET {
+    if method == hyper::Method::GET || method == hyper::Method::HEAD {
         if path == "/" {
             return redirect(BASE_PATH);
         }
         return match state.explorer.get(&path) {
-            Some(page) => Response::builder()
-                .status(page.status)
-                .header("content-type", page.content_type)
-                .header("x-content-type-options", "nosniff")
-                .body(Full::new(Bytes::from(page.body)))
-                .expect("valid response"),
+            Some(page) => {
+                let mut response = Response::builder()
+                    .status(page.status)
+                    .header("content-type", page.content_type);
+                for (name, value) in page.headers {
+                    response = response.header(name, value);
+                }
+                response
+                    .body(Full::new(Bytes::from(page.body)))
+                    .expect("valid response")
+            }
             None => text(
                 404,
                 &format!("nothing at {path}; the explorer is at {BASE_PATH}"),
@@ -129,7 +134,7 @@ async fn handle(state: &State, request: Request<hyper::body::Incoming>) -> Respo
         };
     }
     if method != hyper::Method::POST {
-        return text(405, "only GET and POST");
+        return text(405, "only GET, HEAD and POST");
     }
     let target = if path == format!("{BASE_PATH}/rpc") {
         &state.upstream

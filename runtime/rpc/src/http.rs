@@ -26,6 +26,8 @@ pub trait HttpPages: Send + Sync + std::fmt::Debug + 'static {
 pub struct HttpPage {
     pub status: u16,
     pub content_type: &'static str,
+    /// More headers (a content security policy, caching).
+    pub headers: Vec<(&'static str, &'static str)>,
     pub body: Vec<u8>,
 }
 
@@ -95,17 +97,13 @@ impl OpsLayer {
             }
             _ => {
                 let page = self.pages.as_ref()?.page(path)?;
-                return HttpResponse::builder()
+                let mut response = HttpResponse::builder()
                     .status(page.status)
-                    .header("content-type", page.content_type)
-                    // The page's own scripts only; nothing from elsewhere.
-                    .header(
-                        "content-security-policy",
-                        "default-src 'self'; connect-src 'self' ws: wss: http: https:; img-src 'self' data:",
-                    )
-                    .header("x-content-type-options", "nosniff")
-                    .body(HttpBody::from(page.body))
-                    .ok();
+                    .header("content-type", page.content_type);
+                for (name, value) in page.headers {
+                    response = response.header(name, value);
+                }
+                return response.body(HttpBody::from(page.body)).ok();
             }
         };
         HttpResponse::builder()

@@ -4,7 +4,7 @@
 // on the first failed check. Env: FORJA_RPC_URL, VAULT_ARTIFACT, SCREENSHOT_DIR,
 // CHROMIUM (default /usr/bin/chromium).
 import { readFileSync, mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, watchedPage, check } from './browser.mjs';
 
 const url = process.env.FORJA_RPC_URL;
 const artifact = JSON.parse(readFileSync(process.env.VAULT_ARTIFACT, 'utf8'));
@@ -43,11 +43,6 @@ function encodeString(text) {
   return word(hex.length / 2) + hex.padEnd(Math.ceil(hex.length / 64) * 64, '0');
 }
 
-function check(condition, what) {
-  if (!condition) throw new Error(`FAILED: ${what}`);
-  console.log(`ok: ${what}`);
-}
-
 const [from] = await rpc('eth_accounts');
 const deployHash = await rpc('eth_sendTransaction', [{ from, data: artifact.bytecode.object, gas: '0x2dc6c0' }]);
 const vault = (await receipt(deployHash)).contractAddress;
@@ -61,18 +56,10 @@ const withdrawHash = await rpc('eth_sendTransaction', [{
 }]);
 check((await receipt(withdrawHash)).status === '0x0', 'the withdrawal of more than the total reverts');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const problems = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.setDefaultTimeout(15000);
+  const page = await watchedPage(browser, problems);
 
   await page.goto(`${url}/explorer`);
   await page.waitForSelector('#transactions');
