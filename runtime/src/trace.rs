@@ -30,6 +30,8 @@ use revm_inspectors::{
     tracing::{TracingInspector, TracingInspectorConfig},
 };
 
+pub mod otterscan;
+
 use crate::{
     chain::Chain,
     error::{Error, Result},
@@ -245,25 +247,23 @@ pub fn trace_transaction(
     hash: alloy::primitives::B256,
     options: GethDebugTracingOptions,
 ) -> Result<GethTrace> {
+    let (db, context, tx) = replay_before(spec, chain, hash)?;
+    trace_with_options(spec, db, &context, Semantics::Transaction, tx, options)
+}
+
+/// The state committed transaction `hash` of `chain` ran on (its block's
+/// parent plus the block's earlier transactions, replayed without an
+/// inspector), its block's environment and the transaction itself.
+fn replay_before<'a>(
+    spec: &ChainSpec,
+    chain: &'a Chain,
+    hash: alloy::primitives::B256,
+) -> Result<(TraceDb<'a>, BlockContext, TxEnv)> {
     let location = chain
         .transaction(&hash)
         .ok_or_else(|| Error::InvalidRequest(format!("transaction {hash} not found")))?;
     let number = location.block_number;
-    let block = chain
-        .block(number)
-        .ok_or_else(|| Error::BlockNotFound(number.to_string()))?;
-    let parent = chain
-        .state_at(number - 1)
-        .ok_or_else(|| Error::BlockNotFound((number - 1).to_string()))?;
-    let header = &block.header;
-    let context = BlockContext {
-        number: header.number,
-        timestamp: header.timestamp,
-        beneficiary: header.beneficiary,
-        gas_limit: header.gas_limit,
-        parent_hash: header.parent_hash,
-    };
-    // Earlier transactions of the block run without the inspector.
+    let (parent, block, context) = block_replay_start(chain, number)?;
     let mut evm =
         evm_context(spec, CacheDB::new(parent), &context, Semantics::Transaction).build_mainnet();
     guard(&mut evm.instruction);
@@ -276,15 +276,42 @@ pub fn trace_transaction(
             ))
         })?;
     }
-    let db = evm.ctx.journaled_state.database;
-    trace_with_options(
-        spec,
-        db,
-        &context,
-        Semantics::Transaction,
+    Ok((
+        evm.ctx.journaled_state.database,
+        context,
         tx_env(&location.transaction),
-        options,
-    )
+    ))
+}
+
+/// What replaying block `number` starts from: its parent's state, the block
+/// and the environment block import executed it in.
+fn block_replay_start(
+    chain: &Chain,
+    number: u64,
+) -> Result<(
+    StateAt<'_>,
+    std::sync::Arc<crate::SealedBlock>,
+    BlockContext,
+)> {
+    let block = chain
+        .block(number)
+        .ok_or_else(|| Error::BlockNotFound(number.to_string()))?
+        .clone();
+    let parent_number = number
+        .checked_sub(1)
+        .ok_or_else(|| Error::InvalidRequest("the genesis block has no transactions".into()))?;
+    let parent = chain
+        .state_at(parent_number)
+        .ok_or_else(|| Error::BlockNotFound(parent_number.to_string()))?;
+    let header = &block.header;
+    let context = BlockContext {
+        number: header.number,
+        timestamp: header.timestamp,
+        beneficiary: header.beneficiary,
+        gas_limit: header.gas_limit,
+        parent_hash: header.parent_hash,
+    };
+    Ok((parent, block, context))
 }
 
 /// The environment a call on the state after block `number` runs in: the

@@ -14,7 +14,7 @@ use alloy::{
 };
 use forja_runtime::{
     CallRequest, ExecutionOutcome, SealedBlock, TxError, TxLocation, TxReceipt, TxRef,
-    execution::CallLimits, pool::PoolStatus,
+    execution::CallLimits, pool::PoolStatus, trace::otterscan::OtsTrace,
 };
 use tokio::sync::broadcast;
 
@@ -185,6 +185,12 @@ pub trait TraceApi: Send + Sync {
         options: GethDebugTracingOptions,
         limits: &CallLimits,
     ) -> NodeResult<GethTrace>;
+    /// Otterscan's view of committed transaction `hash`: frames, internal
+    /// operations, created contracts, revert data.
+    fn ots_trace_transaction(&self, hash: B256, limits: &CallLimits) -> NodeResult<OtsTrace>;
+    /// [`TraceApi::ots_trace_transaction`] for every transaction of block
+    /// `number`, in order (what the address index is built from).
+    fn ots_trace_block(&self, number: u64, limits: &CallLimits) -> NodeResult<Vec<OtsTrace>>;
 }
 
 /// Hardhat/anvil-style controls of the dev network.

@@ -57,6 +57,10 @@ pub struct RpcConfig {
     pub access: AccessConfig,
     /// Pages served over `GET` beside the API (the explorer at `/explorer`).
     pub pages: Option<Arc<dyn HttpPages>>,
+    /// File of Otterscan's address index (`ots_searchTransactions*`),
+    /// kept while the OTS group is served (`forja node` puts it in the
+    /// data directory, `ots-index.redb`); `None` keeps it in memory.
+    pub ots_index_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RpcConfig {
@@ -79,6 +83,7 @@ impl Default for RpcConfig {
             dev_methods: false,
             access: AccessConfig::default(),
             pages: None,
+            ots_index_file: None,
             call_limits: CallLimits::default(),
             max_concurrent_executions: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())

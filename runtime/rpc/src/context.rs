@@ -29,6 +29,8 @@ pub struct RpcContext {
     /// Turns of [`executing`] methods on an async worker thread itself: one
     /// fewer than the runtime's workers, so one is always free to answer.
     pub inline_executions: tokio::sync::Semaphore,
+    /// Otterscan's address index, when the OTS group is served.
+    pub ots_index: Option<Arc<crate::ots::index::OtsIndex>>,
 }
 
 impl RpcContext {

@@ -4,7 +4,8 @@
 
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
-/// One group of methods, named as Besu names it (plus forja's `DEV`).
+/// One group of methods, named as Besu names it (plus forja's `DEV` and
+/// Otterscan's `OTS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ApiGroup {
     Eth,
@@ -19,10 +20,15 @@ pub enum ApiGroup {
     Ibft,
     /// forja's dev methods: `evm_*`, `anvil_*`, `hardhat_*`.
     Dev,
+    /// Otterscan's `ots_*`, and `erigon_getHeaderByNumber`, the one Erigon
+    /// method Otterscan's connection probe calls: a node that serves one
+    /// without the other is no use to Otterscan, so they are enabled
+    /// together (Erigon itself puts `ots` in its own group too).
+    Ots,
 }
 
 impl ApiGroup {
-    pub const ALL: [ApiGroup; 11] = [
+    pub const ALL: [ApiGroup; 12] = [
         Self::Eth,
         Self::Net,
         Self::Web3,
@@ -34,6 +40,7 @@ impl ApiGroup {
         Self::Qbft,
         Self::Ibft,
         Self::Dev,
+        Self::Ots,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +56,7 @@ impl ApiGroup {
             Self::Qbft => "QBFT",
             Self::Ibft => "IBFT",
             Self::Dev => "DEV",
+            Self::Ots => "OTS",
         }
     }
 
@@ -70,6 +78,7 @@ impl ApiGroup {
             "qbft" => Self::Qbft,
             "ibft" => Self::Ibft,
             "evm" | "anvil" | "hardhat" => Self::Dev,
+            "ots" | "erigon" => Self::Ots,
             _ => return None,
         })
     }
@@ -165,6 +174,7 @@ mod tests {
         assert!(!groups.allows("perm_addAccountsToAllowlist"));
         assert!(!groups.allows("qbft_proposeValidatorVote"));
         assert!(!groups.allows("evm_mine") && !groups.allows("anvil_setBalance"));
+        assert!(!groups.allows("ots_getApiLevel") && !groups.allows("erigon_getHeaderByNumber"));
         assert!(
             groups.allows("rpc_modules"),
             "unknown namespaces are not found, not refused"
@@ -173,7 +183,7 @@ mod tests {
         assert!(err.contains("unknown API group `EHT`"), "{err}");
         assert_eq!(
             ApiGroups::all().to_string(),
-            "ETH,NET,WEB3,TXPOOL,DEBUG,TRACE,ADMIN,PERM,QBFT,IBFT,DEV"
+            "ETH,NET,WEB3,TXPOOL,DEBUG,TRACE,ADMIN,PERM,QBFT,IBFT,DEV,OTS"
         );
     }
 }

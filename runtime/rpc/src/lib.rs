@@ -1,6 +1,6 @@
 //! forja's JSON-RPC API: Ethereum's `eth_*`/`net_*`/`web3_*`/`txpool_*`,
 //! Geth's `debug_trace*`, Besu's `qbft_*`/`ibft_*`, `perm_*` and `admin_*`,
-//! and the dev network's `evm_*`/`anvil_*`/`hardhat_*`, over HTTP and
+//! Otterscan's `ots_*`, and the dev network's `evm_*`/`anvil_*`/`hardhat_*`, over HTTP and
 //! WebSocket on one port (jsonrpsee), with Prometheus `/metrics`,
 //! `/liveness` and `/readiness` on the same port.
 //!
@@ -25,6 +25,7 @@ mod hex;
 mod http;
 mod limits;
 mod metrics;
+mod ots;
 mod pubsub;
 mod runtime_node;
 mod runtime_trace;

@@ -10,7 +10,7 @@ use alloy::{
         trace::geth::{GethDebugTracingOptions, GethTrace},
     },
 };
-use forja_runtime::{CallRequest, TxError, execution::CallLimits};
+use forja_runtime::{CallRequest, TxError, execution::CallLimits, trace::otterscan::OtsTrace};
 
 use crate::{
     backend::{DevApi, NodeResult, TraceApi},
@@ -50,6 +50,14 @@ impl TraceApi for NetworkNode {
     ) -> NodeResult<GethTrace> {
         self.handle()
             .trace_call(&request, at(block), options, limits)
+    }
+
+    fn ots_trace_transaction(&self, hash: B256, limits: &CallLimits) -> NodeResult<OtsTrace> {
+        self.handle().ots_trace_transaction(hash, limits)
+    }
+
+    fn ots_trace_block(&self, number: u64, limits: &CallLimits) -> NodeResult<Vec<OtsTrace>> {
+        self.handle().ots_trace_block(number, limits)
     }
 }
 

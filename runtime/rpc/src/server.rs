@@ -22,9 +22,11 @@ use crate::{
     envelope::EnvelopeLayer,
     eth, filters,
     filters::FilterStore,
+    groups::ApiGroup,
     http::OpsLayer,
     limits::{PerClient, RequestTimeoutLayer, SlottedStream, TOO_MANY_FROM_CLIENT},
     metrics::RpcMetrics,
+    ots::{self, index::OtsIndex},
     pubsub,
 };
 
@@ -38,6 +40,8 @@ pub enum ServerError {
     },
     #[error("invalid host allowlist entry: {0}")]
     HostAllowlist(String),
+    #[error(transparent)]
+    OtsIndex(#[from] crate::ots::index::IndexError),
 }
 
 /// A running server. Dropping it does not stop it; call [`RpcServer::stop`].
@@ -106,8 +110,9 @@ impl RpcServer {
                     .layer_fn(move |service| AccessControl::new(service, Arc::clone(&access))),
             )
             .to_service_builder();
-        let methods: Methods = methods(config, node, Arc::clone(&metrics)).into();
         let (stop, handle) = stop_channel();
+        let ots_index = ots_index(&config, &node, &stop)?;
+        let methods: Methods = methods(config, node, Arc::clone(&metrics), ots_index).into();
         tokio::spawn(async move {
             loop {
                 let (socket, client) = tokio::select! {
@@ -173,13 +178,62 @@ impl RpcServer {
     }
 }
 
+/// Otterscan's address index, when the OTS group is served over HTTP or
+/// WebSocket by a node that can trace, with the task that keeps it at the
+/// chain's head (catching up from the last block it indexed, then on every
+/// new block) until the server stops.
+fn ots_index(
+    config: &RpcConfig,
+    node: &Arc<dyn NodeApi>,
+    stop: &jsonrpsee::server::StopHandle,
+) -> Result<Option<Arc<OtsIndex>>, ServerError> {
+    let served = config.access.api_groups.contains(ApiGroup::Ots)
+        || config.access.ws_api_groups.contains(ApiGroup::Ots);
+    let Some(genesis) = node.block_by_number(0) else {
+        return Ok(None);
+    };
+    if !served || node.tracer().is_none() {
+        return Ok(None);
+    }
+    let index = Arc::new(OtsIndex::open(config.ots_index_file.clone(), genesis.hash)?);
+    // Subscribed before the first catch-up, so no block falls between.
+    let mut blocks = node.subscribe_new_blocks();
+    let (task_index, node, stop) = (Arc::clone(&index), Arc::clone(node), stop.clone());
+    // The chain already ran these blocks within its budget: no time limit,
+    // but the node's stop flag still ends a replay at shutdown.
+    let limits = forja_runtime::execution::CallLimits {
+        timeout: None,
+        ..config.call_limits
+    };
+    tokio::spawn(async move {
+        loop {
+            let (index, node) = (Arc::clone(&task_index), Arc::clone(&node));
+            let caught_up =
+                tokio::task::spawn_blocking(move || index.catch_up(node.as_ref(), &limits)).await;
+            if let Ok(Err(error)) = caught_up {
+                tracing::warn!(%error, "the Otterscan index could not follow the chain");
+            }
+            tokio::select! {
+                () = stop.clone().shutdown() => return,
+                received = blocks.recv() => {
+                    if let Err(tokio::sync::broadcast::error::RecvError::Closed) = received {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Some(index))
+}
+
 /// Every method this node serves: standard ones always, the consortium
 /// methods under the network's consensus prefix, dev methods when the
-/// config turns them on.
+/// config turns them on, Otterscan's when the node can trace.
 pub fn methods(
     config: RpcConfig,
     node: Arc<dyn NodeApi>,
     metrics: Arc<RpcMetrics>,
+    ots_index: Option<Arc<OtsIndex>>,
 ) -> RpcModule<RpcContext> {
     let consensus = node.consensus();
     let has_dev = config.dev_methods && node.dev().is_some();
@@ -196,12 +250,14 @@ pub fn methods(
         filters,
         executions,
         inline_executions: tokio::sync::Semaphore::new(workers.saturating_sub(1)),
+        ots_index,
     });
     eth::register(&mut module);
     filters::register(&mut module);
     pubsub::register(&mut module);
     if has_tracer {
         debug::register(&mut module);
+        ots::register(&mut module);
     }
     consortium::register(&mut module, consensus);
     if has_dev {
