@@ -305,31 +305,49 @@ async function nameAddresses(addresses) {
   });
 }
 
-async function showAddress(address) {
+const PAGE_SIZE = 25;
+
+async function showAddress(address, before = '0') {
   const [balance, nonce, code] = await rpcBatch([
     ['eth_getBalance', [address, 'latest']], ['eth_getTransactionCount', [address, 'latest']], ['eth_getCode', [address, 'latest']],
   ]);
   const contract = typeof code === 'string' ? identifyContract(abi, code) : null;
   if (contract) names.set(address.toLowerCase(), contract.name);
-  let history;
-  if (config.methods.includes('ots_searchTransactionsBefore')) {
+  const codeSize = typeof code === 'string' ? (code.length - 2) / 2 : 0;
+  let history, creation = '';
+  try {
+    // Otterscan's API: newest first, pages of whole blocks before `before` (0: the head).
+    const page = await rpc('ots_searchTransactionsBefore', [address, Number(before), PAGE_SIZE]);
+    const txs = page.txs || [];
+    await nameAddresses(txs.map((tx) => tx.to));
+    const failed = new Set((page.receipts || []).filter((r) => r.status === '0x0').map((r) => r.transactionHash));
+    const oldest = txs.length ? Number(num(txs[txs.length - 1].blockNumber)) : null;
+    history = `<table id="address-transactions"><thead><tr><th>Hash</th><th>Block</th><th>From</th><th>To</th><th>Call</th><th>Status</th></tr></thead><tbody>${txs.map((tx) => `<tr>
+      <td>${txLink(tx.hash)}</td><td>${blockLink(Number(num(tx.blockNumber)))}</td><td>${addressLink(tx.from)}</td>
+      <td>${tx.to ? addressLink(tx.to) : '<span class="muted">new contract</span>'}</td><td>${describeInput(tx)}</td>
+      <td>${failed.has(tx.hash) ? '<span class="failed">reverted</span>' : '<span class="success">ok</span>'}</td></tr>`).join('')
+      || '<tr><td colspan="6" class="muted">none</td></tr>'}</tbody></table>
+      ${!page.lastPage && oldest !== null ? `<p><a href="#/address/${esc(address)}/${oldest}">Older transactions →</a></p>` : ''}`;
+  } catch (e) {
+    if (e.code === UNAUTHORIZED) throw e;
+    history = `<p class="muted">Transaction history needs the endpoint's OTS API (ots_searchTransactionsBefore): ${esc(e.message)}</p>`;
+  }
+  if (codeSize) {
     try {
-      const page = await rpc('ots_searchTransactionsBefore', [address, 0, 25]);
-      history = `<table><thead><tr><th>Hash</th><th>Block</th><th>From</th><th>To</th><th>Call</th></tr></thead><tbody>${(page.txs || []).map((tx) => `<tr>
-        <td>${txLink(tx.hash)}</td><td>${blockLink(Number(num(tx.blockNumber)))}</td><td>${addressLink(tx.from)}</td>
-        <td>${tx.to ? addressLink(tx.to) : '<span class="muted">new contract</span>'}</td><td>${describeInput(tx)}</td></tr>`).join('') || '<tr><td colspan="5" class="muted">none</td></tr>'}</tbody></table>`;
+      const creator = await rpc('ots_getContractCreator', [address]);
+      if (creator) creation = `<dt>Created by</dt><dd>${addressLink(creator.creator, { full: true })} in ${txLink(creator.hash)}</dd>`;
     } catch (e) {
-      history = `<p class="muted">Transaction history needs the node's OTS API (ots_searchTransactionsBefore): ${esc(e.message)}</p>`;
+      if (e.code === UNAUTHORIZED) throw e;
     }
   }
-  const codeSize = typeof code === 'string' ? (code.length - 2) / 2 : 0;
   main.innerHTML = `<h1>${contract ? `Contract ${esc(contract.name)}` : codeSize ? 'Contract' : 'Account'}</h1><dl>
     <dt>Address</dt><dd class="mono">${esc(address)}</dd>
-    <dt>Balance</dt><dd>${balance instanceof Error ? problem(balance) : esc(ether(balance))}</dd>
+    <dt>Balance</dt><dd>${balance instanceof Error ? esc(balance.message) : esc(ether(balance))}</dd>
     <dt>Nonce</dt><dd>${nonce instanceof Error ? '—' : esc(num(nonce))}</dd>
     <dt>Code</dt><dd>${codeSize ? `${codeSize} bytes${contract ? ` — matches ${esc(contract.id)}` : ' <span class="muted">(not one of this project\'s contracts)</span>'}` : '<span class="muted">none</span>'}</dd>
+    ${creation}
     </dl>
-    <h2>Transactions</h2>${history}
+    <h2>Transactions${before !== '0' ? ` before block ${esc(before)}` : ''}</h2>${history}
     ${contract ? `<h2>ABI</h2><pre class="abi">${esc(JSON.stringify(contract.abi, null, 2))}</pre>` : ''}`;
 }
 
@@ -405,12 +423,12 @@ function currentRoute() {
 }
 
 async function route() {
-  const [page, arg] = currentRoute();
+  const [page, arg, more] = currentRoute();
   try {
     if (page === '' || page === undefined) await showHome();
     else if (page === 'block') await showBlock(decodeURIComponent(arg));
     else if (page === 'tx') await showTransaction(decodeURIComponent(arg));
-    else if (page === 'address') await showAddress(decodeURIComponent(arg));
+    else if (page === 'address') await showAddress(decodeURIComponent(arg), more && /^\d+$/.test(more) ? more : '0');
     else if (page === 'validators') await showValidators();
     else if (page === 'permissions') await showPermissions();
     else main.innerHTML = `<p class="error">no page ${esc(location.hash)}</p>`;

@@ -99,6 +99,12 @@ try {
   await page.goto(`${url}/explorer#/address/${vault}`);
   await page.getByRole('heading', { name: 'Contract Vault' }).waitFor();
   check(true, 'the address page names the contract from its code');
+  await page.locator('#address-transactions').getByText('withdraw', { exact: true }).waitFor();
+  const history = await page.locator('#address-transactions').innerText();
+  check(history.includes('deposit') && history.includes('reverted'),
+    'the address page lists its transactions (ots_searchTransactionsBefore), the reverted one marked');
+  check((await page.locator('dt', { hasText: 'Created by' }).count()) === 1, 'the address page names its creator');
+  await page.screenshot({ path: `${screenshots}/address.png`, fullPage: true });
 
   await page.goto(`${url}/explorer#/validators`);
   await page.waitForSelector('#validators tbody tr');
