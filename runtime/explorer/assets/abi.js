@@ -123,10 +123,17 @@ function named(params, values) {
   return params.map((p, i) => ({ name: p.name || `arg${i}`, type: p.type, value: formatValue(values[i]) }));
 }
 
-/** `{contract, name, signature, args}` for call data, or null. */
-export function decodeCall(abi, input) {
+/** Entries of `table` under `key`, those of `contract` (when known) first. */
+function candidates(table, key, contract) {
+  const all = table[key] || [];
+  return contract ? [...all.filter((e) => e.contract === contract), ...all.filter((e) => e.contract !== contract)] : all;
+}
+
+/** `{contract, name, signature, args}` for call data to a contract named
+ * `contract` (or unknown), or null. */
+export function decodeCall(abi, input, contract) {
   if (!input || input.length < 10) return null;
-  for (const f of abi.functions[input.slice(0, 10).toLowerCase()] || []) {
+  for (const f of candidates(abi.functions, input.slice(0, 10).toLowerCase(), contract)) {
     try {
       const values = decodeParams(f.inputs, '0x' + input.slice(10));
       return { contract: f.contract, name: f.name, signature: f.signature, args: named(f.inputs, values) };
@@ -135,10 +142,11 @@ export function decodeCall(abi, input) {
   return null;
 }
 
-/** `{contract, name, signature, args}` for a log, or null. */
-export function decodeLog(abi, log) {
+/** `{contract, name, signature, args}` for a log emitted by a contract
+ * named `contract` (or unknown), or null. */
+export function decodeLog(abi, log, contract) {
   const topic = (log.topics[0] || '').toLowerCase();
-  for (const e of abi.events[topic] || []) {
+  for (const e of candidates(abi.events, topic, contract)) {
     try {
       const indexed = e.inputs.filter((p) => p.indexed);
       if (indexed.length !== log.topics.length - 1) continue;
@@ -167,7 +175,7 @@ const PANICS = {
 };
 
 /** Revert data as text: Error(string), Panic(uint256), a project error, or the raw bytes. */
-export function decodeRevert(abi, output) {
+export function decodeRevert(abi, output, contract) {
   if (!output || output === '0x') return 'reverted without a reason';
   const selector = output.slice(0, 10).toLowerCase();
   try {
@@ -176,7 +184,7 @@ export function decodeRevert(abi, output) {
       const code = decodeParams([{ type: 'uint256' }], '0x' + output.slice(10))[0];
       return `panic 0x${code.toString(16)} (${PANICS[Number(code)] || 'unknown panic code'})`;
     }
-    for (const e of abi.errors[selector] || []) {
+    for (const e of candidates(abi.errors, selector, contract)) {
       const values = decodeParams(e.inputs, '0x' + output.slice(10));
       return `${e.name}(${named(e.inputs, values).map((a) => `${a.name}: ${a.value}`).join(', ')})`;
     }

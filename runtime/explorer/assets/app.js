@@ -132,6 +132,7 @@ const short = (hex) => (hex && hex.length > 18 ? `${hex.slice(0, 10)}…${hex.sl
 const blockLink = (n) => `<a href="#/block/${esc(n)}">${esc(n)}</a>`;
 const txLink = (h) => `<a class="mono" href="#/tx/${esc(h)}">${esc(short(h))}</a>`;
 const names = new Map(); // address → contract name, once known
+const nameOf = (a) => (a ? names.get(a.toLowerCase()) : undefined);
 function addressLink(a, { full = false } = {}) {
   if (!a) return '<span class="muted">—</span>';
   const name = names.get(a.toLowerCase());
@@ -157,7 +158,7 @@ function callText(decoded) {
 function describeInput(tx) {
   if (!tx.to) return '<span class="muted">contract creation</span>';
   if (!tx.input || tx.input === '0x') return '<span class="muted">transfer</span>';
-  const decoded = decodeCall(abi, tx.input);
+  const decoded = decodeCall(abi, tx.input, nameOf(tx.to));
   return decoded ? `<span class="fn">${esc(decoded.name)}</span>` : `<code>${esc(tx.input.slice(0, 10))}</code>`;
 }
 function problem(e) {
@@ -229,24 +230,24 @@ async function showBlock(id) {
 }
 
 function traceLines(frame, depth, out) {
-  const decoded = frame.input ? decodeCall(abi, frame.input) : null;
+  const decoded = frame.input ? decodeCall(abi, frame.input, nameOf(frame.to)) : null;
   const what = frame.type === 'CREATE' || frame.type === 'CREATE2'
     ? 'new contract'
     : decoded ? callText(decoded) : `<code>${esc((frame.input || '0x').slice(0, 10))}</code>`;
-  const failed = frame.error ? ` <span class="failed">✗ ${esc(frame.revertReason || (frame.output ? decodeRevert(abi, frame.output) : frame.error))}</span>` : '';
+  const failed = frame.error ? ` <span class="failed">✗ ${esc(frame.revertReason || (frame.output ? decodeRevert(abi, frame.output, nameOf(frame.to)) : frame.error))}</span>` : '';
   out.push(`${'  '.repeat(depth)}${esc(frame.type)} ${addressLink(frame.to)} ${what}${failed}`);
   for (const call of frame.calls || []) traceLines(call, depth + 1, out);
   return out;
 }
 
-async function revertReason(hash, trace) {
+async function revertReason(hash, trace, contract) {
   if (config.methods.includes('ots_getTransactionError')) {
     try {
       const output = await rpc('ots_getTransactionError', [hash]);
-      if (output && output !== '0x') return decodeRevert(abi, output);
+      if (output && output !== '0x') return decodeRevert(abi, output, contract);
     } catch (_) { /* fall back to the trace */ }
   }
-  if (trace && trace.output) return decodeRevert(abi, trace.output);
+  if (trace && trace.output) return decodeRevert(abi, trace.output, contract);
   return trace?.error || 'reverted (no reason available)';
 }
 
@@ -260,8 +261,10 @@ async function showTransaction(hash) {
   } catch (e) {
     traceNote = `call trace unavailable: ${e.message}`;
   }
+  const frames = (frame) => [frame.to, ...(frame.calls || []).flatMap(frames)];
+  if (trace) await nameAddresses(frames(trace));
   const ok = receipt && !(receipt instanceof Error) ? receipt.status === '0x1' : null;
-  const decoded = tx.to ? decodeCall(abi, tx.input) : null;
+  const decoded = tx.to ? decodeCall(abi, tx.input, nameOf(tx.to)) : null;
   let call;
   if (!tx.to) {
     const created = receipt?.contractAddress;
@@ -271,9 +274,10 @@ async function showTransaction(hash) {
   } else {
     call = tx.input === '0x' ? '<span class="muted">none (a transfer)</span>' : `<code>${esc(tx.input.slice(0, 10))}</code> <span class="muted">(not in this project's ABIs)</span>`;
   }
-  const reason = ok === false ? await revertReason(hash, trace) : null;
+  const reason = ok === false ? await revertReason(hash, trace, nameOf(tx.to)) : null;
+  await nameAddresses((receipt?.logs || []).map((log) => log.address));
   const logs = (receipt?.logs || []).map((log) => {
-    const d = decodeLog(abi, log);
+    const d = decodeLog(abi, log, nameOf(log.address));
     return `<tr><td>${esc(Number(num(log.logIndex)))}</td><td>${addressLink(log.address)}</td>
       <td>${d ? callText(d) : `<code>${esc(log.topics[0] || 'anonymous')}</code> <code>${esc(short(log.data))}</code>`}</td></tr>`;
   }).join('');
@@ -348,7 +352,10 @@ async function showAddress(address, before = '0') {
     ${creation}
     </dl>
     <h2>Transactions${before !== '0' ? ` before block ${esc(before)}` : ''}</h2>${history}
-    ${contract ? `<h2>ABI</h2><pre class="abi">${esc(JSON.stringify(contract.abi, null, 2))}</pre>` : ''}`;
+    ${contract ? `<h2>ABI</h2><ul class="mono">${contract.abi.filter((e) => e.name).map((e) => `<li>${esc(e.type)} ${esc(e.name)}(${
+      (e.inputs || []).map((p) => `${esc(p.type)}${p.indexed ? ' indexed' : ''} ${esc(p.name)}`.trim()).join(', ')})${
+      e.outputs?.length ? ` → (${e.outputs.map((p) => esc(p.type)).join(', ')})` : ''}${e.stateMutability && e.stateMutability !== 'nonpayable' ? ` <span class="muted">${esc(e.stateMutability)}</span>` : ''}</li>`).join('')}</ul>
+      <details><summary>ABI JSON</summary><pre class="abi">${esc(JSON.stringify(contract.abi, null, 2))}</pre></details>` : ''}`;
 }
 
 const METRICS_BLOCKS = 100;

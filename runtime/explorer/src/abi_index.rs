@@ -10,8 +10,8 @@
 //!   "contracts": [{ "name", "id", "runtime": "0x...", "masks": [[start, length]], "abi": [...] }] }
 //! ```
 //!
-//! A selector several contracts share lists each of them once per distinct
-//! signature.
+//! A selector several contracts share lists each of them, so the page can
+//! prefer the contract it found at the address called.
 
 use std::{
     collections::BTreeMap,
@@ -170,8 +170,113 @@ fn push_unique(table: &mut BTreeMap<String, Vec<Value>>, key: String, entry: Val
     let entries = table.entry(key).or_default();
     if !entries
         .iter()
-        .any(|e| e["signature"] == entry["signature"] && e["inputs"] == entry["inputs"])
+        .any(|e| e["contract"] == entry["contract"] && e["signature"] == entry["signature"])
     {
         entries.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_artifact(
+        out: &Path,
+        source: &str,
+        name: &str,
+        abi: Value,
+        runtime: &str,
+        immutables: Value,
+    ) {
+        let dir = out.join(source);
+        std::fs::create_dir_all(&dir).unwrap();
+        let artifact = json!({
+            "abi": abi,
+            // An interface has no code at all.
+            "bytecode": { "object": if runtime == "0x" { "0x" } else { "0x6080" } },
+            "deployedBytecode": { "object": runtime, "immutableReferences": immutables },
+            "sourcePath": format!("src/{source}"),
+        });
+        std::fs::write(dir.join(format!("{name}.json")), artifact.to_string()).unwrap();
+    }
+
+    #[test]
+    fn indexes_selectors_topics_errors_and_runtime_code_with_masks() {
+        let out = tempfile::tempdir().unwrap();
+        let token_abi = json!([
+            {"type": "function", "name": "transfer", "stateMutability": "nonpayable",
+             "inputs": [{"name": "to", "type": "address"}, {"name": "amount", "type": "uint256"}],
+             "outputs": [{"name": "", "type": "bool"}]},
+            {"type": "event", "name": "Transfer", "anonymous": false,
+             "inputs": [{"name": "from", "type": "address", "indexed": true},
+                        {"name": "to", "type": "address", "indexed": true},
+                        {"name": "value", "type": "uint256", "indexed": false}]},
+            {"type": "error", "name": "Insufficient", "inputs": [{"name": "needed", "type": "uint256"}]}
+        ]);
+        write_artifact(
+            out.path(),
+            "Token.sol",
+            "Token",
+            token_abi.clone(),
+            "0x60806040aabbccdd",
+            json!({"7": [{"start": 4, "length": 2}]}),
+        );
+        // The same function in a second contract is listed for both.
+        write_artifact(
+            out.path(),
+            "Other.sol",
+            "Other",
+            token_abi,
+            "0x6001",
+            json!({}),
+        );
+        // An interface (no code) gives selectors but no contract to match.
+        write_artifact(
+            out.path(),
+            "IThing.sol",
+            "IThing",
+            json!([]),
+            "0x",
+            json!({}),
+        );
+        std::fs::write(out.path().join("Token.sol/broken.json"), "{").unwrap();
+
+        let index = AbiIndex::from_out_dir(out.path()).unwrap();
+        let table: Value = serde_json::from_str(&index.to_json()).unwrap();
+        let transfer = &table["functions"]["0xa9059cbb"];
+        assert_eq!(transfer.as_array().unwrap().len(), 2, "{transfer}");
+        assert_eq!(transfer[1]["contract"], "Token");
+        assert_eq!(transfer[0]["signature"], "transfer(address,uint256)");
+        let event = &table["events"]["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"]
+            [0];
+        assert_eq!(event["name"], "Transfer");
+        assert_eq!(event["inputs"][0]["indexed"], true);
+        let error = &table["errors"]["0x".to_owned()
+            + &hex::encode(&alloy::primitives::keccak256("Insufficient(uint256)")[..4])];
+        assert_eq!(error[0]["name"], "Insufficient");
+        assert_eq!(index.contract_count(), 2);
+        let token = table["contracts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "Token")
+            .unwrap();
+        assert_eq!(token["runtime"], "0x60806040aabbccdd");
+        assert_eq!(token["masks"], json!([[4, 2]]));
+        assert_eq!(token["id"], "src/Token.sol:Token");
+    }
+
+    #[test]
+    fn a_project_that_was_not_built_is_an_error_that_says_so() {
+        let project = tempfile::tempdir().unwrap();
+        std::fs::write(
+            project.path().join("forja.toml"),
+            "[project]\nname = \"p\"\n",
+        )
+        .unwrap();
+        let error = project_out_dir(Some(project.path())).unwrap_err();
+        assert!(error.to_string().contains("forja build"), "{error}");
+        let missing = project_out_dir(Some(&project.path().join("nope"))).unwrap_err();
+        assert!(!missing.to_string().is_empty());
     }
 }
