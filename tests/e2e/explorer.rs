@@ -188,3 +188,25 @@ impl Drop for ExplorerServer {
         let _ = self.child.wait();
     }
 }
+
+/// The page's ABI decoder (runtime/explorer/assets/abi.js) in node, on
+/// what the Vault scenario does not reach: signed integers, arrays, tuples,
+/// indexed strings, panics, custom errors, masked code matching, QBFT
+/// extra data.
+#[test]
+fn explorer_abi_decoder_handles_arrays_tuples_errors_and_extra_data() {
+    let Some(client) = npm_client("explorer") else {
+        return;
+    };
+    let run = Command::new("node")
+        .arg("abi-decoding.mjs")
+        .current_dir(&client)
+        .output()
+        .expect("node runs");
+    let output = text(&run);
+    assert!(
+        run.status.success(),
+        "the ABI decoder check failed:\n{output}"
+    );
+    assert!(output.contains("abi decoding: OK"), "{output}");
+}

@@ -7,7 +7,6 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::Context as _;
 use forja_explorer::{Endpoint, Explorer, ServeOptions};
 
 /// Serve the block explorer page for any JSON-RPC endpoint.
@@ -64,7 +63,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
         )
         .await
-    })?
-    .context("the explorer server stopped")?;
+    })??;
     Ok(ExitCode::SUCCESS)
 }
