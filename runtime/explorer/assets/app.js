@@ -368,7 +368,10 @@ async function showValidators() {
   } catch (e) {
     if (e.code === UNAUTHORIZED) throw e;
     prefix = 'ibft';
-    validators = await rpc('ibft_getValidatorsByBlockNumber', ['latest']);
+    validators = await rpc('ibft_getValidatorsByBlockNumber', ['latest']).catch((ibft) => {
+      if (ibft.code === UNAUTHORIZED) throw ibft;
+      throw new Error(`the validators need the endpoint's QBFT or IBFT API group (qbft_: ${e.message}; ibft_: ${ibft.message})`);
+    });
   }
   const metrics = await rpc(`${prefix}_getSignerMetrics`, []).catch(() => []);
   // Round changes: a block committed in round r > 0 took r round changes.

@@ -101,6 +101,7 @@ pub enum Endpoint {
 pub struct Explorer {
     abi_json: Vec<u8>,
     config_json: Vec<u8>,
+    contract_count: usize,
 }
 
 impl Explorer {
@@ -133,15 +134,13 @@ impl Explorer {
         Ok(Self {
             abi_json: index.to_json().into_bytes(),
             config_json: config.to_string().into_bytes(),
+            contract_count: index.contract_count(),
         })
     }
 
     /// How many contracts the page can name and decode.
     pub fn contract_count(&self) -> usize {
-        serde_json::from_slice::<serde_json::Value>(&self.config_json)
-            .ok()
-            .and_then(|c| c["contracts"].as_u64())
-            .unwrap_or(0) as usize
+        self.contract_count
     }
 
     /// The asset at `path`, `None` outside `/explorer`. The page routes
