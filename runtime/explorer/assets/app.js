@@ -42,12 +42,15 @@ function unwrap(answer) {
   return answer.result;
 }
 
+// A refusal of a call sent with an older token (or none) asks for nothing:
+// the user has logged in since.
 async function rpc(method, params = []) {
   checkAllowed(method);
+  const sentWith = token;
   try {
     return unwrap(await post({ jsonrpc: '2.0', id: nextId++, method, params }));
   } catch (e) {
-    if (e.code === UNAUTHORIZED) askForLogin(`${method}: ${e.message}`);
+    if (e.code === UNAUTHORIZED && sentWith === token) askForLogin(`${method}: ${e.message}`);
     throw e;
   }
 }
@@ -59,11 +62,12 @@ async function rpcBatch(calls) {
   const first = nextId;
   const body = calls.map(([method, params], i) => ({ jsonrpc: '2.0', id: first + i, method, params }));
   nextId += calls.length;
+  const sentWith = token;
   let answers;
   try {
     answers = await post(body);
   } catch (e) {
-    if (e.code === UNAUTHORIZED) askForLogin(e.message);
+    if (e.code === UNAUTHORIZED && sentWith === token) askForLogin(e.message);
     throw e;
   }
   if (!Array.isArray(answers)) return calls.map(() => new RpcError(answers.error?.code, answers.error?.message));
@@ -71,7 +75,7 @@ async function rpcBatch(calls) {
   return calls.map((_, i) => {
     const a = byId.get(first + i);
     if (!a) return new RpcError(-32603, 'no answer');
-    if (a.error?.code === UNAUTHORIZED) askForLogin(a.error.message);
+    if (a.error?.code === UNAUTHORIZED && sentWith === token) askForLogin(a.error.message);
     return a.error ? new RpcError(a.error.code, a.error.message) : a.result;
   });
 }
