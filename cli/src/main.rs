@@ -44,6 +44,8 @@ enum Command {
     /// Hand the network to real nodes: `forja network export --besu DIR`.
     #[command(subcommand)]
     Network(commands::network::NetworkCommand),
+    /// Serve the block explorer page for any JSON-RPC endpoint (`forja node` serves it at /explorer).
+    Explorer(commands::explorer::Args),
     /// Stress the project's network or an RPC endpoint with bench.toml's workload.
     Bench(commands::bench::Args),
     /// Deploy deploy.toml's contracts to an environment (resumable, idempotent).
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Lsp(args) => commands::lsp::run(args),
         Command::Node(args) => commands::node::run(args),
         Command::Network(cmd) => commands::network::run(cmd),
+        Command::Explorer(args) => commands::explorer::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Solc(cmd) => commands::solc::run(cmd),
         Command::Deploy(args) => commands::deploy::run(args),

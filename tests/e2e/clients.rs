@@ -22,7 +22,7 @@ use super::{assert_success, forja, forja_home, text};
 /// `tests/clients/<name>` with its npm packages installed (`npm ci`), or
 /// `None` (SKIPPED) when node or npm is missing; under `CI=true` a missing
 /// tool fails the test instead.
-fn npm_client(name: &str) -> Option<PathBuf> {
+pub(crate) fn npm_client(name: &str) -> Option<PathBuf> {
     if let Err(reason) = require("node").and_then(|()| require("npm")) {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -49,7 +49,7 @@ fn npm_client(name: &str) -> Option<PathBuf> {
 }
 
 /// `Err(reason)` when a program the client needs is not installed.
-fn require(program: &str) -> Result<(), String> {
+pub(crate) fn require(program: &str) -> Result<(), String> {
     match Command::new(program).arg("--version").output() {
         Ok(output) if output.status.success() => Ok(()),
         Ok(output) => Err(format!("`{program} --version` failed: {}", text(&output))),

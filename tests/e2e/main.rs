@@ -6,6 +6,7 @@ mod bench;
 mod clients;
 mod coverage;
 mod deploy;
+mod explorer;
 mod network_export;
 mod snapshot;
 mod templates;

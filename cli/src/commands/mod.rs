@@ -7,6 +7,7 @@ pub mod bench;
 pub mod build;
 pub mod coverage;
 pub mod deploy;
+pub mod explorer;
 pub mod keys;
 pub mod lsp;
 pub mod network;

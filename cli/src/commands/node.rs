@@ -11,6 +11,7 @@ use std::{
 
 use alloy::primitives::{U256, utils::format_ether};
 use anyhow::{Context, bail};
+use forja_explorer::{Endpoint, Explorer};
 use forja_rpc::{
     AccessConfig, ApiGroup, ApiGroups, Authentication, NetworkNode, NodeApi, RpcConfig, RpcServer,
     block_summary,
@@ -141,6 +142,13 @@ pub struct Args {
     /// Don't log committed blocks
     #[arg(long)]
     pub quiet: bool,
+    /// The project whose out/ artifacts the explorer page (/explorer) decodes with [default:
+    /// the current directory's project, when built]
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Don't serve the explorer page at /explorer
+    #[arg(long)]
+    pub no_explorer: bool,
     /// Most gas eth_call, eth_estimateGas, eth_createAccessList and debug_traceCall get
     /// (Besu's flag; 0: no cap)
     #[arg(long, value_name = "GAS", default_value_t = 50_000_000)]
@@ -455,6 +463,16 @@ async fn serve(
     serving: Serving,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
+    // Before the network starts: a bad --project stops nothing.
+    let explorer = if args.no_explorer {
+        None
+    } else {
+        let out_dir = forja_explorer::project_out_dir(args.project.as_deref())?;
+        Some(Arc::new(Explorer::new(
+            out_dir.as_deref(),
+            Endpoint::SameOrigin,
+        )?))
+    };
     let storage = match &args.data_dir {
         Some(dir) => StorageMode::Dir(dir.clone()),
         None => StorageMode::InMemory,
@@ -485,6 +503,9 @@ async fn serve(
     let node = Arc::new(NetworkNode::new(network.node(0), mode));
     let dev_accounts: Vec<_> = network.dev_accounts().into_iter().map(|(_, s)| s).collect();
     let rpc_config = RpcConfig {
+        pages: explorer
+            .clone()
+            .map(|explorer| explorer as Arc<dyn forja_rpc::HttpPages>),
         listen: SocketAddr::new(args.host, args.port),
         cors_origins: serving.cors.clone(),
         host_allowlist: args.host_allowlist.clone(),
@@ -541,6 +562,13 @@ async fn serve(
         server.http_url(),
         server.http_url()
     );
+    if let Some(explorer) = &explorer {
+        println!(
+            "Explorer: {}/explorer (decodes {} contract(s) of the project)",
+            server.http_url(),
+            explorer.contract_count()
+        );
+    }
     println!("Dev methods: {}", dev_methods_note(dev_methods, &args));
     println!(
         "API groups: {} (WebSocket: {})   Authentication: {}",

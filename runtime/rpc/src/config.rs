@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use alloy::signers::local::PrivateKeySigner;
 use forja_runtime::execution::CallLimits;
 
-use crate::auth::AccessConfig;
+use std::sync::Arc;
+
+use crate::{auth::AccessConfig, http::HttpPages};
 
 /// How the JSON-RPC server listens and what it accepts.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub struct RpcConfig {
     pub dev_methods: bool,
     /// API groups, authentication and who may use node-held keys.
     pub access: AccessConfig,
+    /// Pages served over `GET` beside the API (the explorer at `/explorer`).
+    pub pages: Option<Arc<dyn HttpPages>>,
     /// File of Otterscan's address index (`ots_searchTransactions*`),
     /// kept while the OTS group is served (`forja node` puts it in the
     /// data directory, `ots-index.redb`); `None` keeps it in memory.
@@ -83,6 +87,7 @@ impl Default for RpcConfig {
             client_version: format!("forja/v{}", env!("CARGO_PKG_VERSION")),
             dev_methods: false,
             access: AccessConfig::default(),
+            pages: None,
             ots_index_file: None,
             call_limits: CallLimits::default(),
             max_concurrent_executions: std::thread::available_parallelism()

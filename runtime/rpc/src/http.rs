@@ -14,12 +14,30 @@ use tower::{Layer, Service};
 
 use crate::{backend::NodeApi, metrics::RpcMetrics};
 
+/// Pages another crate serves on the RPC port over `GET` (forja-explorer's
+/// `/explorer`), so forja-rpc does not depend on what they show.
+pub trait HttpPages: Send + Sync + std::fmt::Debug + 'static {
+    /// The page at `path`, or `None` when the path is not one of them.
+    fn page(&self, path: &str) -> Option<HttpPage>;
+}
+
+/// One answer of [`HttpPages`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpPage {
+    pub status: u16,
+    pub content_type: &'static str,
+    /// More headers (a content security policy, caching).
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: Vec<u8>,
+}
+
 /// Adds the operations endpoints and CORS headers around the RPC service.
 #[derive(Clone)]
 pub struct OpsLayer {
     pub(crate) node: Arc<dyn NodeApi>,
     pub(crate) metrics: Arc<RpcMetrics>,
     pub(crate) cors_origins: Arc<Vec<String>>,
+    pub(crate) pages: Option<Arc<dyn HttpPages>>,
 }
 
 impl<S> Layer<S> for OpsLayer {
@@ -77,7 +95,16 @@ impl OpsLayer {
                     (503, "application/json", r#"{"status":"DOWN"}"#.to_owned())
                 }
             }
-            _ => return None,
+            _ => {
+                let page = self.pages.as_ref()?.page(path)?;
+                let mut response = HttpResponse::builder()
+                    .status(page.status)
+                    .header("content-type", page.content_type);
+                for (name, value) in page.headers {
+                    response = response.header(name, value);
+                }
+                return response.body(HttpBody::from(page.body)).ok();
+            }
         };
         HttpResponse::builder()
             .status(status)

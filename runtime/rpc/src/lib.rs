@@ -40,6 +40,7 @@ pub use backend::{
 };
 pub use config::RpcConfig;
 pub use groups::{ApiGroup, ApiGroups};
+pub use http::{HttpPage, HttpPages};
 pub use metrics::RpcMetrics;
 pub use ots::index::{IndexError as OtsIndexError, OtsIndex};
 pub use runtime_node::NetworkNode;

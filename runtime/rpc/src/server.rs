@@ -69,6 +69,7 @@ impl RpcServer {
             node: Arc::clone(&node),
             metrics: Arc::clone(&metrics),
             cors_origins: Arc::new(config.cors_origins.clone()),
+            pages: config.pages.clone(),
         };
         let server_config = ServerConfig::builder()
             .max_request_body_size(config.max_request_body_size)

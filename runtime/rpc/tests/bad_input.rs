@@ -250,3 +250,46 @@ async fn connection_limit_refuses_extra_connections_and_recovers() {
     still_serving(&net);
     net.stop().await;
 }
+
+/// Another crate's pages (the explorer) on the RPC port, through `HttpPages`.
+#[derive(Debug)]
+struct OnePage;
+
+impl forja_rpc::HttpPages for OnePage {
+    fn page(&self, path: &str) -> Option<forja_rpc::HttpPage> {
+        (path == "/page").then(|| forja_rpc::HttpPage {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            headers: vec![("content-security-policy", "default-src 'self'")],
+            body: b"<p>hello</p>".to_vec(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_served_over_get_beside_the_api() {
+    let net = TestNet::start(
+        dev_config(),
+        1,
+        RpcConfig {
+            pages: Some(std::sync::Arc::new(OnePage)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let addr = net.addr();
+    let page = http(addr, "GET", "/page", &[], b"");
+    assert_eq!((page.status, page.body.as_str()), (200, "<p>hello</p>"));
+    assert!(
+        page.headers
+            .iter()
+            .any(|(name, value)| name == "content-security-policy" && value == "default-src 'self'"),
+        "{:?}",
+        page.headers
+    );
+    // Other paths are still the API's and the operations endpoints'.
+    assert_eq!(http(addr, "GET", "/liveness", &[], b"").status, 200);
+    assert_ne!(http(addr, "GET", "/other", &[], b"").status, 200);
+    still_serving(&net);
+    net.stop().await;
+}
