@@ -46,6 +46,25 @@ pub struct ConsensusConfig {
     pub request_timeout_seconds: u64,
     pub epoch_length: u64,
     pub transitions: Vec<TransitionConfig>,
+    /// Besu's `futuremessageslimit`: most consensus messages a node keeps
+    /// for later heights and rounds.
+    #[serde(rename = "futuremessageslimit")]
+    pub future_messages_limit: usize,
+    /// Besu's `futuremessagesmaxdistance`: how many heights ahead messages
+    /// are kept for.
+    #[serde(rename = "futuremessagesmaxdistance")]
+    pub future_messages_max_distance: u64,
+    /// Besu's `messagequeuelimit`: most consensus messages waiting in a
+    /// node's inbound queue.
+    #[serde(rename = "messagequeuelimit")]
+    pub message_queue_limit: usize,
+    /// Besu's `duplicatemessagelimit`: how many recently seen consensus
+    /// messages a node remembers, to drop repeats.
+    #[serde(rename = "duplicatemessagelimit")]
+    pub duplicate_message_limit: usize,
+    /// Besu's `--Xqbft-enable-early-round-change`: follow `f + 1`
+    /// validators into a later round (QBFT only).
+    pub early_round_change: bool,
 }
 
 impl Default for ConsensusConfig {
@@ -56,6 +75,11 @@ impl Default for ConsensusConfig {
             request_timeout_seconds: 4,
             epoch_length: 30_000,
             transitions: Vec::new(),
+            future_messages_limit: 1000,
+            future_messages_max_distance: 10,
+            message_queue_limit: 1000,
+            duplicate_message_limit: 100,
+            early_round_change: false,
         }
     }
 }
@@ -312,6 +336,35 @@ impl NetworkConfig {
                 "block_gas_limit {} is below a transfer's 21000 gas",
                 self.block_gas_limit
             ));
+        }
+        if self.block_gas_limit > i64::MAX as u64 {
+            return invalid(format!(
+                "block_gas_limit {} is above Besu's maximum gas limit {}",
+                self.block_gas_limit,
+                i64::MAX
+            ));
+        }
+        let consensus = &self.consensus;
+        if consensus.early_round_change && consensus.mode == ConsensusMode::Ibft2 {
+            return invalid(
+                "[consensus] early_round_change is a QBFT option (Besu's --Xqbft-enable-early-round-change); IBFT 2.0 never changes round early"
+                    .into(),
+            );
+        }
+        for (name, value) in [
+            ("messagequeuelimit", consensus.message_queue_limit),
+            ("duplicatemessagelimit", consensus.duplicate_message_limit),
+        ] {
+            if value == 0 {
+                return invalid(format!(
+                    "[consensus] {name} is 0: a node would drop every consensus message (Besu's default is {})",
+                    if name == "messagequeuelimit" {
+                        1000
+                    } else {
+                        100
+                    }
+                ));
+            }
         }
         if let Some(nodes) = &self.permissioning.nodes {
             for node in nodes {
