@@ -506,6 +506,53 @@ mod tests {
     }
 
     #[test]
+    fn consensus_limits_take_besus_names_and_defaults() {
+        let defaults = NetworkConfig::from_toml("", Path::new("n.toml")).unwrap();
+        let c = &defaults.consensus;
+        assert_eq!(
+            (
+                c.future_messages_limit,
+                c.future_messages_max_distance,
+                c.message_queue_limit,
+                c.duplicate_message_limit,
+                c.early_round_change
+            ),
+            (1000, 10, 1000, 100, false)
+        );
+        let set = NetworkConfig::from_toml(
+            "[consensus]\nfuturemessageslimit = 20\nfuturemessagesmaxdistance = 3\nmessagequeuelimit = 50\nduplicatemessagelimit = 7\nearly_round_change = true\n",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        let c = &set.consensus;
+        assert_eq!(
+            (
+                c.future_messages_limit,
+                c.future_messages_max_distance,
+                c.message_queue_limit,
+                c.duplicate_message_limit,
+                c.early_round_change
+            ),
+            (20, 3, 50, 7, true)
+        );
+        let err = NetworkConfig::from_toml(
+            "[consensus]\nmode = \"ibft2\"\nearly_round_change = true\n",
+            Path::new("n.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("early_round_change") && err.contains("IBFT 2.0"),
+            "{err}"
+        );
+        let err =
+            NetworkConfig::from_toml("[consensus]\nmessagequeuelimit = 0\n", Path::new("n.toml"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("messagequeuelimit"), "{err}");
+    }
+
+    #[test]
     fn dev_accounts_are_hardhats() {
         let config = NetworkConfig {
             dev_accounts: DevAccountsConfig {
