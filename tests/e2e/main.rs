@@ -5,6 +5,7 @@
 mod bench;
 mod clients;
 mod deploy;
+mod network_admin;
 mod snapshot;
 mod templates;
 mod test_network;

@@ -8,6 +8,7 @@ pub mod build;
 pub mod deploy;
 pub mod keys;
 pub mod lsp;
+pub mod network;
 pub mod new;
 pub mod node;
 pub mod password;
