@@ -237,6 +237,9 @@ pub struct NodeCore {
     seen: SeenMessages,
     /// Relays consensus messages, as Besu's gossiper does.
     relay: bool,
+    /// The highest block number a peer sent; blocks up to it are asked for
+    /// while this node is behind it.
+    highest_announced: u64,
     /// The engine's round-change count already added to the metric.
     round_changes_counted: u64,
     /// The wall time a block this node proposes may spend executing
@@ -376,6 +379,7 @@ impl NodeCore {
             seen,
             relay: false,
             round_changes_counted: 0,
+            highest_announced: 0,
             selection_budget: None,
         };
         core.publish_consensus_view();
@@ -1026,9 +1030,13 @@ impl NodeCore {
         effects: &mut Vec<Effect>,
     ) {
         let head = self.shared.chain.read().expect("chain lock").head_number();
+        let mut far_ahead = false;
         for block in blocks {
             // Beyond one answer's reach it cannot be a block this node asked
-            // for: dropped, so no peer can make it hold blocks without bound.
+            // for: dropped, so no peer can make it hold blocks without bound;
+            // the blocks up to it are asked for below, one answer at a time.
+            self.highest_announced = self.highest_announced.max(block.number());
+            far_ahead |= block.number() > head + SYNC_WINDOW;
             if block.number() > head && block.number() <= head + SYNC_WINDOW {
                 self.future_blocks.insert(block.number(), block);
             }
@@ -1065,14 +1073,16 @@ impl NodeCore {
             self.validated.clear();
             self.run(now_ms, outputs, effects);
         }
-        if let Some(first_missing) = self.future_blocks.keys().next().copied() {
-            let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
-            if first_missing > next {
-                effects.push(Effect::Send {
-                    to: Some(from),
-                    message: NetMessage::GetBlocks { from: next },
-                });
-            }
+        let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+        // Still behind what a peer has: ask for the next answer's worth.
+        // Not after a block that failed to import, which asking the same
+        // peer again would only repeat (a round timeout asks everyone).
+        let progressed = imported || far_ahead || !self.future_blocks.is_empty();
+        if progressed && next <= self.highest_announced {
+            effects.push(Effect::Send {
+                to: Some(from),
+                message: NetMessage::GetBlocks { from: next },
+            });
         }
         if imported && self.has_ready_transactions() {
             self.step(now_ms, Input::TransactionsPending, effects);
@@ -1157,6 +1167,7 @@ impl NodeCore {
         }
         self.engine = engine;
         self.round_changes_counted = 0;
+        self.highest_announced = 0;
         self.validated.clear();
         self.future_blocks.clear();
         self.seen = SeenMessages::new(self.engine.config().duplicate_message_limit);

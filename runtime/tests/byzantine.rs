@@ -365,3 +365,30 @@ fn round_changes_count_rounds_that_changed_not_timer_expiries() {
         assert_eq!(round_changes(&sim, node), 1, "node {node}");
     }
 }
+
+#[test]
+fn a_node_more_than_a_sync_window_behind_catches_up() {
+    let config = config(4);
+    let keys = config.dev_accounts().unwrap();
+    let mut sim = Simulation::new(config, StorageMode::InMemory, 23, Faults::default()).unwrap();
+    sim.partition(&[&[0, 1, 2], &[3]]);
+    let behind = forja_runtime::node::SYNC_WINDOW + 6;
+    for height in 1..=behind {
+        submit(&mut sim, 0, &keys[0], height);
+        assert!(
+            sim.run_until_height(&[0, 1, 2], height, 60_000),
+            "height {height}"
+        );
+    }
+    assert_eq!(sim.height(3), 0);
+    sim.heal();
+    // The next block's announcement is beyond node 3's window: it is not
+    // kept, and node 3 asks for the blocks after its head instead.
+    submit(&mut sim, 0, &keys[0], behind + 1);
+    assert!(
+        sim.run_until_height(&[0, 1, 2, 3], behind + 1, 120_000),
+        "node 3 is at {}",
+        sim.height(3)
+    );
+    assert!(sim.forks().is_empty(), "{:?}", sim.forks());
+}
