@@ -1245,3 +1245,46 @@ impl NodeHandle {
             .map_or(0, |network| network.dev.clock_offset_ms())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consensus_messages_past_messagequeuelimit_are_dropped_other_traffic_is_not() {
+        let inboxes = ConsensusInboxes::new(2, 3);
+        let (sender, receiver) = mpsc::channel();
+        for _ in 0..10 {
+            inboxes.send(
+                &sender,
+                1,
+                0,
+                NetMessage::Consensus(Bytes::from_static(b"m")),
+            );
+            inboxes.send(&sender, 1, 0, NetMessage::GetBlocks { from: 1 });
+        }
+        let queued: Vec<Envelope> = receiver.try_iter().collect();
+        let consensus = |e: &Envelope| {
+            matches!(
+                e,
+                Envelope::Event(CoreEvent::Net {
+                    message: NetMessage::Consensus(_),
+                    ..
+                })
+            )
+        };
+        assert_eq!(queued.iter().filter(|e| consensus(e)).count(), 3);
+        assert_eq!(queued.len(), 13);
+        // Taking them off the channel makes room again.
+        for envelope in &queued {
+            inboxes.taken(1, envelope);
+        }
+        inboxes.send(
+            &sender,
+            1,
+            0,
+            NetMessage::Consensus(Bytes::from_static(b"m")),
+        );
+        assert_eq!(receiver.try_iter().count(), 1);
+    }
+}
