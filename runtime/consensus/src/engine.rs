@@ -430,7 +430,7 @@ impl Engine {
     }
 
     /// Round changes for rounds after the current one held at this height
-    /// (at most one per validator and round, [`MAX_ROUNDS_AHEAD`] rounds).
+    /// (at most one per validator and round, 64 rounds ahead).
     pub fn future_round_changes(&self) -> usize {
         self.state
             .round_changes
