@@ -483,6 +483,29 @@ fn besu_genesis_config(path: &Path) -> anyhow::Result<NetworkConfig> {
         if let Some(epoch) = field("epochlength") {
             config.consensus.epoch_length = epoch;
         }
+        // Besu's message limits, under the same names as in network.toml.
+        let limits = [
+            (
+                "futuremessageslimit",
+                &mut config.consensus.future_messages_limit,
+            ),
+            (
+                "messagequeuelimit",
+                &mut config.consensus.message_queue_limit,
+            ),
+            (
+                "duplicatemessagelimit",
+                &mut config.consensus.duplicate_message_limit,
+            ),
+        ];
+        for (name, value) in limits {
+            if let Some(limit) = field(name) {
+                *value = usize::try_from(limit).unwrap_or(usize::MAX);
+            }
+        }
+        if let Some(distance) = field("futuremessagesmaxdistance") {
+            config.consensus.future_messages_max_distance = distance;
+        }
     } else if c.extra_fields.get("clique").is_some() || c.extra_fields.get("ethash").is_some() {
         bail!(
             "{}: forja runs QBFT or IBFT 2.0; this genesis configures another consensus",
@@ -763,5 +786,34 @@ async fn shutdown_requested() -> anyhow::Result<()> {
         tokio::signal::ctrl_c()
             .await
             .context("cannot listen for Ctrl-C")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_besu_genesis_brings_its_consensus_message_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesis.json");
+        std::fs::write(
+            &path,
+            r#"{"config":{"chainId":2020,"londonBlock":0,"qbft":{"blockperiodseconds":2,
+                "futuremessageslimit":7,"futuremessagesmaxdistance":3,"messagequeuelimit":9,
+                "duplicatemessagelimit":11}},"gasLimit":"0x1c9c380","difficulty":"0x1",
+                "extraData":"0x","alloc":{}}"#,
+        )
+        .unwrap();
+        let consensus = besu_genesis_config(&path).unwrap().consensus;
+        assert_eq!(
+            (
+                consensus.future_messages_limit,
+                consensus.future_messages_max_distance,
+                consensus.message_queue_limit,
+                consensus.duplicate_message_limit
+            ),
+            (7, 3, 9, 11)
+        );
     }
 }
