@@ -67,6 +67,9 @@ enum Command {
     /// Hash a password for an RPC credentials file (`forja node --rpc-http-authentication-credentials-file`).
     #[command(subcommand)]
     Password(commands::password::PasswordCommand),
+    /// Operate a consortium network: admit nodes, vote validators in and out.
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Password(cmd) => commands::password::run(cmd),
+        Command::Network(cmd) => commands::network::run(cmd),
     };
     match result {
         Ok(code) => code,

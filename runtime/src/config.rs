@@ -50,6 +50,25 @@ pub struct ConsensusConfig {
     pub request_timeout_seconds: u64,
     pub epoch_length: u64,
     pub transitions: Vec<TransitionConfig>,
+    /// Besu's `futuremessageslimit`: most consensus messages a node keeps
+    /// for later heights and rounds.
+    #[serde(rename = "futuremessageslimit")]
+    pub future_messages_limit: usize,
+    /// Besu's `futuremessagesmaxdistance`: how many heights ahead messages
+    /// are kept for.
+    #[serde(rename = "futuremessagesmaxdistance")]
+    pub future_messages_max_distance: u64,
+    /// Besu's `messagequeuelimit`: most consensus messages waiting in a
+    /// node's inbound queue.
+    #[serde(rename = "messagequeuelimit")]
+    pub message_queue_limit: usize,
+    /// Besu's `duplicatemessagelimit`: how many recently seen consensus
+    /// messages a node remembers, to drop repeats.
+    #[serde(rename = "duplicatemessagelimit")]
+    pub duplicate_message_limit: usize,
+    /// Besu's `--Xqbft-enable-early-round-change`: follow `f + 1`
+    /// validators into a later round (QBFT only).
+    pub early_round_change: bool,
 }
 
 impl Default for ConsensusConfig {
@@ -60,6 +79,11 @@ impl Default for ConsensusConfig {
             request_timeout_seconds: 4,
             epoch_length: 30_000,
             transitions: Vec::new(),
+            future_messages_limit: 1000,
+            future_messages_max_distance: 10,
+            message_queue_limit: 1000,
+            duplicate_message_limit: 100,
+            early_round_change: false,
         }
     }
 }
@@ -329,6 +353,35 @@ impl NetworkConfig {
                 self.block_gas_limit
             ));
         }
+        if self.block_gas_limit > i64::MAX as u64 {
+            return invalid(format!(
+                "block_gas_limit {} is above Besu's maximum gas limit {}",
+                self.block_gas_limit,
+                i64::MAX
+            ));
+        }
+        let consensus = &self.consensus;
+        if consensus.early_round_change && consensus.mode == ConsensusMode::Ibft2 {
+            return invalid(
+                "[consensus] early_round_change is a QBFT option (Besu's --Xqbft-enable-early-round-change); IBFT 2.0 never changes round early"
+                    .into(),
+            );
+        }
+        for (name, value) in [
+            ("messagequeuelimit", consensus.message_queue_limit),
+            ("duplicatemessagelimit", consensus.duplicate_message_limit),
+        ] {
+            if value == 0 {
+                return invalid(format!(
+                    "[consensus] {name} is 0: a node would drop every consensus message (Besu's default is {})",
+                    if name == "messagequeuelimit" {
+                        1000
+                    } else {
+                        100
+                    }
+                ));
+            }
+        }
         if let Some(nodes) = &self.permissioning.nodes {
             for node in nodes {
                 parse_node_id(node)?;
@@ -466,6 +519,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("at least one validator"), "{err}");
+    }
+
+    #[test]
+    fn consensus_limits_take_besus_names_and_defaults() {
+        let defaults = NetworkConfig::from_toml("", Path::new("n.toml")).unwrap();
+        let c = &defaults.consensus;
+        assert_eq!(
+            (
+                c.future_messages_limit,
+                c.future_messages_max_distance,
+                c.message_queue_limit,
+                c.duplicate_message_limit,
+                c.early_round_change
+            ),
+            (1000, 10, 1000, 100, false)
+        );
+        let set = NetworkConfig::from_toml(
+            "[consensus]\nfuturemessageslimit = 20\nfuturemessagesmaxdistance = 3\nmessagequeuelimit = 50\nduplicatemessagelimit = 7\nearly_round_change = true\n",
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        let c = &set.consensus;
+        assert_eq!(
+            (
+                c.future_messages_limit,
+                c.future_messages_max_distance,
+                c.message_queue_limit,
+                c.duplicate_message_limit,
+                c.early_round_change
+            ),
+            (20, 3, 50, 7, true)
+        );
+        let err = NetworkConfig::from_toml(
+            "[consensus]\nmode = \"ibft2\"\nearly_round_change = true\n",
+            Path::new("n.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("early_round_change") && err.contains("IBFT 2.0"),
+            "{err}"
+        );
+        let err =
+            NetworkConfig::from_toml("[consensus]\nmessagequeuelimit = 0\n", Path::new("n.toml"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("messagequeuelimit"), "{err}");
     }
 
     #[test]

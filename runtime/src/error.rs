@@ -106,6 +106,12 @@ pub enum BlockError {
         hash: B256,
         reason: String,
     },
+    #[error("block {number}: gas limit {gas_limit} is not {allowed}")]
+    GasLimit {
+        number: u64,
+        gas_limit: u64,
+        allowed: String,
+    },
     #[error("block {number}: {field} mismatch: header says {header}, execution gives {computed}")]
     Mismatch {
         number: u64,

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex, RwLock,
-        atomic::Ordering,
+        atomic::{AtomicUsize, Ordering},
         mpsc::{self, RecvTimeoutError, Sender},
     },
     thread::JoinHandle,
@@ -33,7 +33,10 @@ use crate::{
         call, estimate_gas, seal_header,
     },
     interrupt::{Interrupted, Limits},
-    node::{ConsensusView, CoreEvent, Effect, LocalEvent, NodeCore, NodeShared, header_validators},
+    node::{
+        ConsensusView, CoreEvent, Effect, LocalEvent, NetMessage, NodeCore, NodeShared,
+        header_validators,
+    },
     permissions::{AccessLevel, PermissionChange, Permissions},
     pool::{PoolStatus, TxPool, decode_transaction, recover},
     spec::ChainSpec,
@@ -83,6 +86,11 @@ pub fn bft_config(config: &NetworkConfig) -> BftConfig {
     if let Some(validators) = dev_twin_takeover(config) {
         bft.validator_overrides.push((1, validators));
     }
+    bft.future_messages_limit = config.consensus.future_messages_limit;
+    bft.future_messages_max_distance = config.consensus.future_messages_max_distance;
+    bft.message_queue_limit = config.consensus.message_queue_limit;
+    bft.duplicate_message_limit = config.consensus.duplicate_message_limit;
+    bft.early_round_change = config.consensus.early_round_change;
     bft
 }
 
@@ -406,6 +414,7 @@ impl Network {
         let (senders, receivers): (Vec<Sender<Envelope>>, Vec<_>) =
             shared.iter().map(|_| mpsc::channel()).unzip();
         let senders = Arc::new(senders);
+        let inboxes = Arc::new(ConsensusInboxes::new(shared.len(), bft.message_queue_limit));
         let dev = Arc::new(crate::dev::DevState::default());
         let mut cores = Vec::new();
         for node in &shared {
@@ -418,10 +427,11 @@ impl Network {
         let mut threads = Vec::new();
         for (index, (core, receiver)) in cores.into_iter().zip(receivers).enumerate() {
             let senders = senders.clone();
+            let inboxes = inboxes.clone();
             let dev = dev.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("forja-node-{index}"))
-                .spawn(move || drive_node(index, core, receiver, senders, dev))
+                .spawn(move || drive_node(index, core, receiver, senders, inboxes, dev))
                 .map_err(|e| Error::InvalidRequest(format!("cannot start node thread: {e}")))?;
             threads.push(thread);
         }
@@ -511,12 +521,61 @@ impl Drop for NetworkInner {
     }
 }
 
+/// How many consensus messages wait in each node's inbound channel, against
+/// Besu's `messagequeuelimit`: past it a message is dropped, not queued, so
+/// a node that falls behind cannot be buried (Besu's `BftEventQueue` drops
+/// events the same way). Other traffic is not counted: timers and local
+/// events must never be lost, and blocks come again through sync.
+struct ConsensusInboxes {
+    queued: Vec<AtomicUsize>,
+    limit: usize,
+}
+
+impl ConsensusInboxes {
+    fn new(nodes: usize, limit: usize) -> Self {
+        Self {
+            queued: (0..nodes).map(|_| AtomicUsize::new(0)).collect(),
+            limit,
+        }
+    }
+
+    /// Sends `message` to `peer` unless its queue of consensus messages is full.
+    fn send(&self, sender: &Sender<Envelope>, peer: usize, from: usize, message: NetMessage) {
+        if matches!(message, NetMessage::Consensus(_)) {
+            let queued = &self.queued[peer];
+            if queued.fetch_add(1, Ordering::Relaxed) >= self.limit {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                tracing::debug!(
+                    node = peer,
+                    from,
+                    limit = self.limit,
+                    "consensus message queue full (messagequeuelimit); message dropped"
+                );
+                return;
+            }
+        }
+        let _ = sender.send(Envelope::Event(CoreEvent::Net { from, message }));
+    }
+
+    /// `envelope` left `node`'s channel.
+    fn taken(&self, node: usize, envelope: &Envelope) {
+        if let Envelope::Event(CoreEvent::Net {
+            message: NetMessage::Consensus(_),
+            ..
+        }) = envelope
+        {
+            self.queued[node].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The real-time driver of one node.
 fn drive_node(
     index: usize,
     mut core: NodeCore,
     receiver: mpsc::Receiver<Envelope>,
     peers: Arc<Vec<Sender<Envelope>>>,
+    inboxes: Arc<ConsensusInboxes>,
     dev: Arc<crate::dev::DevState>,
 ) {
     // The engine's clock, shifted by the dev network's time controls.
@@ -537,19 +596,13 @@ fn drive_node(
                         message,
                     } => {
                         if let Some(sender) = peers.get(peer) {
-                            let _ = sender.send(Envelope::Event(CoreEvent::Net {
-                                from: index,
-                                message,
-                            }));
+                            inboxes.send(sender, peer, index, message);
                         }
                     }
                     Effect::Send { to: None, message } => {
                         for (peer, sender) in peers.iter().enumerate() {
                             if peer != index {
-                                let _ = sender.send(Envelope::Event(CoreEvent::Net {
-                                    from: index,
-                                    message: message.clone(),
-                                }));
+                                inboxes.send(sender, peer, index, message.clone());
                             }
                         }
                     }
@@ -563,14 +616,18 @@ fn drive_node(
             .peek()
             .map(|std::cmp::Reverse((at, _))| at.saturating_duration_since(Instant::now()))
             .unwrap_or(Duration::from_secs(3600));
-        match receiver.recv_timeout(timeout) {
+        let received = receiver.recv_timeout(timeout);
+        if let Ok(envelope) = &received {
+            inboxes.taken(index, envelope);
+        }
+        match received {
             Ok(Envelope::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Ok(Envelope::Event(event)) => {
                 let effects = core.handle(now_ms(), event);
                 deliver(effects, &mut timers);
             }
             Ok(Envelope::Pause(pause)) => {
-                match hold_for_revert(&mut core, &receiver, &pause, &mut timers) {
+                match hold_for_revert(&mut core, &receiver, &inboxes, &pause, &mut timers) {
                     AfterPause::Shutdown => break,
                     AfterPause::Unchanged => {}
                     AfterPause::Restarted(replay) => {
@@ -612,6 +669,7 @@ enum AfterPause {
 fn hold_for_revert(
     core: &mut NodeCore,
     receiver: &mpsc::Receiver<Envelope>,
+    inboxes: &ConsensusInboxes,
     pause: &crate::dev::Pause,
     timers: &mut Timers,
 ) -> AfterPause {
@@ -621,6 +679,7 @@ fn hold_for_revert(
     let mut replay = Vec::new();
     let mut shutdown = false;
     while let Ok(envelope) = receiver.try_recv() {
+        inboxes.taken(core.shared().index, &envelope);
         match envelope {
             Envelope::Shutdown => shutdown = true,
             Envelope::Event(CoreEvent::Net { .. } | CoreEvent::Timer(_)) => {}
@@ -1295,5 +1354,48 @@ impl NodeHandle {
         self.network
             .upgrade()
             .map_or(0, |network| network.dev.clock_offset_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consensus_messages_past_messagequeuelimit_are_dropped_other_traffic_is_not() {
+        let inboxes = ConsensusInboxes::new(2, 3);
+        let (sender, receiver) = mpsc::channel();
+        for _ in 0..10 {
+            inboxes.send(
+                &sender,
+                1,
+                0,
+                NetMessage::Consensus(Bytes::from_static(b"m")),
+            );
+            inboxes.send(&sender, 1, 0, NetMessage::GetBlocks { from: 1 });
+        }
+        let queued: Vec<Envelope> = receiver.try_iter().collect();
+        let consensus = |e: &Envelope| {
+            matches!(
+                e,
+                Envelope::Event(CoreEvent::Net {
+                    message: NetMessage::Consensus(_),
+                    ..
+                })
+            )
+        };
+        assert_eq!(queued.iter().filter(|e| consensus(e)).count(), 3);
+        assert_eq!(queued.len(), 13);
+        // Taking them off the channel makes room again.
+        for envelope in &queued {
+            inboxes.taken(1, envelope);
+        }
+        inboxes.send(
+            &sender,
+            1,
+            0,
+            NetMessage::Consensus(Bytes::from_static(b"m")),
+        );
+        assert_eq!(receiver.try_iter().count(), 1);
     }
 }

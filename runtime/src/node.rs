@@ -232,8 +232,16 @@ pub struct NodeCore {
     future_blocks: BTreeMap<u64, BftBlock>,
     /// Inspects every block this node builds or validates (`None`: plain execution).
     execution_hook: Option<Arc<dyn ExecutionHook>>,
-    /// Relays consensus messages, as Besu's gossiper does; `None` when off.
-    relay: Option<ConsensusRelay>,
+    /// Consensus messages seen recently (Besu's `duplicatemessagelimit`):
+    /// a repeat is dropped, and not relayed again.
+    seen: SeenMessages,
+    /// Relays consensus messages, as Besu's gossiper does.
+    relay: bool,
+    /// The highest block number a peer sent; blocks up to it are asked for
+    /// while this node is behind it.
+    highest_announced: u64,
+    /// The engine's round-change count already added to the metric.
+    round_changes_counted: u64,
     /// The wall time a block this node proposes may spend executing
     /// transactions, by height; `None`: unbounded (the simulator, whose
     /// runs must not depend on the machine's speed).
@@ -252,21 +260,22 @@ pub fn selection_budget(config: &BftConfig, height: u64, percent: u8) -> std::ti
     std::time::Duration::from_millis(period_ms.saturating_mul(u64::from(percent)) / 100)
 }
 
-/// Besu relays every consensus message it sees for the first time to its
-/// other peers, so a message one link lost still arrives through another.
-/// The seen-set is what stops a relayed message from circling forever.
-struct ConsensusRelay {
+/// The consensus messages a node saw last (Besu's `MessageTracker`, sized
+/// by `duplicatemessagelimit`): a message seen again is dropped before the
+/// engine sees it. Besu also relays every message it sees for the first time
+/// to its other peers, so a message one link lost still arrives through
+/// another; this set is what stops a relayed message from circling forever.
+struct SeenMessages {
+    capacity: usize,
     seen: HashSet<B256>,
     /// Insertion order of `seen`, to forget the oldest first.
     order: VecDeque<B256>,
 }
 
-impl ConsensusRelay {
-    /// Enough for a few heights of messages among dozens of validators.
-    const CAPACITY: usize = 8192;
-
-    fn new() -> Self {
+impl SeenMessages {
+    fn new(capacity: usize) -> Self {
         Self {
+            capacity: capacity.max(1),
             seen: HashSet::new(),
             order: VecDeque::new(),
         }
@@ -279,7 +288,7 @@ impl ConsensusRelay {
             return false;
         }
         self.order.push_back(hash);
-        if self.order.len() > Self::CAPACITY
+        if self.order.len() > self.capacity
             && let Some(oldest) = self.order.pop_front()
         {
             self.seen.remove(&oldest);
@@ -358,6 +367,7 @@ impl NodeCore {
         config: BftConfig,
         peers: Vec<B512>,
     ) -> Result<Self, Error> {
+        let seen = SeenMessages::new(config.duplicate_message_limit);
         let engine = engine_at_head(&shared, config)?;
         let core = Self {
             shared,
@@ -366,18 +376,21 @@ impl NodeCore {
             validated: HashMap::new(),
             future_blocks: BTreeMap::new(),
             execution_hook: None,
-            relay: None,
+            seen,
+            relay: false,
+            round_changes_counted: 0,
+            highest_announced: 0,
             selection_budget: None,
         };
         core.publish_consensus_view();
         Ok(core)
     }
 
-    /// Relays consensus messages to the other peers (see [`ConsensusRelay`]).
+    /// Relays consensus messages to the other peers (see [`SeenMessages`]).
     /// The in-process driver's channels reach every node and never lose a
     /// message, so only a lossy transport (the simulator's) needs it.
     pub fn with_consensus_relay(mut self) -> Self {
-        self.relay = Some(ConsensusRelay::new());
+        self.relay = true;
         self
     }
 
@@ -416,12 +429,6 @@ impl NodeCore {
         match event {
             CoreEvent::Timer(id) => {
                 let round_timed_out = matches!(id, TimerId::Round(_));
-                if round_timed_out {
-                    self.shared
-                        .metrics
-                        .round_changes
-                        .fetch_add(1, Ordering::Relaxed);
-                }
                 self.step(now_ms, Input::Timer(id), &mut effects);
                 if round_timed_out {
                     self.regossip_pool(&mut effects);
@@ -518,10 +525,10 @@ impl NodeCore {
     ) {
         match message {
             NetMessage::Consensus(bytes) => {
-                if let Some(relay) = &mut self.relay {
-                    if !relay.first_sight(&bytes) {
-                        return;
-                    }
+                if !self.seen.first_sight(&bytes) {
+                    return;
+                }
+                if self.relay {
                     for peer in
                         (0..self.peers.len()).filter(|p| *p != from && *p != self.shared.index)
                     {
@@ -560,7 +567,9 @@ impl NodeCore {
             NetMessage::Blocks(blocks) => self.on_synced_blocks(now_ms, from, blocks, effects),
             NetMessage::GetBlocks { from: first } => {
                 let chain = self.shared.chain.read().expect("chain lock");
-                let last = chain.head_number().min(first.saturating_add(63));
+                let last = chain
+                    .head_number()
+                    .min(first.saturating_add(SYNC_WINDOW - 1));
                 let blocks: Vec<BftBlock> = (first..=last)
                     .filter_map(|n| chain.block(n))
                     .map(|b| BftBlock::new(b.header.clone(), encode_body(&b.transactions)))
@@ -587,10 +596,8 @@ impl NodeCore {
             let follow_up = match output {
                 Output::Broadcast(message) => {
                     let bytes = message.encode();
-                    if let Some(relay) = &mut self.relay {
-                        // Relayed back to us, it is not news.
-                        relay.first_sight(&bytes);
-                    }
+                    // Relayed back to us, it is not news.
+                    self.seen.first_sight(&bytes);
                     effects.push(Effect::Send {
                         to: None,
                         message: NetMessage::Consensus(bytes),
@@ -646,7 +653,23 @@ impl NodeCore {
                 }
             }
         }
+        self.count_round_changes();
         self.publish_consensus_view();
+    }
+
+    /// Adds the round changes the engine made since the last call to the
+    /// node's metric: a round that timed out or was left for a later one,
+    /// never a timer that fired for a round already decided or left.
+    fn count_round_changes(&mut self) {
+        let total = self.engine.round_changes();
+        let new = total.saturating_sub(self.round_changes_counted);
+        if new > 0 {
+            self.shared
+                .metrics
+                .round_changes
+                .fetch_add(new, Ordering::Relaxed);
+        }
+        self.round_changes_counted = total;
     }
 
     fn after_new_head(&mut self, now_ms: u64, queue: &mut VecDeque<Output>) {
@@ -842,6 +865,7 @@ impl NodeCore {
                 }
             }
         }
+        check_gas_limit(&self.shared.spec, &block.header, proposed)?;
         let shared = self.shared.clone();
         let chain = shared.chain.read().expect("chain lock");
         let head = chain.head();
@@ -1006,8 +1030,14 @@ impl NodeCore {
         effects: &mut Vec<Effect>,
     ) {
         let head = self.shared.chain.read().expect("chain lock").head_number();
+        let mut far_ahead = false;
         for block in blocks {
-            if block.number() > head {
+            // Beyond one answer's reach it cannot be a block this node asked
+            // for: dropped, so no peer can make it hold blocks without bound;
+            // the blocks up to it are asked for below, one answer at a time.
+            self.highest_announced = self.highest_announced.max(block.number());
+            far_ahead |= block.number() > head + SYNC_WINDOW;
+            if block.number() > head && block.number() <= head + SYNC_WINDOW {
                 self.future_blocks.insert(block.number(), block);
             }
         }
@@ -1043,19 +1073,52 @@ impl NodeCore {
             self.validated.clear();
             self.run(now_ms, outputs, effects);
         }
-        if let Some(first_missing) = self.future_blocks.keys().next().copied() {
-            let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
-            if first_missing > next {
-                effects.push(Effect::Send {
-                    to: Some(from),
-                    message: NetMessage::GetBlocks { from: next },
-                });
-            }
+        let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+        // Still behind what a peer has: ask for the next answer's worth.
+        // Not after a block that failed to import, which asking the same
+        // peer again would only repeat (a round timeout asks everyone).
+        let progressed = imported || far_ahead || !self.future_blocks.is_empty();
+        if progressed && next <= self.highest_announced {
+            effects.push(Effect::Send {
+                to: Some(from),
+                message: NetMessage::GetBlocks { from: next },
+            });
         }
         if imported && self.has_ready_transactions() {
             self.step(now_ms, Input::TransactionsPending, effects);
         }
     }
+}
+
+/// Most blocks a `GetBlocks` answer holds, and how far above its head a
+/// node keeps blocks from peers: a node asks for the blocks after its head,
+/// so an honest answer or announcement always fits, and a node holds at
+/// most this many blocks it cannot import yet. (Besu keeps announced blocks
+/// up to 30 ahead, `--Xsynchronizer-block-propagation-range`; forja's
+/// answers come in batches of this size.)
+pub const SYNC_WINDOW: u64 = 64;
+
+/// Besu's BFT header rule for the gas limit (`GasLimitRangeAndDeltaValidationRule`
+/// with 5000 and `i64::MAX`), for every block; and, for a proposal, the
+/// chain spec's limit, the only one an honest forja proposer builds with (a
+/// gas limit only changes with the network definition, so Besu's 1/1024
+/// step toward `--target-gas-limit` does not apply).
+fn check_gas_limit(spec: &ChainSpec, header: &Header, proposed: Proposed) -> Result<(), Error> {
+    const MIN_GAS_LIMIT: u64 = 5000;
+    let in_range = (MIN_GAS_LIMIT..=i64::MAX as u64).contains(&header.gas_limit);
+    if !in_range || (proposed == Proposed::Yes && header.gas_limit != spec.block_gas_limit) {
+        return Err(BlockError::GasLimit {
+            number: header.number,
+            gas_limit: header.gas_limit,
+            allowed: if in_range {
+                format!("the chain spec's block gas limit {}", spec.block_gas_limit)
+            } else {
+                format!("from {MIN_GAS_LIMIT} to {} (Besu's range)", i64::MAX)
+            },
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// A consensus engine for the node's current head, its validator history
@@ -1115,11 +1178,11 @@ impl NodeCore {
             engine.propose_vote(address, add);
         }
         self.engine = engine;
+        self.round_changes_counted = 0;
+        self.highest_announced = 0;
         self.validated.clear();
         self.future_blocks.clear();
-        if let Some(relay) = &mut self.relay {
-            *relay = ConsensusRelay::new();
-        }
+        self.seen = SeenMessages::new(self.engine.config().duplicate_message_limit);
         self.publish_consensus_view();
         Ok(())
     }

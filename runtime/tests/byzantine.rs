@@ -270,3 +270,125 @@ fn a_node_not_on_the_node_allowlist_exchanges_nothing_until_it_is_added() {
     );
     assert!(sim.forks().is_empty());
 }
+
+fn round_changes(sim: &Simulation, node: usize) -> u64 {
+    sim.node(node).metrics.round_changes.load(Ordering::Relaxed)
+}
+
+#[test]
+fn a_proposal_stamped_far_in_the_future_is_refused_and_the_chain_goes_on() {
+    let mut config = config(4);
+    config.consensus.block_period_seconds = 1;
+    let keys = config.dev_accounts().unwrap();
+    let mut sim = Simulation::new(config, StorageMode::InMemory, 13, Faults::default()).unwrap();
+    // Node 0 stamps its blocks an hour ahead: accepted, it would hold every
+    // later block timer back by an hour.
+    sim.tamper_proposals(0, Box::new(move |header| header.timestamp += 3600));
+    for height in 1..=6u64 {
+        submit(&mut sim, 1, &keys[1], height);
+        assert!(
+            sim.run_until_height(&[1, 2, 3], height, 120_000),
+            "height {height}"
+        );
+    }
+    let now_s = sim.now() / 1000;
+    for node in 0..4 {
+        let chain = sim.node(node).chain.read().unwrap();
+        for number in 1..=chain.head_number() {
+            let timestamp = chain.block(number).unwrap().header.timestamp;
+            assert!(
+                timestamp <= now_s + 1,
+                "node {node} committed block {number} stamped {timestamp}, the clock reads {now_s}"
+            );
+        }
+    }
+    // Node 0's rounds were abandoned for the next proposer's.
+    assert!((1..4).all(|n| round_changes(&sim, n) > 0));
+    assert!(sim.forks().is_empty(), "{:?}", sim.forks());
+}
+
+#[test]
+fn a_proposal_with_another_gas_limit_than_the_spec_is_refused() {
+    let config = config(4);
+    let keys = config.dev_accounts().unwrap();
+    let spec_limit = config.spec().block_gas_limit;
+    let mut sim = Simulation::new(config, StorageMode::InMemory, 17, Faults::default()).unwrap();
+    sim.tamper_proposals(0, Box::new(move |header| header.gas_limit = spec_limit * 2));
+    for height in 1..=6u64 {
+        submit(&mut sim, 1, &keys[1], height);
+        assert!(
+            sim.run_until_height(&[1, 2, 3], height, 600_000),
+            "height {height}"
+        );
+    }
+    assert!(
+        (1..4).map(|n| rejected(&sim, n)).sum::<u64>() > 0,
+        "node 0's blocks were never refused"
+    );
+    for node in 0..4 {
+        let chain = sim.node(node).chain.read().unwrap();
+        for number in 1..=chain.head_number() {
+            assert_eq!(chain.block(number).unwrap().header.gas_limit, spec_limit);
+        }
+    }
+    assert!(sim.forks().is_empty(), "{:?}", sim.forks());
+}
+
+#[test]
+fn round_changes_count_rounds_that_changed_not_timer_expiries() {
+    let config = config(4);
+    let keys = config.dev_accounts().unwrap();
+    let mut sim = Simulation::new(config, StorageMode::InMemory, 19, Faults::default()).unwrap();
+    for height in 1..=6u64 {
+        submit(&mut sim, height as usize % 4, &keys[1], height);
+        assert!(sim.run_until_height(&[0, 1, 2, 3], height, 60_000));
+    }
+    // Every round timer set for a decided height still fires (the simulator
+    // does not cancel timers); none of them is a round change.
+    sim.run_for(120_000);
+    for node in 0..4 {
+        assert_eq!(round_changes(&sim, node), 0, "node {node}");
+    }
+    // A crashed proposer's turn is a round change on every other node.
+    let proposer_of_7 = {
+        let view = sim.node(0).consensus.read().unwrap().clone();
+        let chain = sim.node(0).chain.read().unwrap();
+        let head = &chain.head().header;
+        let next = forja_consensus::select_proposer(&view.validators, head.beneficiary, 0);
+        (0..4).find(|n| sim.node(*n).key.address() == next).unwrap()
+    };
+    sim.crash(proposer_of_7);
+    let others: Vec<usize> = (0..4).filter(|n| *n != proposer_of_7).collect();
+    submit(&mut sim, others[0], &keys[1], 7);
+    assert!(sim.run_until_height(&others, 7, 120_000));
+    for node in others {
+        assert_eq!(round_changes(&sim, node), 1, "node {node}");
+    }
+}
+
+#[test]
+fn a_node_more_than_a_sync_window_behind_catches_up() {
+    let config = config(4);
+    let keys = config.dev_accounts().unwrap();
+    let mut sim = Simulation::new(config, StorageMode::InMemory, 23, Faults::default()).unwrap();
+    sim.partition(&[&[0, 1, 2], &[3]]);
+    let behind = forja_runtime::node::SYNC_WINDOW + 6;
+    for height in 1..=behind {
+        submit(&mut sim, 0, &keys[0], height);
+        assert!(
+            sim.run_until_height(&[0, 1, 2], height, 60_000),
+            "height {height}"
+        );
+    }
+    assert_eq!(sim.height(3), 0);
+    sim.heal();
+    // The next block's announcement is beyond node 3's window: it is not
+    // kept, and node 3 asks for the blocks after its head instead.
+    submit(&mut sim, 0, &keys[0], behind + 1);
+    assert!(
+        sim.run_until_height(&[0, 1, 2, 3], behind + 1, 120_000),
+        "node 3 is at {}",
+        sim.height(3)
+    );
+    assert!(sim.forks().is_empty(), "{:?}", sim.forks());
+}

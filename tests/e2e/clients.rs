@@ -123,6 +123,11 @@ impl ForjaNode {
         }
     }
 
+    /// What the node printed up to and including the listening line.
+    pub(crate) fn banner(&self) -> &str {
+        &self.banner
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -8,6 +8,7 @@ mod coverage;
 mod deploy;
 mod explorer;
 mod network_export;
+mod network_admin;
 mod snapshot;
 mod templates;
 mod test_network;

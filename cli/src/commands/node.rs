@@ -62,6 +62,12 @@ pub struct Args {
     /// Port to listen on; 0 picks a free one (printed)
     #[arg(long, alias = "rpc-http-port", default_value_t = 8545)]
     pub port: u16,
+    /// Also serve every other node on an endpoint of its own (node N on
+    /// PORT+N, or a free port with --port 0), as each Besu node has one:
+    /// validator votes are cast per node. Same API groups and authentication;
+    /// the dev methods only on node 0's
+    #[arg(long)]
+    pub rpc_every_node: bool,
     /// API groups served (Besu's: ETH, NET, WEB3, TXPOOL, DEBUG, TRACE, ADMIN, PERM, QBFT, IBFT,
     /// forja's DEV, and OTS: Otterscan's ots_* with erigon_getHeaderByNumber); others answer
     /// -32604 "Method not enabled" [default: all for the built-in dev network; ETH,NET,WEB3 for a
@@ -525,6 +531,7 @@ async fn serve(
         },
         ..Default::default()
     };
+    let rpc_config_for_nodes = rpc_config.clone();
     let server = match RpcServer::start(rpc_config, node.clone()).await {
         Ok(server) => server,
         Err(err) => {
@@ -532,6 +539,34 @@ async fn serve(
             return Err(err.into());
         }
     };
+    let mut node_servers = Vec::new();
+    if args.rpc_every_node {
+        for handle in network.nodes().iter().skip(1) {
+            let port = match args.port {
+                0 => 0,
+                port => port.checked_add(handle.index() as u16).with_context(|| {
+                    format!(
+                        "--port {port}: node {} would be past port 65535",
+                        handle.index()
+                    )
+                })?,
+            };
+            let config = RpcConfig {
+                listen: SocketAddr::new(args.host, port),
+                dev_methods: false,
+                ..rpc_config_for_nodes.clone()
+            };
+            let node = Arc::new(NetworkNode::new(handle.clone(), mode));
+            match RpcServer::start(config, node).await {
+                Ok(server) => node_servers.push((handle.clone(), server)),
+                Err(err) => {
+                    network.shutdown();
+                    return Err(anyhow::Error::from(err)
+                        .context(format!("serving node {}", handle.index())));
+                }
+            }
+        }
+    }
     let ready_in = started.elapsed();
 
     println!("forja node: chain id {}, {summary}", network.chain_id());
@@ -555,6 +590,20 @@ async fn serve(
         println!("({i}) {}", signer.to_bytes());
     }
     println!();
+    // Before the "Listening on" line, which tools wait for to know all is up.
+    for (handle, server) in &node_servers {
+        println!(
+            "Node {} ({} {}) on {}",
+            handle.index(),
+            if handle.is_validator() {
+                "validator"
+            } else {
+                "regular node"
+            },
+            handle.address(),
+            server.local_addr()
+        );
+    }
     println!("Listening on {} (HTTP and WebSocket)", server.local_addr());
     println!(
         "Metrics: {}/metrics   Health: {}/liveness, {}/readiness",
@@ -620,6 +669,9 @@ async fn serve(
         .await
         .context("the network's shutdown task failed")?;
     server.stop().await;
+    for (_, server) in node_servers {
+        server.stop().await;
+    }
     match &args.data_dir {
         Some(dir) => println!(
             "Stopped at block {head}; the chain is in {}.",
@@ -687,5 +739,34 @@ async fn shutdown_requested() -> anyhow::Result<()> {
         tokio::signal::ctrl_c()
             .await
             .context("cannot listen for Ctrl-C")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_besu_genesis_brings_its_consensus_message_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesis.json");
+        std::fs::write(
+            &path,
+            r#"{"config":{"chainId":2020,"londonBlock":0,"qbft":{"blockperiodseconds":2,
+                "futuremessageslimit":7,"futuremessagesmaxdistance":3,"messagequeuelimit":9,
+                "duplicatemessagelimit":11}},"gasLimit":"0x1c9c380","difficulty":"0x1",
+                "extraData":"0x","alloc":{}}"#,
+        )
+        .unwrap();
+        let consensus = besu_genesis_config(&path).unwrap().consensus;
+        assert_eq!(
+            (
+                consensus.future_messages_limit,
+                consensus.future_messages_max_distance,
+                consensus.message_queue_limit,
+                consensus.duplicate_message_limit
+            ),
+            (7, 3, 9, 11)
+        );
     }
 }

@@ -32,12 +32,29 @@ pub struct BftConfig {
     /// Besu's `validators` transitions: (first block, validator set from
     /// that block on, whatever the votes said).
     pub validator_overrides: Vec<(u64, Vec<alloy::primitives::Address>)>,
-    /// How many heights ahead of the current one messages are buffered for.
-    pub future_heights_buffered: u64,
+    /// Besu's `futuremessagesmaxdistance`: messages for heights up to this
+    /// many ahead of the current one are kept for later; further ones are
+    /// dropped.
+    pub future_messages_max_distance: u64,
+    /// Besu's `futuremessageslimit`: most messages kept for later (later
+    /// heights, and later rounds of the current height); when full, those
+    /// furthest ahead go first. 0 keeps none.
+    pub future_messages_limit: usize,
+    /// Besu's `messagequeuelimit`: most consensus messages waiting in a
+    /// node's inbound queue; more are dropped. Read by the host's driver.
+    pub message_queue_limit: usize,
+    /// Besu's `duplicatemessagelimit`: how many recently seen messages the
+    /// host remembers to drop repeats (and not relay them again).
+    pub duplicate_message_limit: usize,
+    /// Besu's `--Xqbft-enable-early-round-change` (QBFT only; IBFT 2.0 never
+    /// does it): move to a later round once `f + 1` validators are there,
+    /// instead of waiting for a quorum of round changes or the round timer.
+    pub early_round_change: bool,
 }
 
 impl BftConfig {
-    /// Besu's defaults for `mode`: epoch 30000, 1 s period, 10 s timeout.
+    /// Besu's defaults for `mode`: epoch 30000, 1 s period, 10 s timeout,
+    /// and its message limits (`JsonBftConfigOptions`).
     pub fn new(mode: BftMode) -> Self {
         Self {
             mode,
@@ -46,7 +63,11 @@ impl BftConfig {
             request_timeout_ms: 10_000,
             transitions: Vec::new(),
             validator_overrides: Vec::new(),
-            future_heights_buffered: 10,
+            future_messages_max_distance: 10,
+            future_messages_limit: 1000,
+            message_queue_limit: 1000,
+            duplicate_message_limit: 100,
+            early_round_change: false,
         }
     }
 
@@ -60,6 +81,12 @@ impl BftConfig {
     pub fn request_timeout_ms_at(&self, height: u64) -> u64 {
         self.at(height, |t| t.request_timeout_ms)
             .unwrap_or(self.request_timeout_ms)
+    }
+
+    /// Whether `f + 1` round changes for later rounds move this node there:
+    /// only in QBFT, and only when enabled (as Besu).
+    pub fn early_round_change_enabled(&self) -> bool {
+        self.early_round_change && self.mode == BftMode::Qbft
     }
 
     /// Timeout of `round` at `height`: base `* 2^round` (saturating).

@@ -181,8 +181,6 @@ struct HeightState {
     latest_prepared: Option<(u32, BftBlock, PreparedCertificate)>,
     /// Round changes by target round, one per author.
     round_changes: BTreeMap<u32, BTreeMap<Address, RoundChange>>,
-    /// Prepares/commits/proposals for rounds above the current one.
-    future_rounds: BTreeMap<u32, Vec<Message>>,
     /// Digests the chain already judged (valid or not).
     validated: BTreeMap<B256, bool>,
 }
@@ -200,16 +198,95 @@ pub struct Engine {
     pending_votes: BTreeMap<Address, bool>,
     txs_pending: bool,
     state: HeightState,
-    future_heights: BTreeMap<u64, Vec<Message>>,
+    /// Messages for later heights, and for later rounds of this height.
+    future: FutureMessages,
+    /// Rounds this engine moved to after round 0 (timer expiries and round
+    /// changes it followed), for the host's metrics.
+    round_changes: u64,
     last_rejection: Option<Rejection>,
 }
 
-/// Most messages buffered for one future height.
-const MAX_BUFFERED_PER_HEIGHT: usize = 4096;
+/// How far ahead of a validator's clock a proposed block's timestamp may be
+/// (Besu's BFT header rules: `TimestampBoundedByFutureParameter(1)`).
+pub const MAX_CLOCK_DRIFT_SECONDS: u64 = 1;
 
-/// Messages for rounds further ahead than this are dropped: it bounds what a
-/// faulty validator can make us store.
+/// Messages for rounds further ahead than this (of the current height, or
+/// from round 0 of a later one) are dropped. With one message per author,
+/// kind and round kept ([`FutureMessages`]) and one round change per author
+/// and round, a validator can make this engine keep at most this many
+/// round changes and twice this many prepares and commits for the current
+/// height; [`BftConfig::future_messages_limit`] caps what all authors
+/// together can park.
 const MAX_ROUNDS_AHEAD: u32 = 64;
+
+/// Messages parked until the engine reaches their height or round: one per
+/// author, kind and round (a repeat, or a second message of the same kind
+/// an author signed for the same round, is dropped, as Besu keeps one per
+/// author), at most `limit` in all, the furthest ahead dropped first (as
+/// Besu's `FutureMessageBuffer` evicts the highest height).
+#[derive(Debug, Default)]
+struct FutureMessages {
+    by_round: BTreeMap<RoundId, BTreeMap<(Address, u8), Message>>,
+    len: usize,
+}
+
+impl FutureMessages {
+    /// Parks `message`; false when it was dropped (a repeat, or the
+    /// furthest ahead with the buffer full).
+    fn insert(&mut self, message: Message, limit: usize) -> bool {
+        let id = message.id();
+        let key = (message.author(), kind_of(&message));
+        let bucket = self.by_round.entry(id).or_default();
+        if bucket.contains_key(&key) {
+            return false;
+        }
+        bucket.insert(key, message);
+        self.len += 1;
+        while self.len > limit {
+            let Some(mut furthest) = self.by_round.last_entry() else {
+                break;
+            };
+            furthest.get_mut().pop_last();
+            if furthest.get().is_empty() {
+                furthest.remove();
+            }
+            self.len -= 1;
+        }
+        self.by_round
+            .get(&id)
+            .is_some_and(|bucket| bucket.contains_key(&key))
+    }
+
+    /// Takes every message for a round at or before `id` (of any earlier
+    /// height too), in round order.
+    fn take_through(&mut self, id: RoundId) -> Vec<Message> {
+        let later = match id.round.checked_add(1) {
+            Some(next) => self.by_round.split_off(&RoundId::new(id.height, next)),
+            None => self.by_round.split_off(&RoundId::new(id.height + 1, 0)),
+        };
+        let due = std::mem::replace(&mut self.by_round, later);
+        let messages: Vec<Message> = due.into_values().flat_map(|b| b.into_values()).collect();
+        self.len -= messages.len();
+        messages
+    }
+
+    /// Drops everything for heights below `height`.
+    fn discard_below(&mut self, height: u64) {
+        let kept = self.by_round.split_off(&RoundId::new(height, 0));
+        let dropped: usize = self.by_round.values().map(BTreeMap::len).sum();
+        self.by_round = kept;
+        self.len -= dropped;
+    }
+}
+
+fn kind_of(message: &Message) -> u8 {
+    match message {
+        Message::Proposal(_) => 0,
+        Message::Prepare(_) => 1,
+        Message::Commit(_) => 2,
+        Message::RoundChange(_) => 3,
+    }
+}
 
 /// Errors creating an engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -256,7 +333,8 @@ impl Engine {
             pending_votes: BTreeMap::new(),
             txs_pending: false,
             state,
-            future_heights: BTreeMap::new(),
+            future: FutureMessages::default(),
+            round_changes: 0,
             last_rejection: None,
         })
     }
@@ -345,6 +423,30 @@ impl Engine {
         select_proposer(&self.state.validators, self.head.beneficiary, round)
     }
 
+    /// Messages parked for later heights and rounds (at most
+    /// [`BftConfig::future_messages_limit`]).
+    pub fn future_messages(&self) -> usize {
+        self.future.len
+    }
+
+    /// Round changes for rounds after the current one held at this height
+    /// (at most one per validator and round, 64 rounds ahead).
+    pub fn future_round_changes(&self) -> usize {
+        self.state
+            .round_changes
+            .range(self.state.round + 1..)
+            .map(|(_, by_author)| by_author.len())
+            .sum()
+    }
+
+    /// How many times this engine moved to a later round of a height
+    /// (a round timed out, or it followed other validators there). Besu's
+    /// round-change count; a timer that fires for a round already left is
+    /// not one.
+    pub fn round_changes(&self) -> u64 {
+        self.round_changes
+    }
+
     /// Why the last rejected message was rejected.
     pub fn last_rejection(&self) -> Option<&Rejection> {
         self.last_rejection.as_ref()
@@ -375,7 +477,7 @@ impl Engine {
         let height = self.head.number + 1;
         self.state = HeightState::new(height, self.history.next_validators().to_vec());
         // Forget buffered messages for heights we are past.
-        self.future_heights = self.future_heights.split_off(&height);
+        self.future.discard_below(height);
         let period = self.config.block_period_seconds_at(height);
         if period == 0 {
             if self.txs_pending {
@@ -388,10 +490,9 @@ impl Engine {
                 after_ms: due_ms.saturating_sub(now_ms),
             });
         }
-        if let Some(buffered) = self.future_heights.remove(&height) {
-            for message in buffered {
-                self.on_message(now_ms, message, out);
-            }
+        // Those for later rounds of this height are parked again.
+        for message in self.future.take_through(RoundId::new(height, u32::MAX)) {
+            self.on_message(now_ms, message, out);
         }
     }
 
@@ -572,6 +673,9 @@ impl Engine {
         }
         let old = self.current_round();
         out.push(Output::CancelTimer(TimerId::Round(old)));
+        if round > old.round {
+            self.round_changes += 1;
+        }
         self.state.round = round;
         self.state.started = true;
         self.state.current = RoundState::default();
@@ -607,12 +711,8 @@ impl Engine {
             out.push(Output::Broadcast(message.clone()));
             self.on_message(now_ms, message, out);
         }
-        let later = self.state.future_rounds.split_off(&(round + 1));
-        let due = std::mem::replace(&mut self.state.future_rounds, later);
-        for (_, messages) in due {
-            for message in messages {
-                self.on_message(now_ms, message, out);
-            }
+        for message in self.future.take_through(id) {
+            self.on_message(now_ms, message, out);
         }
     }
 
@@ -629,11 +729,15 @@ impl Engine {
             return;
         }
         if id.height > self.state.height {
-            if id.height <= self.state.height + self.config.future_heights_buffered {
-                let bucket = self.future_heights.entry(id.height).or_default();
-                if bucket.len() < MAX_BUFFERED_PER_HEIGHT {
-                    bucket.push(message);
-                }
+            // Its validators are not known yet: checked when replayed.
+            let near = id.height - self.state.height <= self.config.future_messages_max_distance
+                && id.round <= MAX_ROUNDS_AHEAD;
+            if !(near
+                && self
+                    .future
+                    .insert(message, self.config.future_messages_limit))
+            {
+                self.reject(Rejection::Stale);
             }
             return;
         }
@@ -685,7 +789,7 @@ impl Engine {
         }
         let digest = proposal.signed.payload().digest().unwrap_or_default();
         let reproposal = proposal.prepared.is_some();
-        self.check_proposed_block(&proposal.block, id, author, digest, reproposal)?;
+        self.check_proposed_block(now_ms, &proposal.block, id, author, digest, reproposal)?;
         if id.round > 0 {
             self.check_justification(
                 id.round,
@@ -720,6 +824,7 @@ impl Engine {
     /// changes, as in Besu), so there the beneficiary need only be a validator.
     fn check_proposed_block(
         &self,
+        now_ms: u64,
         block: &BftBlock,
         id: RoundId,
         author: Address,
@@ -762,6 +867,18 @@ impl Engine {
             return invalid(format!(
                 "timestamp {} before parent + period {min_timestamp}",
                 header.timestamp
+            ));
+        }
+        // Besu's TimestampBoundedByFutureParameter(1): a block timer runs from
+        // its parent's timestamp, so one far-future block would hold up every
+        // later one. The earliest timestamp allowed is never refused, so a
+        // chain whose head is ahead of this clock still goes on.
+        let max_timestamp = (now_ms / 1000 + MAX_CLOCK_DRIFT_SECONDS).max(min_timestamp);
+        if header.timestamp > max_timestamp {
+            return invalid(format!(
+                "timestamp {} is more than {MAX_CLOCK_DRIFT_SECONDS} s ahead of this node's clock ({})",
+                header.timestamp,
+                now_ms / 1000
             ));
         }
         let extra = BftExtraData::from_header(mode, header)
@@ -935,11 +1052,12 @@ impl Engine {
             return Err(Rejection::Stale);
         }
         if round > self.state.round {
-            self.state
-                .future_rounds
-                .entry(round)
-                .or_default()
-                .push(wrap(payload));
+            if !self
+                .future
+                .insert(wrap(payload), self.config.future_messages_limit)
+            {
+                return Err(Rejection::Stale);
+            }
             return Ok(None);
         }
         Ok(Some(payload))
@@ -1133,19 +1251,26 @@ impl Engine {
             .entry(author)
             .or_insert(rc);
 
-        // f + 1 validators are in later rounds: at least one honest node is, follow it.
         let current = self.state.round;
-        let mut latest_by_author: BTreeMap<Address, u32> = BTreeMap::new();
-        for (round, changes) in self.state.round_changes.range(current + 1..) {
-            for author in changes.keys() {
-                latest_by_author.insert(*author, *round);
+        if self.config.early_round_change_enabled() {
+            // f + 1 validators are in later rounds: at least one honest node is, follow it.
+            let mut latest_by_author: BTreeMap<Address, u32> = BTreeMap::new();
+            for (round, changes) in self.state.round_changes.range(current + 1..) {
+                for author in changes.keys() {
+                    latest_by_author.insert(*author, *round);
+                }
             }
-        }
-        let mut rounds: Vec<u32> = latest_by_author.into_values().collect();
-        let needed = max_faulty(self.state.validators.len()) + 1;
-        if rounds.len() >= needed {
-            rounds.sort_unstable_by(|a, b| b.cmp(a));
-            self.move_to_round(now_ms, rounds[needed - 1], out);
+            let mut rounds: Vec<u32> = latest_by_author.into_values().collect();
+            let needed = max_faulty(self.state.validators.len()) + 1;
+            if rounds.len() >= needed {
+                rounds.sort_unstable_by(|a, b| b.cmp(a));
+                self.move_to_round(now_ms, rounds[needed - 1], out);
+            }
+        } else if id.round > current
+            && self.state.round_changes[&id.round].len() >= self.state.quorum
+        {
+            // Besu without early round change: a quorum is in a later round.
+            self.move_to_round(now_ms, id.round, out);
         }
         self.try_propose_after_round_change(now_ms, out);
         Ok(())
@@ -1209,7 +1334,6 @@ impl HeightState {
             current: RoundState::default(),
             latest_prepared: None,
             round_changes: BTreeMap::new(),
-            future_rounds: BTreeMap::new(),
             validated: BTreeMap::new(),
         }
     }

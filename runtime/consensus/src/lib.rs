@@ -42,9 +42,15 @@
 //!    (safety: a committed block was prepared by a quorum, so every quorum of
 //!    round changes reports it).
 //!
-//! Messages for later heights (up to [`BftConfig::future_heights_buffered`])
-//! and later rounds (up to 64 ahead) are buffered and replayed when the
-//! engine gets there. Commit seals are checked (one signature recovery each)
+//! Messages for later heights (up to
+//! [`BftConfig::future_messages_max_distance`]) and later rounds (up to 64
+//! ahead) are parked, one per author, kind and round, at most
+//! [`BftConfig::future_messages_limit`] in all (Besu's names and defaults),
+//! and replayed when the engine gets there. A proposal whose timestamp is
+//! more than [`MAX_CLOCK_DRIFT_SECONDS`] ahead of the engine's clock is
+//! refused, as Besu's header rules do. A quorum of round changes for a later
+//! round moves a node there; `f + 1` do only with
+//! [`BftConfig::early_round_change`] in QBFT, as in Besu. Commit seals are checked (one signature recovery each)
 //! only once a quorum of commits is in, and only as many as the quorum needs;
 //! a commit with a forged seal is dropped and reported as
 //! [`Rejection::BadSeal`]. [`Engine::last_rejection`] says why the last
@@ -91,7 +97,9 @@ pub mod sim;
 mod validators;
 
 pub use config::{BftConfig, Transition};
-pub use engine::{BuildRequest, Engine, EngineError, Input, Output, Rejection, TimerId};
+pub use engine::{
+    BuildRequest, Engine, EngineError, Input, MAX_CLOCK_DRIFT_SECONDS, Output, Rejection, TimerId,
+};
 pub use extra_data::{
     BFT_MIX_HASH, BftExtraData, BftMode, EXTRA_VANITY_LENGTH, ExtraDataError, Vote, bft_block_hash,
     committed_seal_hash, recover_committers, verify_committed_seals,

@@ -70,15 +70,23 @@ impl Fixture {
 
     /// An engine at height 1 for `signer`, started, with block timer fired.
     fn engine(&self, signer: &PrivateKeySigner) -> Engine {
+        self.engine_with(signer, self.config())
+    }
+
+    fn engine_with(&self, signer: &PrivateKeySigner, config: BftConfig) -> Engine {
         let history = ValidatorHistory::from_genesis(self.mode, &self.genesis, 30_000).unwrap();
         let mut engine =
-            Engine::new(self.config(), signer.clone(), history, self.genesis.clone()).unwrap();
+            Engine::new(config, signer.clone(), history, self.genesis.clone()).unwrap();
         engine.start(0);
         engine.handle(1_000, Input::Timer(TimerId::Block { height: 1 }));
         engine
     }
 
     fn block(&self, round: u32, proposer: Address, body: &str) -> BftBlock {
+        self.block_at(round, proposer, body, 1)
+    }
+
+    fn block_at(&self, round: u32, proposer: Address, body: &str, timestamp: u64) -> BftBlock {
         let mut extra = BftExtraData::genesis(self.validators());
         extra.round = round;
         build_block(
@@ -86,7 +94,7 @@ impl Fixture {
                 height: 1,
                 round,
                 parent_hash: self.genesis_hash,
-                timestamp: 1,
+                timestamp,
                 beneficiary: proposer,
                 extra_data: extra.encode(self.mode),
             },
@@ -671,5 +679,186 @@ fn messages_round_trip_through_their_encoding() {
     raw[at] ^= 1;
     if let Ok(m) = Message::decode(&raw) {
         assert_ne!(m.author(), fx.signers[0].address());
+    }
+}
+
+fn proposal(fx: &Fixture, block: BftBlock) -> Message {
+    let digest = block.hash(fx.mode).unwrap();
+    let id = RoundId::new(1, 0);
+    Message::Proposal(Proposal {
+        signed: fx.sign(fx.proposer(0), Payload::Proposal { id, digest }),
+        block,
+        round_changes: vec![],
+        prepared: None,
+    })
+}
+
+#[test]
+fn a_proposal_stamped_more_than_a_second_ahead_of_the_clock_is_refused() {
+    let fx = Fixture::new(BftMode::Qbft, 4);
+    let proposer = fx.proposer(0).address();
+    let node = fx.signers.iter().find(|s| s.address() != proposer).unwrap();
+    // The clock reads 100.5 s: Besu allows 1 s of drift, so 101 passes, 102 does not.
+    let now_ms = 100_500;
+    for (timestamp, accepted) in [(102, false), (1_000_000_000, false), (101, true)] {
+        let mut engine = fx.engine(node);
+        let block = fx.block_at(0, proposer, "txs", timestamp);
+        let out = engine.handle(now_ms, bytes(&proposal(&fx, block.clone())));
+        if accepted {
+            assert_eq!(
+                out,
+                vec![Output::ValidateBlock(block)],
+                "timestamp {timestamp}"
+            );
+        } else {
+            assert!(out.is_empty(), "timestamp {timestamp}: {out:?}");
+            assert!(
+                matches!(engine.last_rejection(), Some(Rejection::InvalidBlock(reason)) if reason.contains("ahead of this node's clock")),
+                "timestamp {timestamp}: {:?}",
+                engine.last_rejection()
+            );
+        }
+    }
+    // The earliest timestamp a block may have is never refused, even when
+    // the parent is ahead of this node's clock.
+    let mut engine = fx.engine(node);
+    let block = fx.block_at(0, proposer, "txs", 1);
+    let out = engine.handle(0, bytes(&proposal(&fx, block.clone())));
+    assert_eq!(out, vec![Output::ValidateBlock(block)]);
+}
+
+#[test]
+fn a_flood_of_future_messages_from_one_validator_stays_bounded() {
+    let fx = Fixture::new(BftMode::Qbft, 4);
+    let node = &fx.signers[0];
+    let flooder = &fx.signers[1];
+    let honest = &fx.signers[2];
+    let limit = 50;
+    let mut config = fx.config();
+    config.future_messages_limit = limit;
+    let mut engine = fx.engine_with(node, config);
+    let mut sent = 0u32;
+    // Prepares and commits for later rounds and heights, each with another
+    // digest, so no two are the same bytes; round changes for later rounds.
+    for height in 1..=15u64 {
+        for round in 0..=70u32 {
+            for n in 0..3u8 {
+                let digest = B256::repeat_byte(n);
+                let id = RoundId::new(height, round);
+                let seal = sign_committed_seal(
+                    fx.mode,
+                    &fx.block(0, flooder.address(), "x").header,
+                    flooder,
+                )
+                .unwrap();
+                for message in [
+                    Message::Prepare(fx.sign(flooder, Payload::Prepare { id, digest })),
+                    Message::Commit(fx.sign(flooder, Payload::Commit { id, digest, seal })),
+                ] {
+                    engine.handle(1_000, bytes(&message));
+                    sent += 1;
+                }
+            }
+            if height == 1 && round > 0 {
+                let rc = fx.sign(
+                    flooder,
+                    Payload::RoundChange {
+                        id: RoundId::new(1, round),
+                        prepared: None,
+                    },
+                );
+                engine.handle(
+                    1_000,
+                    bytes(&Message::RoundChange(RoundChange {
+                        signed: rc,
+                        prepared: None,
+                    })),
+                );
+                sent += 1;
+            }
+        }
+    }
+    assert!(sent > 6_000);
+    assert_eq!(
+        engine.current_round(),
+        RoundId::new(1, 0),
+        "one validator moved the round"
+    );
+    assert!(
+        engine.future_messages() <= limit,
+        "{} parked",
+        engine.future_messages()
+    );
+    // One round change per round, none beyond 64 rounds ahead.
+    assert_eq!(engine.future_round_changes(), 64);
+    // A full buffer makes room by dropping what is furthest ahead, so a
+    // prepare for the next round from an honest validator still fits.
+    let before = engine.future_messages();
+    let id = RoundId::new(1, 1);
+    let digest = B256::repeat_byte(9);
+    engine.handle(
+        1_000,
+        bytes(&Message::Prepare(
+            fx.sign(honest, Payload::Prepare { id, digest }),
+        )),
+    );
+    assert_eq!(engine.future_messages(), before.min(limit - 1) + 1);
+
+    // Without a limit in the way, one message per author, kind and round.
+    let mut engine = fx.engine(node);
+    for n in 0..200u8 {
+        let prepare = Payload::Prepare {
+            id: RoundId::new(1, 1),
+            digest: B256::repeat_byte(n),
+        };
+        engine.handle(1_000, bytes(&Message::Prepare(fx.sign(flooder, prepare))));
+    }
+    assert_eq!(engine.future_messages(), 1);
+}
+
+#[test]
+fn early_round_change_needs_qbft_and_the_option() {
+    let round_change = |fx: &Fixture, signer: &PrivateKeySigner| {
+        let signed = fx.sign(
+            signer,
+            Payload::RoundChange {
+                id: RoundId::new(1, 3),
+                prepared: None,
+            },
+        );
+        bytes(&Message::RoundChange(RoundChange {
+            signed,
+            prepared: None,
+        }))
+    };
+    for (mode, enabled, follows_f_plus_one) in [
+        (BftMode::Qbft, true, true),
+        (BftMode::Qbft, false, false),
+        (BftMode::Ibft2, true, false),
+        (BftMode::Ibft2, false, false),
+    ] {
+        let fx = Fixture::new(mode, 4);
+        let mut config = fx.config();
+        config.early_round_change = enabled;
+        let mut engine = fx.engine_with(&fx.signers[0], config);
+        // f + 1 = 2 of 4 validators are in round 3.
+        for signer in &fx.signers[1..3] {
+            engine.handle(1_000, round_change(&fx, signer));
+        }
+        let expected = if follows_f_plus_one { 3 } else { 0 };
+        assert_eq!(
+            engine.current_round().round,
+            expected,
+            "{mode:?}, early round change {enabled}"
+        );
+        assert_eq!(engine.round_changes(), u64::from(follows_f_plus_one));
+        // A quorum (3) moves every node.
+        engine.handle(1_000, round_change(&fx, &fx.signers[3]));
+        assert_eq!(
+            engine.current_round().round,
+            3,
+            "{mode:?}, early round change {enabled}"
+        );
+        assert_eq!(engine.round_changes(), 1);
     }
 }

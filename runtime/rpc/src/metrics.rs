@@ -67,7 +67,7 @@ impl RpcMetrics {
         counter(
             &mut out,
             "forja_consensus_round_changes_total",
-            "Consensus rounds that ended in a round change",
+            "Rounds a node moved to after round 0 of a height (timer expiry or a quorum of round changes)",
             counters.round_changes,
         );
         let _ = writeln!(

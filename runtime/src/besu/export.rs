@@ -131,6 +131,10 @@ impl BesuGenesis {
             )),
             epochlength: Some(consensus.epoch_length),
             requesttimeoutseconds: Some(consensus.request_timeout_seconds.max(1)),
+            futuremessageslimit: Some(consensus.future_messages_limit as u64),
+            futuremessagesmaxdistance: Some(consensus.future_messages_max_distance),
+            messagequeuelimit: Some(consensus.message_queue_limit as u64),
+            duplicatemessagelimit: Some(consensus.duplicate_message_limit as u64),
             ..Default::default()
         };
         let transitions: Vec<BftTransition> = consensus

@@ -169,6 +169,16 @@ pub struct BftOptions {
     /// Besu's empty-block period (experimental in Besu, hence the `x`).
     #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
     pub xemptyblockperiodseconds: Option<u64>,
+    /// Besu's consensus message limits (network.toml's `[consensus]` keys
+    /// of the same names).
+    #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
+    pub futuremessageslimit: Option<u64>,
+    #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
+    pub futuremessagesmaxdistance: Option<u64>,
+    #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
+    pub messagequeuelimit: Option<u64>,
+    #[serde(with = "opt_number", skip_serializing_if = "Option::is_none")]
+    pub duplicatemessagelimit: Option<u64>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -464,11 +474,25 @@ impl BesuGenesis {
             ConsensusMode::Qbft => &self.config.transitions.qbft,
             ConsensusMode::Ibft2 => &self.config.transitions.ibft2,
         };
+        let defaults = ConsensusConfig::default();
+        let limit = |value: Option<u64>, default: usize| {
+            value.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+        };
         let mut config = NetworkConfig {
             chain_id: self.config.chain_id,
             hardfork: self.hardfork()?,
             genesis_timestamp: self.timestamp,
             consensus: ConsensusConfig {
+                future_messages_limit: limit(options.futuremessageslimit, defaults.future_messages_limit),
+                future_messages_max_distance: options
+                    .futuremessagesmaxdistance
+                    .unwrap_or(defaults.future_messages_max_distance),
+                message_queue_limit: limit(options.messagequeuelimit, defaults.message_queue_limit),
+                duplicate_message_limit: limit(
+                    options.duplicatemessagelimit,
+                    defaults.duplicate_message_limit,
+                ),
+                early_round_change: false,
                 mode,
                 block_period_seconds: options
                     .blockperiodseconds
