@@ -41,7 +41,8 @@ enum Command {
     Lsp(commands::lsp::Args),
     /// Run a local permissioned network with a JSON-RPC endpoint.
     Node(commands::node::Args),
-    /// Hand the network to real nodes: `forja network export --besu DIR`.
+    /// Operate a consortium network: hand it to real Besu nodes (export),
+    /// admit nodes, vote validators in and out.
     #[command(subcommand)]
     Network(commands::network::NetworkCommand),
     /// Serve the block explorer page for any JSON-RPC endpoint (`forja node` serves it at /explorer).
@@ -67,9 +68,6 @@ enum Command {
     /// Hash a password for an RPC credentials file (`forja node --rpc-http-authentication-credentials-file`).
     #[command(subcommand)]
     Password(commands::password::PasswordCommand),
-    /// Operate a consortium network: admit nodes, vote validators in and out.
-    #[command(subcommand)]
-    Network(commands::network::NetworkCommand),
     /// Manage Solidity compilers (install, list, which).
     #[command(subcommand)]
     Solc(commands::solc::SolcCommand),
@@ -96,7 +94,6 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Password(cmd) => commands::password::run(cmd),
-        Command::Network(cmd) => commands::network::run(cmd),
     };
     match result {
         Ok(code) => code,

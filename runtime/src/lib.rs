@@ -2,8 +2,8 @@
 //! roots, transaction pool, permissioning, redb storage and a network of
 //! in-process nodes.
 
-pub mod besu;
 pub mod backup;
+pub mod besu;
 pub mod block;
 pub mod chain;
 pub mod config;

@@ -247,3 +247,34 @@ fn alastria_red_b_imports_and_runs_as_a_dev_twin() {
     );
     network.shutdown();
 }
+
+#[test]
+fn a_besu_genesis_brings_its_consensus_message_limits() {
+    let mut genesis = BesuGenesis::load(&fixture("alastria-red-b-genesis.json")).unwrap();
+    let defaults = genesis.network_config().unwrap().consensus;
+    assert_eq!(
+        (
+            defaults.future_messages_limit,
+            defaults.future_messages_max_distance,
+            defaults.message_queue_limit,
+            defaults.duplicate_message_limit
+        ),
+        (1000, 10, 1000, 100),
+        "Besu's defaults when the genesis names none"
+    );
+    let options = genesis.config.ibft2.as_mut().expect("Red B is IBFT 2.0");
+    options.futuremessageslimit = Some(7);
+    options.futuremessagesmaxdistance = Some(3);
+    options.messagequeuelimit = Some(9);
+    options.duplicatemessagelimit = Some(11);
+    let consensus = genesis.network_config().unwrap().consensus;
+    assert_eq!(
+        (
+            consensus.future_messages_limit,
+            consensus.future_messages_max_distance,
+            consensus.message_queue_limit,
+            consensus.duplicate_message_limit
+        ),
+        (7, 3, 9, 11)
+    );
+}

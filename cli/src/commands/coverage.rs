@@ -51,7 +51,10 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
-    if args.test.network.is_some() || args.test.genesis.is_some() || args.test.watch || args.test.json
+    if args.test.network.is_some()
+        || args.test.genesis.is_some()
+        || args.test.watch
+        || args.test.json
     {
         anyhow::bail!(
             "forja coverage runs the tests in memory: --network, --genesis, --watch and --json are for forja test"

@@ -741,32 +741,3 @@ async fn shutdown_requested() -> anyhow::Result<()> {
             .context("cannot listen for Ctrl-C")
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_besu_genesis_brings_its_consensus_message_limits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("genesis.json");
-        std::fs::write(
-            &path,
-            r#"{"config":{"chainId":2020,"londonBlock":0,"qbft":{"blockperiodseconds":2,
-                "futuremessageslimit":7,"futuremessagesmaxdistance":3,"messagequeuelimit":9,
-                "duplicatemessagelimit":11}},"gasLimit":"0x1c9c380","difficulty":"0x1",
-                "extraData":"0x","alloc":{}}"#,
-        )
-        .unwrap();
-        let consensus = besu_genesis_config(&path).unwrap().consensus;
-        assert_eq!(
-            (
-                consensus.future_messages_limit,
-                consensus.future_messages_max_distance,
-                consensus.message_queue_limit,
-                consensus.duplicate_message_limit
-            ),
-            (7, 3, 9, 11)
-        );
-    }
-}

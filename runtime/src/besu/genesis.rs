@@ -483,7 +483,10 @@ impl BesuGenesis {
             hardfork: self.hardfork()?,
             genesis_timestamp: self.timestamp,
             consensus: ConsensusConfig {
-                future_messages_limit: limit(options.futuremessageslimit, defaults.future_messages_limit),
+                future_messages_limit: limit(
+                    options.futuremessageslimit,
+                    defaults.future_messages_limit,
+                ),
                 future_messages_max_distance: options
                     .futuremessagesmaxdistance
                     .unwrap_or(defaults.future_messages_max_distance),
