@@ -990,7 +990,7 @@ impl NodeCore {
             if let Some(store) = &shared.store {
                 let receipts = validated.executed.receipts();
                 if let Err(error) =
-                    store.write_block(&sealed, &receipts, &validated.executed.changes, &reverse)
+                    store.write_block(&sealed, receipts, &validated.executed.changes, &reverse)
                 {
                     chain.world_mut().revert(&reverse);
                     return Err(error.into());

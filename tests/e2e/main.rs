@@ -159,7 +159,7 @@ fn compile_errors_are_rendered_with_their_place_and_keep_the_last_good_artifacts
 
     std::fs::write(
         &counter,
-        source.replace("import", "import").replace(
+        source.replace(
             "pragma solidity ^0.8.20;",
             "pragma solidity ^0.8.20;\nimport \"./Missing.sol\";",
         ),

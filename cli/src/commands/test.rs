@@ -445,14 +445,14 @@ fn test_line(test: &TestResult, color: bool) -> String {
         },
         TestStatus::Fail => {
             let mut reason = test.reason.clone().unwrap_or_default();
-            if let Some(c) = &test.counterexample {
-                if c.sequence.is_empty() {
-                    reason.push_str(&format!(
-                        "; counterexample: calldata={} args=[{}]",
-                        c.calldata,
-                        args_of(&c.args)
-                    ));
-                }
+            if let Some(c) = &test.counterexample
+                && c.sequence.is_empty()
+            {
+                reason.push_str(&format!(
+                    "; counterexample: calldata={} args=[{}]",
+                    c.calldata,
+                    args_of(&c.args)
+                ));
             }
             paint(&format!("[FAIL: {reason}]"), "31", color)
         }

@@ -112,41 +112,42 @@ fn format_console(values: &[DynSolValue]) -> String {
         DynSolValue::FixedBytes(w, n) => hex::encode_prefixed(&w[..*n]),
         other => crate::decode::format_value(other),
     };
-    if let Some(DynSolValue::String(format)) = values.first() {
-        if format.contains('%') && values.len() > 1 {
-            let mut out = String::new();
-            let mut args = values[1..].iter();
-            let mut chars = format.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '%' {
-                    match chars.peek().copied() {
-                        Some(spec @ ('s' | 'd' | 'i' | 'x' | 'o')) => {
-                            chars.next();
-                            match args.next() {
-                                Some(arg) => out.push_str(&format_spec(spec, arg, plain)),
-                                None => {
-                                    out.push('%');
-                                    out.push(spec);
-                                }
+    if let Some(DynSolValue::String(format)) = values.first()
+        && format.contains('%')
+        && values.len() > 1
+    {
+        let mut out = String::new();
+        let mut args = values[1..].iter();
+        let mut chars = format.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '%' {
+                match chars.peek().copied() {
+                    Some(spec @ ('s' | 'd' | 'i' | 'x' | 'o')) => {
+                        chars.next();
+                        match args.next() {
+                            Some(arg) => out.push_str(&format_spec(spec, arg, plain)),
+                            None => {
+                                out.push('%');
+                                out.push(spec);
                             }
-                            continue;
                         }
-                        Some('%') => {
-                            chars.next();
-                            out.push('%');
-                            continue;
-                        }
-                        _ => {}
+                        continue;
                     }
+                    Some('%') => {
+                        chars.next();
+                        out.push('%');
+                        continue;
+                    }
+                    _ => {}
                 }
-                out.push(c);
             }
-            for rest in args {
-                out.push(' ');
-                out.push_str(&plain(rest));
-            }
-            return out;
+            out.push(c);
         }
+        for rest in args {
+            out.push(' ');
+            out.push_str(&plain(rest));
+        }
+        return out;
     }
     values.iter().map(plain).collect::<Vec<_>>().join(" ")
 }
@@ -159,109 +160,112 @@ fn format_spec(spec: char, arg: &DynSolValue, plain: impl Fn(&DynSolValue) -> St
     }
 }
 
-/// ds-test/forge-std `log_*` events → (signature types, whether the first argument is a name).
-static DS_TEST_EVENTS: LazyLock<
-    HashMap<alloy::primitives::B256, (Vec<DynSolType>, bool, Option<usize>)>,
-> = LazyLock::new(|| {
-    use DynSolType as T;
-    let mut map = HashMap::new();
-    let mut add = |sig: &str, types: Vec<DynSolType>, named: bool, decimals: Option<usize>| {
-        map.insert(keccak256(sig.as_bytes()), (types, named, decimals));
-    };
-    add("log(string)", vec![T::String], false, None);
-    add("logs(bytes)", vec![T::Bytes], false, None);
-    add("log_address(address)", vec![T::Address], false, None);
-    add("log_bytes32(bytes32)", vec![T::FixedBytes(32)], false, None);
-    add("log_int(int256)", vec![T::Int(256)], false, None);
-    add("log_uint(uint256)", vec![T::Uint(256)], false, None);
-    add("log_bytes(bytes)", vec![T::Bytes], false, None);
-    add("log_string(string)", vec![T::String], false, None);
-    add(
-        "log_array(uint256[])",
-        vec![T::Array(Box::new(T::Uint(256)))],
-        false,
-        None,
-    );
-    add(
-        "log_array(int256[])",
-        vec![T::Array(Box::new(T::Int(256)))],
-        false,
-        None,
-    );
-    add(
-        "log_array(address[])",
-        vec![T::Array(Box::new(T::Address))],
-        false,
-        None,
-    );
-    add(
-        "log_named_address(string,address)",
-        vec![T::String, T::Address],
-        true,
-        None,
-    );
-    add(
-        "log_named_bytes32(string,bytes32)",
-        vec![T::String, T::FixedBytes(32)],
-        true,
-        None,
-    );
-    add(
-        "log_named_decimal_int(string,int256,uint256)",
-        vec![T::String, T::Int(256), T::Uint(256)],
-        true,
-        Some(2),
-    );
-    add(
-        "log_named_decimal_uint(string,uint256,uint256)",
-        vec![T::String, T::Uint(256), T::Uint(256)],
-        true,
-        Some(2),
-    );
-    add(
-        "log_named_int(string,int256)",
-        vec![T::String, T::Int(256)],
-        true,
-        None,
-    );
-    add(
-        "log_named_uint(string,uint256)",
-        vec![T::String, T::Uint(256)],
-        true,
-        None,
-    );
-    add(
-        "log_named_bytes(string,bytes)",
-        vec![T::String, T::Bytes],
-        true,
-        None,
-    );
-    add(
-        "log_named_string(string,string)",
-        vec![T::String, T::String],
-        true,
-        None,
-    );
-    add(
-        "log_named_array(string,uint256[])",
-        vec![T::String, T::Array(Box::new(T::Uint(256)))],
-        true,
-        None,
-    );
-    add(
-        "log_named_array(string,int256[])",
-        vec![T::String, T::Array(Box::new(T::Int(256)))],
-        true,
-        None,
-    );
-    add(
-        "log_named_array(string,address[])",
-        vec![T::String, T::Array(Box::new(T::Address))],
-        true,
-        None,
-    );
-    map
-});
+/// A ds-test event's parameter types, whether its first argument is a
+/// name, and where its decimals argument is.
+type DsTestEvent = (Vec<DynSolType>, bool, Option<usize>);
+
+/// ds-test/forge-std `log_*` events by topic.
+static DS_TEST_EVENTS: LazyLock<HashMap<alloy::primitives::B256, DsTestEvent>> =
+    LazyLock::new(|| {
+        use DynSolType as T;
+        let mut map = HashMap::new();
+        let mut add = |sig: &str, types: Vec<DynSolType>, named: bool, decimals: Option<usize>| {
+            map.insert(keccak256(sig.as_bytes()), (types, named, decimals));
+        };
+        add("log(string)", vec![T::String], false, None);
+        add("logs(bytes)", vec![T::Bytes], false, None);
+        add("log_address(address)", vec![T::Address], false, None);
+        add("log_bytes32(bytes32)", vec![T::FixedBytes(32)], false, None);
+        add("log_int(int256)", vec![T::Int(256)], false, None);
+        add("log_uint(uint256)", vec![T::Uint(256)], false, None);
+        add("log_bytes(bytes)", vec![T::Bytes], false, None);
+        add("log_string(string)", vec![T::String], false, None);
+        add(
+            "log_array(uint256[])",
+            vec![T::Array(Box::new(T::Uint(256)))],
+            false,
+            None,
+        );
+        add(
+            "log_array(int256[])",
+            vec![T::Array(Box::new(T::Int(256)))],
+            false,
+            None,
+        );
+        add(
+            "log_array(address[])",
+            vec![T::Array(Box::new(T::Address))],
+            false,
+            None,
+        );
+        add(
+            "log_named_address(string,address)",
+            vec![T::String, T::Address],
+            true,
+            None,
+        );
+        add(
+            "log_named_bytes32(string,bytes32)",
+            vec![T::String, T::FixedBytes(32)],
+            true,
+            None,
+        );
+        add(
+            "log_named_decimal_int(string,int256,uint256)",
+            vec![T::String, T::Int(256), T::Uint(256)],
+            true,
+            Some(2),
+        );
+        add(
+            "log_named_decimal_uint(string,uint256,uint256)",
+            vec![T::String, T::Uint(256), T::Uint(256)],
+            true,
+            Some(2),
+        );
+        add(
+            "log_named_int(string,int256)",
+            vec![T::String, T::Int(256)],
+            true,
+            None,
+        );
+        add(
+            "log_named_uint(string,uint256)",
+            vec![T::String, T::Uint(256)],
+            true,
+            None,
+        );
+        add(
+            "log_named_bytes(string,bytes)",
+            vec![T::String, T::Bytes],
+            true,
+            None,
+        );
+        add(
+            "log_named_string(string,string)",
+            vec![T::String, T::String],
+            true,
+            None,
+        );
+        add(
+            "log_named_array(string,uint256[])",
+            vec![T::String, T::Array(Box::new(T::Uint(256)))],
+            true,
+            None,
+        );
+        add(
+            "log_named_array(string,int256[])",
+            vec![T::String, T::Array(Box::new(T::Int(256)))],
+            true,
+            None,
+        );
+        add(
+            "log_named_array(string,address[])",
+            vec![T::String, T::Array(Box::new(T::Address))],
+            true,
+            None,
+        );
+        map
+    });
 
 /// Decodes a ds-test style `log_*` event (emitted by `DSTest`/forge-std
 /// assertions) into the line Foundry prints under "Logs:".
@@ -301,10 +305,8 @@ pub fn decode_ds_test_log(log: &alloy::primitives::Log) -> Option<String> {
         };
         return Some(format!("{name}: {sign}{number}"));
     }
-    if *named {
-        if let [DynSolValue::String(name), value] = values.as_slice() {
-            return Some(format!("{name}: {}", show(value)));
-        }
+    if *named && let [DynSolValue::String(name), value] = values.as_slice() {
+        return Some(format!("{name}: {}", show(value)));
     }
     values.first().map(show)
 }

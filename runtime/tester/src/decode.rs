@@ -23,10 +23,10 @@ pub fn decode_revert<'a>(data: &[u8], abis: impl IntoIterator<Item = &'a JsonAbi
         let selector: [u8; 4] = data[..4].try_into().unwrap_or_default();
         for abi in abis {
             for error in abi.errors() {
-                if error.selector() == selector {
-                    if let Ok(values) = error.abi_decode_input(&data[4..]) {
-                        return format_custom_error(error, &values);
-                    }
+                if error.selector() == selector
+                    && let Ok(values) = error.abi_decode_input(&data[4..])
+                {
+                    return format_custom_error(error, &values);
                 }
             }
         }

@@ -228,7 +228,7 @@ fn gen_address(rng: &mut StdRng, dict: &Dictionary) -> Address {
         4 => Address::ZERO,
         5..=6 => dict
             .pick(rng)
-            .map(|w| Address::from_word(w))
+            .map(Address::from_word)
             .unwrap_or_else(|| Address::from_word(random_word(rng))),
         _ => Address::from_word(random_word(rng)),
     }
@@ -256,7 +256,7 @@ pub fn simplifications(value: &DynSolValue) -> Vec<DynSolValue> {
             let mut step = *v / I256::try_from(2).expect("small");
             while !step.is_zero() {
                 out.push(DynSolValue::Int(*v - step, *bits));
-                step = step / I256::try_from(2).expect("small");
+                step /= I256::try_from(2).expect("small");
             }
             out
         }

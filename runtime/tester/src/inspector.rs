@@ -49,6 +49,9 @@ pub mod access {
 }
 
 /// A pending `vm.prank`/`vm.startPrank`.
+/// Storage slots read and written at one address since `vm.record`.
+pub type StorageAccesses = (Vec<B256>, Vec<B256>);
+
 #[derive(Clone, Debug)]
 pub struct Prank {
     /// The contract that called `prank`; only its calls are pranked.
@@ -180,7 +183,7 @@ pub struct CheatState {
     /// Logs recorded since `vm.recordLogs`.
     pub recorded_logs: Option<Vec<Log>>,
     /// Storage accesses since `vm.record`: reads and writes per address.
-    pub accesses: Option<HashMap<Address, (Vec<B256>, Vec<B256>)>>,
+    pub accesses: Option<HashMap<Address, StorageAccesses>>,
     /// forja permissioning: access levels (`None` = permissioning off).
     pub permissions: Option<HashMap<Address, u8>>,
     /// Pending `expectRevert`.
@@ -700,15 +703,15 @@ fn record_storage_access(
     interp: &Interpreter,
 ) {
     let opcode = interp.bytecode.opcode();
-    if opcode == 0x54 || opcode == 0x55 {
-        if let Ok(slot) = interp.stack.peek(0) {
-            let address = interp.input.target_address();
-            let entry = accesses.entry(address).or_default();
-            let slot = B256::from(slot);
-            entry.0.push(slot);
-            if opcode == 0x55 {
-                entry.1.push(slot);
-            }
+    if (opcode == 0x54 || opcode == 0x55)
+        && let Ok(slot) = interp.stack.peek(0)
+    {
+        let address = interp.input.target_address();
+        let entry = accesses.entry(address).or_default();
+        let slot = B256::from(slot);
+        entry.0.push(slot);
+        if opcode == 0x55 {
+            entry.1.push(slot);
         }
     }
 }
@@ -767,12 +770,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         if let Some(recorded) = self.cheats.recorded_logs.as_mut() {
             recorded.push(log.clone());
         }
-        if self.tracing {
-            if let Some(&top) = self.record.trace_stack.last() {
-                self.record.trace[top]
-                    .items
-                    .push(TraceItem::Log(log.clone()));
-            }
+        if self.tracing
+            && let Some(&top) = self.record.trace_stack.last()
+        {
+            self.record.trace[top]
+                .items
+                .push(TraceItem::Log(log.clone()));
         }
         let mut consumed = false;
         if let Some(template) = self
@@ -780,11 +783,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             .expected_emits
             .iter_mut()
             .find(|e| e.log.is_none())
+            && log.address == template.caller
         {
-            if log.address == template.caller {
-                template.log = Some(log.clone());
-                consumed = true;
-            }
+            template.log = Some(log.clone());
+            consumed = true;
         }
         if !consumed {
             // Expectations are met in order: a log counts for the first one
@@ -868,12 +870,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
         if target == CONSOLE_ADDRESS {
             if let Some(line) = decode_console_log(&input) {
-                if self.tracing {
-                    if let Some(&top) = self.record.trace_stack.iter().rev().nth(1) {
-                        self.record.trace[top]
-                            .items
-                            .push(TraceItem::Console(line.clone()));
-                    }
+                if self.tracing
+                    && let Some(&top) = self.record.trace_stack.iter().rev().nth(1)
+                {
+                    self.record.trace[top]
+                        .items
+                        .push(TraceItem::Console(line.clone()));
                 }
                 self.record.console.push(line);
             }
@@ -882,26 +884,27 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
 
         // Pranks apply to the next call made by the contract that asked for them.
         let mut pranked = false;
-        if let Some(prank) = self.cheats.prank.clone() {
-            if prank.depth == depth && prank.prank_caller == inputs.caller {
-                // revm moves the call's value out of the caller's account in
-                // its journal, which holds only accounts this transaction has
-                // touched: load the pranked sender first.
-                if let Err(e) = context.journaled_state.load_account(prank.sender) {
-                    return Some(cheat_outcome(
-                        inputs,
-                        Err(format!("vm.prank: cannot load {}: {e}", prank.sender)),
-                    ));
-                }
-                inputs.caller = prank.sender;
-                pranked = true;
-                if let Some(origin) = prank.origin {
-                    self.record.origin_restore.push((depth, context.tx.caller));
-                    context.tx.caller = origin;
-                }
-                if prank.single_use {
-                    self.cheats.prank = None;
-                }
+        if let Some(prank) = self.cheats.prank.clone()
+            && prank.depth == depth
+            && prank.prank_caller == inputs.caller
+        {
+            // revm moves the call's value out of the caller's account in
+            // its journal, which holds only accounts this transaction has
+            // touched: load the pranked sender first.
+            if let Err(e) = context.journaled_state.load_account(prank.sender) {
+                return Some(cheat_outcome(
+                    inputs,
+                    Err(format!("vm.prank: cannot load {}: {e}", prank.sender)),
+                ));
+            }
+            inputs.caller = prank.sender;
+            pranked = true;
+            if let Some(origin) = prank.origin {
+                self.record.origin_restore.push((depth, context.tx.caller));
+                context.tx.caller = origin;
+            }
+            if prank.single_use {
+                self.cheats.prank = None;
             }
         }
 
@@ -914,18 +917,19 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
 
-        if let Some(expected) = self.cheats.expected_revert.as_mut() {
-            if !expected.armed && expected.depth == depth {
-                expected.armed = true;
-                expected.actual_reverter = None;
-            }
+        if let Some(expected) = self.cheats.expected_revert.as_mut()
+            && !expected.armed
+            && expected.depth == depth
+        {
+            expected.armed = true;
+            expected.actual_reverter = None;
         }
 
-        if depth <= 1 || pranked {
-            if let Some(message) = self.permission_error(inputs.caller, access::TRANSACT) {
-                self.record.answered_here.push(depth);
-                return Some(cheat_outcome(inputs, Err(message)));
-            }
+        if (depth <= 1 || pranked)
+            && let Some(message) = self.permission_error(inputs.caller, access::TRANSACT)
+        {
+            self.record.answered_here.push(depth);
+            return Some(cheat_outcome(inputs, Err(message)));
         }
 
         if let Some(mock) = self.matching_mock(target, &input, value) {
@@ -955,11 +959,11 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         let target = inputs.target_address;
         let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
 
-        if let Some(&(d, origin)) = self.record.origin_restore.last() {
-            if d == depth {
-                context.tx.caller = origin;
-                self.record.origin_restore.pop();
-            }
+        if let Some(&(d, origin)) = self.record.origin_restore.last()
+            && d == depth
+        {
+            context.tx.caller = origin;
+            self.record.origin_restore.pop();
         }
 
         // The trace shows how the call really ended, even when an
@@ -968,12 +972,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             .tracing
             .then(|| (outcome.result.result, outcome.result.output.clone()));
         if !is_special {
-            if !outcome.result.result.is_ok() {
-                if let Some(expected) = self.cheats.expected_revert.as_mut() {
-                    if expected.armed && expected.actual_reverter.is_none() {
-                        expected.actual_reverter = Some(target);
-                    }
-                }
+            if !outcome.result.result.is_ok()
+                && let Some(expected) = self.cheats.expected_revert.as_mut()
+                && expected.armed
+                && expected.actual_reverter.is_none()
+            {
+                expected.actual_reverter = Some(target);
             }
             self.cheats.last_call_gas = Some(outcome.result.gas.total_gas_spent());
             self.check_expected_revert(depth, &mut outcome.result, false);
@@ -1050,17 +1054,18 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         });
         let depth = context.journaled_state.depth;
         let mut pranked = false;
-        if let Some(prank) = self.cheats.prank.clone() {
-            if prank.depth == depth && prank.prank_caller == inputs.caller() {
-                inputs.set_call(prank.sender);
-                pranked = true;
-                if let Some(origin) = prank.origin {
-                    self.record.origin_restore.push((depth, context.tx.caller));
-                    context.tx.caller = origin;
-                }
-                if prank.single_use {
-                    self.cheats.prank = None;
-                }
+        if let Some(prank) = self.cheats.prank.clone()
+            && prank.depth == depth
+            && prank.prank_caller == inputs.caller()
+        {
+            inputs.set_call(prank.sender);
+            pranked = true;
+            if let Some(origin) = prank.origin {
+                self.record.origin_restore.push((depth, context.tx.caller));
+                context.tx.caller = origin;
+            }
+            if prank.single_use {
+                self.cheats.prank = None;
             }
         }
         if self.tracing {
@@ -1078,11 +1083,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 items: vec![],
             });
         }
-        if let Some(expected) = self.cheats.expected_revert.as_mut() {
-            if !expected.armed && expected.depth == depth {
-                expected.armed = true;
-                expected.actual_reverter = None;
-            }
+        if let Some(expected) = self.cheats.expected_revert.as_mut()
+            && !expected.armed
+            && expected.depth == depth
+        {
+            expected.armed = true;
+            expected.actual_reverter = None;
         }
         if depth <= 1 || pranked {
             // As for calls: revm takes the nonce and value from the creator's
@@ -1114,11 +1120,11 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     ) {
         self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
-        if let Some(&(d, origin)) = self.record.origin_restore.last() {
-            if d == depth {
-                context.tx.caller = origin;
-                self.record.origin_restore.pop();
-            }
+        if let Some(&(d, origin)) = self.record.origin_restore.last()
+            && d == depth
+        {
+            context.tx.caller = origin;
+            self.record.origin_restore.pop();
         }
         if let Some(address) = outcome.address.filter(|_| outcome.result.result.is_ok()) {
             let name = self
@@ -1142,12 +1148,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 });
             }
         }
-        if !outcome.result.result.is_ok() {
-            if let Some(expected) = self.cheats.expected_revert.as_mut() {
-                if expected.armed && expected.actual_reverter.is_none() {
-                    expected.actual_reverter = outcome.address;
-                }
-            }
+        if !outcome.result.result.is_ok()
+            && let Some(expected) = self.cheats.expected_revert.as_mut()
+            && expected.armed
+            && expected.actual_reverter.is_none()
+        {
+            expected.actual_reverter = outcome.address;
         }
         let real_ending = self.tracing.then(|| {
             (
@@ -1156,10 +1162,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 outcome.address,
             )
         });
-        if let Some(address) = self.check_expected_revert(depth, &mut outcome.result, true) {
-            if address.is_some() {
-                outcome.address = address;
-            }
+        if let Some(address) = self.check_expected_revert(depth, &mut outcome.result, true)
+            && address.is_some()
+        {
+            outcome.address = address;
         }
         if let Some((status, output, address)) = real_ending {
             let gas = outcome.result.gas.total_gas_spent();

@@ -522,7 +522,7 @@ pub fn run_suite(
         .functions()
         .filter(|f| is_test_function(f) && config.filter.matches_test(&f.name))
         .collect();
-    functions.sort_by(|a, b| a.signature().cmp(&b.signature()));
+    functions.sort_by_key(|a| a.signature());
     // Every test starts from the post-setUp state: each gets its own copy of
     // the runner, so they can run on any core in any order.
     let outcomes: Vec<(TestResult, GasSamples)> = functions
@@ -660,7 +660,7 @@ enum LaneEnd {
     /// An input failed the test (not yet shrunk).
     Failed {
         args: Vec<DynSolValue>,
-        call: CallResult,
+        call: Box<CallResult>,
     },
     Skipped(String),
     TooManyRejects,
@@ -734,11 +734,11 @@ impl SuiteRunner<'_> {
         let result = self
             .base
             .call(DEFAULT_SENDER, self.address, data, U256::ZERO, options);
-        if let Ok(r) = &result {
-            if !tracing {
-                let samples = r.record.gas.clone();
-                self.collect_gas(&samples);
-            }
+        if let Ok(r) = &result
+            && !tracing
+        {
+            let samples = r.record.gas.clone();
+            self.collect_gas(&samples);
         }
         result
     }
@@ -883,7 +883,10 @@ impl SuiteRunner<'_> {
                 }
                 Verdict::Fail(_) => {
                     outcome.runs += 1;
-                    break LaneEnd::Failed { args, call };
+                    break LaneEnd::Failed {
+                        args,
+                        call: Box::new(call),
+                    };
                 }
             }
         };
@@ -1105,15 +1108,14 @@ impl SuiteRunner<'_> {
     }
 
     fn contract_at(&self, exec: &Executor, address: Address) -> Option<ContractArtifact> {
-        if let Some(name) = exec.cheats.names.get(&address) {
-            if let Some(c) = self
+        if let Some(name) = exec.cheats.names.get(&address)
+            && let Some(c) = self
                 .artifacts
                 .contracts
                 .iter()
                 .find(|c| &c.name == name && !c.bytecode.is_empty())
-            {
-                return Some(c.clone());
-            }
+        {
+            return Some(c.clone());
         }
         let code = exec.code_at(address)?;
         self.artifacts.identify_runtime(&code).cloned()

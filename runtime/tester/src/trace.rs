@@ -142,28 +142,28 @@ impl<'a> TraceDecoder<'a> {
 
     fn decode_event(&self, log: &Log) -> String {
         let topics = log.topics();
-        if let Some(event) = topics.first().and_then(|t| self.events.get(t)) {
-            if let Ok(decoded) = event.decode_log_parts(topics.iter().copied(), &log.data.data) {
-                let mut indexed = decoded.indexed.iter();
-                let mut body = decoded.body.iter();
-                let args: Vec<String> = event
-                    .inputs
-                    .iter()
-                    .filter_map(|p| {
-                        let value = if p.indexed {
-                            indexed.next()
-                        } else {
-                            body.next()
-                        }?;
-                        Some(if p.name.is_empty() {
-                            self.format_value(value)
-                        } else {
-                            format!("{}: {}", p.name, self.format_value(value))
-                        })
+        if let Some(event) = topics.first().and_then(|t| self.events.get(t))
+            && let Ok(decoded) = event.decode_log_parts(topics.iter().copied(), &log.data.data)
+        {
+            let mut indexed = decoded.indexed.iter();
+            let mut body = decoded.body.iter();
+            let args: Vec<String> = event
+                .inputs
+                .iter()
+                .filter_map(|p| {
+                    let value = if p.indexed {
+                        indexed.next()
+                    } else {
+                        body.next()
+                    }?;
+                    Some(if p.name.is_empty() {
+                        self.format_value(value)
+                    } else {
+                        format!("{}: {}", p.name, self.format_value(value))
                     })
-                    .collect();
-                return format!("emit {}({})", event.name, args.join(", "));
-            }
+                })
+                .collect();
+            return format!("emit {}({})", event.name, args.join(", "));
         }
         let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         format!(
