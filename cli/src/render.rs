@@ -1,5 +1,5 @@
-//! Terminal rendering shared by commands: diagnostics in rustc's style, and
-//! a spinner for slow steps.
+//! Terminal rendering shared by commands: diagnostics in rustc's style,
+//! forge's Markdown tables, and a spinner for slow steps.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -96,6 +96,29 @@ impl Spinner {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A table as forge prints its gas and coverage reports: Markdown, each
+/// column as wide as `widths` says, a rule under the first (header) row.
+pub fn markdown_table<R: AsRef<[String]>>(
+    out: &mut impl std::io::Write,
+    rows: &[R],
+    widths: &[usize],
+) -> std::io::Result<()> {
+    for (index, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .as_ref()
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect();
+        writeln!(out, "|{}|", cells.join("|"))?;
+        if index == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+            writeln!(out, "|{}|", rule.join("|"))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

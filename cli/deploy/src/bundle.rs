@@ -477,7 +477,7 @@ pub(crate) mod tests {
     }
 
     fn write_report(root: &Path, commit: &str) {
-        crate::evidence::tests::passing(commit).write(root).unwrap();
+        crate::evidence::write_report(&crate::evidence::tests::passing(commit), root).unwrap();
     }
 
     fn commit_all(repo: &git2::Repository) -> String {

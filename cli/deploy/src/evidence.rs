@@ -1,65 +1,24 @@
-//! Test evidence: the report `forja test` writes (`cache/test-report.json`)
-//! and what a release bundle keeps of it. Only a full, unfiltered, passing
+//! Test evidence: what a release bundle keeps of the report `forja test`
+//! writes (`cache/test-report.json`, forja-tester's `TestReportFile`). Only a full, unfiltered, passing
 //! run on a clean tree is evidence; a filtered run records its filter so
 //! that it can be told apart and refused.
 
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{B256, keccak256};
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::{Gate, GateRefused};
 
-/// `cache/test-report.json`, as `forja test` writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestReportFile {
-    /// HEAD when the tests ran.
-    pub commit: Option<String>,
-    /// Whether the work tree had changes outside forja's records.
-    pub dirty: Option<bool>,
-    pub timestamp: u64,
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    pub suites: usize,
-    pub duration_secs: f64,
-    pub failing_tests: Vec<String>,
-    /// The selection options the run had (`--match-test RE`, …); empty for a
-    /// full run. Missing in old reports, which count as filtered.
-    #[serde(default = "unknown_filter")]
-    pub filters: Vec<String>,
-    /// Whether the tests ran as transactions on a network (`--network`).
-    #[serde(default)]
-    pub network: bool,
-    /// The forja (test runner) version.
-    pub forja_version: String,
-}
+pub use forja_tester::report::{TestReportFile, report_path};
 
-fn unknown_filter() -> Vec<String> {
-    vec!["(not recorded: a report from an older forja)".into()]
-}
-
-pub fn report_path(root: &Path) -> PathBuf {
-    root.join("cache").join("test-report.json")
-}
-
-impl TestReportFile {
-    /// Writes the report durably (temporary file, fsync, rename), so a
-    /// crash never leaves a torn report for a release to read.
-    pub fn write(&self, root: &Path) -> anyhow::Result<PathBuf> {
-        let path = report_path(root);
-        crate::fsutil::write_durably(
-            &path,
-            (serde_json::to_string_pretty(self)? + "\n").as_bytes(),
-        )?;
-        Ok(path)
-    }
-
-    pub fn parse(bytes: &[u8], place: &Path) -> anyhow::Result<Self> {
-        serde_json::from_slice(bytes)
-            .with_context(|| format!("{} is not a forja test report", place.display()))
-    }
+/// Writes `report` as the project's test report, durably (temporary file,
+/// fsync, rename), so a crash never leaves a torn report for a release to
+/// read.
+pub fn write_report(report: &TestReportFile, root: &Path) -> anyhow::Result<PathBuf> {
+    let path = report_path(root);
+    crate::fsutil::write_durably(&path, &report.to_bytes())?;
+    Ok(path)
 }
 
 /// What a release keeps of its test run; the report itself is in the

@@ -159,17 +159,6 @@ pub fn render_summary(out: &mut impl Write, report: &CoverageReport) -> std::io:
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     writeln!(out)?;
-    for (index, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!(" {c:<w$} "))
-            .collect();
-        writeln!(out, "|{}|", cells.join("|"))?;
-        if index == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
-            writeln!(out, "|{}|", rule.join("|"))?;
-        }
-    }
+    crate::render::markdown_table(out, &rows, &widths)?;
     Ok(())
 }

@@ -417,7 +417,7 @@ fn write_test_report(root: &Path, args: &Args, report: &TestRunReport) -> anyhow
     if args.test_dir != "test" {
         filters.push(format!("--test-dir {}", args.test_dir));
     }
-    forja_deploy::evidence::TestReportFile {
+    let file = forja_tester::report::TestReportFile {
         commit: state.as_ref().and_then(|s| s.commit.clone()),
         dirty: state.as_ref().map(|s| s.is_dirty()),
         timestamp,
@@ -430,8 +430,8 @@ fn write_test_report(root: &Path, args: &Args, report: &TestRunReport) -> anyhow
         filters,
         network: args.on_network(),
         forja_version: env!("CARGO_PKG_VERSION").to_string(),
-    }
-    .write(root)?;
+    };
+    forja_deploy::evidence::write_report(&file, root)?;
     Ok(())
 }
 

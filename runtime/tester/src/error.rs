@@ -14,6 +14,15 @@ pub enum TesterError {
         #[source]
         source: std::io::Error,
     },
+    /// A test report file (`cache/test-report.json`) is not one.
+    #[error("{} is not a forja test report: {source}", path.display())]
+    Report {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// An artifact file is malformed.
     #[error("artifact {path}: {message}")]
     Artifact {

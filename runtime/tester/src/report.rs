@@ -1,8 +1,68 @@
-//! Results of a test run, gas reports, and their JSON/JUnit renderings.
+//! Results of a test run, gas reports, their JSON/JUnit renderings, and
+//! the test report file (`cache/test-report.json`) a run leaves behind.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TesterError;
+
+/// `cache/test-report.json`: what `forja test` records of its last run. A
+/// release keeps it as the evidence that its tests passed (forja-deploy's
+/// `evidence` decides what counts); this type is the file's one owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReportFile {
+    /// HEAD when the tests ran.
+    pub commit: Option<String>,
+    /// Whether the work tree had changes outside forja's records.
+    pub dirty: Option<bool>,
+    pub timestamp: u64,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub suites: usize,
+    pub duration_secs: f64,
+    pub failing_tests: Vec<String>,
+    /// The selection options the run had (`--match-test RE`, …); empty for a
+    /// full run. Missing in old reports, which count as filtered.
+    #[serde(default = "unknown_filter")]
+    pub filters: Vec<String>,
+    /// Whether the tests ran as transactions on a network (`--network`).
+    #[serde(default)]
+    pub network: bool,
+    /// The forja (test runner) version.
+    pub forja_version: String,
+}
+
+fn unknown_filter() -> Vec<String> {
+    vec!["(not recorded: a report from an older forja)".into()]
+}
+
+/// Where a project's test report lives.
+pub fn report_path(root: &Path) -> PathBuf {
+    root.join("cache").join("test-report.json")
+}
+
+impl TestReportFile {
+    /// The file's contents (pretty JSON and a final newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut json = serde_json::to_string_pretty(self).expect("a report serialises");
+        json.push('\n');
+        json.into_bytes()
+    }
+
+    /// Reads a report; `place` names the file in the error.
+    pub fn parse(bytes: &[u8], place: &Path) -> Result<Self, TesterError> {
+        serde_json::from_slice(bytes).map_err(|source| TesterError::Report {
+            path: place.to_path_buf(),
+            source,
+        })
+    }
+}
 
 /// Outcome of one test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

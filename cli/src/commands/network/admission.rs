@@ -66,7 +66,7 @@ pub fn run(args: AddNodeArgs) -> anyhow::Result<ExitCode> {
 
 /// The calls an operator sends, one per member endpoint.
 fn print_calls(args: &AddNodeArgs, body: &Value) {
-    let auth = if args.auth.token.is_some() || args.auth.username.is_some() {
+    let auth = if args.auth.rpc_token.is_some() || args.auth.username.is_some() {
         " -H \"Authorization: Bearer $TOKEN\""
     } else {
         ""

@@ -11,9 +11,17 @@ use serde_json::{Value, json};
 /// Credentials for endpoints with authentication on.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthArgs {
-    /// Bearer token (JWT) sent to every endpoint
-    #[arg(long, conflicts_with_all = ["username", "password"])]
-    pub token: Option<String>,
+    /// Bearer token (JWT) sent to every endpoint (the same flag as
+    /// `forja bench` and `forja node backup` take)
+    #[arg(
+        long,
+        alias = "token",
+        env = "FORJA_RPC_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        conflicts_with_all = ["username", "password"]
+    )]
+    pub rpc_token: Option<String>,
     /// User to log in as at each endpoint's POST /login (Besu's credentials file)
     #[arg(long, requires = "password")]
     pub username: Option<String>,
@@ -64,7 +72,7 @@ impl Endpoint {
             url: url.to_owned(),
             target,
             client,
-            token: auth.token.clone(),
+            token: auth.rpc_token.clone(),
         };
         if let (Some(username), Some(password)) = (&auth.username, &auth.password) {
             endpoint.token = Some(endpoint.login(username, password).await?);
@@ -94,7 +102,7 @@ impl Endpoint {
                 bail!("{login}: user `{username}` was refused (wrong user name or password)")
             }
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => bail!(
-                "{login}: the endpoint has no /login (authentication off, or JWT public-key authentication: give --token)"
+                "{login}: the endpoint has no /login (authentication off, or JWT public-key authentication: give --rpc-token)"
             ),
             other => bail!("{login}: HTTP {other}: {}", String::from_utf8_lossy(&body)),
         }

@@ -194,18 +194,7 @@ pub fn render_gas_report(
             })
             .collect();
         writeln!(out)?;
-        for (index, row) in rows.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!(" {c:<w$} "))
-                .collect();
-            writeln!(out, "|{}|", cells.join("|"))?;
-            if index == 0 {
-                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
-                writeln!(out, "|{}|", rule.join("|"))?;
-            }
-        }
+        crate::render::markdown_table(out, &rows, &widths)?;
     }
     Ok(())
 }
