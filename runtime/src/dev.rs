@@ -253,7 +253,7 @@ impl NodeHandle {
         for _ in 0..blocks {
             let target = self.block_number() + 1;
             for node in &nodes {
-                node.request_block();
+                node.request_block(target);
             }
             let deadline = Instant::now() + NETWORK_WAIT;
             while nodes.iter().any(|n| n.block_number() < target) {

@@ -691,6 +691,9 @@ fn hold_for_revert(
                     replay.push(CoreEvent::Local(LocalEvent::TransactionsAdded(txs)));
                 }
             }
+            // A dev `mine` finished before the revert began (dev controls
+            // run one at a time); its request names a height of the old chain.
+            Envelope::Event(CoreEvent::Local(LocalEvent::BlockRequested { .. })) => {}
             Envelope::Event(event @ CoreEvent::Local(_)) => replay.push(event),
             // Dev controls run one at a time, so this cannot happen; if it
             // did, failing that revert is safe, waiting for it would not be.
@@ -1336,10 +1339,11 @@ impl NodeHandle {
         Ok((network.nodes.clone(), network.dev.clone()))
     }
 
-    /// Makes the node's engine start a round even with an empty pool (dev `mine`).
-    pub(crate) fn request_block(&self) {
+    /// Makes the node's engine start a round for block `height` even with
+    /// an empty pool (dev `mine`).
+    pub(crate) fn request_block(&self, height: u64) {
         let _ = self.sender.send(Envelope::Event(CoreEvent::Local(
-            LocalEvent::TransactionsAdded(Vec::new()),
+            LocalEvent::BlockRequested { height },
         )));
     }
 

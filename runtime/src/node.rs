@@ -62,6 +62,11 @@ pub enum NetMessage {
 pub enum LocalEvent {
     /// Transactions entered this node's pool and must be gossiped.
     TransactionsAdded(Vec<TxRef>),
+    /// Dev `mine`: start a round for block `height` even with an empty
+    /// pool. The height is part of the request so a node that has already
+    /// committed that block (another node proposed it first) does not take
+    /// the request for the next height and propose an extra block.
+    BlockRequested { height: u64 },
     /// Propose (`Some(add)`) or discard (`None`) a validator vote.
     Vote { address: Address, add: Option<bool> },
 }
@@ -496,13 +501,18 @@ impl NodeCore {
     fn handle_local(&mut self, now_ms: u64, event: LocalEvent, effects: &mut Vec<Effect>) {
         match event {
             LocalEvent::TransactionsAdded(txs) => {
-                // An empty list is dev `mine` asking for a block regardless.
-                let start_round = txs.is_empty() || self.has_ready_transactions();
+                let start_round = self.has_ready_transactions();
                 effects.push(Effect::Send {
                     to: None,
                     message: NetMessage::Transactions(txs),
                 });
                 if start_round {
+                    self.step(now_ms, Input::TransactionsPending, effects);
+                }
+            }
+            LocalEvent::BlockRequested { height } => {
+                let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
+                if next <= height {
                     self.step(now_ms, Input::TransactionsPending, effects);
                 }
             }
