@@ -1,6 +1,8 @@
 //! The `forja` binary. Commands stay thin: they parse arguments, call into the
 //! library crates and render what comes back. Only this crate prints to the
 //! terminal.
+// The unit-test build links the dev-dependencies the end-to-end tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 use std::process::ExitCode;
 

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use forja_deploy::signer::PASSWORD_ENV;
 
 /// Reads a line from the terminal without echoing it.
-pub fn hidden(prompt: &str) -> anyhow::Result<String> {
+pub(crate) fn hidden(prompt: &str) -> anyhow::Result<String> {
     let term = console::Term::stderr();
     if !term.is_term() {
         bail!("standard error is not a terminal");
@@ -17,13 +17,13 @@ pub fn hidden(prompt: &str) -> anyhow::Result<String> {
 }
 
 /// The [`forja_deploy::signer::PasswordSource`] of the terminal.
-pub fn keystore_password(keystore: &Path) -> anyhow::Result<String> {
+pub(crate) fn keystore_password(keystore: &Path) -> anyhow::Result<String> {
     hidden(&format!("Password for {}: ", keystore.display()))
         .with_context(|| format!("no terminal to ask the password on; set {PASSWORD_ENV}"))
 }
 
 /// A new password, from `FORJA_KEYSTORE_PASSWORD` or typed twice.
-pub fn new_password() -> anyhow::Result<String> {
+pub(crate) fn new_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var(PASSWORD_ENV) {
         if password.is_empty() {
             bail!("{PASSWORD_ENV} is empty; a keystore needs a password");

@@ -15,7 +15,7 @@ use forja_compiler::{Diagnostic, Severity};
 /// 7 |     }
 ///   |     ^
 /// ```
-pub fn diagnostic(d: &Diagnostic, _root: &Path) -> String {
+pub(crate) fn diagnostic(d: &Diagnostic, _root: &Path) -> String {
     let severity = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -58,12 +58,12 @@ pub fn diagnostic(d: &Diagnostic, _root: &Path) -> String {
 }
 
 /// A spinner on stderr when it is a terminal; silent otherwise.
-pub struct Spinner {
+pub(crate) struct Spinner {
     bar: Mutex<Option<indicatif::ProgressBar>>,
 }
 
 impl Spinner {
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.enable_steady_tick(Duration::from_millis(100));
@@ -74,7 +74,7 @@ impl Spinner {
         }
     }
 
-    pub fn set(&self, message: String) {
+    pub(crate) fn set(&self, message: String) {
         match &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(bar) => bar.set_message(message),
             None if message.starts_with("Precompiling") || message.starts_with("Installing") => {
@@ -84,14 +84,14 @@ impl Spinner {
         }
     }
 
-    pub fn println(&self, message: String) {
+    pub(crate) fn println(&self, message: String) {
         match &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(bar) => bar.println(message),
             None => eprintln!("{message}"),
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
             bar.finish_and_clear();
         }
@@ -100,7 +100,7 @@ impl Spinner {
 
 /// A table as forge prints its gas and coverage reports: Markdown, each
 /// column as wide as `widths` says, a rule under the first (header) row.
-pub fn markdown_table<R: AsRef<[String]>>(
+pub(crate) fn markdown_table<R: AsRef<[String]>>(
     out: &mut impl std::io::Write,
     rows: &[R],
     widths: &[usize],

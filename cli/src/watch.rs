@@ -8,7 +8,7 @@ use notify_debouncer_full::{new_debouncer, notify::RecursiveMode};
 
 /// Runs `action` once, then again after every burst of changes under
 /// `paths` (debounced), until the process is interrupted.
-pub fn on_change(paths: &[PathBuf], mut action: impl FnMut()) -> anyhow::Result<()> {
+pub(crate) fn on_change(paths: &[PathBuf], mut action: impl FnMut()) -> anyhow::Result<()> {
     action();
     let (tx, rx) = mpsc::channel();
     let mut debouncer = new_debouncer(Duration::from_millis(200), None, tx)?;

@@ -2,6 +2,7 @@
 //! into a cache dir): initial index, diagnostics after an edit, hover,
 //! definition, completion (through the JSON-RPC conversation), memory.
 //! Run: `cargo bench -p forja-lsp --bench lsp`.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 #[path = "../tests/common/mod.rs"]
 mod common;

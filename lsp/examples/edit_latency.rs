@@ -9,6 +9,7 @@
 //!
 //! Edits alternate between a body change that introduces a type error, one
 //! that fixes it, and a comment change, so every kind of keystroke is timed.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use serde_json::{Value, json};
 use std::{

@@ -8,6 +8,8 @@
 //! work (layers point downwards: server → ide → analysis). On save, the project's build runs
 //! solc through `forja-compiler` ([`solc_check`]); its diagnostics replace
 //! the fast engine's where they overlap, until the file is edited again.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod analysis;
 pub mod format;

@@ -25,18 +25,30 @@ pub struct SolcReport {
     pub compiled_files: usize,
 }
 
+/// Why the solc check could not run at all (its diagnostics are in a
+/// [`SolcReport`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum SolcCheckError {
+    #[error(transparent)]
+    Project(#[from] forja_compiler::ProjectError),
+    #[error(transparent)]
+    Solc(#[from] forja_compiler::solc::SolcError),
+    #[error("solc check could not run: {0}")]
+    Build(#[from] forja_compiler::BuildError),
+}
+
 /// Builds the project containing `saved` (the nearest `forja.toml` or
 /// `foundry.toml` above it) and collects its diagnostics. `Err` when the
-/// build could not run at all (no project file, no solc): the message says why.
+/// build could not run at all (no project file, no solc): the error says why.
 /// `tell` receives what the user should know while it runs (the one-time
 /// solc precompile).
 pub fn check(
     saved: &Path,
     extra: Option<&ExtraRemappings>,
     tell: &dyn Fn(String),
-) -> Result<SolcReport, String> {
-    let project = Project::discover(saved).map_err(|e| e.to_string())?;
-    let manager = SolcManager::from_env().map_err(|e| e.to_string())?;
+) -> Result<SolcReport, SolcCheckError> {
+    let project = Project::discover(saved)?;
+    let manager = SolcManager::from_env()?;
     let options = BuildOptions {
         extra_remappings: extra.map(|f| f(&project)).unwrap_or_default(),
         // Force: an up-to-date cache would otherwise report nothing, hiding
@@ -58,8 +70,7 @@ pub fn check(
         )),
         _ => {}
     };
-    let output = forja_compiler::build(&project, &options, &manager, &events)
-        .map_err(|e| format!("solc check could not run: {e}"))?;
+    let output = forja_compiler::build(&project, &options, &manager, &events)?;
     let mut report = SolcReport {
         compiled_files: output.compiled.iter().map(|u| u.files).sum(),
         ..Default::default()

@@ -1,4 +1,5 @@
 //! LSP conversations over framed JSON-RPC with the in-process server.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The ide layer called directly, without a client or the transport: one
 //! analysis of the fixture project, then plain function calls with byte offsets.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

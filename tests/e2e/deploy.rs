@@ -243,7 +243,7 @@ fn dev_key(index: u32) -> PrivateKeySigner {
 }
 
 fn key_hex(key: &PrivateKeySigner) -> String {
-    format!("0x{}", hex::encode(key.credential().to_bytes()))
+    format!("0x{}", alloy::hex::encode(key.credential().to_bytes()))
 }
 
 /// Runs forja with extra environment variables.
@@ -370,7 +370,7 @@ fn set_code(url: &str, address: Address, code: &[u8]) {
             let _: serde_json::Value = provider
                 .raw_request(
                     "anvil_setCode".into(),
-                    (address, format!("0x{}", hex::encode(code))),
+                    (address, format!("0x{}", alloy::hex::encode(code))),
                 )
                 .await
                 .unwrap();

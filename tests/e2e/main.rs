@@ -1,6 +1,7 @@
 //! End-to-end tests: the `forja` binary driven as a user drives it, in
 //! temporary directories. solc is installed and precompiled once into a
 //! shared forja home (`FORJA_TEST_HOME`, or one under the target dir).
+#![allow(unused_crate_dependencies)] // a test binary links all of the package's dependencies
 
 mod bench;
 mod clients;

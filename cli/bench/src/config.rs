@@ -332,7 +332,7 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 }
 
 mod duration_text {
-    pub mod option {
+    pub(super) mod option {
         use std::time::Duration;
 
         use serde::{Deserialize, Deserializer};
@@ -344,7 +344,7 @@ mod duration_text {
             Text(String),
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
             deserializer: D,
         ) -> Result<Option<Duration>, D::Error> {
             let text = Option::<Text>::deserialize(deserializer)?;

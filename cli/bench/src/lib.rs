@@ -35,6 +35,8 @@
 //! | `generator.{presign_seconds,presign_tps}` | signing before the run |
 //! | `generator.ceiling_tps`, `ceiling_method` | the generator's own ceiling: what it sends into a no-op sink with the same lanes and batching |
 //! | `generator.max_lag_ms` | most a transaction left behind its schedule (open-loop shapes) |
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod config;
 pub mod plot;

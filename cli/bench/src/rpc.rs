@@ -155,13 +155,24 @@ impl Connection {
     }
 }
 
+/// Why one call of a batch has no usable result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallFailed {
+    #[error("{message} (code {code})")]
+    Rpc { code: i64, message: String },
+    #[error("no answer in the batch")]
+    NoAnswer,
+    #[error("unreadable result: {0}")]
+    Unreadable(String),
+}
+
 impl Connection {
-    /// Several calls in one JSON-RPC batch; each call's result or error
-    /// message, in order.
+    /// Several calls in one JSON-RPC batch; each call's result or why it
+    /// has none, in order.
     pub async fn batch(
         &mut self,
         calls: &[(&str, Value)],
-    ) -> anyhow::Result<Vec<Result<Value, String>>> {
+    ) -> anyhow::Result<Vec<Result<Value, CallFailed>>> {
         let requests: Vec<Value> = calls
             .iter()
             .enumerate()
@@ -181,16 +192,19 @@ impl Connection {
                         .collect::<String>()
                 )
             })?;
-        let mut results: Vec<Result<Value, String>> =
-            vec![Err("no answer in the batch".to_owned()); calls.len()];
+        let mut results: Vec<Result<Value, CallFailed>> =
+            vec![Err(CallFailed::NoAnswer); calls.len()];
         for response in responses {
             let Some(slot) = response.id.and_then(|id| results.get_mut(id as usize)) else {
                 continue;
             };
             *slot = match (response.error, response.result) {
-                (Some(error), _) => Err(format!("{} (code {})", error.message, error.code)),
+                (Some(error), _) => Err(CallFailed::Rpc {
+                    code: error.code,
+                    message: error.message,
+                }),
                 (None, result) => serde_json::from_str(result.map_or("null", RawValue::get))
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| CallFailed::Unreadable(e.to_string())),
             };
         }
         Ok(results)

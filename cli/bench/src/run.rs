@@ -619,14 +619,14 @@ impl Shared {
         }
     }
 
-    fn refused(&self, k: u32, reason: &str) {
+    fn refused(&self, k: u32, reason: &SendFailed) {
         self.submit[k as usize].store(2, Ordering::Relaxed);
         self.rejected.fetch_add(1, Ordering::Relaxed);
         *self
             .reasons
             .lock()
             .expect("reasons lock")
-            .entry(report::reason_key(reason))
+            .entry(report::reason_key(&reason.to_string()))
             .or_default() += 1;
         if let Some(permits) = &self.permits {
             permits.add_permits(1);
@@ -669,7 +669,7 @@ impl Lane {
         &mut self,
         ks: &[u32],
         payloads: &[HttpBytes],
-        out: &mut Vec<Result<(), String>>,
+        out: &mut Vec<Result<(), SendFailed>>,
     ) {
         out.clear();
         match self {
@@ -679,7 +679,7 @@ impl Lane {
                     out.push(
                         node.submit_raw_transaction(&payloads[ks[0] as usize])
                             .map(|_| ())
-                            .map_err(|e| e.to_string()),
+                            .map_err(|e| SendFailed::Refused(e.to_string())),
                     );
                     return;
                 }
@@ -692,11 +692,13 @@ impl Lane {
                             decoded.push(tx);
                             positions.push(i);
                         }
-                        Err(e) => out[i] = Err(e.to_string()),
+                        Err(e) => out[i] = Err(SendFailed::Refused(e.to_string())),
                     }
                 }
                 for (i, result) in positions.into_iter().zip(node.submit_batch(decoded)) {
-                    out[i] = result.map(|_| ()).map_err(|e| e.to_string());
+                    out[i] = result
+                        .map(|_| ())
+                        .map_err(|e| SendFailed::Refused(e.to_string()));
                 }
             }
             Lane::Rpc(connection) => {
@@ -721,7 +723,7 @@ impl Lane {
                 };
                 match connection.post(body).await {
                     Err(error) => {
-                        let reason = format!("{error:#}");
+                        let reason = SendFailed::Transport(format!("{error:#}"));
                         out.extend(ks.iter().map(|_| Err(reason.clone())));
                     }
                     Ok(response) => parse_send_response(&response, ks, out),
@@ -731,16 +733,19 @@ impl Lane {
     }
 }
 
-fn parse_send_response(response: &[u8], ks: &[u32], out: &mut Vec<Result<(), String>>) {
+fn parse_send_response(response: &[u8], ks: &[u32], out: &mut Vec<Result<(), SendFailed>>) {
     let outcome = |r: &Response<'_>| match (&r.error, r.result) {
-        (Some(error), _) => Err(format!("{} (code {})", error.message, error.code)),
+        (Some(error), _) => Err(SendFailed::Rpc {
+            code: error.code,
+            message: error.message.clone(),
+        }),
         (None, Some(_)) => Ok(()),
-        (None, None) => Err("the response has neither result nor error".to_owned()),
+        (None, None) => Err(SendFailed::EmptyResponse),
     };
     if ks.len() == 1 {
         out.push(match serde_json::from_slice::<Response<'_>>(response) {
             Ok(r) => outcome(&r),
-            Err(e) => Err(format!("unreadable response: {e}")),
+            Err(e) => Err(SendFailed::Unreadable(e.to_string())),
         });
         return;
     }
@@ -752,20 +757,41 @@ fn parse_send_response(response: &[u8], ks: &[u32], out: &mut Vec<Result<(), Str
                 .collect();
             out.extend(ks.iter().map(|k| match by_id.get(&(*k as u64)) {
                 Some(r) => outcome(r),
-                None => Err("the batch response lacks this request".to_owned()),
+                None => Err(SendFailed::MissingFromBatch),
             }));
         }
         Err(_) => {
             // A single error for the whole batch (e.g. batches refused).
             let reason = match serde_json::from_slice::<Response<'_>>(response) {
-                Ok(r) => outcome(&r)
-                    .err()
-                    .unwrap_or_else(|| "unexpected single response".into()),
-                Err(e) => format!("unreadable batch response: {e}"),
+                Ok(r) => outcome(&r).err().unwrap_or(SendFailed::UnexpectedSingle),
+                Err(e) => SendFailed::UnreadableBatch(e.to_string()),
             };
             out.extend(ks.iter().map(|_| Err(reason.clone())));
         }
     }
+}
+
+/// Why one transaction was not taken; its text is what failures are
+/// counted by in the report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SendFailed {
+    /// The embedded node refused it (its pool's reason).
+    #[error("{0}")]
+    Refused(String),
+    #[error("{message} (code {code})")]
+    Rpc { code: i64, message: String },
+    #[error("{0}")]
+    Transport(String),
+    #[error("the response has neither result nor error")]
+    EmptyResponse,
+    #[error("unreadable response: {0}")]
+    Unreadable(String),
+    #[error("the batch response lacks this request")]
+    MissingFromBatch,
+    #[error("unexpected single response")]
+    UnexpectedSingle,
+    #[error("unreadable batch response: {0}")]
+    UnreadableBatch(String),
 }
 
 /// One lane of the timed phase: sends its transactions in order, on
@@ -1313,16 +1339,24 @@ mod tests {
         let response = br#"[{"jsonrpc":"2.0","id":8,"error":{"code":-32000,"message":"nonce too low"}},{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#;
         parse_send_response(response, &[7, 8], &mut out);
         assert_eq!(out[0], Ok(()));
-        assert_eq!(out[1], Err("nonce too low (code -32000)".to_owned()));
+        assert_eq!(
+            out[1],
+            Err(SendFailed::Rpc {
+                code: -32000,
+                message: "nonce too low".to_owned()
+            })
+        );
         out.clear();
         parse_send_response(
             br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batches are off"}}"#,
             &[1, 2],
             &mut out,
         );
-        assert!(
-            out.iter()
-                .all(|r| r.as_ref().unwrap_err().contains("batches are off"))
-        );
+        assert!(out.iter().all(|r| {
+            r.as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("batches are off")
+        }));
     }
 }

@@ -147,35 +147,72 @@ fn read(path: &Path) -> anyhow::Result<Approval> {
     serde_json::from_str(&text).with_context(|| format!("{} is not an approval", path.display()))
 }
 
+/// Why an approval does not count for a release reaching an environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalRefused {
+    #[error("unknown signature scheme `{0}`")]
+    UnknownScheme(String),
+    #[error(
+        "it approves `{approves}` (chain id {approves_chain_id}), not `{target}` (chain id {target_chain_id})"
+    )]
+    OtherEnvironment {
+        approves: String,
+        approves_chain_id: u64,
+        target: String,
+        target_chain_id: u64,
+    },
+    #[error("malformed signature ({0})")]
+    MalformedSignature(String),
+    #[error("unrecoverable signature ({0})")]
+    UnrecoverableSignature(String),
+    #[error(
+        "the signature is not {approver}'s over release {release} for `{target}`: it does not sign this release"
+    )]
+    NotThisRelease {
+        approver: Address,
+        release: String,
+        target: String,
+    },
+    #[error("{signer} is not a configured approver of `{target}`")]
+    NotAnApprover { signer: Address, target: String },
+}
+
 /// Why an approval does not count for `release` reaching `target`.
-pub fn check(approval: &Approval, release: &Release, target: &Environment) -> Result<(), String> {
+pub fn check(
+    approval: &Approval,
+    release: &Release,
+    target: &Environment,
+) -> Result<(), ApprovalRefused> {
     if approval.scheme != "eip712" {
-        return Err(format!("unknown signature scheme `{}`", approval.scheme));
+        return Err(ApprovalRefused::UnknownScheme(approval.scheme.clone()));
     }
     if approval.environment != target.name || approval.chain_id != target.chain_id {
-        return Err(format!(
-            "it approves `{}` (chain id {}), not `{}` (chain id {})",
-            approval.environment, approval.chain_id, target.name, target.chain_id
-        ));
+        return Err(ApprovalRefused::OtherEnvironment {
+            approves: approval.environment.clone(),
+            approves_chain_id: approval.chain_id,
+            target: target.name.clone(),
+            target_chain_id: target.chain_id,
+        });
     }
     let signature = Signature::try_from(approval.signature.as_ref())
-        .map_err(|e| format!("malformed signature ({e})"))?;
+        .map_err(|e| ApprovalRefused::MalformedSignature(e.to_string()))?;
     // Recovered over what this release and environment require, whatever
     // the file claims: a signature over anything else names someone else.
     let signer = signature
         .recover_address_from_prehash(&signing_hash(release.digest, &target.name, target.chain_id))
-        .map_err(|e| format!("unrecoverable signature ({e})"))?;
+        .map_err(|e| ApprovalRefused::UnrecoverableSignature(e.to_string()))?;
     if signer != approval.approver {
-        return Err(format!(
-            "the signature is not {}'s over release {} for `{}`: it does not sign this release",
-            approval.approver, release.id, target.name
-        ));
+        return Err(ApprovalRefused::NotThisRelease {
+            approver: approval.approver,
+            release: release.id.clone(),
+            target: target.name.clone(),
+        });
     }
     if !target.approvals.approvers.contains(&signer) {
-        return Err(format!(
-            "{signer} is not a configured approver of `{}`",
-            target.name
-        ));
+        return Err(ApprovalRefused::NotAnApprover {
+            signer,
+            target: target.name.clone(),
+        });
     }
     Ok(())
 }

@@ -191,22 +191,36 @@ impl AuditAnchor {
     }
 
     /// Why `report` (a verified log) does not contain this anchor.
-    pub fn check(&self, report: &VerifyReport) -> Result<(), String> {
+    pub fn check(&self, report: &VerifyReport) -> Result<(), AnchorBroken> {
         if self.entries == 0 {
             return Ok(());
         }
         match report.hashes.get(self.entries as usize - 1) {
-            None => Err(format!(
-                "the log has {} entries but had {} (entries were removed from its end)",
-                report.entries, self.entries
-            )),
-            Some(hash) if *hash != self.head => Err(format!(
-                "entry {} is {hash}, but was {} (the log was rewritten)",
-                self.entries, self.head
-            )),
+            None => Err(AnchorBroken::Truncated {
+                now: report.entries,
+                anchored: self.entries,
+            }),
+            Some(hash) if *hash != self.head => Err(AnchorBroken::Rewritten {
+                entry: self.entries,
+                now: *hash,
+                anchored: self.head,
+            }),
             Some(_) => Ok(()),
         }
     }
+}
+
+/// How a log no longer holds what an anchor recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnchorBroken {
+    #[error("the log has {now} entries but had {anchored} (entries were removed from its end)")]
+    Truncated { now: u64, anchored: u64 },
+    #[error("entry {entry} is {now}, but was {anchored} (the log was rewritten)")]
+    Rewritten {
+        entry: u64,
+        now: B256,
+        anchored: B256,
+    },
 }
 
 /// The head of the log now; refuses a log that does not verify.
@@ -310,12 +324,15 @@ pub(crate) mod tests {
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
         let cut = verify(&path).unwrap();
         assert_eq!(cut.problem, None);
-        assert!(
-            anchor
-                .check(&cut)
-                .unwrap_err()
-                .contains("removed from its end")
+        let broken = anchor.check(&cut).unwrap_err();
+        assert_eq!(
+            broken,
+            AnchorBroken::Truncated {
+                now: 2,
+                anchored: 3
+            }
         );
+        assert!(broken.to_string().contains("removed from its end"));
 
         // Rewritten from scratch: a valid chain with other hashes.
         std::fs::remove_file(&path).unwrap();
@@ -333,6 +350,8 @@ pub(crate) mod tests {
         }
         let rewritten = verify(&path).unwrap();
         assert_eq!(rewritten.problem, None);
-        assert!(anchor.check(&rewritten).unwrap_err().contains("rewritten"));
+        let broken = anchor.check(&rewritten).unwrap_err();
+        assert!(matches!(broken, AnchorBroken::Rewritten { entry: 3, .. }));
+        assert!(broken.to_string().contains("rewritten"));
     }
 }

@@ -8,6 +8,8 @@
 //! [`executor::Event`]s; it never prints nor reads the terminal (a keystore
 //! password comes from the caller through [`signer::PasswordSource`]). A
 //! refused gate is a [`GateRefused`] value naming its [`Gate`].
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod approval;
 pub mod audit;

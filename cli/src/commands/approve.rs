@@ -11,7 +11,7 @@ use forja_deploy::config::{self, SignerConfig};
 use forja_deploy::{bundle, signer};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The release id (`forja release` prints it), or a unique prefix.
     #[arg(long)]
     pub release: String,
@@ -30,7 +30,7 @@ pub struct Args {
     pub root: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     let root = &project.root;
     let key = match (&args.keystore, &args.private_key_env) {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use forja_compiler::Project;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Verify that no entry of deployments/audit.log was edited, removed,
     /// inserted or reordered, that it was not cut short or rewritten (its
     /// head is anchored in release bundles, promotion records and tags), and
@@ -19,7 +19,7 @@ pub enum AuditCommand {
     },
 }
 
-pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify { root } = command;
     let project = Project::discover(&root)?;
     let verification = forja_deploy::audit_check::verify_all(&project.root)?;

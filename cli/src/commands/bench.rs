@@ -20,7 +20,7 @@ use forja_deploy::signer;
 
 /// Stress a network: run bench.toml's workload and report throughput, latency and blocks.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Project root.
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
@@ -112,7 +112,7 @@ fn parse_ramp(text: &str) -> Result<[f64; 2], String> {
     Ok([number(from)?, number(to)?])
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(old), Some(new)) = (&args.compare, &args.against) {
         let old = Report::load(old)?;
         let new = Report::load(new)?;

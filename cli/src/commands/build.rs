@@ -10,7 +10,7 @@ use forja_compiler::{BuildEvent, BuildOptions, BuildOutput, Project, Remapping};
 use crate::render;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Project directory (or any directory inside it).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
@@ -25,7 +25,7 @@ pub struct Args {
     pub force: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     if !args.watch {
         let ok = compile(&project, args.force, build_report(args.json))?;
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Directories whose changes trigger a rebuild.
-pub fn watched_dirs(project: &Project) -> Vec<PathBuf> {
+pub(crate) fn watched_dirs(project: &Project) -> Vec<PathBuf> {
     [
         project.src_dir(),
         project.test_dir(),
@@ -62,7 +62,7 @@ pub fn watched_dirs(project: &Project) -> Vec<PathBuf> {
 /// Remappings every forja project gets: `forja-std/`, materialised inside
 /// the project's cache so its unit names (and so the metadata hashes of the
 /// test contracts) are the same on every machine.
-pub fn builtin_remappings(project: &Project) -> anyhow::Result<Vec<Remapping>> {
+pub(crate) fn builtin_remappings(project: &Project) -> anyhow::Result<Vec<Remapping>> {
     let dir = forja_tester::materialize_forja_std(&project.cache_dir())?;
     let relative = dir.strip_prefix(&project.root).unwrap_or(&dir);
     Ok(vec![Remapping {
@@ -73,7 +73,7 @@ pub fn builtin_remappings(project: &Project) -> anyhow::Result<Vec<Remapping>> {
 
 /// How [`compile`] reports to the terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BuildReport {
+pub(crate) enum BuildReport {
     /// A spinner while compiling, then diagnostics and a summary on stderr.
     Human,
     /// No spinner; the diagnostics as JSON on stdout (`forja build --json`).
@@ -85,13 +85,17 @@ pub enum BuildReport {
 
 /// Builds the project, printing diagnostics and a summary. Returns whether
 /// the build succeeded (no errors).
-pub fn compile(project: &Project, force: bool, reporting: BuildReport) -> anyhow::Result<bool> {
+pub(crate) fn compile(
+    project: &Project,
+    force: bool,
+    reporting: BuildReport,
+) -> anyhow::Result<bool> {
     compile_with(project, force, false, reporting)
 }
 
 /// [`compile`], or with `coverage` the coverage build (optimizer off, ASTs,
 /// its own output directory).
-pub fn compile_with(
+pub(crate) fn compile_with(
     project: &Project,
     force: bool,
     coverage: bool,

@@ -22,7 +22,7 @@ const COVERAGE_FUZZ_SEED: &str = "0x1";
 
 /// A report `forja coverage` can produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportKind {
+pub(crate) enum ReportKind {
     /// A table per file on stdout: % lines, statements, branches, functions.
     Summary,
     /// An LCOV tracefile (`lcov.info`), as forge writes it, for Codecov,
@@ -32,7 +32,7 @@ pub enum ReportKind {
 
 /// Run the tests and report the coverage of the project's contracts.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Report to produce; may be given several times.
     #[arg(long, value_enum, default_value = "summary")]
     pub report: Vec<ReportKind>,
@@ -50,7 +50,7 @@ pub struct Args {
     pub test: super::test::Args,
 }
 
-pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if args.test.network.is_some()
         || args.test.genesis.is_some()
         || args.test.watch
@@ -129,7 +129,7 @@ fn relative(path: &Path, root: &Path) -> String {
 }
 
 /// forge's summary table (its Markdown form): one row per file, then Total.
-pub fn render_summary(out: &mut impl Write, report: &CoverageReport) -> std::io::Result<()> {
+pub(crate) fn render_summary(out: &mut impl Write, report: &CoverageReport) -> std::io::Result<()> {
     let cell = |(hits, total): (usize, usize)| {
         let percent = if total == 0 {
             100.0

@@ -14,7 +14,7 @@ use forja_deploy::{audit, git, signer};
 use crate::render::Spinner;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The environment (a `[environments.<name>]` of forja.toml).
     #[arg(long, short)]
     pub env: String,
@@ -38,7 +38,7 @@ pub struct Args {
     pub root: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     let environment = config::environment(&project.config.environments, &args.env)?;
     if let Some(reason) = &args.emergency {
@@ -125,7 +125,7 @@ fn execute(
     outcome
 }
 
-pub fn render_event(spinner: &Spinner, event: Event) {
+pub(crate) fn render_event(spinner: &Spinner, event: Event) {
     match event {
         Event::Connected { environment, chain_id, deployer, block } => spinner.println(format!(
             "Connected to `{environment}` (chain id {chain_id}, block {block}); deployer {deployer}"
@@ -168,7 +168,7 @@ pub fn render_event(spinner: &Spinner, event: Event) {
 }
 
 /// The closing summary on stdout.
-pub fn report(environment: &Environment, outcome: &DeployOutcome, dry_run: bool) {
+pub(crate) fn report(environment: &Environment, outcome: &DeployOutcome, dry_run: bool) {
     if outcome.nothing_to_do() {
         println!(
             "Nothing to deploy: `{}` already runs every contract of deploy.toml unchanged ({} contract(s), {} call(s) recorded).",

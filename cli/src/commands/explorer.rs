@@ -11,7 +11,7 @@ use forja_explorer::{Endpoint, Explorer, ServeOptions};
 
 /// Serve the block explorer page for any JSON-RPC endpoint.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The endpoint's HTTP URL; the page's calls go through this server, which forwards
     /// read-only methods only
     #[arg(long, value_name = "URL")]
@@ -32,7 +32,7 @@ pub struct Args {
     pub port: u16,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out_dir = forja_explorer::project_out_dir(args.project.as_deref())?;
     let websocket = args.ws.clone().or_else(|| {
         args.rpc

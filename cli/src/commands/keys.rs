@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use forja_deploy::signer;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Create a new random key in an encrypted keystore.
     New {
         /// The keystore's name (its file is `<dir>/<name>.json`).
@@ -36,7 +36,7 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct KeystoreDir {
+pub(crate) struct KeystoreDir {
     /// Keystore directory (default: $FORJA_HOME/keystores).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -51,7 +51,7 @@ impl KeystoreDir {
     }
 }
 
-pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::New { name, dir } => {
             let dir = dir.resolve()?;

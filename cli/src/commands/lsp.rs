@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 /// Start the Solidity language server on stdin/stdout (editors launch this).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Accepted for compatibility with editors that pass `--stdio`; stdio is the only transport.
     #[arg(long)]
     pub stdio: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,28 +1,28 @@
 //! One module per subcommand. Each exposes its clap `Args` and a `run`
 //! function returning the process exit code.
 
-pub mod approve;
-pub mod audit;
-pub mod bench;
-pub mod build;
-pub mod coverage;
-pub mod deploy;
-pub mod explorer;
-pub mod keys;
-pub mod lsp;
-pub mod network;
-pub mod new;
-pub mod node;
-pub mod node_data;
-pub mod password;
-pub mod promote;
-pub mod release;
-pub mod snapshot;
-pub mod solc;
-pub mod test;
+pub(crate) mod approve;
+pub(crate) mod audit;
+pub(crate) mod bench;
+pub(crate) mod build;
+pub(crate) mod coverage;
+pub(crate) mod deploy;
+pub(crate) mod explorer;
+pub(crate) mod keys;
+pub(crate) mod lsp;
+pub(crate) mod network;
+pub(crate) mod new;
+pub(crate) mod node;
+pub(crate) mod node_data;
+pub(crate) mod password;
+pub(crate) mod promote;
+pub(crate) mod release;
+pub(crate) mod snapshot;
+pub(crate) mod solc;
+pub(crate) mod test;
 
 /// The single-threaded runtime the deploy commands drive alloy with.
-pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
     use anyhow::Context as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -32,7 +32,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> 
 }
 
 /// Prints a top-level error with its chain of causes, as `error: …` lines.
-pub fn print_error(err: &anyhow::Error) {
+pub(crate) fn print_error(err: &anyhow::Error) {
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");

@@ -16,7 +16,7 @@ const DEFAULT_SOLC: &str = "0.8.30";
 const DEFAULT_CHAIN_ID: u64 = 1337;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Directory to create the project in; its name is the project's name.
     #[arg(required_unless_present = "list")]
     pub dir: Option<PathBuf>,
@@ -39,7 +39,7 @@ struct Rendered {
     files: Vec<(PathBuf, String)>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
         for (name, description) in templates() {
             println!("{name:<10} {description}");

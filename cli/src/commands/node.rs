@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 /// Run a local permissioned network (QBFT validators in this process) with a JSON-RPC endpoint.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct Args {
+pub(crate) struct Args {
     /// Back up, restore or verify a data directory instead of running
     #[command(subcommand)]
     pub command: Option<super::node_data::Command>,
@@ -230,7 +230,7 @@ fn parse_consensus(text: &str) -> Result<ConsensusMode, String> {
     }
 }
 
-pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if let Some(command) = args.command.take() {
         return super::node_data::run(command);
     }
@@ -289,7 +289,7 @@ fn serving(args: &Args, config: &NetworkConfig, source: Option<&Path>) -> anyhow
         names
             .iter()
             .map(|name| name.parse::<ApiGroup>())
-            .collect::<Result<ApiGroups, String>>()
+            .collect::<Result<ApiGroups, _>>()
             .map_err(|e| anyhow::anyhow!("{file_name}: [rpc] {key}: {e}"))
     };
     let api_groups = match (&args.rpc_http_api, &file.rpc_http_api) {

@@ -13,7 +13,7 @@ use forja_runtime::backup::{self, NodeHead};
 use serde_json::json;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Back up a running `forja node --data-dir` without stopping it, into
     /// <DATA-DIR>/backups/<NAME>/ (the node's ADMIN API group, authenticated
     /// as the node requires)
@@ -26,7 +26,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// The node's JSON-RPC URL
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8545")]
     pub rpc: String,
@@ -44,7 +44,7 @@ pub struct BackupArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// The backup folder (<DATA-DIR>/backups/<NAME>)
     pub backup: PathBuf,
     /// Data directory to restore into; it must hold no node store
@@ -53,12 +53,12 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// A data directory or a backup folder
     pub dir: PathBuf,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Backup(args) => run_backup(args),
         Command::Restore(args) => {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::prompt;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum PasswordCommand {
+pub(crate) enum PasswordCommand {
     /// Print the bcrypt hash of a password (asked for without echo unless given)
     Hash {
         /// The password; prefer the prompt, which keeps it out of the shell history
@@ -17,7 +17,7 @@ pub enum PasswordCommand {
     },
 }
 
-pub fn run(command: PasswordCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: PasswordCommand) -> anyhow::Result<ExitCode> {
     let PasswordCommand::Hash { password } = command;
     let password = match password {
         Some(password) => password,

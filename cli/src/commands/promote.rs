@@ -13,7 +13,7 @@ use forja_deploy::signer;
 use crate::render::Spinner;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The environment to promote to (one with `promote_from`).
     #[arg(long)]
     pub to: String,
@@ -26,7 +26,7 @@ pub struct Args {
     pub root: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     let root = &project.root;
     let environments = config::parse_environments(&project.config.environments)?;

@@ -8,7 +8,7 @@ use forja_compiler::{ArtifactIndex, Project};
 use forja_deploy::bundle::{self, ReleaseInput};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Use the artifacts in out/ as they are instead of building first.
     #[arg(long)]
     pub no_build: bool,
@@ -17,7 +17,7 @@ pub struct Args {
     pub root: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::discover(&args.root)?;
     if !args.no_build && !super::build::compile(&project, false, super::build::BuildReport::Human)?
     {

@@ -14,7 +14,7 @@ const SNAPSHOT_FUZZ_SEED: &str = "0x1";
 
 /// Run the tests and write, check or diff their gas (`.gas-snapshot`).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Compare with a snapshot file (default: the --snap file) and print
     /// each test's change, without writing.
     #[arg(long, value_name = "SNAPSHOT_FILE", num_args = 0..=1, conflicts_with = "check")]
@@ -33,7 +33,7 @@ pub struct Args {
     pub test: super::test::Args,
 }
 
-pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     if args.test.network.is_some() || args.test.watch || args.test.json {
         anyhow::bail!(
             "forja snapshot runs the tests in memory: --network, --watch and --json are for forja test"

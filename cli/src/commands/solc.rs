@@ -10,7 +10,7 @@ use semver::Version;
 use crate::render::Spinner;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum SolcCommand {
+pub(crate) enum SolcCommand {
     /// Install a solc version (solc's wasm build, fetched with npm), or one
     /// from a local soljson.js or npm solc tarball with --from.
     Install {
@@ -29,7 +29,7 @@ pub enum SolcCommand {
     Which { version: Version },
 }
 
-pub fn run(cmd: SolcCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: SolcCommand) -> anyhow::Result<ExitCode> {
     let manager = SolcManager::from_env()?;
     match cmd {
         SolcCommand::Install { version, from } => {

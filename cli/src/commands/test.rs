@@ -24,7 +24,7 @@ mod render;
 
 /// Run the project's Solidity tests (Foundry-compatible).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Project root.
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
@@ -116,7 +116,7 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.watch {
         return run_once(&args);
     }

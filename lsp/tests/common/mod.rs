@@ -17,7 +17,7 @@ use tower_lsp::lsp_types::Url;
 
 type Pending = Arc<Mutex<std::collections::HashMap<i64, oneshot::Sender<Value>>>>;
 
-pub struct TestClient {
+pub(crate) struct TestClient {
     writer: tokio::sync::Mutex<tokio::io::WriteHalf<DuplexStream>>,
     pending: Pending,
     next_id: Mutex<i64>,
@@ -34,12 +34,12 @@ async fn write_message(w: &mut WriteHalf<DuplexStream>, msg: &Value) {
 
 impl TestClient {
     /// Starts a server in-process and initializes it on `root`.
-    pub async fn start(root: &Path) -> TestClient {
+    pub(crate) async fn start(root: &Path) -> TestClient {
         Self::start_with(root, forja_lsp::ServerOptions::default()).await
     }
 
     /// Starts a server configured as a front end would, initialized on `root`.
-    pub async fn start_with(root: &Path, options: forja_lsp::ServerOptions) -> TestClient {
+    pub(crate) async fn start_with(root: &Path, options: forja_lsp::ServerOptions) -> TestClient {
         let (client_side, server_side) = tokio::io::duplex(1 << 22);
         let (server_read, server_write) = tokio::io::split(server_side);
         tokio::spawn(forja_lsp::serve(server_read, server_write, options));
@@ -105,7 +105,7 @@ impl TestClient {
         client
     }
 
-    pub async fn request(&self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&self, method: &str, params: Value) -> Value {
         let id = {
             let mut n = self.next_id.lock().unwrap();
             *n += 1;
@@ -121,21 +121,21 @@ impl TestClient {
             .unwrap()
     }
 
-    pub async fn notify(&self, method: &str, params: Value) {
+    pub(crate) async fn notify(&self, method: &str, params: Value) {
         let msg = json!({"jsonrpc": "2.0", "method": method, "params": params});
         write_message(&mut *self.writer.lock().await, &msg).await;
     }
 
-    pub fn uri(&self, rel: &str) -> Url {
+    pub(crate) fn uri(&self, rel: &str) -> Url {
         Url::from_file_path(self.root.join(rel)).unwrap()
     }
 
-    pub fn text(&self, rel: &str) -> String {
+    pub(crate) fn text(&self, rel: &str) -> String {
         std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
 
     /// Waits for the next publishDiagnostics for `uri`.
-    pub async fn diagnostics_for(&self, uri: &Url) -> Value {
+    pub(crate) async fn diagnostics_for(&self, uri: &Url) -> Value {
         let mut rx = self.notifications.lock().await;
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(120), rx.recv())
@@ -151,7 +151,11 @@ impl TestClient {
     }
 
     /// Waits for a publishDiagnostics for `uri` that satisfies `accept`.
-    pub async fn diagnostics_until(&self, uri: &Url, accept: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn diagnostics_until(
+        &self,
+        uri: &Url,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
         loop {
             let diags = self.diagnostics_for(uri).await;
             if accept(&diags) {
@@ -161,7 +165,7 @@ impl TestClient {
     }
 
     /// Waits for a log message containing `needle`.
-    pub async fn log_containing(&self, needle: &str) -> Value {
+    pub(crate) async fn log_containing(&self, needle: &str) -> Value {
         let mut rx = self.notifications.lock().await;
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(120), rx.recv())
@@ -179,7 +183,7 @@ impl TestClient {
     }
 
     /// Opens `rel` with its disk text and returns its diagnostics.
-    pub async fn open(&self, rel: &str) -> Value {
+    pub(crate) async fn open(&self, rel: &str) -> Value {
         let uri = self.uri(rel);
         self.notify(
             "textDocument/didOpen",
@@ -190,7 +194,7 @@ impl TestClient {
     }
 
     /// The position of the `nth` occurrence of `needle` in `rel`, plus `shift` characters.
-    pub fn pos(&self, rel: &str, needle: &str, nth: usize, shift: usize) -> Value {
+    pub(crate) fn pos(&self, rel: &str, needle: &str, nth: usize, shift: usize) -> Value {
         let text = self.text(rel);
         let offset = text
             .match_indices(needle)
@@ -203,7 +207,7 @@ impl TestClient {
         json!({"line": line, "character": col})
     }
 
-    pub async fn at(
+    pub(crate) async fn at(
         &self,
         method: &str,
         rel: &str,
@@ -219,7 +223,7 @@ impl TestClient {
     }
 
     /// Replaces machine-specific paths so snapshots are stable.
-    pub fn redact(&self, v: &Value) -> String {
+    pub(crate) fn redact(&self, v: &Value) -> String {
         let s = serde_json::to_string_pretty(v).unwrap();
         let root_uri = Url::from_file_path(&self.root).unwrap().to_string();
         s.replace(&root_uri, "file:///ROOT")
@@ -228,7 +232,7 @@ impl TestClient {
 }
 
 /// Copies the fixture project into a fresh temp dir (tests may edit files).
-pub fn fixture_project() -> tempfile::TempDir {
+pub(crate) fn fixture_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project");
     copy_dir(&src, dir.path());
@@ -249,7 +253,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Prints a line that `cargo test` shows even though it captures test output,
 /// so a skipped check is visible in CI logs.
-pub fn announce(message: &str) {
+pub(crate) fn announce(message: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{message}");
 }
@@ -258,12 +262,12 @@ pub fn announce(message: &str) {
 /// package (the directory holding `token/`, `utils/`, …). CI provides it:
 /// `npm pack @openzeppelin/contracts@5.7.0 && tar xzf openzeppelin-contracts-5.7.0.tgz`
 /// then `FORJA_LSP_OPENZEPPELIN=$PWD/package`.
-pub const OPENZEPPELIN_ENV: &str = "FORJA_LSP_OPENZEPPELIN";
+pub(crate) const OPENZEPPELIN_ENV: &str = "FORJA_LSP_OPENZEPPELIN";
 
 /// OpenZeppelin Contracts 5.x: from `$FORJA_LSP_OPENZEPPELIN`, else unpacked
 /// from `npm pack` into a cache dir; `None` (with the reason printed) when
 /// neither is available. A set but wrong variable is an error, not a skip.
-pub fn openzeppelin(test: &str) -> Option<PathBuf> {
+pub(crate) fn openzeppelin(test: &str) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(OPENZEPPELIN_ENV).filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
         let dir = if dir.join("package/token/ERC20/ERC20.sol").exists() {

@@ -88,6 +88,8 @@
 //! ([`ValidatorHistory`], [`VoteTally`]): a vote passes when more than half
 //! of the validators cast it; epoch blocks discard pending votes. A node
 //! queues its own votes with [`Engine::propose_vote`].
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod config;
 mod engine;

@@ -1,6 +1,7 @@
 //! Engine behaviour driven by hand: timers, round changes with prepared
 //! justification, and byzantine messages (non-validators, wrong proposers,
 //! forged seals, invalid justifications).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use alloy::consensus::Header;
 use alloy::primitives::{Address, B256, Bytes, U256};

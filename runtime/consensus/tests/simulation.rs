@@ -3,6 +3,7 @@
 //!
 //! Every assertion names its seed; to replay one, change the seed range of
 //! the failing test to that single seed (`for seed in [1234]`).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use alloy::primitives::Address;
 use forja_consensus::sim::{Behaviour, SimConfig, Simulation};

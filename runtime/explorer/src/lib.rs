@@ -9,6 +9,8 @@
 //! `forja node` serves it on its RPC port through [`forja_rpc::HttpPages`];
 //! `forja explorer` serves it with [`serve`], which also forwards the
 //! page's calls to another endpoint.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod abi_index;
 mod proxy;

@@ -10,6 +10,7 @@
 //! `FORJA_BENCH_HARDHAT_DIR` at it (default /tmp/peers); without it the
 //! comparison is skipped with the reason printed. `FORJA_BENCH_TRANSFERS`
 //! sets the number of transfers (default 2000).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::{
     net::TcpListener,

@@ -21,7 +21,7 @@ use crate::{
 /// Blocks `getSignerMetrics` covers when no range is given (Besu's default).
 const DEFAULT_SIGNER_METRICS_BLOCKS: u64 = 100;
 
-pub fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus) {
     let names: [&'static str; 6] = match consensus {
         Consensus::Qbft => [
             "qbft_getValidatorsByBlockNumber",

@@ -19,7 +19,7 @@ use crate::{
     metrics::RpcMetrics,
 };
 
-pub struct RpcContext {
+pub(crate) struct RpcContext {
     pub node: Arc<dyn NodeApi>,
     pub config: RpcConfig,
     pub metrics: Arc<RpcMetrics>,
@@ -37,7 +37,7 @@ impl RpcContext {
     /// The block number a `BlockId` parameter names (default `latest`).
     /// BFT blocks are final when committed, so `safe`, `finalized` and
     /// `pending` all read the head.
-    pub fn resolve_block(&self, block: Option<BlockId>) -> RpcResult<u64> {
+    pub(crate) fn resolve_block(&self, block: Option<BlockId>) -> RpcResult<u64> {
         let head = self.node.block_number();
         match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
             BlockId::Hash(hash) => self
@@ -49,7 +49,7 @@ impl RpcContext {
         }
     }
 
-    pub fn resolve_tag(&self, tag: BlockNumberOrTag, head: u64) -> RpcResult<u64> {
+    pub(crate) fn resolve_tag(&self, tag: BlockNumberOrTag, head: u64) -> RpcResult<u64> {
         match tag {
             BlockNumberOrTag::Earliest => Ok(0),
             BlockNumberOrTag::Number(n) if n > head => Err(not_found(format!(
@@ -61,11 +61,14 @@ impl RpcContext {
     }
 
     /// The dev controls, when this server serves them.
-    pub fn dev(&self) -> Option<&dyn crate::backend::DevApi> {
+    pub(crate) fn dev(&self) -> Option<&dyn crate::backend::DevApi> {
         self.node.dev().filter(|_| self.config.dev_methods)
     }
 
-    pub fn dev_signer(&self, address: alloy::primitives::Address) -> Option<&PrivateKeySigner> {
+    pub(crate) fn dev_signer(
+        &self,
+        address: alloy::primitives::Address,
+    ) -> Option<&PrivateKeySigner> {
         self.config
             .dev_accounts
             .iter()
@@ -74,7 +77,7 @@ impl RpcContext {
 }
 
 /// Registers a method whose handler is timed for `/metrics`.
-pub fn method<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+pub(crate) fn method<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
 where
     T: Serialize + Clone + Send + 'static,
     F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
@@ -85,8 +88,11 @@ where
 /// [`method`] for a handler that acts as the authenticated caller (admin
 /// methods change the network as the caller's account); `None` when the
 /// server does not authenticate.
-pub fn method_as_caller<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
-where
+pub(crate) fn method_as_caller<T, F>(
+    module: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    handler: F,
+) where
     T: Serialize + Clone + Send + 'static,
     F: Fn(&RpcContext, Params<'_>, Option<&Caller>) -> RpcResult<T> + Send + Sync + 'static,
 {
@@ -107,7 +113,7 @@ where
 /// `max_concurrent_executions` at once. Either way one async worker stays
 /// free, so however long a call takes (up to its time limit) every other
 /// request and connection is still answered.
-pub fn executing<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
+pub(crate) fn executing<T, F>(module: &mut RpcModule<RpcContext>, name: &'static str, handler: F)
 where
     T: Serialize + Clone + Send + 'static,
     F: Fn(&RpcContext, Params<'_>) -> RpcResult<T> + Send + Sync + 'static,
@@ -141,7 +147,7 @@ where
 }
 
 /// Registers `alias` as another name for `name`.
-pub fn alias(module: &mut RpcModule<RpcContext>, alias: &'static str, name: &'static str) {
+pub(crate) fn alias(module: &mut RpcModule<RpcContext>, alias: &'static str, name: &'static str) {
     module
         .register_alias(alias, name)
         .unwrap_or_else(|err| panic!("registering alias {alias}: {err}"));

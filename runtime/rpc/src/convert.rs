@@ -14,7 +14,7 @@ use forja_runtime::{CallRequest, SealedBlock, TxReceipt, TxRef};
 
 /// A transaction as `eth_getTransactionByHash` shows it; block fields are
 /// `None` while it is pending.
-pub fn rpc_transaction(tx: &TxRef, block: Option<(&SealedBlock, u64)>) -> Transaction {
+pub(crate) fn rpc_transaction(tx: &TxRef, block: Option<(&SealedBlock, u64)>) -> Transaction {
     let base_fee = block.and_then(|(b, _)| b.header.base_fee_per_gas);
     Transaction {
         inner: Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
@@ -26,7 +26,7 @@ pub fn rpc_transaction(tx: &TxRef, block: Option<(&SealedBlock, u64)>) -> Transa
     }
 }
 
-pub fn rpc_header(block: &SealedBlock) -> Header {
+pub(crate) fn rpc_header(block: &SealedBlock) -> Header {
     Header {
         hash: block.hash,
         inner: block.header.clone(),
@@ -35,7 +35,7 @@ pub fn rpc_header(block: &SealedBlock) -> Header {
     }
 }
 
-pub fn rpc_block(block: &SealedBlock, full: bool) -> Block {
+pub(crate) fn rpc_block(block: &SealedBlock, full: bool) -> Block {
     let transactions = if full {
         BlockTransactions::Full(
             block
@@ -57,7 +57,7 @@ pub fn rpc_block(block: &SealedBlock, full: bool) -> Block {
 }
 
 /// The logs of one receipt with their positions in the chain.
-pub fn rpc_logs(receipt: &TxReceipt, block_timestamp: Option<u64>) -> Vec<Log> {
+pub(crate) fn rpc_logs(receipt: &TxReceipt, block_timestamp: Option<u64>) -> Vec<Log> {
     receipt
         .logs()
         .iter()
@@ -75,7 +75,7 @@ pub fn rpc_logs(receipt: &TxReceipt, block_timestamp: Option<u64>) -> Vec<Log> {
         .collect()
 }
 
-pub fn rpc_receipt(receipt: &TxReceipt, block_timestamp: Option<u64>) -> TransactionReceipt {
+pub(crate) fn rpc_receipt(receipt: &TxReceipt, block_timestamp: Option<u64>) -> TransactionReceipt {
     let logs = rpc_logs(receipt, block_timestamp);
     let with_bloom = |r: &ReceiptWithBloom<Receipt<alloy::primitives::Log>>| ReceiptWithBloom {
         receipt: Receipt {
@@ -109,7 +109,7 @@ pub fn rpc_receipt(receipt: &TxReceipt, block_timestamp: Option<u64>) -> Transac
 }
 
 /// An `eth_call`-style request in the runtime's terms.
-pub fn call_request(request: &TransactionRequest) -> CallRequest {
+pub(crate) fn call_request(request: &TransactionRequest) -> CallRequest {
     CallRequest {
         from: request.from,
         to: match request.to {

@@ -26,7 +26,7 @@ fn tracer(ctx: &RpcContext) -> RpcResult<&dyn TraceApi> {
 }
 
 /// Registered only for nodes that expose a [`TraceApi`].
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     executing(module, "debug_traceTransaction", |ctx, params| {
         let mut seq = params.sequence();
         let Hex(hash) = seq.next::<Hex<B256>>()?;

@@ -30,7 +30,7 @@ fn quantity(value: serde_json::Value) -> RpcResult<u64> {
     })
 }
 
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "evm_snapshot", |ctx, _| {
         dev(ctx)?.snapshot().map_err(node_error)
     });

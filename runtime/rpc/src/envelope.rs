@@ -37,7 +37,7 @@ use crate::error::INVALID_REQUEST;
 
 /// Answers the envelopes described in the module documentation.
 #[derive(Clone, Copy, Debug)]
-pub struct EnvelopeLayer {
+pub(crate) struct EnvelopeLayer {
     pub max_request_body_size: u32,
 }
 
@@ -53,7 +53,7 @@ impl<S> Layer<S> for EnvelopeLayer {
 }
 
 #[derive(Clone, Debug)]
-pub struct Envelope<S> {
+pub(crate) struct Envelope<S> {
     inner: S,
     max_request_body_size: u32,
 }

@@ -27,11 +27,11 @@ use crate::{
 };
 
 /// Most blocks one `eth_getLogs` may scan, as Besu and Geth limit it.
-pub const MAX_LOG_RANGE: u64 = 10_000;
+pub(crate) const MAX_LOG_RANGE: u64 = 10_000;
 /// Most blocks one `eth_feeHistory` may cover.
 const MAX_FEE_HISTORY: u64 = 1024;
 
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "eth_chainId", |ctx, _| {
         Ok(U64::from(ctx.node.chain_id()))
     });
@@ -295,7 +295,7 @@ fn next_base_fee(ctx: &RpcContext) -> u128 {
         .map_or(0, u128::from)
 }
 
-pub fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> Option<Transaction> {
+pub(crate) fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> Option<Transaction> {
     if let Some(location) = ctx.node.transaction_by_hash(hash) {
         let block = ctx.node.block_by_hash(location.block_hash)?;
         return Some(rpc_transaction(
@@ -309,7 +309,7 @@ pub fn transaction_by_hash(ctx: &RpcContext, hash: B256) -> Option<Transaction> 
 }
 
 /// Logs matching `filter`, scanning blocks whose bloom may match.
-pub fn logs(ctx: &RpcContext, filter: &Filter) -> RpcResult<Vec<Log>> {
+pub(crate) fn logs(ctx: &RpcContext, filter: &Filter) -> RpcResult<Vec<Log>> {
     let head = ctx.node.block_number();
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
@@ -352,7 +352,7 @@ pub fn logs(ctx: &RpcContext, filter: &Filter) -> RpcResult<Vec<Log>> {
 }
 
 /// Logs of one block matching `filter`.
-pub fn block_logs(
+pub(crate) fn block_logs(
     ctx: &RpcContext,
     block: &forja_runtime::SealedBlock,
     filter: &Filter,

@@ -40,7 +40,7 @@ struct Installed {
     last_polled: Instant,
 }
 
-pub struct FilterStore {
+pub(crate) struct FilterStore {
     expiry: Duration,
     /// Most filters installed at once (expired ones are removed first).
     max_filters: usize,
@@ -49,7 +49,7 @@ pub struct FilterStore {
 }
 
 impl FilterStore {
-    pub fn new(expiry: Duration, max_filters: usize) -> Self {
+    pub(crate) fn new(expiry: Duration, max_filters: usize) -> Self {
         Self {
             expiry,
             max_filters,
@@ -91,7 +91,7 @@ fn filter_not_found(id: U256) -> jsonrpsee::types::ErrorObjectOwned {
     not_found(format!("filter not found: {id:#x}"))
 }
 
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "eth_newFilter", |ctx, params| {
         let Hex(filter) = params.one::<Hex<Filter>>()?;
         let head = ctx.node.block_number();

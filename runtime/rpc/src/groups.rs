@@ -90,19 +90,23 @@ impl fmt::Display for ApiGroup {
     }
 }
 
-impl FromStr for ApiGroup {
-    type Err = String;
+/// A name that is none of Besu's API groups.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown API group `{name}`; expected one of {}", ApiGroup::ALL.map(ApiGroup::name).join(", "))]
+pub struct UnknownApiGroup {
+    pub name: String,
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for ApiGroup {
+    type Err = UnknownApiGroup;
+
+    fn from_str(text: &str) -> Result<Self, UnknownApiGroup> {
         let upper = text.trim().to_ascii_uppercase();
         Self::ALL
             .into_iter()
             .find(|group| group.name() == upper)
-            .ok_or_else(|| {
-                format!(
-                    "unknown API group `{text}`; expected one of {}",
-                    Self::ALL.map(ApiGroup::name).join(", ")
-                )
+            .ok_or_else(|| UnknownApiGroup {
+                name: text.to_owned(),
             })
     }
 }
@@ -152,9 +156,9 @@ impl fmt::Display for ApiGroups {
 
 /// Comma-separated group names, any case (`ETH,NET,perm`).
 impl FromStr for ApiGroups {
-    type Err = String;
+    type Err = UnknownApiGroup;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UnknownApiGroup> {
         text.split(',')
             .filter(|part| !part.trim().is_empty())
             .map(str::parse)
@@ -180,7 +184,8 @@ mod tests {
             "unknown namespaces are not found, not refused"
         );
         let err = "ETH,EHT".parse::<ApiGroups>().unwrap_err();
-        assert!(err.contains("unknown API group `EHT`"), "{err}");
+        assert_eq!(err.name, "EHT");
+        assert!(err.to_string().contains("unknown API group `EHT`"), "{err}");
         assert_eq!(
             ApiGroups::all().to_string(),
             "ETH,NET,WEB3,TXPOOL,DEBUG,TRACE,ADMIN,PERM,QBFT,IBFT,DEV,OTS"

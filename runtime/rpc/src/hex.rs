@@ -23,20 +23,40 @@ use serde_json::value::RawValue;
 /// A parameter of type `T` whose hex strings were checked strictly before
 /// alloy read them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hex<T>(pub T);
+pub(crate) struct Hex<T>(pub T);
 
 impl<T> Hex<T> {
-    pub fn into_inner(self) -> T {
+    pub(crate) fn into_inner(self) -> T {
         self.0
     }
 }
 
+/// Why a parameter's JSON is not its strict form; the message names the
+/// path to the field (`` `to`: hex string of odd length: "0x123" ``).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ParamError {
+    #[error("{why}: {got}")]
+    BadHex { why: &'static str, got: String },
+    #[error("expected {expected}, got {got}")]
+    WrongShape { expected: &'static str, got: String },
+    #[error("`{name}`: {inner}")]
+    Field {
+        name: String,
+        inner: Box<ParamError>,
+    },
+    #[error("[{index}]: {inner}")]
+    Item {
+        index: usize,
+        inner: Box<ParamError>,
+    },
+}
+
 /// A parameter type whose JSON form has hex strings to check.
-pub trait HexParam: DeserializeOwned {
+pub(crate) trait HexParam: DeserializeOwned {
     /// What the parameter is, for error messages.
     const NAME: &'static str;
     /// Why `json` is not this parameter's JSON form, naming the field.
-    fn check(json: &RawValue) -> Result<(), String>;
+    fn check(json: &RawValue) -> Result<(), ParamError>;
 }
 
 impl<'de, T: HexParam> Deserialize<'de> for Hex<T> {
@@ -52,7 +72,7 @@ impl<'de, T: HexParam> Deserialize<'de> for Hex<T> {
 }
 
 /// Why `s` is not a QUANTITY, in Geth's words.
-pub fn check_quantity(s: &str) -> Result<(), &'static str> {
+pub(crate) fn check_quantity(s: &str) -> Result<(), &'static str> {
     let digits = prefixed(s)?;
     if digits.is_empty() {
         return Err("hex string \"0x\"");
@@ -64,7 +84,7 @@ pub fn check_quantity(s: &str) -> Result<(), &'static str> {
 }
 
 /// Why `s` is not DATA, in Geth's words.
-pub fn check_data(s: &str) -> Result<(), &'static str> {
+pub(crate) fn check_data(s: &str) -> Result<(), &'static str> {
     let digits = prefixed(s)?;
     if digits.len() % 2 == 1 {
         return Err("hex string of odd length");
@@ -91,7 +111,7 @@ fn is_null(json: &RawValue) -> bool {
     json.get() == "null"
 }
 
-fn string(json: &RawValue) -> Result<Cow<'_, str>, String> {
+fn string(json: &RawValue) -> Result<Cow<'_, str>, ParamError> {
     let text = json.get();
     // Hex strings have no escapes: borrow them without a parse.
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
@@ -101,26 +121,39 @@ fn string(json: &RawValue) -> Result<Cow<'_, str>, String> {
     }
     serde_json::from_str::<String>(text)
         .map(Cow::Owned)
-        .map_err(|_| format!("expected a hex string, got {json}"))
+        .map_err(|_| wrong_shape("a hex string", json))
 }
 
-fn quantity(json: &RawValue) -> Result<(), String> {
-    check_quantity(&string(json)?).map_err(|why| format!("{why}: {json}"))
+fn quantity(json: &RawValue) -> Result<(), ParamError> {
+    check_quantity(&string(json)?).map_err(|why| bad_hex(why, json))
 }
 
-fn data(json: &RawValue) -> Result<(), String> {
-    check_data(&string(json)?).map_err(|why| format!("{why}: {json}"))
+fn data(json: &RawValue) -> Result<(), ParamError> {
+    check_data(&string(json)?).map_err(|why| bad_hex(why, json))
 }
 
-fn array(json: &RawValue) -> Result<Vec<&RawValue>, String> {
-    serde_json::from_str(json.get()).map_err(|_| format!("expected an array, got {json}"))
+fn array(json: &RawValue) -> Result<Vec<&RawValue>, ParamError> {
+    serde_json::from_str(json.get()).map_err(|_| wrong_shape("an array", json))
+}
+
+fn bad_hex(why: &'static str, json: &RawValue) -> ParamError {
+    ParamError::BadHex {
+        why,
+        got: json.get().to_owned(),
+    }
+}
+
+fn wrong_shape(expected: &'static str, json: &RawValue) -> ParamError {
+    ParamError::WrongShape {
+        expected,
+        got: json.get().to_owned(),
+    }
 }
 
 const BLOCK_TAGS: [&str; 5] = ["latest", "earliest", "pending", "safe", "finalized"];
 
-fn block_number_or_tag(json: &RawValue) -> Result<(), String> {
-    let tag =
-        string(json).map_err(|_| format!("expected a block number (hex) or tag, got {json}"))?;
+fn block_number_or_tag(json: &RawValue) -> Result<(), ParamError> {
+    let tag = string(json).map_err(|_| wrong_shape("a block number (hex) or tag", json))?;
     if BLOCK_TAGS.contains(&tag.as_ref()) {
         Ok(())
     } else {
@@ -176,8 +209,8 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-fn object<'a>(json: &'a RawValue, what: &str) -> Result<Object<'a>, String> {
-    serde_json::from_str(json.get()).map_err(|_| format!("expected {what} object, got {json}"))
+fn object<'a>(json: &'a RawValue, what: &'static str) -> Result<Object<'a>, ParamError> {
+    serde_json::from_str(json.get()).map_err(|_| wrong_shape(what, json))
 }
 
 /// Each member of `object` named in `names` is null or passes `check`; the
@@ -185,11 +218,14 @@ fn object<'a>(json: &'a RawValue, what: &str) -> Result<Object<'a>, String> {
 fn fields(
     object: &Object<'_>,
     names: &[&str],
-    check: fn(&RawValue) -> Result<(), String>,
-) -> Result<(), String> {
+    check: fn(&RawValue) -> Result<(), ParamError>,
+) -> Result<(), ParamError> {
     for (name, json) in &object.0 {
         if names.contains(&name.as_ref()) && !is_null(json) {
-            check(json).map_err(|why| format!("`{name}`: {why}"))?;
+            check(json).map_err(|inner| ParamError::Field {
+                name: name.clone().into_owned(),
+                inner: Box::new(inner),
+            })?;
         }
     }
     Ok(())
@@ -197,7 +233,7 @@ fn fields(
 
 /// A string or an array of strings, each DATA (a filter's `address`, one
 /// topic position).
-fn data_or_list(json: &RawValue) -> Result<(), String> {
+fn data_or_list(json: &RawValue) -> Result<(), ParamError> {
     if json.get().starts_with('[') {
         array(json)?
             .into_iter()
@@ -210,35 +246,35 @@ fn data_or_list(json: &RawValue) -> Result<(), String> {
 
 impl HexParam for U64 {
     const NAME: &'static str = "quantity";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         quantity(json)
     }
 }
 
 impl HexParam for U256 {
     const NAME: &'static str = "quantity";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         quantity(json)
     }
 }
 
 impl HexParam for Bytes {
     const NAME: &'static str = "data";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         data(json)
     }
 }
 
 impl HexParam for B256 {
     const NAME: &'static str = "hash";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         data(json)
     }
 }
 
 impl HexParam for Address {
     const NAME: &'static str = "address";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         data(json)
     }
 }
@@ -246,9 +282,12 @@ impl HexParam for Address {
 /// A list of `T`, each checked; the error names the position.
 impl<T: HexParam> HexParam for Vec<T> {
     const NAME: &'static str = T::NAME;
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         for (index, item) in array(json)?.into_iter().enumerate() {
-            T::check(item).map_err(|why| format!("[{index}]: {why}"))?;
+            T::check(item).map_err(|inner| ParamError::Item {
+                index,
+                inner: Box::new(inner),
+            })?;
         }
         Ok(())
     }
@@ -256,7 +295,7 @@ impl<T: HexParam> HexParam for Vec<T> {
 
 impl HexParam for BlockNumberOrTag {
     const NAME: &'static str = "block";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         block_number_or_tag(json)
     }
 }
@@ -264,9 +303,9 @@ impl HexParam for BlockNumberOrTag {
 /// A block number or tag, a 32-byte block hash, or an EIP-1898 object.
 impl HexParam for BlockId {
     const NAME: &'static str = "block";
-    fn check(json: &RawValue) -> Result<(), String> {
+    fn check(json: &RawValue) -> Result<(), ParamError> {
         if json.get().starts_with('{') {
-            let object = object(json, "a block")?;
+            let object = object(json, "a block object")?;
             fields(&object, &["blockNumber"], block_number_or_tag)?;
             return fields(&object, &["blockHash"], data);
         }
@@ -295,8 +334,8 @@ const TRANSACTION_DATA: [&str; 4] = ["from", "to", "data", "input"];
 
 impl HexParam for TransactionRequest {
     const NAME: &'static str = "transaction";
-    fn check(json: &RawValue) -> Result<(), String> {
-        let object = object(json, "a transaction")?;
+    fn check(json: &RawValue) -> Result<(), ParamError> {
+        let object = object(json, "a transaction object")?;
         fields(&object, &TRANSACTION_QUANTITIES, quantity)?;
         fields(&object, &TRANSACTION_DATA, data)
     }
@@ -304,8 +343,8 @@ impl HexParam for TransactionRequest {
 
 impl HexParam for Filter {
     const NAME: &'static str = "filter";
-    fn check(json: &RawValue) -> Result<(), String> {
-        let object = object(json, "a filter")?;
+    fn check(json: &RawValue) -> Result<(), ParamError> {
+        let object = object(json, "a filter object")?;
         fields(&object, &["fromBlock", "toBlock"], block_number_or_tag)?;
         fields(&object, &["blockHash"], data)?;
         fields(&object, &["address"], data_or_list)?;

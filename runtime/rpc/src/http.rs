@@ -33,7 +33,7 @@ pub struct HttpPage {
 
 /// Adds the operations endpoints and CORS headers around the RPC service.
 #[derive(Clone)]
-pub struct OpsLayer {
+pub(crate) struct OpsLayer {
     pub(crate) node: Arc<dyn NodeApi>,
     pub(crate) metrics: Arc<RpcMetrics>,
     pub(crate) cors_origins: Arc<Vec<String>>,
@@ -52,7 +52,7 @@ impl<S> Layer<S> for OpsLayer {
 }
 
 #[derive(Clone)]
-pub struct OpsService<S> {
+pub(crate) struct OpsService<S> {
     inner: S,
     layer: OpsLayer,
 }

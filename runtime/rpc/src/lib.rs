@@ -7,6 +7,8 @@
 //! The server reads and drives a node through [`NodeApi`]; the runtime's
 //! node implements it. This crate translates and maps errors; it decides
 //! nothing about the chain.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod auth;
 mod backend;
@@ -39,7 +41,7 @@ pub use backend::{
     TraceApi,
 };
 pub use config::RpcConfig;
-pub use groups::{ApiGroup, ApiGroups};
+pub use groups::{ApiGroup, ApiGroups, UnknownApiGroup};
 pub use http::{HttpPage, HttpPages};
 pub use metrics::RpcMetrics;
 pub use ots::index::{IndexError as OtsIndexError, OtsIndex};

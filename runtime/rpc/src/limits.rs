@@ -24,21 +24,21 @@ use tower::{Layer, Service};
 
 /// Connections open per client address, capped.
 #[derive(Clone, Debug)]
-pub struct PerClient {
+pub(crate) struct PerClient {
     limit: usize,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// One connection counted against its client until dropped.
 #[derive(Debug)]
-pub struct ClientSlot {
+pub(crate) struct ClientSlot {
     client: IpAddr,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl PerClient {
     /// At most `limit` connections per address (0: no cap).
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit,
             open: Arc::default(),
@@ -47,7 +47,7 @@ impl PerClient {
 
     /// A slot for one more connection from `client`, or `None` when it
     /// already holds `limit`.
-    pub fn admit(&self, client: IpAddr) -> Option<ClientSlot> {
+    pub(crate) fn admit(&self, client: IpAddr) -> Option<ClientSlot> {
         let mut open = lock(&self.open);
         let count = open.entry(client).or_insert(0);
         if self.limit != 0 && *count >= self.limit {
@@ -83,7 +83,7 @@ impl Drop for ClientSlot {
 /// never idle while its client answers the server's pings, which come more
 /// often than the timeout (`ws_front.rs`); only reads count, so pings to a
 /// client that is gone do not keep its connection open.
-pub struct SlottedStream {
+pub(crate) struct SlottedStream {
     stream: TcpStream,
     _slot: ClientSlot,
     idle_timeout: Duration,
@@ -94,7 +94,7 @@ pub struct SlottedStream {
 }
 
 impl SlottedStream {
-    pub fn new(stream: TcpStream, slot: ClientSlot, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(stream: TcpStream, slot: ClientSlot, idle_timeout: Duration) -> Self {
         Self {
             stream,
             _slot: slot,
@@ -128,7 +128,7 @@ impl SlottedStream {
 /// jsonrpsee's pings on its (in-process) WebSocket connections; the
 /// client's own connection is pinged by `ws_front.rs`, every
 /// `idle_timeout / 4`.
-pub fn ws_ping_config(idle_timeout: Duration) -> jsonrpsee::server::PingConfig {
+pub(crate) fn ws_ping_config(idle_timeout: Duration) -> jsonrpsee::server::PingConfig {
     jsonrpsee::server::PingConfig::new()
         .ping_interval(idle_timeout / 4)
         .inactive_limit(idle_timeout / 3)
@@ -187,14 +187,14 @@ fn lock(open: &Mutex<HashMap<IpAddr, usize>>) -> std::sync::MutexGuard<'_, HashM
 }
 
 /// What a client over its cap gets before its connection is closed.
-pub const TOO_MANY_FROM_CLIENT: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 45\r\nconnection: close\r\n\r\nToo many connections from this client address";
+pub(crate) const TOO_MANY_FROM_CLIENT: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: 45\r\nconnection: close\r\n\r\nToo many connections from this client address";
 
 /// Bounds each HTTP request, reading its body included, as Besu's HTTP
 /// timeout does: past it the client gets 408 and its slot is freed. A
 /// WebSocket handshake is a request too; the connection it opens is not
 /// bounded by this (idle WebSockets are found by pings).
 #[derive(Clone, Copy, Debug)]
-pub struct RequestTimeoutLayer(pub Duration);
+pub(crate) struct RequestTimeoutLayer(pub Duration);
 
 impl<S> Layer<S> for RequestTimeoutLayer {
     type Service = RequestTimeout<S>;
@@ -208,7 +208,7 @@ impl<S> Layer<S> for RequestTimeoutLayer {
 }
 
 #[derive(Clone, Debug)]
-pub struct RequestTimeout<S> {
+pub(crate) struct RequestTimeout<S> {
     inner: S,
     timeout: Duration,
 }

@@ -13,7 +13,7 @@
 //! task keeps at the chain's head; a search first brings it there itself,
 //! so it always covers every committed block.
 
-pub mod index;
+pub(crate) mod index;
 
 use std::sync::Arc;
 
@@ -42,16 +42,16 @@ use index::{Direction, OtsIndex, TxPosition};
 
 /// The Otterscan API level served: what Otterscan 2.x requires
 /// (`MIN_API_LEVEL` in its `params.ts`).
-pub const API_LEVEL: u64 = 8;
+pub(crate) const API_LEVEL: u64 = 8;
 
 /// Largest page a search or `ots_getBlockTransactions` returns (Otterscan
 /// asks for 25), so one request cannot make the node assemble the whole
 /// chain.
-pub const MAX_PAGE_SIZE: u64 = 1000;
+pub(crate) const MAX_PAGE_SIZE: u64 = 1000;
 
 /// Registered for nodes that can trace; the searches use the context's
 /// `ots_index` (without one they answer that this server keeps none).
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     method(module, "ots_getApiLevel", |_, _| Ok(API_LEVEL));
     method(module, "erigon_getHeaderByNumber", |ctx, params| {
         let mut seq = params.sequence();

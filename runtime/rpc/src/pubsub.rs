@@ -27,7 +27,7 @@ use crate::{
 /// Clients expect a hex string (viem drops notifications whose id is a
 /// JSON number, web3.py raises).
 #[derive(Debug)]
-pub struct HexSubscriptionIds;
+pub(crate) struct HexSubscriptionIds;
 
 impl IdProvider for HexSubscriptionIds {
     fn next_id(&self) -> SubscriptionId<'static> {
@@ -35,7 +35,7 @@ impl IdProvider for HexSubscriptionIds {
     }
 }
 
-pub fn register(module: &mut RpcModule<RpcContext>) {
+pub(crate) fn register(module: &mut RpcModule<RpcContext>) {
     module
         .register_subscription(
             "eth_subscribe",
@@ -154,13 +154,13 @@ async fn send(sink: &SubscriptionSink, item: &impl Serialize) -> Result<(), ()> 
 /// HTTP middleware; WebSocket calls carry their upgrade request's
 /// extensions, which never have it).
 #[derive(Clone, Copy, Debug)]
-pub struct OverHttp;
+pub(crate) struct OverHttp;
 
 /// Answers `eth_subscribe`/`eth_unsubscribe` over HTTP as Geth does
 /// (-32601 "notifications not supported") instead of jsonrpsee's bare
 /// internal error, so a client knows to use a WebSocket.
 #[derive(Clone, Debug)]
-pub struct NoSubscriptionsOverHttp<S>(pub S);
+pub(crate) struct NoSubscriptionsOverHttp<S>(pub S);
 
 impl<S> RpcServiceT for NoSubscriptionsOverHttp<S>
 where

@@ -252,7 +252,7 @@ fn ots_index(
 /// Every method this node serves: standard ones always, the consortium
 /// methods under the network's consensus prefix, dev methods when the
 /// config turns them on, Otterscan's when the node can trace.
-pub fn methods(
+pub(crate) fn methods(
     config: RpcConfig,
     node: Arc<dyn NodeApi>,
     metrics: Arc<RpcMetrics>,

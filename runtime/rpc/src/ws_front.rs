@@ -48,11 +48,11 @@ use crate::envelope::{Precheck, invalid_request_json, precheck};
 
 /// Builds the service that serves one in-process connection: jsonrpsee's,
 /// with every middleware layer.
-pub type MakeService<S> = Arc<dyn Fn() -> S + Send + Sync>;
+pub(crate) type MakeService<S> = Arc<dyn Fn() -> S + Send + Sync>;
 
 /// Serves HTTP requests with `inner` and takes WebSocket upgrades itself.
 #[derive(Clone)]
-pub struct WsFront<S> {
+pub(crate) struct WsFront<S> {
     inner: S,
     make_service: MakeService<S>,
     stopped: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
@@ -61,7 +61,7 @@ pub struct WsFront<S> {
 }
 
 impl<S> WsFront<S> {
-    pub fn new(
+    pub(crate) fn new(
         inner: S,
         make_service: MakeService<S>,
         stopped: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,

@@ -1,5 +1,6 @@
 //! JSON-RPC details as Geth and Besu answer them: hex-string subscription
 //! ids, a cap on installed filters.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! (half-sent HTTP requests, idle WebSockets) do not lock another client
 //! out, a half-sent request times out, and looping calls stop at their
 //! time limit without holding up other requests.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! client expects: fee history, access lists, call traces,
 //! the transaction pool, block receipts, block tags, Besu's consortium
 //! methods.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Otterscan's API (`ots_*`, `erigon_getHeaderByNumber`) on a running
 //! in-process QBFT network, through alloy's provider, against fixtures
 //! with known results (`tests/fixtures/ots/Factory.sol`).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! forja-rpc driven by alloy's provider, a client we did not write,
 //! against a running in-process QBFT network.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 
@@ -286,7 +287,7 @@ async fn websocket_subscriptions_deliver_heads_logs_and_pending_transactions() {
 
 /// Receiving with a bound, so a missing notification fails instead of hanging.
 mod futures_free {
-    pub async fn next<T, E: std::fmt::Debug>(
+    pub(crate) async fn next<T, E: std::fmt::Debug>(
         recv: impl std::future::Future<Output = Result<T, E>>,
     ) -> T {
         tokio::time::timeout(std::time::Duration::from_secs(30), recv)

@@ -1,5 +1,6 @@
 //! `evm_snapshot`/`evm_revert` rolling a running multi-validator QBFT
 //! network back, and calls seeing the dev clock, driven by alloy's provider.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `debug_trace*`, `eth_createAccessList` and the dev network's controls on
 //! a running in-process QBFT network, driven by alloy's provider.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

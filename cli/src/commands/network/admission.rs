@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::endpoint::{AuthArgs, Endpoint};
 
 #[derive(Debug, clap::Args)]
-pub struct AddNodeArgs {
+pub(crate) struct AddNodeArgs {
     /// Where to write the new node's key (Besu's `key` file: the private key
     /// in hex); an existing file is never overwritten
     #[arg(long, default_value = "key")]
@@ -36,7 +36,7 @@ pub struct AddNodeArgs {
     pub auth: AuthArgs,
 }
 
-pub fn run(args: AddNodeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: AddNodeArgs) -> anyhow::Result<ExitCode> {
     if args.host.parse::<std::net::IpAddr>().is_err() {
         bail!(
             "--host {}: an enode URL needs an IP address (Besu resolves host names only with --Xdns-enabled)",

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// Credentials for endpoints with authentication on.
 #[derive(Debug, Clone, clap::Args)]
-pub struct AuthArgs {
+pub(crate) struct AuthArgs {
     /// Bearer token (JWT) sent to every endpoint (the same flag as
     /// `forja bench` and `forja node backup` take)
     #[arg(
@@ -37,7 +37,7 @@ pub struct AuthArgs {
 
 /// A JSON-RPC error answer: code and message, as the node sent them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcError {
+pub(crate) struct RpcError {
     pub code: i64,
     pub message: String,
 }
@@ -49,7 +49,7 @@ impl std::fmt::Display for RpcError {
 }
 
 /// One member node's endpoint.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub url: String,
     target: Url,
     client: reqwest::Client,
@@ -58,7 +58,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Checks the URL and, with a user name, logs in.
-    pub async fn connect(url: &str, auth: &AuthArgs) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &str, auth: &AuthArgs) -> anyhow::Result<Self> {
         let target = Url::parse(url)
             .with_context(|| format!("`{url}` is not a URL (e.g. http://127.0.0.1:8545)"))?;
         if !matches!(target.scheme(), "http" | "https") || target.host().is_none() {
@@ -115,12 +115,12 @@ impl Endpoint {
     }
 
     /// The request body of a call, as sent.
-    pub fn request(method: &str, params: &Value) -> Value {
+    pub(crate) fn request(method: &str, params: &Value) -> Value {
         json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
     }
 
     /// Calls `method`; `Ok(Err(_))` is the node's JSON-RPC error answer.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         params: Value,
@@ -159,14 +159,14 @@ impl Endpoint {
     }
 
     /// [`Self::call`] with an error answer turned into an error naming the endpoint.
-    pub async fn expect(&self, method: &str, params: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn expect(&self, method: &str, params: Value) -> anyhow::Result<Value> {
         self.call(method, params)
             .await?
             .map_err(|error| anyhow!("{}: {method} failed: {error}", self.url))
     }
 
     /// Whether a bearer token goes with the calls.
-    pub fn authenticated(&self) -> bool {
+    pub(crate) fn authenticated(&self) -> bool {
         self.token.is_some()
     }
 }

@@ -13,7 +13,7 @@ use forja_runtime::{
 
 /// Export the network (FILE, else ./network.toml, else forja's built-in dev network)
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Directory to write genesis.json, node-<i>/ (key, config.toml,
     /// permissions_config.toml, static-nodes.json) and docker-compose.yml to;
     /// it must not exist or be empty
@@ -24,7 +24,7 @@ pub struct Args {
     pub network: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (config, source) =
         match NetworkConfig::for_project(args.network.as_deref(), Path::new("."))? {
             Some(found) => found,

@@ -3,17 +3,17 @@
 //! validators, against the in-process network of `forja node` or the
 //! members' real endpoints.
 
-pub mod admission;
-pub mod endpoint;
-pub mod export;
-pub mod validators;
+pub(crate) mod admission;
+pub(crate) mod endpoint;
+pub(crate) mod export;
+pub(crate) mod validators;
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
-pub enum NetworkCommand {
+pub(crate) enum NetworkCommand {
     /// Write the files that run this network on real nodes (Besu)
     Export(export::Args),
     /// Create a node's key (Besu's `key` file), print its enode and add it to
@@ -27,7 +27,7 @@ pub enum NetworkCommand {
     RemoveValidator(validators::VoteArgs),
 }
 
-pub fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: NetworkCommand) -> anyhow::Result<ExitCode> {
     match command {
         NetworkCommand::Export(args) => export::run(args),
         NetworkCommand::AddNode(args) => admission::run(args),

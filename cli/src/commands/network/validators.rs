@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::endpoint::{AuthArgs, Endpoint};
 
 #[derive(Debug, clap::Args)]
-pub struct VoteArgs {
+pub(crate) struct VoteArgs {
     /// The validator's address
     pub address: Address,
     /// A validator's JSON-RPC endpoint that casts the vote (repeat for each;
@@ -29,7 +29,7 @@ pub struct VoteArgs {
     pub auth: AuthArgs,
 }
 
-pub fn run(args: VoteArgs, add: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: VoteArgs, add: bool) -> anyhow::Result<ExitCode> {
     super::super::block_on(vote(args, add))?
 }
 

@@ -10,7 +10,7 @@ use forja_tester::{
 use super::{paint, test_line};
 
 /// Prints each suite, its failures' details, and the summary.
-pub fn render_report(
+pub(super) fn render_report(
     out: &mut impl Write,
     report: &TestRunReport,
     verbosity: u8,
@@ -116,7 +116,7 @@ pub fn render_report(
 }
 
 /// Prints one table per contract: deployment cost/size, then min/avg/median/max/calls per function.
-pub fn render_gas_report(
+pub(super) fn render_gas_report(
     out: &mut impl Write,
     report: &BTreeMap<String, ContractGasReport>,
     artifacts: &ArtifactSet,

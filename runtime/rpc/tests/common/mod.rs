@@ -22,7 +22,9 @@ use forja_runtime::{Network, NetworkConfig, StorageMode};
 use serde_json::Value;
 
 /// Sends a contract call as a transaction and waits for its receipt.
-pub async fn mined<P: Provider, D: CallDecoder>(call: CallBuilder<P, D>) -> TransactionReceipt {
+pub(crate) async fn mined<P: Provider, D: CallDecoder>(
+    call: CallBuilder<P, D>,
+) -> TransactionReceipt {
     call.send()
         .await
         .expect("the call is sent")
@@ -31,7 +33,7 @@ pub async fn mined<P: Provider, D: CallDecoder>(call: CallBuilder<P, D>) -> Tran
         .expect("the call is mined")
 }
 
-pub struct TestNet {
+pub(crate) struct TestNet {
     pub network: Network,
     /// One server per node asked for, in node order.
     pub servers: Vec<RpcServer>,
@@ -39,7 +41,7 @@ pub struct TestNet {
 }
 
 /// The dev network: 4 QBFT validators, a block per pending transaction.
-pub fn dev_config() -> NetworkConfig {
+pub(crate) fn dev_config() -> NetworkConfig {
     NetworkConfig {
         chain_id: 1337,
         ..Default::default()
@@ -48,7 +50,7 @@ pub fn dev_config() -> NetworkConfig {
 
 impl TestNet {
     /// Starts `config` in memory and serves nodes `0..served`.
-    pub async fn start(config: NetworkConfig, served: usize, rpc: RpcConfig) -> TestNet {
+    pub(crate) async fn start(config: NetworkConfig, served: usize, rpc: RpcConfig) -> TestNet {
         let mode = config.consensus.mode;
         let network = tokio::task::spawn_blocking(move || {
             Network::start(config, StorageMode::InMemory).expect("network starts")
@@ -75,7 +77,7 @@ impl TestNet {
     }
 
     /// The dev network with the dev methods on, as `forja node` serves it.
-    pub async fn dev() -> TestNet {
+    pub(crate) async fn dev() -> TestNet {
         let rpc = RpcConfig {
             dev_methods: true,
             ..Default::default()
@@ -83,15 +85,15 @@ impl TestNet {
         Self::start(dev_config(), 1, rpc).await
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.servers[0].local_addr()
     }
 
-    pub fn http_url(&self) -> Url {
+    pub(crate) fn http_url(&self) -> Url {
         self.servers[0].http_url().parse().unwrap()
     }
 
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for server in self.servers {
             server.stop().await;
         }
@@ -103,28 +105,28 @@ impl TestNet {
 }
 
 /// A raw HTTP exchange: status, lower-cased headers, body.
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl RawResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.body))
     }
 }
 
 /// Sends one HTTP/1.1 request on a fresh connection and reads the answer.
-pub fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -198,12 +200,12 @@ fn dechunk(mut rest: &str) -> String {
 }
 
 /// POSTs a JSON-RPC body.
-pub fn rpc(addr: SocketAddr, body: &str) -> RawResponse {
+pub(crate) fn rpc(addr: SocketAddr, body: &str) -> RawResponse {
     http(addr, "POST", "/", &[], body.as_bytes())
 }
 
 /// Where [`request`] sends a call: a test network's first server, or a URL.
-pub trait RpcEndpoint {
+pub(crate) trait RpcEndpoint {
     fn endpoint(&self) -> Url;
 }
 
@@ -227,7 +229,7 @@ impl RpcEndpoint for String {
 
 /// One JSON-RPC call through alloy's provider (a real client); an error
 /// comes back as its text, code and message included.
-pub async fn request(
+pub(crate) async fn request(
     at: &(impl RpcEndpoint + ?Sized),
     method: &'static str,
     params: Value,
@@ -242,7 +244,7 @@ pub async fn request(
 /// Waits until every node has node 0's head, then checks they all hold the
 /// same block there (a block commits on the nodes one after another);
 /// returns the head.
-pub async fn assert_nodes_agree(net: &TestNet) -> u64 {
+pub(crate) async fn assert_nodes_agree(net: &TestNet) -> u64 {
     let nodes = net.network.nodes();
     let head = nodes[0].block_number();
     for _ in 0..1000 {
