@@ -59,7 +59,7 @@ pub struct CompiledUnit {
     /// The files whose artifacts this build rewrote: the changed ones and
     /// their importers, sorted unit names.
     pub sources: Vec<String>,
-    /// How many files solc read: `sources` and everything they import.
+    /// How many files solc read (all the unit's: see [`build`]).
     pub inputs: usize,
 }
 
@@ -178,11 +178,10 @@ struct UnitPlan<'a> {
 /// Incremental as forge is: a file is recompiled when its content or its
 /// resolved imports changed, when anything it imports (transitively) was
 /// recompiled, or when one of its artifacts was altered or removed. solc
-/// gets the recompiled files and everything they import, and is asked for
-/// output only for the recompiled ones; the other artifacts stay as they
-/// are. Other settings, another solc version or `force` recompile
-/// everything; so does any change to a coverage build, whose consumers need
-/// one compilation's source ids across all its artifacts.
+/// gets all the unit's sources and is asked for output only for the
+/// recompiled files; the other artifacts stay as they are. What is written
+/// is byte for byte what a clean build writes. Other settings, another solc
+/// version or `force` recompile everything.
 pub fn build(
     project: &Project,
     options: &BuildOptions,
@@ -280,9 +279,6 @@ pub fn build(
             .filter(|unit| sources.contains(unit))
             .collect();
         dirty.extend(damaged);
-        if options.coverage && !dirty.is_empty() {
-            dirty = sources.clone();
-        }
         let kept = new_cache.versions.entry(version.to_string()).or_default();
         for unit in sources.iter().filter(|u| !dirty.contains(*u)) {
             let entry = entry_of(unit).expect("a clean file has an entry").clone();
@@ -297,11 +293,11 @@ pub fn build(
     let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
     for plan in plans.iter().filter(|p| !p.dirty.is_empty()) {
         let version = plan.version;
-        let inputs: BTreeSet<String> = plan
-            .dirty
-            .iter()
-            .flat_map(|unit| graph.closure(unit))
-            .collect();
+        // Every source of the unit, not only what the dirty files import:
+        // solc numbers sources in name order, so the source ids in the new
+        // artifacts (their `id` and source maps) are those a clean build
+        // gives, and out/ never depends on which edits came before.
+        let inputs = &units[version];
         let compiler = load_solc(project, solc, version, events)?;
         events(BuildEvent::Compiling {
             version: version.clone(),
@@ -312,10 +308,10 @@ pub fn build(
         } else {
             settings.clone()
         };
-        if inputs != plan.dirty {
+        if *inputs != plan.dirty {
             unit_settings = select_outputs(&unit_settings, &plan.dirty);
         }
-        let input = standard_json_input(&graph, &inputs, &unit_settings);
+        let input = standard_json_input(&graph, inputs, &unit_settings);
         let raw = compiler.compile_standard_json(&input.to_string())?;
         let solc_output: Value =
             serde_json::from_str(&raw).map_err(|source| BuildError::SolcOutput {

@@ -120,7 +120,7 @@ fn an_edit_recompiles_the_file_and_its_importers_only() {
         ["src/A.sol", "src/lib/B.sol", "src/lib/C.sol"]
     );
     assert_eq!(edited.compiled[0].files, 3);
-    assert_eq!(edited.compiled[0].inputs, 3);
+    assert_eq!(edited.compiled[0].inputs, 4, "solc reads the whole unit");
     assert_eq!(artifact(&project, "D.sol/D.json"), d_before);
     assert_eq!(
         std::fs::metadata(project.out_dir().join("D.sol/D.json"))
@@ -138,43 +138,38 @@ fn an_edit_recompiles_the_file_and_its_importers_only() {
     append(&project, "D.sol", "// a comment\n");
     assert_eq!(compiled(&run(&project)), ["src/D.sol"]);
 
-    // A changes: A only; solc reads B and C but writes no artifact for them.
+    // A changes: A only; solc reads the others but writes no artifact for them.
     let b_before = artifact(&project, "B.sol/B.json");
     append(&project, "A.sol", "contract A2 {}\n");
     let top = run(&project);
     assert_eq!(compiled(&top), ["src/A.sol"]);
-    assert_eq!(top.compiled[0].inputs, 3);
     assert_eq!(artifact(&project, "B.sol/B.json"), b_before);
     assert!(project.out_dir().join("A.sol/A2.json").is_file());
 
     assert!(run(&project).compiled.is_empty());
 }
 
+/// Every file under `out/` with its bytes.
+fn out_files(project: &Project) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(project.out_dir())
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
-fn the_incremental_result_equals_a_clean_build() {
+fn the_incremental_result_is_byte_for_byte_a_clean_build() {
     let (_dir, project) = project();
     run(&project);
     append(&project, "lib/B.sol", "contract B2 is B {}\n");
     let incremental = run(&project);
     assert_eq!(compiled(&incremental), ["src/A.sol", "src/lib/B.sol"]);
-    let files = [
-        "A.sol/A.json",
-        "B.sol/B.json",
-        "B.sol/B2.json",
-        "D.sol/D.json",
-    ];
-    let bytecode = |bytes: Vec<u8>| {
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        (
-            value["bytecode"].clone(),
-            value["deployedBytecode"]["object"].clone(),
-            value["abi"].clone(),
-        )
-    };
-    let after_edit: Vec<_> = files
-        .iter()
-        .map(|f| bytecode(artifact(&project, f)))
-        .collect();
+    let after_edit = out_files(&project);
+    assert_eq!(after_edit.len(), 5, "A, B, B2, C, D");
     let forced = build(
         &project,
         &BuildOptions {
@@ -186,17 +181,16 @@ fn the_incremental_result_equals_a_clean_build() {
     )
     .unwrap();
     assert_eq!(compiled(&forced).len(), 4);
-    let from_scratch: Vec<_> = files
-        .iter()
-        .map(|f| bytecode(artifact(&project, f)))
-        .collect();
-    // Same code, ABI and metadata hash; only source ids inside source maps
-    // may differ between compilations.
-    for ((file, a), b) in files.iter().zip(&after_edit).zip(&from_scratch) {
-        assert_eq!(a.1, b.1, "{file}: runtime code");
-        assert_eq!(a.2, b.2, "{file}: abi");
-        assert_eq!(a.0["object"], b.0["object"], "{file}: creation code");
+    // Same code, ABI, metadata, source ids and source maps.
+    let from_scratch = out_files(&project);
+    for ((path, incremental), (_, clean)) in after_edit.iter().zip(&from_scratch) {
+        assert!(
+            incremental == clean,
+            "{} differs from a clean build",
+            path.display()
+        );
     }
+    assert_eq!(after_edit.len(), from_scratch.len());
 }
 
 #[test]
@@ -275,4 +269,30 @@ fn another_solc_version_recompiles_everything() {
     let back = run(&project);
     assert_eq!(compiled(&back).len(), 4);
     assert_eq!(back.compiled[0].version.to_string(), "0.8.30");
+}
+
+#[test]
+fn a_coverage_build_is_incremental_with_its_own_cache() {
+    let (_dir, project) = project();
+    let coverage = BuildOptions {
+        coverage: true,
+        ..BuildOptions::default()
+    };
+    let solc = SolcManager::with_home(test_home());
+    let first = build(&project, &coverage, &solc, &|_| {}).unwrap();
+    assert_eq!(compiled(&first).len(), 4);
+    // The normal build has a cache of its own: it compiles everything once.
+    assert_eq!(compiled(&run(&project)).len(), 4);
+    append(&project, "lib/B.sol", "// edited\n");
+    let again = build(&project, &coverage, &solc, &|_| {}).unwrap();
+    assert_eq!(compiled(&again), ["src/A.sol", "src/lib/B.sol"]);
+    let out = project
+        .root
+        .join(forja_compiler::build::coverage_out_dir(&project));
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("A.sol/A.json")).unwrap()).unwrap();
+    assert!(a["ast"].is_object(), "a recompiled file keeps its AST");
+    let d: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("D.sol/D.json")).unwrap()).unwrap();
+    assert!(d["ast"].is_object(), "a kept artifact keeps its AST");
 }
