@@ -180,8 +180,9 @@ struct UnitPlan<'a> {
 /// recompiled, or when one of its artifacts was altered or removed. solc
 /// gets all the unit's sources and is asked for output only for the
 /// recompiled files; the other artifacts stay as they are. What is written
-/// is byte for byte what a clean build writes. Other settings, another solc
-/// version or `force` recompile everything.
+/// is byte for byte what a clean build writes (one exception: when two
+/// files' artifacts would share a path, the one already there keeps it).
+/// Other settings, another solc version or `force` recompile everything.
 pub fn build(
     project: &Project,
     options: &BuildOptions,
