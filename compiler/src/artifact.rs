@@ -482,15 +482,14 @@ impl Artifact {
         &self,
         on_chain: &[u8],
         libraries: &BTreeMap<String, Address>,
-    ) -> Result<Result<(), String>, ArtifactError> {
+    ) -> Result<Result<(), CodeMismatch>, ArtifactError> {
         let mut expected = self.runtime.link(libraries)?;
         let mut actual = on_chain.to_vec();
         if expected.len() != actual.len() {
-            return Ok(Err(format!(
-                "on-chain code is {} bytes, the artifact's is {} bytes",
-                actual.len(),
-                expected.len()
-            )));
+            return Ok(Err(CodeMismatch::Length {
+                on_chain: actual.len(),
+                artifact: expected.len(),
+            }));
         }
         // A library's runtime code starts with `PUSH20 <its own address>`
         // (call protection), which solc leaves zeroed and the EVM fills in.
@@ -503,12 +502,20 @@ impl Artifact {
             actual[start..end].fill(0);
         }
         match expected.iter().zip(&actual).position(|(a, b)| a != b) {
-            Some(offset) => Ok(Err(format!(
-                "on-chain code differs from the artifact at byte {offset} (immutables masked)"
-            ))),
+            Some(offset) => Ok(Err(CodeMismatch::Byte { offset })),
             None => Ok(Ok(())),
         }
     }
+}
+
+/// How on-chain runtime code differs from an artifact's
+/// ([`Artifact::check_runtime`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeMismatch {
+    #[error("on-chain code is {on_chain} bytes, the artifact's is {artifact} bytes")]
+    Length { on_chain: usize, artifact: usize },
+    #[error("on-chain code differs from the artifact at byte {offset} (immutables masked)")]
+    Byte { offset: usize },
 }
 
 /// `PUSH20 0x00…00 ADDRESS`: the prologue solc gives library runtime code.

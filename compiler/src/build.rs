@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::diagnostics::{Diagnostic, Severity, locate};
 use crate::project::{Project, ProjectError, Remapping};
 use crate::solc::{MIN_SUPPORTED, Solc, SolcError, SolcEvent, SolcManager};
-use crate::sources::{SourceGraph, parse_pragma, pragma_allows};
+use crate::sources::{SourceGraph, SourceReadError, parse_pragma, pragma_allows};
 
 /// What to build beyond the project's own settings.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +54,13 @@ pub enum BuildEvent {
 #[derive(Debug, Clone)]
 pub struct CompiledUnit {
     pub version: Version,
+    /// How many files were compiled (`sources.len()`).
     pub files: usize,
+    /// The files whose artifacts this build rewrote: the changed ones and
+    /// their importers, sorted unit names.
+    pub sources: Vec<String>,
+    /// How many files solc read (all the unit's: see [`build`]).
+    pub inputs: usize,
 }
 
 /// The result of a build that ran (it may still have found errors).
@@ -82,24 +88,57 @@ pub enum BuildError {
     Project(#[from] ProjectError),
     #[error(transparent)]
     Solc(#[from] SolcError),
-    #[error("{0}")]
-    Io(String),
+    #[error(transparent)]
+    Source(#[from] SourceReadError),
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("solc {version} returned output that is not JSON: {source}")]
+    SolcOutput {
+        version: Version,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The first error a build would report, for callers that want the
+    /// standard-JSON input rather than a build.
+    #[error("{}", located(.0))]
+    Invalid(Box<Diagnostic>),
     #[error("no solc version satisfies these pragmas together:\n{0}")]
     Unsatisfiable(String),
 }
 
 const CACHE_FILE: &str = "forja-cache.json";
-/// 2: each artifact's content hash is recorded.
-const CACHE_FORMAT: u32 = 2;
+/// 3: one entry per source file (its hash, imports and artifacts), so an
+/// edit recompiles only that file and its importers.
+const CACHE_FORMAT: u32 = 3;
 
+/// What the last good build left, per source file: a file is recompiled
+/// when it, or anything it imports (transitively), changed since.
 #[derive(Debug, Serialize, Deserialize, Default)]
 struct BuildCache {
     format: u32,
-    /// Unit key → the artifacts that unit wrote.
-    units: BTreeMap<String, Vec<CachedArtifact>>,
+    /// [`settings_key`] of the build that wrote this cache: when it
+    /// changes, every file is recompiled.
+    settings: String,
+    /// solc version → source unit name → that file's entry.
+    versions: BTreeMap<String, BTreeMap<String, CachedSource>>,
 }
 
-/// An artifact as the build wrote it: a unit is reused only while every one
+/// One source file as the build last compiled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CachedSource {
+    /// sha256 of the file's content, hex.
+    sha256: String,
+    /// The unit names its imports resolved to.
+    imports: Vec<String>,
+    /// The artifacts of its contracts.
+    artifacts: Vec<CachedArtifact>,
+}
+
+/// An artifact as the build wrote it: a file is reused only while every one
 /// of its artifacts still has these bytes, so an edited or deleted artifact
 /// is rebuilt rather than trusted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,9 +163,26 @@ impl CachedArtifact {
     }
 }
 
+/// What one solc version's unit needs compiled in this build.
+struct UnitPlan<'a> {
+    version: &'a Version,
+    /// Files whose artifacts are rewritten: the changed files and every
+    /// file that imports one of them, transitively.
+    dirty: BTreeSet<String>,
+}
+
 /// Builds the project: compiles what changed, writes artifacts, returns
 /// diagnostics. Artifacts are written only when every unit compiled without
 /// errors, so `out/` always holds the last good build.
+///
+/// Incremental as forge is: a file is recompiled when its content or its
+/// resolved imports changed, when anything it imports (transitively) was
+/// recompiled, or when one of its artifacts was altered or removed. solc
+/// gets all the unit's sources and is asked for output only for the
+/// recompiled files; the other artifacts stay as they are. What is written
+/// is byte for byte what a clean build writes (one exception: when two
+/// files' artifacts would share a path, the one already there keeps it).
+/// Other settings, another solc version or `force` recompile everything.
 pub fn build(
     project: &Project,
     options: &BuildOptions,
@@ -137,8 +193,7 @@ pub fn build(
     let mut remappings = project.remappings();
     remappings.extend(options.extra_remappings.iter().cloned());
     let dirs = [project.src_dir(), project.test_dir(), project.script_dir()];
-    let (graph, missing) = SourceGraph::load(&project.root, &dirs, &remappings)
-        .map_err(|e| BuildError::Io(e.to_string()))?;
+    let (graph, missing) = SourceGraph::load(&project.root, &dirs, &remappings)?;
     output.source_count = graph.files.len();
     output.diagnostics.extend(missing);
     if output.has_errors() {
@@ -165,54 +220,141 @@ pub fn build(
             project.cache_dir().join(CACHE_FILE),
         )
     };
-    let (mut cache, cache_warning) = load_cache(&cache_file);
+    let (old_cache, cache_warning) = load_cache(&cache_file);
     output.diagnostics.extend(cache_warning);
-    let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
-    let mut new_units: BTreeMap<String, Vec<CachedArtifact>> = BTreeMap::new();
-    let mut written_names: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let settings_key = settings_key(project, &settings);
+    let nothing = BTreeMap::new();
+    let previous = if old_cache.settings == settings_key && !options.force {
+        &old_cache.versions
+    } else {
+        &nothing
+    };
+    let hashes: BTreeMap<&str, String> = graph
+        .files
+        .iter()
+        .map(|(unit, file)| (unit.as_str(), hex::encode(Sha256::digest(&file.content))))
+        .collect();
+    let imports_of = |unit: &str| -> Vec<String> {
+        graph.files[unit]
+            .imports
+            .iter()
+            .map(|(import, _)| import.clone())
+            .collect()
+    };
 
+    // Decide, per unit, what is dirty; keep the entries of everything else.
+    let mut new_cache = BuildCache {
+        format: CACHE_FORMAT,
+        settings: settings_key,
+        versions: BTreeMap::new(),
+    };
+    // Artifact path → the file that owns it, so that a recompiled file whose
+    // artifact name clashes with a kept one's takes the longer path.
+    let mut written_names: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut plans = vec![];
     for (version, sources) in &units {
-        let key = unit_key(version, &settings, &graph, sources);
-        if let Some(artifacts) = cache.units.get(&key).filter(|_| !options.force)
-            && artifacts.iter().all(|a| a.is_intact(&project.root))
-        {
-            new_units.insert(key, artifacts.clone());
-            continue;
+        let cached = previous.get(&version.to_string());
+        let entry_of = |unit: &str| cached.and_then(|entries| entries.get(unit));
+        let mut changed = BTreeSet::new();
+        let mut damaged = BTreeSet::new();
+        for unit in sources {
+            match entry_of(unit) {
+                Some(entry)
+                    if entry.sha256 == hashes[unit.as_str()]
+                        && entry.imports == imports_of(unit) =>
+                {
+                    if !entry.artifacts.iter().all(|a| a.is_intact(&project.root)) {
+                        damaged.insert(unit.clone());
+                    }
+                }
+                _ => {
+                    changed.insert(unit.clone());
+                }
+            }
         }
+        // An altered artifact is its own file's business; a changed source
+        // is also every importer's.
+        let mut dirty: BTreeSet<String> = graph
+            .importers(&changed)
+            .into_iter()
+            .filter(|unit| sources.contains(unit))
+            .collect();
+        dirty.extend(damaged);
+        let kept = new_cache.versions.entry(version.to_string()).or_default();
+        for unit in sources.iter().filter(|u| !dirty.contains(*u)) {
+            let entry = entry_of(unit).expect("a clean file has an entry").clone();
+            for artifact in &entry.artifacts {
+                written_names.insert(artifact.path.clone(), unit.clone());
+            }
+            kept.insert(unit.clone(), entry);
+        }
+        plans.push(UnitPlan { version, dirty });
+    }
+
+    let mut pending_writes: Vec<(PathBuf, Vec<u8>)> = vec![];
+    for plan in plans.iter().filter(|p| !p.dirty.is_empty()) {
+        let version = plan.version;
+        // Every source of the unit, not only what the dirty files import:
+        // solc numbers sources in name order, so the source ids in the new
+        // artifacts (their `id` and source maps) are those a clean build
+        // gives, and out/ never depends on which edits came before.
+        let inputs = &units[version];
         let compiler = load_solc(project, solc, version, events)?;
         events(BuildEvent::Compiling {
             version: version.clone(),
-            files: sources.len(),
+            files: plan.dirty.len(),
         });
-        let input = if options.gas_estimates {
-            standard_json_input(&graph, sources, &with_gas_estimates(&settings))
+        let mut unit_settings = if options.gas_estimates {
+            with_gas_estimates(&settings)
         } else {
-            standard_json_input(&graph, sources, &settings)
+            settings.clone()
         };
+        if *inputs != plan.dirty {
+            unit_settings = select_outputs(&unit_settings, &plan.dirty);
+        }
+        let input = standard_json_input(&graph, inputs, &unit_settings);
         let raw = compiler.compile_standard_json(&input.to_string())?;
-        let solc_output: Value = serde_json::from_str(&raw).map_err(|e| {
-            BuildError::Io(format!(
-                "solc {version} returned output that is not JSON: {e}"
-            ))
-        })?;
+        let solc_output: Value =
+            serde_json::from_str(&raw).map_err(|source| BuildError::SolcOutput {
+                version: version.clone(),
+                source,
+            })?;
         output
             .diagnostics
             .extend(solc_diagnostics(&solc_output, &graph));
         output.compiled.push(CompiledUnit {
             version: version.clone(),
-            files: sources.len(),
+            files: plan.dirty.len(),
+            sources: plan.dirty.iter().cloned().collect(),
+            inputs: inputs.len(),
         });
-        let mut unit_artifacts = vec![];
-        for (relative, bytes) in artifacts_of(
+        let mut by_source: BTreeMap<String, Vec<CachedArtifact>> = BTreeMap::new();
+        for (unit, relative, bytes) in artifacts_of(
             &out_dir,
             &solc_output,
             compiler.long_version(),
             &mut written_names,
         ) {
-            unit_artifacts.push(CachedArtifact::new(relative.clone(), &bytes));
+            if !plan.dirty.contains(&unit) {
+                continue;
+            }
+            by_source
+                .entry(unit)
+                .or_default()
+                .push(CachedArtifact::new(relative.clone(), &bytes));
             pending_writes.push((relative, bytes));
         }
-        new_units.insert(key, unit_artifacts);
+        let entries = new_cache.versions.entry(version.to_string()).or_default();
+        for unit in &plan.dirty {
+            entries.insert(
+                unit.clone(),
+                CachedSource {
+                    sha256: hashes[unit.as_str()].clone(),
+                    imports: imports_of(unit),
+                    artifacts: by_source.remove(unit).unwrap_or_default(),
+                },
+            );
+        }
     }
     if output.has_errors() {
         return Ok(output);
@@ -222,11 +364,18 @@ pub fn build(
     for (relative, bytes) in &pending_writes {
         write_atomic(&project.root.join(relative), bytes)?;
     }
-    let kept: BTreeSet<&PathBuf> = new_units.values().flatten().map(|a| &a.path).collect();
-    for stale in cache
-        .units
+    let kept: BTreeSet<&PathBuf> = new_cache
+        .versions
         .values()
-        .flatten()
+        .flat_map(BTreeMap::values)
+        .flat_map(|entry| &entry.artifacts)
+        .map(|a| &a.path)
+        .collect();
+    for stale in old_cache
+        .versions
+        .values()
+        .flat_map(BTreeMap::values)
+        .flat_map(|entry| &entry.artifacts)
         .map(|a| &a.path)
         .filter(|a| !kept.contains(a))
     {
@@ -236,9 +385,7 @@ pub fn build(
         }
     }
     output.artifacts = kept.into_iter().cloned().collect();
-    cache.units = new_units;
-    cache.format = CACHE_FORMAT;
-    let text = serde_json::to_vec_pretty(&cache).expect("cache serialises");
+    let text = serde_json::to_vec_pretty(&new_cache).expect("cache serialises");
     write_atomic(&cache_file, &text)?;
     Ok(output)
 }
@@ -254,16 +401,10 @@ pub fn standard_json_inputs(
     let mut remappings = project.remappings();
     remappings.extend(options.extra_remappings.iter().cloned());
     let dirs = [project.src_dir(), project.test_dir(), project.script_dir()];
-    let (graph, mut diagnostics) = SourceGraph::load(&project.root, &dirs, &remappings)
-        .map_err(|e| BuildError::Io(e.to_string()))?;
+    let (graph, mut diagnostics) = SourceGraph::load(&project.root, &dirs, &remappings)?;
     let units = plan_units(project, &graph, solc, &mut diagnostics)?;
-    if let Some(error) = diagnostics.iter().find(|d| d.is_error()) {
-        let place = error
-            .location
-            .as_ref()
-            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
-            .unwrap_or_default();
-        return Err(BuildError::Io(format!("{place}{}", error.message)));
+    if let Some(error) = diagnostics.into_iter().find(Diagnostic::is_error) {
+        return Err(BuildError::Invalid(Box::new(error)));
     }
     let mut settings = solc_settings(project, &remappings);
     if options.gas_estimates {
@@ -458,23 +599,41 @@ fn standard_json_input(graph: &SourceGraph, sources: &BTreeSet<String>, settings
     json!({ "language": "Solidity", "sources": sources, "settings": settings })
 }
 
-/// A unit's identity for the cache: compiler, settings, and every file's content.
-fn unit_key(
-    version: &Version,
-    settings: &Value,
-    graph: &SourceGraph,
-    sources: &BTreeSet<String>,
-) -> String {
+/// Everything but the sources that decides what solc produces: forja's
+/// cache format, the settings (optimizer, EVM version, remappings,
+/// libraries…) and a native solc's path. The solc version is the cache's
+/// own key.
+fn settings_key(project: &Project, settings: &Value) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(format!(
-        "forja-cache-v{CACHE_FORMAT}\n{version}\n{settings}\n"
-    ));
-    for unit in sources {
-        hasher.update(unit.as_bytes());
-        hasher.update([0]);
-        hasher.update(Sha256::digest(graph.files[unit].content.as_bytes()));
+    hasher.update(format!("forja-cache-v{CACHE_FORMAT}\n{settings}\n"));
+    if let Some(native) = &project.config.compiler.solc {
+        hasher.update(native.to_string_lossy().as_bytes());
     }
     hex::encode(hasher.finalize())
+}
+
+/// `settings` asking for output only for `units` (solc still reads every
+/// source it is given, but generates code only for what is selected).
+fn select_outputs(settings: &Value, units: &BTreeSet<String>) -> Value {
+    let mut settings = settings.clone();
+    let every_file = settings["outputSelection"]["*"].clone();
+    settings["outputSelection"] = Value::Object(
+        units
+            .iter()
+            .map(|unit| (unit.clone(), every_file.clone()))
+            .collect(),
+    );
+    settings
+}
+
+/// `file:line:column: message`.
+fn located(diagnostic: &Diagnostic) -> String {
+    let place = diagnostic
+        .location
+        .as_ref()
+        .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+        .unwrap_or_default();
+    format!("{place}{}", diagnostic.message)
 }
 
 fn load_cache(path: &Path) -> (BuildCache, Option<Diagnostic>) {
@@ -543,13 +702,14 @@ fn solc_diagnostics(output: &Value, graph: &SourceGraph) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// Artifacts as Foundry writes them: `out/<File>.sol/<Contract>.json`.
+/// Artifacts as Foundry writes them: `out/<File>.sol/<Contract>.json`,
+/// with the source file each belongs to.
 fn artifacts_of(
     out_dir: &Path,
     output: &Value,
     long_version: &str,
     written: &mut BTreeMap<PathBuf, String>,
-) -> Vec<(PathBuf, Vec<u8>)> {
+) -> Vec<(String, PathBuf, Vec<u8>)> {
     let mut artifacts = vec![];
     let Some(contracts) = output.get("contracts").and_then(Value::as_object) else {
         return artifacts;
@@ -607,14 +767,17 @@ fn artifacts_of(
                     .filter(|ast| !ast.is_null())
                     .cloned(),
             };
-            artifacts.push((relative, artifact.to_bytes()));
+            artifacts.push((unit.clone(), relative, artifact.to_bytes()));
         }
     }
     artifacts
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    let io = |e: std::io::Error| BuildError::Io(format!("writing {}: {e}", path.display()));
+    let io = |source: std::io::Error| BuildError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;

@@ -12,8 +12,10 @@ pub mod project;
 pub mod solc;
 pub mod sources;
 
-pub use artifact::{Artifact, ArtifactError, ArtifactFile, ArtifactIndex};
-pub use build::{BuildError, BuildEvent, BuildOptions, BuildOutput, build, standard_json_inputs};
+pub use artifact::{Artifact, ArtifactError, ArtifactFile, ArtifactIndex, CodeMismatch};
+pub use build::{
+    BuildError, BuildEvent, BuildOptions, BuildOutput, CompiledUnit, build, standard_json_inputs,
+};
 pub use diagnostics::{Diagnostic, Location, Severity};
 pub use project::{Project, ProjectError, Remapping};
 /// The version type of this crate's API, for dependents without their own.

@@ -28,6 +28,15 @@ pub struct SourceFile {
     pub imports: Vec<(String, usize)>,
 }
 
+/// A source file that could not be read (or is not UTF-8).
+#[derive(Debug, thiserror::Error)]
+#[error("reading {}: {source}", path.display())]
+pub struct SourceReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Every file a build needs, keyed by unit name.
 #[derive(Debug, Default, Clone)]
 pub struct SourceGraph {
@@ -43,7 +52,7 @@ impl SourceGraph {
         root: &Path,
         dirs: &[PathBuf],
         remappings: &[Remapping],
-    ) -> Result<(Self, Vec<Diagnostic>), std::io::Error> {
+    ) -> Result<(Self, Vec<Diagnostic>), SourceReadError> {
         let mut graph = SourceGraph::default();
         let mut problems = vec![];
         let mut queue = VecDeque::new();
@@ -69,8 +78,9 @@ impl SourceGraph {
                 continue;
             }
             let path = path_of(root, &unit);
-            let content = std::fs::read_to_string(&path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("reading {}: {e}", path.display()))
+            let content = std::fs::read_to_string(&path).map_err(|source| SourceReadError {
+                path: path.clone(),
+                source,
             })?;
             let scan = scan(&content);
             let mut imports = vec![];
@@ -120,6 +130,30 @@ impl SourceGraph {
                 && let Some(file) = self.files.get(&next)
             {
                 stack.extend(file.imports.iter().map(|(u, _)| u.clone()));
+            }
+        }
+        seen
+    }
+
+    /// `changed` and every file that imports one of them, transitively:
+    /// the files whose compilation a change to `changed` can affect.
+    pub fn importers(&self, changed: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut imported_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for file in self.files.values() {
+            for (import, _) in &file.imports {
+                imported_by
+                    .entry(import.as_str())
+                    .or_default()
+                    .push(file.unit_name.as_str());
+            }
+        }
+        let mut seen = changed.clone();
+        let mut stack: Vec<&str> = changed.iter().map(String::as_str).collect();
+        while let Some(next) = stack.pop() {
+            for importer in imported_by.get(next).into_iter().flatten() {
+                if seen.insert(importer.to_string()) {
+                    stack.push(importer);
+                }
             }
         }
         seen

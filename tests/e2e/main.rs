@@ -97,6 +97,25 @@ fn new_build_test_on_the_basic_template() {
         text(&again)
     );
 
+    // An edit to the test file recompiles it alone: src/Counter.sol, which
+    // it imports, keeps its artifact.
+    let counter_artifact = std::fs::read(project.join("out/Counter.sol/Counter.json")).unwrap();
+    let test_file = project.join("test/Counter.t.sol");
+    let mut edited = std::fs::read_to_string(&test_file).unwrap();
+    edited.push_str("\n// edited\n");
+    std::fs::write(&test_file, edited).unwrap();
+    let incremental = forja(&project, &["build"]);
+    assert_success(&incremental);
+    assert!(
+        text(&incremental).contains("Compiled 1 files with solc"),
+        "{}",
+        text(&incremental)
+    );
+    assert_eq!(
+        std::fs::read(project.join("out/Counter.sol/Counter.json")).unwrap(),
+        counter_artifact
+    );
+
     let test = forja(&project, &["test"]);
     assert_success(&test);
     let report = text(&test);

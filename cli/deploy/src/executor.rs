@@ -689,7 +689,10 @@ impl Deployment<'_> {
                 // a changed one is the planner's to report.
                 match self.artifacts.find(spec.artifact_ref()) {
                     Ok(artifact) if artifact.runtime.hash() == recorded.runtime_code_hash => {
-                        artifact.check_runtime(&code, &recorded.libraries)?.err()
+                        artifact
+                            .check_runtime(&code, &recorded.libraries)?
+                            .err()
+                            .map(|mismatch| mismatch.to_string())
                     }
                     _ => None,
                 }

@@ -282,6 +282,7 @@ pub async fn check_source_chain(
                 .check_runtime(&code, &recorded.libraries)
                 .map_err(|e| refuse(e.to_string()))?
                 .err()
+                .map(|mismatch| mismatch.to_string())
         };
         if let Some(difference) = difference {
             return Err(refuse(format!(
