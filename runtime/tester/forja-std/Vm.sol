@@ -324,6 +324,9 @@ interface Vm {
     function createWallet(string calldata walletLabel) external returns (Wallet memory wallet);
     function createWallet(uint256 privateKey) external returns (Wallet memory wallet);
     function createWallet(uint256 privateKey, string calldata walletLabel) external returns (Wallet memory wallet);
+    function sign(Wallet calldata wallet, bytes32 digest) external returns (uint8 v, bytes32 r, bytes32 s);
+    function signCompact(Wallet calldata wallet, bytes32 digest) external returns (bytes32 r, bytes32 vs);
+    function signCompact(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 vs);
     // Strings, callers, snapshot deletion, selector mocks, environment arrays, lines of files.
     enum CallerMode { None, Broadcast, RecurrentBroadcast, Prank, RecurrentPrank }
     function toUppercase(string calldata input) external pure returns (string memory output);
@@ -360,6 +363,7 @@ interface Vm {
     function writeLine(string calldata path, string calldata data) external;
     function readLine(string calldata path) external view returns (string memory line);
     function unixTime() external view returns (uint256 milliseconds);
+    function setNonceUnsafe(address account, uint64 newNonce) external;
     // Gas metering: while paused, code costs no gas.
     function pauseGasMetering() external;
     function resumeGasMetering() external;

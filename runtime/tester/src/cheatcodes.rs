@@ -66,6 +66,30 @@ fn out_of_scope(signature: &str) -> Option<String> {
         "eth_getLogs(",
     ];
     const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
+    // Public-chain features a permissioned network has no use for.
+    const CHAIN_SPECIFIC: &[(&str, &str)] = &[
+        (
+            "getChain(",
+            "Foundry's table of public chains and their RPC URLs",
+        ),
+        ("attachBlob(", "EIP-4844 blob transactions"),
+        ("blobhashes(", "EIP-4844 blob transactions"),
+        ("getBlobhashes(", "EIP-4844 blob transactions"),
+        (
+            "executeTransaction(",
+            "replaying signed transactions of a live chain",
+        ),
+        (
+            "broadcastRawTransaction(",
+            "broadcasting signed transactions to a live chain",
+        ),
+        ("getRawBlockHeader(", "block headers of a live chain"),
+    ];
+    const FORGE_ITSELF: &[&str] = &[
+        "getFoundryVersion(",
+        "foundryVersionCmp(",
+        "foundryVersionAtLeast(",
+    ];
     if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"
@@ -73,6 +97,17 @@ fn out_of_scope(signature: &str) -> Option<String> {
     } else if EXTERNAL_COMMANDS.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "runs external commands (vm.{signature}), which forja test does not allow"
+        ))
+    } else if let Some((_, what)) = CHAIN_SPECIFIC
+        .iter()
+        .find(|(p, _)| signature.starts_with(p))
+    {
+        Some(format!(
+            "needs {what} (vm.{signature}), which forja test does not offer"
+        ))
+    } else if FORGE_ITSELF.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "asks for forge's own version (vm.{signature}); forja is not forge"
         ))
     } else {
         None
@@ -1204,6 +1239,8 @@ fn env_or_array<T>(
         ));
     }
     match env_var(name) {
+        // An empty variable is an empty array, as in forge.
+        Some(value) if value.trim().is_empty() => Ok(Vec::new()),
         Some(value) => value.split(delim).map(|part| parse(part.trim())).collect(),
         None => Ok(default),
     }
@@ -1234,8 +1271,15 @@ pub(crate) fn parse_int(s: &str) -> Result<I256, String> {
     };
     let magnitude =
         parse_uint(digits).map_err(|_| format!("failed parsing `{s}` as type `int256`"))?;
-    let value = I256::try_from(magnitude).map_err(|_| format!("`{s}` overflows int256"))?;
-    Ok(if negative { -value } else { value })
+    // -2^255 has no positive counterpart: negate in two's complement.
+    let overflow = || format!("`{s}` overflows int256");
+    if negative {
+        if magnitude > U256::from(1) << 255 {
+            return Err(overflow());
+        }
+        return Ok(I256::from_raw(magnitude.wrapping_neg()));
+    }
+    I256::try_from(magnitude).map_err(|_| overflow())
 }
 
 pub(crate) fn parse_address(s: &str) -> Result<Address, String> {
@@ -1384,10 +1428,23 @@ fn approx_rel(
         ((left - right).unsigned_abs(), right.unsigned_abs())
     };
     if base.is_zero() {
-        return eq(&show(left, unsigned), &show(right, unsigned), message);
+        return check(left == right, || {
+            prefixed(
+                message,
+                format!(
+                    "{} !~= {} (max delta: {}%, real delta: undefined)",
+                    show(left, unsigned),
+                    show(right, unsigned),
+                    format_percent(max_percent)
+                ),
+            )
+        });
     }
     let wad = U256::from(10u64).pow(U256::from(18));
-    let percent = delta.saturating_mul(wad) / base;
+    let Some(scaled) = delta.checked_mul(wad) else {
+        return Err(prefixed(message, "overflow in delta calculation".into()));
+    };
+    let percent = scaled / base;
     check(percent <= max_percent, || {
         prefixed(
             message,
@@ -1402,17 +1459,10 @@ fn approx_rel(
     })
 }
 
-/// `1e18` = 100%.
+/// `1e18` = 100%, with forge's 16 decimals (`99.9999999999999999`).
 fn format_percent(value: U256) -> String {
     let unit = U256::from(10u64).pow(U256::from(16));
-    let whole = value / unit;
-    let frac = value % unit;
-    if frac.is_zero() {
-        whole.to_string()
-    } else {
-        let frac = format!("{:016}", frac.to::<u64>());
-        format!("{whole}.{}", frac.trim_end_matches('0'))
-    }
+    format!("{}.{:016}", value / unit, (value % unit).to::<u64>())
 }
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ alloy::sol! {
         function createWallet(string calldata walletLabel) external returns (Wallet memory wallet);
         function createWallet(uint256 privateKey) external returns (Wallet memory wallet);
         function createWallet(uint256 privateKey, string calldata walletLabel) external returns (Wallet memory wallet);
+        function sign(Wallet calldata wallet, bytes32 digest) external returns (uint8 v, bytes32 r, bytes32 s);
+        function signCompact(Wallet calldata wallet, bytes32 digest) external returns (bytes32 r, bytes32 vs);
+        function signCompact(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 vs);
     }
 }
 
@@ -76,6 +79,20 @@ impl TestInspector {
             }
             C::createWallet_1(c) => self.create_wallet(c.privateKey, None),
             C::createWallet_2(c) => self.create_wallet(c.privateKey, Some(c.walletLabel)),
+            C::sign(c) => {
+                let signature = sign(c.wallet.privateKey, c.digest)?;
+                let v = 27u8 + u8::from(signature.v());
+                Ok(Bytes::from(
+                    (
+                        U256::from(v),
+                        B256::from(signature.r()),
+                        B256::from(signature.s()),
+                    )
+                        .abi_encode_params(),
+                ))
+            }
+            C::signCompact_0(c) => sign_compact(c.wallet.privateKey, c.digest),
+            C::signCompact_1(c) => sign_compact(c.privateKey, c.digest),
         }
     }
 
@@ -113,6 +130,25 @@ impl TestInspector {
 
 fn ok<T: SolValue>(value: T) -> CheatResult {
     Ok(Bytes::from(value.abi_encode()))
+}
+
+fn sign(key: U256, digest: B256) -> Result<alloy::primitives::Signature, String> {
+    use alloy::signers::SignerSync;
+    signer(key)?
+        .sign_hash_sync(&digest)
+        .map_err(|e| e.to_string())
+}
+
+/// An EIP-2098 compact signature: `r` and `s` with the parity in the top bit.
+fn sign_compact(key: U256, digest: B256) -> CheatResult {
+    let signature = sign(key, digest)?;
+    let mut vs = signature.s();
+    if signature.v() {
+        vs |= U256::from(1) << 255;
+    }
+    Ok(Bytes::from(
+        (B256::from(signature.r()), B256::from(vs)).abi_encode_params(),
+    ))
 }
 
 fn signer(key: U256) -> Result<PrivateKeySigner, String> {

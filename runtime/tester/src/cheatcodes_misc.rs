@@ -62,6 +62,7 @@ alloy::sol! {
         function writeLine(string calldata path, string calldata data) external;
         function readLine(string calldata path) external view returns (string memory line);
         function unixTime() external view returns (uint256 milliseconds);
+        function setNonceUnsafe(address account, uint64 newNonce) external;
     }
 }
 
@@ -233,6 +234,10 @@ impl TestInspector {
                 *cursor += 1;
                 ok(line)
             }
+            C::setNonceUnsafe(c) => {
+                TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
+                ok(())
+            }
             C::unixTime(_) => {
                 let millis = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -297,5 +302,9 @@ fn env_array<T>(
         return Err(format!("an empty delimiter cannot split `{name}`"));
     }
     let value = env(name)?;
+    // An empty variable is an empty array, as in forge.
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     value.split(delim).map(|part| parse(part.trim())).collect()
 }

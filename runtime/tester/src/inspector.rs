@@ -968,6 +968,24 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
 
         if let Some(mock) = self.matching_mock(target, &input, value) {
+            // A mocked call that sends value still moves it, as in forge.
+            if inputs.transfers_value()
+                && !matches!(
+                    context
+                        .journaled_state
+                        .transfer(inputs.caller, target, value),
+                    Ok(None)
+                )
+            {
+                self.record.answered_here.push(depth);
+                return Some(cheat_outcome(
+                    inputs,
+                    Err(format!(
+                        "mocked call: {} cannot send {value} wei to {target}",
+                        inputs.caller
+                    )),
+                ));
+            }
             let status = if mock.revert {
                 InstructionResult::Revert
             } else {
