@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use alloy::dyn_abi::{DynSolType, DynSolValue};
 use alloy::{
     primitives::{Address, B256, Bytes, I256, U256, hex},
     sol_types::SolValue,
 };
-use alloy_dyn_abi::{DynSolType, DynSolValue, Resolver, eip712_parser::EncodeType};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -273,16 +273,13 @@ impl TestInspector {
                 ),
             ),
             C::serializeJsonType_0(c) => {
-                let value = resolve_type(&c.typeDescription)?
-                    .abi_decode(&c.value)
-                    .map_err(|e| format!("serializeJsonType: {e}"))?;
-                ok(value_to_json(value)?.to_string())
+                ok(decode_described(&c.typeDescription, &c.value)?.to_string())
             }
             C::serializeJsonType_1(c) => {
-                let value = resolve_type(&c.typeDescription)?
-                    .abi_decode(&c.value)
-                    .map_err(|e| format!("serializeJsonType: {e}"))?;
-                self.serialize(c.objectKey, c.valueKey, value)
+                let value = decode_described(&c.typeDescription, &c.value)?;
+                let object = self.cheats.json_objects.entry(c.objectKey).or_default();
+                object.insert(c.valueKey, value);
+                ok(Value::Object(object.clone()).to_string())
             }
 
             C::writeJson_0(c) => {
@@ -402,18 +399,18 @@ fn parse_inferred(format: Format, text: &str, key: &str) -> CheatResult {
     ok(Bytes::from(encoded))
 }
 
-/// The one value at `key` coerced to `ty`, ABI-encoded as a return value.
-fn coerce_at(format: Format, text: &str, key: &str, ty: &DynSolType) -> Result<Vec<u8>, String> {
+/// The one value at `key` coerced to `shape`, ABI-encoded as a return value.
+fn coerce_at(format: Format, text: &str, key: &str, shape: &Shape) -> Result<Vec<u8>, String> {
     let value = format.read(text)?;
     let selected = select(&value, key)?;
     let [value] = selected[..] else {
         return Err(format!("path {key:?} must return exactly one JSON value"));
     };
-    Ok(coerce(value, ty)?.abi_encode())
+    Ok(coerce_shape(value, shape)?.abi_encode())
 }
 
 fn parse_coerced(format: Format, text: &str, key: &str, ty: &DynSolType) -> CheatResult {
-    coerce_at(format, text, key, ty).map(Bytes::from)
+    coerce_at(format, text, key, &Shape::Plain(ty.clone())).map(Bytes::from)
 }
 
 /// `parseJsonType`: coerced to a type given as Solidity (`uint256[]`) or as
@@ -425,11 +422,188 @@ fn parse_typed(
     description: &str,
     as_array: bool,
 ) -> CheatResult {
-    let mut ty = resolve_type(description)?;
+    let mut shape = Shape::parse(description)?;
     if as_array {
-        ty = array(ty);
+        shape = Shape::Array(Box::new(shape), None);
     }
-    ok(Bytes::from(coerce_at(format, text, key, &ty)?))
+    ok(Bytes::from(coerce_at(format, text, key, &shape)?))
+}
+
+/// ABI-encoded `data` of the described type as JSON (structs as objects).
+fn decode_described(description: &str, data: &[u8]) -> Result<Value, String> {
+    let shape = Shape::parse(description)?;
+    let value = shape
+        .sol_type()
+        .abi_decode(data)
+        .map_err(|e| format!("serializeJsonType: {e}"))?;
+    shape_to_json(value, &shape)
+}
+
+/// A Solidity type whose structs keep their field names, from a type
+/// description: a Solidity type (`uint256[]`) or an EIP-712 `encodeType`
+/// string (`Main(Sub s,uint256 a)Sub(bool b)`), whose first type is meant.
+#[derive(Clone, Debug)]
+enum Shape {
+    Plain(DynSolType),
+    Struct(Vec<(String, Shape)>),
+    Array(Box<Shape>, Option<usize>),
+}
+
+impl Shape {
+    fn parse(description: &str) -> Result<Shape, String> {
+        if let Ok(ty) = DynSolType::parse(description) {
+            return Ok(Shape::Plain(ty));
+        }
+        let invalid = || {
+            "type description should be a valid Solidity type or a EIP712 `encodeType` string"
+                .to_string()
+        };
+        // `Name(type field,…)` definitions, one after another.
+        let mut structs: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+        let mut rest = description.trim();
+        while !rest.is_empty() {
+            let open = rest.find('(').ok_or_else(invalid)?;
+            let close = open + rest[open..].find(')').ok_or_else(invalid)?;
+            let name = rest[..open].trim();
+            let mut fields = Vec::new();
+            for field in rest[open + 1..close]
+                .split(',')
+                .filter(|f| !f.trim().is_empty())
+            {
+                let (ty, field_name) = field.trim().rsplit_once(' ').ok_or_else(invalid)?;
+                fields.push((ty.trim(), field_name.trim()));
+            }
+            if name.is_empty() {
+                return Err(invalid());
+            }
+            structs.push((name, fields));
+            rest = rest[close + 1..].trim_start();
+        }
+        let main = structs.first().ok_or_else(invalid)?.0;
+        Self::resolve(main, &structs, 0)
+    }
+
+    fn resolve(
+        ty: &str,
+        structs: &[(&str, Vec<(&str, &str)>)],
+        depth: usize,
+    ) -> Result<Shape, String> {
+        if depth > 32 {
+            return Err(format!(
+                "type description: `{ty}` nests too deeply (recursive struct?)"
+            ));
+        }
+        if let Some(open) = ty.rfind('[')
+            && ty.ends_with(']')
+        {
+            let len = &ty[open + 1..ty.len() - 1];
+            let len = if len.is_empty() {
+                None
+            } else {
+                Some(
+                    len.parse()
+                        .map_err(|_| format!("type description: bad array length in `{ty}`"))?,
+                )
+            };
+            return Ok(Shape::Array(
+                Box::new(Self::resolve(&ty[..open], structs, depth + 1)?),
+                len,
+            ));
+        }
+        if let Some((_, fields)) = structs.iter().find(|(name, _)| *name == ty) {
+            return Ok(Shape::Struct(
+                fields
+                    .iter()
+                    .map(|(field_ty, name)| {
+                        Ok((
+                            name.to_string(),
+                            Self::resolve(field_ty, structs, depth + 1)?,
+                        ))
+                    })
+                    .collect::<Result<_, String>>()?,
+            ));
+        }
+        DynSolType::parse(ty)
+            .map(Shape::Plain)
+            .map_err(|_| format!("type description: unknown type `{ty}`"))
+    }
+
+    /// The ABI type (structs as tuples).
+    fn sol_type(&self) -> DynSolType {
+        match self {
+            Shape::Plain(ty) => ty.clone(),
+            Shape::Struct(fields) => {
+                DynSolType::Tuple(fields.iter().map(|(_, f)| f.sol_type()).collect())
+            }
+            Shape::Array(inner, None) => DynSolType::Array(Box::new(inner.sol_type())),
+            Shape::Array(inner, Some(len)) => {
+                DynSolType::FixedArray(Box::new(inner.sol_type()), *len)
+            }
+        }
+    }
+}
+
+/// A JSON value coerced to `shape`: objects matched to struct fields by name.
+fn coerce_shape(value: &Value, shape: &Shape) -> Result<DynSolValue, String> {
+    match (value, shape) {
+        (_, Shape::Plain(ty)) => coerce(value, ty),
+        (Value::Object(object), Shape::Struct(fields)) => {
+            let mut values = Vec::with_capacity(fields.len());
+            for (field, shape) in fields {
+                let value = object
+                    .get(field)
+                    .ok_or_else(|| format!("field {field:?} not found in JSON object"))?;
+                values.push(coerce_shape(value, shape)?);
+            }
+            Ok(DynSolValue::Tuple(values))
+        }
+        (Value::Array(values), Shape::Struct(fields)) if values.len() == fields.len() => {
+            Ok(DynSolValue::Tuple(
+                values
+                    .iter()
+                    .zip(fields)
+                    .map(|(v, (_, f))| coerce_shape(v, f))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        (Value::Array(values), Shape::Array(inner, len)) => {
+            if len.is_some_and(|len| len != values.len()) {
+                return Err("array length mismatch".into());
+            }
+            let values = values
+                .iter()
+                .map(|v| coerce_shape(v, inner))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if len.is_some() {
+                DynSolValue::FixedArray(values)
+            } else {
+                DynSolValue::Array(values)
+            })
+        }
+        (_, shape) => Err(format!("expected {}, found {value}", shape.sol_type())),
+    }
+}
+
+/// A decoded value as JSON, structs as objects with their field names.
+fn shape_to_json(value: DynSolValue, shape: &Shape) -> Result<Value, String> {
+    match (value, shape) {
+        (DynSolValue::Tuple(values), Shape::Struct(fields)) => {
+            let mut object = Map::new();
+            for (value, (name, shape)) in values.into_iter().zip(fields) {
+                object.insert(name.clone(), shape_to_json(value, shape)?);
+            }
+            Ok(Value::Object(object))
+        }
+        (DynSolValue::Array(values) | DynSolValue::FixedArray(values), Shape::Array(inner, _)) => {
+            Ok(Value::Array(
+                values
+                    .into_iter()
+                    .map(|v| shape_to_json(v, inner))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        (value, _) => value_to_json(value),
+    }
 }
 
 fn parse_keys(format: Format, text: &str, key: &str) -> CheatResult {
@@ -442,25 +616,6 @@ fn parse_keys(format: Format, text: &str, key: &str) -> CheatResult {
         return Err(format!("JSON value at {key:?} is not an object"));
     };
     ok(object.keys().cloned().collect::<Vec<String>>())
-}
-
-/// A Solidity type (`uint256`, `(uint8,string)[]`) or the main type of an
-/// EIP-712 `encodeType` string (`Main(Sub s)Sub(uint256 a)`).
-fn resolve_type(description: &str) -> Result<DynSolType, String> {
-    if let Ok(ty) = DynSolType::parse(description) {
-        return Ok(ty);
-    }
-    if let Ok(encoded) = EncodeType::parse(description)
-        && let Some(main) = encoded.types.first()
-    {
-        let main = main.type_name;
-        let mut resolver = Resolver::default();
-        for ty in &encoded.types {
-            resolver.ingest(ty.to_owned());
-        }
-        return resolver.resolve(main).map_err(|e| e.to_string());
-    }
-    Err("type description should be a valid Solidity type or a EIP712 `encodeType` string".into())
 }
 
 /// Parses JSON text. Integers beyond 64 bits (serde_json would round them
@@ -879,23 +1034,7 @@ fn coerce(value: &Value, ty: &DynSolType) -> Result<DynSolValue, String> {
             ))
         }
         (Value::Array(_), ty) => Err(format!("expected {ty}, found array")),
-        (Value::Object(object), ty) => {
-            let Some((name, fields, types)) = ty.as_custom_struct() else {
-                return Err(format!("expected {ty}, found JSON object"));
-            };
-            let mut values = Vec::with_capacity(fields.len());
-            for (field, ty) in fields.iter().zip(types) {
-                let value = object
-                    .get(field)
-                    .ok_or_else(|| format!("field {field:?} not found in JSON object"))?;
-                values.push(coerce(value, ty)?);
-            }
-            Ok(DynSolValue::CustomStruct {
-                name: name.to_string(),
-                prop_names: fields.to_vec(),
-                tuple: values,
-            })
-        }
+        (Value::Object(_), ty) => Err(format!("expected {ty}, found JSON object")),
         (Value::String(s), DynSolType::String) => Ok(DynSolValue::String(s.clone())),
         (Value::String(s), _) => parse_as(s, ty),
         (other, _) => parse_as(&other.to_string().replace('"', ""), ty),
@@ -964,15 +1103,6 @@ fn value_to_json(value: DynSolValue) -> Result<Value, String> {
                 .map(value_to_json)
                 .collect::<Result<_, _>>()?,
         ),
-        DynSolValue::CustomStruct {
-            prop_names, tuple, ..
-        } => {
-            let mut object = Map::new();
-            for (name, value) in prop_names.into_iter().zip(tuple) {
-                object.insert(name, value_to_json(value)?);
-            }
-            Value::Object(object)
-        }
         DynSolValue::Function(_) => return Err("cannot serialize a function pointer".into()),
     })
 }
@@ -1038,9 +1168,13 @@ mod tests {
 
     #[test]
     fn eip712_type_descriptions_resolve_in_field_order() {
-        let ty = resolve_type("Outer(Inner inner,uint256 b)Inner(bool z,string a)").unwrap();
-        let (name, fields, _) = ty.as_custom_struct().unwrap();
-        assert_eq!(name, "Outer");
-        assert_eq!(fields, ["inner", "b"]);
+        let shape = Shape::parse("Outer(Inner[] inner,uint256 b)Inner(bool z,string a)").unwrap();
+        assert_eq!(shape.sol_type().to_string(), "((bool,string)[],uint256)");
+        let json: Value =
+            serde_json::from_str(r#"{"b": "7", "inner": [{"a": "x", "z": true}]}"#).unwrap();
+        let value = coerce_shape(&json, &shape).unwrap();
+        let back = shape_to_json(value, &shape).unwrap();
+        assert_eq!(back.to_string(), r#"{"inner":[{"z":true,"a":"x"}],"b":7}"#);
+        assert!(Shape::parse("Loop(Loop l)").is_err());
     }
 }
