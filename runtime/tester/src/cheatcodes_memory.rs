@@ -59,7 +59,8 @@ impl TestInspector {
         self.cheats
             .safe_memory
             .entry(depth)
-            .or_insert_with(|| vec![0..0x60])
+            // Scratch space and the free memory pointer are always writable.
+            .or_insert_with(|| std::iter::once(0..0x60).collect())
             .push(start..end);
         Ok(Bytes::new())
     }
@@ -114,12 +115,14 @@ pub(crate) fn check_memory_access(safe: &SafeMemory, interp: &mut Interpreter, d
                 if alloy::primitives::Address::from_word(to.into()) != CHEATCODE_ADDRESS {
                     return None;
                 }
-                let args_offset = peek(interp, 3)? as usize;
-                let args_size = peek(interp, 4)? as usize;
-                if args_size < 4 || (args_offset + args_size) as u64 > memory_size {
+                let args_offset = peek(interp, 3)?;
+                let args_size = peek(interp, 4)?;
+                if args_size < 4 || args_offset.checked_add(4)? > memory_size {
                     return None;
                 }
-                let args = interp.memory.slice_len(args_offset, 4);
+                let args = interp
+                    .memory
+                    .slice_len(usize::try_from(args_offset).ok()?, 4);
                 Some(args[..4] == VmMemory::stopExpectSafeMemoryCall::SELECTOR)
             };
             (!inside(offset, size) && calling_stop() != Some(true)).then_some((offset, size))
