@@ -44,18 +44,28 @@ rm -rf multi-version paris etherscan
 find . -name '*.vy' -o -name '*.vyi' | xargs rm -f
 # Same settings for both tools: the tests under default/, `utils/` imports
 # from the tree's own utils, no ffi, no RPC endpoints.
-cat > foundry.toml <<'TOML'
+# File cheatcodes: Foundry's testdata permissions (out/ and fixtures/).
+write_config() {
+    cat > foundry.toml <<'TOML'
 [profile.default]
 src = "src"
 test = "default"
 out = "out"
 libs = []
 remappings = ["utils/=utils/"]
+fs_permissions = [
+    { access = "read-write", path = "out/" },
+    { access = "read-write", path = "fixtures/" },
+]
 TOML
+}
+write_config
 
 counts() {
-    # "Ran N test suites in …: P tests passed, F failed, S skipped (T total tests)"
-    grep -E "tests? passed, [0-9]+ failed" "$1" | tail -1 | sed -E 's/.*: //'
+    # "Ran N test suites in T (…): P tests passed, F failed, S skipped (N total tests)"
+    # printed as "P tests passed, … (test phase T)"
+    grep -E "tests? passed, [0-9]+ failed" "$1" | tail -1 |
+        sed -E 's/^Ran [0-9]+ test suites? in ([^ :]+)[^:]*: (.*)/\2 (test phase \1)/'
 }
 
 echo "testdata at $TAG in $PROJECT"
@@ -63,6 +73,8 @@ echo "testdata at $TAG in $PROJECT"
 echo "forja: $(counts "$WORK/forja.txt" || echo "no summary, see $WORK/forja.txt")"
 if command -v "$FORGE" >/dev/null 2>&1; then
     rm -rf out cache
+    # Whatever forja's run wrote is not forge's starting point.
+    write_config
     # A FOUNDRY_SOLC is one compiler version: files pinned to another one
     # (`pragma solidity 0.8.18;`, `=0.8.18`) are left out of forge's build.
     set --

@@ -18,7 +18,7 @@ use crate::{
     vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
 };
 
-type CheatResult = Result<Bytes, String>;
+pub(crate) type CheatResult = Result<Bytes, String>;
 
 /// ABI-encodes a single return value.
 fn ok<T: alloy::sol_types::SolValue>(value: T) -> CheatResult {
@@ -36,7 +36,7 @@ pub(crate) fn seeded_rng(seed: U256) -> rand::rngs::StdRng {
 }
 
 /// Writes a file for `vm.writeFile`, creating its directory.
-fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+pub(crate) fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("vm.writeFile: {}: {e}", dir.display()))?;
@@ -66,6 +66,30 @@ fn out_of_scope(signature: &str) -> Option<String> {
         "eth_getLogs(",
     ];
     const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
+    // Public-chain features a permissioned network has no use for.
+    const CHAIN_SPECIFIC: &[(&str, &str)] = &[
+        (
+            "getChain(",
+            "Foundry's table of public chains and their RPC URLs",
+        ),
+        ("attachBlob(", "EIP-4844 blob transactions"),
+        ("blobhashes(", "EIP-4844 blob transactions"),
+        ("getBlobhashes(", "EIP-4844 blob transactions"),
+        (
+            "executeTransaction(",
+            "replaying signed transactions of a live chain",
+        ),
+        (
+            "broadcastRawTransaction(",
+            "broadcasting signed transactions to a live chain",
+        ),
+        ("getRawBlockHeader(", "block headers of a live chain"),
+    ];
+    const FORGE_ITSELF: &[&str] = &[
+        "getFoundryVersion(",
+        "foundryVersionCmp(",
+        "foundryVersionAtLeast(",
+    ];
     if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"
@@ -73,6 +97,17 @@ fn out_of_scope(signature: &str) -> Option<String> {
     } else if EXTERNAL_COMMANDS.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "runs external commands (vm.{signature}), which forja test does not allow"
+        ))
+    } else if let Some((_, what)) = CHAIN_SPECIFIC
+        .iter()
+        .find(|(p, _)| signature.starts_with(p))
+    {
+        Some(format!(
+            "needs {what} (vm.{signature}), which forja test does not offer"
+        ))
+    } else if FORGE_ITSELF.iter().any(|p| signature.starts_with(p)) {
+        Some(format!(
+            "asks for forge's own version (vm.{signature}); forja is not forge"
         ))
     } else {
         None
@@ -97,6 +132,24 @@ impl TestInspector {
         }
         if let Ok(call) = ForjaVmCalls::abi_decode(input) {
             return self.apply_forja(ctx, call);
+        }
+        if let Ok(call) = crate::cheatcodes_json::VmJsonCalls::abi_decode(input) {
+            return self.apply_json(call);
+        }
+        if let Ok(call) = crate::cheatcodes_memory::VmMemoryCalls::abi_decode(input) {
+            return self.apply_memory(depth, call);
+        }
+        if let Ok(call) = crate::cheatcodes_keys::VmKeysCalls::abi_decode(input) {
+            return self.apply_keys(call);
+        }
+        if let Ok(call) = crate::cheatcodes_misc::VmMiscCalls::abi_decode(input) {
+            return self.apply_misc(ctx, depth, call);
+        }
+        if let Ok(call) = crate::cheatcodes_gas::VmGasCalls::abi_decode(input) {
+            return self.apply_gas(call);
+        }
+        if let Ok(call) = crate::cheatcodes_mock::VmMockFunctionCalls::abi_decode(input) {
+            return self.apply_mock_function(call);
         }
         let selector = input
             .get(..4)
@@ -153,8 +206,33 @@ impl TestInspector {
     }
 
     /// `path` (absolute, or relative to the project root) if it lies inside
-    /// the project root, as Foundry's default file permissions allow.
-    fn project_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+    /// the project root, as Foundry's default file permissions allow, and
+    /// is not the project's configuration when written: a test may not turn
+    /// on what the configuration keeps off.
+    pub(crate) fn project_write_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+        let resolved = self.project_path_for(path, "write")?;
+        let is_config = resolved.file_name().is_some_and(|name| {
+            let name = name.to_string_lossy().to_ascii_lowercase();
+            name == "foundry.toml" || name == "forja.toml"
+        });
+        if is_config {
+            return Err(format!(
+                "access to {} is not allowed",
+                resolved
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(resolved)
+    }
+
+    /// `path` for reading (see [`Self::project_write_path`]).
+    pub(crate) fn project_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+        self.project_path_for(path, "read")
+    }
+
+    fn project_path_for(&self, path: &str, operation: &str) -> Result<std::path::PathBuf, String> {
         let root = self.project_root()?;
         let joined = root.join(path);
         let mut normal = std::path::PathBuf::new();
@@ -168,9 +246,9 @@ impl TestInspector {
             }
         }
         if !normal.starts_with(root) {
+            // Foundry's wording, which tests match with `expectRevert`.
             return Err(format!(
-                "the path {path} is not allowed to be accessed: it is outside the project root {}",
-                root.display()
+                "the path {path} is not allowed to be accessed for {operation} operations"
             ));
         }
         Ok(normal)
@@ -770,12 +848,12 @@ impl TestInspector {
                 })?))
             }
             C::writeFile(c) => {
-                let path = self.project_path(&c.path)?;
+                let path = self.project_write_path(&c.path)?;
                 write_project_file(&path, c.data.as_bytes())?;
                 unit()
             }
             C::writeFileBinary(c) => {
-                let path = self.project_path(&c.path)?;
+                let path = self.project_write_path(&c.path)?;
                 write_project_file(&path, &c.data)?;
                 unit()
             }
@@ -783,7 +861,7 @@ impl TestInspector {
             C::isFile(c) => ok(self.project_path(&c.path)?.is_file()),
             C::isDir(c) => ok(self.project_path(&c.path)?.is_dir()),
             C::removeFile(c) => {
-                let path = self.project_path(&c.path)?;
+                let path = self.project_write_path(&c.path)?;
                 std::fs::remove_file(&path)
                     .map_err(|e| format!("vm.removeFile: {}: {e}", path.display()))?;
                 unit()
@@ -1056,11 +1134,13 @@ impl TestInspector {
             data,
             count,
             seen: 0,
+            gas: None,
+            min_gas: None,
         });
         unit()
     }
 
-    fn mock<DB: CheatDatabase>(
+    pub(crate) fn mock<DB: CheatDatabase>(
         &mut self,
         ctx: &mut CheatContext<DB>,
         callee: Address,
@@ -1090,7 +1170,7 @@ impl TestInspector {
 }
 
 /// Fails a cheatcode the database cannot support (see [`CheatDatabase::refuses`]).
-fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
+pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
     match DB::refuses(name) {
         Some(reason) => Err(reason),
         None => Ok(()),
@@ -1130,7 +1210,7 @@ fn env_var(name: &str) -> Option<String> {
     set.or_else(|| std::env::var(name).ok())
 }
 
-fn env(name: &str) -> Result<String, String> {
+pub(crate) fn env(name: &str) -> Result<String, String> {
     env_var(name).ok_or_else(|| format!("environment variable `{name}` not found"))
 }
 
@@ -1159,12 +1239,14 @@ fn env_or_array<T>(
         ));
     }
     match env_var(name) {
+        // An empty variable is an empty array, as in forge.
+        Some(value) if value.trim().is_empty() => Ok(Vec::new()),
         Some(value) => value.split(delim).map(|part| parse(part.trim())).collect(),
         None => Ok(default),
     }
 }
 
-fn parse_bool(s: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -1172,7 +1254,7 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_uint(s: &str) -> Result<U256, String> {
+pub(crate) fn parse_uint(s: &str) -> Result<U256, String> {
     let s = s.trim();
     let parsed = match s.strip_prefix("0x") {
         Some(hex) => U256::from_str_radix(hex, 16),
@@ -1181,7 +1263,7 @@ fn parse_uint(s: &str) -> Result<U256, String> {
     parsed.map_err(|_| format!("failed parsing `{s}` as type `uint256`"))
 }
 
-fn parse_int(s: &str) -> Result<I256, String> {
+pub(crate) fn parse_int(s: &str) -> Result<I256, String> {
     let s = s.trim();
     let (negative, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -1189,17 +1271,24 @@ fn parse_int(s: &str) -> Result<I256, String> {
     };
     let magnitude =
         parse_uint(digits).map_err(|_| format!("failed parsing `{s}` as type `int256`"))?;
-    let value = I256::try_from(magnitude).map_err(|_| format!("`{s}` overflows int256"))?;
-    Ok(if negative { -value } else { value })
+    // -2^255 has no positive counterpart: negate in two's complement.
+    let overflow = || format!("`{s}` overflows int256");
+    if negative {
+        if magnitude > U256::from(1) << 255 {
+            return Err(overflow());
+        }
+        return Ok(I256::from_raw(magnitude.wrapping_neg()));
+    }
+    I256::try_from(magnitude).map_err(|_| overflow())
 }
 
-fn parse_address(s: &str) -> Result<Address, String> {
+pub(crate) fn parse_address(s: &str) -> Result<Address, String> {
     s.trim()
         .parse()
         .map_err(|_| format!("failed parsing `{s}` as type `address`"))
 }
 
-fn parse_bytes32(s: &str) -> Result<B256, String> {
+pub(crate) fn parse_bytes32(s: &str) -> Result<B256, String> {
     let bytes = parse_bytes(s)?;
     if bytes.len() > 32 {
         return Err(format!("failed parsing `{s}` as type `bytes32`: too long"));
@@ -1209,7 +1298,7 @@ fn parse_bytes32(s: &str) -> Result<B256, String> {
     Ok(B256::from(word))
 }
 
-fn parse_bytes(s: &str) -> Result<Bytes, String> {
+pub(crate) fn parse_bytes(s: &str) -> Result<Bytes, String> {
     let s = s.trim();
     hex::decode(s.strip_prefix("0x").unwrap_or(s))
         .map(Bytes::from)
@@ -1339,10 +1428,23 @@ fn approx_rel(
         ((left - right).unsigned_abs(), right.unsigned_abs())
     };
     if base.is_zero() {
-        return eq(&show(left, unsigned), &show(right, unsigned), message);
+        return check(left == right, || {
+            prefixed(
+                message,
+                format!(
+                    "{} !~= {} (max delta: {}%, real delta: undefined)",
+                    show(left, unsigned),
+                    show(right, unsigned),
+                    format_percent(max_percent)
+                ),
+            )
+        });
     }
     let wad = U256::from(10u64).pow(U256::from(18));
-    let percent = delta.saturating_mul(wad) / base;
+    let Some(scaled) = delta.checked_mul(wad) else {
+        return Err(prefixed(message, "overflow in delta calculation".into()));
+    };
+    let percent = scaled / base;
     check(percent <= max_percent, || {
         prefixed(
             message,
@@ -1357,17 +1459,10 @@ fn approx_rel(
     })
 }
 
-/// `1e18` = 100%.
+/// `1e18` = 100%, with forge's 16 decimals (`99.9999999999999999`).
 fn format_percent(value: U256) -> String {
     let unit = U256::from(10u64).pow(U256::from(16));
-    let whole = value / unit;
-    let frac = value % unit;
-    if frac.is_zero() {
-        whole.to_string()
-    } else {
-        let frac = format!("{:016}", frac.to::<u64>());
-        format!("{whole}.{}", frac.trim_end_matches('0'))
-    }
+    format!("{}.{:016}", value / unit, (value % unit).to::<u64>())
 }
 
 #[cfg(test)]

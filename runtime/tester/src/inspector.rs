@@ -151,6 +151,10 @@ pub struct ExpectedCall {
     pub count: Option<u64>,
     /// Calls seen so far.
     pub seen: u64,
+    /// Exact gas the call must be given (stipend included), if given.
+    pub gas: Option<u64>,
+    /// Least gas the call must be given (stipend included), if given.
+    pub min_gas: Option<u64>,
 }
 
 /// A `vm.mockCall`/`vm.mockCallRevert`.
@@ -210,6 +214,18 @@ pub struct CheatState {
     /// The project root `vm.projectRoot` returns; the file cheatcodes may
     /// touch nothing outside it.
     pub project_root: Option<std::path::PathBuf>,
+    /// Objects built by `vm.serializeJson` & co, by object key.
+    pub json_objects: HashMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Memory each frame may write under `vm.expectSafeMemory`, by depth.
+    pub safe_memory: crate::cheatcodes_memory::SafeMemory,
+    /// Addresses of the keys `vm.rememberKey(s)` was given.
+    pub wallets: Vec<Address>,
+    /// The next line `vm.readLine` returns, by file.
+    pub line_cursors: HashMap<std::path::PathBuf, usize>,
+    /// Set while `vm.pauseGasMetering` holds every frame's gas.
+    pub paused_gas: Option<crate::cheatcodes_gas::PausedGas>,
+    /// `vm.mockFunction`s.
+    pub mocked_functions: crate::cheatcodes_mock::MockedFunctions,
 }
 
 /// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
@@ -482,7 +498,14 @@ impl TestInspector {
                     "vm.expectCall: expected call to {} with data {}{} to be made {times}, but was made {} time(s)",
                     call.callee,
                     alloy::primitives::hex::encode_prefixed(&call.data),
-                    call.value.map(|v| format!(" and value {v}")).unwrap_or_default(),
+                    [
+                        call.value.map(|v| format!(" and value {v}")),
+                        call.gas.map(|g| format!(" and gas {g}")),
+                        call.min_gas.map(|g| format!(" and minimum gas {g}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<String>(),
                     call.seen
                 ));
             }
@@ -757,6 +780,16 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         if let Some(accesses) = self.cheats.accesses.as_mut() {
             record_storage_access(accesses, interp);
         }
+        if let Some(paused) = self.cheats.paused_gas.as_mut() {
+            crate::cheatcodes_gas::hold_gas(paused, interp, context.journaled_state.depth);
+        }
+        if !self.cheats.safe_memory.is_empty() {
+            crate::cheatcodes_memory::check_memory_access(
+                &self.cheats.safe_memory,
+                interp,
+                context.journaled_state.depth,
+            );
+        }
         if self.cheats.gas_metering.recording {
             meter_gas(
                 &mut self.cheats.gas_metering,
@@ -912,6 +945,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             if expected.callee == target
                 && input.starts_with(&expected.data)
                 && expected.value.is_none_or(|v| v == value)
+                && expected.gas.is_none_or(|g| g == inputs.gas_limit)
+                && expected.min_gas.is_none_or(|g| g <= inputs.gas_limit)
             {
                 expected.seen += 1;
             }
@@ -933,6 +968,24 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
 
         if let Some(mock) = self.matching_mock(target, &input, value) {
+            // A mocked call that sends value still moves it, as in forge.
+            if inputs.transfers_value()
+                && !matches!(
+                    context
+                        .journaled_state
+                        .transfer(inputs.caller, target, value),
+                    Ok(None)
+                )
+            {
+                self.record.answered_here.push(depth);
+                return Some(cheat_outcome(
+                    inputs,
+                    Err(format!(
+                        "mocked call: {} cannot send {value} wei to {target}",
+                        inputs.caller
+                    )),
+                ));
+            }
             let status = if mock.revert {
                 InstructionResult::Revert
             } else {
@@ -945,6 +998,14 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             self.record.answered_here.push(depth);
             return Some(outcome);
         }
+        if !self.cheats.mocked_functions.is_empty() {
+            crate::cheatcodes_mock::redirect(
+                &self.cheats.mocked_functions,
+                context,
+                inputs,
+                &input,
+            );
+        }
         None
     }
 
@@ -956,6 +1017,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     ) {
         self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
+        if let Some(paused) = self.cheats.paused_gas.as_mut() {
+            crate::cheatcodes_gas::frame_ended(paused, depth);
+        }
         let target = inputs.target_address;
         let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
 
@@ -1120,6 +1184,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
     ) {
         self.whereabouts.frames.pop();
         let depth = context.journaled_state.depth;
+        if let Some(paused) = self.cheats.paused_gas.as_mut() {
+            crate::cheatcodes_gas::frame_ended(paused, depth);
+        }
         if let Some(&(d, origin)) = self.record.origin_restore.last()
             && d == depth
         {

@@ -14,6 +14,12 @@
 pub mod artifacts;
 pub mod backend;
 mod cheatcodes;
+mod cheatcodes_gas;
+mod cheatcodes_json;
+mod cheatcodes_keys;
+mod cheatcodes_memory;
+mod cheatcodes_misc;
+mod cheatcodes_mock;
 pub mod console;
 pub mod coverage;
 pub mod decode;

@@ -280,4 +280,10 @@ alloy::sol! {
 pub fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
     Vm::VmCalls::signature_by_selector(selector)
         .or_else(|| ForjaVm::ForjaVmCalls::signature_by_selector(selector))
+        .or_else(|| crate::cheatcodes_json::signature(selector))
+        .or_else(|| crate::cheatcodes_memory::signature(selector))
+        .or_else(|| crate::cheatcodes_keys::signature(selector))
+        .or_else(|| crate::cheatcodes_misc::signature(selector))
+        .or_else(|| crate::cheatcodes_gas::signature(selector))
+        .or_else(|| crate::cheatcodes_mock::signature(selector))
 }

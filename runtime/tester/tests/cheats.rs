@@ -1,10 +1,10 @@
 //! Cheatcodes forge-std's helpers and Foundry users call: nonce reset,
 //! seeded randomness (numbers, bytes, shuffles), files inside the project
-//! root, `envOr` with arrays.
+//! root, `envOr` with arrays, JSON/TOML, keys and wallets, memory safety.
 
 mod common;
 
-use forja_tester::runner::{TestConfig, run_tests};
+use forja_tester::runner::{TestConfig, TestFilter, run_tests};
 
 #[test]
 fn reset_nonce_random_and_files_as_foundry() {
@@ -34,7 +34,10 @@ fn reset_nonce_random_and_files_as_foundry() {
     assert!(!root.path().join("cache/cheats/note.txt").exists());
     let outside = common::find_test(&report, "test_RevertWhen_ReadingOutsideTheRoot()");
     let reason = outside.reason.clone().unwrap_or_default();
-    assert!(reason.contains("outside the project root"), "{reason}");
+    assert!(
+        reason.contains("is not allowed to be accessed for read operations"),
+        "{reason}"
+    );
     let inverted = common::find_test(&report, "test_RevertWhen_RandomRangeIsInverted()");
     let reason = inverted.reason.clone().unwrap_or_default();
     assert!(reason.contains("min 2 is greater than max 1"), "{reason}");
@@ -43,5 +46,62 @@ fn reset_nonce_random_and_files_as_foundry() {
     assert!(
         reason.contains("vm.randomUint: number of bits cannot exceed 256"),
         "{reason}"
+    );
+}
+
+/// The cheatcodes of `Formats.t.sol` pass and fail as in forge (Foundry's
+/// `Json.t.sol`, `Toml.t.sol`, `Derive.t.sol`, `Wallet.t.sol`,
+/// `MemSafety.t.sol` and `Fs.t.sol` cases).
+#[test]
+fn json_toml_keys_and_memory_safety_as_foundry() {
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("Foundry.toml"), "").unwrap();
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        project_root: Some(root.path().to_path_buf()),
+        filter: TestFilter::new(None, None, Some("FormatsTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    for passing in [
+        "test_ParseJsonAndToml()",
+        "test_SerializeAndWriteJson()",
+        "test_DeriveRememberAndCreateWallets()",
+        "test_SafeMemoryAllowsWritesInRange()",
+        "test_PausedGasMeteringCostsNothing()",
+        "test_StringsCallersAndSnapshots()",
+    ] {
+        let test = common::find_test(&report, passing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Pass,
+            "{passing}: {:?}",
+            test.reason
+        );
+    }
+    for (failing, reason) in [
+        (
+            "test_RevertWhen_WritingTheConfig()",
+            "access to Foundry.toml is not allowed",
+        ),
+        ("test_RevertWhen_JsonIsMalformed()", "failed parsing JSON"),
+        (
+            "test_RevertWhen_MemoryIsWrittenOutOfRange()",
+            "memory write at offset 0xA0 of size 0x20 not allowed; safe range: [0x00, 0x60) U [0x80, 0xA0)",
+        ),
+    ] {
+        let test = common::find_test(&report, failing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Fail,
+            "{failing}"
+        );
+        let actual = test.reason.clone().unwrap_or_default();
+        assert!(actual.contains(reason), "{failing}: {actual}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("Foundry.toml")).unwrap(),
+        ""
     );
 }
