@@ -12,6 +12,7 @@
 //! forja and Node `FORJA_BENCH_RUNS` times (default 3) and the best of each
 //! is compared. Prints figures; fails only when the two compilers' bytecode
 //! differs.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

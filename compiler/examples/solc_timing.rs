@@ -1,6 +1,7 @@
 //! Times the wasm solc on a standard-JSON input file, three compiles in one
 //! instance: `cargo run -p forja-compiler --example solc_timing -- <input.json> [version]`
 //! (the input of a project's build comes from `forja_compiler::standard_json_inputs`).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

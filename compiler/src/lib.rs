@@ -4,6 +4,8 @@
 //!
 //! This crate knows nothing of chains, nodes or deployments, and never prints:
 //! it returns values and errors that the `forja` binary renders.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod artifact;
 pub mod build;

@@ -1,5 +1,6 @@
 //! Every way a build can fail says what and where, and leaves `out/` as the
 //! last good build left it (or absent): nothing half-written.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,7 @@
 //! library, immutables, via-IR; optimizer on and off) built through the build
 //! API with the wasm solc, and that solc's output compared with solc-js's
 //! under Node on the identical standard-JSON input.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

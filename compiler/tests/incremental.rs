@@ -2,6 +2,7 @@
 //! that import it (transitively), nothing else; the artifacts of the rest
 //! are kept byte for byte; a removed file's artifacts go; other settings
 //! recompile everything.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::path::{Path, PathBuf};
 

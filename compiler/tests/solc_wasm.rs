@@ -1,5 +1,6 @@
 //! The wasm solc engine end to end: fetched with npm, precompiled once into a
 //! shared forja home, then run in-process. No Node.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::path::PathBuf;
 

@@ -516,12 +516,12 @@ fn write_u8(memory: &Memory, caller: &mut Caller<'_, HostState>, addr: u32, valu
 
 /// Field offsets of Emscripten's `ExceptionInfo` header (excPtr - 24).
 mod exception_info {
-    pub const REFCOUNT: u32 = 0;
-    pub const TYPE: u32 = 4;
-    pub const DESTRUCTOR: u32 = 8;
-    pub const CAUGHT: u32 = 12;
-    pub const RETHROWN: u32 = 13;
-    pub const ADJUSTED_PTR: u32 = 16;
+    pub(super) const REFCOUNT: u32 = 0;
+    pub(super) const TYPE: u32 = 4;
+    pub(super) const DESTRUCTOR: u32 = 8;
+    pub(super) const CAUGHT: u32 = 12;
+    pub(super) const RETHROWN: u32 = 13;
+    pub(super) const ADJUSTED_PTR: u32 = 16;
 }
 
 /// The Rust implementation of one of the glue's JavaScript functions.
