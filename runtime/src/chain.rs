@@ -276,6 +276,8 @@ impl Chain {
         let receipts = build_receipts(&block, executed.receipts().to_vec(), executed);
         let number = block.number();
         self.push(block, receipts, reverse);
+        // A committed block frees its execution's working memory.
+        crate::memory::release_freed();
         self.receipts(number).unwrap_or_default()
     }
 
