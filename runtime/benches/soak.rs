@@ -9,10 +9,12 @@
 //!
 //! `cargo bench -p forja-runtime --bench soak` (release profile; not run by
 //! `cargo test`). `FORJA_SOAK_CHECKPOINTS` (default
-//! `10000,100000,300000,1000000`) sets the checkpoints, `FORJA_SOAK_WINDOW`
+//! `10000,100000,250000,500000,1000000`) sets the checkpoints, `FORJA_SOAK_WINDOW`
 //! (default 10000) the transfers each throughput figure is measured over.
 //! `FORJA_SOAK_HISTORICAL_BLOCK_LIMIT` overrides `--bonsai-historical-block-limit`
-//! (512). Prints a CSV line per checkpoint after the table.
+//! (512). Prints a CSV line per checkpoint after the table, and writes the
+//! CSV and a plot of RSS and tx/s against transfers (SVG) to
+//! `target/tmp/soak/`.
 
 use std::{
     sync::Arc,
@@ -71,6 +73,22 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Bytes the allocator has handed out and not taken back (glibc's
+/// `mallinfo2`: arena and mmapped chunks in use). RSS far above it is
+/// fragmentation or freed memory not returned to the system, not live data.
+fn heap_in_use_mib() -> f64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let info = unsafe { libc::mallinfo2() };
+        (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        f64::NAN
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -92,7 +110,7 @@ fn wait_committed(network: &Network, last: &[B256]) {
 
 fn main() {
     let checkpoints: Vec<u64> = std::env::var("FORJA_SOAK_CHECKPOINTS")
-        .unwrap_or_else(|_| "10000,100000,300000,1000000".into())
+        .unwrap_or_else(|_| "10000,100000,250000,500000,1000000".into())
         .split(',')
         .map(|c| c.trim().parse().expect("checkpoints are numbers"))
         .collect();
@@ -167,8 +185,15 @@ fn main() {
         .map(|i| Address::left_padding_from(&(i + 1).to_be_bytes()))
         .collect();
     println!(
-        "{:>10} {:>8} {:>10} {:>9} {:>12} {:>11}",
-        "transfers", "blocks", "tx/s", "RSS MiB", "restart ms", "RSS after"
+        "{:>10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>12} {:>11}",
+        "transfers",
+        "blocks",
+        "tx/s",
+        "RSS MiB",
+        "heap MiB",
+        "recovered",
+        "restart ms",
+        "RSS after"
     );
     let mut sent: u64 = 0;
     let mut rows = Vec::new();
@@ -251,6 +276,8 @@ fn main() {
         let elapsed = window_started.map_or(Duration::ZERO, |s| s.elapsed());
         let throughput = window_count as f64 / elapsed.as_secs_f64().max(1e-9);
         let rss = rss_mib();
+        let heap = heap_in_use_mib();
+        let recovered = forja_runtime::pool::recovered_senders_len();
         let blocks = network.node(0).block_number();
         network.shutdown();
         drop(network);
@@ -261,17 +288,117 @@ fn main() {
         assert_eq!(head, blocks, "the restarted network is at its head");
         let rss_after = rss_mib();
         println!(
-            "{sent:>10} {blocks:>8} {throughput:>10.0} {rss:>9.1} {:>12.1} {rss_after:>11.1}",
+            "{sent:>10} {blocks:>8} {throughput:>10.0} {rss:>9.1} {heap:>9.1} {recovered:>10} {:>12.1} {rss_after:>11.1}",
             restart.as_secs_f64() * 1e3
         );
-        rows.push(format!(
-            "{sent},{blocks},{throughput:.0},{rss:.1},{:.1},{rss_after:.1}",
-            restart.as_secs_f64() * 1e3
-        ));
+        rows.push(Row {
+            transfers: sent,
+            blocks,
+            throughput,
+            rss,
+            heap,
+            restart_ms: restart.as_secs_f64() * 1e3,
+            rss_after,
+        });
     }
     network.shutdown();
-    println!("\ntransfers,blocks,tx_per_s,rss_mib,restart_ms,rss_after_restart_mib");
-    for row in rows {
-        println!("{row}");
+    let mut csv = String::from(
+        "transfers,blocks,tx_per_s,rss_mib,heap_mib,restart_ms,rss_after_restart_mib\n",
+    );
+    for r in &rows {
+        csv += &format!(
+            "{},{},{:.0},{:.1},{:.1},{:.1},{:.1}\n",
+            r.transfers, r.blocks, r.throughput, r.rss, r.heap, r.restart_ms, r.rss_after
+        );
     }
+    println!("\n{csv}");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("soak");
+    let written = std::fs::create_dir_all(&out)
+        .and_then(|()| std::fs::write(out.join("soak.csv"), &csv))
+        .map_err(|e| e.to_string())
+        .and_then(|()| plot(&rows).map_err(|e| e.to_string()))
+        .and_then(|svg| std::fs::write(out.join("soak.svg"), svg).map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => println!("wrote {0}/soak.csv and {0}/soak.svg", out.display()),
+        Err(e) => eprintln!("writing the CSV and plot to {}: {e}", out.display()),
+    }
+}
+
+struct Row {
+    transfers: u64,
+    blocks: u64,
+    throughput: f64,
+    rss: f64,
+    heap: f64,
+    restart_ms: f64,
+    rss_after: f64,
+}
+
+/// RSS (left axis) and tx/s (right axis) against transfers, as SVG.
+fn plot(rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let x_max = rows.last().map_or(1, |r| r.transfers).max(1) as f64;
+        let rss_max = rows.iter().map(|r| r.rss).fold(300.0, f64::max) * 1.1;
+        let tps_max = rows.iter().map(|r| r.throughput).fold(1.0, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "forja soak: 4 validators, ERC-20 transfers",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .right_y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, 0f64..rss_max)?
+            .set_secondary_coord(0f64..x_max, 0f64..tps_max);
+        chart
+            .configure_mesh()
+            .x_desc("transfers")
+            .y_desc("MiB")
+            .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("transfers per second")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|r| (r.transfers as f64, r.rss)),
+                RED.stroke_width(2),
+            ))?
+            .label("RSS (MiB)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|r| (r.transfers as f64, r.heap)),
+                MAGENTA.stroke_width(1),
+            ))?
+            .label("heap in use (MiB)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], MAGENTA.stroke_width(1)));
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 300.0), (x_max, 300.0)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))?
+            .label("RSS goal (300 MB)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.4)));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                rows.iter().map(|r| (r.transfers as f64, r.throughput)),
+                BLUE.stroke_width(2),
+            ))?
+            .label("tx/s")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
 }

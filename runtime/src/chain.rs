@@ -8,6 +8,7 @@
 //! historical reads), so its memory grows with its state, not its history.
 
 use std::{
+    borrow::Cow,
     num::NonZeroUsize,
     sync::{Arc, Mutex},
 };
@@ -23,7 +24,7 @@ use crate::{
     error::StorageError,
     execution::ExecutedBlock,
     state::{ReverseDiff, StateAt, StateChanges, WorldState},
-    storage::{RECENT_HASHES, Store},
+    storage::{RECENT_HASHES, Store, StoredUndo, UNDO_IN_MEMORY},
 };
 
 /// Blocks (and as many receipt lists) a stored chain keeps decoded...
@@ -44,10 +45,13 @@ pub struct Chain {
     hashes_from: u64,
     world: WorldState,
     /// `undo[i]` undoes block `head + 1 - undo.len() + i` (from genesis's
-    /// empty one in memory; the newest blocks' with a store).
+    /// empty one in memory; the newest [`UNDO_IN_MEMORY`] with a store).
     undo: Vec<Arc<ReverseDiff>>,
     /// Reverse diffs kept with a store (older ones are pruned).
     undo_limit: Option<u64>,
+    /// With a store: the oldest block whose reverse diff it holds (the
+    /// diffs before `undo`'s are read from it when asked for).
+    undo_from: u64,
     /// State patched between blocks (dev controls), oldest first.
     patches: Vec<Patch>,
 }
@@ -189,6 +193,7 @@ impl Chain {
             world,
             undo: Vec::new(),
             undo_limit: None,
+            undo_from: 0,
             patches: Vec::new(),
         };
         chain.push(genesis, Vec::new(), ReverseDiff::default());
@@ -201,18 +206,19 @@ impl Chain {
         head: Arc<SealedBlock>,
         genesis_hash: B256,
         recent_hashes: Vec<B256>,
-        undo: Vec<Arc<ReverseDiff>>,
+        undo: StoredUndo,
         world: WorldState,
     ) -> Self {
         let undo_limit = Some(store.historical_block_limit());
         Self {
+            undo: undo.newest,
+            undo_from: undo.from,
             hashes_from: head.number() + 1 - recent_hashes.len() as u64,
             history: History::Stored(StoredHistory::new(store)),
             head,
             genesis_hash,
             hashes: recent_hashes,
             world,
-            undo,
             undo_limit,
             patches: Vec::new(),
         }
@@ -248,7 +254,9 @@ impl Chain {
         self.hashes.push(block.hash);
         self.undo.push(Arc::new(reverse));
         if let Some(limit) = self.undo_limit {
-            let excess = self.undo.len().saturating_sub(limit as usize);
+            // The store pruned the diffs of blocks up to `number - limit`.
+            self.undo_from = self.undo_from.max(number.saturating_sub(limit) + 1);
+            let excess = self.undo.len().saturating_sub(UNDO_IN_MEMORY);
             self.undo.drain(..excess);
             let excess = self.hashes.len().saturating_sub(RECENT_HASHES as usize);
             self.hashes.drain(..excess);
@@ -268,6 +276,8 @@ impl Chain {
         let receipts = build_receipts(&block, executed.receipts().to_vec(), executed);
         let number = block.number();
         self.push(block, receipts, reverse);
+        // A committed block frees its execution's working memory.
+        crate::memory::release_freed();
         self.receipts(number).unwrap_or_default()
     }
 
@@ -496,19 +506,38 @@ impl Chain {
 
     /// The oldest block whose state can still be read.
     pub fn oldest_state(&self) -> u64 {
-        (self.head_number() + 1 - self.undo.len() as u64).saturating_sub(1)
+        match &self.history {
+            History::Memory(_) => {
+                (self.head_number() + 1 - self.undo.len() as u64).saturating_sub(1)
+            }
+            History::Stored(_) => self.undo_from.saturating_sub(1),
+        }
     }
 
     /// The state after block `number` (`None` past the head, or before
-    /// [`Self::oldest_state`]).
+    /// [`Self::oldest_state`]). With a store, the reverse diffs older than
+    /// the ones kept in memory are read from it.
     pub fn state_at(&self, number: u64) -> Option<StateAt<'_>> {
         if number > self.head_number() || number < self.oldest_state() {
             return None;
         }
-        let skip = self.undo.len() - (self.head_number() - number) as usize;
+        let behind = (self.head_number() - number) as usize;
+        let newer_diffs = match self.undo.len().checked_sub(behind) {
+            Some(skip) => Cow::Borrowed(&self.undo[skip..]),
+            None => {
+                let History::Stored(stored) = &self.history else {
+                    return None;
+                };
+                let in_memory_from = self.head_number() + 1 - self.undo.len() as u64;
+                let mut diffs =
+                    reported(stored.store.reverse_diffs(number + 1, in_memory_from - 1))?;
+                diffs.extend(self.undo.iter().cloned());
+                Cow::Owned(diffs)
+            }
+        };
         Some(StateAt {
             world: &self.world,
-            newer_diffs: &self.undo[skip..],
+            newer_diffs,
             block_hashes: &self.hashes,
             hashes_from: self.hashes_from,
         })
@@ -517,7 +546,7 @@ impl Chain {
     pub fn latest_state(&self) -> StateAt<'_> {
         StateAt {
             world: &self.world,
-            newer_diffs: &[],
+            newer_diffs: Cow::Borrowed(&[]),
             block_hashes: &self.hashes,
             hashes_from: self.hashes_from,
         }

@@ -543,11 +543,12 @@ pub fn call(
     block: &BlockContext,
     request: &CallRequest,
 ) -> Result<ExecutionOutcome, String> {
+    let caller = request.from.unwrap_or_default();
+    let nonce = request.nonce.unwrap_or_else(|| state.nonce(caller));
     let mut ctx = context(spec, CacheDB::new(state), block);
     ctx.modify_cfg(|cfg| {
         cfg.disable_nonce_check = true;
     });
-    let caller = request.from.unwrap_or_default();
     let tx = TxEnv {
         tx_type: if request.access_list.is_some() { 1 } else { 0 },
         caller,
@@ -556,7 +557,7 @@ pub fn call(
         kind: request.to.map(TxKind::Call).unwrap_or(TxKind::Create),
         value: request.value.unwrap_or_default(),
         data: request.input.clone(),
-        nonce: request.nonce.unwrap_or_else(|| state.nonce(caller)),
+        nonce,
         chain_id: Some(spec.chain_id),
         access_list: request.access_list.clone().unwrap_or_default(),
         ..Default::default()
@@ -621,7 +622,7 @@ pub fn estimate_gas(
     let run = |gas: u64| {
         let mut request = request.clone();
         request.gas = Some(gas);
-        call(spec, state, block, &request)
+        call(spec, state.clone(), block, &request)
     };
     let first = run(cap)?;
     if !first.success {

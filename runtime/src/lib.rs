@@ -11,6 +11,7 @@ pub mod dev;
 pub mod error;
 pub mod execution;
 pub mod interrupt;
+mod memory;
 pub mod network;
 pub mod node;
 pub mod permissions;

@@ -804,8 +804,8 @@ impl NodeHandle {
         Network { inner: network }.backup(name)
     }
 
-    /// Block bodies and receipt lists this node decoded from its store
-    /// since it opened (`None` without a data directory): how much history
+    /// Block bodies, receipt lists and reverse diffs this node decoded from
+    /// its store since it opened (`None` without a data directory): how much history
     /// it has had to read, which opening a store keeps to the head.
     pub fn store_reads(&self) -> Option<u64> {
         self.shared.store.as_ref().map(|s| s.decoded_count())

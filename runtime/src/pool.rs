@@ -104,24 +104,64 @@ pub fn recover(envelope: TxEnvelope) -> Result<SignedTx, TxError> {
 /// its nodes see it (a block body can reach a node before the gossip of its
 /// transactions does). The hash covers the signature, so a transaction with
 /// the same hash has the same sender. Entries are weak: they live as long as
-/// some pool or chain holds the transaction.
+/// some pool or chain holds the transaction. A dead entry still pins its
+/// transaction's allocation (a `Weak` keeps the `Arc`'s block), so dead
+/// entries are swept whenever the map has doubled since the last sweep: the
+/// map stays within twice what the pools and block caches hold alive.
 struct RecoveredSenders {
     by_hash: B256HashMap<Weak<SignedTx>>,
     /// Insertion order, to forget the oldest entries first.
     order: VecDeque<B256>,
+    /// Entries at which dead ones are swept next.
+    sweep_at: usize,
 }
 
 impl RecoveredSenders {
-    /// Far more than any block or gossip batch in flight.
+    /// At most this many entries, alive or not.
     const CAPACITY: usize = 1 << 17;
+    /// The smallest map that is swept (a block's worth of gossip).
+    const MIN_SWEEP: usize = 1 << 12;
+
+    fn new() -> Self {
+        Self {
+            by_hash: B256HashMap::default(),
+            order: VecDeque::new(),
+            sweep_at: Self::MIN_SWEEP,
+        }
+    }
+
+    fn remember<'a>(&mut self, txs: impl IntoIterator<Item = &'a TxRef>) {
+        for tx in txs {
+            if self.by_hash.insert(tx.hash, Arc::downgrade(tx)).is_none() {
+                self.order.push_back(tx.hash);
+            }
+        }
+        if self.order.len() >= self.sweep_at {
+            self.by_hash.retain(|_, tx| tx.strong_count() > 0);
+            let by_hash = &self.by_hash;
+            self.order.retain(|hash| by_hash.contains_key(hash));
+            self.by_hash.shrink_to(self.by_hash.len() * 2);
+            self.order.shrink_to(self.order.len() * 2);
+            self.sweep_at = (self.order.len() * 2).max(Self::MIN_SWEEP);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_hash.remove(&oldest);
+            }
+        }
+    }
+
+    fn get(&self, hash: &B256) -> Option<TxRef> {
+        self.by_hash.get(hash)?.upgrade()
+    }
+
+    fn len(&self) -> usize {
+        self.by_hash.len()
+    }
 }
 
-static RECOVERED: LazyLock<Mutex<RecoveredSenders>> = LazyLock::new(|| {
-    Mutex::new(RecoveredSenders {
-        by_hash: B256HashMap::default(),
-        order: VecDeque::new(),
-    })
-});
+static RECOVERED: LazyLock<Mutex<RecoveredSenders>> =
+    LazyLock::new(|| Mutex::new(RecoveredSenders::new()));
 
 fn recovered_senders() -> std::sync::MutexGuard<'static, RecoveredSenders> {
     // Entries are inserted whole: a panic elsewhere cannot leave one half-written.
@@ -130,26 +170,18 @@ fn recovered_senders() -> std::sync::MutexGuard<'static, RecoveredSenders> {
 
 /// Records transactions that entered the process with their senders recovered.
 pub(crate) fn remember_recovered<'a>(txs: impl IntoIterator<Item = &'a TxRef>) {
-    let mut recovered = recovered_senders();
-    for tx in txs {
-        if recovered
-            .by_hash
-            .insert(tx.hash, Arc::downgrade(tx))
-            .is_none()
-        {
-            recovered.order.push_back(tx.hash);
-        }
-    }
-    while recovered.order.len() > RecoveredSenders::CAPACITY {
-        if let Some(oldest) = recovered.order.pop_front() {
-            recovered.by_hash.remove(&oldest);
-        }
-    }
+    recovered_senders().remember(txs);
 }
 
 /// A transaction with this hash whose sender this process already recovered.
 pub(crate) fn already_recovered(hash: &B256) -> Option<TxRef> {
-    recovered_senders().by_hash.get(hash)?.upgrade()
+    recovered_senders().get(hash)
+}
+
+/// Transactions this process remembers as recovered (alive or not yet swept).
+#[doc(hidden)]
+pub fn recovered_senders_len() -> usize {
+    recovered_senders().len()
 }
 
 /// Stateless and state checks a transaction must pass to enter the pool.
@@ -450,6 +482,53 @@ mod tests {
     fn signed<T: SignableTransaction<Signature>>(key: &PrivateKeySigner, mut tx: T) -> Signed<T> {
         let signature = key.sign_transaction_sync(&mut tx).unwrap();
         tx.into_signed(signature)
+    }
+
+    #[test]
+    fn recovered_senders_forget_transactions_nothing_holds_any_more() {
+        let tx = |nonce: u64| -> TxRef {
+            let envelope = TxEnvelope::from(
+                TxEip1559 {
+                    chain_id: 1,
+                    nonce,
+                    gas_limit: 21_000,
+                    to: TxKind::Call(Address::repeat_byte(1)),
+                    ..Default::default()
+                }
+                .into_signed(Signature::test_signature()),
+            );
+            Arc::new(SignedTx::new(envelope, Address::repeat_byte(2)))
+        };
+        let mut recovered = RecoveredSenders::new();
+        // Transactions that stay alive (in a pool, say) are all kept.
+        let alive: Vec<TxRef> = (0..100).map(tx).collect();
+        recovered.remember(&alive);
+        // 50,000 more pass through and are dropped, a block at a time.
+        for block in 0..50u64 {
+            let passing: Vec<TxRef> = (0..1_000).map(|i| tx(1_000 + block * 1_000 + i)).collect();
+            recovered.remember(&passing);
+        }
+        assert!(
+            recovered.len() <= 2 * RecoveredSenders::MIN_SWEEP,
+            "{} entries kept for 100 live transactions",
+            recovered.len()
+        );
+        for live in &alive {
+            let found = recovered
+                .get(&live.hash)
+                .expect("a live transaction is remembered");
+            assert!(Arc::ptr_eq(&found, live));
+        }
+        // The same bound holds without the sweep's help when everything is alive.
+        let held: Vec<TxRef> = (0..RecoveredSenders::CAPACITY as u64 + 10)
+            .map(|n| tx(100_000 + n))
+            .collect();
+        recovered.remember(&held);
+        assert_eq!(recovered.len(), RecoveredSenders::CAPACITY);
+        assert!(
+            recovered.get(&held[0].hash).is_none(),
+            "the oldest is forgotten"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! transfers cheap to seal.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, HashMap},
     convert::Infallible,
     sync::Arc,
@@ -378,11 +379,12 @@ fn storage_root(storage: &HashMap<U256, U256>) -> B256 {
 
 /// A read view of the state as of some block: the latest state seen through
 /// the reverse diffs of every block after it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct StateAt<'a> {
     pub world: &'a WorldState,
-    /// Reverse diffs of the blocks after the viewed one, oldest first.
-    pub newer_diffs: &'a [Arc<ReverseDiff>],
+    /// Reverse diffs of the blocks after the viewed one, oldest first
+    /// (borrowed from the chain, or read from its store for older states).
+    pub newer_diffs: Cow<'a, [Arc<ReverseDiff>]>,
     /// Hashes of blocks `hashes_from..`, for `BLOCKHASH` (which reaches
     /// back 256 blocks only).
     pub block_hashes: &'a [B256],
@@ -423,7 +425,7 @@ impl StateAt<'_> {
     }
 
     pub fn storage(&self, address: Address, slot: U256) -> U256 {
-        for diff in self.newer_diffs {
+        for diff in self.newer_diffs.iter() {
             if let Some(prior) = diff.accounts.get(&address) {
                 if prior.fields.is_none() {
                     return U256::ZERO;
@@ -545,7 +547,7 @@ mod tests {
         let diff = Arc::new(world.apply(&set(a, 2, 90, &[(1, 0), (3, 9)])));
         let past = StateAt {
             world: &world,
-            newer_diffs: std::slice::from_ref(&diff),
+            newer_diffs: Cow::Borrowed(std::slice::from_ref(&diff)),
             block_hashes: &[],
             hashes_from: 0,
         };

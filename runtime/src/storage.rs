@@ -64,6 +64,19 @@ const FORMAT: u64 = 2;
 /// default): reverse diffs of older blocks are pruned.
 pub const DEFAULT_HISTORICAL_BLOCK_LIMIT: u64 = 512;
 
+/// Reverse diffs a stored chain keeps decoded in memory, newest first (a
+/// block of thousands of ERC-20 transfers has a diff of ~1,000 slots: 512
+/// of them, Besu's default window, were ~60 MiB per node). Reads of older
+/// states decode the diffs they need from the store.
+pub const UNDO_IN_MEMORY: usize = 16;
+
+/// The reverse diffs a stored chain starts with: the newest ones, decoded,
+/// and the oldest block whose diff the store holds.
+pub(crate) struct StoredUndo {
+    pub newest: Vec<Arc<ReverseDiff>>,
+    pub from: u64,
+}
+
 /// redb's page cache per store (its default, 1 GiB, would let four nodes'
 /// caches grow with the chain).
 const PAGE_CACHE_BYTES: usize = 16 << 20;
@@ -108,8 +121,9 @@ pub struct Store {
     path: PathBuf,
     /// Reverse diffs kept (see [`DEFAULT_HISTORICAL_BLOCK_LIMIT`]).
     historical_block_limit: u64,
-    /// Block bodies and receipt lists decoded so far (tests check that
-    /// opening a store reads only its head).
+    /// Block bodies, receipt lists and reverse diffs decoded so far (tests
+    /// check that opening a store reads only its head and the newest
+    /// [`UNDO_IN_MEMORY`] diffs).
     decoded: AtomicU64,
 }
 
@@ -318,7 +332,8 @@ impl Store {
         self.historical_block_limit
     }
 
-    /// Block bodies and receipt lists decoded since the store opened.
+    /// Block bodies, receipt lists and reverse diffs decoded since the
+    /// store opened.
     pub fn decoded_count(&self) -> u64 {
         self.decoded.load(Ordering::Relaxed)
     }
@@ -721,11 +736,14 @@ impl Store {
         }
 
         // Reverse diffs of the newest blocks, newest first while contiguous
-        // (a smaller limit earlier may have pruned more).
+        // (a smaller limit earlier may have pruned more): the oldest one
+        // marks how far back the state is readable; only the newest
+        // `UNDO_IN_MEMORY` are decoded, older ones are read when asked for.
         let first_undo = head_number
             .saturating_sub(self.historical_block_limit - 1)
             .max(1);
         let mut undo = Vec::new();
+        let mut undo_from = head_number + 1;
         for entry in history
             .range(first_undo..=head_number)
             .map_err(|e| self.corrupt(e))?
@@ -733,10 +751,13 @@ impl Store {
         {
             let (number, bytes) = entry.map_err(|e| self.corrupt(e))?;
             let number = number.value();
-            if number != head_number - undo.len() as u64 {
+            if number + 1 != undo_from {
                 break;
             }
-            undo.push(Arc::new(self.decode_reverse(number, bytes.value())?));
+            undo_from = number;
+            if undo.len() < UNDO_IN_MEMORY {
+                undo.push(Arc::new(self.decode_reverse(number, bytes.value())?));
+            }
         }
         undo.reverse();
 
@@ -753,7 +774,17 @@ impl Store {
             Some(bytes) => serde_json::from_slice(bytes.value())
                 .map_err(|e| self.corrupt(format!("permissions entry: {e}")))?,
         };
-        let chain = Chain::stored(self.clone(), head, genesis_hash, recent_hashes, undo, world);
+        let chain = Chain::stored(
+            self.clone(),
+            head,
+            genesis_hash,
+            recent_hashes,
+            StoredUndo {
+                newest: undo,
+                from: undo_from,
+            },
+            world,
+        );
         Ok(StoredChain { chain, permissions })
     }
 
@@ -804,6 +835,7 @@ impl Store {
     }
 
     fn decode_reverse(&self, number: u64, bytes: &[u8]) -> Result<ReverseDiff, StorageError> {
+        self.decoded.fetch_add(1, Ordering::Relaxed);
         let priors = Vec::<StoredPrior>::decode(&mut &bytes[..])
             .map_err(|e| self.corrupt(format!("state history of block {number}: {e}")))?;
         Ok(ReverseDiff {
@@ -885,6 +917,32 @@ impl Store {
             hash,
             transactions,
         ))))
+    }
+
+    /// The reverse diffs of blocks `from..=to`, oldest first; `None` when
+    /// one of them was pruned (or never written).
+    pub fn reverse_diffs(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<Arc<ReverseDiff>>>, StorageError> {
+        self.reading(|| {
+            let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            let history = read
+                .open_table(HISTORY)
+                .map_err(|_| self.corrupt("table `history` is missing"))?;
+            let mut diffs = Vec::new();
+            for entry in history.range(from..=to).map_err(|e| self.corrupt(e))? {
+                let (number, bytes) = entry.map_err(|e| self.corrupt(e))?;
+                if number.value() != from + diffs.len() as u64 {
+                    return Ok(None);
+                }
+                diffs.push(Arc::new(
+                    self.decode_reverse(number.value(), bytes.value())?,
+                ));
+            }
+            Ok((diffs.len() as u64 == to + 1 - from).then_some(diffs))
+        })
     }
 
     /// Block `number`, read from the file.

@@ -378,7 +378,7 @@ pub fn create_access_list(
         let tx = call_tx_env(spec, &state, &context, &with_list);
         let (outcome, inspector, _) = inspect(
             spec,
-            CacheDB::new(state),
+            CacheDB::new(state.clone()),
             &context,
             Semantics::Call,
             tx,

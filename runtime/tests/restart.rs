@@ -248,7 +248,10 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     let dir = tempfile::tempdir().unwrap();
     let storage = StorageMode::Dir(dir.path().to_owned());
     let mut config = config(1);
-    config.historical_block_limit = 8;
+    // More than the reverse diffs kept in memory: older ones come from disk.
+    const LIMIT: u64 = 40;
+    assert!(LIMIT > forja_runtime::storage::UNDO_IN_MEMORY as u64);
+    config.historical_block_limit = LIMIT;
     let network = Network::start(config.clone(), storage.clone()).unwrap();
     let (_, key) = dev_account(&network, 0);
     let chain_id = network.chain_id();
@@ -272,6 +275,18 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     let filter = Filter::new().from_block(0).to_block(head);
     let logs = node.logs(&filter).unwrap();
     assert_eq!(logs.len(), 1, "one transaction logged");
+    // One transfer of 1 to carol per block since the log's block.
+    let at = |n: u64| BlockId::Number(BlockNumberOrTag::Number(n));
+    let carol_at = |node: &forja_runtime::NodeHandle, n: u64| {
+        node.balance(carol, at(n)).map_err(|e| e.to_string())
+    };
+    let expected = |n: u64| Ok(U256::from(n - logged.block_number));
+    let readable = [head - 2, head - 30, head - LIMIT];
+    for n in readable {
+        assert_eq!(carol_at(&node, n), expected(n), "state at block {n}");
+    }
+    let pruned = carol_at(&node, head - LIMIT - 1).unwrap_err();
+    assert!(pruned.contains("bonsai-historical-block-limit"), "{pruned}");
     network.shutdown();
     drop((node, network));
 
@@ -279,9 +294,11 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     let node = network.node(0);
     assert_eq!(node.block_number(), head);
     let read_at_open = node.store_reads().expect("a stored node");
+    let undo_in_memory = forja_runtime::storage::UNDO_IN_MEMORY as u64;
     assert!(
-        read_at_open <= 1,
-        "opening decoded {read_at_open} blocks or receipt lists: only the head should be read"
+        read_at_open <= 1 + undo_in_memory,
+        "opening decoded {read_at_open} blocks, receipt lists or reverse diffs: only the head \
+         and the newest {undo_in_memory} diffs should be read"
     );
     assert_eq!(
         node.block_by_number(logged.block_number).as_ref(),
@@ -299,13 +316,18 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     );
     assert_eq!(node.logs(&filter).unwrap(), logs);
     assert!(node.store_reads().unwrap() > read_at_open);
-    // The state of the newest 8 blocks stays readable; older is pruned.
-    let at = |n: u64| BlockId::Number(BlockNumberOrTag::Number(n));
-    assert_eq!(
-        node.balance(carol, at(head - 2)).unwrap(),
-        U256::from(head - 2 - logged.block_number)
-    );
-    let error = node.balance(carol, at(10)).unwrap_err().to_string();
+    // The state of the newest LIMIT blocks stays readable, the older
+    // diffs decoded from disk when asked for; older is pruned.
+    let reads = node.store_reads().unwrap();
+    for n in readable {
+        assert_eq!(
+            carol_at(&node, n),
+            expected(n),
+            "state at block {n} after the restart"
+        );
+    }
+    assert!(node.store_reads().unwrap() >= reads + LIMIT - undo_in_memory);
+    let error = carol_at(&node, 10).unwrap_err();
     assert!(error.contains("bonsai-historical-block-limit"), "{error}");
     // And it keeps going.
     let hash = node
