@@ -1028,6 +1028,19 @@ impl NodeHandle {
         self.chain().head_number()
     }
 
+    /// Where this node's key file is, for a node added to a network with a
+    /// data directory ([`Network::add_node`]); the defined nodes' keys come
+    /// from the network definition.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        let network = self.network.upgrade()?;
+        let dir = network.data_dir.as_ref()?;
+        let added = network.added.lock().expect("added nodes lock");
+        added
+            .iter()
+            .find(|node| node.index == self.index())
+            .map(|node| dir.join(&node.key_file))
+    }
+
     /// Starts a new node in the network this node belongs to ([`Network::add_node`]).
     pub fn add_node(&self, key: PrivateKeySigner) -> Result<NodeHandle> {
         let network = self.network.upgrade().ok_or(Error::ShutDown)?;
