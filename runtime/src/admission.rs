@@ -100,6 +100,35 @@ pub fn read(dir: &Path, defined: usize) -> Result<Vec<(AddedNode, PrivateKeySign
     Ok(nodes)
 }
 
+/// The record of `dir` as written, unchecked (empty without one).
+fn entries(dir: &Path) -> Result<Vec<AddedNode>> {
+    let path = dir.join(RECORD);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(serde_json::from_str::<Record>(&text)
+            .map_err(|e| corrupt(&path, e))?
+            .nodes),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(corrupt(&path, format!("cannot read it: {error}"))),
+    }
+}
+
+/// Copies the record and the key files of `added` (the record `from`
+/// holds, when `None`) from one data directory or backup to another.
+pub(crate) fn copy(from: &Path, to: &Path, added: Option<&[AddedNode]>) -> Result<()> {
+    let added = match added {
+        Some(added) => added.to_vec(),
+        None => entries(from)?,
+    };
+    if added.is_empty() {
+        return Ok(());
+    }
+    for node in &added {
+        let key = read_key(&from.join(&node.key_file))?;
+        write_key(to, node.index, &key)?;
+    }
+    write(to, &added)
+}
+
 /// Reads a Besu `key` file: the private key in hex, `0x` optional.
 fn read_key(path: &Path) -> Result<PrivateKeySigner> {
     let text = std::fs::read_to_string(path)

@@ -656,7 +656,10 @@ impl Network {
                 "this network keeps its chain in memory: only a network started with a data directory can be backed up".to_owned(),
             )
         })?;
-        crate::backup::backup(dir, &self.inner.nodes(), name)
+        // Under the nodes lock, the node list and the record agree.
+        let nodes = self.inner.nodes.read().expect("nodes lock");
+        let added = self.inner.added.lock().expect("added nodes lock").clone();
+        crate::backup::backup(dir, &nodes, &added, name)
     }
 
     pub fn chain_id(&self) -> u64 {

@@ -203,8 +203,18 @@ fn an_added_node_is_part_of_the_next_start_with_the_data_directory() {
     wait_until("the restarted added node to follow", || {
         added.block_number() >= head
     });
+    // A backup holds it too, and a restored network runs it.
+    let backup = network.backup(Some("with-added")).unwrap();
     network.shutdown();
     drop((network, node, added));
+    let restored = tempfile::tempdir().unwrap();
+    forja_runtime::backup::restore(&backup.path, restored.path()).unwrap();
+    let network =
+        Network::start(config.clone(), StorageMode::Dir(restored.path().to_owned())).unwrap();
+    assert_eq!(network.nodes().len(), 5);
+    assert_eq!(network.node(4).address(), address);
+    network.shutdown();
+    drop(network);
 
     // A damaged record stops the start with its file named.
     std::fs::write(dir.path().join("added-nodes.json"), "{\"nodes\": 4").unwrap();
