@@ -18,7 +18,7 @@ use std::{
 use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, StorageError};
+use crate::error::{ConfigError, Error, Result, StorageError};
 
 /// The record of added nodes in a data directory.
 pub const RECORD: &str = "added-nodes.json";
@@ -44,8 +44,9 @@ pub fn key_file_name(index: usize) -> String {
     format!("node-{index}.key")
 }
 
+/// A record or key file that cannot be used: `<path>: <why>`.
 fn corrupt(path: &Path, message: impl std::fmt::Display) -> Error {
-    StorageError::Corrupt {
+    ConfigError::Parse {
         path: path.to_owned(),
         message: message.to_string(),
     }
@@ -223,10 +224,7 @@ mod tests {
         );
         std::fs::write(dir.path().join(RECORD), "{\"nodes\": [").unwrap();
         let error = read(dir.path(), 4).unwrap_err().to_string();
-        assert!(
-            error.contains(RECORD) && error.contains("corrupt"),
-            "{error}"
-        );
+        assert!(error.contains(RECORD) && error.contains("EOF"), "{error}");
         std::fs::write(
             dir.path().join(RECORD),
             r#"{"nodes":[{"index":4,"keyFile":"node-4.key"}]}"#,

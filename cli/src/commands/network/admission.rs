@@ -98,7 +98,10 @@ async fn start_in_process(args: &AddNodeArgs) -> anyhow::Result<Option<ExitCode>
             )
         })
     };
-    let (enode, address) = (field("enode")?, field("address")?);
+    let enode = field("enode")?;
+    let address: alloy::primitives::Address = field("address")?
+        .parse()
+        .with_context(|| format!("{}: admin_addNode answered a bad address", first.url))?;
     println!(
         "Node {} started in the network served at {}",
         started["index"], first.url
