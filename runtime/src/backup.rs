@@ -5,7 +5,8 @@
 //! A backup is a directory `<data-dir>/backups/<name>/` holding one
 //! `node-<i>.redb` per node (each copied within one read transaction of
 //! that node's store, so it is exactly the store at one block) and
-//! `backup.json`, which records each copy's head. The nodes' heads may
+//! `backup.json`, which records each copy's head (and, for nodes added
+//! while the network ran, their key files and `added-nodes.json`). The nodes' heads may
 //! differ by the blocks committed while the backup ran; a restored network
 //! catches its nodes up as after any restart.
 
@@ -127,7 +128,12 @@ fn default_name() -> String {
 /// Backs up every node of a running network into
 /// `<data_dir>/backups/<name>/`. Written under a temporary name and renamed
 /// when complete, so a backup folder is never half-written.
-pub(crate) fn backup(data_dir: &Path, nodes: &[NodeHandle], name: Option<&str>) -> Result<Backup> {
+pub(crate) fn backup(
+    data_dir: &Path,
+    nodes: &[NodeHandle],
+    added: &[crate::admission::AddedNode],
+    name: Option<&str>,
+) -> Result<Backup> {
     let name = name.map_or_else(default_name, str::to_owned);
     check_name(&name)?;
     let backups = data_dir.join(BACKUPS_DIR);
@@ -169,6 +175,8 @@ pub(crate) fn backup(data_dir: &Path, nodes: &[NodeHandle], name: Option<&str>) 
             consensus: mode_name(first.shared().mode).to_owned(),
             nodes: heads,
         };
+        // Nodes added while the network ran: their keys and the record.
+        crate::admission::copy(data_dir, &partial, Some(added))?;
         let text = serde_json::to_string_pretty(&manifest).expect("serialisable");
         let manifest_path = partial.join(MANIFEST);
         std::fs::write(&manifest_path, text + "\n").map_err(|e| io_error(&manifest_path, e))?;
@@ -336,5 +344,6 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Verified> {
         std::fs::copy(&from, &partial).map_err(|e| io_error(&partial, e))?;
         std::fs::rename(&partial, &to).map_err(|e| io_error(&to, e))?;
     }
+    crate::admission::copy(backup, data_dir, None)?;
     Ok(verified)
 }

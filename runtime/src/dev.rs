@@ -60,6 +60,14 @@ use crate::{
 /// pending transactions to be mined) before giving up.
 const NETWORK_WAIT: Duration = Duration::from_secs(30);
 
+impl DevState {
+    /// Held while a control waits for or stops the network, and while a
+    /// node joins it (a revert counts the nodes it parks).
+    pub(crate) fn control(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.control.lock().expect("dev control lock")
+    }
+}
+
 /// The signature impersonated transactions carry: r = s = 1 cannot come
 /// from a real key, so it never stands for anyone's consent.
 pub fn impersonation_signature() -> Signature {

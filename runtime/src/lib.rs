@@ -2,6 +2,7 @@
 //! roots, transaction pool, permissioning, redb storage and a network of
 //! in-process nodes.
 
+pub mod admission;
 pub mod backup;
 pub mod besu;
 pub mod block;

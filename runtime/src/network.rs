@@ -209,13 +209,29 @@ enum Envelope {
     Shutdown,
     /// A dev `revert` asks the node to stop between events (see [`hold_for_revert`]).
     Pause(Arc<crate::dev::Pause>),
+    /// A node joined the network ([`Network::add_node`]): its id, at the
+    /// next index.
+    PeerJoined(B512),
+    /// The node allowlists grew: a peer that was refused may be heard now,
+    /// so ask the peers for blocks (as a Besu node syncs once a connection
+    /// it was refused comes up).
+    Resync,
 }
 
 type Timers = BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>;
 
 struct NetworkInner {
-    nodes: Vec<NodeHandle>,
+    /// Grows with [`Network::add_node`], which holds the write lock for the
+    /// whole addition, so a permission change reaches the new node too.
+    nodes: RwLock<Vec<NodeHandle>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    transport: Arc<Transport>,
+    /// The definition the network started from, and its options (a node
+    /// added later is made as the defined ones were).
+    config: NetworkConfig,
+    options: StartOptions,
+    /// Nodes added to a network with a data directory, as recorded there.
+    added: Mutex<Vec<crate::admission::AddedNode>>,
     chain_id: u64,
     dev_accounts: Vec<PrivateKeySigner>,
     /// Dev controls' network-wide state (clock offset, impersonations).
@@ -234,7 +250,7 @@ impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Network")
             .field("chain_id", &self.inner.chain_id)
-            .field("nodes", &self.inner.nodes.len())
+            .field("nodes", &self.inner.nodes().len())
             .finish()
     }
 }
@@ -245,19 +261,26 @@ pub(crate) fn open_nodes(
     storage: &StorageMode,
 ) -> Result<Vec<Arc<NodeShared>>> {
     config.validate()?;
-    let keys = config.node_keys()?;
+    let mut keys = config.node_keys()?;
     let (genesis_block, genesis_world) = genesis(config, &keys)?;
     let initial_permissions = config.permissions(&keys)?;
     let spec = config.spec();
     let mode = bft_config(config).mode;
-    let paths: Vec<Option<PathBuf>> = match storage {
+    let defined = keys.len();
+    // Nodes added while the network ran (`Network::add_node`) follow the
+    // defined ones; their stores must all be there.
+    let added = match storage {
+        StorageMode::Dir(dir) => crate::admission::read(dir, defined)?,
+        StorageMode::InMemory => Vec::new(),
+    };
+    let mut paths: Vec<Option<PathBuf>> = match storage {
         StorageMode::InMemory => vec![None; keys.len()],
         StorageMode::Dir(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
                 path: dir.clone(),
                 message: format!("cannot create the data directory: {e}"),
             })?;
-            let paths: Vec<PathBuf> = (0..keys.len()).map(|i| node_path(dir, i)).collect();
+            let paths: Vec<PathBuf> = (0..defined).map(|i| node_path(dir, i)).collect();
             let present: Vec<bool> = paths.iter().map(|p| p.exists()).collect();
             if present.iter().any(|p| *p) && !present.iter().all(|p| *p) {
                 let missing: Vec<String> = paths
@@ -279,6 +302,28 @@ pub(crate) fn open_nodes(
             paths.into_iter().map(Some).collect()
         }
     };
+    if let StorageMode::Dir(dir) = storage {
+        for (node, signer) in added {
+            let path = node_path(dir, node.index);
+            if !path.is_file() {
+                return Err(StorageError::Incomplete {
+                    dir: dir.clone(),
+                    message: format!(
+                        "{} lists node {} but its store {} is missing",
+                        crate::admission::RECORD,
+                        node.index,
+                        path.display()
+                    ),
+                }
+                .into());
+            }
+            paths.push(Some(path));
+            keys.push(NodeKey {
+                signer,
+                is_validator: false,
+            });
+        }
+    }
     // Every store is checked read-only, then opened (the ones to repair
     // first) and loaded, before any is written: a store that fails leaves
     // the others as they were.
@@ -346,26 +391,37 @@ pub(crate) fn open_nodes(
                 (loaded.chain, loaded.permissions, Some(store))
             }
         };
-        let node_id = key.node_id();
-        nodes.push(Arc::new(NodeShared {
-            index,
-            node_id,
-            key,
-            spec: spec.clone(),
-            mode,
-            chain: RwLock::new(chain),
-            pool: Mutex::new(TxPool::new(config.pool.0)),
-            permissions: RwLock::new(permissions),
-            store,
-            new_blocks: broadcast::channel(1024).0,
-            new_transactions: broadcast::channel(16_384).0,
-            metrics: Default::default(),
-            consensus: RwLock::new(ConsensusView::default()),
-            stop: Default::default(),
-            block_txs_selection_max_time: config.block_txs_selection_max_time,
-        }));
+        nodes.push(node_shared(config, index, key, chain, permissions, store));
     }
     Ok(nodes)
+}
+
+/// A node's state shared by its core and its API handles.
+fn node_shared(
+    config: &NetworkConfig,
+    index: usize,
+    key: NodeKey,
+    chain: Chain,
+    permissions: Permissions,
+    store: Option<Arc<Store>>,
+) -> Arc<NodeShared> {
+    Arc::new(NodeShared {
+        index,
+        node_id: key.node_id(),
+        key,
+        spec: config.spec(),
+        mode: bft_config(config).mode,
+        chain: RwLock::new(chain),
+        pool: Mutex::new(TxPool::new(config.pool.0)),
+        permissions: RwLock::new(permissions),
+        store,
+        new_blocks: broadcast::channel(1024).0,
+        new_transactions: broadcast::channel(16_384).0,
+        metrics: Default::default(),
+        consensus: RwLock::new(ConsensusView::default()),
+        stop: Default::default(),
+        block_txs_selection_max_time: config.block_txs_selection_max_time,
+    })
 }
 
 pub(crate) fn node_path(dir: &Path, index: usize) -> PathBuf {
@@ -410,11 +466,25 @@ impl Network {
         let shared = open_nodes(&config, &storage)?;
         let dev_accounts = config.dev_accounts()?;
         let bft = bft_config(&config);
+        let added = match &storage {
+            StorageMode::Dir(dir) => crate::admission::read(dir, config.node_keys()?.len())?
+                .into_iter()
+                .map(|(node, _)| node)
+                .collect(),
+            StorageMode::InMemory => Vec::new(),
+        };
         let peers: Vec<B512> = shared.iter().map(|n| n.node_id).collect();
-        let (senders, receivers): (Vec<Sender<Envelope>>, Vec<_>) =
-            shared.iter().map(|_| mpsc::channel()).unzip();
-        let senders = Arc::new(senders);
-        let inboxes = Arc::new(ConsensusInboxes::new(shared.len(), bft.message_queue_limit));
+        let mut links = Vec::new();
+        let mut receivers = Vec::new();
+        for node in &shared {
+            let (sender, receiver) = mpsc::channel();
+            links.push(Arc::new(Link::new(sender, node.node_id)));
+            receivers.push(receiver);
+        }
+        let transport = Arc::new(Transport {
+            links: RwLock::new(Arc::new(links)),
+            consensus_queue_limit: bft.message_queue_limit,
+        });
         let dev = Arc::new(crate::dev::DevState::default());
         let mut cores = Vec::new();
         for node in &shared {
@@ -425,31 +495,31 @@ impl Network {
             );
         }
         let mut threads = Vec::new();
-        for (index, (core, receiver)) in cores.into_iter().zip(receivers).enumerate() {
-            let senders = senders.clone();
-            let inboxes = inboxes.clone();
-            let dev = dev.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("forja-node-{index}"))
-                .spawn(move || drive_node(index, core, receiver, senders, inboxes, dev))
-                .map_err(|e| Error::InvalidRequest(format!("cannot start node thread: {e}")))?;
-            threads.push(thread);
+        for (core, receiver) in cores.into_iter().zip(receivers) {
+            threads.push(spawn_driver(core, receiver, &transport, &dev, false)?);
         }
+        let links = transport.links();
         // Handles reach their network (dev controls act on every node)
         // without keeping it alive.
         let inner = Arc::new_cyclic(|network| NetworkInner {
-            nodes: shared
-                .into_iter()
-                .enumerate()
-                .map(|(index, shared)| NodeHandle {
-                    shared,
-                    sender: senders[index].clone(),
-                    peers: peers.clone(),
-                    network: network.clone(),
-                })
-                .collect(),
+            nodes: RwLock::new(
+                shared
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, shared)| NodeHandle {
+                        shared,
+                        sender: links[index].sender.clone(),
+                        transport: transport.clone(),
+                        network: network.clone(),
+                    })
+                    .collect(),
+            ),
             threads: Mutex::new(threads),
+            transport,
             chain_id: config.chain_id,
+            config,
+            options,
+            added: Mutex::new(added),
             dev_accounts,
             dev,
             data_dir: match storage {
@@ -464,23 +534,117 @@ impl Network {
     /// node or an API call is executing is interrupted, so this returns
     /// promptly whatever the transactions do.
     pub fn shutdown(&self) {
-        for node in &self.inner.nodes {
-            node.shared.stop.store(true, Ordering::Relaxed);
-            let _ = node.sender.send(Envelope::Shutdown);
-        }
-        let threads = std::mem::take(&mut *self.inner.threads.lock().expect("threads lock"));
-        for thread in threads {
-            let _ = thread.join();
-        }
+        self.inner.stop_nodes();
     }
 
-    pub fn nodes(&self) -> &[NodeHandle] {
-        &self.inner.nodes
+    /// Every node, in index order (validators of the definition first, then
+    /// its regular nodes, then nodes added since the start).
+    pub fn nodes(&self) -> Vec<NodeHandle> {
+        self.inner.nodes()
     }
 
     /// Node `index` (validators first, then regular nodes). Panics when out of range.
     pub fn node(&self, index: usize) -> NodeHandle {
-        self.inner.nodes[index].clone()
+        self.inner.nodes.read().expect("nodes lock")[index].clone()
+    }
+
+    /// Starts a new node with `key` in the running network and returns its
+    /// handle: Besu's "add a new node". It starts from genesis with a copy
+    /// of the network's permission lists and syncs from its peers; while
+    /// node permissioning is on and its enode is not on the node
+    /// allowlists, peers refuse it and it syncs nothing, and once
+    /// `perm_addNodesToAllowlist` lists it ([`NodeHandle::change_permissions`])
+    /// it syncs and follows. It validates once a validator vote adds its
+    /// address. With a data directory its key (`node-<i>.key`) and store
+    /// are kept there and `added-nodes.json` records it, so the next start
+    /// with that directory includes it. A key another node of the network
+    /// holds is refused.
+    pub fn add_node(&self, key: PrivateKeySigner) -> Result<NodeHandle> {
+        let inner = &self.inner;
+        // One change of the network's membership at a time, never during a
+        // dev control (a revert counts the nodes it parks).
+        let _no_dev_control = inner.dev.control();
+        let mut nodes = inner.nodes.write().expect("nodes lock");
+        let node_id = crate::config::node_id(&key);
+        if let Some(holder) = nodes.iter().find(|n| n.node_id() == node_id) {
+            return Err(Error::InvalidRequest(format!(
+                "node {} already runs with this key (enode {}): every node needs a key of its own",
+                holder.index(),
+                holder.enode()
+            )));
+        }
+        if nodes
+            .first()
+            .is_some_and(|n| n.shared.stop.load(Ordering::Relaxed))
+        {
+            return Err(Error::ShutDown);
+        }
+        let index = nodes.len();
+        let config = &inner.config;
+        let (genesis_block, genesis_world) = genesis(config, &config.node_keys()?)?;
+        // The network's lists as they are now: every change applies to
+        // every node, and the nodes lock keeps changes out until it is in.
+        let permissions = nodes[0].permissions();
+        let node_key = NodeKey {
+            signer: key,
+            is_validator: false,
+        };
+        let (chain, permissions, store) = match &inner.data_dir {
+            None => (Chain::new(genesis_block, genesis_world), permissions, None),
+            Some(dir) => {
+                let path = node_path(dir, index);
+                if path.exists() {
+                    return Err(StorageError::Open {
+                        path,
+                        message: "a store for this node index exists but no record names it (left by an interrupted add-node?); move it away to add a node".into(),
+                    }
+                    .into());
+                }
+                crate::admission::write_key(dir, index, &node_key.signer)?;
+                let store = Arc::new(
+                    Store::open(&path)?.with_historical_block_limit(config.historical_block_limit),
+                );
+                store.write_genesis(&genesis_block, &genesis_world, &permissions)?;
+                store.write_chain_id(config.chain_id)?;
+                let loaded = store.load(bft_config(config).mode)?;
+                let mut added = inner.added.lock().expect("added nodes lock");
+                let mut recorded = added.clone();
+                recorded.push(crate::admission::AddedNode {
+                    index,
+                    key_file: crate::admission::key_file_name(index),
+                });
+                crate::admission::write(dir, &recorded)?;
+                *added = recorded;
+                (loaded.chain, loaded.permissions, Some(store))
+            }
+        };
+        let shared = node_shared(config, index, node_key, chain, permissions, store);
+        let bft = bft_config(config);
+        let mut peers: Vec<B512> = nodes.iter().map(|n| n.node_id()).collect();
+        peers.push(node_id);
+        let core = NodeCore::new(shared.clone(), bft.clone(), peers)?
+            .with_execution_hook(inner.options.execution_hook.clone())
+            .with_selection_budget(bft);
+        let (sender, receiver) = mpsc::channel();
+        // Reachable first, then known to its peers (each hears of it before
+        // any message from it), then running.
+        inner
+            .transport
+            .push(Arc::new(Link::new(sender.clone(), node_id)));
+        for node in nodes.iter() {
+            let _ = node.sender.send(Envelope::PeerJoined(node_id));
+        }
+        let thread = spawn_driver(core, receiver, &inner.transport, &inner.dev, true)?;
+        inner.threads.lock().expect("threads lock").push(thread);
+        let handle = NodeHandle {
+            shared,
+            sender,
+            transport: inner.transport.clone(),
+            network: Arc::downgrade(inner),
+        };
+        nodes.push(handle.clone());
+        tracing::info!(node = index, enode = %handle.enode(), address = %handle.address(), "node added");
+        Ok(handle)
     }
 
     /// Backs up every node's store into `<data-dir>/backups/<name>/` while
@@ -492,7 +656,10 @@ impl Network {
                 "this network keeps its chain in memory: only a network started with a data directory can be backed up".to_owned(),
             )
         })?;
-        crate::backup::backup(dir, &self.inner.nodes, name)
+        // Under the nodes lock, the node list and the record agree.
+        let nodes = self.inner.nodes.read().expect("nodes lock");
+        let added = self.inner.added.lock().expect("added nodes lock").clone();
+        crate::backup::backup(dir, &nodes, &added, name)
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -509,64 +676,121 @@ impl Network {
     }
 }
 
-impl Drop for NetworkInner {
-    fn drop(&mut self) {
-        for node in &self.nodes {
+impl NetworkInner {
+    fn nodes(&self) -> Vec<NodeHandle> {
+        self.nodes.read().expect("nodes lock").clone()
+    }
+
+    fn stop_nodes(&self) {
+        for node in self.nodes() {
             node.shared.stop.store(true, Ordering::Relaxed);
             let _ = node.sender.send(Envelope::Shutdown);
         }
-        for thread in std::mem::take(&mut *self.threads.lock().expect("threads lock")) {
+        let threads = std::mem::take(&mut *self.threads.lock().expect("threads lock"));
+        for thread in threads {
             let _ = thread.join();
         }
     }
 }
 
-/// How many consensus messages wait in each node's inbound channel, against
-/// Besu's `messagequeuelimit`: past it a message is dropped, not queued, so
-/// a node that falls behind cannot be buried (Besu's `BftEventQueue` drops
-/// events the same way). Other traffic is not counted: timers and local
-/// events must never be lost, and blocks come again through sync.
-struct ConsensusInboxes {
-    queued: Vec<AtomicUsize>,
-    limit: usize,
+impl Drop for NetworkInner {
+    fn drop(&mut self) {
+        self.stop_nodes();
+    }
 }
 
-impl ConsensusInboxes {
-    fn new(nodes: usize, limit: usize) -> Self {
+/// The in-process links between nodes: one per node, by index. The list
+/// only grows ([`Network::add_node`]); a sender takes a snapshot (one
+/// `Arc` clone under a read lock) per batch of effects, so sending stays
+/// cheap and a node joining never waits for a sender.
+struct Transport {
+    links: RwLock<Arc<Vec<Arc<Link>>>>,
+    /// Besu's `messagequeuelimit` (see [`Link`]).
+    consensus_queue_limit: usize,
+}
+
+/// One node's inbound channel. How many consensus messages wait in it is
+/// counted against Besu's `messagequeuelimit`: past it a message is
+/// dropped, not queued, so a node that falls behind cannot be buried
+/// (Besu's `BftEventQueue` drops events the same way). Other traffic is not
+/// counted: timers and local events must never be lost, and blocks come
+/// again through sync.
+struct Link {
+    sender: Sender<Envelope>,
+    node_id: B512,
+    queued_consensus: AtomicUsize,
+}
+
+impl Link {
+    fn new(sender: Sender<Envelope>, node_id: B512) -> Self {
         Self {
-            queued: (0..nodes).map(|_| AtomicUsize::new(0)).collect(),
-            limit,
+            sender,
+            node_id,
+            queued_consensus: AtomicUsize::new(0),
         }
     }
 
-    /// Sends `message` to `peer` unless its queue of consensus messages is full.
-    fn send(&self, sender: &Sender<Envelope>, peer: usize, from: usize, message: NetMessage) {
-        if matches!(message, NetMessage::Consensus(_)) {
-            let queued = &self.queued[peer];
-            if queued.fetch_add(1, Ordering::Relaxed) >= self.limit {
-                queued.fetch_sub(1, Ordering::Relaxed);
-                tracing::debug!(
-                    node = peer,
-                    from,
-                    limit = self.limit,
-                    "consensus message queue full (messagequeuelimit); message dropped"
-                );
-                return;
-            }
-        }
-        let _ = sender.send(Envelope::Event(CoreEvent::Net { from, message }));
-    }
-
-    /// `envelope` left `node`'s channel.
-    fn taken(&self, node: usize, envelope: &Envelope) {
+    /// `envelope` left this link's channel.
+    fn taken(&self, envelope: &Envelope) {
         if let Envelope::Event(CoreEvent::Net {
             message: NetMessage::Consensus(_),
             ..
         }) = envelope
         {
-            self.queued[node].fetch_sub(1, Ordering::Relaxed);
+            self.queued_consensus.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+impl Transport {
+    fn links(&self) -> Arc<Vec<Arc<Link>>> {
+        self.links.read().expect("links lock").clone()
+    }
+
+    fn push(&self, link: Arc<Link>) {
+        let mut links = self.links.write().expect("links lock");
+        let mut grown = Vec::clone(&links);
+        grown.push(link);
+        *links = Arc::new(grown);
+    }
+
+    /// Sends `message` to `peer` unless its queue of consensus messages is full.
+    fn send(&self, peer: usize, link: &Link, from: usize, message: NetMessage) {
+        if matches!(message, NetMessage::Consensus(_)) {
+            let queued = &link.queued_consensus;
+            if queued.fetch_add(1, Ordering::Relaxed) >= self.consensus_queue_limit {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                tracing::debug!(
+                    node = peer,
+                    from,
+                    limit = self.consensus_queue_limit,
+                    "consensus message queue full (messagequeuelimit); message dropped"
+                );
+                return;
+            }
+        }
+        let _ = link
+            .sender
+            .send(Envelope::Event(CoreEvent::Net { from, message }));
+    }
+}
+
+/// Starts the thread that drives `core`; `joining`: the node joins a
+/// running network and asks its peers for the chain at once.
+fn spawn_driver(
+    core: NodeCore,
+    receiver: mpsc::Receiver<Envelope>,
+    transport: &Arc<Transport>,
+    dev: &Arc<crate::dev::DevState>,
+    joining: bool,
+) -> Result<JoinHandle<()>> {
+    let index = core.shared().index;
+    let transport = transport.clone();
+    let dev = dev.clone();
+    std::thread::Builder::new()
+        .name(format!("forja-node-{index}"))
+        .spawn(move || drive_node(index, core, receiver, transport, dev, joining))
+        .map_err(|e| Error::InvalidRequest(format!("cannot start node thread: {e}")))
 }
 
 /// The real-time driver of one node.
@@ -574,15 +798,17 @@ fn drive_node(
     index: usize,
     mut core: NodeCore,
     receiver: mpsc::Receiver<Envelope>,
-    peers: Arc<Vec<Sender<Envelope>>>,
-    inboxes: Arc<ConsensusInboxes>,
+    transport: Arc<Transport>,
     dev: Arc<crate::dev::DevState>,
+    joining: bool,
 ) {
     // The engine's clock, shifted by the dev network's time controls.
     let now_ms = || now_ms().saturating_add_signed(dev.clock_offset_ms());
+    let own_link = transport.links()[index].clone();
     let mut timers: BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>> = BinaryHeap::new();
     let deliver =
         |effects: Vec<Effect>, timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, TimerId)>>| {
+            let mut links = None;
             for effect in effects {
                 match effect {
                     Effect::SetTimer { id, after_ms } => {
@@ -595,21 +821,26 @@ fn drive_node(
                         to: Some(peer),
                         message,
                     } => {
-                        if let Some(sender) = peers.get(peer) {
-                            inboxes.send(sender, peer, index, message);
+                        let links = links.get_or_insert_with(|| transport.links());
+                        if let Some(link) = links.get(peer) {
+                            transport.send(peer, link, index, message);
                         }
                     }
                     Effect::Send { to: None, message } => {
-                        for (peer, sender) in peers.iter().enumerate() {
+                        let links = links.get_or_insert_with(|| transport.links());
+                        for (peer, link) in links.iter().enumerate() {
                             if peer != index {
-                                inboxes.send(sender, peer, index, message.clone());
+                                transport.send(peer, link, index, message.clone());
                             }
                         }
                     }
                 }
             }
         };
-    let effects = core.start(now_ms());
+    let mut effects = core.start(now_ms());
+    if joining {
+        effects.push(core.ask_for_blocks());
+    }
     deliver(effects, &mut timers);
     loop {
         let timeout = timers
@@ -618,7 +849,7 @@ fn drive_node(
             .unwrap_or(Duration::from_secs(3600));
         let received = receiver.recv_timeout(timeout);
         if let Ok(envelope) = &received {
-            inboxes.taken(index, envelope);
+            own_link.taken(envelope);
         }
         match received {
             Ok(Envelope::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
@@ -626,8 +857,10 @@ fn drive_node(
                 let effects = core.handle(now_ms(), event);
                 deliver(effects, &mut timers);
             }
+            Ok(Envelope::PeerJoined(node_id)) => core.add_peer(node_id),
+            Ok(Envelope::Resync) => deliver(vec![core.ask_for_blocks()], &mut timers),
             Ok(Envelope::Pause(pause)) => {
-                match hold_for_revert(&mut core, &receiver, &inboxes, &pause, &mut timers) {
+                match hold_for_revert(&mut core, &receiver, &own_link, &pause, &mut timers) {
                     AfterPause::Shutdown => break,
                     AfterPause::Unchanged => {}
                     AfterPause::Restarted(replay) => {
@@ -669,7 +902,7 @@ enum AfterPause {
 fn hold_for_revert(
     core: &mut NodeCore,
     receiver: &mpsc::Receiver<Envelope>,
-    inboxes: &ConsensusInboxes,
+    own_link: &Link,
     pause: &crate::dev::Pause,
     timers: &mut Timers,
 ) -> AfterPause {
@@ -679,9 +912,12 @@ fn hold_for_revert(
     let mut replay = Vec::new();
     let mut shutdown = false;
     while let Ok(envelope) = receiver.try_recv() {
-        inboxes.taken(core.shared().index, &envelope);
+        own_link.taken(&envelope);
         match envelope {
             Envelope::Shutdown => shutdown = true,
+            // Membership outlives the revert; a resync is asked for below anyway.
+            Envelope::PeerJoined(node_id) => core.add_peer(node_id),
+            Envelope::Resync => {}
             Envelope::Event(CoreEvent::Net { .. } | CoreEvent::Timer(_)) => {}
             Envelope::Event(CoreEvent::Local(LocalEvent::TransactionsAdded(txs))) => {
                 // Only transactions submitted since the rewind are still pooled.
@@ -746,7 +982,7 @@ pub struct MetricsSnapshot {
 pub struct NodeHandle {
     shared: Arc<NodeShared>,
     sender: Sender<Envelope>,
-    peers: Vec<B512>,
+    transport: Arc<Transport>,
     network: std::sync::Weak<NetworkInner>,
 }
 
@@ -796,6 +1032,25 @@ impl NodeHandle {
 
     pub fn block_number(&self) -> u64 {
         self.chain().head_number()
+    }
+
+    /// Where this node's key file is, for a node added to a network with a
+    /// data directory ([`Network::add_node`]); the defined nodes' keys come
+    /// from the network definition.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        let network = self.network.upgrade()?;
+        let dir = network.data_dir.as_ref()?;
+        let added = network.added.lock().expect("added nodes lock");
+        added
+            .iter()
+            .find(|node| node.index == self.index())
+            .map(|node| dir.join(&node.key_file))
+    }
+
+    /// Starts a new node in the network this node belongs to ([`Network::add_node`]).
+    pub fn add_node(&self, key: PrivateKeySigner) -> Result<NodeHandle> {
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        Network { inner: network }.add_node(key)
     }
 
     /// Backs up the whole network this node belongs to ([`Network::backup`]).
@@ -1227,15 +1482,17 @@ impl NodeHandle {
             )));
         }
         permissions.changed_by(&change)?;
-        match self.network.upgrade() {
-            Some(network) => {
-                for node in &network.nodes {
-                    node.shared.apply_permissions(&change)?;
-                }
-                Ok(())
-            }
-            None => Err(Error::ShutDown),
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        let nodes = network.nodes.read().expect("nodes lock");
+        for node in nodes.iter() {
+            node.shared.apply_permissions(&change)?;
         }
+        if matches!(change, PermissionChange::AddNodes(_)) {
+            for node in nodes.iter() {
+                let _ = node.sender.send(Envelope::Resync);
+            }
+        }
+        Ok(())
     }
 
     /// Adds accounts (or changes their level). `admin` must have `full` access.
@@ -1269,8 +1526,10 @@ impl NodeHandle {
         if !permissions.node_allowed(&self.shared.node_id) {
             return Vec::new();
         }
-        self.peers
+        self.transport
+            .links()
             .iter()
+            .map(|link| &link.node_id)
             .enumerate()
             .filter(|(i, id)| *i != self.shared.index && permissions.node_allowed(id))
             .map(|(index, id)| PeerInfo {
@@ -1336,7 +1595,7 @@ impl NodeHandle {
     /// Every node of this handle's network and the dev controls' state.
     pub(crate) fn dev_network(&self) -> Result<(Vec<NodeHandle>, Arc<crate::dev::DevState>)> {
         let network = self.network.upgrade().ok_or(Error::ShutDown)?;
-        Ok((network.nodes.clone(), network.dev.clone()))
+        Ok((network.nodes(), network.dev.clone()))
     }
 
     /// Makes the node's engine start a round for block `height` even with
@@ -1367,16 +1626,17 @@ mod tests {
 
     #[test]
     fn consensus_messages_past_messagequeuelimit_are_dropped_other_traffic_is_not() {
-        let inboxes = ConsensusInboxes::new(2, 3);
         let (sender, receiver) = mpsc::channel();
+        let transport = Transport {
+            links: RwLock::new(Arc::new(Vec::new())),
+            consensus_queue_limit: 3,
+        };
+        transport.push(Arc::new(Link::new(mpsc::channel().0, B512::ZERO)));
+        transport.push(Arc::new(Link::new(sender, B512::repeat_byte(1))));
+        let link = transport.links()[1].clone();
         for _ in 0..10 {
-            inboxes.send(
-                &sender,
-                1,
-                0,
-                NetMessage::Consensus(Bytes::from_static(b"m")),
-            );
-            inboxes.send(&sender, 1, 0, NetMessage::GetBlocks { from: 1 });
+            transport.send(1, &link, 0, NetMessage::Consensus(Bytes::from_static(b"m")));
+            transport.send(1, &link, 0, NetMessage::GetBlocks { from: 1 });
         }
         let queued: Vec<Envelope> = receiver.try_iter().collect();
         let consensus = |e: &Envelope| {
@@ -1392,14 +1652,9 @@ mod tests {
         assert_eq!(queued.len(), 13);
         // Taking them off the channel makes room again.
         for envelope in &queued {
-            inboxes.taken(1, envelope);
+            link.taken(envelope);
         }
-        inboxes.send(
-            &sender,
-            1,
-            0,
-            NetMessage::Consensus(Bytes::from_static(b"m")),
-        );
+        transport.send(1, &link, 0, NetMessage::Consensus(Bytes::from_static(b"m")));
         assert_eq!(receiver.try_iter().count(), 1);
     }
 }

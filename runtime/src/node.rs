@@ -483,11 +483,23 @@ impl NodeCore {
     /// and nothing else would bring it the block. Besu's synchronizer plays
     /// this part.
     fn ask_for_missed_blocks(&self, effects: &mut Vec<Effect>) {
+        effects.push(self.ask_for_blocks());
+    }
+
+    /// Asks every peer for the blocks after this node's head (a node that
+    /// joins, or whose peers just let it in, syncs this way).
+    pub fn ask_for_blocks(&self) -> Effect {
         let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
-        effects.push(Effect::Send {
+        Effect::Send {
             to: None,
             message: NetMessage::GetBlocks { from: next },
-        });
+        }
+    }
+
+    /// A node joined the network at the next index: this node hears it
+    /// (subject to the node allowlist) and relays to it.
+    pub fn add_peer(&mut self, node_id: B512) {
+        self.peers.push(node_id);
     }
 
     fn peer_allowed(&self, from: usize) -> bool {

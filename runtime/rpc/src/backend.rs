@@ -53,6 +53,16 @@ pub struct NodeInfo {
     pub listen_addr: String,
 }
 
+/// A node `admin_addNode` started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedNode {
+    pub index: usize,
+    pub enode: String,
+    pub address: Address,
+    /// Where its key is kept (`None`: in memory only).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
 /// A connected peer as `admin_peers` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -156,6 +166,17 @@ pub trait NodeApi: Send + Sync + 'static {
 
     fn node_info(&self) -> NodeInfo;
     fn peers(&self) -> Vec<PeerInfo>;
+
+    /// Starts a new node in the network this node belongs to, with a key
+    /// of its own (`admin_addNode`, forja's own: a Besu node is a process
+    /// its operator starts; an in-process node only the network hosting it
+    /// can start). `by` must be an admin account (`None`: the operator).
+    fn add_node(&self, by: Option<Address>) -> NodeResult<AddedNode> {
+        let _ = by;
+        Err(forja_runtime::Error::InvalidRequest(
+            "this node cannot start nodes".to_owned(),
+        ))
+    }
 
     /// Backs up every node's store into the data directory's
     /// `backups/<name>/` while the network runs (`admin_backup`).

@@ -161,6 +161,20 @@ pub(crate) fn register(module: &mut RpcModule<RpcContext>, consensus: Consensus)
             "nodes": nodes,
         }))
     });
+    // forja's own: starts a node with a new key in the in-process network
+    // (a Besu node is a process its operator starts; an in-process node only
+    // the network hosting it can start). It joins as Besu's new node does:
+    // refused until perm_addNodesToAllowlist lists its enode, then syncing;
+    // a validator once a vote adds its address. An admin account's call.
+    method_as_caller(module, "admin_addNode", |ctx, _, caller| {
+        let added = ctx.node.add_node(account(caller)).map_err(node_error)?;
+        Ok(json!({
+            "index": added.index,
+            "enode": added.enode,
+            "address": added.address,
+            "keyFile": added.key_file.map(|path| path.display().to_string()),
+        }))
+    });
     method(module, "admin_peers", |ctx, _| {
         Ok(ctx
             .node

@@ -37,8 +37,8 @@ mod ws_front;
 
 pub use auth::{AccessConfig, Authentication};
 pub use backend::{
-    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric,
-    TraceApi,
+    AddedNode, Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo,
+    SignerMetric, TraceApi,
 };
 pub use config::RpcConfig;
 pub use groups::{ApiGroup, ApiGroups, UnknownApiGroup};

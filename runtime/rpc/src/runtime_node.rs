@@ -17,8 +17,8 @@ use forja_runtime::{
 use tokio::sync::broadcast;
 
 use crate::backend::{
-    Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo, SignerMetric,
-    TraceApi,
+    AddedNode, Consensus, ConsensusCounters, DevApi, NodeApi, NodeInfo, NodeResult, PeerInfo,
+    SignerMetric, TraceApi,
 };
 
 /// Serves one node of a runtime network.
@@ -287,6 +287,19 @@ impl NodeApi for NetworkNode {
             ),
             listen_addr: format!("127.0.0.1:{}", 30303 + self.handle.index()),
         }
+    }
+
+    fn add_node(&self, by: Option<Address>) -> NodeResult<AddedNode> {
+        self.check_admin(by)?;
+        let added = self
+            .handle
+            .add_node(alloy::signers::local::PrivateKeySigner::random())?;
+        Ok(AddedNode {
+            index: added.index(),
+            enode: added.enode(),
+            address: added.address(),
+            key_file: added.key_file(),
+        })
     }
 
     fn backup(&self, name: Option<&str>) -> NodeResult<forja_runtime::backup::Backup> {

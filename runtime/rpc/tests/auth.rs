@@ -489,3 +489,53 @@ async fn otterscans_api_needs_a_token_with_its_permission() {
     server.stop().await;
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_authenticated_admin_starts_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::start(consortium(), 0, RpcConfig::default()).await;
+    let mut access = file_network_access(credentials(dir.path()));
+    access.api_groups = "ETH,NET,WEB3,PERM,QBFT,ADMIN".parse().unwrap();
+    let server = serve(&net, access).await;
+
+    // Without a token, or as a user without the ADMIN group's permission,
+    // no node is started.
+    let err = call(&server, None, "admin_addNode", json!([])).unwrap_err();
+    assert_eq!(err.0, UNAUTHORIZED as i64, "{err:?}");
+    let reader = token(&server, "reader", "reader-pw");
+    assert!(call(&server, Some(&reader), "admin_addNode", json!([])).is_err());
+    let member = token(&server, "member", "member-pw");
+    assert!(call(&server, Some(&member), "admin_addNode", json!([])).is_err());
+    assert_eq!(net.network.nodes().len(), 4);
+
+    // The admin's call starts one with its own key, not yet allowlisted.
+    let admin = token(&server, "admin", "admin-pw");
+    let added = call(&server, Some(&admin), "admin_addNode", json!([])).unwrap();
+    assert_eq!(added["index"], json!(4), "{added}");
+    assert_eq!(added["keyFile"], Value::Null, "{added}");
+    let nodes = net.network.nodes();
+    assert_eq!(nodes.len(), 5);
+    assert_eq!(added["enode"], json!(nodes[4].enode()));
+    assert_eq!(
+        added["address"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        nodes[4].address()
+    );
+    assert!(!nodes[0].nodes_allowlist().contains(&nodes[4].node_id()));
+    // Allowlisted with Besu's call, it syncs.
+    let enode = added["enode"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(
+            &server,
+            Some(&admin),
+            "perm_addNodesToAllowlist",
+            json!([[enode]])
+        )
+        .unwrap(),
+        json!("Success")
+    );
+    assert!(nodes[4].nodes_allowlist().contains(&nodes[4].node_id()));
+}

@@ -2,6 +2,11 @@
 //! A new node's key is made here; its enode must then be on the node
 //! allowlist of every member node (Besu's local permissioning: each node
 //! holds its own list), which `perm_addNodesToAllowlist` changes.
+//!
+//! Against a `forja node` with `--apply`, the node is started by the network
+//! that hosts it (`admin_addNode`, forja's own method; a Besu endpoint does
+//! not know it and the procedure goes on as for Besu): the node makes and
+//! keeps its key, and its enode goes on the allowlists the same way.
 
 use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
@@ -15,7 +20,8 @@ use super::endpoint::{AuthArgs, Endpoint};
 #[derive(Debug, clap::Args)]
 pub(crate) struct AddNodeArgs {
     /// Where to write the new node's key (Besu's `key` file: the private key
-    /// in hex); an existing file is never overwritten
+    /// in hex); an existing file is never overwritten. Not written when a
+    /// `forja node` starts the node (`--apply`): that node keeps its own key
     #[arg(long, default_value = "key")]
     pub key_file: PathBuf,
     /// Host (an IP address, as Besu wants in enode URLs) the node will be reached at
@@ -43,6 +49,11 @@ pub(crate) fn run(args: AddNodeArgs) -> anyhow::Result<ExitCode> {
             args.host
         );
     }
+    if args.apply
+        && let Some(code) = super::super::block_on(start_in_process(&args))??
+    {
+        return Ok(code);
+    }
     let signer = PrivateKeySigner::random();
     write_key_file(&args.key_file, &signer)?;
     let enode = format!(
@@ -62,6 +73,52 @@ pub(crate) fn run(args: AddNodeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     super::super::block_on(apply(&args, method, params))?
+}
+
+/// Asks the first endpoint to start the node (`admin_addNode`), then puts
+/// its enode on every endpoint's allowlist. `None`: the endpoint is not a
+/// forja node (it does not know the method), so the node is the operator's
+/// to start.
+async fn start_in_process(args: &AddNodeArgs) -> anyhow::Result<Option<ExitCode>> {
+    let first = Endpoint::connect(&args.rpc[0], &args.auth).await?;
+    let started = match first.call("admin_addNode", json!([])).await? {
+        Ok(started) => started,
+        // Besu's (and the JSON-RPC spec's) "Method not found".
+        Err(error) if error.code == -32601 => return Ok(None),
+        Err(error) => bail!(
+            "{}: admin_addNode refused: {error} (forja node serves it in the ADMIN group, --rpc-http-api, to a user allowed admin:* whose account, if any, is an admin)",
+            first.url
+        ),
+    };
+    let field = |name: &str| {
+        started[name].as_str().map(str::to_owned).with_context(|| {
+            format!(
+                "{}: admin_addNode answered without {name}: {started}",
+                first.url
+            )
+        })
+    };
+    let enode = field("enode")?;
+    let address: alloy::primitives::Address = field("address")?
+        .parse()
+        .with_context(|| format!("{}: admin_addNode answered a bad address", first.url))?;
+    println!(
+        "Node {} started in the network served at {}",
+        started["index"], first.url
+    );
+    match started["keyFile"].as_str() {
+        Some(path) => println!("Node key kept by that node in {path}"),
+        None => println!("Node key kept in memory by that node (its network has no --data-dir)"),
+    }
+    println!("Node address: {address}");
+    println!("Enode: {enode}");
+    let code = apply(args, "perm_addNodesToAllowlist", json!([[enode]])).await?;
+    if code == ExitCode::SUCCESS {
+        println!(
+            "It syncs now; to make it a validator: forja network propose-validator {address} --rpc URL…"
+        );
+    }
+    Ok(Some(code))
 }
 
 /// The calls an operator sends, one per member endpoint.
