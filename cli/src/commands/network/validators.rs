@@ -19,7 +19,8 @@ pub(crate) struct VoteArgs {
     /// The validator's address
     pub address: Address,
     /// A validator's JSON-RPC endpoint that casts the vote (repeat for each;
-    /// `forja node`'s one endpoint casts it on every validator it runs)
+    /// a vote is one node's, as on Besu, so for `forja node` start it with
+    /// `--rpc-every-node` and give each validator's endpoint)
     #[arg(long = "rpc", value_name = "URL", required = true)]
     pub rpc: Vec<String>,
     /// Seconds to wait for the vote to take effect
