@@ -15,6 +15,7 @@
 //! (512). Prints a CSV line per checkpoint after the table, and writes the
 //! CSV and a plot of RSS and tx/s against transfers (SVG) to
 //! `target/tmp/soak/`.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::{
     sync::Arc,

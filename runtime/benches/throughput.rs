@@ -10,6 +10,7 @@
 //!
 //! The ERC-20 is `fixtures/Token.sol`; `fixtures/Token.bin` is its creation
 //! bytecode (solc 0.8, copied from forja-rpc's test fixture).
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::{
     sync::Arc,

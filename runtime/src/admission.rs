@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ConfigError, Error, Result, StorageError};
 
 /// The record of added nodes in a data directory.
-pub const RECORD: &str = "added-nodes.json";
+pub(crate) const RECORD: &str = "added-nodes.json";
 
 /// One added node as the record lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AddedNode {
+pub(crate) struct AddedNode {
     /// The node's index in the network (its store is `node-<index>.redb`).
     pub index: usize,
     /// Its key file, relative to the data directory.
@@ -40,7 +40,7 @@ struct Record {
 }
 
 /// The key file of the node at `index`.
-pub fn key_file_name(index: usize) -> String {
+pub(crate) fn key_file_name(index: usize) -> String {
     format!("node-{index}.key")
 }
 
@@ -64,7 +64,7 @@ fn write_error(path: &Path, message: impl std::fmt::Display) -> Error {
 /// The nodes `dir` records as added, with their keys, checked: indexes
 /// follow the `defined` nodes one by one, and each key file holds a key.
 /// None when there is no record.
-pub fn read(dir: &Path, defined: usize) -> Result<Vec<(AddedNode, PrivateKeySigner)>> {
+pub(crate) fn read(dir: &Path, defined: usize) -> Result<Vec<(AddedNode, PrivateKeySigner)>> {
     let path = dir.join(RECORD);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -149,7 +149,7 @@ fn read_key(path: &Path) -> Result<PrivateKeySigner> {
 
 /// Writes the key of node `index` into `dir`, readable by its owner only;
 /// never over an existing file.
-pub fn write_key(dir: &Path, index: usize, signer: &PrivateKeySigner) -> Result<PathBuf> {
+pub(crate) fn write_key(dir: &Path, index: usize, signer: &PrivateKeySigner) -> Result<PathBuf> {
     let path = dir.join(key_file_name(index));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -172,7 +172,7 @@ pub fn write_key(dir: &Path, index: usize, signer: &PrivateKeySigner) -> Result<
 }
 
 /// Records `added` as the data directory's added nodes (all of them).
-pub fn write(dir: &Path, added: &[AddedNode]) -> Result<()> {
+pub(crate) fn write(dir: &Path, added: &[AddedNode]) -> Result<()> {
     let path = dir.join(RECORD);
     let temporary = dir.join(format!("{RECORD}.tmp"));
     let record = Record {

@@ -70,13 +70,13 @@ impl DevState {
 
 /// The signature impersonated transactions carry: r = s = 1 cannot come
 /// from a real key, so it never stands for anyone's consent.
-pub fn impersonation_signature() -> Signature {
+pub(crate) fn impersonation_signature() -> Signature {
     Signature::new(U256::from(1), U256::from(1), false)
 }
 
 /// Dev-control state shared by every node of one network.
 #[derive(Debug, Default)]
-pub struct DevState {
+pub(crate) struct DevState {
     /// Added to the wall clock the engines read, in milliseconds.
     clock_offset_ms: AtomicI64,
     impersonated: Mutex<HashSet<Address>>,
@@ -102,7 +102,7 @@ struct Snapshot {
 /// wound back, [`Pause::restarted`] once it has dropped what was in flight
 /// and reset its engine.
 #[derive(Debug)]
-pub struct Pause {
+pub(crate) struct Pause {
     nodes: usize,
     state: Mutex<PauseState>,
     changed: Condvar,
@@ -196,7 +196,7 @@ impl Pause {
 }
 
 impl DevState {
-    pub fn clock_offset_ms(&self) -> i64 {
+    pub(crate) fn clock_offset_ms(&self) -> i64 {
         self.clock_offset_ms.load(Ordering::SeqCst)
     }
 }

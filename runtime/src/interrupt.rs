@@ -67,7 +67,7 @@ impl Interrupted {
 
 /// When the executions of the current thread must stop.
 #[derive(Clone, Debug, Default)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub deadline: Option<Instant>,
     /// Set by the node's shutdown.
     pub stop: Option<Arc<AtomicBool>>,
@@ -81,7 +81,7 @@ thread_local! {
 
 impl Limits {
     /// Limits that stop at `stop` and after `timeout` from now.
-    pub fn new(timeout: Option<Duration>, stop: Option<Arc<AtomicBool>>) -> Self {
+    pub(crate) fn new(timeout: Option<Duration>, stop: Option<Arc<AtomicBool>>) -> Self {
         Self {
             deadline: timeout.map(|t| Instant::now() + t),
             stop,
@@ -90,7 +90,7 @@ impl Limits {
 
     /// Makes these the limits of guarded executions on this thread until the
     /// returned scope is dropped (then the previous ones apply again).
-    pub fn enter(self) -> Scope {
+    pub(crate) fn enter(self) -> Scope {
         let previous = ACTIVE.with(|active| active.replace(Some(self)));
         let tripped = TRIPPED.with(|t| t.replace(None));
         COUNTDOWN.with(|c| c.set(1));
@@ -113,14 +113,14 @@ impl Limits {
 }
 
 /// The limits of a thread while it is alive (see [`Limits::enter`]).
-pub struct Scope {
+pub(crate) struct Scope {
     previous: Option<Limits>,
     tripped: Option<Interrupted>,
 }
 
 impl Scope {
     /// Whether a guarded instruction stopped an execution under this scope.
-    pub fn interrupted(&self) -> Option<Interrupted> {
+    pub(crate) fn interrupted(&self) -> Option<Interrupted> {
         TRIPPED.with(Cell::get)
     }
 }
@@ -190,7 +190,7 @@ fn guarded<H: ContextTr + Host, const OP: u8>(
 
 /// Makes `instructions` stop at the thread's [`Limits`] (see the module
 /// documentation). Static gas costs are kept as they are.
-pub fn guard<H: ContextTr + Host>(instructions: &mut EthInstructions<EthInterpreter, H>) {
+pub(crate) fn guard<H: ContextTr + Host>(instructions: &mut EthInstructions<EthInterpreter, H>) {
     fn set<H: ContextTr + Host, const OP: u8>(
         instructions: &mut EthInstructions<EthInterpreter, H>,
     ) {

@@ -1,17 +1,19 @@
 //! forja's permissioned chain: revm execution, blocks with Merkle-Patricia
 //! roots, transaction pool, permissioning, redb storage and a network of
 //! in-process nodes.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
-pub mod admission;
+pub(crate) mod admission;
 pub mod backup;
 pub mod besu;
-pub mod block;
-pub mod chain;
+pub(crate) mod block;
+pub(crate) mod chain;
 pub mod config;
-pub mod dev;
-pub mod error;
+pub(crate) mod dev;
+pub(crate) mod error;
 pub mod execution;
-pub mod interrupt;
+pub(crate) mod interrupt;
 mod memory;
 pub mod network;
 pub mod node;
@@ -19,8 +21,8 @@ pub mod permissions;
 mod permissions_file;
 pub mod pool;
 pub mod sim;
-pub mod spec;
-pub mod state;
+pub(crate) mod spec;
+pub(crate) mod state;
 pub mod storage;
 pub mod trace;
 

@@ -85,7 +85,7 @@ impl FromStr for Hardfork {
 }
 
 /// Besu's genesis gas limit for permissioned networks (`0x1fffffffffffff`).
-pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 0x1f_ffff_ffff_ffff;
+pub(crate) const DEFAULT_BLOCK_GAS_LIMIT: u64 = 0x1f_ffff_ffff_ffff;
 
 /// The chain's rules, shared by every node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! from genesis, is refused by its peers until its enode is on the node
 //! allowlists, then syncs and follows; after a validator vote it proposes
 //! and seals blocks. With a data directory it is part of the next start.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! see its README): genesis block hashes and state roots from Besu's
 //! `GenesisStateTest`, the QBFT extraData vector of `QbftExtraDataCodecTest`,
 //! and Alastria's Red B genesis run as a dev twin.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

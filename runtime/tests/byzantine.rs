@@ -2,6 +2,7 @@
 //! around them say: a proposal whose state root is wrong, a proposal with a
 //! transaction the permissioning refuses, a synced block with forged seals.
 //! And nodes kept out by the node allowlist.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

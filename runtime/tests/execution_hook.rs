@@ -1,5 +1,6 @@
 //! An execution hook's inspector runs on every node, building and
 //! validating alike, so what it changes is what consensus agrees on.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Execution limits keep the chain alive: a transaction that loops until
 //! the block gas limit is left out of the block and dropped, calls stop at
 //! their time limit, and shutdown interrupts whatever is executing.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

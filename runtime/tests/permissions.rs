@@ -2,6 +2,7 @@
 //! rule, admins change the lists at runtime on every node (directly, so a
 //! node that is down or cut off holds the change too), the last admin
 //! cannot be removed, and the lists survive a restart.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

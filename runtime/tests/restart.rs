@@ -1,6 +1,7 @@
 //! A network reopened from its data directory continues from its last
 //! committed block with every block, receipt and balance intact; a damaged
 //! data directory is reported with the file that is wrong.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

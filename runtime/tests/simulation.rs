@@ -2,6 +2,7 @@
 //! execution, pools, block import, storage and the QBFT engine) over a
 //! lossy, reordering, partitionable transport, with crashes and byzantine
 //! proposers. Every run is seeded; a failure names its seed.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -624,11 +624,11 @@ impl Quantity for U256 {
 mod number {
     use super::*;
 
-    pub fn serialize<T: Quantity, S: Serializer>(n: &T, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<T: Quantity, S: Serializer>(n: &T, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{:#x}", n.to_u256()))
     }
 
-    pub fn deserialize<'de, T: Quantity, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    pub(super) fn deserialize<'de, T: Quantity, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
         let value = Value::deserialize(d)?;
         let n = parse_number(&value).map_err(serde::de::Error::custom)?;
         T::from_u256(n).ok_or_else(|| serde::de::Error::custom(format!("{n} is too large")))
@@ -640,11 +640,11 @@ mod number {
 mod json_number {
     use super::*;
 
-    pub fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(*n)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         super::number::deserialize(d)
     }
 }
@@ -652,14 +652,14 @@ mod json_number {
 mod opt_number {
     use super::*;
 
-    pub fn serialize<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
         match n {
             Some(n) => s.serialize_u64(*n),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         match Option::<Value>::deserialize(d)? {
             None | Some(Value::Null) => Ok(None),
             Some(value) => {
@@ -676,14 +676,14 @@ mod opt_number {
 mod opt_quantity {
     use super::*;
 
-    pub fn serialize<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(n: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
         match n {
             Some(n) => s.serialize_str(&format!("{n:#x}")),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         super::opt_number::deserialize(d)
     }
 }
@@ -691,11 +691,11 @@ mod opt_quantity {
 mod word {
     use super::*;
 
-    pub fn serialize<S: Serializer>(w: &B256, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(w: &B256, s: S) -> Result<S::Ok, S::Error> {
         w.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<B256, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<B256, D::Error> {
         parse_word(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
@@ -703,11 +703,11 @@ mod word {
 mod data {
     use super::*;
 
-    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
         b.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
         parse_hex(&String::deserialize(d)?)
             .map(Bytes::from)
             .map_err(serde::de::Error::custom)
@@ -717,11 +717,11 @@ mod data {
 mod opt_data {
     use super::*;
 
-    pub fn serialize<S: Serializer>(b: &Option<Bytes>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(b: &Option<Bytes>, s: S) -> Result<S::Ok, S::Error> {
         b.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bytes>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bytes>, D::Error> {
         Option::<String>::deserialize(d)?
             .map(|text| parse_hex(&text).map(Bytes::from))
             .transpose()
@@ -732,7 +732,10 @@ mod opt_data {
 mod storage {
     use super::*;
 
-    pub fn serialize<S: Serializer>(map: &BTreeMap<U256, U256>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<U256, U256>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let words: BTreeMap<B256, B256> = map
             .iter()
             .map(|(k, v)| (B256::from(*k), B256::from(*v)))
@@ -740,7 +743,9 @@ mod storage {
         words.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<U256, U256>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<U256, U256>, D::Error> {
         BTreeMap::<String, String>::deserialize(d)?
             .into_iter()
             .map(|(k, v)| Ok((parse_word(&k)?.into(), parse_word(&v)?.into())))

@@ -14,10 +14,10 @@ use forja_runtime::{Network, NetworkConfig, NodeHandle, TxReceipt};
 
 /// How long a test waits for something the network should do; past it the
 /// test fails with a message instead of hanging.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// The dev network definition with `validators` validators.
-pub fn config(validators: usize) -> NetworkConfig {
+pub(crate) fn config(validators: usize) -> NetworkConfig {
     let mut config = NetworkConfig {
         chain_id: 1337,
         ..Default::default()
@@ -27,7 +27,7 @@ pub fn config(validators: usize) -> NetworkConfig {
 }
 
 /// Signs an EIP-1559 transaction.
-pub fn sign_1559(signer: &PrivateKeySigner, mut tx: TxEip1559) -> TxEnvelope {
+pub(crate) fn sign_1559(signer: &PrivateKeySigner, mut tx: TxEip1559) -> TxEnvelope {
     let signature = signer
         .sign_transaction_sync(&mut tx)
         .expect("signing works");
@@ -35,7 +35,7 @@ pub fn sign_1559(signer: &PrivateKeySigner, mut tx: TxEip1559) -> TxEnvelope {
 }
 
 /// Signs a legacy transaction.
-pub fn sign_legacy(signer: &PrivateKeySigner, mut tx: TxLegacy) -> TxEnvelope {
+pub(crate) fn sign_legacy(signer: &PrivateKeySigner, mut tx: TxLegacy) -> TxEnvelope {
     let signature = signer
         .sign_transaction_sync(&mut tx)
         .expect("signing works");
@@ -43,7 +43,7 @@ pub fn sign_legacy(signer: &PrivateKeySigner, mut tx: TxLegacy) -> TxEnvelope {
 }
 
 /// A zero-fee EIP-1559 ether transfer.
-pub fn transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> TxEip1559 {
+pub(crate) fn transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> TxEip1559 {
     TxEip1559 {
         chain_id,
         nonce,
@@ -58,7 +58,7 @@ pub fn transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> TxEip1559
 }
 
 /// A zero-fee EIP-1559 contract creation.
-pub fn create(chain_id: u64, nonce: u64, init_code: Bytes) -> TxEip1559 {
+pub(crate) fn create(chain_id: u64, nonce: u64, init_code: Bytes) -> TxEip1559 {
     TxEip1559 {
         chain_id,
         nonce,
@@ -73,7 +73,7 @@ pub fn create(chain_id: u64, nonce: u64, init_code: Bytes) -> TxEip1559 {
 }
 
 /// Waits for `condition` to hold, failing the test with `what` after [`WAIT`].
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !condition() {
         assert!(
@@ -85,7 +85,7 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// Waits until `node` holds the receipt of `hash`.
-pub fn wait_for_receipt(node: &NodeHandle, hash: B256) -> TxReceipt {
+pub(crate) fn wait_for_receipt(node: &NodeHandle, hash: B256) -> TxReceipt {
     let mut receipt = None;
     wait_until(&format!("the receipt of {hash}"), || {
         receipt = node.receipt(hash);
@@ -95,13 +95,13 @@ pub fn wait_for_receipt(node: &NodeHandle, hash: B256) -> TxReceipt {
 }
 
 /// Waits until every node of `network` reached block `number`.
-pub fn wait_for_height(network: &Network, number: u64) {
+pub(crate) fn wait_for_height(network: &Network, number: u64) {
     wait_until(&format!("every node to reach block {number}"), || {
         network.nodes().iter().all(|n| n.block_number() >= number)
     });
 }
 
 /// The dev account `index`.
-pub fn dev_account(network: &Network, index: usize) -> (Address, PrivateKeySigner) {
+pub(crate) fn dev_account(network: &Network, index: usize) -> (Address, PrivateKeySigner) {
     network.dev_accounts()[index].clone()
 }
