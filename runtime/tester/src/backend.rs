@@ -18,6 +18,8 @@ use revm::{
     state::AccountInfo,
 };
 
+use crate::vm::UnsupportedOnNetwork;
+
 /// A read-only state source a test run can start from.
 pub trait StateSource: Send + Sync {
     /// Account info (balance, nonce, code) of `address`, if it exists.
@@ -104,11 +106,11 @@ pub type CheatContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()
 /// exist where the state is a value the tester owns.
 pub trait CheatDatabase: Database<Error = Infallible> + Sized {
     /// `vm.snapshotState`: a copy of the state, or why there cannot be one.
-    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String>;
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork>;
     /// `vm.revertToState`: restores `snapshot`.
     fn restore(context: &mut CheatContext<Self>, snapshot: &StateSnapshot);
     /// Why cheatcode `name` cannot run on this database, when it cannot.
-    fn refuses(name: &str) -> Option<String> {
+    fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {
         let _ = name;
         None
     }
@@ -124,7 +126,7 @@ pub struct StateSnapshot {
 }
 
 impl CheatDatabase for TestDb {
-    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String> {
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork> {
         Ok(StateSnapshot {
             state: context.journaled_state.state.clone(),
             db: context.journaled_state.database.clone(),
@@ -160,17 +162,17 @@ impl CheatDatabase for TestDb {
 /// Blocks of a forja network: the chain is shared by every test and every
 /// validator, so there is no state of one's own to snapshot.
 impl CheatDatabase for BlockDb<'_> {
-    fn snapshot(_: &CheatContext<Self>) -> Result<StateSnapshot, String> {
-        Err(crate::network::unsupported("snapshotState"))
+    fn snapshot(_: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork> {
+        Err(UnsupportedOnNetwork {
+            name: "snapshotState".into(),
+        })
     }
 
     fn restore(_: &mut CheatContext<Self>, _: &StateSnapshot) {
         unreachable!("no snapshot of a network block can be taken")
     }
 
-    fn refuses(name: &str) -> Option<String> {
-        crate::network::UNSUPPORTED_CHEATCODES
-            .contains(&name)
-            .then(|| crate::network::unsupported(name))
+    fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {
+        UnsupportedOnNetwork::of(name)
     }
 }

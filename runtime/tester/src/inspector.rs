@@ -1180,7 +1180,7 @@ impl TestInspector {
         &mut self,
         context: &CheatContext<DB>,
     ) -> Result<U256, String> {
-        let snapshot = DB::snapshot(context)?;
+        let snapshot = DB::snapshot(context).map_err(|e| e.to_string())?;
         self.cheats.snapshots.push(Some(snapshot));
         Ok(U256::from(self.cheats.snapshots.len() - 1))
     }

@@ -75,18 +75,6 @@ use crate::{
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS},
 };
 
-/// Cheatcodes that fail a test run with `--network`.
-pub const UNSUPPORTED_CHEATCODES: &[&str] =
-    &["snapshot", "snapshotState", "revertTo", "revertToState"];
-
-/// The message of a cheatcode that cannot work on a shared chain.
-pub fn unsupported(name: &str) -> String {
-    format!(
-        "cheatcode {name} is not supported with --network: the chain is shared by every test and \
-         validator, so there is no state of the test's own to snapshot or restore"
-    )
-}
-
 /// Fuzz inputs per fuzz test with `--network` unless `--fuzz-runs` asks for fewer.
 pub const DEFAULT_NETWORK_FUZZ_RUNS: u32 = 32;
 

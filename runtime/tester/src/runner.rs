@@ -37,11 +37,6 @@ use crate::{
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
 };
 
-/// Revert reason used internally when `vm.assume(false)` rejects an input.
-pub const ASSUME_MAGIC: &str = "FOUNDRY::ASSUME";
-/// Revert reason used internally when `vm.skip(true)` is called.
-pub const SKIP_MAGIC: &str = "FOUNDRY::SKIP";
-
 /// When to record call traces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TraceMode {
