@@ -60,17 +60,16 @@ use revm::{
 
 use crate::{
     artifacts::{ArtifactSet, ContractArtifact},
+    config::{TestConfig, TraceMode},
     decode::format_value,
+    discovery::{TestShape, expects_failure, setup_function, test_contracts, test_functions},
     error::TesterError,
     executor::{CallResult, FAILED_SLOT},
     fuzz::{Dictionary, generate},
     inspector::{CheatState, TestInspector},
+    outcome::{Verdict, collect_gas, failure_reason, render_trace, suite_failure},
     report::{
         Counterexample, GasSamples, SuiteResult, TestKind, TestResult, TestRunReport, TestStatus,
-    },
-    runner::{
-        TestConfig, TraceMode, collect_gas, failure_reason, fuzz_seed, is_test_function,
-        render_trace, suite_failure, test_contracts,
     },
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS},
 };
@@ -707,12 +706,7 @@ impl SuiteOnNetwork<'_> {
                 started.elapsed(),
             ));
         }
-        let mut functions: Vec<&Function> = contract
-            .abi
-            .functions()
-            .filter(|f| is_test_function(f) && self.config.filter.matches_test(&f.name))
-            .collect();
-        functions.sort_by_key(|f| f.signature());
+        let functions = test_functions(contract, self.config);
 
         // Everything is submitted first (the deployment address follows from
         // the nonce), so blocks carry many transactions; results are read after.
@@ -832,7 +826,7 @@ impl SuiteOnNetwork<'_> {
         function: &Function,
         in_flight: &mut VecDeque<B256>,
     ) -> Result<Planned, String> {
-        if function.name.starts_with("invariant") || function.name.starts_with("statefulFuzz") {
+        if TestShape::of(function) == TestShape::Invariant {
             return Ok(Planned::Refused(TestResult {
                 signature: function.signature(),
                 status: TestStatus::Skip,
@@ -851,7 +845,7 @@ impl SuiteOnNetwork<'_> {
                 gas_snapshots: Default::default(),
             }));
         }
-        if function.inputs.is_empty() {
+        if TestShape::of(function) == TestShape::Unit {
             let data = Bytes::from(function.selector().to_vec());
             return Ok(Planned::Unit(self.submit_instance(chain, data, in_flight)?));
         }
@@ -896,7 +890,7 @@ impl SuiteOnNetwork<'_> {
     }
 
     fn seed_for(&self, function: &Function) -> u64 {
-        fuzz_seed(self.config, self.contract, function)
+        self.config.seed_for(self.contract, function)
     }
 
     /// Reads an instance's deployment and `setUp()`; `Err` is the suite's
@@ -987,33 +981,11 @@ impl SuiteOnNetwork<'_> {
         let mut result =
             TestResult::passing(function.signature(), TestKind::Unit { gas: call.gas });
         result.logs = call.record.console.clone();
-        match outcome {
-            Verdict::Pass => {}
-            Verdict::Skip(reason) => {
-                result.status = TestStatus::Skip;
-                result.reason = (!reason.is_empty()).then_some(reason);
-            }
-            Verdict::Rejected => {
-                result.status = TestStatus::Skip;
-                result.reason = Some("vm.assume rejected the only input of a unit test".into());
-            }
-            Verdict::Fail(reason) => {
-                result.status = TestStatus::Fail;
-                result.reason = Some(reason);
-            }
-        }
-        if self.wants_trace(result.status) {
+        outcome.record_unit(&mut result);
+        if self.config.traces.wants(result.status) {
             result.trace = Some(render_trace(self.artifacts, &call));
         }
         Ok(Ok(result))
-    }
-
-    fn wants_trace(&self, status: TestStatus) -> bool {
-        match self.config.traces {
-            TraceMode::Never => false,
-            TraceMode::Failures => status == TestStatus::Fail,
-            TraceMode::All => true,
-        }
     }
 
     /// Reads a test call's result and judges it as the in-memory run does.
@@ -1029,20 +1001,13 @@ impl SuiteOnNetwork<'_> {
         let rejected = outcome.assume_rejected;
         let call = outcome.into_call_result();
         self.collect_gas(&call);
-        let expect_fail = function.name.starts_with("testFail");
-        let verdict = if let Some(reason) = skipped {
-            Verdict::Skip(reason)
-        } else if rejected {
-            Verdict::Rejected
-        } else {
-            match (!call.success || call.failed_flag, expect_fail) {
-                (false, false) | (true, true) => Verdict::Pass,
-                (false, true) => {
-                    Verdict::Fail("test was expected to fail (testFail prefix) but passed".into())
-                }
-                (true, false) => Verdict::Fail(failure_reason(self.artifacts, &call)),
-            }
-        };
+        let verdict = Verdict::judge(
+            self.artifacts,
+            &call,
+            skipped,
+            rejected,
+            expects_failure(function),
+        );
         Ok((verdict, call))
     }
 
@@ -1083,7 +1048,7 @@ impl SuiteOnNetwork<'_> {
                     result.reason = Some(reason);
                     result.logs = call.record.console.clone();
                     result.counterexample = Some(counterexample(function, &args));
-                    if self.wants_trace(TestStatus::Fail) {
+                    if self.config.traces.wants(TestStatus::Fail) {
                         result.trace = Some(render_trace(self.artifacts, &call));
                     }
                     break;
@@ -1109,21 +1074,6 @@ impl SuiteOnNetwork<'_> {
             Planned::Refused(_) => Ok(()),
         }
     }
-}
-
-/// Outcome of one test call.
-enum Verdict {
-    Pass,
-    Fail(String),
-    Skip(String),
-    Rejected,
-}
-
-fn setup_function(contract: &ContractArtifact) -> Option<&Function> {
-    contract
-        .abi
-        .functions()
-        .find(|f| f.name == "setUp" && f.inputs.is_empty())
 }
 
 fn counterexample(function: &Function, args: &[DynSolValue]) -> Counterexample {

@@ -1,5 +1,6 @@
-//! Test discovery and execution: unit, fuzz and invariant tests, in parallel
-//! across test contracts and across the test functions of each.
+//! The in-memory run: test contracts in parallel and, inside each, the test
+//! functions in parallel, each on its own copy of the state after deployment
+//! and `setUp()`.
 
 use std::{
     collections::HashMap,
@@ -9,233 +10,33 @@ use std::{
         Arc,
         atomic::{AtomicU32, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use alloy::{
     dyn_abi::{DynSolType, DynSolValue, FunctionExt, JsonAbiExt, Specifier},
     json_abi::{Function, StateMutability},
-    primitives::{Address, B256, Bytes, U256, hex, keccak256},
+    primitives::{Address, B256, Bytes, U256, hex},
 };
-use globset::{Glob, GlobMatcher};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rayon::prelude::*;
-use regex::Regex;
 
 use crate::{
     artifacts::{ArtifactSet, ContractArtifact, LIBRARY_DEPLOYER},
     backend::Backend,
-    decode::{decode_revert, format_value},
+    config::{TestConfig, TraceMode},
+    decode::format_value,
+    discovery::{TestShape, expects_failure, setup_function, test_contracts, test_functions},
     error::TesterError,
     executor::{CallOptions, CallResult, Executor, INITIAL_BALANCE},
     fuzz::{Dictionary, generate, shrink},
     inspector::GasSample,
+    outcome::{Verdict, collect_gas, failure_reason, render_trace, suite_failure},
     report::{
         Counterexample, GasSamples, SuiteResult, TestKind, TestResult, TestRunReport, TestStatus,
     },
-    trace::TraceDecoder,
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
 };
-
-/// When to record call traces.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TraceMode {
-    /// Never.
-    #[default]
-    Never,
-    /// For failing tests (`-vvv`).
-    Failures,
-    /// For every test (`-vvvv`).
-    All,
-}
-
-/// Which tests to run.
-#[derive(Clone, Debug, Default)]
-pub struct TestFilter {
-    match_test: Option<Regex>,
-    no_match_test: Option<Regex>,
-    match_contract: Option<Regex>,
-    no_match_contract: Option<Regex>,
-    match_path: Option<GlobMatcher>,
-    no_match_path: Option<GlobMatcher>,
-}
-
-fn regex(pattern: Option<&str>) -> Result<Option<Regex>, TesterError> {
-    pattern
-        .map(|p| {
-            Regex::new(p).map_err(|e| TesterError::Pattern {
-                pattern: p.to_string(),
-                message: e.to_string(),
-            })
-        })
-        .transpose()
-}
-
-fn glob(pattern: Option<&str>) -> Result<Option<GlobMatcher>, TesterError> {
-    pattern
-        .map(|p| {
-            Glob::new(p)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| TesterError::Pattern {
-                    pattern: p.to_string(),
-                    message: e.to_string(),
-                })
-        })
-        .transpose()
-}
-
-impl TestFilter {
-    /// Builds a filter from `--match-test`, `--no-match-test`,
-    /// `--match-contract`, `--no-match-contract` (regexes) and `--match-path`,
-    /// `--no-match-path` (globs).
-    pub fn new(
-        match_test: Option<&str>,
-        no_match_test: Option<&str>,
-        match_contract: Option<&str>,
-        no_match_contract: Option<&str>,
-        match_path: Option<&str>,
-        no_match_path: Option<&str>,
-    ) -> Result<Self, TesterError> {
-        Ok(Self {
-            match_test: regex(match_test)?,
-            no_match_test: regex(no_match_test)?,
-            match_contract: regex(match_contract)?,
-            no_match_contract: regex(no_match_contract)?,
-            match_path: glob(match_path)?,
-            no_match_path: glob(no_match_path)?,
-        })
-    }
-
-    /// Whether a test contract is selected.
-    pub fn matches_contract(&self, contract: &ContractArtifact) -> bool {
-        let name_ok = self
-            .match_contract
-            .as_ref()
-            .is_none_or(|r| r.is_match(&contract.name))
-            && !self
-                .no_match_contract
-                .as_ref()
-                .is_some_and(|r| r.is_match(&contract.name));
-        let path_ok = self
-            .match_path
-            .as_ref()
-            .is_none_or(|g| path_matches(g, &contract.source))
-            && !self
-                .no_match_path
-                .as_ref()
-                .is_some_and(|g| path_matches(g, &contract.source));
-        name_ok && path_ok
-    }
-
-    /// Whether a test function is selected.
-    pub fn matches_test(&self, name: &str) -> bool {
-        self.match_test.as_ref().is_none_or(|r| r.is_match(name))
-            && !self
-                .no_match_test
-                .as_ref()
-                .is_some_and(|r| r.is_match(name))
-    }
-}
-
-/// Globs match the full path or any suffix of it (`Counter.t.sol`, `test/*.sol`).
-fn path_matches(glob: &GlobMatcher, source: &str) -> bool {
-    if glob.is_match(source) {
-        return true;
-    }
-    let parts: Vec<&str> = source.split('/').collect();
-    (1..parts.len()).any(|i| glob.is_match(parts[i..].join("/")))
-}
-
-/// Settings of a test run.
-#[derive(Clone, Debug)]
-pub struct TestConfig {
-    /// Fuzz runs per fuzz test.
-    pub fuzz_runs: u32,
-    /// Seed of the fuzzer (random when `None`).
-    pub fuzz_seed: Option<u64>,
-    /// Rejected inputs (`vm.assume`) allowed before a fuzz test fails.
-    pub fuzz_max_rejects: u32,
-    /// Call sequences per invariant.
-    pub invariant_runs: u32,
-    /// Calls per sequence.
-    pub invariant_depth: u32,
-    /// Fail invariant campaigns when a target call reverts.
-    pub invariant_fail_on_revert: bool,
-    /// When to record traces.
-    pub traces: TraceMode,
-    /// Gather a gas report.
-    pub gas_report: bool,
-    /// Which tests to run.
-    pub filter: TestFilter,
-    /// Directory to persist fuzz counterexamples in (`cache/fuzz/failures`).
-    pub failure_dir: Option<PathBuf>,
-    /// Worker threads (0 = one per core).
-    pub threads: usize,
-    /// Test directory (relative source prefix); contracts there or in
-    /// `*.t.sol` files are test contracts.
-    pub test_dir: String,
-    /// Let `expectRevert` match reverts of the test function itself
-    /// (Foundry's `allow_internal_expect_revert`; off by default as in Foundry 1.x).
-    pub allow_internal_expect_revert: bool,
-    /// Collect instruction hits here (`forja coverage`).
-    pub coverage: Option<Arc<crate::coverage::CoverageCollector>>,
-    /// The project root: `vm.projectRoot`, and the only directory the file
-    /// cheatcodes may read or write under.
-    pub project_root: Option<PathBuf>,
-}
-
-impl Default for TestConfig {
-    fn default() -> Self {
-        Self {
-            fuzz_runs: 256,
-            fuzz_seed: None,
-            fuzz_max_rejects: 65_536,
-            invariant_runs: 256,
-            invariant_depth: 500,
-            invariant_fail_on_revert: false,
-            traces: TraceMode::Never,
-            gas_report: false,
-            filter: TestFilter::default(),
-            failure_dir: None,
-            threads: 0,
-            test_dir: "test".into(),
-            allow_internal_expect_revert: false,
-            coverage: None,
-            project_root: None,
-        }
-    }
-}
-
-pub(crate) fn is_test_function(f: &Function) -> bool {
-    f.name.starts_with("test")
-        || f.name.starts_with("invariant")
-        || f.name.starts_with("statefulFuzz")
-}
-
-/// Test contracts of a build that the filter selects, in a stable order.
-pub fn test_contracts<'a>(
-    artifacts: &'a ArtifactSet,
-    config: &TestConfig,
-) -> Vec<&'a ContractArtifact> {
-    let dir = format!("{}/", config.test_dir.trim_end_matches('/'));
-    artifacts
-        .contracts
-        .iter()
-        .filter(|c| {
-            c.source.starts_with(&dir)
-                || c.source.contains(&format!("/{dir}"))
-                || c.source.ends_with(".t.sol")
-        })
-        .filter(|c| !c.bytecode.is_empty())
-        .filter(|c| c.abi.functions().any(is_test_function))
-        .filter(|c| config.filter.matches_contract(c))
-        .filter(|c| {
-            c.abi
-                .functions()
-                .any(|f| is_test_function(f) && config.filter.matches_test(&f.name))
-        })
-        .collect()
-}
 
 /// Runs every selected test contract, `progress` is called as each finishes.
 pub fn run_tests(
@@ -315,31 +116,6 @@ fn run_suite_guarded(
 /// The reason a test fails with when the EVM or a cheatcode panicked inside it.
 fn internal_error(panic: &(dyn std::any::Any + Send)) -> String {
     format!("internal error: {}", crate::executor::panic_message(panic))
-}
-
-pub(crate) fn suite_failure(
-    contract: &ContractArtifact,
-    signature: &str,
-    reason: String,
-    duration: Duration,
-) -> SuiteResult {
-    SuiteResult {
-        contract: contract.qualified_name(),
-        name: contract.name.clone(),
-        source: contract.source.clone(),
-        tests: vec![TestResult {
-            signature: signature.to_string(),
-            status: TestStatus::Fail,
-            reason: Some(reason),
-            kind: TestKind::Unit { gas: 0 },
-            counterexample: None,
-            logs: vec![],
-            trace: None,
-            duration,
-            gas_snapshots: Default::default(),
-        }],
-        duration,
-    }
 }
 
 /// State shared by the tests of one contract.
@@ -447,11 +223,7 @@ pub fn run_suite(
         code_names: HashMap::new(),
     };
     let mut setup_trace = None;
-    if let Some(setup) = contract
-        .abi
-        .functions()
-        .find(|f| f.name == "setUp" && f.inputs.is_empty())
-    {
+    if let Some(setup) = setup_function(contract) {
         let data = Bytes::from(setup.selector().to_vec());
         // At -vvvv forge shows a failing test's setUp trace before its own.
         let options = CallOptions {
@@ -512,12 +284,7 @@ pub fn run_suite(
         }
     }
 
-    let mut functions: Vec<&Function> = contract
-        .abi
-        .functions()
-        .filter(|f| is_test_function(f) && config.filter.matches_test(&f.name))
-        .collect();
-    functions.sort_by_key(|a| a.signature());
+    let functions = test_functions(contract, config);
     // Every test starts from the post-setUp state: each gets its own copy of
     // the runner, so they can run on any core in any order.
     let outcomes: Vec<(TestResult, GasSamples)> = functions
@@ -530,16 +297,10 @@ pub fn run_suite(
             let test_started = Instant::now();
             // A panic fails this test alone, under its own name; the other
             // tests of the contract still run.
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                if function.name.starts_with("invariant")
-                    || function.name.starts_with("statefulFuzz")
-                {
-                    runner.run_invariant(function)
-                } else if function.inputs.is_empty() {
-                    runner.run_unit(function)
-                } else {
-                    runner.run_fuzz(function)
-                }
+            let outcome = catch_unwind(AssertUnwindSafe(|| match TestShape::of(function) {
+                TestShape::Unit => runner.run_unit(function),
+                TestShape::Fuzz => runner.run_fuzz(function),
+                TestShape::Invariant => runner.run_invariant(function),
             }));
             let mut result = outcome.unwrap_or_else(|panic| {
                 let mut failed =
@@ -582,43 +343,6 @@ fn set_nonce(exec: &mut Executor, address: Address, nonce: u64) {
         .unwrap_or_default();
     info.nonce = nonce;
     exec.db.insert_account_info(address, info);
-}
-
-/// Why a call failed, in words.
-pub fn failure_reason(artifacts: &ArtifactSet, call: &CallResult) -> String {
-    if !call.record.failures.is_empty() {
-        return call.record.failures.join("; ");
-    }
-    if let Some(halt) = &call.halt {
-        return format!("EvmError: {halt}");
-    }
-    if !call.success {
-        return decode_revert(&call.output, artifacts.contracts.iter().map(|c| &c.abi));
-    }
-    if call.failed_flag {
-        return "assertion failed".to_string();
-    }
-    "passed".to_string()
-}
-
-pub(crate) fn render_trace(artifacts: &ArtifactSet, call: &CallResult) -> String {
-    TraceDecoder::new(artifacts, call.record.names.clone()).render(&call.record.trace)
-}
-
-/// The fuzzer's seed for one test: the run's seed (random when not given)
-/// mixed with the test's name, so tests of one run draw different inputs.
-pub(crate) fn fuzz_seed(
-    config: &TestConfig,
-    contract: &ContractArtifact,
-    function: &Function,
-) -> u64 {
-    let base = config.fuzz_seed.unwrap_or_else(|| rand::rng().random());
-    let tag = keccak256(format!(
-        "{}:{}",
-        contract.qualified_name(),
-        function.signature()
-    ));
-    base ^ u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
 }
 
 /// Lane `lane`'s seed: lane 0 keeps the test's seed.
@@ -696,14 +420,6 @@ enum InvariantLaneEnd {
     Abandoned,
 }
 
-/// Outcome of evaluating one test call.
-enum Verdict {
-    Pass,
-    Fail(String),
-    Skip(String),
-    Rejected,
-}
-
 impl SuiteRunner<'_> {
     /// A copy of the post-setUp runner for one test, with no gas recorded yet.
     fn for_one_test(&self) -> Self {
@@ -739,20 +455,9 @@ impl SuiteRunner<'_> {
     }
 
     fn verdict(&mut self, call: &CallResult, expect_fail: bool) -> Verdict {
-        if let Some(reason) = self.base.cheats.skipped.take() {
-            return Verdict::Skip(reason);
-        }
-        if self.base.cheats.assume_rejected {
-            return Verdict::Rejected;
-        }
-        let failed = !call.success || call.failed_flag;
-        match (failed, expect_fail) {
-            (false, false) | (true, true) => Verdict::Pass,
-            (false, true) => {
-                Verdict::Fail("test was expected to fail (testFail prefix) but passed".into())
-            }
-            (true, false) => Verdict::Fail(failure_reason(&self.artifacts, call)),
-        }
+        let skipped = self.base.cheats.skipped.take();
+        let rejected = self.base.cheats.assume_rejected;
+        Verdict::judge(&self.artifacts, call, skipped, rejected, expect_fail)
     }
 
     fn traced(&mut self, data: Bytes) -> Option<String> {
@@ -762,7 +467,7 @@ impl SuiteRunner<'_> {
 
     fn run_unit(&mut self, function: &Function) -> TestResult {
         let data = Bytes::from(function.selector().to_vec());
-        let expect_fail = function.name.starts_with("testFail");
+        let expect_fail = expects_failure(function);
         let mut result = TestResult::passing(function.signature(), TestKind::Unit { gas: 0 });
         let call = match self.call_test(data.clone(), false) {
             Ok(c) => c,
@@ -775,34 +480,15 @@ impl SuiteRunner<'_> {
         result.kind = TestKind::Unit { gas: call.gas };
         result.logs = call.record.console.clone();
         result.gas_snapshots = call.record.gas_snapshots.clone();
-        match self.verdict(&call, expect_fail) {
-            Verdict::Pass => {}
-            Verdict::Skip(reason) => {
-                result.status = TestStatus::Skip;
-                result.reason = (!reason.is_empty()).then_some(reason);
-            }
-            Verdict::Fail(reason) => {
-                result.status = TestStatus::Fail;
-                result.reason = Some(reason);
-            }
-            Verdict::Rejected => {
-                result.status = TestStatus::Skip;
-                result.reason = Some("vm.assume rejected the only input of a unit test".into());
-            }
-        }
-        let want_trace = match self.config.traces {
-            TraceMode::Never => false,
-            TraceMode::Failures => result.status == TestStatus::Fail,
-            TraceMode::All => true,
-        };
-        if want_trace {
+        self.verdict(&call, expect_fail).record_unit(&mut result);
+        if self.config.traces.wants(result.status) {
             result.trace = self.traced(data);
         }
         result
     }
 
     fn seed_for(&self, function: &Function) -> u64 {
-        fuzz_seed(self.config, self.contract, function)
+        self.config.seed_for(self.contract, function)
     }
 
     fn dictionary(&self) -> Dictionary {
@@ -898,7 +584,7 @@ impl SuiteRunner<'_> {
     }
 
     fn run_fuzz(&mut self, function: &Function) -> TestResult {
-        let expect_fail = function.name.starts_with("testFail");
+        let expect_fail = expects_failure(function);
         let mut result = TestResult::passing(function.signature(), TestKind::fuzz(0, &mut []));
         let types: Result<Vec<DynSolType>, _> =
             function.inputs.iter().map(|p| p.resolve()).collect();
@@ -1470,57 +1156,6 @@ impl SuiteRunner<'_> {
             &mut self.gas,
             samples,
         );
-    }
-}
-
-/// Adds gas samples of a test contract's calls to `gas`, naming callees
-/// from the artifacts (`code_names` caches code hash → contract).
-pub(crate) fn collect_gas(
-    artifacts: &ArtifactSet,
-    test_contract: &str,
-    code_names: &mut HashMap<B256, Option<String>>,
-    gas: &mut GasSamples,
-    samples: &[GasSample],
-) {
-    {
-        for sample in samples {
-            let contract = match (&sample.contract, &sample.code) {
-                (Some(name), _) => Some(name.clone()),
-                (None, Some((hash, code))) => code_names
-                    .entry(*hash)
-                    .or_insert_with(|| artifacts.identify_runtime(code).map(|c| c.name.clone()))
-                    .clone(),
-                _ => None,
-            };
-            let Some(contract) = contract else { continue };
-            if contract == test_contract {
-                continue;
-            }
-            match (sample.selector, sample.deploy_size) {
-                (_, Some(size)) => {
-                    gas.deployments
-                        .entry(contract)
-                        .or_default()
-                        .push((sample.gas, size));
-                }
-                (Some(selector), None) => {
-                    let function = artifacts
-                        .contracts
-                        .iter()
-                        .find(|c| c.name == contract)
-                        .and_then(|c| c.abi.functions().find(|f| f.selector().0 == selector))
-                        .map(|f| f.signature())
-                        .unwrap_or_else(|| hex::encode_prefixed(selector));
-                    gas.calls
-                        .entry(contract)
-                        .or_default()
-                        .entry(function)
-                        .or_default()
-                        .push(sample.gas);
-                }
-                (None, None) => {}
-            }
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use forja_tester::runner::{TestConfig, run_tests};
+use forja_tester::{config::TestConfig, runner::run_tests};
 
 #[test]
 fn reset_nonce_random_and_files_as_foundry() {
