@@ -1,0 +1,99 @@
+//! The runner's side of a `--network` run: signing, nonces, and waiting for
+//! what node 0 reports of each transaction.
+
+use std::time::{Duration, Instant};
+
+use alloy::{
+    consensus::{SignableTransaction, TxEnvelope, TxLegacy},
+    network::TxSignerSync,
+    primitives::{Address, B256, Bytes, TxKind, U256},
+    signers::local::PrivateKeySigner,
+};
+use forja_runtime::NodeHandle;
+
+use super::{
+    INCLUSION_TIMEOUT,
+    hook::{NetworkHook, TxOutcome},
+};
+use crate::error::TesterError;
+
+/// The runner's side of the network: signing, nonces, waiting for results.
+pub(super) struct Chain {
+    pub(super) signer: PrivateKeySigner,
+    pub(super) sender: Address,
+    pub(super) nonce: u64,
+    pub(super) node: NodeHandle,
+    pub(super) hook: NetworkHook,
+    pub(super) chain_id: u64,
+    pub(super) gas_price: u128,
+    pub(super) gas_limit: u64,
+    pub(super) transactions: Vec<B256>,
+}
+
+impl Chain {
+    /// Signs and submits a transaction; the network's refusal (its
+    /// permissioning, above all) comes back as the error, and takes no nonce.
+    pub(super) fn submit(&mut self, to: TxKind, input: Bytes) -> Result<B256, String> {
+        let mut tx = TxLegacy {
+            chain_id: Some(self.chain_id),
+            nonce: self.nonce,
+            gas_price: self.gas_price,
+            gas_limit: self.gas_limit,
+            to,
+            value: U256::ZERO,
+            input,
+        };
+        let signature = self
+            .signer
+            .sign_transaction_sync(&mut tx)
+            .map_err(|e| format!("signing failed: {e}"))?;
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let hash = self
+            .node
+            .submit_transaction(envelope)
+            .map_err(|e| e.to_string())?;
+        self.nonce += 1;
+        self.transactions.push(hash);
+        Ok(hash)
+    }
+
+    /// Waits until `hash` is committed, then returns what it did.
+    pub(super) fn outcome(&self, hash: B256, what: &str) -> Result<TxOutcome, TesterError> {
+        let deadline = Instant::now() + INCLUSION_TIMEOUT;
+        while self.node.receipt(hash).is_none() {
+            if Instant::now() > deadline {
+                return Err(TesterError::Network(format!(
+                    "{what} (transaction {hash}) was not committed within {} s; the network's head \
+                     is block {}",
+                    INCLUSION_TIMEOUT.as_secs(),
+                    self.node.block_number()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.hook.take_outcome(&hash).ok_or_else(|| {
+            TesterError::Network(format!(
+                "{what} (transaction {hash}) was committed but node 0 reported no execution"
+            ))
+        })
+    }
+
+    /// Waits for an instance's transactions and drops their results.
+    pub(super) fn discard(&self, instance: &Instance) -> Result<(), TesterError> {
+        for hash in [instance.deploy]
+            .into_iter()
+            .chain(instance.setup)
+            .chain([instance.call])
+        {
+            self.outcome(hash, "a transaction of an abandoned test")?;
+        }
+        Ok(())
+    }
+}
+
+/// A test contract deployed for one test: its transactions.
+pub(super) struct Instance {
+    pub(super) deploy: B256,
+    pub(super) setup: Option<B256>,
+    pub(super) call: B256,
+}
