@@ -323,10 +323,9 @@ impl ArtifactSet {
 mod tests {
     use super::*;
 
-    fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, String> {
+    fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, ArtifactError> {
         Artifact::from_bytes(&Path::new("out").join(dir).join(file), json.as_bytes())
             .map(ContractArtifact::from_artifact)
-            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -379,9 +378,12 @@ mod tests {
             "A.json",
             r#"{"abi": [], "bytecode": {"object": "0xzz"}}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("bytecode is not hex"), "{error}");
-        let error = load("A.sol", "A.json", r#"{"abi": 3}"#).unwrap_err();
+        let error = load("A.sol", "A.json", r#"{"abi": 3}"#)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("line 1"), "{error}");
     }
 

@@ -9,13 +9,38 @@ use alloy::{
     primitives::{Address, B256, Bytes, TxKind, U256},
     signers::local::PrivateKeySigner,
 };
-use forja_runtime::NodeHandle;
+use forja_runtime::{NodeHandle, TxError};
 
 use super::{
     INCLUSION_TIMEOUT,
     hook::{NetworkHook, TxOutcome},
 };
 use crate::error::TesterError;
+
+/// Why the network did not take a transaction (which then takes no nonce).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SubmitError {
+    /// The dev account's key could not sign it.
+    #[error("signing failed: {0}")]
+    Signing(#[source] alloy::signers::Error),
+    /// The node refused it: the network's permissioning, above all.
+    #[error(transparent)]
+    Refused(TxError),
+}
+
+/// The network refused one of a test's transactions: the test contract's
+/// suite fails with this as its reason.
+#[derive(Debug, thiserror::Error)]
+#[error("the network refused {what} from {sender}: {source}")]
+pub(super) struct Refusal {
+    /// The transaction, in words (`the deployment of CounterTest`).
+    pub(super) what: String,
+    /// The account that sent it.
+    pub(super) sender: Address,
+    /// Why.
+    #[source]
+    pub(super) source: SubmitError,
+}
 
 /// The runner's side of the network: signing, nonces, waiting for results.
 pub(super) struct Chain {
@@ -33,7 +58,7 @@ pub(super) struct Chain {
 impl Chain {
     /// Signs and submits a transaction; the network's refusal (its
     /// permissioning, above all) comes back as the error, and takes no nonce.
-    pub(super) fn submit(&mut self, to: TxKind, input: Bytes) -> Result<B256, String> {
+    pub(super) fn submit(&mut self, to: TxKind, input: Bytes) -> Result<B256, SubmitError> {
         let mut tx = TxLegacy {
             chain_id: Some(self.chain_id),
             nonce: self.nonce,
@@ -46,12 +71,12 @@ impl Chain {
         let signature = self
             .signer
             .sign_transaction_sync(&mut tx)
-            .map_err(|e| format!("signing failed: {e}"))?;
+            .map_err(SubmitError::Signing)?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let hash = self
             .node
             .submit_transaction(envelope)
-            .map_err(|e| e.to_string())?;
+            .map_err(SubmitError::Refused)?;
         self.nonce += 1;
         self.transactions.push(hash);
         Ok(hash)

@@ -16,7 +16,7 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use super::{
     INCLUSION_TIMEOUT,
-    chain::{Chain, Instance},
+    chain::{Chain, Instance, Refusal},
 };
 use crate::{
     artifacts::{ArtifactSet, ContractArtifact},
@@ -88,7 +88,7 @@ impl SuiteOnNetwork<'_> {
                     return Ok(suite_failure(
                         contract,
                         "setUp()",
-                        refusal,
+                        refusal.to_string(),
                         started.elapsed(),
                     ));
                 }
@@ -134,7 +134,7 @@ impl SuiteOnNetwork<'_> {
         chain: &mut Chain,
         data: Bytes,
         in_flight: &mut VecDeque<B256>,
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, Refusal> {
         // Bound what is in flight: the pool refuses nonces too far ahead.
         while in_flight.len() + 3 > MAX_IN_FLIGHT {
             let Some(hash) = in_flight.pop_front() else {
@@ -146,15 +146,18 @@ impl SuiteOnNetwork<'_> {
             }
         }
         let contract = self.contract;
-        let address = chain.sender.create(chain.nonce);
+        let sender = chain.sender;
+        let refused = |what: String| {
+            move |source| Refusal {
+                what,
+                sender,
+                source,
+            }
+        };
+        let address = sender.create(chain.nonce);
         let deploy = chain
             .submit(TxKind::Create, contract.bytecode.clone())
-            .map_err(|e| {
-                format!(
-                    "the network refused the deployment of {} from {}: {e}",
-                    contract.name, chain.sender
-                )
-            })?;
+            .map_err(refused(format!("the deployment of {}", contract.name)))?;
         let setup = match setup_function(contract) {
             Some(setup) => Some(
                 chain
@@ -162,21 +165,13 @@ impl SuiteOnNetwork<'_> {
                         TxKind::Call(address),
                         Bytes::from(setup.selector().to_vec()),
                     )
-                    .map_err(|e| {
-                        format!(
-                            "the network refused {}.setUp() from {}: {e}",
-                            contract.name, chain.sender
-                        )
-                    })?,
+                    .map_err(refused(format!("{}.setUp()", contract.name)))?,
             ),
             None => None,
         };
-        let call = chain.submit(TxKind::Call(address), data).map_err(|e| {
-            format!(
-                "the network refused a call to {} from {}: {e}",
-                contract.name, chain.sender
-            )
-        })?;
+        let call = chain
+            .submit(TxKind::Call(address), data)
+            .map_err(refused(format!("a call to {}", contract.name)))?;
         in_flight.extend([deploy].into_iter().chain(setup).chain([call]));
         Ok(Instance {
             deploy,
@@ -190,7 +185,7 @@ impl SuiteOnNetwork<'_> {
         chain: &mut Chain,
         function: &Function,
         in_flight: &mut VecDeque<B256>,
-    ) -> Result<Planned, String> {
+    ) -> Result<Planned, Refusal> {
         if TestShape::of(function) == TestShape::Invariant {
             return Ok(Planned::Refused(TestResult {
                 signature: function.signature(),
