@@ -93,7 +93,7 @@ fn artifact_error(error: ArtifactError) -> TesterError {
 }
 
 /// Who deploys the external libraries before each test contract, as in forge.
-pub const LIBRARY_DEPLOYER: Address = address!("0x1F95D37F27EA0dEA9C252FC09D5A6eaA97647353");
+pub(crate) const LIBRARY_DEPLOYER: Address = address!("0x1F95D37F27EA0dEA9C252FC09D5A6eaA97647353");
 
 /// All contracts of a build.
 #[derive(Clone, Debug, Default)]

@@ -175,7 +175,7 @@ pub fn compare(current: &[SnapshotEntry], snapshot: &[SnapshotEntry]) -> Vec<Com
 
 /// Whether two gas figures are equal, or within `tolerance` percent of the
 /// larger one (`forge snapshot --check --tolerance`).
-pub fn within_tolerance(current: u64, expected: u64, tolerance: Option<u32>) -> bool {
+pub(crate) fn within_tolerance(current: u64, expected: u64, tolerance: Option<u32>) -> bool {
     match tolerance {
         None => current == expected,
         Some(tolerance) => {

@@ -59,7 +59,7 @@ pub const DEFAULT_NETWORK_FUZZ_RUNS: u32 = 32;
 
 /// How long the runner waits for a transaction to be committed before it
 /// reports that the network stopped making blocks.
-pub const INCLUSION_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const INCLUSION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where and how `--network` runs.
 #[derive(Clone, Debug)]
@@ -107,7 +107,7 @@ pub fn default_network() -> NetworkConfig {
 /// soon as a transaction is pending, whatever block period the definition
 /// sets, and placeholder code at the cheatcode and console addresses so
 /// Solidity's `extcodesize` checks before calls to them pass.
-pub fn prepare_network(mut config: NetworkConfig) -> NetworkConfig {
+pub(crate) fn prepare_network(mut config: NetworkConfig) -> NetworkConfig {
     config.consensus.block_period_seconds = 0;
     for transition in &mut config.consensus.transitions {
         if transition.block_period_seconds.is_some() {

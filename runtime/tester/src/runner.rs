@@ -126,7 +126,7 @@ struct SuiteRunner<'a> {
 }
 
 /// Deploys `contract`, runs `setUp` and then each selected test.
-pub fn run_suite(
+fn run_suite(
     artifacts: Arc<ArtifactSet>,
     contract: &ContractArtifact,
     config: &TestConfig,

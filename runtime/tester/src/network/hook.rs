@@ -31,7 +31,7 @@ use crate::{
 
 /// What one transaction did, as node 0 executed it.
 #[derive(Clone, Debug)]
-pub struct TxOutcome {
+pub(super) struct TxOutcome {
     /// revm's result: success with output, revert with data, or halt.
     pub result: ExecutionResult,
     /// Console output, logs, traces, gas samples, unmet expectations.
@@ -67,7 +67,7 @@ struct HookShared {
 
 /// The cheatcode inspector, attached to every block every node executes.
 #[derive(Clone)]
-pub struct NetworkHook {
+pub(super) struct NetworkHook {
     shared: Arc<HookShared>,
 }
 
@@ -81,7 +81,7 @@ impl std::fmt::Debug for NetworkHook {
 
 impl NetworkHook {
     /// A hook for a network of `nodes` nodes; node 0 reports.
-    pub fn new(artifacts: Arc<ArtifactSet>, nodes: usize, config: &TestConfig) -> Self {
+    pub(super) fn new(artifacts: Arc<ArtifactSet>, nodes: usize, config: &TestConfig) -> Self {
         Self {
             shared: Arc::new(HookShared {
                 artifacts,
@@ -96,7 +96,7 @@ impl NetworkHook {
     }
 
     /// Takes what transaction `hash` did, once node 0 executed it.
-    pub fn take_outcome(&self, hash: &B256) -> Option<TxOutcome> {
+    pub(super) fn take_outcome(&self, hash: &B256) -> Option<TxOutcome> {
         self.shared
             .outcomes
             .lock()
