@@ -30,9 +30,9 @@ const UNSUPPORTED_ON_NETWORK: &[&str] = &["snapshot", "snapshotState", "revertTo
     "cheatcode {name} is not supported with --network: the chain is shared by every test and \
      validator, so there is no state of the test's own to snapshot or restore"
 )]
-pub struct UnsupportedOnNetwork {
+pub(crate) struct UnsupportedOnNetwork {
     /// The cheatcode's name (`snapshotState`).
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl UnsupportedOnNetwork {

@@ -37,9 +37,9 @@ pub(super) struct Refusal {
     pub(super) what: String,
     /// The account that sent it.
     pub(super) sender: Address,
-    /// Why.
+    /// Why (boxed: the node's error is large, and this travels up as an `Err`).
     #[source]
-    pub(super) source: SubmitError,
+    pub(super) source: Box<SubmitError>,
 }
 
 /// The runner's side of the network: signing, nonces, waiting for results.

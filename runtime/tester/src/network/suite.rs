@@ -151,7 +151,7 @@ impl SuiteOnNetwork<'_> {
             move |source| Refusal {
                 what,
                 sender,
-                source,
+                source: Box::new(source),
             }
         };
         let address = sender.create(chain.nonce);
