@@ -12,12 +12,15 @@ use anyhow::Context as _;
 use forja_runtime::NetworkConfig;
 use forja_tester::{
     ArtifactSet,
+    config::{TestConfig, TraceMode},
     coverage::CoverageCollector,
+    discovery::test_contracts,
+    filter::TestFilter,
     network::{
         DEFAULT_NETWORK_FUZZ_RUNS, NetworkTestOptions, default_network, run_tests_on_network,
     },
     report::{SuiteResult, TestResult, TestRunReport, TestStatus},
-    runner::{TestConfig, TestFilter, TraceMode, run_tests, test_contracts},
+    runner::run_tests,
 };
 
 mod render;

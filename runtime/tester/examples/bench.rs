@@ -74,8 +74,10 @@ use forja_compiler::{
 };
 use forja_tester::{
     ArtifactSet,
+    config::TestConfig,
+    filter::TestFilter,
     report::{TestKind, TestRunReport, TestStatus},
-    runner::{TestConfig, TestFilter, run_tests},
+    runner::run_tests,
 };
 use serde_json::{Value, json};
 

@@ -93,7 +93,7 @@ fn artifact_error(error: ArtifactError) -> TesterError {
 }
 
 /// Who deploys the external libraries before each test contract, as in forge.
-pub const LIBRARY_DEPLOYER: Address = address!("0x1F95D37F27EA0dEA9C252FC09D5A6eaA97647353");
+pub(crate) const LIBRARY_DEPLOYER: Address = address!("0x1F95D37F27EA0dEA9C252FC09D5A6eaA97647353");
 
 /// All contracts of a build.
 #[derive(Clone, Debug, Default)]
@@ -323,10 +323,9 @@ impl ArtifactSet {
 mod tests {
     use super::*;
 
-    fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, String> {
+    fn load(dir: &str, file: &str, json: &str) -> Result<ContractArtifact, ArtifactError> {
         Artifact::from_bytes(&Path::new("out").join(dir).join(file), json.as_bytes())
             .map(ContractArtifact::from_artifact)
-            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -379,9 +378,12 @@ mod tests {
             "A.json",
             r#"{"abi": [], "bytecode": {"object": "0xzz"}}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("bytecode is not hex"), "{error}");
-        let error = load("A.sol", "A.json", r#"{"abi": 3}"#).unwrap_err();
+        let error = load("A.sol", "A.json", r#"{"abi": 3}"#)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("line 1"), "{error}");
     }
 

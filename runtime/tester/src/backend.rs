@@ -1,11 +1,8 @@
-//! The state a test runs against: an in-memory cache over a swappable source.
-//!
-//! Tests run on `CacheDB<Backend>`. By default the backend is empty (a fresh
-//! chain); a caller can plug any read-only state source (for instance a
-//! snapshot of a running forja network) behind it without touching the
-//! executor.
+//! The state a test runs against: an in-memory cache over an empty chain,
+//! and what cheatcodes may do to a database (the in-memory one, or a block
+//! of a forja network under `--network`).
 
-use std::{convert::Infallible, fmt, sync::Arc};
+use std::convert::Infallible;
 
 use forja_runtime::execution::BlockDb;
 use revm::{
@@ -18,69 +15,32 @@ use revm::{
     state::AccountInfo,
 };
 
-/// A read-only state source a test run can start from.
-pub trait StateSource: Send + Sync {
-    /// Account info (balance, nonce, code) of `address`, if it exists.
-    fn account(&self, address: Address) -> Option<AccountInfo>;
-    /// Contract code by its hash.
-    fn code_by_hash(&self, hash: B256) -> Option<Bytecode>;
-    /// A storage slot of `address`.
-    fn storage(&self, address: Address, slot: StorageKey) -> StorageValue;
-}
+use crate::vm::UnsupportedOnNetwork;
 
-/// The database under every test's in-memory state.
-#[derive(Clone, Default)]
-pub struct Backend {
-    source: Option<Arc<dyn StateSource>>,
-}
-
-impl fmt::Debug for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Backend")
-            .field("forked", &self.source.is_some())
-            .finish()
-    }
-}
+/// The database under every test's in-memory state: a fresh chain.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Backend;
 
 impl Backend {
     /// An empty chain.
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    /// A backend that reads missing state from `source`.
-    pub fn with_source(source: Arc<dyn StateSource>) -> Self {
-        Self {
-            source: Some(source),
-        }
+    pub(crate) fn empty() -> Self {
+        Self
     }
 }
 
 impl DatabaseRef for Backend {
     type Error = Infallible;
 
-    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.source.as_ref().and_then(|s| s.account(address)))
+    fn basic_ref(&self, _: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(None)
     }
 
-    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self
-            .source
-            .as_ref()
-            .and_then(|s| s.code_by_hash(code_hash))
-            .unwrap_or_default())
+    fn code_by_hash_ref(&self, _: B256) -> Result<Bytecode, Self::Error> {
+        Ok(Bytecode::default())
     }
 
-    fn storage_ref(
-        &self,
-        address: Address,
-        index: StorageKey,
-    ) -> Result<StorageValue, Self::Error> {
-        Ok(self
-            .source
-            .as_ref()
-            .map(|s| s.storage(address, index))
-            .unwrap_or_default())
+    fn storage_ref(&self, _: Address, _: StorageKey) -> Result<StorageValue, Self::Error> {
+        Ok(StorageValue::ZERO)
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
@@ -90,25 +50,25 @@ impl DatabaseRef for Backend {
 }
 
 /// The database tests execute on.
-pub type TestDb = CacheDB<Backend>;
+pub(crate) type TestDb = CacheDB<Backend>;
 
 /// The revm context type used by the executor and its inspector.
-pub type EvmContext = CheatContext<TestDb>;
+pub(crate) type EvmContext = CheatContext<TestDb>;
 
 /// A revm context the cheatcode inspector can run in: the executor's
 /// in-memory state ([`TestDb`]) or a block of a forja network ([`BlockDb`]).
-pub type CheatContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
+pub(crate) type CheatContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
 
 /// A database cheatcodes can act on. Cheatcodes that read or write state go
 /// through the journal and work on any of them; whole-state snapshots only
 /// exist where the state is a value the tester owns.
-pub trait CheatDatabase: Database<Error = Infallible> + Sized {
+pub(crate) trait CheatDatabase: Database<Error = Infallible> + Sized {
     /// `vm.snapshotState`: a copy of the state, or why there cannot be one.
-    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String>;
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork>;
     /// `vm.revertToState`: restores `snapshot`.
     fn restore(context: &mut CheatContext<Self>, snapshot: &StateSnapshot);
     /// Why cheatcode `name` cannot run on this database, when it cannot.
-    fn refuses(name: &str) -> Option<String> {
+    fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {
         let _ = name;
         None
     }
@@ -116,7 +76,7 @@ pub trait CheatDatabase: Database<Error = Infallible> + Sized {
 
 /// A `vm.snapshotState` of the in-memory state.
 #[derive(Clone, Debug)]
-pub struct StateSnapshot {
+pub(crate) struct StateSnapshot {
     state: revm::state::EvmState,
     db: TestDb,
     block: BlockEnv,
@@ -124,7 +84,7 @@ pub struct StateSnapshot {
 }
 
 impl CheatDatabase for TestDb {
-    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, String> {
+    fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork> {
         Ok(StateSnapshot {
             state: context.journaled_state.state.clone(),
             db: context.journaled_state.database.clone(),
@@ -160,17 +120,17 @@ impl CheatDatabase for TestDb {
 /// Blocks of a forja network: the chain is shared by every test and every
 /// validator, so there is no state of one's own to snapshot.
 impl CheatDatabase for BlockDb<'_> {
-    fn snapshot(_: &CheatContext<Self>) -> Result<StateSnapshot, String> {
-        Err(crate::network::unsupported("snapshotState"))
+    fn snapshot(_: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork> {
+        Err(UnsupportedOnNetwork {
+            name: "snapshotState".into(),
+        })
     }
 
     fn restore(_: &mut CheatContext<Self>, _: &StateSnapshot) {
         unreachable!("no snapshot of a network block can be taken")
     }
 
-    fn refuses(name: &str) -> Option<String> {
-        crate::network::UNSUPPORTED_CHEATCODES
-            .contains(&name)
-            .then(|| crate::network::unsupported(name))
+    fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {
+        UnsupportedOnNetwork::of(name)
     }
 }

@@ -535,7 +535,7 @@ impl TestInspector {
             C::assume(c) => {
                 if !c.condition {
                     self.cheats.assume_rejected = true;
-                    return Err(crate::runner::ASSUME_MAGIC.to_string());
+                    return Err(crate::vm::ASSUME_MAGIC.to_string());
                 }
                 unit()
             }
@@ -1062,7 +1062,7 @@ impl TestInspector {
     fn skip(&mut self, skip: bool, reason: String) -> CheatResult {
         if skip {
             self.cheats.skipped = Some(reason);
-            return Err(crate::runner::SKIP_MAGIC.to_string());
+            return Err(crate::vm::SKIP_MAGIC.to_string());
         }
         unit()
     }
@@ -1172,7 +1172,7 @@ impl TestInspector {
 /// Fails a cheatcode the database cannot support (see [`CheatDatabase::refuses`]).
 pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
     match DB::refuses(name) {
-        Some(reason) => Err(reason),
+        Some(refusal) => Err(refusal.to_string()),
         None => Ok(()),
     }
 }

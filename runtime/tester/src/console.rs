@@ -89,7 +89,7 @@ fn build_signatures() -> HashMap<[u8; 4], Vec<DynSolType>> {
 
 /// Decodes a call to the console address into the printed line, or `None`
 /// when the selector is not a known `log` overload.
-pub fn decode_console_log(input: &[u8]) -> Option<String> {
+pub(crate) fn decode_console_log(input: &[u8]) -> Option<String> {
     if input.len() < 4 {
         return None;
     }
@@ -269,7 +269,7 @@ static DS_TEST_EVENTS: LazyLock<HashMap<alloy::primitives::B256, DsTestEvent>> =
 
 /// Decodes a ds-test style `log_*` event (emitted by `DSTest`/forge-std
 /// assertions) into the line Foundry prints under "Logs:".
-pub fn decode_ds_test_log(log: &alloy::primitives::Log) -> Option<String> {
+pub(crate) fn decode_ds_test_log(log: &alloy::primitives::Log) -> Option<String> {
     let topic = log.topics().first()?;
     let (types, named, decimals) = DS_TEST_EVENTS.get(topic)?;
     let tuple = DynSolType::Tuple(types.clone());

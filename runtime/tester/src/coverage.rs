@@ -25,11 +25,11 @@ use crate::error::TesterError;
 
 /// Instruction hit counts of one piece of code (creation or runtime).
 #[derive(Clone, Debug)]
-pub struct HitMap {
+pub(crate) struct HitMap {
     /// The code as it ran (linked, immutables filled).
-    pub code: Bytes,
+    pub(crate) code: Bytes,
     /// Hits per program counter.
-    pub hits: Vec<u32>,
+    pub(crate) hits: Vec<u32>,
 }
 
 /// Hit counts of every piece of code a run executed, by code hash.
@@ -73,7 +73,7 @@ impl HitMaps {
     }
 
     /// Adds `other`'s counts to these.
-    pub fn merge(&mut self, other: HitMaps) {
+    pub(crate) fn merge(&mut self, other: HitMaps) {
         let HitMaps { maps, index, .. } = other;
         for (hash, slot) in index {
             let map = &maps[slot];
@@ -93,7 +93,7 @@ impl HitMaps {
     }
 
     /// Every piece of code that ran.
-    pub fn maps(&self) -> &[HitMap] {
+    pub(crate) fn maps(&self) -> &[HitMap] {
         &self.maps
     }
 }

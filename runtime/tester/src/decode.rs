@@ -3,13 +3,16 @@
 use alloy::{
     dyn_abi::{DynSolValue, JsonAbiExt},
     json_abi::{Error as AbiError, JsonAbi},
-    primitives::{Address, Bytes, I256, U256, hex},
+    primitives::{Bytes, U256, hex},
     sol_types::{Panic, Revert, SolError},
 };
 
 /// Decodes revert data: `Error(string)`, `Panic(uint256)`, custom errors
 /// found in `abis`, or raw hex.
-pub fn decode_revert<'a>(data: &[u8], abis: impl IntoIterator<Item = &'a JsonAbi>) -> String {
+pub(crate) fn decode_revert<'a>(
+    data: &[u8],
+    abis: impl IntoIterator<Item = &'a JsonAbi>,
+) -> String {
     if data.is_empty() {
         return "EvmError: Revert".to_string();
     }
@@ -56,7 +59,7 @@ fn printable_string(data: &[u8]) -> Option<String> {
 }
 
 /// Names Solidity's panic codes.
-pub fn panic_reason(code: U256) -> &'static str {
+pub(crate) fn panic_reason(code: U256) -> &'static str {
     match code.saturating_to::<u64>() {
         0x00 => "generic panic",
         0x01 => "assertion failed",
@@ -73,7 +76,7 @@ pub fn panic_reason(code: U256) -> &'static str {
 }
 
 /// Formats an ABI value the way Foundry prints it in traces and messages.
-pub fn format_value(value: &DynSolValue) -> String {
+pub(crate) fn format_value(value: &DynSolValue) -> String {
     match value {
         DynSolValue::Bool(b) => b.to_string(),
         DynSolValue::Int(i, _) => i.to_string(),
@@ -108,17 +111,7 @@ pub fn format_value(value: &DynSolValue) -> String {
     }
 }
 
-/// Convenience: formats a signed integer.
-pub fn format_int(value: I256) -> String {
-    value.to_string()
-}
-
-/// Convenience: formats an address checksummed.
-pub fn format_address(value: Address) -> String {
-    value.to_checksum(None)
-}
-
 /// `Error(string)` revert data for `message`.
-pub fn encode_error_string(message: &str) -> Bytes {
+pub(crate) fn encode_error_string(message: &str) -> Bytes {
     Bytes::from(Revert::from(message.to_string()).abi_encode())
 }

@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use revm::{
     Context, InspectCommitEvm, InspectEvm, MainBuilder,
     bytecode::Bytecode,
@@ -29,18 +29,18 @@ use crate::{
 };
 
 /// Gas limit of each test transaction.
-pub const TX_GAS_LIMIT: u64 = 1 << 30;
+pub(crate) const TX_GAS_LIMIT: u64 = 1 << 30;
 /// Balance given to the default sender and the test contract.
-pub const INITIAL_BALANCE: U256 = U256::from_limbs([0, 0, 0, 1 << 32]);
+pub(crate) const INITIAL_BALANCE: U256 = U256::from_limbs([0, 0, 0, 1 << 32]);
 /// Chain id tests see by default (Foundry's).
-pub const DEFAULT_CHAIN_ID: u64 = 31337;
+pub(crate) const DEFAULT_CHAIN_ID: u64 = 31337;
 /// Storage slot of the global failure flag on the cheatcode address (`bytes32("failed")`).
-pub const FAILED_SLOT: B256 =
+pub(crate) const FAILED_SLOT: B256 =
     B256::new(*b"failed\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
 /// What a transaction did.
 #[derive(Clone, Debug)]
-pub struct CallResult {
+pub(crate) struct CallResult {
     /// Whether the call succeeded (no revert, no halt, no unmet expectation).
     pub success: bool,
     /// Return or revert data.
@@ -93,7 +93,7 @@ impl CallResult {
 
 /// Transaction options.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CallOptions {
+pub(crate) struct CallOptions {
     /// Keep the state changes.
     pub commit: bool,
     /// Record a call trace.
@@ -127,7 +127,7 @@ fn new_evm(artifacts: Arc<ArtifactSet>) -> TestEvm {
 
 /// An EVM with a state, a block environment and cheatcode state.
 #[derive(Clone, Debug)]
-pub struct Executor {
+pub(crate) struct Executor {
     /// The state.
     pub db: TestDb,
     /// The block environment (changed by `warp`, `roll`…).
@@ -147,7 +147,7 @@ pub struct Executor {
 impl Executor {
     /// A fresh chain over `backend`: funded default sender, and placeholder
     /// code at the cheatcode and console addresses so `extcodesize` checks pass.
-    pub fn new(backend: Backend, artifacts: Arc<ArtifactSet>) -> Self {
+    pub(crate) fn new(backend: Backend, artifacts: Arc<ArtifactSet>) -> Self {
         let mut db = CacheDB::new(backend);
         db.insert_account_info(
             DEFAULT_SENDER,
@@ -185,7 +185,7 @@ impl Executor {
     }
 
     /// Sets an account's balance directly.
-    pub fn set_balance(&mut self, address: Address, balance: U256) {
+    pub(crate) fn set_balance(&mut self, address: Address, balance: U256) {
         let mut info = self
             .db
             .basic_ref(address)
@@ -199,7 +199,7 @@ impl Executor {
     /// Deploys `code` at the address `from`'s nonce gives, or at `at` by
     /// deploying normally and moving the result there (Foundry places the
     /// test contract at a fixed address).
-    pub fn deploy(
+    pub(crate) fn deploy(
         &mut self,
         from: Address,
         code: Bytes,
@@ -219,7 +219,7 @@ impl Executor {
     }
 
     /// Calls `to` with `data`.
-    pub fn call(
+    pub(crate) fn call(
         &mut self,
         from: Address,
         to: Address,
@@ -341,17 +341,8 @@ impl Executor {
             .is_ok_and(|v| !v.is_zero())
     }
 
-    /// Moves the code and storage of `from` to `to` (used to place the test
-    /// contract at Foundry's fixed address).
-    pub fn relocate(&mut self, from: Address, to: Address) {
-        let Some(account) = self.db.cache.accounts.remove(&from) else {
-            return;
-        };
-        self.db.cache.accounts.insert(to, account);
-    }
-
     /// Code deployed at `address`.
-    pub fn code_at(&self, address: Address) -> Option<Bytes> {
+    pub(crate) fn code_at(&self, address: Address) -> Option<Bytes> {
         let info = self.db.basic_ref(address).ok().flatten()?;
         let code = match info.code {
             Some(code) => code,
@@ -362,7 +353,7 @@ impl Executor {
     }
 
     /// Every account with code (for the fuzz dictionary and naming).
-    pub fn contracts(&self) -> Vec<(Address, Bytes)> {
+    pub(crate) fn contracts(&self) -> Vec<(Address, Bytes)> {
         let mut out: Vec<(Address, Bytes)> = self
             .db
             .cache
@@ -376,18 +367,13 @@ impl Executor {
     }
 
     /// Storage values of every account (for the fuzz dictionary).
-    pub fn storage_values(&self) -> Vec<U256> {
+    pub(crate) fn storage_values(&self) -> Vec<U256> {
         self.db
             .cache
             .accounts
             .values()
             .flat_map(|a| a.storage.iter().flat_map(|(k, v)| [*k, *v]))
             .collect()
-    }
-
-    /// A content hash of the code at `address` (for identifying contracts).
-    pub fn code_hash(&self, address: Address) -> Option<B256> {
-        self.code_at(address).map(keccak256)
     }
 }
 

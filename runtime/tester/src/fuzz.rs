@@ -15,7 +15,7 @@ const MAX_DICTIONARY: usize = 16_384;
 /// Interesting 32-byte words: constants from bytecode, storage contents,
 /// event topics and data, known addresses.
 #[derive(Clone, Debug, Default)]
-pub struct Dictionary {
+pub(crate) struct Dictionary {
     words: Vec<B256>,
     seen: BTreeSet<B256>,
     /// Addresses known to the test (deployed contracts, senders).
@@ -24,14 +24,14 @@ pub struct Dictionary {
 
 impl Dictionary {
     /// Adds a word.
-    pub fn insert(&mut self, word: B256) {
+    pub(crate) fn insert(&mut self, word: B256) {
         if self.words.len() < MAX_DICTIONARY && self.seen.insert(word) {
             self.words.push(word);
         }
     }
 
     /// Adds an address (also as a word).
-    pub fn insert_address(&mut self, address: Address) {
+    pub(crate) fn insert_address(&mut self, address: Address) {
         if !self.addresses.contains(&address) {
             self.addresses.push(address);
         }
@@ -39,7 +39,7 @@ impl Dictionary {
     }
 
     /// Adds every `PUSH` constant of `code`.
-    pub fn insert_bytecode(&mut self, code: &[u8]) {
+    pub(crate) fn insert_bytecode(&mut self, code: &[u8]) {
         let mut pc = 0;
         while pc < code.len() {
             let op = code[pc];
@@ -58,7 +58,7 @@ impl Dictionary {
     }
 
     /// Adds topics and data words of events.
-    pub fn insert_logs(&mut self, logs: &[Log]) {
+    pub(crate) fn insert_logs(&mut self, logs: &[Log]) {
         for log in logs {
             for topic in log.topics() {
                 self.insert(*topic);
@@ -71,23 +71,13 @@ impl Dictionary {
         }
     }
 
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    /// Whether the dictionary is empty.
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
     fn pick(&self, rng: &mut StdRng) -> Option<B256> {
         (!self.words.is_empty()).then(|| self.words[rng.random_range(0..self.words.len())])
     }
 }
 
 /// Generates a random value of `ty`, drawing from `dict` part of the time.
-pub fn generate(ty: &DynSolType, rng: &mut StdRng, dict: &Dictionary) -> DynSolValue {
+pub(crate) fn generate(ty: &DynSolType, rng: &mut StdRng, dict: &Dictionary) -> DynSolValue {
     match ty {
         DynSolType::Bool => DynSolValue::Bool(rng.random_bool(0.5)),
         DynSolType::Uint(bits) => DynSolValue::Uint(gen_uint(*bits, rng, dict), *bits),
@@ -235,7 +225,7 @@ fn gen_address(rng: &mut StdRng, dict: &Dictionary) -> Address {
 }
 
 /// Simpler variants of `value`, simplest first (for shrinking).
-pub fn simplifications(value: &DynSolValue) -> Vec<DynSolValue> {
+pub(crate) fn simplifications(value: &DynSolValue) -> Vec<DynSolValue> {
     match value {
         DynSolValue::Bool(true) => vec![DynSolValue::Bool(false)],
         DynSolValue::Uint(v, bits) if !v.is_zero() => {
@@ -317,7 +307,7 @@ pub fn simplifications(value: &DynSolValue) -> Vec<DynSolValue> {
 
 /// Shrinks `args` while `still_fails` holds, one argument at a time, up to
 /// `budget` evaluations.
-pub fn shrink(
+pub(crate) fn shrink(
     mut args: Vec<DynSolValue>,
     budget: usize,
     mut still_fails: impl FnMut(&[DynSolValue]) -> bool,

@@ -87,17 +87,28 @@ static LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid pattern")
 });
 
+/// A line of a snapshot file that is not an entry.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: `{text}` is not a gas snapshot entry")]
+pub struct SnapshotLineError {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// The line, trimmed.
+    pub text: String,
+}
+
 /// Parses a snapshot file; an unreadable line is an error naming its number.
-pub fn parse(text: &str) -> Result<Vec<SnapshotEntry>, String> {
+pub fn parse(text: &str) -> Result<Vec<SnapshotEntry>, SnapshotLineError> {
     let mut entries = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let captures = LINE
-            .captures(line)
-            .ok_or_else(|| format!("line {}: `{line}` is not a gas snapshot entry", index + 1))?;
+        let captures = LINE.captures(line).ok_or_else(|| SnapshotLineError {
+            line: index + 1,
+            text: line.to_string(),
+        })?;
         let number = |name: &str| -> u64 {
             captures
                 .name(name)
@@ -164,7 +175,7 @@ pub fn compare(current: &[SnapshotEntry], snapshot: &[SnapshotEntry]) -> Vec<Com
 
 /// Whether two gas figures are equal, or within `tolerance` percent of the
 /// larger one (`forge snapshot --check --tolerance`).
-pub fn within_tolerance(current: u64, expected: u64, tolerance: Option<u32>) -> bool {
+pub(crate) fn within_tolerance(current: u64, expected: u64, tolerance: Option<u32>) -> bool {
     match tolerance {
         None => current == expected,
         Some(tolerance) => {
@@ -255,7 +266,9 @@ mod tests {
         expected.sort_by_key(|e| e.contract.clone() + &e.signature);
         assert_eq!(parsed, expected);
         assert_eq!(
-            parse("A:test() (gas: 1)\nnot a line").unwrap_err(),
+            parse("A:test() (gas: 1)\nnot a line")
+                .unwrap_err()
+                .to_string(),
             "line 2: `not a line` is not a gas snapshot entry"
         );
     }

@@ -259,12 +259,8 @@ pub struct GasRecord {
 /// One frame of a call trace.
 #[derive(Clone, Debug)]
 pub struct TraceNode {
-    /// Call depth (0 = the transaction).
-    pub depth: usize,
     /// Call kind.
     pub kind: TraceKind,
-    /// `msg.sender`.
-    pub caller: Address,
     /// Callee (or created address).
     pub address: Address,
     /// `msg.value`.
@@ -311,8 +307,6 @@ pub enum TraceKind {
 /// A gas measurement of one call, for `--gas-report`.
 #[derive(Clone, Debug)]
 pub struct GasSample {
-    /// Callee.
-    pub address: Address,
     /// Contract name when known at call time (deployments).
     pub contract: Option<String>,
     /// Hash and code of the callee, to identify its contract.
@@ -863,9 +857,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 CallScheme::Call => TraceKind::Call,
             };
             self.push_trace(TraceNode {
-                depth,
                 kind,
-                caller: inputs.caller,
                 address: target,
                 value,
                 input: input.clone(),
@@ -1060,7 +1052,6 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                         .map(|c| (a.info.code_hash, c.original_bytes()))
                 });
                 self.record.gas.push(GasSample {
-                    address: target,
                     contract: None,
                     code,
                     selector: input.get(..4).map(|s| s.try_into().expect("4 bytes")),
@@ -1134,9 +1125,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
         if self.tracing {
             self.push_trace(TraceNode {
-                depth,
                 kind: TraceKind::Create,
-                caller: inputs.caller(),
                 address: Address::ZERO,
                 value: inputs.value(),
                 input: inputs.init_code().clone(),
@@ -1206,7 +1195,6 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if self.gas_recording {
                 self.record.gas.push(GasSample {
-                    address,
                     contract: name,
                     code: None,
                     selector: None,
@@ -1247,7 +1235,7 @@ impl TestInspector {
         &mut self,
         context: &CheatContext<DB>,
     ) -> Result<U256, String> {
-        let snapshot = DB::snapshot(context)?;
+        let snapshot = DB::snapshot(context).map_err(|e| e.to_string())?;
         self.cheats.snapshots.push(Some(snapshot));
         Ok(U256::from(self.cheats.snapshots.len() - 1))
     }

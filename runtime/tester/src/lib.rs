@@ -3,7 +3,7 @@
 //! Test contracts are deployed into a fresh in-memory EVM (revm), `setUp()`
 //! runs once, and each test runs on a copy of the post-`setUp` state under an
 //! inspector that implements Foundry's cheatcodes (`Vm` at
-//! [`vm::CHEATCODE_ADDRESS`]), `console.log`, traces and gas recording.
+//! `0x7109…DD12D`), `console.log`, traces and gas recording.
 //! Fuzz tests get ABI-aware random inputs with shrinking; invariant tests get
 //! random call sequences. [`network`] runs the same tests as signed
 //! transactions on an in-process forja network (QBFT validators,
@@ -11,8 +11,8 @@
 //! every node executes. The crate never prints: it returns
 //! [`report::SuiteResult`]s that the `forja` binary renders.
 
-pub mod artifacts;
-pub mod backend;
+mod artifacts;
+mod backend;
 mod cheatcodes;
 mod cheatcodes_gas;
 mod cheatcodes_json;
@@ -20,19 +20,23 @@ mod cheatcodes_keys;
 mod cheatcodes_memory;
 mod cheatcodes_misc;
 mod cheatcodes_mock;
-pub mod console;
+pub mod config;
+mod console;
 pub mod coverage;
-pub mod decode;
-pub mod error;
-pub mod executor;
-pub mod fuzz;
+mod decode;
+pub mod discovery;
+mod error;
+mod executor;
+pub mod filter;
+mod fuzz;
 pub mod gas_snapshot;
-pub mod inspector;
+mod inspector;
 pub mod network;
+mod outcome;
 pub mod report;
 pub mod runner;
-pub mod trace;
-pub mod vm;
+mod trace;
+mod vm;
 
 pub use artifacts::{ArtifactSet, ContractArtifact};
 pub use error::TesterError;

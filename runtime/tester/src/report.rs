@@ -108,7 +108,7 @@ pub enum TestKind {
 impl TestKind {
     /// A fuzz test's kind from its runs and their gas (sorted here), with
     /// the mean and median gas shown after it.
-    pub fn fuzz(runs: u32, gas: &mut [u64]) -> Self {
+    pub(crate) fn fuzz(runs: u32, gas: &mut [u64]) -> Self {
         gas.sort_unstable();
         let mean = match gas.len() {
             0 => 0,
@@ -195,7 +195,7 @@ pub struct TestResult {
 impl TestResult {
     /// A passing result for `signature` with nothing recorded yet: runners
     /// start from it and fill in what the test does.
-    pub fn passing(signature: String, kind: TestKind) -> Self {
+    pub(crate) fn passing(signature: String, kind: TestKind) -> Self {
         Self {
             signature,
             status: TestStatus::Pass,
@@ -267,7 +267,7 @@ pub struct GasStats {
 
 impl GasStats {
     /// Computes figures from samples.
-    pub fn from_samples(samples: &mut [u64]) -> Self {
+    pub(crate) fn from_samples(samples: &mut [u64]) -> Self {
         if samples.is_empty() {
             return Self::default();
         }
@@ -296,16 +296,16 @@ pub struct ContractGasReport {
 
 /// Raw gas samples, gathered across suites.
 #[derive(Clone, Debug, Default)]
-pub struct GasSamples {
+pub(crate) struct GasSamples {
     /// contract → function → gas per call.
-    pub calls: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
+    pub(crate) calls: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
     /// contract → (gas, size) per deployment.
-    pub deployments: BTreeMap<String, Vec<(u64, usize)>>,
+    pub(crate) deployments: BTreeMap<String, Vec<(u64, usize)>>,
 }
 
 impl GasSamples {
     /// Adds another set of samples.
-    pub fn merge(&mut self, other: GasSamples) {
+    pub(crate) fn merge(&mut self, other: GasSamples) {
         for (contract, functions) in other.calls {
             let entry = self.calls.entry(contract).or_default();
             for (function, gas) in functions {
@@ -321,7 +321,7 @@ impl GasSamples {
     }
 
     /// Aggregates into a report.
-    pub fn report(&self) -> BTreeMap<String, ContractGasReport> {
+    pub(crate) fn report(&self) -> BTreeMap<String, ContractGasReport> {
         let mut report: BTreeMap<String, ContractGasReport> = BTreeMap::new();
         for (contract, functions) in &self.calls {
             let entry = report.entry(contract.clone()).or_default();

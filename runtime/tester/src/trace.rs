@@ -19,7 +19,7 @@ use crate::{
 const PRIVATE_KEY_CHEATCODES: &[&str] = &["addr", "createWallet", "deriveKey", "rememberKey"];
 
 /// Knows how to name addresses and decode calldata for traces.
-pub struct TraceDecoder<'a> {
+pub(crate) struct TraceDecoder<'a> {
     artifacts: &'a ArtifactSet,
     functions: BTreeMap<Selector, Function>,
     events: HashMap<B256, Event>,
@@ -28,7 +28,7 @@ pub struct TraceDecoder<'a> {
 
 impl<'a> TraceDecoder<'a> {
     /// A decoder over the build's ABIs; `names` labels known addresses.
-    pub fn new(artifacts: &'a ArtifactSet, names: HashMap<Address, String>) -> Self {
+    pub(crate) fn new(artifacts: &'a ArtifactSet, names: HashMap<Address, String>) -> Self {
         let mut events = HashMap::new();
         for c in &artifacts.contracts {
             for e in c.abi.events() {
@@ -175,7 +175,7 @@ impl<'a> TraceDecoder<'a> {
 
     /// Renders the trace arena rooted at node 0 as forge does (revm-inspectors'
     /// layout), without the two spaces forge puts before every line.
-    pub fn render(&self, nodes: &[TraceNode]) -> String {
+    pub(crate) fn render(&self, nodes: &[TraceNode]) -> String {
         let mut out = String::new();
         if !nodes.is_empty() {
             self.render_node(nodes, 0, 0, &mut out);
@@ -280,7 +280,7 @@ fn indent(out: &mut String, level: usize, branch: &str) {
 
 /// A uint as forge prints it in traces: with an exponent hint from 10000 up
 /// (`1000000000000000000 [1e18]`).
-pub fn format_uint_exp(value: U256) -> String {
+pub(crate) fn format_uint_exp(value: U256) -> String {
     if value < U256::from(10_000) {
         return value.to_string();
     }
@@ -288,7 +288,7 @@ pub fn format_uint_exp(value: U256) -> String {
 }
 
 /// An int as forge prints it in traces (see [`format_uint_exp`]).
-pub fn format_int_exp(value: I256) -> String {
+pub(crate) fn format_int_exp(value: I256) -> String {
     let (sign, abs) = value.into_sign_and_abs();
     let sign = if sign.is_negative() { "-" } else { "" };
     if abs < U256::from(10_000) {

@@ -14,6 +14,36 @@ pub const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF
 /// Address the test contract is deployed at, as in Foundry.
 pub const TEST_CONTRACT_ADDRESS: Address = address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
 
+/// Revert reason used internally when `vm.assume(false)` rejects an input.
+pub(crate) const ASSUME_MAGIC: &str = "FOUNDRY::ASSUME";
+/// Revert reason used internally when `vm.skip(true)` is called.
+pub(crate) const SKIP_MAGIC: &str = "FOUNDRY::SKIP";
+
+/// Cheatcodes that fail a test run with `--network`: the chain is shared by
+/// every test and validator, so there is no state of the test's own.
+const UNSUPPORTED_ON_NETWORK: &[&str] = &["snapshot", "snapshotState", "revertTo", "revertToState"];
+
+/// A cheatcode that cannot work on a shared chain; its message is the
+/// reason the cheatcode call reverts with.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cheatcode {name} is not supported with --network: the chain is shared by every test and \
+     validator, so there is no state of the test's own to snapshot or restore"
+)]
+pub(crate) struct UnsupportedOnNetwork {
+    /// The cheatcode's name (`snapshotState`).
+    pub(crate) name: String,
+}
+
+impl UnsupportedOnNetwork {
+    /// The refusal of cheatcode `name`, when it is one `--network` cannot run.
+    pub(crate) fn of(name: &str) -> Option<Self> {
+        UNSUPPORTED_ON_NETWORK.contains(&name).then(|| Self {
+            name: name.to_string(),
+        })
+    }
+}
+
 alloy::sol! {
     /// Foundry's cheatcode interface (the subset forja implements).
     #[derive(Debug)]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use forja_tester::runner::{TestConfig, TestFilter, run_tests};
+use forja_tester::{config::TestConfig, filter::TestFilter, runner::run_tests};
 
 #[test]
 fn reset_nonce_random_and_files_as_foundry() {

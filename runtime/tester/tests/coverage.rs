@@ -8,8 +8,9 @@ use std::{path::Path, sync::Arc};
 use forja_compiler::{BuildOptions, Project, Remapping, solc::SolcManager};
 use forja_tester::{
     ArtifactSet,
+    config::TestConfig,
     coverage::{CoverageAnalysis, CoverageCollector, SourceFilter},
-    runner::{TestConfig, run_tests},
+    runner::run_tests,
 };
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -8,8 +8,10 @@ use std::sync::{Arc, OnceLock};
 
 use forja_tester::{
     ArtifactSet,
+    config::{TestConfig, TraceMode},
+    filter::TestFilter,
     report::{TestKind, TestRunReport, TestStatus},
-    runner::{TestConfig, TestFilter, TraceMode, run_tests},
+    runner::run_tests,
 };
 
 fn artifacts() -> Arc<ArtifactSet> {

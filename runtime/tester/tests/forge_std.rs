@@ -10,10 +10,7 @@ mod common;
 
 use std::process::Command;
 
-use forja_tester::{
-    report::TestStatus,
-    runner::{TestConfig, run_tests},
-};
+use forja_tester::{config::TestConfig, report::TestStatus, runner::run_tests};
 
 #[test]
 fn forge_std_own_suite_runs() {

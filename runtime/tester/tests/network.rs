@@ -12,9 +12,11 @@ use alloy::primitives::Address;
 use forja_runtime::{NetworkConfig, permissions::AccessLevel};
 use forja_tester::{
     ArtifactSet,
+    config::TestConfig,
+    filter::TestFilter,
     network::{NetworkTestOptions, default_network, run_tests_on_network},
     report::{SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
-    runner::{TestConfig, TestFilter, run_tests},
+    runner::run_tests,
 };
 
 fn artifacts() -> Arc<ArtifactSet> {

@@ -9,10 +9,7 @@ mod common;
 
 use std::{path::Path, process::Command};
 
-use forja_tester::{
-    report::TestStatus,
-    runner::{TestConfig, run_tests},
-};
+use forja_tester::{config::TestConfig, report::TestStatus, runner::run_tests};
 
 /// Unpacks solmate into `dir`; `None` (with the reason printed) when npm
 /// or the registry is unavailable.
