@@ -57,6 +57,7 @@
 //! `examples/hardhat3/run-solidity-tests.mjs` there: it compiles (untimed),
 //! then times `test solidity --no-compile` in-process the same way. Files are
 //! rewritten only when they change, so Hardhat's compile cache stays warm.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},

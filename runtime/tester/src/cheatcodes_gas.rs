@@ -19,7 +19,7 @@ alloy::sol! {
 pub(crate) use VmGas::VmGasCalls;
 
 /// The gas each frame is held at while metering is paused, by depth.
-pub type PausedGas = Vec<(usize, Gas)>;
+pub(crate) type PausedGas = Vec<(usize, Gas)>;
 
 /// The signature of the gas-metering cheatcode with this selector.
 pub(crate) fn signature(selector: [u8; 4]) -> Option<&'static str> {

@@ -30,7 +30,7 @@ alloy::sol! {
 pub(crate) use VmMemory::VmMemoryCalls;
 
 /// Allowed memory ranges by journal depth of the frame they apply to.
-pub type SafeMemory = std::collections::BTreeMap<usize, Vec<Range<u64>>>;
+pub(crate) type SafeMemory = std::collections::BTreeMap<usize, Vec<Range<u64>>>;
 
 /// The signature of the memory-safety cheatcode with this selector.
 pub(crate) fn signature(selector: [u8; 4]) -> Option<&'static str> {

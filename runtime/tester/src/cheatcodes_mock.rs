@@ -24,7 +24,7 @@ alloy::sol! {
 pub(crate) use VmMockFunction::VmMockFunctionCalls;
 
 /// Mocked functions: code address → calldata (or selector) → code to run.
-pub type MockedFunctions = HashMap<Address, HashMap<Bytes, Address>>;
+pub(crate) type MockedFunctions = HashMap<Address, HashMap<Bytes, Address>>;
 
 /// The signature of the cheatcode with this selector.
 pub(crate) fn signature(selector: [u8; 4]) -> Option<&'static str> {

@@ -37,23 +37,23 @@ const DUMMY_OUTPUT_LEN: usize = 8192;
 const DUMMY_CREATE_ADDRESS: Address = Address::with_last_byte(1);
 
 /// Access levels of forja's permissioning cheatcodes.
-pub mod access {
+pub(crate) mod access {
     /// May not send transactions.
-    pub const NONE: u8 = 0;
+    pub(crate) const NONE: u8 = 0;
     /// May call contracts.
-    pub const TRANSACT: u8 = 1;
+    pub(crate) const TRANSACT: u8 = 1;
     /// May call and deploy contracts.
-    pub const DEPLOY: u8 = 2;
+    pub(crate) const DEPLOY: u8 = 2;
     /// Everything, including changing permissions.
-    pub const ADMIN: u8 = 3;
+    pub(crate) const ADMIN: u8 = 3;
 }
 
 /// A pending `vm.prank`/`vm.startPrank`.
 /// Storage slots read and written at one address since `vm.record`.
-pub type StorageAccesses = (Vec<B256>, Vec<B256>);
+pub(crate) type StorageAccesses = (Vec<B256>, Vec<B256>);
 
 #[derive(Clone, Debug)]
-pub struct Prank {
+pub(crate) struct Prank {
     /// The contract that called `prank`; only its calls are pranked.
     pub prank_caller: Address,
     /// The `msg.sender` to use.
@@ -68,7 +68,7 @@ pub struct Prank {
 
 /// A pending `vm.expectRevert`.
 #[derive(Clone, Debug)]
-pub struct ExpectedRevert {
+pub(crate) struct ExpectedRevert {
     /// Expected revert data (`None` = any revert).
     pub data: Option<Bytes>,
     /// Only compare the selector (`expectPartialRevert`).
@@ -90,7 +90,7 @@ pub struct ExpectedRevert {
 
 /// A pending `vm.expectEmit`.
 #[derive(Clone, Debug)]
-pub struct ExpectedEmit {
+pub(crate) struct ExpectedEmit {
     /// Depth of the `expectEmit` call.
     pub depth: usize,
     /// Who called `expectEmit` (its next event is the template).
@@ -140,7 +140,7 @@ impl ExpectedEmit {
 
 /// A pending `vm.expectCall`.
 #[derive(Clone, Debug)]
-pub struct ExpectedCall {
+pub(crate) struct ExpectedCall {
     /// Callee.
     pub callee: Address,
     /// Expected `msg.value`, if given.
@@ -159,7 +159,7 @@ pub struct ExpectedCall {
 
 /// A `vm.mockCall`/`vm.mockCallRevert`.
 #[derive(Clone, Debug)]
-pub struct MockedCall {
+pub(crate) struct MockedCall {
     /// Callee.
     pub callee: Address,
     /// `msg.value` to match, if given.
@@ -175,7 +175,7 @@ pub struct MockedCall {
 /// Cheatcode state that survives from `setUp` into each test (Foundry
 /// semantics: pranks, labels, mocks and expectations carry over).
 #[derive(Clone, Debug, Default)]
-pub struct CheatState {
+pub(crate) struct CheatState {
     /// `vm.label`s.
     pub labels: HashMap<Address, String>,
     /// Names of deployed contracts, for traces and gas reports.
@@ -232,7 +232,7 @@ pub struct CheatState {
 /// does it: while a measurement is open, every instruction of the frame that
 /// started it adds the gas spent since the frame's previous instruction.
 #[derive(Clone, Debug, Default)]
-pub struct GasMetering {
+pub(crate) struct GasMetering {
     /// Whether instructions are being metered.
     pub recording: bool,
     /// Total gas spent by the metered frame at its previous instruction.
@@ -245,7 +245,7 @@ pub struct GasMetering {
 
 /// One open `vm.startSnapshotGas` measurement.
 #[derive(Clone, Debug)]
-pub struct GasRecord {
+pub(crate) struct GasRecord {
     /// Snapshot group (file).
     pub group: String,
     /// Snapshot name.
@@ -258,7 +258,7 @@ pub struct GasRecord {
 
 /// One frame of a call trace.
 #[derive(Clone, Debug)]
-pub struct TraceNode {
+pub(crate) struct TraceNode {
     /// Call kind.
     pub kind: TraceKind,
     /// Callee (or created address).
@@ -282,7 +282,7 @@ pub struct TraceNode {
 
 /// What happens inside a frame, in order.
 #[derive(Clone, Debug)]
-pub enum TraceItem {
+pub(crate) enum TraceItem {
     /// A nested call (index into the arena).
     Call(usize),
     /// An event.
@@ -293,7 +293,7 @@ pub enum TraceItem {
 
 /// Kinds of frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TraceKind {
+pub(crate) enum TraceKind {
     /// `CALL`.
     Call,
     /// `STATICCALL`.
@@ -306,7 +306,7 @@ pub enum TraceKind {
 
 /// A gas measurement of one call, for `--gas-report`.
 #[derive(Clone, Debug)]
-pub struct GasSample {
+pub(crate) struct GasSample {
     /// Contract name when known at call time (deployments).
     pub contract: Option<String>,
     /// Hash and code of the callee, to identify its contract.
@@ -321,7 +321,7 @@ pub struct GasSample {
 
 /// What one transaction produced besides state.
 #[derive(Clone, Debug, Default)]
-pub struct TxRecord {
+pub(crate) struct TxRecord {
     /// `console.log` lines.
     pub console: Vec<String>,
     /// Events emitted (including those of reverted frames).
@@ -369,7 +369,7 @@ pub(crate) struct Whereabouts {
 
 /// The per-transaction inspector.
 #[derive(Debug)]
-pub struct TestInspector {
+pub(crate) struct TestInspector {
     /// Cheatcode state (persists across transactions of a test).
     pub cheats: CheatState,
     /// This transaction's record.
@@ -393,7 +393,7 @@ pub struct TestInspector {
 
 impl TestInspector {
     /// A new inspector with the given cheatcode state.
-    pub fn new(cheats: CheatState, artifacts: Arc<ArtifactSet>) -> Self {
+    pub(crate) fn new(cheats: CheatState, artifacts: Arc<ArtifactSet>) -> Self {
         Self {
             cheats,
             record: TxRecord::default(),
@@ -409,7 +409,7 @@ impl TestInspector {
 
     /// What was running when the EVM or a cheatcode panicked, in words: the
     /// cheatcode being applied, else the innermost open call or creation.
-    pub fn panic_site(&self) -> Option<String> {
+    pub(crate) fn panic_site(&self) -> Option<String> {
         let name = |address: Address| {
             self.cheats
                 .labels
@@ -449,7 +449,7 @@ impl TestInspector {
     }
 
     /// Checks expectations that must be met by the end of the transaction.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let mut names = self.cheats.names.clone();
         names.extend(self.cheats.labels.iter().map(|(a, l)| (*a, l.clone())));
         self.record.names = names;

@@ -10,6 +10,8 @@
 //! permissioning on), with the cheatcode inspector attached to every block
 //! every node executes. The crate never prints: it returns
 //! [`report::SuiteResult`]s that the `forja` binary renders.
+// The unit-test build links the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod artifacts;
 mod backend;

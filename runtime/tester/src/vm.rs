@@ -4,15 +4,17 @@
 use alloy::primitives::{Address, address};
 
 /// Address of the cheatcode contract, `address(uint160(uint256(keccak256("hevm cheat code"))))`.
-pub const CHEATCODE_ADDRESS: Address = address!("0x7109709ECfa91a80626fF3989D68f67F5b1DD12D");
+pub(crate) const CHEATCODE_ADDRESS: Address =
+    address!("0x7109709ECfa91a80626fF3989D68f67F5b1DD12D");
 /// Address of Hardhat's `console.log` contract.
-pub const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e736F6c652e6c6f67");
+pub(crate) const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e736F6c652e6c6f67");
 /// Default `msg.sender`/`tx.origin` for tests, as in Foundry.
-pub const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
+pub(crate) const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
 /// The deterministic CREATE2 deployer Foundry assumes (`computeCreate2Address` without a deployer).
-pub const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
+pub(crate) const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
 /// Address the test contract is deployed at, as in Foundry.
-pub const TEST_CONTRACT_ADDRESS: Address = address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
+pub(crate) const TEST_CONTRACT_ADDRESS: Address =
+    address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
 
 /// Revert reason used internally when `vm.assume(false)` rejects an input.
 pub(crate) const ASSUME_MAGIC: &str = "FOUNDRY::ASSUME";
@@ -307,7 +309,7 @@ alloy::sol! {
 
 /// The signature of the cheatcode with this selector (`prank(address)`), if
 /// forja knows it.
-pub fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
+pub(crate) fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
     Vm::VmCalls::signature_by_selector(selector)
         .or_else(|| ForjaVm::ForjaVmCalls::signature_by_selector(selector))
         .or_else(|| crate::cheatcodes_json::signature(selector))

@@ -1,6 +1,7 @@
 //! Cheatcodes forge-std's helpers and Foundry users call: nonce reset,
 //! seeded randomness (numbers, bytes, shuffles), files inside the project
 //! root, `envOr` with arrays, JSON/TOML, keys and wallets, memory safety.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

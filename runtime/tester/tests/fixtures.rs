@@ -1,6 +1,7 @@
 //! Runs the fixture project (every supported cheatcode, expected reverts and
 //! emits, fuzzing with shrinking, invariants, permissioning, failure reasons)
 //! and snapshots the deterministic parts of the results.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

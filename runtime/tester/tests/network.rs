@@ -1,5 +1,6 @@
 //! `--network` mode: the fixture suite as real transactions on a 4-validator
 //! QBFT network with permissioning on.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

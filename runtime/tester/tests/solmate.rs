@@ -4,6 +4,7 @@
 //!
 //! Needs `npm` and the npm registry (CI has both); without them it fails
 //! under `CI=true` and elsewhere prints SKIPPED. Figures: `cargo test -p forja-tester --test solmate -- --nocapture`.
+#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 mod common;
 

@@ -19,7 +19,7 @@ const SOLC_VERSION: forja_compiler::semver::Version =
     forja_compiler::semver::Version::new(0, 8, 30);
 
 /// The test `signature` of `report`, in whichever suite it is.
-pub fn find_test<'a>(report: &'a TestRunReport, signature: &str) -> &'a TestResult {
+pub(crate) fn find_test<'a>(report: &'a TestRunReport, signature: &str) -> &'a TestResult {
     report
         .suites
         .iter()
@@ -30,7 +30,7 @@ pub fn find_test<'a>(report: &'a TestRunReport, signature: &str) -> &'a TestResu
 
 /// A trace with its gas figures (`[21000]`), which depend on the compiler
 /// build, replaced by `[gas]`.
-pub fn without_gas(trace: &str) -> String {
+pub(crate) fn without_gas(trace: &str) -> String {
     regex::Regex::new(r"\[\d+\]")
         .unwrap()
         .replace_all(trace, "[gas]")
@@ -38,13 +38,13 @@ pub fn without_gas(trace: &str) -> String {
 }
 
 /// Directory of the fixture projects.
-pub fn fixtures_dir() -> PathBuf {
+pub(crate) fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Compiles `src/` and `test/` of a fixture project (with forja-std
 /// remapped) and returns its artifacts.
-pub fn compile(project: &Path) -> Arc<ArtifactSet> {
+pub(crate) fn compile(project: &Path) -> Arc<ArtifactSet> {
     let std_dir = forja_tester::materialize_forja_std(
         &Path::new(env!("CARGO_TARGET_TMPDIR")).join("forja-std"),
     )
@@ -56,7 +56,7 @@ pub fn compile(project: &Path) -> Arc<ArtifactSet> {
 /// with a remapping's prefix is read from its target directory. Unit names
 /// are the import paths as written (what solc-js's import callback sees), so
 /// artifacts name `forja-std/Test.sol`, not a path on this machine.
-pub fn compile_with(
+pub(crate) fn compile_with(
     project: &Path,
     dirs: &[&str],
     remappings: &[(&str, &Path)],
@@ -129,7 +129,7 @@ pub fn compile_with(
 
 /// The forja home shared by the workspace's tests (`FORJA_TEST_HOME`, else
 /// the target dir's), so solc is fetched and precompiled once.
-pub fn solc_home() -> PathBuf {
+pub(crate) fn solc_home() -> PathBuf {
     std::env::var_os("FORJA_TEST_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("forja-home"))
