@@ -145,6 +145,9 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_misc::VmMiscCalls::abi_decode(input) {
             return self.apply_misc(ctx, depth, call);
         }
+        if let Ok(call) = crate::cheatcodes_assume::VmAssumeCalls::abi_decode(input) {
+            return self.apply_assume(depth, call);
+        }
         if let Ok(call) = crate::cheatcodes_gas::VmGasCalls::abi_decode(input) {
             return self.apply_gas(call);
         }

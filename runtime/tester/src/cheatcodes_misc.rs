@@ -1,10 +1,15 @@
 //! Smaller Foundry cheatcodes: string utilities, `readCallers`, snapshot
 //! deletion, `prevrandao(uint256)`, selector mocks, environment arrays,
-//! line-wise files and `unixTime`.
+//! line-wise files, `unixTime`, `toBase64`/`toBase64URL` and `toRlp`/`fromRlp`.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
+    rlp::{Decodable, Encodable},
     sol_types::SolValue,
+};
+use base64::{
+    Engine,
+    prelude::{BASE64_STANDARD, BASE64_URL_SAFE},
 };
 
 use crate::{
@@ -63,6 +68,14 @@ alloy::sol! {
         function readLine(string calldata path) external view returns (string memory line);
         function unixTime() external view returns (uint256 milliseconds);
         function setNonceUnsafe(address account, uint64 newNonce) external;
+
+        function toBase64(bytes calldata data) external pure returns (string memory);
+        function toBase64(string calldata data) external pure returns (string memory);
+        function toBase64URL(bytes calldata data) external pure returns (string memory);
+        function toBase64URL(string calldata data) external pure returns (string memory);
+
+        function toRlp(bytes[] calldata data) external pure returns (bytes memory);
+        function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
     }
 }
 
@@ -94,6 +107,20 @@ impl TestInspector {
                 .collect::<Vec<_>>()),
             C::indexOf(c) => ok(c.input.find(&c.key).map(U256::from).unwrap_or(U256::MAX)),
             C::contains(c) => ok(c.subject.contains(&c.search)),
+            // Foundry pads both alphabets.
+            C::toBase64_0(c) => ok(BASE64_STANDARD.encode(&c.data)),
+            C::toBase64_1(c) => ok(BASE64_STANDARD.encode(&c.data)),
+            C::toBase64URL_0(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::toBase64URL_1(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::toRlp(c) => {
+                let mut encoded = Vec::new();
+                c.data.encode(&mut encoded);
+                ok(Bytes::from(encoded))
+            }
+            C::fromRlp(c) => match Vec::<Bytes>::decode(&mut c.rlp.as_ref()) {
+                Ok(items) => ok(items),
+                Err(e) => Err(format!("vm.fromRlp: failed to decode RLP: {e}")),
+            },
 
             C::readCallers(_) => {
                 let origin = ctx.tx.caller;

@@ -202,6 +202,8 @@ pub struct CheatState {
     pub skipped: Option<String>,
     /// `vm.assume(false)` was called.
     pub assume_rejected: bool,
+    /// Pending `vm.assumeNoRevert`.
+    pub assume_no_revert: Option<crate::cheatcodes_assume::AssumeNoRevert>,
     /// Gas snapshots taken (`vm.startSnapshotGas` & co): group → name → value.
     pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
     /// Gas measurements under way and the state of their metering.
@@ -959,6 +961,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             expected.armed = true;
             expected.actual_reverter = None;
         }
+        self.assume_no_revert_call(depth);
 
         if (depth <= 1 || pranked)
             && let Some(message) = self.permission_error(inputs.caller, access::TRANSACT)
@@ -1044,6 +1047,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 expected.actual_reverter = Some(target);
             }
             self.cheats.last_call_gas = Some(outcome.result.gas.total_gas_spent());
+            self.assume_no_revert_call_end(
+                depth,
+                target,
+                !outcome.result.result.is_ok(),
+                &outcome.result.output,
+            );
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
             let answered_here = self.record.answered_here.last() == Some(&depth);

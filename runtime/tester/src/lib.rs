@@ -14,6 +14,7 @@
 pub mod artifacts;
 pub mod backend;
 mod cheatcodes;
+mod cheatcodes_assume;
 mod cheatcodes_gas;
 mod cheatcodes_json;
 mod cheatcodes_keys;
