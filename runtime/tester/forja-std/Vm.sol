@@ -346,6 +346,7 @@ interface Vm {
     function toBase64URL(string calldata data) external pure returns (string memory);
     function toRlp(bytes[] calldata data) external pure returns (bytes memory);
     function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
+    function stopRecord() external;
     function readCallers() external view returns (CallerMode callerMode, address msgSender, address txOrigin);
     function prevrandao(uint256 newPrevrandao) external;
     function deleteSnapshot(uint256 snapshotId) external returns (bool success);

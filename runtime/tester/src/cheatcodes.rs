@@ -698,6 +698,7 @@ impl TestInspector {
             }
             C::record(_) => {
                 self.cheats.accesses = Some(Default::default());
+                self.cheats.accesses_stopped = false;
                 unit()
             }
             C::accesses(c) => {

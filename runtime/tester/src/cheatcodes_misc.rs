@@ -76,6 +76,8 @@ alloy::sol! {
 
         function toRlp(bytes[] calldata data) external pure returns (bytes memory);
         function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
+
+        function stopRecord() external;
     }
 }
 
@@ -112,6 +114,10 @@ impl TestInspector {
             C::toBase64_1(c) => ok(BASE64_STANDARD.encode(&c.data)),
             C::toBase64URL_0(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
             C::toBase64URL_1(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::stopRecord(_) => {
+                self.cheats.accesses_stopped = true;
+                ok(())
+            }
             C::toRlp(c) => {
                 let mut encoded = Vec::new();
                 c.data.encode(&mut encoded);

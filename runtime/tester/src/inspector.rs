@@ -188,6 +188,8 @@ pub struct CheatState {
     pub recorded_logs: Option<Vec<Log>>,
     /// Storage accesses since `vm.record`: reads and writes per address.
     pub accesses: Option<HashMap<Address, StorageAccesses>>,
+    /// `vm.stopRecord` was called: `accesses` keeps what was recorded.
+    pub accesses_stopped: bool,
     /// forja permissioning: access levels (`None` = permissioning off).
     pub permissions: Option<HashMap<Address, u8>>,
     /// Pending `expectRevert`.
@@ -779,7 +781,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         if let Some(hits) = self.coverage.as_mut() {
             hits.hit(interp);
         }
-        if let Some(accesses) = self.cheats.accesses.as_mut() {
+        if let Some(accesses) = self.cheats.accesses.as_mut()
+            && !self.cheats.accesses_stopped
+        {
             record_storage_access(accesses, interp);
         }
         if let Some(paused) = self.cheats.paused_gas.as_mut() {

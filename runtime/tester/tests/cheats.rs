@@ -123,6 +123,7 @@ fn assume_no_revert_and_base64_as_foundry() {
         "testFuzz_AssumePartialData(uint256)",
         "test_Base64()",
         "test_Rlp()",
+        "test_StopRecord()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
