@@ -12,6 +12,8 @@ use base64::{
     prelude::{BASE64_STANDARD, BASE64_URL_SAFE},
 };
 
+use revm::context::JournalTr;
+
 use crate::{
     backend::{CheatContext, CheatDatabase},
     cheatcodes::{
@@ -78,6 +80,7 @@ alloy::sol! {
         function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
 
         function stopRecord() external;
+        function currentFilePath() external view returns (string memory path);
     }
 }
 
@@ -114,6 +117,26 @@ impl TestInspector {
             C::toBase64_1(c) => ok(BASE64_STANDARD.encode(&c.data)),
             C::toBase64URL_0(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
             C::toBase64URL_1(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::currentFilePath(_) => {
+                // Foundry: the source of the running test contract, relative to the root.
+                let test_contract = self.self_accounts[1];
+                let account = ctx
+                    .journaled_state
+                    .load_account_with_code(test_contract)
+                    .map_err(|e| e.to_string())?;
+                let code = account
+                    .data
+                    .info
+                    .code
+                    .as_ref()
+                    .map(|code| code.original_bytes())
+                    .unwrap_or_default();
+                let artifact = self
+                    .artifacts
+                    .identify_runtime(&code)
+                    .ok_or("vm.currentFilePath: no running test contract found")?;
+                ok(artifact.source.clone())
+            }
             C::stopRecord(_) => {
                 self.cheats.accesses_stopped = true;
                 ok(())

@@ -124,6 +124,7 @@ fn assume_no_revert_and_base64_as_foundry() {
         "test_Base64()",
         "test_Rlp()",
         "test_StopRecord()",
+        "test_CurrentFilePath()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
