@@ -347,6 +347,8 @@ interface Vm {
     function toRlp(bytes[] calldata data) external pure returns (bytes memory);
     function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
     function stopRecord() external;
+    function mockCalls(address callee, bytes calldata data, bytes[] calldata returnData) external;
+    function mockCalls(address callee, uint256 msgValue, bytes calldata data, bytes[] calldata returnData) external;
     function currentFilePath() external view returns (string memory path);
     function readCallers() external view returns (CallerMode callerMode, address msgSender, address txOrigin);
     function prevrandao(uint256 newPrevrandao) external;

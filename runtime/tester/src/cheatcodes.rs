@@ -1168,6 +1168,7 @@ impl TestInspector {
             data,
             output,
             revert,
+            then: vec![],
         });
         unit()
     }

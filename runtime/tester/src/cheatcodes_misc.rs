@@ -1,6 +1,7 @@
 //! Smaller Foundry cheatcodes: string utilities, `readCallers`, snapshot
 //! deletion, `prevrandao(uint256)`, selector mocks, environment arrays,
-//! line-wise files, `unixTime`, `toBase64`/`toBase64URL` and `toRlp`/`fromRlp`.
+//! line-wise files, `unixTime`, `toBase64`/`toBase64URL`, `toRlp`/`fromRlp`,
+//! `stopRecord`, `currentFilePath` and `mockCalls`.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
@@ -80,6 +81,8 @@ alloy::sol! {
         function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
 
         function stopRecord() external;
+        function mockCalls(address callee, bytes calldata data, bytes[] calldata returnData) external;
+        function mockCalls(address callee, uint256 msgValue, bytes calldata data, bytes[] calldata returnData) external;
         function currentFilePath() external view returns (string memory path);
     }
 }
@@ -136,6 +139,10 @@ impl TestInspector {
                     .identify_runtime(&code)
                     .ok_or("vm.currentFilePath: no running test contract found")?;
                 ok(artifact.source.clone())
+            }
+            C::mockCalls_0(c) => self.mock_calls(ctx, c.callee, None, c.data, c.returnData),
+            C::mockCalls_1(c) => {
+                self.mock_calls(ctx, c.callee, Some(c.msgValue), c.data, c.returnData)
             }
             C::stopRecord(_) => {
                 self.cheats.accesses_stopped = true;
@@ -341,6 +348,29 @@ impl TestInspector {
             }
             _ => false,
         }
+    }
+}
+
+impl TestInspector {
+    /// `vm.mockCalls`: successive calls return the outputs in turn, the last
+    /// one from then on.
+    fn mock_calls<DB: CheatDatabase>(
+        &mut self,
+        ctx: &mut CheatContext<DB>,
+        callee: alloy::primitives::Address,
+        value: Option<U256>,
+        data: Bytes,
+        outputs: Vec<Bytes>,
+    ) -> CheatResult {
+        let mut outputs = outputs.into_iter();
+        let first = outputs
+            .next()
+            .ok_or("vm.mockCalls: returnData holds no return data")?;
+        self.mock(ctx, callee, value, data, first, false)?;
+        if let Some(mock) = self.cheats.mocks.last_mut() {
+            mock.then = outputs.collect();
+        }
+        ok(())
     }
 }
 

@@ -170,6 +170,9 @@ pub struct MockedCall {
     pub output: Bytes,
     /// Revert with `output` instead of returning it.
     pub revert: bool,
+    /// What the following calls return, one each (`vm.mockCalls`); the
+    /// last one then stays.
+    pub then: Vec<Bytes>,
 }
 
 /// Cheatcode state that survives from `setUp` into each test (Foundry
@@ -571,16 +574,18 @@ impl TestInspector {
         }
     }
 
-    fn matching_mock(&self, target: Address, input: &[u8], value: U256) -> Option<&MockedCall> {
+    fn matching_mock(&self, target: Address, input: &[u8], value: U256) -> Option<usize> {
         self.cheats
             .mocks
             .iter()
-            .filter(|m| {
+            .enumerate()
+            .filter(|(_, m)| {
                 m.callee == target
                     && input.starts_with(&m.data)
                     && m.value.is_none_or(|v| v == value)
             })
-            .max_by_key(|m| m.data.len())
+            .max_by_key(|(_, m)| m.data.len())
+            .map(|(index, _)| index)
     }
 
     /// Why `output`, the data of a reverted call, does not meet `expected`
@@ -974,7 +979,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             return Some(cheat_outcome(inputs, Err(message)));
         }
 
-        if let Some(mock) = self.matching_mock(target, &input, value) {
+        if let Some(index) = self.matching_mock(target, &input, value) {
             // A mocked call that sends value still moves it, as in forge.
             if inputs.transfers_value()
                 && !matches!(
@@ -993,13 +998,19 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     )),
                 ));
             }
+            let mock = &mut self.cheats.mocks[index];
+            let output = if mock.then.is_empty() {
+                mock.output.clone()
+            } else {
+                std::mem::replace(&mut mock.output, mock.then.remove(0))
+            };
             let status = if mock.revert {
                 InstructionResult::Revert
             } else {
                 InstructionResult::Return
             };
             let outcome = CallOutcome::new(
-                InterpreterResult::new(status, mock.output.clone(), Gas::new(inputs.gas_limit)),
+                InterpreterResult::new(status, output, Gas::new(inputs.gas_limit)),
                 inputs.return_memory_offset.clone(),
             );
             self.record.answered_here.push(depth);

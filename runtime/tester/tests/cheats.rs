@@ -107,9 +107,10 @@ fn json_toml_keys_and_memory_safety_as_foundry() {
 }
 
 /// `Assume.t.sol`: `assumeNoRevert` rejects the inputs whose next call
-/// reverts as assumed and fails on any other revert; `toBase64` as forge.
+/// reverts as assumed and fails on any other revert; `toBase64`, `toRlp`,
+/// `stopRecord`, `currentFilePath` and `mockCalls` as forge.
 #[test]
-fn assume_no_revert_and_base64_as_foundry() {
+fn assume_no_revert_and_smaller_cheatcodes_as_foundry() {
     let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
     let config = TestConfig {
         fuzz_seed: Some(1),
@@ -125,6 +126,7 @@ fn assume_no_revert_and_base64_as_foundry() {
         "test_Rlp()",
         "test_StopRecord()",
         "test_CurrentFilePath()",
+        "test_MockCalls()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
@@ -137,6 +139,10 @@ fn assume_no_revert_and_base64_as_foundry() {
     for (failing, reason) in [
         ("test_RevertWhen_OtherRevert()", "Odd()"),
         ("test_RevertWhen_SecondCallReverts()", "Odd()"),
+        (
+            "test_RevertWhen_MockCallsHasNoOutput()",
+            "vm.mockCalls: returnData holds no return data",
+        ),
         (
             "test_RevertWhen_RlpIsMalformed()",
             "vm.fromRlp: failed to decode RLP",
