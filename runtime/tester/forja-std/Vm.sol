@@ -51,6 +51,10 @@ interface Vm {
     function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function getLabel(address account) external view returns (string memory currentLabel);
     function assume(bool condition) external pure;
+    struct PotentialRevert { address reverter; bool partialMatch; bytes revertData; }
+    function assumeNoRevert() external pure;
+    function assumeNoRevert(PotentialRevert calldata potentialRevert) external pure;
+    function assumeNoRevert(PotentialRevert[] calldata potentialReverts) external pure;
     function skip(bool skipTest) external;
     function skip(bool skipTest, string calldata reason) external;
 
@@ -336,6 +340,16 @@ interface Vm {
     function split(string calldata input, string calldata delimiter) external pure returns (string[] memory outputs);
     function indexOf(string calldata input, string calldata key) external pure returns (uint256);
     function contains(string calldata subject, string calldata search) external pure returns (bool result);
+    function toBase64(bytes calldata data) external pure returns (string memory);
+    function toBase64(string calldata data) external pure returns (string memory);
+    function toBase64URL(bytes calldata data) external pure returns (string memory);
+    function toBase64URL(string calldata data) external pure returns (string memory);
+    function toRlp(bytes[] calldata data) external pure returns (bytes memory);
+    function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
+    function stopRecord() external;
+    function mockCalls(address callee, bytes calldata data, bytes[] calldata returnData) external;
+    function mockCalls(address callee, uint256 msgValue, bytes calldata data, bytes[] calldata returnData) external;
+    function currentFilePath() external view returns (string memory path);
     function readCallers() external view returns (CallerMode callerMode, address msgSender, address txOrigin);
     function prevrandao(uint256 newPrevrandao) external;
     function deleteSnapshot(uint256 snapshotId) external returns (bool success);

@@ -145,6 +145,9 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_misc::VmMiscCalls::abi_decode(input) {
             return self.apply_misc(ctx, depth, call);
         }
+        if let Ok(call) = crate::cheatcodes_assume::VmAssumeCalls::abi_decode(input) {
+            return self.apply_assume(depth, call);
+        }
         if let Ok(call) = crate::cheatcodes_gas::VmGasCalls::abi_decode(input) {
             return self.apply_gas(call);
         }
@@ -695,6 +698,7 @@ impl TestInspector {
             }
             C::record(_) => {
                 self.cheats.accesses = Some(Default::default());
+                self.cheats.accesses_stopped = false;
                 unit()
             }
             C::accesses(c) => {
@@ -1164,6 +1168,7 @@ impl TestInspector {
             data,
             output,
             revert,
+            then: vec![],
         });
         unit()
     }

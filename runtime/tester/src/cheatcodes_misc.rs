@@ -1,11 +1,19 @@
 //! Smaller Foundry cheatcodes: string utilities, `readCallers`, snapshot
 //! deletion, `prevrandao(uint256)`, selector mocks, environment arrays,
-//! line-wise files and `unixTime`.
+//! line-wise files, `unixTime`, `toBase64`/`toBase64URL`, `toRlp`/`fromRlp`,
+//! `stopRecord`, `currentFilePath` and `mockCalls`.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
+    rlp::{Decodable, Encodable},
     sol_types::SolValue,
 };
+use base64::{
+    Engine,
+    prelude::{BASE64_STANDARD, BASE64_URL_SAFE},
+};
+
+use revm::context::JournalTr;
 
 use crate::{
     backend::{CheatContext, CheatDatabase},
@@ -63,6 +71,19 @@ alloy::sol! {
         function readLine(string calldata path) external view returns (string memory line);
         function unixTime() external view returns (uint256 milliseconds);
         function setNonceUnsafe(address account, uint64 newNonce) external;
+
+        function toBase64(bytes calldata data) external pure returns (string memory);
+        function toBase64(string calldata data) external pure returns (string memory);
+        function toBase64URL(bytes calldata data) external pure returns (string memory);
+        function toBase64URL(string calldata data) external pure returns (string memory);
+
+        function toRlp(bytes[] calldata data) external pure returns (bytes memory);
+        function fromRlp(bytes calldata rlp) external pure returns (bytes[] memory data);
+
+        function stopRecord() external;
+        function mockCalls(address callee, bytes calldata data, bytes[] calldata returnData) external;
+        function mockCalls(address callee, uint256 msgValue, bytes calldata data, bytes[] calldata returnData) external;
+        function currentFilePath() external view returns (string memory path);
     }
 }
 
@@ -94,6 +115,48 @@ impl TestInspector {
                 .collect::<Vec<_>>()),
             C::indexOf(c) => ok(c.input.find(&c.key).map(U256::from).unwrap_or(U256::MAX)),
             C::contains(c) => ok(c.subject.contains(&c.search)),
+            // Foundry pads both alphabets.
+            C::toBase64_0(c) => ok(BASE64_STANDARD.encode(&c.data)),
+            C::toBase64_1(c) => ok(BASE64_STANDARD.encode(&c.data)),
+            C::toBase64URL_0(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::toBase64URL_1(c) => ok(BASE64_URL_SAFE.encode(&c.data)),
+            C::currentFilePath(_) => {
+                // Foundry: the source of the running test contract, relative to the root.
+                let test_contract = self.self_accounts[1];
+                let account = ctx
+                    .journaled_state
+                    .load_account_with_code(test_contract)
+                    .map_err(|e| e.to_string())?;
+                let code = account
+                    .data
+                    .info
+                    .code
+                    .as_ref()
+                    .map(|code| code.original_bytes())
+                    .unwrap_or_default();
+                let artifact = self
+                    .artifacts
+                    .identify_runtime(&code)
+                    .ok_or("vm.currentFilePath: no running test contract found")?;
+                ok(artifact.source.clone())
+            }
+            C::mockCalls_0(c) => self.mock_calls(ctx, c.callee, None, c.data, c.returnData),
+            C::mockCalls_1(c) => {
+                self.mock_calls(ctx, c.callee, Some(c.msgValue), c.data, c.returnData)
+            }
+            C::stopRecord(_) => {
+                self.cheats.accesses_stopped = true;
+                ok(())
+            }
+            C::toRlp(c) => {
+                let mut encoded = Vec::new();
+                c.data.encode(&mut encoded);
+                ok(Bytes::from(encoded))
+            }
+            C::fromRlp(c) => match Vec::<Bytes>::decode(&mut c.rlp.as_ref()) {
+                Ok(items) => ok(items),
+                Err(e) => Err(format!("vm.fromRlp: failed to decode RLP: {e}")),
+            },
 
             C::readCallers(_) => {
                 let origin = ctx.tx.caller;
@@ -285,6 +348,29 @@ impl TestInspector {
             }
             _ => false,
         }
+    }
+}
+
+impl TestInspector {
+    /// `vm.mockCalls`: successive calls return the outputs in turn, the last
+    /// one from then on.
+    fn mock_calls<DB: CheatDatabase>(
+        &mut self,
+        ctx: &mut CheatContext<DB>,
+        callee: alloy::primitives::Address,
+        value: Option<U256>,
+        data: Bytes,
+        outputs: Vec<Bytes>,
+    ) -> CheatResult {
+        let mut outputs = outputs.into_iter();
+        let first = outputs
+            .next()
+            .ok_or("vm.mockCalls: returnData holds no return data")?;
+        self.mock(ctx, callee, value, data, first, false)?;
+        if let Some(mock) = self.cheats.mocks.last_mut() {
+            mock.then = outputs.collect();
+        }
+        ok(())
     }
 }
 

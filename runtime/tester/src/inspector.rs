@@ -170,6 +170,9 @@ pub(crate) struct MockedCall {
     pub output: Bytes,
     /// Revert with `output` instead of returning it.
     pub revert: bool,
+    /// What the following calls return, one each (`vm.mockCalls`); the
+    /// last one then stays.
+    pub then: Vec<Bytes>,
 }
 
 /// Cheatcode state that survives from `setUp` into each test (Foundry
@@ -188,6 +191,8 @@ pub(crate) struct CheatState {
     pub recorded_logs: Option<Vec<Log>>,
     /// Storage accesses since `vm.record`: reads and writes per address.
     pub accesses: Option<HashMap<Address, StorageAccesses>>,
+    /// `vm.stopRecord` was called: `accesses` keeps what was recorded.
+    pub accesses_stopped: bool,
     /// forja permissioning: access levels (`None` = permissioning off).
     pub permissions: Option<HashMap<Address, u8>>,
     /// Pending `expectRevert`.
@@ -202,6 +207,8 @@ pub(crate) struct CheatState {
     pub skipped: Option<String>,
     /// `vm.assume(false)` was called.
     pub assume_rejected: bool,
+    /// Pending `vm.assumeNoRevert`.
+    pub assume_no_revert: Option<crate::cheatcodes_assume::AssumeNoRevert>,
     /// Gas snapshots taken (`vm.startSnapshotGas` & co): group → name → value.
     pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
     /// Gas measurements under way and the state of their metering.
@@ -561,16 +568,18 @@ impl TestInspector {
         }
     }
 
-    fn matching_mock(&self, target: Address, input: &[u8], value: U256) -> Option<&MockedCall> {
+    fn matching_mock(&self, target: Address, input: &[u8], value: U256) -> Option<usize> {
         self.cheats
             .mocks
             .iter()
-            .filter(|m| {
+            .enumerate()
+            .filter(|(_, m)| {
                 m.callee == target
                     && input.starts_with(&m.data)
                     && m.value.is_none_or(|v| v == value)
             })
-            .max_by_key(|m| m.data.len())
+            .max_by_key(|(_, m)| m.data.len())
+            .map(|(index, _)| index)
     }
 
     /// Why `output`, the data of a reverted call, does not meet `expected`
@@ -771,7 +780,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         if let Some(hits) = self.coverage.as_mut() {
             hits.hit(interp);
         }
-        if let Some(accesses) = self.cheats.accesses.as_mut() {
+        if let Some(accesses) = self.cheats.accesses.as_mut()
+            && !self.cheats.accesses_stopped
+        {
             record_storage_access(accesses, interp);
         }
         if let Some(paused) = self.cheats.paused_gas.as_mut() {
@@ -951,6 +962,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             expected.armed = true;
             expected.actual_reverter = None;
         }
+        self.assume_no_revert_call(depth);
 
         if (depth <= 1 || pranked)
             && let Some(message) = self.permission_error(inputs.caller, access::TRANSACT)
@@ -959,7 +971,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             return Some(cheat_outcome(inputs, Err(message)));
         }
 
-        if let Some(mock) = self.matching_mock(target, &input, value) {
+        if let Some(index) = self.matching_mock(target, &input, value) {
             // A mocked call that sends value still moves it, as in forge.
             if inputs.transfers_value()
                 && !matches!(
@@ -978,13 +990,19 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     )),
                 ));
             }
+            let mock = &mut self.cheats.mocks[index];
+            let output = if mock.then.is_empty() {
+                mock.output.clone()
+            } else {
+                std::mem::replace(&mut mock.output, mock.then.remove(0))
+            };
             let status = if mock.revert {
                 InstructionResult::Revert
             } else {
                 InstructionResult::Return
             };
             let outcome = CallOutcome::new(
-                InterpreterResult::new(status, mock.output.clone(), Gas::new(inputs.gas_limit)),
+                InterpreterResult::new(status, output, Gas::new(inputs.gas_limit)),
                 inputs.return_memory_offset.clone(),
             );
             self.record.answered_here.push(depth);
@@ -1036,6 +1054,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 expected.actual_reverter = Some(target);
             }
             self.cheats.last_call_gas = Some(outcome.result.gas.total_gas_spent());
+            self.assume_no_revert_call_end(
+                depth,
+                target,
+                !outcome.result.result.is_ok(),
+                &outcome.result.output,
+            );
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
             let answered_here = self.record.answered_here.last() == Some(&depth);

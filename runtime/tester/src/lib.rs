@@ -16,6 +16,7 @@
 mod artifacts;
 mod backend;
 mod cheatcodes;
+mod cheatcodes_assume;
 mod cheatcodes_gas;
 mod cheatcodes_json;
 mod cheatcodes_keys;

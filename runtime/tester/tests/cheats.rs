@@ -106,3 +106,56 @@ fn json_toml_keys_and_memory_safety_as_foundry() {
         ""
     );
 }
+
+/// `Assume.t.sol`: `assumeNoRevert` rejects the inputs whose next call
+/// reverts as assumed and fails on any other revert; `toBase64`, `toRlp`,
+/// `stopRecord`, `currentFilePath` and `mockCalls` as forge.
+#[test]
+fn assume_no_revert_and_smaller_cheatcodes_as_foundry() {
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        filter: TestFilter::new(None, None, Some("AssumeTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    for passing in [
+        "testFuzz_AssumeAnyRevert(uint256)",
+        "testFuzz_AssumeSelectorFromReverter(uint256)",
+        "testFuzz_AssumePartialData(uint256)",
+        "test_Base64()",
+        "test_Rlp()",
+        "test_StopRecord()",
+        "test_CurrentFilePath()",
+        "test_MockCalls()",
+    ] {
+        let test = common::find_test(&report, passing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Pass,
+            "{passing}: {:?}",
+            test.reason
+        );
+    }
+    for (failing, reason) in [
+        ("test_RevertWhen_OtherRevert()", "Odd()"),
+        ("test_RevertWhen_SecondCallReverts()", "Odd()"),
+        (
+            "test_RevertWhen_MockCallsHasNoOutput()",
+            "vm.mockCalls: returnData holds no return data",
+        ),
+        (
+            "test_RevertWhen_RlpIsMalformed()",
+            "vm.fromRlp: failed to decode RLP",
+        ),
+    ] {
+        let test = common::find_test(&report, failing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Fail,
+            "{failing}"
+        );
+        let actual = test.reason.clone().unwrap_or_default();
+        assert!(actual.contains(reason), "{failing}: {actual}");
+    }
+}
