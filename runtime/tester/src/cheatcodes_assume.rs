@@ -26,7 +26,7 @@ pub(crate) fn signature(selector: [u8; 4]) -> Option<&'static str> {
 
 /// A pending `assumeNoRevert`.
 #[derive(Clone, Debug, Default)]
-pub struct AssumeNoRevert {
+pub(crate) struct AssumeNoRevert {
     /// Depth of the frame that called the cheatcode: its next call is the one watched.
     pub depth: usize,
     /// The reverts that reject the input; empty = any revert.
