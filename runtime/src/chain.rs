@@ -172,6 +172,23 @@ struct Patch {
     reverse: ReverseDiff,
 }
 
+/// Why a chain cannot be wound back to a point (dev `evm_revert`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewindRefused {
+    #[error("a chain kept in a data directory cannot be wound back")]
+    Stored,
+    #[error("block {number} is {here} here, not {expected}")]
+    OtherBlock {
+        number: u64,
+        here: B256,
+        expected: B256,
+    },
+    #[error("block {number} is past the head ({head})")]
+    PastHead { number: u64, head: u64 },
+    #[error("this chain has no state with {patches} patches at block {number}")]
+    NoSuchPatchState { patches: usize, number: u64 },
+}
+
 /// Where a [`Chain`] can be wound back to: a head and how many of the
 /// patches made by then to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,32 +357,32 @@ impl Chain {
     }
 
     /// Why this chain cannot be wound back to `point`, if it cannot.
-    pub fn check_rewind(&self, point: ChainPoint) -> Result<(), String> {
+    pub fn check_rewind(&self, point: ChainPoint) -> Result<(), RewindRefused> {
         if self.store().is_some() {
-            return Err("a chain kept in a data directory cannot be wound back".to_owned());
+            return Err(RewindRefused::Stored);
         }
         match self.hash(point.number) {
             Some(hash) if hash == point.hash => {}
             Some(hash) => {
-                return Err(format!(
-                    "block {} is {hash} here, not {}",
-                    point.number, point.hash
-                ));
+                return Err(RewindRefused::OtherBlock {
+                    number: point.number,
+                    here: hash,
+                    expected: point.hash,
+                });
             }
             None => {
-                return Err(format!(
-                    "block {} is past the head ({})",
-                    point.number,
-                    self.head_number()
-                ));
+                return Err(RewindRefused::PastHead {
+                    number: point.number,
+                    head: self.head_number(),
+                });
             }
         }
         let made_before = |number: u64| self.patches.partition_point(|p| p.after_block < number);
         if !(made_before(point.number)..=made_before(point.number + 1)).contains(&point.patches) {
-            return Err(format!(
-                "this chain has no state with {} patches at block {}",
-                point.patches, point.number
-            ));
+            return Err(RewindRefused::NoSuchPatchState {
+                patches: point.patches,
+                number: point.number,
+            });
         }
         Ok(())
     }
@@ -373,7 +390,7 @@ impl Chain {
     /// Winds the chain back to `point`: undoes blocks and patches newest
     /// first until the head is `point.number` with `point.patches` patches
     /// applied. Fails, changing nothing, when `point` is not on this chain.
-    pub fn rewind(&mut self, point: ChainPoint) -> Result<(), String> {
+    pub fn rewind(&mut self, point: ChainPoint) -> Result<(), RewindRefused> {
         self.check_rewind(point)?;
         while self.head_number() > point.number {
             self.pop();
@@ -644,9 +661,18 @@ mod tests {
             hash: B256::repeat_byte(2),
             ..point
         };
-        assert!(chain.rewind(elsewhere).unwrap_err().contains("not"));
+        assert!(matches!(
+            chain.rewind(elsewhere).unwrap_err(),
+            RewindRefused::OtherBlock { .. }
+        ));
         let ahead = ChainPoint { number: 1, ..point };
-        assert!(chain.rewind(ahead).unwrap_err().contains("past the head"));
+        assert!(
+            chain
+                .rewind(ahead)
+                .unwrap_err()
+                .to_string()
+                .contains("past the head")
+        );
         let unknown_patch = ChainPoint {
             patches: 7,
             ..point

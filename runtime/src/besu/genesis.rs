@@ -342,7 +342,7 @@ impl BesuGenesis {
             return Ok(None);
         };
         parse_number(value)
-            .and_then(|n| u64::try_from(n).map_err(|_| format!("{n} is too large")))
+            .and_then(|n| u64::try_from(n).map_err(|_| FieldError::TooLarge(n)))
             .map(Some)
             .map_err(|e| ConfigError::Invalid(format!("genesis config.{name}: {e}")))
     }
@@ -560,20 +560,40 @@ fn lowercase_keys(value: &mut Value) {
     }
 }
 
+/// Why a genesis field's value is not what Besu reads there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum FieldError {
+    #[error("{0} is not a non-negative integer")]
+    NotNonNegative(serde_json::Number),
+    #[error("`{text}`: {why}")]
+    BadNumber { text: String, why: String },
+    #[error("expected a number, got {0}")]
+    NotANumber(Value),
+    #[error("{0} is too large")]
+    TooLarge(U256),
+    #[error("`{text}` is not hex: {why}")]
+    NotHex { text: String, why: String },
+    #[error("`{0}` is longer than 32 bytes")]
+    TooLong(String),
+}
+
 /// A number as Besu reads one: a JSON number, or a hex (`0x`) or decimal string.
-fn parse_number(value: &Value) -> Result<U256, String> {
+fn parse_number(value: &Value) -> Result<U256, FieldError> {
     match value {
         Value::Number(n) => n
             .as_u64()
             .map(U256::from)
-            .ok_or_else(|| format!("{n} is not a non-negative integer")),
-        Value::String(s) => U256::from_str(s.trim()).map_err(|e| format!("`{s}`: {e}")),
-        other => Err(format!("expected a number, got {other}")),
+            .ok_or_else(|| FieldError::NotNonNegative(n.clone())),
+        Value::String(s) => U256::from_str(s.trim()).map_err(|e| FieldError::BadNumber {
+            text: s.clone(),
+            why: e.to_string(),
+        }),
+        other => Err(FieldError::NotANumber(other.clone())),
     }
 }
 
 /// Hex data with or without `0x` (Besu accepts both in `code` and storage).
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+fn parse_hex(text: &str) -> Result<Vec<u8>, FieldError> {
     let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
@@ -585,14 +605,17 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     } else {
         digits
     };
-    alloy::hex::decode(digits).map_err(|e| format!("`{text}` is not hex: {e}"))
+    alloy::hex::decode(digits).map_err(|e| FieldError::NotHex {
+        text: text.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// A 32-byte word, left-padded when shorter (Besu's `fromHexStringLenient`).
-fn parse_word(text: &str) -> Result<B256, String> {
+fn parse_word(text: &str) -> Result<B256, FieldError> {
     let bytes = parse_hex(text)?;
     if bytes.len() > 32 {
-        return Err(format!("`{text}` is longer than 32 bytes"));
+        return Err(FieldError::TooLong(text.to_owned()));
     }
     Ok(B256::left_padding_from(&bytes))
 }
@@ -749,7 +772,7 @@ mod storage {
         BTreeMap::<String, String>::deserialize(d)?
             .into_iter()
             .map(|(k, v)| Ok((parse_word(&k)?.into(), parse_word(&v)?.into())))
-            .collect::<Result<_, String>>()
+            .collect::<Result<_, FieldError>>()
             .map_err(serde::de::Error::custom)
     }
 }
