@@ -17,8 +17,9 @@ use forja_consensus::BftMode;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    data_dir::node_path,
     error::{Error, Result, StorageError},
-    network::{NodeHandle, node_path},
+    network::NodeHandle,
     storage::{Store, StoreHead},
 };
 

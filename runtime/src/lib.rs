@@ -10,7 +10,7 @@ pub mod besu;
 pub(crate) mod block;
 pub(crate) mod chain;
 pub mod config;
-pub(crate) mod dev;
+mod data_dir;
 pub(crate) mod error;
 pub mod execution;
 pub(crate) mod interrupt;

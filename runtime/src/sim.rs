@@ -27,8 +27,9 @@ use tokio::sync::broadcast;
 use crate::{
     block::TxRef,
     config::NetworkConfig,
+    data_dir::node_path,
     error::{Error, Result, TxError},
-    network::{StorageMode, bft_config, node_path, open_nodes},
+    network::{StorageMode, bft_config, open_nodes},
     node::{ConsensusView, CoreEvent, Effect, LocalEvent, NetMessage, NodeCore, NodeShared},
     permissions::PermissionChange,
     pool::{TxPool, recover},

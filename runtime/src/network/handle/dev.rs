@@ -31,12 +31,8 @@
 //! Controls that wait for or stop the network run one at a time.
 
 use std::{
-    collections::{BTreeMap, HashSet},
-    sync::{
-        Arc, Condvar, Mutex,
-        atomic::{AtomicI64, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
 };
 
 use alloy::{
@@ -46,12 +42,13 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 
+use super::super::{clock::wall_clock_ms, dev_state::Snapshot, pause::Pause};
+use super::NodeHandle;
 use crate::{
     block::SignedTx,
-    chain::{Chain, ChainPoint},
+    chain::Chain,
     error::{Error, Result, TxError},
     execution::{CallLimits, CallRequest},
-    network::NodeHandle,
     node::NodeShared,
     state::{AccountChange, AccountFields, StateChanges},
 };
@@ -60,152 +57,10 @@ use crate::{
 /// pending transactions to be mined) before giving up.
 const NETWORK_WAIT: Duration = Duration::from_secs(30);
 
-impl DevState {
-    /// Held while a control waits for or stops the network, and while a
-    /// node joins it (a revert counts the nodes it parks).
-    pub(crate) fn control(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.control.lock().expect("dev control lock")
-    }
-}
-
 /// The signature impersonated transactions carry: r = s = 1 cannot come
 /// from a real key, so it never stands for anyone's consent.
 pub(crate) fn impersonation_signature() -> Signature {
     Signature::new(U256::from(1), U256::from(1), false)
-}
-
-/// Dev-control state shared by every node of one network.
-#[derive(Debug, Default)]
-pub(crate) struct DevState {
-    /// Added to the wall clock the engines read, in milliseconds.
-    clock_offset_ms: AtomicI64,
-    impersonated: Mutex<HashSet<Address>>,
-    /// Live snapshots by id.
-    snapshots: Mutex<BTreeMap<u64, Snapshot>>,
-    /// The last snapshot id handed out; ids start at 1 and never repeat.
-    last_snapshot_id: AtomicU64,
-    /// Held by controls that wait for or stop the network (mine, state
-    /// patches, snapshot, revert), so they never interleave.
-    control: Mutex<()>,
-}
-
-/// What `evm_revert` restores: the chain (as every node has it) and the
-/// clock offset, as Hardhat restores its time offset.
-#[derive(Clone, Copy, Debug)]
-struct Snapshot {
-    point: ChainPoint,
-    clock_offset_ms: i64,
-}
-
-/// The rendezvous of a revert with every node's thread. A node's driver
-/// calls [`Pause::park`] when the pause reaches it and, if the chains were
-/// wound back, [`Pause::restarted`] once it has dropped what was in flight
-/// and reset its engine.
-#[derive(Debug)]
-pub(crate) struct Pause {
-    nodes: usize,
-    state: Mutex<PauseState>,
-    changed: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct PauseState {
-    parked: usize,
-    restarted: usize,
-    phase: PausePhase,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum PausePhase {
-    /// Waiting for every node to park.
-    #[default]
-    Parking,
-    /// The chains were wound back: nodes drop what was in flight and reset.
-    Rewound,
-    /// Every node has reset: consensus may resume.
-    Go,
-    /// Given up before anything changed: nodes carry on as they were.
-    Abandoned,
-}
-
-impl Pause {
-    fn new(nodes: usize) -> Self {
-        Self {
-            nodes,
-            state: Mutex::new(PauseState::default()),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, PauseState> {
-        self.state.lock().expect("pause lock")
-    }
-
-    /// Blocks the calling node thread until the revert decides; true when
-    /// its chain was wound back.
-    pub(crate) fn park(&self) -> bool {
-        let mut state = self.lock();
-        state.parked += 1;
-        self.changed.notify_all();
-        while state.phase == PausePhase::Parking {
-            state = self.changed.wait(state).expect("pause lock");
-        }
-        matches!(state.phase, PausePhase::Rewound | PausePhase::Go)
-    }
-
-    /// Reports this node ready and blocks until every node is.
-    pub(crate) fn restarted(&self) {
-        let mut state = self.lock();
-        state.restarted += 1;
-        self.changed.notify_all();
-        while state.phase == PausePhase::Rewound {
-            state = self.changed.wait(state).expect("pause lock");
-        }
-    }
-
-    /// Gives up if nothing was changed yet; nodes carry on as they were.
-    pub(crate) fn abandon(&self) {
-        let mut state = self.lock();
-        if state.phase == PausePhase::Parking {
-            state.phase = PausePhase::Abandoned;
-            self.changed.notify_all();
-        }
-    }
-
-    fn set_phase(&self, phase: PausePhase) {
-        self.lock().phase = phase;
-        self.changed.notify_all();
-    }
-
-    /// Waits until `count` reaches every node; false at the deadline.
-    fn wait_for_all(&self, count: fn(&PauseState) -> usize, deadline: Instant) -> bool {
-        let mut state = self.lock();
-        while count(&state) < self.nodes {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .expect("pause lock")
-                .0;
-        }
-        true
-    }
-}
-
-impl DevState {
-    pub(crate) fn clock_offset_ms(&self) -> i64 {
-        self.clock_offset_ms.load(Ordering::SeqCst)
-    }
-}
-
-fn wall_clock_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn refuse_with_store(nodes: &[NodeHandle], method: &str) -> Result<()> {
@@ -256,8 +111,8 @@ impl NodeHandle {
     /// Commits `blocks` blocks through consensus, empty ones when no
     /// transaction is pending, and returns once every node has them.
     pub fn dev_mine(&self, blocks: u64) -> Result<()> {
-        let (nodes, dev) = self.dev_network()?;
-        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        let (nodes, dev, _) = self.dev_network()?;
+        let _one_at_a_time = dev.control();
         for _ in 0..blocks {
             let target = self.block_number() + 1;
             for node in &nodes {
@@ -279,17 +134,17 @@ impl NodeHandle {
 
     /// Moves the network's clock forward; returns the total offset in seconds.
     pub fn dev_increase_time(&self, seconds: u64) -> Result<u64> {
-        let (_, dev) = self.dev_network()?;
+        let (_, _, clock) = self.dev_network()?;
         let delta = i64::try_from(seconds.saturating_mul(1000))
             .map_err(|_| Error::InvalidRequest(format!("cannot move the clock by {seconds}s")))?;
-        let total = dev.clock_offset_ms.fetch_add(delta, Ordering::SeqCst) + delta;
+        let total = clock.advance_ms(delta);
         Ok((total.max(0) / 1000) as u64)
     }
 
     /// Sets the network's clock so the next block is stamped `timestamp`
     /// (when it is mined within the same second); later blocks follow on.
     pub fn dev_set_next_block_timestamp(&self, timestamp: u64) -> Result<()> {
-        let (_, dev) = self.dev_network()?;
+        let (_, _, clock) = self.dev_network()?;
         let head = self.block(latest())?.header.timestamp;
         if timestamp <= head {
             return Err(Error::InvalidRequest(format!(
@@ -298,8 +153,7 @@ impl NodeHandle {
         }
         let target_ms = i64::try_from(timestamp.saturating_mul(1000))
             .map_err(|_| Error::InvalidRequest(format!("timestamp {timestamp} is out of range")))?;
-        dev.clock_offset_ms
-            .store(target_ms - wall_clock_ms(), Ordering::SeqCst);
+        clock.set_offset_ms(target_ms - wall_clock_ms() as i64);
         Ok(())
     }
 
@@ -341,9 +195,9 @@ impl NodeHandle {
         address: Address,
         edit: impl Fn(&mut AccountFields, &mut StateChanges),
     ) -> Result<()> {
-        let (nodes, dev) = self.dev_network()?;
+        let (nodes, dev, _) = self.dev_network()?;
         refuse_with_store(&nodes, method)?;
-        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        let _one_at_a_time = dev.control();
         let deadline = Instant::now() + NETWORK_WAIT;
         loop {
             let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
@@ -383,9 +237,9 @@ impl NodeHandle {
 
     /// Records the network's current state; returns the snapshot's id.
     pub fn dev_snapshot(&self) -> Result<u64> {
-        let (nodes, dev) = self.dev_network()?;
+        let (nodes, dev, clock) = self.dev_network()?;
         refuse_with_store(&nodes, "evm_snapshot")?;
-        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        let _one_at_a_time = dev.control();
         // Another node may still be committing this head; revert waits for it.
         let point = self.shared().chain.read().expect("chain lock").point();
         let id = dev.last_snapshot_id.fetch_add(1, Ordering::SeqCst) + 1;
@@ -393,7 +247,7 @@ impl NodeHandle {
             id,
             Snapshot {
                 point,
-                clock_offset_ms: dev.clock_offset_ms(),
+                clock_offset_ms: clock.offset_ms(),
             },
         );
         tracing::debug!(id, block = point.number, "dev snapshot taken");
@@ -404,9 +258,9 @@ impl NodeHandle {
     /// state and receipts, the clock offset; pools are emptied. `id` and
     /// every later snapshot are used up. False when `id` is not live.
     pub fn dev_revert(&self, id: u64) -> Result<bool> {
-        let (nodes, dev) = self.dev_network()?;
+        let (nodes, dev, clock) = self.dev_network()?;
         refuse_with_store(&nodes, "evm_revert")?;
-        let _one_at_a_time = dev.control.lock().expect("dev control lock");
+        let _one_at_a_time = dev.control();
         let Some(snapshot) = dev
             .snapshots
             .lock()
@@ -433,7 +287,7 @@ impl NodeHandle {
         for node in &nodes {
             node.pause(pause.clone());
         }
-        if !pause.wait_for_all(|s| s.parked, deadline) {
+        if !pause.wait_parked(deadline) {
             pause.abandon();
             return Err(Error::InvalidRequest(format!(
                 "evm_revert: not every node paused within {}s; nothing was changed",
@@ -459,20 +313,19 @@ impl NodeHandle {
             node.pool.lock().expect("pool lock").clear();
         }
         drop(chains);
-        dev.clock_offset_ms
-            .store(snapshot.clock_offset_ms, Ordering::SeqCst);
+        clock.set_offset_ms(snapshot.clock_offset_ms);
         dev.snapshots
             .lock()
             .expect("snapshots lock")
             .retain(|live, _| *live < id);
-        pause.set_phase(PausePhase::Rewound);
-        if !pause.wait_for_all(|s| s.restarted, Instant::now() + NETWORK_WAIT) {
+        pause.rewound();
+        if !pause.wait_restarted(Instant::now() + NETWORK_WAIT) {
             tracing::warn!(
                 id,
                 "a node did not report its consensus restarted after the revert"
             );
         }
-        pause.set_phase(PausePhase::Go);
+        pause.resume();
         tracing::debug!(
             id,
             block = target.number,
@@ -482,7 +335,7 @@ impl NodeHandle {
     }
 
     pub fn dev_impersonate(&self, address: Address) -> Result<()> {
-        let (_, dev) = self.dev_network()?;
+        let (_, dev, _) = self.dev_network()?;
         dev.impersonated
             .lock()
             .expect("impersonation lock")
@@ -491,7 +344,7 @@ impl NodeHandle {
     }
 
     pub fn dev_stop_impersonating(&self, address: Address) -> Result<()> {
-        let (_, dev) = self.dev_network()?;
+        let (_, dev, _) = self.dev_network()?;
         dev.impersonated
             .lock()
             .expect("impersonation lock")
@@ -500,7 +353,7 @@ impl NodeHandle {
     }
 
     pub fn dev_is_impersonated(&self, address: Address) -> bool {
-        self.dev_network().is_ok_and(|(_, dev)| {
+        self.dev_network().is_ok_and(|(_, dev, _)| {
             dev.impersonated
                 .lock()
                 .expect("impersonation lock")

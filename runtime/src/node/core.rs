@@ -1,213 +1,36 @@
-//! One node: its chain, pool and permissions (shared with API handles), and
-//! the core that drives its consensus engine.
-//!
-//! [`NodeCore`] is the node's event loop body, free of threads and clocks:
-//! network messages, timer expiries and local events in, [`Effect`]s (messages
-//! to send, timers to set) out. The real-time driver and the deterministic
-//! simulator both run the same core.
+//! The node's event loop body, free of threads and clocks: network
+//! messages, timer expiries and local events in, [`Effect`]s out. It
+//! builds, validates and commits blocks, syncs from peers, and keeps its
+//! consensus engine at the chain's head.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, atomic::Ordering},
 };
 
 use alloy::{
     consensus::{Header, TxEnvelope},
-    primitives::{Address, B256, B512, Bytes, keccak256},
+    primitives::{Address, B256, B512, Bytes},
 };
 use forja_consensus::{
     BftBlock, BftConfig, BftExtraData, BftMode, Engine, Input, Message, Output, TimerId,
     ValidatorHistory, bft_block_hash, verify_committed_seals,
 };
-use tokio::sync::broadcast;
 
+use super::{
+    decode::{DECODED_BODIES, DECODED_MESSAGES, encode_body},
+    messages::{CoreEvent, Effect, LocalEvent, NetMessage},
+    seen::SeenMessages,
+    shared::NodeShared,
+};
 use crate::{
     block::{SealedBlock, TxRef},
-    chain::Chain,
-    config::NodeKey,
-    error::{BlockError, Error, TxError},
+    error::{BlockError, Error},
     execution::{BlockContext, ExecutedBlock, ExecutionHook, Mode, execute_block, seal_header},
     interrupt::{Interrupted, Limits},
-    permissions::{PermissionChange, Permissions},
-    pool::{TxPool, validate},
     spec::ChainSpec,
     state::StateAt,
-    storage::Store,
 };
-
-/// Messages between nodes.
-// Messages carry a block header inline (~800 bytes); they are moved a
-// few times per hop, so boxing would only add an allocation per message.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum NetMessage {
-    /// An encoded consensus message.
-    Consensus(Bytes),
-    /// Transactions gossiped from a pool (senders already recovered where
-    /// they entered the network).
-    Transactions(Vec<TxRef>),
-    /// A committed block (with seals), announced after commit.
-    NewBlock(BftBlock),
-    /// Ask for committed blocks from this number on.
-    GetBlocks { from: u64 },
-    /// Committed blocks, in order.
-    Blocks(Vec<BftBlock>),
-}
-
-/// Events from the node's own API handles.
-#[derive(Clone, Debug)]
-pub enum LocalEvent {
-    /// Transactions entered this node's pool and must be gossiped.
-    TransactionsAdded(Vec<TxRef>),
-    /// Dev `mine`: start a round for block `height` even with an empty
-    /// pool. The height is part of the request so a node that has already
-    /// committed that block (another node proposed it first) does not take
-    /// the request for the next height and propose an extra block.
-    BlockRequested { height: u64 },
-    /// Propose (`Some(add)`) or discard (`None`) a validator vote.
-    Vote { address: Address, add: Option<bool> },
-}
-
-/// What the driver must do for the core.
-#[allow(clippy::large_enum_variant)] // see NetMessage
-#[derive(Clone, Debug)]
-pub enum Effect {
-    /// Send to one peer (`Some(index)`) or to every peer (`None`).
-    Send {
-        to: Option<usize>,
-        message: NetMessage,
-    },
-    /// Deliver [`CoreEvent::Timer`] after `after_ms`.
-    SetTimer { id: TimerId, after_ms: u64 },
-}
-
-/// Inputs of the core.
-#[allow(clippy::large_enum_variant)] // see NetMessage
-#[derive(Clone, Debug)]
-pub enum CoreEvent {
-    Net { from: usize, message: NetMessage },
-    Timer(TimerId),
-    Local(LocalEvent),
-}
-
-/// Counters exposed as metrics.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub blocks_committed: AtomicU64,
-    pub transactions_committed: AtomicU64,
-    pub rounds_started: AtomicU64,
-    pub round_changes: AtomicU64,
-    pub blocks_rejected: AtomicU64,
-}
-
-/// Consensus state the API reads (the engine itself lives in the core).
-#[derive(Clone, Debug, Default)]
-pub struct ConsensusView {
-    pub validators: Vec<Address>,
-    pub pending_votes: Vec<(Address, bool)>,
-    pub height: u64,
-    pub round: u32,
-}
-
-/// State of one node shared between its core and its API handles.
-pub struct NodeShared {
-    pub index: usize,
-    pub key: NodeKey,
-    pub node_id: B512,
-    pub spec: ChainSpec,
-    pub mode: BftMode,
-    pub chain: RwLock<Chain>,
-    pub pool: Mutex<TxPool>,
-    pub permissions: RwLock<Permissions>,
-    pub store: Option<Arc<Store>>,
-    pub new_blocks: broadcast::Sender<Arc<SealedBlock>>,
-    pub new_transactions: broadcast::Sender<B256>,
-    pub metrics: Metrics,
-    pub consensus: RwLock<ConsensusView>,
-    /// Set when the node shuts down: stops whatever EVM execution it or its
-    /// API handles are running (see [`crate::interrupt`]).
-    pub stop: Arc<AtomicBool>,
-    /// Besu's `--poa-block-txs-selection-max-time`: the share of the block
-    /// period (percent) this node spends executing transactions for a block
-    /// it proposes (see [`selection_budget`]).
-    pub block_txs_selection_max_time: u8,
-}
-
-impl std::fmt::Debug for NodeShared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeShared")
-            .field("index", &self.index)
-            .field("address", &self.key.address())
-            .finish()
-    }
-}
-
-impl NodeShared {
-    /// Validates a transaction against the latest state and adds it to the pool.
-    pub fn add_transaction(&self, tx: TxRef) -> Result<(), TxError> {
-        let chain = self.chain.read().expect("chain lock");
-        let state = chain.latest_state();
-        {
-            let permissions = self.permissions.read().expect("permissions lock");
-            validate(&self.spec, &state, &permissions, &tx)?;
-        }
-        let state_nonce = state.nonce(tx.sender);
-        let hash = tx.hash;
-        self.pool
-            .lock()
-            .expect("pool lock")
-            .insert(tx, state_nonce)?;
-        drop(chain);
-        let _ = self.new_transactions.send(hash);
-        Ok(())
-    }
-
-    /// [`Self::add_transaction`] for a batch (gossip, `submit_batch`): each
-    /// lock is taken once per batch rather than once per transaction.
-    pub fn add_transactions(&self, txs: &[TxRef]) -> Vec<Result<(), TxError>> {
-        let chain = self.chain.read().expect("chain lock");
-        let state = chain.latest_state();
-        let mut results: Vec<Result<(), TxError>> = {
-            let permissions = self.permissions.read().expect("permissions lock");
-            txs.iter()
-                .map(|tx| validate(&self.spec, &state, &permissions, tx))
-                .collect()
-        };
-        {
-            let mut pool = self.pool.lock().expect("pool lock");
-            for (tx, result) in txs.iter().zip(&mut results) {
-                if result.is_ok() {
-                    *result = pool.insert(tx.clone(), state.nonce(tx.sender));
-                }
-            }
-        }
-        drop(chain);
-        if self.new_transactions.receiver_count() > 0 {
-            for (tx, result) in txs.iter().zip(&results) {
-                if result.is_ok() {
-                    let _ = self.new_transactions.send(tx.hash);
-                }
-            }
-        }
-        results
-    }
-
-    /// Applies a permission change to this node's lists and persists it:
-    /// on disk first, so a failed write leaves the lists as they were.
-    /// Refused, changing nothing, when it would leave no admin.
-    pub fn apply_permissions(&self, change: &PermissionChange) -> Result<(), Error> {
-        let mut permissions = self.permissions.write().expect("permissions lock");
-        let changed = permissions.changed_by(change)?;
-        if let Some(store) = &self.store {
-            store.write_permissions(&changed)?;
-        }
-        *permissions = changed;
-        Ok(())
-    }
-}
 
 /// Whether a block to validate is a proposal (its transactions must pass
 /// this node's permissioning now) or was already decided by a quorum (the
@@ -227,7 +50,7 @@ struct Validated {
 }
 
 /// The node's event loop body.
-pub struct NodeCore {
+pub(crate) struct NodeCore {
     shared: Arc<NodeShared>,
     engine: Engine,
     /// Node ids of all nodes, by index.
@@ -257,7 +80,11 @@ pub struct NodeCore {
 /// `height` (Besu's `--poa-block-txs-selection-max-time`): `percent` of the
 /// block period, or of the round's request timeout when blocks are made on
 /// demand (period 0), so a proposal always leaves the round time to finish.
-pub fn selection_budget(config: &BftConfig, height: u64, percent: u8) -> std::time::Duration {
+pub(crate) fn selection_budget(
+    config: &BftConfig,
+    height: u64,
+    percent: u8,
+) -> std::time::Duration {
     let period_ms = match config.block_period_seconds_at(height) {
         0 => config.request_timeout_ms_at(height),
         seconds => seconds.saturating_mul(1000),
@@ -265,109 +92,8 @@ pub fn selection_budget(config: &BftConfig, height: u64, percent: u8) -> std::ti
     std::time::Duration::from_millis(period_ms.saturating_mul(u64::from(percent)) / 100)
 }
 
-/// The consensus messages a node saw last (Besu's `MessageTracker`, sized
-/// by `duplicatemessagelimit`): a message seen again is dropped before the
-/// engine sees it. Besu also relays every message it sees for the first time
-/// to its other peers, so a message one link lost still arrives through
-/// another; this set is what stops a relayed message from circling forever.
-struct SeenMessages {
-    capacity: usize,
-    seen: HashSet<B256>,
-    /// Insertion order of `seen`, to forget the oldest first.
-    order: VecDeque<B256>,
-}
-
-impl SeenMessages {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            seen: HashSet::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    /// Records `message`; false when it was seen before.
-    fn first_sight(&mut self, message: &[u8]) -> bool {
-        let hash = keccak256(message);
-        if !self.seen.insert(hash) {
-            return false;
-        }
-        self.order.push_back(hash);
-        if self.order.len() > self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.seen.remove(&oldest);
-        }
-        true
-    }
-}
-
-/// Results of pure functions of message bytes, shared by the nodes of this
-/// process. In-process peers receive a broadcast as clones of one buffer, so
-/// the first node to decode it does the work (signature recoveries, RLP,
-/// transaction hashes) and the others reuse the result, which is exactly
-/// what they would have computed from the same bytes: each node still
-/// checks, executes and votes on its own. An entry is keyed by the buffer's
-/// address and length and holds a clone of the buffer, so the address cannot
-/// be reused for other bytes while the entry lives.
-struct DecodedByBuffer<T> {
-    capacity: usize,
-    entries: Mutex<VecDeque<(Bytes, T)>>,
-}
-
-impl<T: Clone> DecodedByBuffer<T> {
-    const fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            entries: Mutex::new(VecDeque::new()),
-        }
-    }
-
-    fn get_or_decode<E>(
-        &self,
-        bytes: &Bytes,
-        decode: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
-        // Empty buffers may share one static address.
-        if bytes.is_empty() {
-            return decode();
-        }
-        let same =
-            |(held, _): &&(Bytes, T)| held.as_ptr() == bytes.as_ptr() && held.len() == bytes.len();
-        if let Some((_, value)) = self.lock().iter().find(same) {
-            return Ok(value.clone());
-        }
-        // Decoded without the lock: two nodes may both decode one buffer, never wait.
-        let value = decode()?;
-        let mut entries = self.lock();
-        entries.push_back((bytes.clone(), value.clone()));
-        if entries.len() > self.capacity {
-            entries.pop_front();
-        }
-        Ok(value)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Bytes, T)>> {
-        // A panic elsewhere cannot leave an entry half-written.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Consensus messages with their authors recovered (a few heights' worth).
-static DECODED_MESSAGES: DecodedByBuffer<Message> = DecodedByBuffer::new(64);
-/// Proposed block bodies with their senders recovered; bodies can be large.
-static DECODED_BODIES: DecodedByBuffer<Arc<Vec<TxRef>>> = DecodedByBuffer::new(8);
-
-/// Encodes a block body (the transactions) for consensus messages.
-pub fn encode_body(transactions: &[TxRef]) -> Bytes {
-    let envelopes: Vec<&TxEnvelope> = transactions.iter().map(|t| &t.envelope).collect();
-    let mut out = Vec::new();
-    alloy_rlp::encode_list::<&TxEnvelope, TxEnvelope>(&envelopes, &mut out);
-    out.into()
-}
-
 impl NodeCore {
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<NodeShared>,
         config: BftConfig,
         peers: Vec<B512>,
@@ -394,7 +120,7 @@ impl NodeCore {
     /// Relays consensus messages to the other peers (see [`SeenMessages`]).
     /// The in-process driver's channels reach every node and never lose a
     /// message, so only a lossy transport (the simulator's) needs it.
-    pub fn with_consensus_relay(mut self) -> Self {
+    pub(crate) fn with_consensus_relay(mut self) -> Self {
         self.relay = true;
         self
     }
@@ -402,23 +128,23 @@ impl NodeCore {
     /// Bounds the time spent executing transactions for a proposal (see
     /// [`selection_budget`]); a transaction stopped after running for half of
     /// it or more is dropped from the pool.
-    pub fn with_selection_budget(mut self, config: BftConfig) -> Self {
+    pub(crate) fn with_selection_budget(mut self, config: BftConfig) -> Self {
         self.selection_budget = Some(config);
         self
     }
 
     /// Executes every block (built or validated) under `hook`'s inspector.
-    pub fn with_execution_hook(mut self, hook: Option<Arc<dyn ExecutionHook>>) -> Self {
+    pub(crate) fn with_execution_hook(mut self, hook: Option<Arc<dyn ExecutionHook>>) -> Self {
         self.execution_hook = hook;
         self
     }
 
-    pub fn shared(&self) -> &Arc<NodeShared> {
+    pub(crate) fn shared(&self) -> &Arc<NodeShared> {
         &self.shared
     }
 
     /// Starts the engine (first height's timers).
-    pub fn start(&mut self, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn start(&mut self, now_ms: u64) -> Vec<Effect> {
         let outputs = self.engine.start(now_ms);
         let mut effects = Vec::new();
         self.run(now_ms, outputs, &mut effects);
@@ -429,7 +155,7 @@ impl NodeCore {
     }
 
     /// Handles one event.
-    pub fn handle(&mut self, now_ms: u64, event: CoreEvent) -> Vec<Effect> {
+    pub(crate) fn handle(&mut self, now_ms: u64, event: CoreEvent) -> Vec<Effect> {
         let mut effects = Vec::new();
         match event {
             CoreEvent::Timer(id) => {
@@ -488,7 +214,7 @@ impl NodeCore {
 
     /// Asks every peer for the blocks after this node's head (a node that
     /// joins, or whose peers just let it in, syncs this way).
-    pub fn ask_for_blocks(&self) -> Effect {
+    pub(crate) fn ask_for_blocks(&self) -> Effect {
         let next = self.shared.chain.read().expect("chain lock").head_number() + 1;
         Effect::Send {
             to: None,
@@ -498,7 +224,7 @@ impl NodeCore {
 
     /// A node joined the network at the next index: this node hears it
     /// (subject to the node allowlist) and relays to it.
-    pub fn add_peer(&mut self, node_id: B512) {
+    pub(crate) fn add_peer(&mut self, node_id: B512) {
         self.peers.push(node_id);
     }
 
@@ -1211,7 +937,7 @@ impl NodeCore {
 }
 
 /// The validators recorded in a header's extraData.
-pub fn header_validators(mode: BftMode, header: &Header) -> Vec<Address> {
+pub(crate) fn header_validators(mode: BftMode, header: &Header) -> Vec<Address> {
     BftExtraData::from_header(mode, header)
         .map(|extra| extra.validators)
         .unwrap_or_default()

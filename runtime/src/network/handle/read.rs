@@ -1,0 +1,185 @@
+//! Reading the chain: blocks, receipts, transactions, state, calls.
+
+use std::sync::Arc;
+
+use alloy::{
+    eips::BlockId,
+    primitives::{Address, B256, Bytes, U256},
+};
+use tokio::sync::broadcast;
+
+use super::{NodeHandle, resolve, state_of};
+use crate::{
+    block::{SealedBlock, TxLocation, TxReceipt, TxRef},
+    chain::Chain,
+    error::{Error, Result},
+    execution::{BlockContext, CallLimits, CallRequest, ExecutionOutcome, call, estimate_gas},
+    spec::ChainSpec,
+    state::StateAt,
+};
+
+impl NodeHandle {
+    pub fn chain_spec(&self) -> &ChainSpec {
+        &self.shared.spec
+    }
+
+    pub(super) fn chain(&self) -> std::sync::RwLockReadGuard<'_, Chain> {
+        self.shared.chain.read().expect("chain lock")
+    }
+
+    pub fn block_number(&self) -> u64 {
+        self.chain().head_number()
+    }
+
+    pub fn genesis_hash(&self) -> B256 {
+        self.chain().genesis_hash()
+    }
+
+    pub fn block_by_number(&self, number: u64) -> Option<Arc<SealedBlock>> {
+        self.chain().block(number)
+    }
+
+    pub fn block_by_hash(&self, hash: B256) -> Option<Arc<SealedBlock>> {
+        let chain = self.chain();
+        chain.number_of(&hash).and_then(|n| chain.block(n))
+    }
+
+    /// Resolves a block id to a number. `pending`, `safe` and `finalized`
+    /// are the head (BFT finality: a committed block is final).
+    pub fn resolve_block(&self, block: BlockId) -> Result<u64> {
+        let chain = self.chain();
+        resolve(&chain, block)
+    }
+
+    pub fn block(&self, block: BlockId) -> Result<Arc<SealedBlock>> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        chain
+            .block(number)
+            .ok_or_else(|| Error::BlockNotFound(number.to_string()))
+    }
+
+    pub fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
+        let chain = self.chain();
+        chain.number_of(&hash).and_then(|n| chain.receipts(n))
+    }
+
+    pub fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
+        self.chain().transaction(&hash)
+    }
+
+    /// A transaction still in this node's pool.
+    pub fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
+        self.shared
+            .pool
+            .lock()
+            .expect("pool lock")
+            .get(&hash)
+            .cloned()
+    }
+
+    pub fn receipt(&self, hash: B256) -> Option<TxReceipt> {
+        self.chain().receipt(&hash)
+    }
+
+    fn with_state<T>(&self, block: BlockId, f: impl FnOnce(StateAt<'_>) -> T) -> Result<T> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let state = state_of(&chain, number)?;
+        Ok(f(state))
+    }
+
+    pub fn balance(&self, address: Address, block: BlockId) -> Result<U256> {
+        self.with_state(block, |s| s.balance(address))
+    }
+
+    pub fn nonce(&self, address: Address, block: BlockId) -> Result<u64> {
+        self.with_state(block, |s| s.nonce(address))
+    }
+
+    /// The nonce the next transaction of `address` should use, counting
+    /// the ones waiting in this node's pool.
+    pub fn next_nonce(&self, address: Address) -> u64 {
+        let chain = self.chain();
+        let state = chain.latest_state();
+        let mut nonce = state.nonce(address);
+        let pool = self.shared.pool.lock().expect("pool lock");
+        while pool
+            .transactions()
+            .iter()
+            .any(|t| t.sender == address && t.nonce() == nonce)
+        {
+            nonce += 1;
+        }
+        nonce
+    }
+
+    pub fn code(&self, address: Address, block: BlockId) -> Result<Bytes> {
+        self.with_state(block, |s| s.code(address))
+    }
+
+    pub fn storage(&self, address: Address, slot: U256, block: BlockId) -> Result<U256> {
+        self.with_state(block, |s| s.storage(address, slot))
+    }
+
+    /// The block a call on the state after block `number` runs in: the
+    /// next one, stamped by the clock the engines read (dev time controls
+    /// included), as the next block would be.
+    fn call_context(&self, chain: &Chain, number: u64) -> Result<BlockContext> {
+        let parent = chain
+            .block(number)
+            .ok_or_else(|| Error::BlockNotFound(number.to_string()))?;
+        let now_ms = self.clock.now_ms();
+        Ok(BlockContext {
+            number: number + 1,
+            timestamp: parent.header.timestamp.max(now_ms / 1000),
+            beneficiary: Address::ZERO,
+            gas_limit: self.shared.spec.block_gas_limit,
+            parent_hash: parent.hash,
+        })
+    }
+
+    /// Executes a call on the state after `block` without committing it,
+    /// within `limits`.
+    pub fn call(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+        limits: &CallLimits,
+    ) -> Result<ExecutionOutcome> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let context = self.call_context(&chain, number)?;
+        let state = state_of(&chain, number)?;
+        let mut request = request.clone();
+        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        self.within(limits.timeout, || {
+            call(&self.shared.spec, state, &context, &request).map_err(Error::InvalidRequest)
+        })
+    }
+
+    /// The gas limit `request` needs to succeed, searched within `limits`
+    /// (the time limit covers the whole search).
+    pub fn estimate_gas(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+        limits: &CallLimits,
+    ) -> Result<u64> {
+        let chain = self.chain();
+        let number = resolve(&chain, block)?;
+        let context = self.call_context(&chain, number)?;
+        let state = state_of(&chain, number)?;
+        let mut request = request.clone();
+        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        self.within(limits.timeout, || {
+            estimate_gas(&self.shared.spec, state, &context, &request)
+                .map_err(Error::InvalidRequest)
+        })
+    }
+
+    /// New committed blocks, as this node imports them.
+    pub fn subscribe_new_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
+        self.shared.new_blocks.subscribe()
+    }
+}
