@@ -101,7 +101,7 @@ fn wait_committed(network: &Network, last: &[B256]) {
     let deadline = Instant::now() + Duration::from_secs(600);
     for node in network.nodes() {
         for hash in last {
-            while node.receipt(*hash).is_none() {
+            while node.read().receipt(*hash).is_none() {
                 assert!(Instant::now() < deadline, "not committed after 600 s");
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -156,11 +156,13 @@ fn main() {
     create.to = TxKind::Create;
     let created = network
         .node(0)
+        .pool()
         .submit_signed(Arc::new(signed(deployer, create)))
         .unwrap();
     wait_committed(&network, &[created]);
     let token = network
         .node(0)
+        .read()
         .receipt(created)
         .and_then(|r| r.contract_address)
         .expect("token deployed");
@@ -177,7 +179,7 @@ fn main() {
         })
         .collect();
     let last = funding.last().map(|t| t.hash).expect("senders");
-    for result in network.node(0).submit_batch(funding) {
+    for result in network.node(0).pool().submit_batch(funding) {
         result.expect("accepted");
     }
     wait_committed(&network, &[last]);
@@ -247,6 +249,7 @@ fn main() {
                     .abi_encode();
                     network
                         .node(0)
+                        .pool()
                         .submit_signed(Arc::new(signed(
                             key,
                             call(chain_id, 0, token, input.into()),
@@ -264,7 +267,7 @@ fn main() {
                 .collect();
             let count: u64 = batches.iter().map(|b| b.len() as u64).sum();
             for (s, batch) in batches.into_iter().enumerate() {
-                for result in network.node(s % 4).submit_batch(batch) {
+                for result in network.node(s % 4).pool().submit_batch(batch) {
                     result.expect("accepted");
                 }
             }
@@ -279,12 +282,12 @@ fn main() {
         let rss = rss_mib();
         let heap = heap_in_use_mib();
         let recovered = forja_runtime::pool::recovered_senders_len();
-        let blocks = network.node(0).block_number();
+        let blocks = network.node(0).read().block_number();
         network.shutdown();
         drop(network);
         let restarting = Instant::now();
         network = Network::start(config.clone(), storage.clone()).expect("restarts");
-        let head = network.node(0).block_number();
+        let head = network.node(0).read().block_number();
         let restart = restarting.elapsed();
         assert_eq!(head, blocks, "the restarted network is at its head");
         let rss_after = rss_mib();

@@ -79,7 +79,7 @@ fn wait_committed(
         let (mut next, mut committed) = (from + 1, 0u64);
         loop {
             // Count from the chain itself: a lagging subscription only wakes us.
-            while let Some(block) = node.block_by_number(next) {
+            while let Some(block) = node.read().block_by_number(next) {
                 committed += block.transactions.len() as u64;
                 next += 1;
             }
@@ -117,9 +117,13 @@ fn run(
     let mut subscriptions: Vec<_> = network
         .nodes()
         .iter()
-        .map(|n| n.subscribe_new_blocks())
+        .map(|n| n.read().subscribe_new_blocks())
         .collect();
-    let from: Vec<u64> = network.nodes().iter().map(|n| n.block_number()).collect();
+    let from: Vec<u64> = network
+        .nodes()
+        .iter()
+        .map(|n| n.read().block_number())
+        .collect();
     let cpu_before = process_cpu_seconds();
     let nodes_cpu_before = nodes_cpu_seconds();
     let started = Instant::now();
@@ -141,7 +145,7 @@ fn run(
                         .iter()
                         .map(|raw| decode_transaction(raw).expect("valid transaction"))
                         .collect();
-                    for result in node.submit_batch(decoded) {
+                    for result in node.pool().submit_batch(decoded) {
                         result.expect("accepted");
                     }
                 }
@@ -159,7 +163,7 @@ fn run(
     let elapsed = started.elapsed();
     let cpu = process_cpu_seconds() - cpu_before;
     let nodes_cpu = nodes_cpu_seconds() - nodes_cpu_before;
-    let blocks = network.node(0).block_number() - from[0];
+    let blocks = network.node(0).read().block_number() - from[0];
     println!(
         "{label}: {count} transactions in {:.3} s = {:.0} tx/s ({blocks} blocks, {:.0} tx/block; CPU {:.1} µs/tx, of which the 4 nodes {:.1})",
         elapsed.as_secs_f64(),
@@ -277,17 +281,22 @@ fn main() {
     create.to = TxKind::Create;
     let node = network.node(0);
     let hash = node
+        .pool()
         .submit_raw_transaction(&sign(deployer, create))
         .unwrap();
     let token = loop {
-        if let Some(receipt) = node.receipt(hash) {
+        if let Some(receipt) = node.read().receipt(hash) {
             break receipt.contract_address.expect("token deployed");
         }
         std::thread::sleep(Duration::from_millis(1));
     };
     // Every node holds the token before the runs count blocks from their heads.
-    let deployed = node.block_number();
-    while network.nodes().iter().any(|n| n.block_number() < deployed) {
+    let deployed = node.read().block_number();
+    while network
+        .nodes()
+        .iter()
+        .any(|n| n.read().block_number() < deployed)
+    {
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut funding = Vec::new();
@@ -396,9 +405,9 @@ fn main() {
             ),
         );
         let node = network.node(i % 4);
-        let mut blocks = node.subscribe_new_blocks();
+        let mut blocks = node.read().subscribe_new_blocks();
         let started = Instant::now();
-        let hash = node.submit_raw_transaction(&raw).unwrap();
+        let hash = node.pool().submit_raw_transaction(&raw).unwrap();
         runtime.block_on(async {
             tokio::time::timeout(Duration::from_secs(60), async {
                 loop {
@@ -406,7 +415,7 @@ fn main() {
                         Ok(block) if block.transactions.iter().any(|t| t.hash == hash) => break,
                         Ok(_) => {}
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            if node.receipt(hash).is_some() {
+                            if node.read().receipt(hash).is_some() {
                                 break;
                             }
                         }

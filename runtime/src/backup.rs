@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     data_dir::node_path,
     error::{Error, Result, StorageError},
-    network::NodeHandle,
+    node::NodeShared,
     storage::{Store, StoreHead},
 };
 
@@ -131,7 +131,7 @@ fn default_name() -> String {
 /// when complete, so a backup folder is never half-written.
 pub(crate) fn backup(
     data_dir: &Path,
-    nodes: &[NodeHandle],
+    nodes: &[std::sync::Arc<NodeShared>],
     added: &[crate::admission::AddedNode],
     name: Option<&str>,
 ) -> Result<Backup> {
@@ -151,16 +151,16 @@ pub(crate) fn backup(
     let written = (|| {
         let mut heads = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let store = node.shared().store.as_ref().ok_or_else(|| {
+            let store = node.store.as_ref().ok_or_else(|| {
                 Error::InvalidRequest("this network has no data directory to back up".to_owned())
             })?;
             let StoreHead {
                 number,
                 hash,
                 state_root,
-            } = store.backup_to(&node_path(&partial, node.index()))?;
+            } = store.backup_to(&node_path(&partial, node.index))?;
             heads.push(NodeHead {
-                node: node.index(),
+                node: node.index,
                 number,
                 hash,
                 state_root,
@@ -171,9 +171,9 @@ pub(crate) fn backup(
             .ok_or_else(|| Error::InvalidRequest("a network without nodes".to_owned()))?;
         let manifest = BackupManifest {
             created: now_secs(),
-            chain_id: first.chain_spec().chain_id,
-            genesis_hash: first.genesis_hash(),
-            consensus: mode_name(first.shared().mode).to_owned(),
+            chain_id: first.spec.chain_id,
+            genesis_hash: first.chain.read().expect("chain lock").genesis_hash(),
+            consensus: mode_name(first.mode).to_owned(),
             nodes: heads,
         };
         // Nodes added while the network ran: their keys and the record.

@@ -30,5 +30,8 @@ pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
 pub use config::NetworkConfig;
 pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};
 pub use execution::{CallRequest, ExecutionOutcome};
-pub use network::{Network, NodeHandle, StartOptions, StorageMode};
+pub use network::{
+    ChainReader, DevControls, Network, NodeAdmin, NodeHandle, StartOptions, StorageMode,
+    TransactionPool,
+};
 pub use spec::{ChainSpec, Hardfork};

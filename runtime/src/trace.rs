@@ -38,7 +38,7 @@ use crate::{
     error::{Error, Result},
     execution::{BFT_MIX_HASH, BlockContext, CallLimits, CallRequest, tx_env},
     interrupt::guard,
-    network::NodeHandle,
+    network::ChainReader,
     spec::ChainSpec,
     state::StateAt,
 };
@@ -395,7 +395,7 @@ pub fn create_access_list(
     )))
 }
 
-impl NodeHandle {
+impl ChainReader {
     /// Geth trace of committed transaction `hash` (`debug_traceTransaction`),
     /// stopped after `limits.timeout`.
     pub fn trace_transaction(

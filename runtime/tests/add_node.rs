@@ -29,12 +29,12 @@ fn permissioned() -> NetworkConfig {
 /// Commits one block with a transfer from dev account 0, through `node`.
 fn one_block(network: &Network, node: &NodeHandle) {
     let (sender, signer) = dev_account(network, 0);
-    let nonce = node.next_nonce(sender);
+    let nonce = node.pool().next_nonce(sender);
     let tx = sign_1559(
         &signer,
         transfer(network.chain_id(), nonce, Address::repeat_byte(9), 1),
     );
-    let hash = node.submit_transaction(tx).unwrap();
+    let hash = node.pool().submit_transaction(tx).unwrap();
     wait_for_receipt(node, hash);
 }
 
@@ -52,28 +52,41 @@ fn a_node_added_to_a_running_network_syncs_and_follows() {
     assert_eq!(added.index(), 4);
     assert_eq!(network.nodes().len(), 5);
     assert!(!added.is_validator());
-    assert_eq!(added.genesis_hash(), node.genesis_hash());
+    assert_eq!(added.read().genesis_hash(), node.read().genesis_hash());
 
     // Not on the node allowlist: the peers refuse it, it syncs nothing,
     // even as blocks keep coming.
     one_block(&network, &node);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(added.block_number(), 0);
-    assert!(added.peers().is_empty());
-    assert!(node.peers().iter().all(|p| p.node_id != added.node_id()));
+    assert_eq!(added.read().block_number(), 0);
+    assert!(added.admin().peers().is_empty());
+    assert!(
+        node.admin()
+            .peers()
+            .iter()
+            .all(|p| p.node_id != added.node_id())
+    );
 
     // Allowlisted (perm_addNodesToAllowlist): it syncs from genesis...
-    node.add_nodes_to_allowlist(admin, vec![added.node_id()])
+    node.admin()
+        .add_nodes_to_allowlist(admin, vec![added.node_id()])
         .unwrap();
-    assert!(added.nodes_allowlist().contains(&added.node_id()));
-    let head = node.block_number();
-    wait_until("the added node to sync", || added.block_number() >= head);
+    assert!(added.admin().nodes_allowlist().contains(&added.node_id()));
+    let head = node.read().block_number();
+    wait_until("the added node to sync", || {
+        added.read().block_number() >= head
+    });
     assert_eq!(
-        added.block_by_number(head).unwrap().hash,
-        node.block_by_number(head).unwrap().hash
+        added.read().block_by_number(head).unwrap().hash,
+        node.read().block_by_number(head).unwrap().hash
     );
-    assert!(node.peers().iter().any(|p| p.node_id == added.node_id()));
-    assert_eq!(added.peers().len(), 4);
+    assert!(
+        node.admin()
+            .peers()
+            .iter()
+            .any(|p| p.node_id == added.node_id())
+    );
+    assert_eq!(added.admin().peers().len(), 4);
 
     // ...and follows: a transaction sent through it is committed, and it
     // has the blocks that come after.
@@ -82,17 +95,19 @@ fn a_node_added_to_a_running_network_syncs_and_follows() {
         &signer,
         transfer(
             network.chain_id(),
-            added.next_nonce(sender),
+            added.pool().next_nonce(sender),
             Address::repeat_byte(7),
             1,
         ),
     );
-    let hash = added.submit_transaction(tx).unwrap();
+    let hash = added.pool().submit_transaction(tx).unwrap();
     wait_for_receipt(&node, hash);
     wait_for_receipt(&added, hash);
     one_block(&network, &node);
-    let head = node.block_number();
-    wait_until("the added node to follow", || added.block_number() >= head);
+    let head = node.read().block_number();
+    wait_until("the added node to follow", || {
+        added.read().block_number() >= head
+    });
 
     // A key another node holds is refused, and the network is unchanged.
     let taken = config.node_keys().unwrap()[1].signer.clone();
@@ -123,21 +138,26 @@ fn after_the_vote_the_new_validator_proposes_and_seals() {
     let added = network.add_node(PrivateKeySigner::random()).unwrap();
     let address = added.address();
     one_block(&network, &node);
-    wait_until("the added node to sync", || added.block_number() >= 1);
+    wait_until("the added node to sync", || {
+        added.read().block_number() >= 1
+    });
 
     // Three of four validators (more than half) vote it in.
     for index in 0..3 {
-        network.node(index).propose_validator_vote(address, true);
+        network
+            .node(index)
+            .admin()
+            .propose_validator_vote(address, true);
     }
     for _ in 0..24 {
-        if node.current_validators().contains(&address) {
+        if node.admin().current_validators().contains(&address) {
             break;
         }
         one_block(&network, &node);
     }
-    assert!(node.current_validators().contains(&address));
-    assert_eq!(node.current_validators().len(), 5);
-    let joined_at = node.block_number();
+    assert!(node.admin().current_validators().contains(&address));
+    assert_eq!(node.admin().current_validators().len(), 5);
+    let joined_at = node.read().block_number();
     wait_until("the added node to see itself as a validator", || {
         added.is_validator()
     });
@@ -149,7 +169,10 @@ fn after_the_vote_the_new_validator_proposes_and_seals() {
     let mut sealed = false;
     for _ in 0..15 {
         one_block(&network, &node);
-        let block = node.block_by_number(node.block_number()).unwrap();
+        let block = node
+            .read()
+            .block_by_number(node.read().block_number())
+            .unwrap();
         proposed |= block.header.beneficiary == address;
         sealed |= recover_committers(BftMode::Qbft, &block.header)
             .unwrap()
@@ -166,9 +189,12 @@ fn after_the_vote_the_new_validator_proposes_and_seals() {
         sealed,
         "the new validator sealed none of the blocks after {joined_at}"
     );
-    let head = node.block_number();
+    let head = node.read().block_number();
     wait_until("every node to reach the head", || {
-        network.nodes().iter().all(|n| n.block_number() >= head)
+        network
+            .nodes()
+            .iter()
+            .all(|n| n.read().block_number() >= head)
     });
     network.shutdown();
 }
@@ -186,9 +212,13 @@ fn an_added_node_is_part_of_the_next_start_with_the_data_directory() {
     let (address, node_id) = (added.address(), added.node_id());
     assert!(dir.path().join("node-4.key").is_file());
     assert!(dir.path().join("node-4.redb").is_file());
-    node.add_nodes_to_allowlist(admin, vec![node_id]).unwrap();
-    let head = node.block_number();
-    wait_until("the added node to sync", || added.block_number() >= head);
+    node.admin()
+        .add_nodes_to_allowlist(admin, vec![node_id])
+        .unwrap();
+    let head = node.read().block_number();
+    wait_until("the added node to sync", || {
+        added.read().block_number() >= head
+    });
     network.shutdown();
     drop((network, node, added));
 
@@ -196,13 +226,13 @@ fn an_added_node_is_part_of_the_next_start_with_the_data_directory() {
     assert_eq!(network.nodes().len(), 5);
     let added = network.node(4);
     assert_eq!((added.address(), added.node_id()), (address, node_id));
-    assert!(added.block_number() >= head);
-    assert!(added.nodes_allowlist().contains(&node_id));
+    assert!(added.read().block_number() >= head);
+    assert!(added.admin().nodes_allowlist().contains(&node_id));
     let node = network.node(0);
     one_block(&network, &node);
-    let head = node.block_number();
+    let head = node.read().block_number();
     wait_until("the restarted added node to follow", || {
-        added.block_number() >= head
+        added.read().block_number() >= head
     });
     // A backup holds it too, and a restored network runs it.
     let backup = network.backup(Some("with-added")).unwrap();

@@ -220,30 +220,35 @@ fn alastria_red_b_imports_and_runs_as_a_dev_twin() {
     let network = Network::start(config, StorageMode::InMemory).unwrap();
     let node = network.node(0);
     assert_eq!(network.chain_id(), 2020);
-    assert_eq!(node.genesis_hash(), expected_hash);
-    let block0 = node.block_by_number(0).unwrap();
+    assert_eq!(node.read().genesis_hash(), expected_hash);
+    let block0 = node.read().block_by_number(0).unwrap();
     assert_eq!(block0.header.extra_data, genesis.extra_data);
     assert_eq!(block0.header.timestamp, 0x5E26C3F7);
     assert_eq!(block0.header.gas_limit, 0xa00000);
     assert_eq!(block0.header.base_fee_per_gas, None);
-    assert_eq!(node.validators_at(BlockId::number(0)).unwrap(), named);
+    assert_eq!(
+        node.admin().validators_at(BlockId::number(0)).unwrap(),
+        named
+    );
     let started = Instant::now();
-    while node.block_number() < 2 {
+    while node.read().block_number() < 2 {
         assert!(started.elapsed() < WAIT, "the twin made no blocks");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let own = node.validators_at(BlockId::number(2)).unwrap();
+    let own = node.admin().validators_at(BlockId::number(2)).unwrap();
     assert_eq!(own.len(), 4);
     assert!(own.iter().all(|v| !named.contains(v)));
     // Blocks on Red B's 1 s period, and Red B's balances are there.
-    let b1 = node.block_by_number(1).unwrap().header.timestamp;
-    let b2 = node.block_by_number(2).unwrap().header.timestamp;
+    let b1 = node.read().block_by_number(1).unwrap().header.timestamp;
+    let b2 = node.read().block_by_number(2).unwrap().header.timestamp;
     assert!(b2 > b1, "block period: {b1} then {b2}");
     let preprovisioned: Address = "0x94819810eeb5F32d881f50F3AA1Cd35D9cF9DDdc"
         .parse()
         .unwrap();
     assert_eq!(
-        node.balance(preprovisioned, BlockId::latest()).unwrap(),
+        node.read()
+            .balance(preprovisioned, BlockId::latest())
+            .unwrap(),
         "0x115EEC47F6CF7E35000000".parse::<U256>().unwrap()
     );
     network.shutdown();

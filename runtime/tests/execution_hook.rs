@@ -89,23 +89,26 @@ fn every_node_executes_blocks_under_the_hook() {
     let (_, signer) = dev_account(&network, 0);
     let node = network.node(0);
     let allowed = node
+        .pool()
         .submit_transaction(sign_1559(
             &signer,
             transfer(1337, 0, Address::with_last_byte(0x77), 5),
         ))
         .unwrap();
     let forbidden = node
+        .pool()
         .submit_transaction(sign_1559(&signer, transfer(1337, 1, FORBIDDEN, 5)))
         .unwrap();
     let receipt = wait_for_receipt(&node, forbidden);
     wait_for_height(&network, receipt.block_number);
 
     for node in network.nodes() {
-        assert!(node.receipt(allowed).unwrap().receipt.status());
+        assert!(node.read().receipt(allowed).unwrap().receipt.status());
         // The hook's revert is the network's: every node committed it.
-        assert!(!node.receipt(forbidden).unwrap().receipt.status());
+        assert!(!node.read().receipt(forbidden).unwrap().receipt.status());
         assert_eq!(
-            node.balance(FORBIDDEN, alloy::eips::BlockId::latest())
+            node.read()
+                .balance(FORBIDDEN, alloy::eips::BlockId::latest())
                 .unwrap(),
             U256::ZERO
         );
@@ -126,6 +129,7 @@ fn without_a_hook_the_same_transfer_succeeds() {
     let (_, signer) = dev_account(&network, 0);
     let node = network.node(0);
     let hash = node
+        .pool()
         .submit_transaction(sign_1559(&signer, transfer(1337, 0, FORBIDDEN, 5)))
         .unwrap();
     assert!(wait_for_receipt(&node, hash).receipt.status());

@@ -61,10 +61,12 @@ fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
     endless.gas_limit = HUGE_GAS;
     endless.to = TxKind::Call(LOOP);
     let endless = node
+        .pool()
         .submit_transaction(sign_1559(&looper, endless))
         .unwrap();
     let started = Instant::now();
     let paid = node
+        .pool()
         .submit_transaction(sign_1559(
             &payer,
             transfer(chain_id, 0, Address::repeat_byte(7), 1),
@@ -82,6 +84,7 @@ fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
     let mut nonce = 1;
     wait_until("every pool to drop the looping transaction", || {
         let next = node
+            .pool()
             .submit_transaction(sign_1559(
                 &payer,
                 transfer(chain_id, nonce, Address::repeat_byte(7), 1),
@@ -92,15 +95,18 @@ fn a_transaction_that_loops_is_left_out_and_dropped_and_blocks_keep_coming() {
         network
             .nodes()
             .iter()
-            .all(|n| n.pending_transaction(endless).is_none())
+            .all(|n| n.pool().pending_transaction(endless).is_none())
     });
-    assert!(node.receipt(endless).is_none(), "the loop was never mined");
-    let head = node.block_number();
+    assert!(
+        node.read().receipt(endless).is_none(),
+        "the loop was never mined"
+    );
+    let head = node.read().block_number();
     wait_for_height(&network, head);
     let hashes: Vec<_> = network
         .nodes()
         .iter()
-        .map(|n| n.block_by_number(head).unwrap().hash)
+        .map(|n| n.read().block_by_number(head).unwrap().hash)
         .collect();
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "nodes agree");
     network.shutdown();
@@ -115,14 +121,15 @@ fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
         timeout: Some(Duration::from_millis(300)),
     };
     let started = Instant::now();
-    let result = node.call(&loop_call(), BlockId::latest(), &limits);
+    let result = node.read().call(&loop_call(), BlockId::latest(), &limits);
     println!("the looping call was stopped after {:?}", started.elapsed());
     assert!(
         matches!(result, Err(Error::ExecutionTimeout(t)) if t == Duration::from_millis(300)),
         "{result:?}"
     );
     assert!(matches!(
-        node.estimate_gas(&loop_call(), BlockId::latest(), &limits),
+        node.read()
+            .estimate_gas(&loop_call(), BlockId::latest(), &limits),
         Err(Error::ExecutionTimeout(_))
     ));
     // Under a gas cap the same loop runs out of gas long before the limit.
@@ -130,7 +137,10 @@ fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
         gas_cap: 1_000_000,
         timeout: Some(Duration::from_secs(60)),
     };
-    let outcome = node.call(&loop_call(), BlockId::latest(), &capped).unwrap();
+    let outcome = node
+        .read()
+        .call(&loop_call(), BlockId::latest(), &capped)
+        .unwrap();
     assert!(!outcome.success);
     assert_eq!(outcome.gas_used, 1_000_000);
     // A call that finishes is not affected.
@@ -139,7 +149,8 @@ fn a_call_stops_at_its_time_limit_and_its_gas_cap() {
         ..Default::default()
     };
     assert!(
-        node.call(&transfer, BlockId::latest(), &limits)
+        node.read()
+            .call(&transfer, BlockId::latest(), &limits)
             .unwrap()
             .success
     );
@@ -156,7 +167,10 @@ fn shutdown_interrupts_a_call_without_a_time_limit() {
             gas_cap: 0,
             timeout: None,
         };
-        let _ = done.send(node.call(&loop_call(), BlockId::latest(), &unlimited));
+        let _ = done.send(
+            node.read()
+                .call(&loop_call(), BlockId::latest(), &unlimited),
+        );
     });
     std::thread::sleep(Duration::from_millis(200));
     assert!(

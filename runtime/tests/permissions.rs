@@ -40,10 +40,12 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
     let node = network.node(0);
 
     assert_eq!(
-        node.submit_transaction(sign_1559(stranger, transfer(chain_id, 0, to, 1))),
+        node.pool()
+            .submit_transaction(sign_1559(stranger, transfer(chain_id, 0, to, 1))),
         Err(TxError::AccountNotAllowed(stranger.address()))
     );
     let err = node
+        .pool()
         .submit_transaction(sign_1559(reader, transfer(chain_id, 0, to, 1)))
         .unwrap_err();
     assert!(
@@ -57,6 +59,7 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
         "{err}"
     );
     let err = node
+        .pool()
         .submit_transaction(sign_1559(user, create(chain_id, 0, bytes!("00"))))
         .unwrap_err();
     assert!(
@@ -71,12 +74,13 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
         "{err}"
     );
     let sent = node
+        .pool()
         .submit_transaction(sign_1559(user, transfer(chain_id, 0, to, 1)))
         .unwrap();
     wait_for_receipt(&node, sent);
 
     // Only an admin changes the lists.
-    let denied = node.add_accounts_to_allowlist(
+    let denied = node.admin().add_accounts_to_allowlist(
         user.address(),
         vec![(stranger.address(), AccessLevel::Full)],
     );
@@ -87,15 +91,17 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
 
     // The change made through node 0 holds on every node when the call
     // returns: it is applied to each node's lists, not sent as a message.
-    node.add_accounts_to_allowlist(
-        admin.address(),
-        vec![(stranger.address(), AccessLevel::ContractDeploy)],
-    )
-    .unwrap();
-    node.remove_accounts_from_allowlist(admin.address(), vec![user.address()])
+    node.admin()
+        .add_accounts_to_allowlist(
+            admin.address(),
+            vec![(stranger.address(), AccessLevel::ContractDeploy)],
+        )
+        .unwrap();
+    node.admin()
+        .remove_accounts_from_allowlist(admin.address(), vec![user.address()])
         .unwrap();
     for index in 0..4 {
-        let accounts = network.node(index).permissions().accounts;
+        let accounts = network.node(index).admin().permissions().accounts;
         assert!(
             accounts.contains_key(&stranger.address()) && !accounts.contains_key(&user.address()),
             "node {index}"
@@ -103,24 +109,35 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
     }
     // The last admin stays: removing it is refused on every path.
     let err = node
+        .admin()
         .remove_accounts_from_allowlist(admin.address(), vec![admin.address()])
         .unwrap_err();
     assert!(err.to_string().contains("leave no admin"), "{err}");
     let err = node
+        .admin()
         .change_permissions(
             None,
             PermissionChange::RemoveAccounts(vec![admin.address()]),
         )
         .unwrap_err();
     assert!(err.to_string().contains("leave no admin"), "{err}");
-    assert!(network.node(3).permissions().is_admin(admin.address()));
+    assert!(
+        network
+            .node(3)
+            .admin()
+            .permissions()
+            .is_admin(admin.address())
+    );
     let other = network.node(3);
     let deployed = other
+        .pool()
         .submit_transaction(sign_1559(stranger, create(chain_id, 0, bytes!("00"))))
         .expect("the stranger may now deploy");
     wait_for_receipt(&other, deployed);
     assert_eq!(
-        other.submit_transaction(sign_1559(user, transfer(chain_id, 1, to, 1))),
+        other
+            .pool()
+            .submit_transaction(sign_1559(user, transfer(chain_id, 1, to, 1))),
         Err(TxError::AccountNotAllowed(user.address()))
     );
     network.shutdown();
@@ -129,7 +146,7 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
     let network = Network::start(config, storage).unwrap();
     for index in 0..4 {
         let node = network.node(index);
-        let accounts = node.permissions().accounts;
+        let accounts = node.admin().permissions().accounts;
         assert_eq!(
             accounts.get(&stranger.address()),
             Some(&AccessLevel::ContractDeploy),
@@ -140,11 +157,13 @@ fn the_allowlist_and_access_levels_refuse_and_change_at_runtime_and_after_restar
     assert_eq!(
         network
             .node(2)
+            .pool()
             .submit_transaction(sign_1559(user, transfer(chain_id, 1, to, 1))),
         Err(TxError::AccountNotAllowed(user.address()))
     );
     let hash = network
         .node(2)
+        .pool()
         .submit_transaction(sign_1559(stranger, transfer(chain_id, 1, to, 1)))
         .unwrap();
     wait_for_receipt(&network.node(2), hash);

@@ -29,14 +29,15 @@ struct Snapshot {
 
 fn snapshot(network: &Network, node: usize, accounts: &[Address], contract: Address) -> Snapshot {
     let node = network.node(node);
-    let head = node.block_number();
+    let head = node.read().block_number();
     let blocks: Vec<_> = (0..=head)
-        .map(|n| node.block_by_number(n).expect("below head"))
+        .map(|n| node.read().block_by_number(n).expect("below head"))
         .collect();
     let receipts = blocks
         .iter()
         .map(|b| {
-            node.receipts_by_block(b.hash)
+            node.read()
+                .receipts_by_block(b.hash)
                 .expect("receipts of a stored block")
         })
         .collect();
@@ -46,10 +47,10 @@ fn snapshot(network: &Network, node: usize, accounts: &[Address], contract: Addr
         receipts,
         balances: accounts
             .iter()
-            .map(|a| node.balance(*a, latest).unwrap())
+            .map(|a| node.read().balance(*a, latest).unwrap())
             .collect(),
-        contract_code: node.code(contract, latest).unwrap(),
-        contract_slot: node.storage(contract, U256::ZERO, latest).unwrap(),
+        contract_code: node.read().code(contract, latest).unwrap(),
+        contract_slot: node.read().storage(contract, U256::ZERO, latest).unwrap(),
     }
 }
 
@@ -66,6 +67,7 @@ fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain(
 
     let deploy = network
         .node(0)
+        .pool()
         .submit_transaction(sign_1559(&alice_key, create(chain_id, 0, STORE_42)))
         .unwrap();
     let contract = wait_for_receipt(&network.node(0), deploy)
@@ -75,12 +77,14 @@ fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain(
     for round in 0..4u64 {
         let node = network.node(round as usize % 4);
         let a = node
+            .pool()
             .submit_transaction(sign_1559(
                 &alice_key,
                 transfer(chain_id, round + 1, carol, 1_000 + round),
             ))
             .unwrap();
         let b = node
+            .pool()
             .submit_transaction(sign_1559(&bob_key, transfer(chain_id, round, carol, 7)))
             .unwrap();
         wait_for_receipt(&node, a);
@@ -90,7 +94,7 @@ fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain(
     let head = network
         .nodes()
         .iter()
-        .map(|node| node.block_number())
+        .map(|node| node.read().block_number())
         .max()
         .expect("four nodes");
     assert!(
@@ -121,17 +125,18 @@ fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain(
     }
     let node = network.node(2);
     let hash = node
+        .pool()
         .submit_transaction(sign_1559(&bob_key, transfer(chain_id, 4, carol, 5)))
         .unwrap();
     let receipt = wait_for_receipt(&node, hash);
     assert!(receipt.status());
     assert!(receipt.block_number > head);
-    let new_block = node.block_by_number(head + 1).unwrap();
+    let new_block = node.read().block_by_number(head + 1).unwrap();
     assert_eq!(
         new_block.header.parent_hash,
         before[0].blocks[head as usize].hash
     );
-    let new_head = node.block_number();
+    let new_head = node.read().block_number();
     wait_for_height(&network, new_head);
     network.shutdown();
     // A node's store stays open while any handle to the node lives.
@@ -141,13 +146,14 @@ fn a_network_reopened_from_its_data_dir_keeps_every_block_and_extends_the_chain(
     let network = Network::start(config, storage).expect("the data dir reopens a second time");
     for index in 0..4 {
         let node = network.node(index);
-        assert_eq!(node.block_number(), new_head, "node {index}");
+        assert_eq!(node.read().block_number(), new_head, "node {index}");
         assert_eq!(
-            node.receipt(hash).map(|r| r.block_hash),
+            node.read().receipt(hash).map(|r| r.block_hash),
             Some(receipt.block_hash)
         );
         assert_eq!(
-            node.balance(carol, BlockId::Number(BlockNumberOrTag::Latest))
+            node.read()
+                .balance(carol, BlockId::Number(BlockNumberOrTag::Latest))
                 .unwrap(),
             before[0].balances[2] + U256::from(5)
         );
@@ -164,6 +170,7 @@ fn committed_data_dir() -> (tempfile::TempDir, forja_runtime::NetworkConfig, u64
     for nonce in 0..3 {
         let hash = network
             .node(0)
+            .pool()
             .submit_transaction(sign_1559(
                 &key,
                 transfer(network.chain_id(), nonce, Address::repeat_byte(1), 1),
@@ -171,7 +178,7 @@ fn committed_data_dir() -> (tempfile::TempDir, forja_runtime::NetworkConfig, u64
             .unwrap();
         wait_for_receipt(&network.node(0), hash);
     }
-    let head = network.node(0).block_number();
+    let head = network.node(0).read().block_number();
     wait_for_height(&network, head);
     network.shutdown();
     drop(network);
@@ -215,7 +222,11 @@ fn a_damaged_data_dir_is_refused_naming_the_file_and_the_intact_files_lose_nothi
     std::fs::write(&victim, &original).unwrap();
     let network = Network::start(config, StorageMode::Dir(dir.path().to_owned())).unwrap();
     for index in 0..4 {
-        assert_eq!(network.node(index).block_number(), head, "node {index}");
+        assert_eq!(
+            network.node(index).read().block_number(),
+            head,
+            "node {index}"
+        );
     }
     network.shutdown();
 }
@@ -243,11 +254,15 @@ fn a_store_of_another_network_is_refused() {
 /// are read from the store).
 fn every_log(node: &forja_runtime::NodeHandle) -> Vec<alloy::primitives::Log> {
     let mut logs = Vec::new();
-    for number in 0..=node.block_number() {
+    for number in 0..=node.read().block_number() {
         let block = node
+            .read()
             .block_by_number(number)
             .expect("a block up to the head");
-        let receipts = node.receipts_by_block(block.hash).expect("its receipts");
+        let receipts = node
+            .read()
+            .receipts_by_block(block.hash)
+            .expect("its receipts");
         for receipt in receipts.iter() {
             logs.extend(receipt.logs().iter().cloned());
         }
@@ -273,6 +288,7 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     let chain_id = network.chain_id();
     let node = network.node(0);
     let logged = node
+        .pool()
         .submit_transaction(sign_1559(&key, create(chain_id, 0, EMIT_LOG)))
         .unwrap();
     let logged = wait_for_receipt(&node, logged);
@@ -280,20 +296,21 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
     let carol = Address::repeat_byte(0xca);
     for nonce in 1..300 {
         let hash = node
+            .pool()
             .submit_transaction(sign_1559(&key, transfer(chain_id, nonce, carol, 1)))
             .unwrap();
         wait_for_receipt(&node, hash);
     }
-    let head = node.block_number();
+    let head = node.read().block_number();
     assert!(head >= 300, "one block per transaction, head is {head}");
-    let old_block = node.block_by_number(logged.block_number).unwrap();
-    let old_receipt = node.receipt(logged.transaction_hash).unwrap();
+    let old_block = node.read().block_by_number(logged.block_number).unwrap();
+    let old_receipt = node.read().receipt(logged.transaction_hash).unwrap();
     let logs = every_log(&node);
     assert_eq!(logs.len(), 1, "one transaction logged");
     // One transfer of 1 to carol per block since the log's block.
     let at = |n: u64| BlockId::Number(BlockNumberOrTag::Number(n));
     let carol_at = |node: &forja_runtime::NodeHandle, n: u64| {
-        node.balance(carol, at(n)).map_err(|e| e.to_string())
+        node.read().balance(carol, at(n)).map_err(|e| e.to_string())
     };
     let expected = |n: u64| Ok(U256::from(n - logged.block_number));
     let readable = [head - 2, head - 30, head - LIMIT];
@@ -307,8 +324,8 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
 
     let network = Network::start(config, storage).unwrap();
     let node = network.node(0);
-    assert_eq!(node.block_number(), head);
-    let read_at_open = node.store_reads().expect("a stored node");
+    assert_eq!(node.read().block_number(), head);
+    let read_at_open = node.admin().store_reads().expect("a stored node");
     let undo_in_memory = forja_runtime::storage::UNDO_IN_MEMORY as u64;
     assert!(
         read_at_open <= 1 + undo_in_memory,
@@ -316,24 +333,30 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
          and the newest {undo_in_memory} diffs should be read"
     );
     assert_eq!(
-        node.block_by_number(logged.block_number).as_ref(),
+        node.read().block_by_number(logged.block_number).as_ref(),
         Some(&old_block)
     );
     assert_eq!(
-        node.block_by_hash(old_block.hash).map(|b| b.number()),
+        node.read()
+            .block_by_hash(old_block.hash)
+            .map(|b| b.number()),
         Some(logged.block_number)
     );
-    assert_eq!(node.receipt(logged.transaction_hash), Some(old_receipt));
     assert_eq!(
-        node.transaction_by_hash(logged.transaction_hash)
+        node.read().receipt(logged.transaction_hash),
+        Some(old_receipt)
+    );
+    assert_eq!(
+        node.read()
+            .transaction_by_hash(logged.transaction_hash)
             .map(|t| t.block_number),
         Some(logged.block_number)
     );
     assert_eq!(every_log(&node), logs);
-    assert!(node.store_reads().unwrap() > read_at_open);
+    assert!(node.admin().store_reads().unwrap() > read_at_open);
     // The state of the newest LIMIT blocks stays readable, the older
     // diffs decoded from disk when asked for; older is pruned.
-    let reads = node.store_reads().unwrap();
+    let reads = node.admin().store_reads().unwrap();
     for n in readable {
         assert_eq!(
             carol_at(&node, n),
@@ -341,11 +364,12 @@ fn a_long_chain_reopens_reading_only_its_head_and_serves_old_history_from_disk()
             "state at block {n} after the restart"
         );
     }
-    assert!(node.store_reads().unwrap() >= reads + LIMIT - undo_in_memory);
+    assert!(node.admin().store_reads().unwrap() >= reads + LIMIT - undo_in_memory);
     let error = carol_at(&node, 10).unwrap_err();
     assert!(error.contains("bonsai-historical-block-limit"), "{error}");
     // And it keeps going.
     let hash = node
+        .pool()
         .submit_transaction(sign_1559(&key, transfer(chain_id, 300, carol, 1)))
         .unwrap();
     assert_eq!(wait_for_receipt(&node, hash).block_number, head + 1);
@@ -394,6 +418,7 @@ fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
             let mut nonce = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let hash = node
+                    .pool()
                     .submit_transaction(sign_1559(&key, transfer(chain_id, nonce, carol, 1)))
                     .unwrap();
                 wait_for_receipt(&node, hash);
@@ -421,6 +446,7 @@ fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
     assert!(sent > backed_up.number, "the load ran past the backup");
     let original_hash = network
         .node(0)
+        .read()
         .block_by_number(backed_up.number)
         .unwrap()
         .hash;
@@ -440,6 +466,7 @@ fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
     for head in &backup.manifest.nodes {
         let block = network
             .node(head.node)
+            .read()
             .block_by_number(head.number)
             .expect("the backed-up head");
         assert_eq!(block.hash, head.hash, "node {}", head.node);
@@ -452,8 +479,9 @@ fn a_backup_taken_under_load_restores_to_a_network_that_continues_from_it() {
     assert_eq!(backed_up.hash, original_hash);
     // The restored network keeps producing blocks from there.
     let node = network.node(0);
-    let nonce = node.next_nonce(dev_account(&network, 0).0);
+    let nonce = node.pool().next_nonce(dev_account(&network, 0).0);
     let hash = node
+        .pool()
         .submit_transaction(sign_1559(
             &dev_account(&network, 0).1,
             transfer(chain_id, nonce, carol, 1),
@@ -468,7 +496,7 @@ fn a_store_written_before_the_head_and_indexes_were_recorded_is_upgraded_when_it
     let (dir, config, head) = committed_data_dir();
     let before = Network::start(config.clone(), StorageMode::Dir(dir.path().to_owned())).unwrap();
     let blocks: Vec<_> = (0..=head)
-        .map(|n| before.node(0).block_by_number(n).unwrap())
+        .map(|n| before.node(0).read().block_by_number(n).unwrap())
         .collect();
     before.shutdown();
     drop(before);
@@ -491,12 +519,12 @@ fn a_store_written_before_the_head_and_indexes_were_recorded_is_upgraded_when_it
     }
     let network = Network::start(config, StorageMode::Dir(dir.path().to_owned())).unwrap();
     let node = network.node(0);
-    assert_eq!(node.block_number(), head);
+    assert_eq!(node.read().block_number(), head);
     for block in &blocks {
-        assert_eq!(node.block_by_hash(block.hash).as_ref(), Some(block));
+        assert_eq!(node.read().block_by_hash(block.hash).as_ref(), Some(block));
         for tx in &block.transactions {
             assert_eq!(
-                node.receipt(tx.hash).map(|r| r.block_number),
+                node.read().receipt(tx.hash).map(|r| r.block_number),
                 Some(block.number())
             );
         }

@@ -33,21 +33,21 @@ fn each_validation_rule_refuses_with_its_own_error() {
     let raw = TxEnvelope::from(forged).encoded_2718();
     assert!(
         matches!(
-            node.submit_raw_transaction(&raw),
+            node.pool().submit_raw_transaction(&raw),
             Err(TxError::InvalidSignature(_))
         ),
         "{:?}",
-        node.submit_raw_transaction(&raw)
+        node.pool().submit_raw_transaction(&raw)
     );
     // Garbage bytes.
     assert!(matches!(
-        node.submit_raw_transaction(&[0x02, 0xc0, 0x01]),
+        node.pool().submit_raw_transaction(&[0x02, 0xc0, 0x01]),
         Err(TxError::Decode(_))
     ));
 
     let wrong_chain = sign_1559(&key, transfer(chain_id + 1, 0, to, 1));
     assert_eq!(
-        node.submit_transaction(wrong_chain),
+        node.pool().submit_transaction(wrong_chain),
         Err(TxError::WrongChainId {
             expected: chain_id,
             got: chain_id + 1
@@ -62,14 +62,14 @@ fn each_validation_rule_refuses_with_its_own_error() {
         },
     );
     assert_eq!(
-        node.submit_transaction(gas_too_low),
+        node.pool().submit_transaction(gas_too_low),
         Err(TxError::GasTooLow {
             gas_limit: 20_999,
             intrinsic: 21_000
         })
     );
 
-    let block_gas_limit = node.chain_spec().block_gas_limit;
+    let block_gas_limit = node.read().chain_spec().block_gas_limit;
     let too_big = sign_1559(
         &key,
         TxEip1559 {
@@ -78,7 +78,7 @@ fn each_validation_rule_refuses_with_its_own_error() {
         },
     );
     assert_eq!(
-        node.submit_transaction(too_big),
+        node.pool().submit_transaction(too_big),
         Err(TxError::GasLimitAboveBlockLimit {
             gas_limit: block_gas_limit + 1,
             block_gas_limit
@@ -88,17 +88,19 @@ fn each_validation_rule_refuses_with_its_own_error() {
     let pauper = PrivateKeySigner::random();
     let broke = sign_1559(&pauper, transfer(chain_id, 0, to, 1));
     assert!(matches!(
-        node.submit_transaction(broke),
+        node.pool().submit_transaction(broke),
         Err(TxError::InsufficientBalance { sender, balance, .. }) if sender == pauper.address() && balance.is_zero()
     ));
 
     // Nonce too low, after a committed transaction.
     let first = node
+        .pool()
         .submit_transaction(sign_1559(&key, transfer(chain_id, 0, to, 1)))
         .unwrap();
     wait_for_receipt(&node, first);
     assert_eq!(
-        node.submit_transaction(sign_1559(&key, transfer(chain_id, 0, to, 2))),
+        node.pool()
+            .submit_transaction(sign_1559(&key, transfer(chain_id, 0, to, 2))),
         Err(TxError::NonceTooLow {
             sender: alice,
             state_nonce: 1,
@@ -108,13 +110,15 @@ fn each_validation_rule_refuses_with_its_own_error() {
 
     // A gap is queued, not refused, and fills in when the nonce arrives.
     let queued = node
+        .pool()
         .submit_transaction(sign_1559(&key, transfer(chain_id, 2, to, 3)))
         .unwrap();
-    assert_eq!(node.pool_status().queued, 1);
-    assert_eq!(node.pool_status().pending, 0);
+    assert_eq!(node.pool().status().queued, 1);
+    assert_eq!(node.pool().status().pending, 0);
     let gap_max = PoolLimits::default().max_nonce_gap;
     assert_eq!(
-        node.submit_transaction(sign_1559(&key, transfer(chain_id, 2 + gap_max, to, 3))),
+        node.pool()
+            .submit_transaction(sign_1559(&key, transfer(chain_id, 2 + gap_max, to, 3))),
         Err(TxError::NonceGap {
             sender: alice,
             expected: 1,
@@ -122,7 +126,8 @@ fn each_validation_rule_refuses_with_its_own_error() {
             max_gap: gap_max
         })
     );
-    node.submit_transaction(sign_1559(&key, transfer(chain_id, 1, to, 4)))
+    node.pool()
+        .submit_transaction(sign_1559(&key, transfer(chain_id, 1, to, 4)))
         .unwrap();
     let receipt = wait_for_receipt(&node, queued);
     assert!(receipt.status());
@@ -138,7 +143,7 @@ fn a_fee_below_the_minimum_gas_price_is_refused() {
     let chain_id = network.chain_id();
     let free = sign_1559(&key, transfer(chain_id, 0, Address::repeat_byte(1), 1));
     assert_eq!(
-        network.node(0).submit_transaction(free),
+        network.node(0).pool().submit_transaction(free),
         Err(TxError::FeeTooLow {
             price: 0,
             min: 1_000
@@ -150,6 +155,7 @@ fn a_fee_below_the_minimum_gas_price_is_refused() {
     };
     let hash = network
         .node(0)
+        .pool()
         .submit_transaction(sign_1559(&key, paid))
         .unwrap();
     assert!(wait_for_receipt(&network.node(0), hash).status());
@@ -173,24 +179,28 @@ fn the_pool_is_bounded_in_total_and_per_sender_and_says_so() {
     let (_, b) = dev_account(&network, 1);
     // Queued behind a gap (nonce 0 never sent), so they stay in the pool.
     for nonce in 1..=3 {
-        node.submit_transaction(sign_1559(&a, transfer(chain_id, nonce, to, 1)))
+        node.pool()
+            .submit_transaction(sign_1559(&a, transfer(chain_id, nonce, to, 1)))
             .unwrap();
     }
     assert_eq!(
-        node.submit_transaction(sign_1559(&a, transfer(chain_id, 4, to, 1))),
+        node.pool()
+            .submit_transaction(sign_1559(&a, transfer(chain_id, 4, to, 1))),
         Err(TxError::SenderPoolFull {
             sender: alice,
             limit: 3
         })
     );
-    node.submit_transaction(sign_1559(&b, transfer(chain_id, 1, to, 1)))
+    node.pool()
+        .submit_transaction(sign_1559(&b, transfer(chain_id, 1, to, 1)))
         .unwrap();
     let err = node
+        .pool()
         .submit_transaction(sign_1559(&b, transfer(chain_id, 2, to, 1)))
         .unwrap_err();
     assert_eq!(err, TxError::PoolFull { limit: 4 });
     assert!(err.to_string().contains("pool is full"), "{err}");
-    assert_eq!(node.pool_status().queued, 4);
+    assert_eq!(node.pool().status().queued, 4);
     network.shutdown();
 }
 
@@ -210,7 +220,7 @@ fn oversized_unprotected_and_underpriced_replacements_are_refused_as_geth_does()
     big.input = vec![1u8; 128 * 1024].into();
     big.gas_limit = 10_000_000;
     assert!(matches!(
-        node.submit_transaction(sign_1559(&key, big)),
+        node.pool().submit_transaction(sign_1559(&key, big)),
         Err(TxError::Oversized { limit: 131_072, .. })
     ));
     // No chain id: replayable on any chain.
@@ -224,30 +234,33 @@ fn oversized_unprotected_and_underpriced_replacements_are_refused_as_geth_does()
         input: Default::default(),
     };
     assert!(matches!(
-        node.submit_transaction(sign_legacy(&key, unprotected.clone())),
+        node.pool()
+            .submit_transaction(sign_legacy(&key, unprotected.clone())),
         Err(TxError::Unprotected)
     ));
     // Replacing needs 10% more in max fee and in priority fee.
     let mut first = transfer(chain_id, 0, to, 1);
     first.max_fee_per_gas = 100;
     first.max_priority_fee_per_gas = 100;
-    node.submit_transaction(sign_1559(&key, first.clone()))
+    node.pool()
+        .submit_transaction(sign_1559(&key, first.clone()))
         .unwrap();
     let mut by_5_percent = first.clone();
     by_5_percent.max_fee_per_gas = 105;
     by_5_percent.max_priority_fee_per_gas = 105;
     assert!(matches!(
-        node.submit_transaction(sign_1559(&key, by_5_percent)),
+        node.pool().submit_transaction(sign_1559(&key, by_5_percent)),
         Err(TxError::ReplacementUnderpriced { sender, nonce: 0, bump: 10 }) if sender == alice
     ));
     let mut by_10_percent = first;
     by_10_percent.max_fee_per_gas = 110;
     by_10_percent.max_priority_fee_per_gas = 110;
     let replaced = node
+        .pool()
         .submit_transaction(sign_1559(&key, by_10_percent))
         .unwrap();
-    assert_eq!(node.pending_transactions().len(), 1);
-    assert_eq!(node.pending_transactions()[0].hash, replaced);
+    assert_eq!(node.pool().pending_transactions().len(), 1);
+    assert_eq!(node.pool().pending_transactions()[0].hash, replaced);
     network.shutdown();
     // A node started to allow them takes unprotected transactions.
     let mut allowing = config_allowing_unprotected();
@@ -257,6 +270,7 @@ fn oversized_unprotected_and_underpriced_replacements_are_refused_as_geth_does()
     let (_, key) = dev_account(&network, 0);
     network
         .node(0)
+        .pool()
         .submit_transaction(sign_legacy(&key, unprotected))
         .unwrap();
     network.shutdown();

@@ -19,46 +19,54 @@ fn a_cast_vote_is_queued_when_the_call_returns_and_blocks_carry_it() {
     // catch up: the queue must already show the change.
     for round in 0..50 {
         let subject = subjects[round % subjects.len()];
-        node.propose_validator_vote(subject, round % 2 == 0);
+        node.admin().propose_validator_vote(subject, round % 2 == 0);
         assert!(
-            node.pending_votes().contains(&(subject, round % 2 == 0)),
+            node.admin()
+                .pending_votes()
+                .contains(&(subject, round % 2 == 0)),
             "round {round}: {:?}",
-            node.pending_votes()
+            node.admin().pending_votes()
         );
         if round % 5 == 4 {
-            node.discard_validator_vote(subject);
+            node.admin().discard_validator_vote(subject);
             assert!(
-                node.pending_votes().iter().all(|(a, _)| *a != subject),
+                node.admin()
+                    .pending_votes()
+                    .iter()
+                    .all(|(a, _)| *a != subject),
                 "round {round}: {:?}",
-                node.pending_votes()
+                node.admin().pending_votes()
             );
         }
     }
     for subject in &subjects {
-        node.discard_validator_vote(*subject);
+        node.admin().discard_validator_vote(*subject);
     }
-    assert_eq!(node.pending_votes(), []);
+    assert_eq!(node.admin().pending_votes(), []);
 
     // Three of four validators vote the last one out; transactions make the
     // blocks that carry the votes.
     let leaving = network.node(3).address();
     for index in 0..3 {
-        network.node(index).propose_validator_vote(leaving, false);
+        network
+            .node(index)
+            .admin()
+            .propose_validator_vote(leaving, false);
     }
     let (_, sender) = dev_account(&network, 0);
     let chain_id = network.chain_id();
     for nonce in 0..24 {
-        if !node.current_validators().contains(&leaving) {
+        if !node.admin().current_validators().contains(&leaving) {
             break;
         }
         let tx = sign_1559(
             &sender,
             transfer(chain_id, nonce, Address::repeat_byte(9), 1),
         );
-        let hash = node.submit_transaction(tx).unwrap();
+        let hash = node.pool().submit_transaction(tx).unwrap();
         wait_for_receipt(&node, hash);
     }
-    assert_eq!(node.current_validators().len(), 3);
-    assert!(!node.current_validators().contains(&leaving));
+    assert_eq!(node.admin().current_validators().len(), 3);
+    assert!(!node.admin().current_validators().contains(&leaving));
     network.shutdown();
 }

@@ -333,7 +333,7 @@ pub async fn run(
 
     let sampler_before = (process::cpu_seconds(), Instant::now());
     let rounds_before = match target {
-        Target::Embedded { network, .. } => Some(network.node(0).metrics().round_changes),
+        Target::Embedded { network, .. } => Some(network.node(0).admin().metrics().round_changes),
         Target::Rpc(_) => None,
     };
     let head_before = chain.head().await?;
@@ -450,7 +450,7 @@ pub async fn run(
     shared.tracker_done.store(true, Ordering::Relaxed);
     tracker.await.context("the block tracker failed")??;
     let rounds_after = match target {
-        Target::Embedded { network, .. } => Some(network.node(0).metrics().round_changes),
+        Target::Embedded { network, .. } => Some(network.node(0).admin().metrics().round_changes),
         Target::Rpc(_) => None,
     };
 
@@ -677,7 +677,8 @@ impl Lane {
             Lane::Embedded(node) => {
                 if ks.len() == 1 {
                     out.push(
-                        node.submit_raw_transaction(&payloads[ks[0] as usize])
+                        node.pool()
+                            .submit_raw_transaction(&payloads[ks[0] as usize])
                             .map(|_| ())
                             .map_err(|e| SendFailed::Refused(e.to_string())),
                     );
@@ -695,7 +696,7 @@ impl Lane {
                         Err(e) => out[i] = Err(SendFailed::Refused(e.to_string())),
                     }
                 }
-                for (i, result) in positions.into_iter().zip(node.submit_batch(decoded)) {
+                for (i, result) in positions.into_iter().zip(node.pool().submit_batch(decoded)) {
                     out[i] = result
                         .map(|_| ())
                         .map_err(|e| SendFailed::Refused(e.to_string()));
@@ -876,13 +877,13 @@ async fn track_embedded(
     hashes: Arc<HashMap<B256, u32>>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
-    let mut blocks = node.subscribe_new_blocks();
+    let mut blocks = node.read().subscribe_new_blocks();
     let mut next = head_before + 1;
     let mut last_at: Option<u64> = None;
     loop {
-        while let Some(block) = node.block_by_number(next) {
+        while let Some(block) = node.read().block_by_number(next) {
             let at = shared.now_us();
-            let receipts = node.receipts_by_block(block.hash);
+            let receipts = node.read().receipts_by_block(block.hash);
             for (i, tx) in block.transactions.iter().enumerate() {
                 if let Some(k) = hashes.get(&tx.hash) {
                     let success = receipts

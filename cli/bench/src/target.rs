@@ -90,7 +90,7 @@ impl<'a> Chain<'a> {
     /// strand them) elsewhere.
     pub async fn gas_price(&self) -> anyhow::Result<u128> {
         match self {
-            Chain::Embedded(network) => Ok(network.node(0).chain_spec().min_gas_price),
+            Chain::Embedded(network) => Ok(network.node(0).read().chain_spec().min_gas_price),
             Chain::Rpc(_) => {
                 Ok(quantity(&self.call("eth_gasPrice", json!([])).await?)? as u128 * 2)
             }
@@ -99,7 +99,7 @@ impl<'a> Chain<'a> {
 
     pub async fn block_gas_limit(&self) -> anyhow::Result<u64> {
         match self {
-            Chain::Embedded(network) => Ok(network.node(0).chain_spec().block_gas_limit),
+            Chain::Embedded(network) => Ok(network.node(0).read().chain_spec().block_gas_limit),
             Chain::Rpc(_) => {
                 let block = self
                     .call("eth_getBlockByNumber", json!(["latest", false]))
@@ -111,14 +111,14 @@ impl<'a> Chain<'a> {
 
     pub async fn head(&self) -> anyhow::Result<u64> {
         match self {
-            Chain::Embedded(network) => Ok(network.node(0).block_number()),
+            Chain::Embedded(network) => Ok(network.node(0).read().block_number()),
             Chain::Rpc(_) => quantity(&self.call("eth_blockNumber", json!([])).await?),
         }
     }
 
     pub async fn next_nonce(&self, address: Address) -> anyhow::Result<u64> {
         match self {
-            Chain::Embedded(network) => Ok(network.node(0).next_nonce(address)),
+            Chain::Embedded(network) => Ok(network.node(0).pool().next_nonce(address)),
             Chain::Rpc(_) => quantity(
                 &self
                     .call("eth_getTransactionCount", json!([address, "pending"]))
@@ -131,6 +131,7 @@ impl<'a> Chain<'a> {
         match self {
             Chain::Embedded(network) => network
                 .node(0)
+                .pool()
                 .submit_raw_transaction(raw)
                 .map_err(|e| anyhow::anyhow!("{e}")),
             Chain::Rpc(_) => {
@@ -172,10 +173,12 @@ impl<'a> Chain<'a> {
 
     async fn receipt(&self, hash: B256) -> anyhow::Result<Option<MinedReceipt>> {
         match self {
-            Chain::Embedded(network) => Ok(network.node(0).receipt(hash).map(|r| MinedReceipt {
-                success: r.receipt.status(),
-                contract_address: r.contract_address,
-            })),
+            Chain::Embedded(network) => {
+                Ok(network.node(0).read().receipt(hash).map(|r| MinedReceipt {
+                    success: r.receipt.status(),
+                    contract_address: r.contract_address,
+                }))
+            }
             Chain::Rpc(_) => {
                 let receipt = self
                     .call("eth_getTransactionReceipt", json!([hash]))
@@ -212,6 +215,7 @@ impl<'a> Chain<'a> {
                 };
                 network
                     .node(0)
+                    .read()
                     .estimate_gas(&request, BlockId::latest(), &CallLimits::default())
                     .map_err(|e| anyhow::anyhow!("{e}"))
             }
@@ -234,7 +238,7 @@ impl<'a> Chain<'a> {
         match self {
             Chain::Embedded(network) => {
                 let node = network.node(0);
-                let permissions = node.permissions();
+                let permissions = node.admin().permissions();
                 if !permissions.enabled {
                     return Ok(false);
                 }
@@ -249,7 +253,8 @@ impl<'a> Chain<'a> {
                     .map(|a| (*a, AccessLevel::Transact))
                     .collect();
                 if !listed.is_empty() {
-                    node.add_accounts_to_allowlist(admin, listed)
+                    node.admin()
+                        .add_accounts_to_allowlist(admin, listed)
                         .map_err(|e| anyhow::anyhow!("adding the senders to the allowlist: {e}"))?;
                 }
                 Ok(true)

@@ -691,6 +691,7 @@ fn import_permissions(args: &Args, network: &Network) -> anyhow::Result<()> {
         let change = Permissions::from_besu_toml(&text, &path.display().to_string())?;
         network
             .node(0)
+            .admin()
             .change_permissions(None, change)
             .with_context(|| format!("cannot apply {}", path.display()))?;
     }
@@ -705,7 +706,11 @@ fn export_permissions(args: &Args, network: &Network) -> anyhow::Result<()> {
     let path = dir.join("permissions_config.toml");
     let text = format!(
         "# The allowlists of this network's nodes (Besu's permissions_config.toml),\n# written by forja node at start and stop; the nodes' stores hold the truth.\n{}",
-        network.node(0).permissions().to_besu_toml(|_| 30303)
+        network
+            .node(0)
+            .admin()
+            .permissions()
+            .to_besu_toml(|_| 30303)
     );
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }

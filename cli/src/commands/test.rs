@@ -224,16 +224,16 @@ pub(crate) fn run_and_render_with(
             let node = run.network.node(0);
             let summary = format!(
                 "Ran on {source}: {} validators, chain id {}, permissioning {}; {} transactions from {} in {} blocks",
-                node.current_validators().len(),
+                node.admin().current_validators().len(),
                 run.network.chain_id(),
-                if node.permissions().enabled {
+                if node.admin().permissions().enabled {
                     "on"
                 } else {
                     "off"
                 },
                 run.transactions.len(),
                 run.sender,
-                node.block_number(),
+                node.read().block_number(),
             );
             run.network.shutdown();
             (run.report, Some(summary))

@@ -44,7 +44,7 @@ impl NetworkNode {
     /// is the node's operator, whom the RPC layer has already authorised.
     fn check_admin(&self, by: Option<Address>) -> NodeResult<()> {
         match by {
-            Some(account) if !self.handle.permissions().is_admin(account) => {
+            Some(account) if !self.handle.admin().permissions().is_admin(account) => {
                 Err(Error::PermissionDenied(format!(
                     "{account} is not an admin account (access level `full`)"
                 )))
@@ -67,7 +67,7 @@ fn at(number: u64) -> BlockId {
 
 impl NodeApi for NetworkNode {
     fn chain_id(&self) -> u64 {
-        self.handle.chain_spec().chain_id
+        self.handle.read().chain_spec().chain_id
     }
 
     fn consensus(&self) -> Consensus {
@@ -75,55 +75,55 @@ impl NodeApi for NetworkNode {
     }
 
     fn min_gas_price(&self) -> u128 {
-        self.handle.chain_spec().min_gas_price
+        self.handle.read().chain_spec().min_gas_price
     }
 
     fn block_gas_limit(&self) -> u64 {
-        self.handle.chain_spec().block_gas_limit
+        self.handle.read().chain_spec().block_gas_limit
     }
 
     fn block_number(&self) -> u64 {
-        self.handle.block_number()
+        self.handle.read().block_number()
     }
 
     fn block_by_number(&self, number: u64) -> Option<Arc<SealedBlock>> {
-        self.handle.block_by_number(number)
+        self.handle.read().block_by_number(number)
     }
 
     fn block_by_hash(&self, hash: B256) -> Option<Arc<SealedBlock>> {
-        self.handle.block_by_hash(hash)
+        self.handle.read().block_by_hash(hash)
     }
 
     fn receipts_by_block(&self, hash: B256) -> Option<Arc<Vec<TxReceipt>>> {
-        self.handle.receipts_by_block(hash)
+        self.handle.read().receipts_by_block(hash)
     }
 
     fn transaction_by_hash(&self, hash: B256) -> Option<TxLocation> {
-        self.handle.transaction_by_hash(hash)
+        self.handle.read().transaction_by_hash(hash)
     }
 
     fn receipt(&self, hash: B256) -> Option<TxReceipt> {
-        self.handle.receipt(hash)
+        self.handle.read().receipt(hash)
     }
 
     fn balance(&self, address: Address, block: u64) -> NodeResult<U256> {
-        self.handle.balance(address, at(block))
+        self.handle.read().balance(address, at(block))
     }
 
     fn nonce(&self, address: Address, block: u64) -> NodeResult<u64> {
-        self.handle.nonce(address, at(block))
+        self.handle.read().nonce(address, at(block))
     }
 
     fn pending_nonce(&self, address: Address) -> u64 {
-        self.handle.next_nonce(address)
+        self.handle.pool().next_nonce(address)
     }
 
     fn code(&self, address: Address, block: u64) -> NodeResult<Bytes> {
-        self.handle.code(address, at(block))
+        self.handle.read().code(address, at(block))
     }
 
     fn storage(&self, address: Address, slot: U256, block: u64) -> NodeResult<U256> {
-        self.handle.storage(address, slot, at(block))
+        self.handle.read().storage(address, slot, at(block))
     }
 
     fn call(
@@ -132,7 +132,7 @@ impl NodeApi for NetworkNode {
         block: u64,
         limits: &CallLimits,
     ) -> NodeResult<ExecutionOutcome> {
-        self.handle.call(&request, at(block), limits)
+        self.handle.read().call(&request, at(block), limits)
     }
 
     fn estimate_gas(
@@ -141,35 +141,35 @@ impl NodeApi for NetworkNode {
         block: u64,
         limits: &CallLimits,
     ) -> NodeResult<u64> {
-        self.handle.estimate_gas(&request, at(block), limits)
+        self.handle.read().estimate_gas(&request, at(block), limits)
     }
 
     fn submit_transaction(&self, raw: Bytes) -> Result<B256, TxError> {
-        self.handle.submit_raw_transaction(&raw)
+        self.handle.pool().submit_raw_transaction(&raw)
     }
 
     fn pending_transactions(&self) -> Vec<TxRef> {
-        self.handle.pending_transactions()
+        self.handle.pool().pending_transactions()
     }
 
     fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
-        self.handle.pending_transaction(hash)
+        self.handle.pool().pending_transaction(hash)
     }
 
     fn pool_status(&self) -> PoolStatus {
-        self.handle.pool_status()
+        self.handle.pool().status()
     }
 
     fn subscribe_new_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
-        self.handle.subscribe_new_blocks()
+        self.handle.read().subscribe_new_blocks()
     }
 
     fn subscribe_pending_transactions(&self) -> broadcast::Receiver<B256> {
-        self.handle.subscribe_pending_transactions()
+        self.handle.pool().subscribe_pending_transactions()
     }
 
     fn validators_at(&self, block: u64) -> NodeResult<Vec<Address>> {
-        self.handle.validators_at(at(block))
+        self.handle.admin().validators_at(at(block))
     }
 
     fn propose_validator_vote(
@@ -179,7 +179,7 @@ impl NodeApi for NetworkNode {
         add: bool,
     ) -> NodeResult<()> {
         self.check_admin(by)?;
-        self.handle.propose_validator_vote(validator, add);
+        self.handle.admin().propose_validator_vote(validator, add);
         Ok(())
     }
 
@@ -187,20 +187,22 @@ impl NodeApi for NetworkNode {
         self.check_admin(by)?;
         let pending = self
             .handle
+            .admin()
             .pending_votes()
             .iter()
             .any(|(address, _)| *address == validator);
-        self.handle.discard_validator_vote(validator);
+        self.handle.admin().discard_validator_vote(validator);
         Ok(pending)
     }
 
     fn pending_votes(&self) -> Vec<(Address, bool)> {
-        self.handle.pending_votes()
+        self.handle.admin().pending_votes()
     }
 
     fn signer_metrics(&self, from: u64, to: u64) -> NodeResult<Vec<SignerMetric>> {
         Ok(self
             .handle
+            .admin()
             .signer_metrics(at(from), at(to))?
             .into_iter()
             .map(|m| SignerMetric {
@@ -212,7 +214,7 @@ impl NodeApi for NetworkNode {
     }
 
     fn consensus_counters(&self) -> ConsensusCounters {
-        let metrics = self.handle.metrics();
+        let metrics = self.handle.admin().metrics();
         ConsensusCounters {
             rounds: metrics.rounds_started,
             round_changes: metrics.round_changes,
@@ -221,6 +223,7 @@ impl NodeApi for NetworkNode {
 
     fn accounts_allowlist(&self) -> Vec<Address> {
         self.handle
+            .admin()
             .accounts_allowlist()
             .into_iter()
             .map(|(address, _)| address)
@@ -232,7 +235,7 @@ impl NodeApi for NetworkNode {
         by: Option<Address>,
         accounts: Vec<Address>,
     ) -> NodeResult<()> {
-        let current = self.handle.permissions().accounts;
+        let current = self.handle.admin().permissions().accounts;
         // Besu's allowlist has no levels: a listed account may transact and
         // deploy. Accounts already listed keep their level.
         let accounts = accounts
@@ -241,6 +244,7 @@ impl NodeApi for NetworkNode {
             .map(|a| (a, AccessLevel::ContractDeploy))
             .collect();
         self.handle
+            .admin()
             .change_permissions(by, PermissionChange::SetAccounts(accounts))
     }
 
@@ -250,11 +254,13 @@ impl NodeApi for NetworkNode {
         accounts: Vec<Address>,
     ) -> NodeResult<()> {
         self.handle
+            .admin()
             .change_permissions(by, PermissionChange::RemoveAccounts(accounts))
     }
 
     fn nodes_allowlist(&self) -> Vec<String> {
         self.handle
+            .admin()
             .nodes_allowlist()
             .iter()
             .map(|id| forja_runtime::config::enode(id, 30303))
@@ -263,6 +269,7 @@ impl NodeApi for NetworkNode {
 
     fn add_nodes_to_allowlist(&self, by: Option<Address>, enodes: Vec<String>) -> NodeResult<()> {
         self.handle
+            .admin()
             .change_permissions(by, PermissionChange::AddNodes(Self::node_ids(enodes)?))
     }
 
@@ -272,6 +279,7 @@ impl NodeApi for NetworkNode {
         enodes: Vec<String>,
     ) -> NodeResult<()> {
         self.handle
+            .admin()
             .change_permissions(by, PermissionChange::RemoveNodes(Self::node_ids(enodes)?))
     }
 
@@ -293,21 +301,23 @@ impl NodeApi for NetworkNode {
         self.check_admin(by)?;
         let added = self
             .handle
+            .admin()
             .add_node(alloy::signers::local::PrivateKeySigner::random())?;
         Ok(AddedNode {
-            index: added.index(),
-            enode: added.enode(),
-            address: added.address(),
-            key_file: added.key_file(),
+            index: added.index,
+            enode: added.enode,
+            address: added.address,
+            key_file: added.key_file,
         })
     }
 
     fn backup(&self, name: Option<&str>) -> NodeResult<forja_runtime::backup::Backup> {
-        self.handle.backup(name)
+        self.handle.admin().backup(name)
     }
 
     fn peers(&self) -> Vec<PeerInfo> {
         self.handle
+            .admin()
             .peers()
             .into_iter()
             .map(|peer| PeerInfo {

@@ -29,6 +29,7 @@ impl TraceApi for NetworkNode {
         limits: &CallLimits,
     ) -> NodeResult<(AccessList, u64)> {
         self.handle()
+            .read()
             .create_access_list(&request, at(block), limits)
     }
 
@@ -38,7 +39,9 @@ impl TraceApi for NetworkNode {
         options: GethDebugTracingOptions,
         limits: &CallLimits,
     ) -> NodeResult<GethTrace> {
-        self.handle().trace_transaction(hash, options, limits)
+        self.handle()
+            .read()
+            .trace_transaction(hash, options, limits)
     }
 
     fn trace_call(
@@ -49,68 +52,69 @@ impl TraceApi for NetworkNode {
         limits: &CallLimits,
     ) -> NodeResult<GethTrace> {
         self.handle()
+            .read()
             .trace_call(&request, at(block), options, limits)
     }
 
     fn ots_trace_transaction(&self, hash: B256, limits: &CallLimits) -> NodeResult<OtsTrace> {
-        self.handle().ots_trace_transaction(hash, limits)
+        self.handle().read().ots_trace_transaction(hash, limits)
     }
 
     fn ots_trace_block(&self, number: u64, limits: &CallLimits) -> NodeResult<Vec<OtsTrace>> {
-        self.handle().ots_trace_block(number, limits)
+        self.handle().read().ots_trace_block(number, limits)
     }
 }
 
 impl DevApi for NetworkNode {
     fn snapshot(&self) -> NodeResult<U256> {
-        self.handle().dev_snapshot().map(U256::from)
+        self.handle().dev().snapshot().map(U256::from)
     }
 
     fn revert(&self, id: U256) -> NodeResult<bool> {
         // Ids are u64s: a larger one was never handed out.
         match u64::try_from(id) {
-            Ok(id) => self.handle().dev_revert(id),
+            Ok(id) => self.handle().dev().revert(id),
             Err(_) => Ok(false),
         }
     }
 
     fn mine(&self, blocks: u64, timestamp: Option<u64>) -> NodeResult<()> {
         if let Some(timestamp) = timestamp {
-            self.handle().dev_set_next_block_timestamp(timestamp)?;
+            self.handle().dev().set_next_block_timestamp(timestamp)?;
         }
-        self.handle().dev_mine(blocks)
+        self.handle().dev().mine(blocks)
     }
 
     fn increase_time(&self, seconds: u64) -> NodeResult<u64> {
-        self.handle().dev_increase_time(seconds)
+        self.handle().dev().increase_time(seconds)
     }
 
     fn set_next_block_timestamp(&self, timestamp: u64) -> NodeResult<()> {
-        self.handle().dev_set_next_block_timestamp(timestamp)
+        self.handle().dev().set_next_block_timestamp(timestamp)
     }
 
     fn set_balance(&self, address: Address, balance: U256) -> NodeResult<()> {
-        self.handle().dev_set_balance(address, balance)
+        self.handle().dev().set_balance(address, balance)
     }
 
     fn set_code(&self, address: Address, code: Bytes) -> NodeResult<()> {
-        self.handle().dev_set_code(address, code)
+        self.handle().dev().set_code(address, code)
     }
 
     fn set_storage_at(&self, address: Address, slot: U256, value: U256) -> NodeResult<()> {
-        self.handle().dev_set_storage_at(address, slot, value)
+        self.handle().dev().set_storage_at(address, slot, value)
     }
 
     fn impersonate(&self, address: Address) -> NodeResult<()> {
-        self.handle().dev_impersonate(address)
+        self.handle().dev().impersonate(address)
     }
 
     fn stop_impersonating(&self, address: Address) -> NodeResult<()> {
-        self.handle().dev_stop_impersonating(address)
+        self.handle().dev().stop_impersonating(address)
     }
 
     fn is_impersonated(&self, address: Address) -> bool {
-        self.handle().dev_is_impersonated(address)
+        self.handle().dev().is_impersonated(address)
     }
 
     fn submit_impersonated(
@@ -118,6 +122,6 @@ impl DevApi for NetworkNode {
         from: Address,
         request: TransactionRequest,
     ) -> Result<B256, TxError> {
-        self.handle().dev_submit_impersonated(from, request)
+        self.handle().dev().submit_impersonated(from, request)
     }
 }

@@ -192,6 +192,7 @@ async fn only_an_authenticated_admin_changes_the_network() {
     assert!(
         !net.network
             .node(0)
+            .admin()
             .permissions()
             .accounts
             .contains_key(&STRANGER)
@@ -214,7 +215,7 @@ async fn only_an_authenticated_admin_changes_the_network() {
     );
     for node in net.network.nodes() {
         assert!(
-            node.permissions().accounts.contains_key(&STRANGER),
+            node.admin().permissions().accounts.contains_key(&STRANGER),
             "node {}",
             node.index()
         );
@@ -284,7 +285,7 @@ async fn only_an_authenticated_admin_changes_the_network() {
     )
     .unwrap_err();
     assert!(message.contains("leave no admin"), "{message}");
-    assert!(net.network.node(3).permissions().is_admin(ADMIN));
+    assert!(net.network.node(3).admin().permissions().is_admin(ADMIN));
 
     // WebSocket alike: the token in the upgrade's Authorization header, or
     // on the URL as Besu accepts it.
@@ -524,7 +525,12 @@ async fn only_an_authenticated_admin_starts_a_node() {
             .unwrap(),
         nodes[4].address()
     );
-    assert!(!nodes[0].nodes_allowlist().contains(&nodes[4].node_id()));
+    assert!(
+        !nodes[0]
+            .admin()
+            .nodes_allowlist()
+            .contains(&nodes[4].node_id())
+    );
     // Allowlisted with Besu's call, it syncs.
     let enode = added["enode"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -537,5 +543,10 @@ async fn only_an_authenticated_admin_starts_a_node() {
         .unwrap(),
         json!("Success")
     );
-    assert!(nodes[4].nodes_allowlist().contains(&nodes[4].node_id()));
+    assert!(
+        nodes[4]
+            .admin()
+            .nodes_allowlist()
+            .contains(&nodes[4].node_id())
+    );
 }

@@ -509,14 +509,14 @@ async fn the_index_survives_a_restart() {
     let hashes = transfers(&net, 2, target, 3).await;
     let before = search_all(&net, target).await;
     assert_eq!(before.0, hashes.iter().rev().copied().collect::<Vec<_>>());
-    let head = net.network.node(0).block_number();
+    let head = net.network.node(0).read().block_number();
     net.stop().await;
 
     // Written to disk up to the head, with the chain's genesis.
     let genesis = {
         let network = Network::start(dev_config(), StorageMode::Dir(dir.path().to_owned()))
             .expect("network restarts");
-        let genesis = network.node(0).block_by_number(0).unwrap().hash;
+        let genesis = network.node(0).read().block_by_number(0).unwrap().hash;
         network.shutdown();
         genesis
     };

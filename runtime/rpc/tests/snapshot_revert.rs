@@ -54,21 +54,21 @@ fn observe(net: &TestNet, accounts: &[Address]) -> Vec<Observed> {
         .nodes()
         .iter()
         .map(|node| {
-            let head = node.block(latest).unwrap();
+            let head = node.read().block(latest).unwrap();
             Observed {
                 head: head.number(),
                 head_hash: head.hash,
                 balances: accounts
                     .iter()
-                    .map(|a| node.balance(*a, latest).unwrap())
+                    .map(|a| node.read().balance(*a, latest).unwrap())
                     .collect(),
                 nonces: accounts
                     .iter()
-                    .map(|a| node.nonce(*a, latest).unwrap())
+                    .map(|a| node.read().nonce(*a, latest).unwrap())
                     .collect(),
                 code: accounts
                     .iter()
-                    .map(|a| node.code(*a, latest).unwrap())
+                    .map(|a| node.read().code(*a, latest).unwrap())
                     .collect(),
                 state_root: head.header.state_root,
             }
@@ -156,6 +156,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     assert!(
         net.network
             .node(0)
+            .pool()
             .pending_transaction(*queued.tx_hash())
             .is_some()
     );
@@ -164,6 +165,7 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     let abandoned_block = net
         .network
         .node(0)
+        .read()
         .block_by_number(at_snapshot + 1)
         .unwrap()
         .hash;
@@ -178,12 +180,16 @@ async fn revert_rolls_every_node_back_and_the_chain_goes_on_from_there() {
     assert_eq!(observe(&net, &watched), before);
     for node in net.network.nodes() {
         assert!(
-            node.code(*second.address(), BlockId::latest())
+            node.read()
+                .code(*second.address(), BlockId::latest())
                 .unwrap()
                 .is_empty()
         );
-        assert!(node.pending_transactions().is_empty(), "pools are emptied");
-        assert!(node.receipt(undone.transaction_hash).is_none());
+        assert!(
+            node.pool().pending_transactions().is_empty(),
+            "pools are emptied"
+        );
+        assert!(node.read().receipt(undone.transaction_hash).is_none());
     }
     assert_eq!(provider.get_block_number().await.unwrap(), at_snapshot);
     let status = request(&url, "txpool_status", json!([])).await.unwrap();
@@ -426,7 +432,7 @@ async fn snapshots_are_refused_with_a_data_directory() {
     }
     // The controls that leave no trace outside blocks still work.
     request(&url, "evm_mine", json!([])).await.unwrap();
-    assert_eq!(network.node(0).block_number(), 1);
+    assert_eq!(network.node(0).read().block_number(), 1);
     server.stop().await;
     tokio::task::spawn_blocking(move || network.shutdown())
         .await
@@ -453,12 +459,12 @@ async fn a_transaction_waiting_for_a_nonce_gap_starts_no_blocks() {
     // Every node holds it, waiting (it was gossiped like any other).
     for node in net.network.nodes() {
         for _ in 0..500 {
-            if node.pending_transaction(*queued.tx_hash()).is_some() {
+            if node.pool().pending_transaction(*queued.tx_hash()).is_some() {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert_eq!(node.pool_status().queued, 1, "node {}", node.index());
+        assert_eq!(node.pool().status().queued, 1, "node {}", node.index());
     }
     // Rounds started for it would each have committed an empty block: the
     // next executable transaction lands right after the old head.

@@ -394,7 +394,12 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
     let start = provider.get_block_number().await.unwrap();
     assert_eq!(request(&net, "evm_mine", json!([])).await.unwrap(), "0x0");
     assert_eq!(assert_nodes_agree(&net).await, start + 1);
-    let block = net.network.node(0).block_by_number(start + 1).unwrap();
+    let block = net
+        .network
+        .node(0)
+        .read()
+        .block_by_number(start + 1)
+        .unwrap();
     assert!(block.transactions.is_empty());
     request(&net, "anvil_mine", json!(["0x3"])).await.unwrap();
     assert_eq!(assert_nodes_agree(&net).await, start + 4);
@@ -405,6 +410,7 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
     let before = net
         .network
         .node(0)
+        .read()
         .block_by_number(start + 6)
         .unwrap()
         .header
@@ -417,6 +423,7 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
     let after = net
         .network
         .node(0)
+        .read()
         .block_by_number(start + 7)
         .unwrap()
         .header
@@ -437,6 +444,7 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
     let stamped = net
         .network
         .node(1)
+        .read()
         .block_by_number(start + 8)
         .unwrap()
         .header
@@ -452,6 +460,7 @@ async fn mines_empty_blocks_on_every_node_and_moves_the_clock() {
     let stamped = net
         .network
         .node(2)
+        .read()
         .block_by_number(start + 9)
         .unwrap()
         .header
@@ -500,16 +509,16 @@ async fn patches_state_on_every_node_and_keeps_building_blocks() {
     let latest = alloy::eips::BlockId::latest();
     for node in net.network.nodes() {
         assert_eq!(
-            node.balance(target, latest).unwrap(),
+            node.read().balance(target, latest).unwrap(),
             balance,
             "node {}",
             node.index()
         );
         assert_eq!(
-            node.storage(r.counter, slot, latest).unwrap(),
+            node.read().storage(r.counter, slot, latest).unwrap(),
             U256::from(99)
         );
-        assert_eq!(node.code(copy, latest).unwrap(), counter_code);
+        assert_eq!(node.read().code(copy, latest).unwrap(), counter_code);
     }
 
     // Blocks built on the patched state pass every node's validation.
@@ -533,11 +542,15 @@ async fn patches_state_on_every_node_and_keeps_building_blocks() {
     );
     let head = assert_nodes_agree(net).await;
     for node in net.network.nodes() {
-        assert_eq!(node.storage(copy, slot, latest).unwrap(), U256::from(3));
         assert_eq!(
-            node.block_by_number(head).unwrap().header.state_root,
+            node.read().storage(copy, slot, latest).unwrap(),
+            U256::from(3)
+        );
+        assert_eq!(
+            node.read().block_by_number(head).unwrap().header.state_root,
             net.network
                 .node(0)
+                .read()
                 .block_by_number(head)
                 .unwrap()
                 .header
@@ -586,12 +599,12 @@ async fn sends_transactions_as_an_impersonated_account() {
     let latest = alloy::eips::BlockId::latest();
     for node in net.network.nodes() {
         assert_eq!(
-            node.balance(recipient, latest).unwrap(),
+            node.read().balance(recipient, latest).unwrap(),
             ether,
             "node {}",
             node.index()
         );
-        assert_eq!(node.nonce(whale, latest).unwrap(), 1);
+        assert_eq!(node.read().nonce(whale, latest).unwrap(), 1);
     }
     // Traces see the impersonated sender too.
     let frame = request(

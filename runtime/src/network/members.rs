@@ -16,7 +16,6 @@ use super::{
     dev_state::DevState,
     driver::spawn_driver,
     genesis::{bft_config, genesis},
-    handle::NodeHandle,
     stores::node_shared,
     transport::{Envelope, Link, Transport},
 };
@@ -25,16 +24,35 @@ use crate::{
     config::{NetworkConfig, NodeKey},
     data_dir::node_path,
     error::{Error, Result, StorageError},
-    node::NodeCore,
+    node::{NodeCore, NodeShared},
     storage::Store,
 };
+
+/// One running node as its network holds it: its state and its channel.
+#[derive(Clone)]
+pub(crate) struct Member {
+    pub(crate) shared: Arc<NodeShared>,
+    pub(crate) sender: mpsc::Sender<Envelope>,
+}
+
+impl Member {
+    /// Puts `envelope` on the node's channel (nothing happens once its
+    /// thread has stopped).
+    pub(crate) fn send(&self, envelope: Envelope) {
+        let _ = self.sender.send(envelope);
+    }
+
+    pub(crate) fn block_number(&self) -> u64 {
+        self.shared.chain.read().expect("chain lock").head_number()
+    }
+}
 
 /// What a running network shares with its nodes' handles (which hold it
 /// weakly: a handle does not keep its network alive).
 pub(crate) struct NetworkInner {
     /// Grows with [`NetworkInner::add_node`], which holds the write lock for the
     /// whole addition, so a permission change reaches the new node too.
-    pub(crate) nodes: RwLock<Vec<NodeHandle>>,
+    pub(crate) nodes: RwLock<Vec<Member>>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) transport: Arc<Transport>,
     /// The definition the network started from, and its options (a node
@@ -56,23 +74,23 @@ pub(crate) struct NetworkInner {
 impl NetworkInner {
     /// Starts a new node with `key` in the running network (see
     /// [`crate::Network::add_node`]).
-    pub(crate) fn add_node(self: &Arc<Self>, key: PrivateKeySigner) -> Result<NodeHandle> {
+    pub(crate) fn add_node(&self, key: PrivateKeySigner) -> Result<Member> {
         let inner = self;
         // One change of the network's membership at a time, never during a
         // dev control (a revert counts the nodes it parks).
         let _no_dev_control = inner.dev.control();
         let mut nodes = inner.nodes.write().expect("nodes lock");
         let node_id = crate::config::node_id(&key);
-        if let Some(holder) = nodes.iter().find(|n| n.node_id() == node_id) {
+        if let Some(holder) = nodes.iter().find(|n| n.shared.node_id == node_id) {
             return Err(Error::InvalidRequest(format!(
                 "node {} already runs with this key (enode {}): every node needs a key of its own",
-                holder.index(),
-                holder.enode()
+                holder.shared.index,
+                crate::config::enode(&node_id, 30303 + holder.shared.index as u16)
             )));
         }
         if nodes
             .first()
-            .is_some_and(|n| n.shared().stop.load(Ordering::Relaxed))
+            .is_some_and(|n| n.shared.stop.load(Ordering::Relaxed))
         {
             return Err(Error::ShutDown);
         }
@@ -81,7 +99,12 @@ impl NetworkInner {
         let (genesis_block, genesis_world) = genesis(config, &config.node_keys()?)?;
         // The network's lists as they are now: every change applies to
         // every node, and the nodes lock keeps changes out until it is in.
-        let permissions = nodes[0].permissions();
+        let permissions = nodes[0]
+            .shared
+            .permissions
+            .read()
+            .expect("permissions lock")
+            .clone();
         let node_key = NodeKey {
             signer: key,
             is_validator: false,
@@ -117,7 +140,7 @@ impl NetworkInner {
         };
         let shared = node_shared(config, index, node_key, chain, permissions, store);
         let bft = bft_config(config);
-        let mut peers: Vec<B512> = nodes.iter().map(|n| n.node_id()).collect();
+        let mut peers: Vec<B512> = nodes.iter().map(|n| n.shared.node_id).collect();
         peers.push(node_id);
         let core = NodeCore::new(shared.clone(), bft.clone(), peers)?
             .with_execution_hook(inner.options.execution_hook.clone())
@@ -133,10 +156,15 @@ impl NetworkInner {
         }
         let thread = spawn_driver(core, receiver, &inner.transport, &inner.clock, true)?;
         inner.threads.lock().expect("threads lock").push(thread);
-        let handle = NodeHandle::new(shared, sender, inner);
-        nodes.push(handle.clone());
-        tracing::info!(node = index, enode = %handle.enode(), address = %handle.address(), "node added");
-        Ok(handle)
+        let member = Member { shared, sender };
+        nodes.push(member.clone());
+        tracing::info!(
+            node = index,
+            enode = %crate::config::enode(&node_id, 30303 + index as u16),
+            address = %member.shared.key.address(),
+            "node added"
+        );
+        Ok(member)
     }
 
     /// Backs up every node's store (see [`crate::Network::backup`]).
@@ -149,16 +177,18 @@ impl NetworkInner {
         // Under the nodes lock, the node list and the record agree.
         let nodes = self.nodes.read().expect("nodes lock");
         let added = self.added.lock().expect("added nodes lock").clone();
-        crate::backup::backup(dir, &nodes, &added, name)
+        let shared: Vec<Arc<NodeShared>> = nodes.iter().map(|n| n.shared.clone()).collect();
+        crate::backup::backup(dir, &shared, &added, name)
     }
 
-    pub(crate) fn nodes(&self) -> Vec<NodeHandle> {
+    /// Every node, in index order.
+    pub(crate) fn members(&self) -> Vec<Member> {
         self.nodes.read().expect("nodes lock").clone()
     }
 
     pub(crate) fn stop_nodes(&self) {
-        for node in self.nodes() {
-            node.shared().stop.store(true, Ordering::Relaxed);
+        for node in self.members() {
+            node.shared.stop.store(true, Ordering::Relaxed);
             node.send(Envelope::Shutdown);
         }
         let threads = std::mem::take(&mut *self.threads.lock().expect("threads lock"));

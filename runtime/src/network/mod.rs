@@ -28,7 +28,10 @@ mod stores;
 mod transport;
 
 pub use genesis::{bft_config, genesis, genesis_world};
-pub use handle::{MetricsSnapshot, NodeHandle, PeerInfo, SignerMetric};
+pub use handle::{
+    ChainReader, DevControls, MetricsSnapshot, NewNode, NodeAdmin, NodeHandle, PeerInfo,
+    SignerMetric, TransactionPool,
+};
 pub use stores::StorageMode;
 pub(crate) use stores::open_nodes;
 
@@ -36,7 +39,7 @@ use self::{
     clock::NetworkClock,
     dev_state::DevState,
     driver::spawn_driver,
-    members::NetworkInner,
+    members::{Member, NetworkInner},
     transport::{Link, Transport},
 };
 use crate::{config::NetworkConfig, error::Result, execution::ExecutionHook, node::NodeCore};
@@ -51,7 +54,7 @@ impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Network")
             .field("chain_id", &self.inner.chain_id)
-            .field("nodes", &self.inner.nodes().len())
+            .field("nodes", &self.inner.members().len())
             .finish()
     }
 }
@@ -133,12 +136,13 @@ impl Network {
                 StorageMode::InMemory => None,
             },
         });
-        // Handles reach their network (dev controls act on every node)
-        // without keeping it alive.
         *inner.nodes.write().expect("nodes lock") = shared
             .into_iter()
             .zip(links.iter())
-            .map(|(shared, link)| NodeHandle::new(shared, link.sender.clone(), &inner))
+            .map(|(shared, link)| Member {
+                shared,
+                sender: link.sender.clone(),
+            })
             .collect();
         Ok(Network { inner })
     }
@@ -153,26 +157,32 @@ impl Network {
     /// Every node, in index order (validators of the definition first, then
     /// its regular nodes, then nodes added since the start).
     pub fn nodes(&self) -> Vec<NodeHandle> {
-        self.inner.nodes()
+        self.inner
+            .members()
+            .iter()
+            .map(|member| NodeHandle::new(member, &self.inner))
+            .collect()
     }
 
     /// Node `index` (validators first, then regular nodes). Panics when out of range.
     pub fn node(&self, index: usize) -> NodeHandle {
-        self.inner.nodes.read().expect("nodes lock")[index].clone()
+        let member = self.inner.nodes.read().expect("nodes lock")[index].clone();
+        NodeHandle::new(&member, &self.inner)
     }
 
     /// handle: Besu's "add a new node". It starts from genesis with a copy
     /// of the network's permission lists and syncs from its peers; while
     /// node permissioning is on and its enode is not on the node
     /// allowlists, peers refuse it and it syncs nothing, and once
-    /// `perm_addNodesToAllowlist` lists it ([`NodeHandle::change_permissions`])
+    /// `perm_addNodesToAllowlist` lists it ([`NodeAdmin::change_permissions`])
     /// it syncs and follows. It validates once a validator vote adds its
     /// address. With a data directory its key (`node-<i>.key`) and store
     /// are kept there and `added-nodes.json` records it, so the next start
     /// with that directory includes it. A key another node of the network
     /// holds is refused.
     pub fn add_node(&self, key: PrivateKeySigner) -> Result<NodeHandle> {
-        self.inner.add_node(key)
+        let member = self.inner.add_node(key)?;
+        Ok(NodeHandle::new(&member, &self.inner))
     }
 
     /// Backs up every node's store into `<data-dir>/backups/<name>/` while

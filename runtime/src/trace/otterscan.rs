@@ -31,7 +31,7 @@ use crate::{
     error::{Error, Result},
     execution::CallLimits,
     interrupt::guard,
-    network::NodeHandle,
+    network::ChainReader,
     spec::ChainSpec,
 };
 
@@ -298,7 +298,7 @@ pub fn trace_block(spec: &ChainSpec, chain: &Chain, number: u64) -> Result<Vec<O
     Ok(traces)
 }
 
-impl NodeHandle {
+impl ChainReader {
     /// Otterscan's view of committed transaction `hash`, stopped after
     /// `limits.timeout`.
     pub fn ots_trace_transaction(&self, hash: B256, limits: &CallLimits) -> Result<OtsTrace> {

@@ -179,7 +179,7 @@ pub fn run_tests_on_network(
     let node = network.node(0);
     let mut chain = Chain {
         sender: signer.address(),
-        nonce: node.next_nonce(signer.address()),
+        nonce: node.pool().next_nonce(signer.address()),
         signer,
         node,
         hook,

@@ -137,11 +137,11 @@ fn suite_passes_as_transactions_committed_on_every_validator() {
 
     // Every transaction is in a block that every validator committed.
     let network = &run.network;
-    let head = network.node(0).block_number();
+    let head = network.node(0).read().block_number();
     assert!(head >= 1);
     let deadline = Instant::now() + Duration::from_secs(30);
     for node in network.nodes() {
-        while node.block_number() < head {
+        while node.read().block_number() < head {
             assert!(
                 Instant::now() < deadline,
                 "node {} stays behind",
@@ -150,8 +150,8 @@ fn suite_passes_as_transactions_committed_on_every_validator() {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(
-            node.block_by_number(head).unwrap().hash,
-            network.node(0).block_by_number(head).unwrap().hash
+            node.read().block_by_number(head).unwrap().hash,
+            network.node(0).read().block_by_number(head).unwrap().hash
         );
     }
     // deployment + setUp + test per unit test, 3 per fuzz run
@@ -159,6 +159,7 @@ fn suite_passes_as_transactions_committed_on_every_validator() {
     for hash in &run.transactions {
         for node in network.nodes() {
             let receipt = node
+                .read()
                 .receipt(*hash)
                 .unwrap_or_else(|| panic!("node {} has no receipt for {hash}", node.index()));
             assert_eq!(receipt.from, run.sender);

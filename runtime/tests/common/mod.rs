@@ -88,7 +88,7 @@ pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 pub(crate) fn wait_for_receipt(node: &NodeHandle, hash: B256) -> TxReceipt {
     let mut receipt = None;
     wait_until(&format!("the receipt of {hash}"), || {
-        receipt = node.receipt(hash);
+        receipt = node.read().receipt(hash);
         receipt.is_some()
     });
     receipt.expect("waited for it")
@@ -97,7 +97,10 @@ pub(crate) fn wait_for_receipt(node: &NodeHandle, hash: B256) -> TxReceipt {
 /// Waits until every node of `network` reached block `number`.
 pub(crate) fn wait_for_height(network: &Network, number: u64) {
     wait_until(&format!("every node to reach block {number}"), || {
-        network.nodes().iter().all(|n| n.block_number() >= number)
+        network
+            .nodes()
+            .iter()
+            .all(|n| n.read().block_number() >= number)
     });
 }
 

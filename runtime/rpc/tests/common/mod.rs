@@ -246,18 +246,18 @@ pub(crate) async fn request(
 /// returns the head.
 pub(crate) async fn assert_nodes_agree(net: &TestNet) -> u64 {
     let nodes = net.network.nodes();
-    let head = nodes[0].block_number();
+    let head = nodes[0].read().block_number();
     for _ in 0..1000 {
-        if nodes.iter().all(|n| n.block_number() >= head) {
+        if nodes.iter().all(|n| n.read().block_number() >= head) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let hash = nodes[0].block_by_number(head).unwrap().hash;
+    let hash = nodes[0].read().block_by_number(head).unwrap().hash;
     for node in nodes {
-        assert_eq!(node.block_number(), head, "node {}", node.index());
+        assert_eq!(node.read().block_number(), head, "node {}", node.index());
         assert_eq!(
-            node.block_by_number(head).unwrap().hash,
+            node.read().block_by_number(head).unwrap().hash,
             hash,
             "node {}",
             node.index()

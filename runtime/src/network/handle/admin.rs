@@ -1,7 +1,10 @@
 //! Administering the node and its network: validators, permissioning,
 //! peers, counters, adding nodes, backups.
 
-use std::{path::PathBuf, sync::atomic::Ordering};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Weak, atomic::Ordering, mpsc::Sender},
+};
 
 use alloy::{
     consensus::Header,
@@ -10,12 +13,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 
-use super::super::transport::Envelope;
-use super::{NodeHandle, resolve};
+use super::{pool::TransactionPool, read::ChainReader};
 use crate::{
     config::enode,
     error::{Error, Result},
-    node::{ConsensusView, CoreEvent, LocalEvent, header_validators},
+    network::{
+        members::NetworkInner,
+        transport::{Envelope, Transport},
+    },
+    node::{ConsensusView, CoreEvent, LocalEvent, NodeShared, header_validators},
     permissions::{AccessLevel, PermissionChange, Permissions},
     pool::PoolStatus,
 };
@@ -49,9 +55,53 @@ pub struct MetricsSnapshot {
     pub pool: PoolStatus,
 }
 
-impl NodeHandle {
+/// A node [`NodeAdmin::add_node`] started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNode {
+    pub index: usize,
+    pub node_id: B512,
+    pub enode: String,
+    pub address: Address,
+    /// Where its key is kept (`None`: in memory only).
+    pub key_file: Option<PathBuf>,
+}
+
+/// Administering one node and, through it, its network (Besu's ADMIN,
+/// PERM and QBFT/IBFT groups): validator votes, permissioning, peers,
+/// counters, adding nodes, backups.
+#[derive(Clone)]
+pub struct NodeAdmin {
+    read: ChainReader,
+    pool: TransactionPool,
+    /// The node's channel: votes reach its engine through it.
+    sender: Sender<Envelope>,
+    transport: Arc<Transport>,
+    network: Weak<NetworkInner>,
+}
+
+impl NodeAdmin {
+    pub(crate) fn new(
+        read: ChainReader,
+        pool: TransactionPool,
+        sender: Sender<Envelope>,
+        transport: Arc<Transport>,
+        network: Weak<NetworkInner>,
+    ) -> Self {
+        Self {
+            read,
+            pool,
+            sender,
+            transport,
+            network,
+        }
+    }
+
+    fn shared(&self) -> &Arc<NodeShared> {
+        self.read.shared()
+    }
+
     /// Where this node's key file is, for a node added to a network with a
-    /// data directory ([`Network::add_node`]); the defined nodes' keys come
+    /// data directory ([`crate::Network::add_node`]); the defined nodes' keys come
     /// from the network definition.
     pub fn key_file(&self) -> Option<PathBuf> {
         let network = self.network.upgrade()?;
@@ -59,17 +109,30 @@ impl NodeHandle {
         let added = network.added.lock().expect("added nodes lock");
         added
             .iter()
-            .find(|node| node.index == self.index())
+            .find(|node| node.index == self.shared().index)
             .map(|node| dir.join(&node.key_file))
     }
 
-    /// Starts a new node in the network this node belongs to ([`Network::add_node`]).
-    pub fn add_node(&self, key: PrivateKeySigner) -> Result<NodeHandle> {
+    /// Starts a new node in the network this node belongs to
+    /// ([`crate::Network::add_node`]).
+    pub fn add_node(&self, key: PrivateKeySigner) -> Result<NewNode> {
         let network = self.network.upgrade().ok_or(Error::ShutDown)?;
-        network.add_node(key)
+        let member = network.add_node(key)?;
+        let shared = &member.shared;
+        let key_file = network
+            .data_dir
+            .as_ref()
+            .map(|dir| dir.join(crate::admission::key_file_name(shared.index)));
+        Ok(NewNode {
+            index: shared.index,
+            node_id: shared.node_id,
+            enode: enode(&shared.node_id, 30303 + shared.index as u16),
+            address: shared.key.address(),
+            key_file,
+        })
     }
 
-    /// Backs up the whole network this node belongs to ([`Network::backup`]).
+    /// Backs up the whole network this node belongs to ([`crate::Network::backup`]).
     pub fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
         let network = self.network.upgrade().ok_or(Error::ShutDown)?;
         network.backup(name)
@@ -79,18 +142,18 @@ impl NodeHandle {
     /// its store since it opened (`None` without a data directory): how much history
     /// it has had to read, which opening a store keeps to the head.
     pub fn store_reads(&self) -> Option<u64> {
-        self.shared.store.as_ref().map(|s| s.decoded_count())
+        self.shared().store.as_ref().map(|s| s.decoded_count())
     }
 
     /// Validators of `block` (from its header's extraData).
     pub fn validators_at(&self, block: BlockId) -> Result<Vec<Address>> {
-        let block = self.block(block)?;
-        Ok(header_validators(self.shared.mode, &block.header))
+        let block = self.read.block(block)?;
+        Ok(header_validators(self.shared().mode, &block.header))
     }
 
     /// Validators that will decide the next block.
     pub fn current_validators(&self) -> Vec<Address> {
-        self.shared
+        self.shared()
             .consensus
             .read()
             .expect("consensus lock")
@@ -114,7 +177,7 @@ impl NodeHandle {
     /// engine gets the same changes in the same order through its events.
     /// The lock is held while sending so two calls reach both in one order.
     fn queue_vote(&self, address: Address, add: Option<bool>) {
-        let mut view = self.shared.consensus.write().expect("consensus lock");
+        let mut view = self.shared().consensus.write().expect("consensus lock");
         let votes = &mut view.pending_votes;
         let at = votes.binary_search_by_key(&address, |(subject, _)| *subject);
         match (at, add) {
@@ -135,7 +198,7 @@ impl NodeHandle {
 
     /// This node's queued votes.
     pub fn pending_votes(&self) -> Vec<(Address, bool)> {
-        self.shared
+        self.shared()
             .consensus
             .read()
             .expect("consensus lock")
@@ -145,7 +208,7 @@ impl NodeHandle {
 
     /// Current consensus height and round.
     pub fn consensus_status(&self) -> ConsensusView {
-        self.shared
+        self.shared()
             .consensus
             .read()
             .expect("consensus lock")
@@ -154,9 +217,9 @@ impl NodeHandle {
 
     /// Blocks proposed per validator between two blocks (inclusive).
     pub fn signer_metrics(&self, from: BlockId, to: BlockId) -> Result<Vec<SignerMetric>> {
-        let chain = self.chain();
-        let from = resolve(&chain, from)?.max(1);
-        let to = resolve(&chain, to)?;
+        let from = self.read.resolve_block(from)?.max(1);
+        let to = self.read.resolve_block(to)?;
+        let chain = self.read.chain();
         let mut metrics: Vec<SignerMetric> = Vec::new();
         for number in from..=to {
             let header: Header = chain
@@ -179,7 +242,7 @@ impl NodeHandle {
     }
 
     pub fn permissions(&self) -> Permissions {
-        self.shared
+        self.shared()
             .permissions
             .read()
             .expect("permissions lock")
@@ -218,7 +281,7 @@ impl NodeHandle {
         }
         if matches!(change, PermissionChange::AddNodes(_)) {
             for node in nodes.iter() {
-                let _ = node.sender.send(Envelope::Resync);
+                node.send(Envelope::Resync);
             }
         }
         Ok(())
@@ -252,7 +315,7 @@ impl NodeHandle {
     /// The other nodes this node exchanges messages with (both on its node allowlist).
     pub fn peers(&self) -> Vec<PeerInfo> {
         let permissions = self.permissions();
-        if !permissions.node_allowed(&self.shared.node_id) {
+        if !permissions.node_allowed(&self.shared().node_id) {
             return Vec::new();
         }
         self.transport
@@ -260,7 +323,7 @@ impl NodeHandle {
             .iter()
             .map(|link| &link.node_id)
             .enumerate()
-            .filter(|(i, id)| *i != self.shared.index && permissions.node_allowed(id))
+            .filter(|(i, id)| *i != self.shared().index && permissions.node_allowed(id))
             .map(|(index, id)| PeerInfo {
                 index,
                 node_id: *id,
@@ -274,15 +337,15 @@ impl NodeHandle {
     }
 
     pub fn metrics(&self) -> MetricsSnapshot {
-        let m = &self.shared.metrics;
+        let m = &self.shared().metrics;
         MetricsSnapshot {
-            block_number: self.block_number(),
+            block_number: self.read.block_number(),
             blocks_committed: m.blocks_committed.load(Ordering::Relaxed),
             transactions_committed: m.transactions_committed.load(Ordering::Relaxed),
             rounds_started: m.rounds_started.load(Ordering::Relaxed),
             round_changes: m.round_changes.load(Ordering::Relaxed),
             blocks_rejected: m.blocks_rejected.load(Ordering::Relaxed),
-            pool: self.pool_status(),
+            pool: self.pool.status(),
         }
     }
 }

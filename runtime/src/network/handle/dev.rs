@@ -31,7 +31,7 @@
 //! Controls that wait for or stop the network run one at a time.
 
 use std::{
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, Weak, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -42,14 +42,21 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 
-use super::super::{clock::wall_clock_ms, dev_state::Snapshot, pause::Pause};
-use super::NodeHandle;
+use super::{pool::TransactionPool, read::ChainReader};
 use crate::{
     block::SignedTx,
     chain::Chain,
     error::{Error, Result, TxError},
     execution::{CallLimits, CallRequest},
+    network::{
+        clock::{NetworkClock, wall_clock_ms},
+        dev_state::{DevState, Snapshot},
+        members::{Member, NetworkInner},
+        pause::Pause,
+        transport::Envelope,
+    },
     node::NodeShared,
+    node::{CoreEvent, LocalEvent},
     state::{AccountChange, AccountFields, StateChanges},
 };
 
@@ -63,8 +70,8 @@ pub(crate) fn impersonation_signature() -> Signature {
     Signature::new(U256::from(1), U256::from(1), false)
 }
 
-fn refuse_with_store(nodes: &[NodeHandle], method: &str) -> Result<()> {
-    if nodes.iter().any(|n| n.shared().store.is_some()) {
+fn refuse_with_store(nodes: &[Member], method: &str) -> Result<()> {
+    if nodes.iter().any(|n| n.shared.store.is_some()) {
         return Err(Error::InvalidRequest(format!(
             "not supported on this network: {method} changes state outside blocks, which a network with a data directory could not reload (start it without a data directory)"
         )));
@@ -107,16 +114,49 @@ fn latest() -> BlockId {
     BlockId::Number(BlockNumberOrTag::Latest)
 }
 
-impl NodeHandle {
+/// The dev network's controls (anvil's and Hardhat's `evm_*`/`anvil_*`),
+/// applied to every node of the network this node belongs to.
+#[derive(Clone)]
+pub struct DevControls {
+    read: ChainReader,
+    pool: TransactionPool,
+    network: Weak<NetworkInner>,
+}
+
+impl DevControls {
+    pub(crate) fn new(
+        read: ChainReader,
+        pool: TransactionPool,
+        network: Weak<NetworkInner>,
+    ) -> Self {
+        Self {
+            read,
+            pool,
+            network,
+        }
+    }
+
+    /// Every node of the network, the dev controls' state and the clock.
+    fn network(&self) -> Result<(Vec<Member>, Arc<DevState>, Arc<NetworkClock>)> {
+        let network = self.network.upgrade().ok_or(Error::ShutDown)?;
+        Ok((
+            network.members(),
+            network.dev.clone(),
+            network.clock.clone(),
+        ))
+    }
+
     /// Commits `blocks` blocks through consensus, empty ones when no
     /// transaction is pending, and returns once every node has them.
-    pub fn dev_mine(&self, blocks: u64) -> Result<()> {
-        let (nodes, dev, _) = self.dev_network()?;
+    pub fn mine(&self, blocks: u64) -> Result<()> {
+        let (nodes, dev, _) = self.network()?;
         let _one_at_a_time = dev.control();
         for _ in 0..blocks {
-            let target = self.block_number() + 1;
+            let target = self.read.block_number() + 1;
             for node in &nodes {
-                node.request_block(target);
+                node.send(Envelope::Event(CoreEvent::Local(
+                    LocalEvent::BlockRequested { height: target },
+                )));
             }
             let deadline = Instant::now() + NETWORK_WAIT;
             while nodes.iter().any(|n| n.block_number() < target) {
@@ -133,8 +173,8 @@ impl NodeHandle {
     }
 
     /// Moves the network's clock forward; returns the total offset in seconds.
-    pub fn dev_increase_time(&self, seconds: u64) -> Result<u64> {
-        let (_, _, clock) = self.dev_network()?;
+    pub fn increase_time(&self, seconds: u64) -> Result<u64> {
+        let (_, _, clock) = self.network()?;
         let delta = i64::try_from(seconds.saturating_mul(1000))
             .map_err(|_| Error::InvalidRequest(format!("cannot move the clock by {seconds}s")))?;
         let total = clock.advance_ms(delta);
@@ -143,9 +183,9 @@ impl NodeHandle {
 
     /// Sets the network's clock so the next block is stamped `timestamp`
     /// (when it is mined within the same second); later blocks follow on.
-    pub fn dev_set_next_block_timestamp(&self, timestamp: u64) -> Result<()> {
-        let (_, _, clock) = self.dev_network()?;
-        let head = self.block(latest())?.header.timestamp;
+    pub fn set_next_block_timestamp(&self, timestamp: u64) -> Result<()> {
+        let (_, _, clock) = self.network()?;
+        let head = self.read.block(latest())?.header.timestamp;
         if timestamp <= head {
             return Err(Error::InvalidRequest(format!(
                 "timestamp {timestamp} is not after the latest block's ({head})"
@@ -157,13 +197,13 @@ impl NodeHandle {
         Ok(())
     }
 
-    pub fn dev_set_balance(&self, address: Address, balance: U256) -> Result<()> {
+    pub fn set_balance(&self, address: Address, balance: U256) -> Result<()> {
         self.patch_account("anvil_setBalance", address, |fields, _| {
             fields.balance = balance;
         })
     }
 
-    pub fn dev_set_code(&self, address: Address, code: Bytes) -> Result<()> {
+    pub fn set_code(&self, address: Address, code: Bytes) -> Result<()> {
         let code_hash = if code.is_empty() {
             KECCAK256_EMPTY
         } else {
@@ -177,7 +217,7 @@ impl NodeHandle {
         })
     }
 
-    pub fn dev_set_storage_at(&self, address: Address, slot: U256, value: U256) -> Result<()> {
+    pub fn set_storage_at(&self, address: Address, slot: U256, value: U256) -> Result<()> {
         self.patch_account("anvil_setStorageAt", address, |_, changes| {
             changes
                 .accounts
@@ -195,12 +235,12 @@ impl NodeHandle {
         address: Address,
         edit: impl Fn(&mut AccountFields, &mut StateChanges),
     ) -> Result<()> {
-        let (nodes, dev, _) = self.dev_network()?;
+        let (nodes, dev, _) = self.network()?;
         refuse_with_store(&nodes, method)?;
         let _one_at_a_time = dev.control();
         let deadline = Instant::now() + NETWORK_WAIT;
         loop {
-            let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
+            let shared: Vec<_> = nodes.iter().map(|n| n.shared.clone()).collect();
             let mut chains = lock_chains(&shared);
             if is_idle(&shared, &chains) {
                 let state = chains[0].latest_state();
@@ -236,12 +276,12 @@ impl NodeHandle {
     }
 
     /// Records the network's current state; returns the snapshot's id.
-    pub fn dev_snapshot(&self) -> Result<u64> {
-        let (nodes, dev, clock) = self.dev_network()?;
+    pub fn snapshot(&self) -> Result<u64> {
+        let (nodes, dev, clock) = self.network()?;
         refuse_with_store(&nodes, "evm_snapshot")?;
         let _one_at_a_time = dev.control();
         // Another node may still be committing this head; revert waits for it.
-        let point = self.shared().chain.read().expect("chain lock").point();
+        let point = self.read.chain().point();
         let id = dev.last_snapshot_id.fetch_add(1, Ordering::SeqCst) + 1;
         dev.snapshots.lock().expect("snapshots lock").insert(
             id,
@@ -257,8 +297,8 @@ impl NodeHandle {
     /// Rolls the whole network back to snapshot `id`: every node's chain,
     /// state and receipts, the clock offset; pools are emptied. `id` and
     /// every later snapshot are used up. False when `id` is not live.
-    pub fn dev_revert(&self, id: u64) -> Result<bool> {
-        let (nodes, dev, clock) = self.dev_network()?;
+    pub fn revert(&self, id: u64) -> Result<bool> {
+        let (nodes, dev, clock) = self.network()?;
         refuse_with_store(&nodes, "evm_revert")?;
         let _one_at_a_time = dev.control();
         let Some(snapshot) = dev
@@ -276,7 +316,7 @@ impl NodeHandle {
             if Instant::now() > deadline {
                 return Err(Error::InvalidRequest(format!(
                     "evm_revert: node {} did not reach the snapshot's block {} within {}s",
-                    behind.index(),
+                    behind.shared.index,
                     target.number,
                     NETWORK_WAIT.as_secs()
                 )));
@@ -285,7 +325,7 @@ impl NodeHandle {
         }
         let pause = Arc::new(Pause::new(nodes.len()));
         for node in &nodes {
-            node.pause(pause.clone());
+            node.send(Envelope::Pause(pause.clone()));
         }
         if !pause.wait_parked(deadline) {
             pause.abandon();
@@ -295,7 +335,7 @@ impl NodeHandle {
             )));
         }
         // Every node's thread is parked: nothing builds, validates or commits.
-        let shared: Vec<_> = nodes.iter().map(|n| n.shared().clone()).collect();
+        let shared: Vec<_> = nodes.iter().map(|n| n.shared.clone()).collect();
         let mut chains = lock_chains(&shared);
         let unreachable = chains
             .iter()
@@ -334,8 +374,8 @@ impl NodeHandle {
         Ok(true)
     }
 
-    pub fn dev_impersonate(&self, address: Address) -> Result<()> {
-        let (_, dev, _) = self.dev_network()?;
+    pub fn impersonate(&self, address: Address) -> Result<()> {
+        let (_, dev, _) = self.network()?;
         dev.impersonated
             .lock()
             .expect("impersonation lock")
@@ -343,8 +383,8 @@ impl NodeHandle {
         Ok(())
     }
 
-    pub fn dev_stop_impersonating(&self, address: Address) -> Result<()> {
-        let (_, dev, _) = self.dev_network()?;
+    pub fn stop_impersonating(&self, address: Address) -> Result<()> {
+        let (_, dev, _) = self.network()?;
         dev.impersonated
             .lock()
             .expect("impersonation lock")
@@ -352,8 +392,8 @@ impl NodeHandle {
         Ok(())
     }
 
-    pub fn dev_is_impersonated(&self, address: Address) -> bool {
-        self.dev_network().is_ok_and(|(_, dev, _)| {
+    pub fn is_impersonated(&self, address: Address) -> bool {
+        self.network().is_ok_and(|(_, dev, _)| {
             dev.impersonated
                 .lock()
                 .expect("impersonation lock")
@@ -363,18 +403,18 @@ impl NodeHandle {
 
     /// Submits `request` as a transaction from impersonated `from`, filling
     /// nonce, gas and fees as `eth_sendTransaction` does.
-    pub fn dev_submit_impersonated(
+    pub fn submit_impersonated(
         &self,
         from: Address,
         request: TransactionRequest,
     ) -> Result<B256, TxError> {
-        if !self.dev_is_impersonated(from) {
+        if !self.is_impersonated(from) {
             return Err(TxError::InvalidSignature(format!(
                 "{from} is not impersonated (anvil_impersonateAccount first)"
             )));
         }
-        let spec = self.chain_spec();
-        let nonce = request.nonce.unwrap_or_else(|| self.next_nonce(from));
+        let spec = self.read.chain_spec();
+        let nonce = request.nonce.unwrap_or_else(|| self.pool.next_nonce(from));
         let to = request.to.unwrap_or(TxKind::Create);
         let value = request.value.unwrap_or_default();
         let input = request.input.input().cloned().unwrap_or_default();
@@ -391,7 +431,8 @@ impl NodeHandle {
                     nonce: Some(nonce),
                     access_list: None,
                 };
-                self.estimate_gas(&call, latest(), &CallLimits::default())
+                self.read
+                    .estimate_gas(&call, latest(), &CallLimits::default())
                     .map_err(|e| TxError::Evm(format!("gas estimation failed: {e}")))?
             }
         };
@@ -428,6 +469,6 @@ impl NodeHandle {
             sender: from,
             envelope,
         };
-        self.submit_signed(Arc::new(tx))
+        self.pool.submit_signed(Arc::new(tx))
     }
 }

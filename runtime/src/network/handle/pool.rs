@@ -1,20 +1,63 @@
 //! Submitting transactions to the node's pool, and what is pending there.
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc::Sender};
 
-use alloy::{consensus::TxEnvelope, primitives::B256};
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::{Address, B256},
+};
 use tokio::sync::broadcast;
 
-use super::super::transport::Envelope;
-use super::NodeHandle;
 use crate::{
     block::{SignedTx, TxRef},
     error::TxError,
+    network::transport::Envelope,
+    node::NodeShared,
     node::{CoreEvent, LocalEvent},
     pool::{PoolStatus, decode_transaction, recover},
 };
 
-impl NodeHandle {
+/// One node's transaction pool (Besu's `eth_sendRawTransaction` and
+/// TXPOOL): submitting transactions, and what is pending.
+#[derive(Clone)]
+pub struct TransactionPool {
+    shared: Arc<NodeShared>,
+    /// The node's channel: its core gossips what enters the pool.
+    sender: Sender<Envelope>,
+}
+
+impl TransactionPool {
+    pub(crate) fn new(shared: Arc<NodeShared>, sender: Sender<Envelope>) -> Self {
+        Self { shared, sender }
+    }
+
+    /// A transaction still in this node's pool.
+    pub fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
+        self.shared
+            .pool
+            .lock()
+            .expect("pool lock")
+            .get(&hash)
+            .cloned()
+    }
+
+    /// The nonce the next transaction of `address` should use, counting
+    /// the ones waiting in this node's pool.
+    pub fn next_nonce(&self, address: Address) -> u64 {
+        let chain = self.shared.chain.read().expect("chain lock");
+        let state = chain.latest_state();
+        let mut nonce = state.nonce(address);
+        let pool = self.shared.pool.lock().expect("pool lock");
+        while pool
+            .transactions()
+            .iter()
+            .any(|t| t.sender == address && t.nonce() == nonce)
+        {
+            nonce += 1;
+        }
+        nonce
+    }
+
     /// Submits an EIP-2718 encoded signed transaction.
     pub fn submit_raw_transaction(&self, raw: &[u8]) -> Result<B256, TxError> {
         let tx = decode_transaction(raw)?;
@@ -65,8 +108,8 @@ impl NodeHandle {
         self.shared.pool.lock().expect("pool lock").transactions()
     }
 
-    pub fn pool_status(&self) -> PoolStatus {
-        let chain = self.chain();
+    pub fn status(&self) -> PoolStatus {
+        let chain = self.shared.chain.read().expect("chain lock");
         let state = chain.latest_state();
         self.shared
             .pool

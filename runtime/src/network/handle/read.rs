@@ -1,29 +1,68 @@
 //! Reading the chain: blocks, receipts, transactions, state, calls.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use alloy::{
-    eips::BlockId,
+    eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U256},
 };
 use tokio::sync::broadcast;
 
-use super::{NodeHandle, resolve, state_of};
 use crate::{
-    block::{SealedBlock, TxLocation, TxReceipt, TxRef},
+    block::{SealedBlock, TxLocation, TxReceipt},
     chain::Chain,
     error::{Error, Result},
     execution::{BlockContext, CallLimits, CallRequest, ExecutionOutcome, call, estimate_gas},
+    interrupt::{Interrupted, Limits},
+    network::clock::NetworkClock,
+    node::NodeShared,
     spec::ChainSpec,
     state::StateAt,
 };
 
-impl NodeHandle {
+/// Reading one node's chain (Besu's ETH, NET and WEB3 reads, DEBUG
+/// traces): blocks, receipts, transactions, state, calls and estimates.
+#[derive(Clone)]
+pub struct ChainReader {
+    shared: Arc<NodeShared>,
+    /// Calls run in the block the network's clock would stamp next.
+    clock: Arc<NetworkClock>,
+}
+
+impl ChainReader {
+    pub(crate) fn new(shared: Arc<NodeShared>, clock: Arc<NetworkClock>) -> Self {
+        Self { shared, clock }
+    }
+
+    /// The node's shared state, for the crate's tracing.
+    pub(crate) fn shared(&self) -> &Arc<NodeShared> {
+        &self.shared
+    }
+
+    /// Runs `execute` (EVM work on this thread) so that it stops after
+    /// `timeout` or when the node shuts down, whichever comes first, and
+    /// says which instead of the result it was cut short with.
+    pub(crate) fn within<T>(
+        &self,
+        timeout: Option<Duration>,
+        execute: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let scope = Limits::new(timeout, Some(self.shared.stop.clone())).enter();
+        let result = execute();
+        match scope.interrupted() {
+            Some(Interrupted::Deadline) => {
+                Err(Error::ExecutionTimeout(timeout.unwrap_or_default()))
+            }
+            Some(Interrupted::Stopped) => Err(Error::ShutDown),
+            None => result,
+        }
+    }
+
     pub fn chain_spec(&self) -> &ChainSpec {
         &self.shared.spec
     }
 
-    pub(super) fn chain(&self) -> std::sync::RwLockReadGuard<'_, Chain> {
+    pub(crate) fn chain(&self) -> std::sync::RwLockReadGuard<'_, Chain> {
         self.shared.chain.read().expect("chain lock")
     }
 
@@ -68,16 +107,6 @@ impl NodeHandle {
         self.chain().transaction(&hash)
     }
 
-    /// A transaction still in this node's pool.
-    pub fn pending_transaction(&self, hash: B256) -> Option<TxRef> {
-        self.shared
-            .pool
-            .lock()
-            .expect("pool lock")
-            .get(&hash)
-            .cloned()
-    }
-
     pub fn receipt(&self, hash: B256) -> Option<TxReceipt> {
         self.chain().receipt(&hash)
     }
@@ -95,23 +124,6 @@ impl NodeHandle {
 
     pub fn nonce(&self, address: Address, block: BlockId) -> Result<u64> {
         self.with_state(block, |s| s.nonce(address))
-    }
-
-    /// The nonce the next transaction of `address` should use, counting
-    /// the ones waiting in this node's pool.
-    pub fn next_nonce(&self, address: Address) -> u64 {
-        let chain = self.chain();
-        let state = chain.latest_state();
-        let mut nonce = state.nonce(address);
-        let pool = self.shared.pool.lock().expect("pool lock");
-        while pool
-            .transactions()
-            .iter()
-            .any(|t| t.sender == address && t.nonce() == nonce)
-        {
-            nonce += 1;
-        }
-        nonce
     }
 
     pub fn code(&self, address: Address, block: BlockId) -> Result<Bytes> {
@@ -181,5 +193,33 @@ impl NodeHandle {
     /// New committed blocks, as this node imports them.
     pub fn subscribe_new_blocks(&self) -> broadcast::Receiver<Arc<SealedBlock>> {
         self.shared.new_blocks.subscribe()
+    }
+}
+
+/// The state after block `number`, or why it cannot be read.
+fn state_of(chain: &Chain, number: u64) -> Result<StateAt<'_>> {
+    chain.state_at(number).ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "the state of block {number} is no longer available: this node keeps the state of blocks {} to {} (--bonsai-historical-block-limit)",
+            chain.oldest_state(),
+            chain.head_number()
+        ))
+    })
+}
+
+fn resolve(chain: &Chain, block: BlockId) -> Result<u64> {
+    let head = chain.head_number();
+    match block {
+        BlockId::Hash(hash) => chain
+            .number_of(&hash.block_hash)
+            .ok_or_else(|| Error::BlockNotFound(hash.block_hash.to_string())),
+        BlockId::Number(tag) => match tag {
+            BlockNumberOrTag::Earliest => Ok(0),
+            BlockNumberOrTag::Number(n) if n <= head => Ok(n),
+            BlockNumberOrTag::Number(n) => {
+                Err(Error::BlockNotFound(format!("{n} (head is {head})")))
+            }
+            _ => Ok(head),
+        },
     }
 }

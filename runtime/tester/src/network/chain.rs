@@ -75,6 +75,7 @@ impl Chain {
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let hash = self
             .node
+            .pool()
             .submit_transaction(envelope)
             .map_err(SubmitError::Refused)?;
         self.nonce += 1;
@@ -85,13 +86,13 @@ impl Chain {
     /// Waits until `hash` is committed, then returns what it did.
     pub(super) fn outcome(&self, hash: B256, what: &str) -> Result<TxOutcome, TesterError> {
         let deadline = Instant::now() + INCLUSION_TIMEOUT;
-        while self.node.receipt(hash).is_none() {
+        while self.node.read().receipt(hash).is_none() {
             if Instant::now() > deadline {
                 return Err(TesterError::Network(format!(
                     "{what} (transaction {hash}) was not committed within {} s; the network's head \
                      is block {}",
                     INCLUSION_TIMEOUT.as_secs(),
-                    self.node.block_number()
+                    self.node.read().block_number()
                 )));
             }
             std::thread::sleep(Duration::from_millis(1));

@@ -141,7 +141,7 @@ impl SuiteOnNetwork<'_> {
                 break;
             };
             let deadline = Instant::now() + INCLUSION_TIMEOUT;
-            while chain.node.receipt(hash).is_none() && Instant::now() < deadline {
+            while chain.node.read().receipt(hash).is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
