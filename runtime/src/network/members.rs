@@ -11,7 +11,6 @@ use std::{
 use alloy::{primitives::B512, signers::local::PrivateKeySigner};
 
 use super::{
-    StartOptions,
     clock::NetworkClock,
     dev_state::DevState,
     driver::spawn_driver,
@@ -24,9 +23,25 @@ use crate::{
     config::{NetworkConfig, NodeKey},
     data_dir::node_path,
     error::{Error, Result, StorageError},
+    execution::ExecutionHook,
     node::{NodeCore, NodeShared},
     storage::Store,
 };
+
+/// Options of `Network::start_with`.
+#[derive(Clone, Default)]
+pub struct StartOptions {
+    /// Inspects every block every node executes (see [`ExecutionHook`]).
+    pub execution_hook: Option<Arc<dyn ExecutionHook>>,
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("execution_hook", &self.execution_hook.is_some())
+            .finish()
+    }
+}
 
 /// One running node as its network holds it: its state and its channel.
 #[derive(Clone)]
@@ -73,7 +88,7 @@ pub(crate) struct NetworkInner {
 
 impl NetworkInner {
     /// Starts a new node with `key` in the running network (see
-    /// [`crate::Network::add_node`]).
+    /// `Network::add_node`).
     pub(crate) fn add_node(&self, key: PrivateKeySigner) -> Result<Member> {
         let inner = self;
         // One change of the network's membership at a time, never during a
@@ -167,7 +182,7 @@ impl NetworkInner {
         Ok(member)
     }
 
-    /// Backs up every node's store (see [`crate::Network::backup`]).
+    /// Backs up every node's store (see `Network::backup`).
     pub(crate) fn backup(&self, name: Option<&str>) -> Result<crate::backup::Backup> {
         let dir = self.data_dir.as_ref().ok_or_else(|| {
             Error::InvalidRequest(

@@ -32,6 +32,7 @@ pub use handle::{
     ChainReader, DevControls, MetricsSnapshot, NewNode, NodeAdmin, NodeHandle, PeerInfo,
     SignerMetric, TransactionPool,
 };
+pub use members::StartOptions;
 pub use stores::StorageMode;
 pub(crate) use stores::open_nodes;
 
@@ -42,7 +43,7 @@ use self::{
     members::{Member, NetworkInner},
     transport::{Link, Transport},
 };
-use crate::{config::NetworkConfig, error::Result, execution::ExecutionHook, node::NodeCore};
+use crate::{config::NetworkConfig, error::Result, node::NodeCore};
 
 /// A running network. Cloning shares it.
 #[derive(Clone)]
@@ -55,21 +56,6 @@ impl std::fmt::Debug for Network {
         f.debug_struct("Network")
             .field("chain_id", &self.inner.chain_id)
             .field("nodes", &self.inner.members().len())
-            .finish()
-    }
-}
-
-/// Options of [`Network::start_with`].
-#[derive(Clone, Default)]
-pub struct StartOptions {
-    /// Inspects every block every node executes (see [`ExecutionHook`]).
-    pub execution_hook: Option<Arc<dyn ExecutionHook>>,
-}
-
-impl std::fmt::Debug for StartOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartOptions")
-            .field("execution_hook", &self.execution_hook.is_some())
             .finish()
     }
 }

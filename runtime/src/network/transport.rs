@@ -18,7 +18,7 @@ pub(crate) enum Envelope {
     Shutdown,
     /// A dev `revert` asks the node to stop between events (see [`Pause`]).
     Pause(Arc<Pause>),
-    /// A node joined the network ([`crate::Network::add_node`]): its id, at the
+    /// A node joined the network (`Network::add_node`): its id, at the
     /// next index.
     PeerJoined(B512),
     /// The node allowlists grew: a peer that was refused may be heard now,
