@@ -3,7 +3,7 @@
 //!
 //! Each node holds its own lists (in its store). forja's network-wide
 //! operations apply a change to every node's lists directly (see
-//! `NodeHandle::change_permissions`); nothing travels as a message that
+//! `NodeAdmin::change_permissions`); nothing travels as a message that
 //! could be lost. The lists import from and export to Besu's
 //! `permissions_config.toml` ([`Permissions::from_besu_toml`]).
 

@@ -323,7 +323,7 @@ impl Simulation {
     }
 
     /// Changes every node's lists directly, running or crashed, reachable
-    /// or not, as `NodeHandle::change_permissions` does for a real-time
+    /// or not, as `NodeAdmin::change_permissions` does for a real-time
     /// network: a crashed node finds the change in its store on restart.
     pub fn change_permissions(&self, change: &PermissionChange) -> Result<()> {
         self.shared[0]

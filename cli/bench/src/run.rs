@@ -24,7 +24,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::{Context as _, bail};
-use forja_runtime::NodeHandle;
+use forja_runtime::{ChainReader, TransactionPool};
 use hyper::body::Bytes as HttpBytes;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -348,9 +348,12 @@ pub async fn run(
         let shared = shared.clone();
         let hashes = Arc::new(hashes);
         match target {
-            Target::Embedded { network, .. } => {
-                tokio::spawn(track_embedded(network.node(0), head_before, hashes, shared))
-            }
+            Target::Embedded { network, .. } => tokio::spawn(track_embedded(
+                network.node(0).read().clone(),
+                head_before,
+                hashes,
+                shared,
+            )),
             Target::Rpc(endpoints) => {
                 let endpoint = endpoints[0].clone();
                 tokio::spawn(track_rpc(endpoint, head_before, hashes, shared))
@@ -361,7 +364,7 @@ pub async fn run(
     for lane in 0..lanes {
         let sender = match target {
             Target::Embedded { network, .. } => {
-                Lane::Embedded(network.node(lane % network.nodes().len()))
+                Lane::Embedded(network.node(lane % network.nodes().len()).pool().clone())
             }
             Target::Rpc(endpoints) => {
                 Lane::Rpc(Connection::open(&endpoints[lane % endpoints.len()]).await?)
@@ -657,7 +660,8 @@ impl Shared {
 
 /// Where a lane sends.
 enum Lane {
-    Embedded(NodeHandle),
+    /// A node's pool: a lane only submits.
+    Embedded(TransactionPool),
     Rpc(Connection),
     /// Takes everything and does nothing (the embedded ceiling).
     Sink,
@@ -674,11 +678,10 @@ impl Lane {
         out.clear();
         match self {
             Lane::Sink => out.extend(ks.iter().map(|_| Ok(()))),
-            Lane::Embedded(node) => {
+            Lane::Embedded(pool) => {
                 if ks.len() == 1 {
                     out.push(
-                        node.pool()
-                            .submit_raw_transaction(&payloads[ks[0] as usize])
+                        pool.submit_raw_transaction(&payloads[ks[0] as usize])
                             .map(|_| ())
                             .map_err(|e| SendFailed::Refused(e.to_string())),
                     );
@@ -696,7 +699,7 @@ impl Lane {
                         Err(e) => out[i] = Err(SendFailed::Refused(e.to_string())),
                     }
                 }
-                for (i, result) in positions.into_iter().zip(node.pool().submit_batch(decoded)) {
+                for (i, result) in positions.into_iter().zip(pool.submit_batch(decoded)) {
                     out[i] = result
                         .map(|_| ())
                         .map_err(|e| SendFailed::Refused(e.to_string()));
@@ -872,18 +875,18 @@ async fn send_lane(
 
 /// Stamps the run's transactions as the embedded network commits them.
 async fn track_embedded(
-    node: NodeHandle,
+    node: ChainReader,
     head_before: u64,
     hashes: Arc<HashMap<B256, u32>>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
-    let mut blocks = node.read().subscribe_new_blocks();
+    let mut blocks = node.subscribe_new_blocks();
     let mut next = head_before + 1;
     let mut last_at: Option<u64> = None;
     loop {
-        while let Some(block) = node.read().block_by_number(next) {
+        while let Some(block) = node.block_by_number(next) {
             let at = shared.now_us();
-            let receipts = node.read().receipts_by_block(block.hash);
+            let receipts = node.receipts_by_block(block.hash);
             for (i, tx) in block.transactions.iter().enumerate() {
                 if let Some(k) = hashes.get(&tx.hash) {
                     let success = receipts

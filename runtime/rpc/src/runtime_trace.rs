@@ -1,6 +1,7 @@
 //! [`TraceApi`] and [`DevApi`] for a node of a running
 //! `forja_runtime::Network`, over the runtime's re-execution
-//! (`forja_runtime::trace`) and dev controls (`forja_runtime::dev`).
+//! (`forja_runtime::trace`, `NodeHandle::read`) and dev controls
+//! (`NodeHandle::dev`).
 
 use alloy::{
     eips::{BlockId, BlockNumberOrTag, eip2930::AccessList},

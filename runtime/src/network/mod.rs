@@ -106,8 +106,16 @@ impl Network {
             threads.push(spawn_driver(core, receiver, &transport, &clock, false)?);
         }
         let links = transport.links();
+        let members = shared
+            .into_iter()
+            .zip(links.iter())
+            .map(|(shared, link)| Member {
+                shared,
+                sender: link.sender.clone(),
+            })
+            .collect();
         let inner = Arc::new(NetworkInner {
-            nodes: RwLock::new(Vec::new()),
+            nodes: RwLock::new(members),
             threads: Mutex::new(threads),
             transport,
             chain_id: config.chain_id,
@@ -122,14 +130,6 @@ impl Network {
                 StorageMode::InMemory => None,
             },
         });
-        *inner.nodes.write().expect("nodes lock") = shared
-            .into_iter()
-            .zip(links.iter())
-            .map(|(shared, link)| Member {
-                shared,
-                sender: link.sender.clone(),
-            })
-            .collect();
         Ok(Network { inner })
     }
 

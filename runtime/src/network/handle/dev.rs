@@ -55,8 +55,7 @@ use crate::{
         pause::Pause,
         transport::Envelope,
     },
-    node::NodeShared,
-    node::{CoreEvent, LocalEvent},
+    node::{CoreEvent, LocalEvent, NodeShared},
     state::{AccountChange, AccountFields, StateChanges},
 };
 
@@ -66,7 +65,7 @@ const NETWORK_WAIT: Duration = Duration::from_secs(30);
 
 /// The signature impersonated transactions carry: r = s = 1 cannot come
 /// from a real key, so it never stands for anyone's consent.
-pub(crate) fn impersonation_signature() -> Signature {
+fn impersonation_signature() -> Signature {
     Signature::new(U256::from(1), U256::from(1), false)
 }
 
