@@ -336,15 +336,17 @@ fn main() {
         );
         // Per block of the window, summed over the four nodes (each node
         // executes, roots, applies and stores every block once).
-        let per_block =
-            |d: Duration| d.as_secs_f64() * 1e3 / (blocks_in_window.max(1) as f64);
+        let per_block = |d: Duration| d.as_secs_f64() * 1e3 / (blocks_in_window.max(1) as f64);
         println!(
-            "{:>10} window of {elapsed:.2?}: {blocks_in_window} blocks, per block (4 nodes): execution {:.1} ms, state root {:.1} ms, apply {:.1} ms, store write {:.1} ms, store commit {:.1} ms; written {written_mib:.0} MiB ({:.1} KiB/transfer); stores {:.0} MiB",
+            "{:>10} window of {elapsed:.2?}: {blocks_in_window} blocks, per block (4 nodes): execution {:.1} ms, state root {:.1} ms, apply {:.1} ms, store write {:.1} ms (index {:.1}, history {:.1}, state {:.1}), store commit {:.1} ms; written {written_mib:.0} MiB ({:.1} KiB/transfer); stores {:.0} MiB",
             "",
             per_block(phases.execution),
             per_block(phases.state_root),
             per_block(phases.apply),
             per_block(phases.store_write),
+            per_block(phases.store_index),
+            per_block(phases.store_history),
+            per_block(phases.store_state),
             per_block(phases.store_commit),
             written_mib * 1024.0 / (window_count.max(1) as f64),
             dir_mib(dir.path()),

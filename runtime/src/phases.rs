@@ -22,9 +22,15 @@ pub(crate) enum Phase {
     StoreWrite,
     /// Committing that transaction (redb's commit, with its fsync when durable).
     StoreCommit,
+    /// Of `StoreWrite`: the transaction index (inserts and compaction).
+    StoreIndex,
+    /// Of `StoreWrite`: the reverse diff (and pruning old ones).
+    StoreHistory,
+    /// Of `StoreWrite`: the latest state's accounts, storage and code.
+    StoreState,
 }
 
-const PHASES: usize = 5;
+const PHASES: usize = 8;
 static NANOS: [AtomicU64; PHASES] = [const { AtomicU64::new(0) }; PHASES];
 static COUNTS: [AtomicU64; PHASES] = [const { AtomicU64::new(0) }; PHASES];
 
@@ -60,6 +66,10 @@ pub struct PhaseTimes {
     pub apply: Duration,
     pub store_write: Duration,
     pub store_commit: Duration,
+    /// Parts of `store_write`: the transaction index, the reverse diff, the state.
+    pub store_index: Duration,
+    pub store_history: Duration,
+    pub store_state: Duration,
     /// Blocks executed (built or imported; a node executes each block once).
     pub executions: u64,
     /// Store commits.
@@ -75,6 +85,9 @@ impl PhaseTimes {
             apply: self.apply.saturating_sub(earlier.apply),
             store_write: self.store_write.saturating_sub(earlier.store_write),
             store_commit: self.store_commit.saturating_sub(earlier.store_commit),
+            store_index: self.store_index.saturating_sub(earlier.store_index),
+            store_history: self.store_history.saturating_sub(earlier.store_history),
+            store_state: self.store_state.saturating_sub(earlier.store_state),
             executions: self.executions.saturating_sub(earlier.executions),
             commits: self.commits.saturating_sub(earlier.commits),
         }
@@ -91,6 +104,9 @@ pub fn phase_times() -> PhaseTimes {
         apply: time(Phase::Apply),
         store_write: time(Phase::StoreWrite),
         store_commit: time(Phase::StoreCommit),
+        store_index: time(Phase::StoreIndex),
+        store_history: time(Phase::StoreHistory),
+        store_state: time(Phase::StoreState),
         executions: count(Phase::Execution),
         commits: count(Phase::StoreCommit),
     }
