@@ -6,7 +6,12 @@
 //! the newest blocks (for historical reads; older ones are pruned) and
 //! metadata (genesis hash, head, permissions). A block and everything it
 //! changed are committed in one redb transaction, so a crash leaves the
-//! store at the previous block or at this one, never between.
+//! store at a block, never between two. Commits are durable (fsync'd) at
+//! most [`DURABLE_EVERY`] apart, not per block: a crash (not a clean
+//! shutdown) loses the blocks committed since the last durable one, which
+//! the node then fetches from its peers. The transaction index is a small
+//! log-structured merge tree (`TX_LEVELS`), so its writes per block do not
+//! grow with the chain.
 //!
 //! History is read on demand ([`crate::chain::Chain`] caches it); opening
 //! a store reads the head block, the state and the recent reverse diffs,
