@@ -30,7 +30,9 @@ use alloy::{
     sol,
     sol_types::{SolCall, SolValue},
 };
-use forja_runtime::{Network, NetworkConfig, SignedTx, StorageMode, pool::recover};
+use forja_runtime::{
+    Network, NetworkConfig, SignedTx, StorageMode, phases::phase_times, pool::recover,
+};
 
 sol! {
     function transfer(address to, uint256 value) returns (bool);
@@ -88,6 +90,37 @@ fn heap_in_use_mib() -> f64 {
     {
         f64::NAN
     }
+}
+
+/// Bytes this process has caused to be written to storage (`write_bytes`
+/// of `/proc/self/io`: what reached the page cache for writing, fsync'd or
+/// not); 0 where the file is not there.
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find(|l| l.starts_with("write_bytes:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The size of the files in `dir` (the nodes' stores).
+fn dir_mib(dir: &std::path::Path) -> f64 {
+    fn walk(dir: &std::path::Path) -> u64 {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+    }
+    walk(dir) as f64 / (1024.0 * 1024.0)
 }
 
 fn load_average() -> String {
@@ -203,6 +236,9 @@ fn main() {
     for &checkpoint in &checkpoints {
         let mut window_started = None;
         let mut window_count = 0u64;
+        let mut window_phases = phase_times();
+        let mut window_written = 0;
+        let mut window_blocks = 0;
         while sent < checkpoint {
             // The last `window` transfers before the checkpoint are timed:
             // chunks stop at the window's start.
@@ -259,6 +295,9 @@ fn main() {
             }
             let in_window = checkpoint - sent <= window;
             if in_window && window_started.is_none() {
+                window_phases = phase_times();
+                window_written = written_bytes();
+                window_blocks = network.node(0).block_number();
                 window_started = Some(Instant::now());
             }
             let last: Vec<B256> = batches
@@ -279,6 +318,9 @@ fn main() {
         }
         let elapsed = window_started.map_or(Duration::ZERO, |s| s.elapsed());
         let throughput = window_count as f64 / elapsed.as_secs_f64().max(1e-9);
+        let phases = phase_times().since(&window_phases);
+        let written_mib = written_bytes().saturating_sub(window_written) as f64 / (1024.0 * 1024.0);
+        let blocks_in_window = network.node(0).block_number() - window_blocks;
         let rss = rss_mib();
         let heap = heap_in_use_mib();
         let recovered = forja_runtime::pool::recovered_senders_len();
@@ -294,6 +336,23 @@ fn main() {
         println!(
             "{sent:>10} {blocks:>8} {throughput:>10.0} {rss:>9.1} {heap:>9.1} {recovered:>10} {:>12.1} {rss_after:>11.1}",
             restart.as_secs_f64() * 1e3
+        );
+        // Per block of the window, summed over the four nodes (each node
+        // executes, roots, applies and stores every block once).
+        let per_block = |d: Duration| d.as_secs_f64() * 1e3 / (blocks_in_window.max(1) as f64);
+        println!(
+            "{:>10} window of {elapsed:.2?}: {blocks_in_window} blocks, per block (4 nodes): execution {:.1} ms, state root {:.1} ms, apply {:.1} ms, store write {:.1} ms (index {:.1}, history {:.1}, state {:.1}), store commit {:.1} ms; written {written_mib:.0} MiB ({:.1} KiB/transfer); stores {:.0} MiB",
+            "",
+            per_block(phases.execution),
+            per_block(phases.state_root),
+            per_block(phases.apply),
+            per_block(phases.store_write),
+            per_block(phases.store_index),
+            per_block(phases.store_history),
+            per_block(phases.store_state),
+            per_block(phases.store_commit),
+            written_mib * 1024.0 / (window_count.max(1) as f64),
+            dir_mib(dir.path()),
         );
         rows.push(Row {
             transfers: sent,

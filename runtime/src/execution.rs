@@ -266,6 +266,7 @@ pub fn execute_block(
     mode: Mode,
     hook: Option<&mut (dyn BlockInspector + 'static)>,
 ) -> Result<ExecutedBlock, BlockError> {
+    let _timed = crate::phases::Timed::start(crate::phases::Phase::Execution);
     let spurious_dragon = spec.spec_id().is_enabled_in(SpecId::SPURIOUS_DRAGON);
     // Without a hook, `transact` never calls the inspector: plain speed.
     let hooked = hook.is_some();

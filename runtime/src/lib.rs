@@ -19,6 +19,7 @@ pub mod network;
 pub mod node;
 pub mod permissions;
 mod permissions_file;
+pub mod phases;
 pub mod pool;
 pub mod sim;
 pub(crate) mod spec;

@@ -171,6 +171,7 @@ impl WorldState {
     /// the new storage roots of the touched accounts too, so [`Self::apply_with_roots`]
     /// does not compute them again.
     pub fn preview_root(&self, changes: &StateChanges) -> (B256, HashMap<Address, B256>) {
+        let _timed = crate::phases::Timed::start(crate::phases::Phase::StateRoot);
         let mut storage_roots = HashMap::new();
         let mut changed: Vec<(B256, Option<TrieAccount>)> =
             Vec::with_capacity(changes.accounts.len());
@@ -268,6 +269,7 @@ impl WorldState {
     /// Applies a block's changes and returns the diff that undoes them.
     /// Storage roots of touched accounts are refreshed here.
     pub fn apply(&mut self, changes: &StateChanges) -> ReverseDiff {
+        let _timed = crate::phases::Timed::start(crate::phases::Phase::Apply);
         for (hash, code) in &changes.codes {
             self.codes
                 .entry(*hash)

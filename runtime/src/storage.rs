@@ -6,7 +6,12 @@
 //! the newest blocks (for historical reads; older ones are pruned) and
 //! metadata (genesis hash, head, permissions). A block and everything it
 //! changed are committed in one redb transaction, so a crash leaves the
-//! store at the previous block or at this one, never between.
+//! store at a block, never between two. Commits are durable (fsync'd) at
+//! most [`DURABLE_EVERY`] apart, not per block: a crash (not a clean
+//! shutdown) loses the blocks committed since the last durable one, which
+//! the node then fetches from its peers. The transaction index is a small
+//! log-structured merge tree (`TX_LEVELS`), so its writes per block do not
+//! grow with the chain.
 //!
 //! History is read on demand ([`crate::chain::Chain`] caches it); opening
 //! a store reads the head block, the state and the recent reverse diffs,
@@ -15,9 +20,10 @@
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use alloy::{
@@ -27,13 +33,14 @@ use alloy::{
 };
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use forja_consensus::{BftMode, bft_block_hash};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::{
     block::{SealedBlock, SignedTx, TxReceipt},
     chain::{Chain, stored_receipts},
     error::StorageError,
     permissions::Permissions,
+    phases::{Phase, Timed},
     state::{AccountChange, AccountFields, PriorAccount, ReverseDiff, StateChanges, WorldState},
 };
 
@@ -48,8 +55,32 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 const HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("hashes");
 const BY_HASH: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_numbers");
-/// Transaction hash to (block number, index in the block).
+/// Transaction hash to (block number, index in the block): the oldest
+/// entries (and every entry of a store written before the levels existed).
 const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+type TxIndexTable = TableDefinition<'static, &'static [u8; 32], (u64, u32)>;
+/// The newer entries of the transaction index, newest in level 0, as a
+/// log-structured merge tree keeps them. Hashes are random, so inserting a
+/// block's transactions in one hash-keyed B-tree dirties a page per
+/// transaction once the tree outgrows the block: at 1,000,000 transfers
+/// that was ~4 KiB written per transaction and node, and the throughput
+/// fell with the chain's length. A block's entries go to level 0, kept
+/// small; each level's excess over its capacity moves, in key order, to
+/// the next one (eight times larger), the last's into `tx_index`
+/// ([`compact_levels`]): a page written carries many entries, and the
+/// cost per transaction grows with the logarithm of the chain's length,
+/// not with it. A lookup reads every level, newest first.
+const TX_LEVELS: [TxIndexTable; 5] = [
+    TableDefinition::new("tx_index_0"),
+    TableDefinition::new("tx_index_1"),
+    TableDefinition::new("tx_index_2"),
+    TableDefinition::new("tx_index_3"),
+    TableDefinition::new("tx_index_4"),
+];
+/// Entries level 0 holds before it is merged into level 1; level `k` holds
+/// `TX_LEVEL_RATIO` times as many as level `k - 1`.
+const TX_LEVEL_0_ENTRIES: u64 = if cfg!(test) { 8 } else { 8192 };
+const TX_LEVEL_RATIO: u64 = if cfg!(test) { 2 } else { 8 };
 
 const META_GENESIS: &str = "genesis_hash";
 const META_PERMISSIONS: &str = "permissions";
@@ -80,6 +111,15 @@ pub(crate) struct StoredUndo {
 /// redb's page cache per store (its default, 1 GiB, would let four nodes'
 /// caches grow with the chain).
 const PAGE_CACHE_BYTES: usize = 16 << 20;
+
+/// Longest a store goes between durable (fsync'd) commits. Blocks commit
+/// without an fsync in between (`redb::Durability::None`), as Besu's
+/// RocksDB writes do: an fsync per block and per node was most of a busy
+/// network's commit time. A crash (not a clean shutdown, which makes
+/// everything durable) loses at most the blocks committed in the last
+/// interval; the store reopens at its last durable block, consistent, and
+/// the node fetches the rest from its peers.
+pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Block hashes kept in memory for the BLOCKHASH opcode.
 pub(crate) const RECENT_HASHES: u64 = 256;
@@ -125,6 +165,11 @@ pub struct Store {
     /// check that opening a store reads only its head and the newest
     /// [`UNDO_IN_MEMORY`] diffs).
     decoded: AtomicU64,
+    /// See [`DURABLE_EVERY`].
+    durable_every: Duration,
+    /// When the last durable commit was made (`None`: none since opening,
+    /// so the next one is).
+    last_durable: Mutex<Option<Instant>>,
 }
 
 /// A store's head block: number, hash and state root.
@@ -175,6 +220,8 @@ impl Store {
             path: path.to_owned(),
             historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
             decoded: AtomicU64::new(0),
+            durable_every: DURABLE_EVERY,
+            last_durable: Mutex::new(None),
         })
     }
 
@@ -207,6 +254,8 @@ impl Store {
             path: path.to_owned(),
             historical_block_limit: DEFAULT_HISTORICAL_BLOCK_LIMIT,
             decoded: AtomicU64::new(0),
+            durable_every: DURABLE_EVERY,
+            last_durable: Mutex::new(None),
         })
     }
 
@@ -249,6 +298,9 @@ impl Store {
             copy_table(&read, &write, HASHES).map_err(copy_error)?;
             copy_table(&read, &write, BY_HASH).map_err(copy_error)?;
             copy_table(&read, &write, TX_INDEX).map_err(copy_error)?;
+            for level in TX_LEVELS {
+                copy_table(&read, &write, level).map_err(copy_error)?;
+            }
             write.commit().map_err(|e| target_error(&e))?;
             self.head_in(&read)
         })
@@ -330,6 +382,22 @@ impl Store {
 
     pub fn historical_block_limit(&self) -> u64 {
         self.historical_block_limit
+    }
+
+    /// Makes a block's commit durable only when `interval` has passed since
+    /// the last durable one (see [`DURABLE_EVERY`]; zero: every commit).
+    pub fn with_durable_every(mut self, interval: Duration) -> Self {
+        self.durable_every = interval;
+        self
+    }
+
+    /// Makes every commit so far durable (an fsync), as closing the store
+    /// cleanly does.
+    pub fn sync(&self) -> Result<(), StorageError> {
+        let write = self.begin_write()?;
+        write.commit().map_err(|e| self.write_error(e))?;
+        *self.last_durable.lock().expect("durability lock") = Some(Instant::now());
+        Ok(())
     }
 
     /// Block bodies, receipt lists and reverse diffs decoded since the
@@ -455,9 +523,25 @@ impl Store {
         changes: &StateChanges,
         reverse: &ReverseDiff,
     ) -> Result<(), StorageError> {
-        let write = self.begin_write()?;
+        let timed = Timed::start(Phase::StoreWrite);
+        let mut write = self.begin_write()?;
+        let mut last_durable = self.last_durable.lock().expect("durability lock");
+        let now = Instant::now();
+        let durable =
+            last_durable.is_none_or(|last| now.duration_since(last) >= self.durable_every);
+        if !durable {
+            write
+                .set_durability(redb::Durability::None)
+                .map_err(|e| self.write_error(e))?;
+        }
         self.write_block_in(&write, block, receipts, changes, reverse)?;
-        write.commit().map_err(|e| self.write_error(e))
+        drop(timed);
+        let _timed = Timed::start(Phase::StoreCommit);
+        write.commit().map_err(|e| self.write_error(e))?;
+        if durable {
+            *last_durable = Some(now);
+        }
+        Ok(())
     }
 
     fn write_block_in(
@@ -487,14 +571,17 @@ impl Store {
             .map_err(|e| err(&e))?
             .insert(&block.hash.0, number)
             .map_err(|e| err(&e))?;
+        let timed = Timed::start(Phase::StoreIndex);
         {
-            let mut index = write.open_table(TX_INDEX).map_err(|e| err(&e))?;
+            let mut index = write.open_table(TX_LEVELS[0]).map_err(|e| err(&e))?;
             for (position, tx) in block.transactions.iter().enumerate() {
                 index
                     .insert(&tx.hash.0, (number, position as u32))
                     .map_err(|e| err(&e))?;
             }
         }
+        compact_levels(write).map_err(|e| err(&e))?;
+        drop(timed);
         {
             let mut meta = write.open_table(META).map_err(|e| err(&e))?;
             meta.insert(META_HEAD, number.to_be_bytes().as_slice())
@@ -527,6 +614,7 @@ impl Store {
             .map_err(|e| err(&e))?
             .insert(number, encoded.as_slice())
             .map_err(|e| err(&e))?;
+        let timed = Timed::start(Phase::StoreHistory);
         let priors: Vec<StoredPrior> = reverse
             .accounts
             .iter()
@@ -569,6 +657,8 @@ impl Store {
             }
         }
 
+        drop(timed);
+        let _timed = Timed::start(Phase::StoreState);
         let mut codes = write.open_table(CODES).map_err(|e| err(&e))?;
         for (hash, code) in &changes.codes {
             codes.insert(&hash.0, code.as_ref()).map_err(|e| err(&e))?;
@@ -1018,6 +1108,18 @@ impl Store {
     pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StorageError> {
         self.reading(|| {
             let read = self.begin_read().map_err(|e| self.read_error(e))?;
+            // Newest level first; a level not created yet (or merged away)
+            // holds nothing.
+            for level in TX_LEVELS {
+                let table = match read.open_table(level) {
+                    Ok(table) => table,
+                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
+                    Err(e) => return Err(self.corrupt(e)),
+                };
+                if let Some(location) = table.get(&hash.0).map_err(|e| self.corrupt(e))? {
+                    return Ok(Some(location.value()));
+                }
+            }
             let index = read
                 .open_table(TX_INDEX)
                 .map_err(|_| self.corrupt("table `tx_index` is missing"))?;
@@ -1100,6 +1202,59 @@ impl Store {
     }
 }
 
+/// Keeps each level of the transaction index within its capacity by moving
+/// its excess to the next level (the last level's to `tx_index`), a little
+/// every block as LevelDB's compactions do, never a whole level at once (a
+/// block that merged a level of a million entries would stall the
+/// network). The entries moved are the next ones in key order after where
+/// the level's previous move stopped (its cursor, in `meta`), wrapping
+/// around: a run of neighbouring keys lands on neighbouring pages of the
+/// next level.
+fn compact_levels(write: &redb::WriteTransaction) -> Result<(), redb::Error> {
+    use std::ops::Bound;
+    let mut capacity = TX_LEVEL_0_ENTRIES;
+    for (k, level) in TX_LEVELS.iter().enumerate() {
+        let mut source = write.open_table(*level)?;
+        let len = source.len()?;
+        // The levels above grow only from this one's excess.
+        if len <= capacity {
+            return Ok(());
+        }
+        let excess = (len - capacity) as usize;
+        let mut meta = write.open_table(META)?;
+        let cursor_key = format!("tx_index_{k}_cursor");
+        let cursor: Option<[u8; 32]> = meta
+            .get(cursor_key.as_str())?
+            .and_then(|v| v.value().try_into().ok());
+        // Taken out of the level in one pass over a run of neighbouring keys.
+        let mut moved: Vec<([u8; 32], (u64, u32))> = Vec::with_capacity(excess);
+        let after = cursor.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+        for entry in source
+            .extract_from_if::<&[u8; 32], _>((after, Bound::Unbounded), |_, _| true)?
+            .take(excess)
+        {
+            let (key, value) = entry?;
+            moved.push((*key.value(), value.value()));
+        }
+        if moved.len() < excess {
+            let rest = excess - moved.len();
+            for entry in source.extract_if(|_, _| true)?.take(rest) {
+                let (key, value) = entry?;
+                moved.push((*key.value(), value.value()));
+            }
+        }
+        let mut target = write.open_table(TX_LEVELS.get(k + 1).copied().unwrap_or(TX_INDEX))?;
+        for (key, value) in &moved {
+            target.insert(key, *value)?;
+        }
+        if let Some((last, _)) = moved.last() {
+            meta.insert(cursor_key.as_str(), last.as_slice())?;
+        }
+        capacity *= TX_LEVEL_RATIO;
+    }
+    Ok(())
+}
+
 /// Copies every entry of one table (absent in the source: nothing to copy).
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     read: &redb::ReadTransaction,
@@ -1172,4 +1327,199 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
     format!("redb cannot read the file ({detail})")
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::KECCAK256_EMPTY;
+    use forja_consensus::BftExtraData;
+
+    use super::*;
+
+    const MODE: BftMode = BftMode::Qbft;
+
+    fn block(number: u64, parent_hash: B256, world: &WorldState) -> SealedBlock {
+        block_with(number, parent_hash, world, Vec::new())
+    }
+
+    fn block_with(
+        number: u64,
+        parent_hash: B256,
+        world: &WorldState,
+        transactions: Vec<crate::TxRef>,
+    ) -> SealedBlock {
+        let header = Header {
+            number,
+            parent_hash,
+            state_root: world.state_root(),
+            extra_data: BftExtraData::genesis(vec![Address::repeat_byte(9)]).encode(MODE),
+            ..Default::default()
+        };
+        let hash = bft_block_hash(MODE, &header).expect("valid extra data");
+        SealedBlock::with_hash(header, hash, transactions)
+    }
+
+    /// A transaction with a distinct hash per `nonce` (its signature is
+    /// not checked here).
+    fn transaction(nonce: u64) -> crate::TxRef {
+        use alloy::consensus::{SignableTransaction, TxLegacy};
+        let tx = TxLegacy {
+            chain_id: Some(1),
+            nonce,
+            gas_limit: 21_000,
+            to: alloy::primitives::TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        let signature = alloy::primitives::Signature::new(U256::from(1), U256::from(1), false);
+        let envelope = TxEnvelope::Legacy(tx.into_signed(signature));
+        Arc::new(SignedTx::new(envelope, Address::repeat_byte(1)))
+    }
+
+    /// Entries of the transaction index's oldest table.
+    fn bottom_entries(store: &Store) -> u64 {
+        let read = store.begin_read().unwrap();
+        read.open_table(TX_INDEX).unwrap().len().unwrap()
+    }
+
+    #[test]
+    fn the_transaction_index_finds_every_transaction_across_its_levels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.redb");
+        let store = Store::open(&path).unwrap();
+        let mut world = WorldState::default();
+        let genesis = block(0, B256::ZERO, &world);
+        store
+            .write_genesis(&genesis, &world, &Permissions::default())
+            .unwrap();
+        let mut parent = genesis.hash;
+        let mut located = Vec::new();
+        // 4,000 entries: more than the levels hold (8 + 16 + ... + 128
+        // in tests), so merges reach `tx_index`.
+        for n in 1..=100u64 {
+            let transactions: Vec<_> = (0..40).map(|i| transaction(n * 1000 + i)).collect();
+            for (position, tx) in transactions.iter().enumerate() {
+                located.push((tx.hash, (n, position as u32)));
+            }
+            let changes = changes(n);
+            let reverse = world.apply(&changes);
+            let block = block_with(n, parent, &world, transactions);
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            parent = block.hash;
+        }
+        assert!(bottom_entries(&store) > 0, "the levels were merged down");
+        for (hash, location) in &located {
+            assert_eq!(store.transaction_location(hash).unwrap(), Some(*location));
+        }
+        assert_eq!(
+            store.transaction_location(&B256::repeat_byte(7)).unwrap(),
+            None
+        );
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        for (hash, location) in &located {
+            assert_eq!(store.transaction_location(hash).unwrap(), Some(*location));
+        }
+        // A backup holds every level.
+        let copy = dir.path().join("backup.redb");
+        store.backup_to(&copy).unwrap();
+        drop(store);
+        let backup = Store::open(&copy).unwrap();
+        for (hash, location) in &located {
+            assert_eq!(backup.transaction_location(hash).unwrap(), Some(*location));
+        }
+    }
+
+    /// Block `n` sets the balance of 0x11..11 to `n` and slot `n` of it.
+    fn changes(n: u64) -> StateChanges {
+        let mut changes = StateChanges::default();
+        changes.accounts.insert(
+            Address::repeat_byte(0x11),
+            AccountChange {
+                fields: Some(AccountFields {
+                    nonce: 0,
+                    balance: U256::from(n),
+                    code_hash: KECCAK256_EMPTY,
+                }),
+                storage_cleared: false,
+                storage: [(U256::from(n), U256::from(n))].into_iter().collect(),
+            },
+        );
+        changes
+    }
+
+    fn head_of(path: &Path) -> (u64, U256) {
+        let store = Arc::new(Store::open(path).expect("the store opens"));
+        let loaded = store.load(MODE).expect("the store loads, checked");
+        let balance = loaded
+            .chain
+            .world()
+            .account(&Address::repeat_byte(0x11))
+            .map_or(U256::ZERO, |a| a.balance);
+        (loaded.chain.head_number(), balance)
+    }
+
+    /// Blocks committed without an fsync after the last durable commit are
+    /// what a crash can lose: a copy of the file taken while the store is
+    /// open (what a killed process leaves) reopens at the last durable
+    /// block with its state, checked against its header, and takes new
+    /// blocks from there; a clean close keeps every block.
+    #[test]
+    fn a_crash_between_durable_commits_reopens_at_the_last_durable_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.redb");
+        let crashed = dir.path().join("crashed.redb");
+        let store = Store::open(&path)
+            .unwrap()
+            .with_durable_every(Duration::from_secs(3600));
+        let mut world = WorldState::default();
+        let genesis = block(0, B256::ZERO, &world);
+        store
+            .write_genesis(&genesis, &world, &Permissions::default())
+            .unwrap();
+        let mut parent = genesis.hash;
+        for n in 1..=5 {
+            let changes = changes(n);
+            let reverse = world.apply(&changes);
+            let block = block(n, parent, &world);
+            // Block 1 is the first since the store opened: durable; 2..=5 are not.
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            parent = block.hash;
+        }
+        std::fs::copy(&path, &crashed).unwrap();
+        drop(store);
+
+        assert_eq!(
+            head_of(&path),
+            (5, U256::from(5)),
+            "a clean close keeps all"
+        );
+        assert_eq!(
+            head_of(&crashed),
+            (1, U256::from(1)),
+            "a crash keeps the durable"
+        );
+
+        // The reopened store takes blocks from there; after a sync they
+        // all survive a crash.
+        let store = Arc::new(Store::open(&crashed).unwrap());
+        let loaded = store.load(MODE).unwrap();
+        let mut world = loaded.chain.world().clone();
+        let mut parent = loaded.chain.head().hash;
+        drop(loaded);
+        let store = Arc::try_unwrap(store)
+            .expect("the loaded chain is dropped")
+            .with_durable_every(Duration::from_secs(3600));
+        for n in 2..=3 {
+            let changes = changes(n * 10);
+            let reverse = world.apply(&changes);
+            let block = block(n, parent, &world);
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            parent = block.hash;
+        }
+        store.sync().unwrap();
+        let synced = dir.path().join("synced.redb");
+        std::fs::copy(&crashed, &synced).unwrap();
+        drop(store);
+        assert_eq!(head_of(&synced), (3, U256::from(30)));
+    }
 }
