@@ -6,10 +6,8 @@
 //! the newest blocks (for historical reads; older ones are pruned) and
 //! metadata (genesis hash, head, permissions). A block and everything it
 //! changed are committed in one redb transaction, so a crash leaves the
-//! store at a block, never between two. Commits are durable (fsync'd) at
-//! most [`DURABLE_EVERY`] apart, not per block: a crash (not a clean
-//! shutdown) loses the blocks committed since the last durable one, which
-//! the node then fetches from its peers. The transaction index is a small
+//! store at a block, never between two. Every block's commit is durable
+//! (fsync'd) by default ([`DURABLE_EVERY`]). The transaction index is a small
 //! log-structured merge tree (`TX_LEVELS`), so its writes per block do not
 //! grow with the chain.
 //!
@@ -112,14 +110,15 @@ pub(crate) struct StoredUndo {
 /// caches grow with the chain).
 const PAGE_CACHE_BYTES: usize = 16 << 20;
 
-/// Longest a store goes between durable (fsync'd) commits. Blocks commit
-/// without an fsync in between (`redb::Durability::None`), as Besu's
-/// RocksDB writes do: an fsync per block and per node was most of a busy
-/// network's commit time. A crash (not a clean shutdown, which makes
-/// everything durable) loses at most the blocks committed in the last
-/// interval; the store reopens at its last durable block, consistent, and
-/// the node fetches the rest from its peers.
-pub const DURABLE_EVERY: Duration = Duration::from_secs(1);
+/// Longest a store goes between durable (fsync'd) commits by default: none,
+/// every block's commit is durable. A longer interval
+/// ([`Store::with_durable_every`]) commits the blocks in between with
+/// `redb::Durability::None`, which halved the soak's system time, but a
+/// process crash then loses them (the store reopens at its last durable
+/// block, consistent): unlike Besu's RocksDB, whose unsynced writes survive
+/// a process crash, and a validator that forgets a block it sealed could
+/// seal another at its height. So the default keeps every block.
+pub const DURABLE_EVERY: Duration = Duration::ZERO;
 
 /// Block hashes kept in memory for the BLOCKHASH opcode.
 pub(crate) const RECENT_HASHES: u64 = 256;
@@ -1456,6 +1455,33 @@ mod tests {
             .account(&Address::repeat_byte(0x11))
             .map_or(U256::ZERO, |a| a.balance);
         (loaded.chain.head_number(), balance)
+    }
+
+    /// A validator never forgets a block it sealed: by default a killed
+    /// process's store holds every committed block.
+    #[test]
+    fn by_default_every_block_survives_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.redb");
+        let crashed = dir.path().join("crashed.redb");
+        let store = Store::open(&path).unwrap();
+        let mut world = WorldState::default();
+        let genesis = block(0, B256::ZERO, &world);
+        store
+            .write_genesis(&genesis, &world, &Permissions::default())
+            .unwrap();
+        let mut parent = genesis.hash;
+        for n in 1..=3 {
+            let changes = changes(n);
+            let reverse = world.apply(&changes);
+            let block = block(n, parent, &world);
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            parent = block.hash;
+        }
+        // The file as a killed process leaves it: every sealed block is there.
+        std::fs::copy(&path, &crashed).unwrap();
+        drop(store);
+        assert_eq!(head_of(&crashed), (3, U256::from(3)));
     }
 
     /// Blocks committed without an fsync after the last durable commit are
