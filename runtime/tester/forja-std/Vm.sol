@@ -59,6 +59,10 @@ interface Vm {
     function skip(bool skipTest, string calldata reason) external;
 
     function expectRevert() external;
+    /// As `expectRevert`, for the next cheatcode call only (ordinary calls before it are not checked).
+    function _expectCheatcodeRevert() external;
+    function _expectCheatcodeRevert(bytes4 revertData) external;
+    function _expectCheatcodeRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(address reverter) external;
@@ -113,6 +117,11 @@ interface Vm {
 
     function setEnv(string calldata name, string calldata value) external;
     function envExists(string calldata name) external view returns (bool result);
+    /// `input` with every `${VAR}` replaced by the environment variable's value.
+    function resolveEnv(string calldata input) external returns (string memory);
+    /// Which command runs the code: `forja test` is `Test`, `forja coverage` is `Coverage`
+    /// (both in `TestGroup`); scripts are never the context.
+    function isContext(ForgeContext context) external view returns (bool result);
     function resetNonce(address account) external;
     function randomUint() external returns (uint256);
     function randomUint(uint256 min, uint256 max) external returns (uint256);
@@ -136,6 +145,8 @@ interface Vm {
     function isFile(string calldata path) external view returns (bool result);
     function isDir(string calldata path) external view returns (bool result);
     function removeFile(string calldata path) external;
+    /// Copies a file inside the project; returns the bytes copied.
+    function copyFile(string calldata from, string calldata to) external returns (uint64 copied);
     function envBool(string calldata name) external view returns (bool value);
     function envUint(string calldata name) external view returns (uint256 value);
     function envInt(string calldata name) external view returns (int256 value);
@@ -332,6 +343,7 @@ interface Vm {
     function signCompact(Wallet calldata wallet, bytes32 digest) external returns (bytes32 r, bytes32 vs);
     function signCompact(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 vs);
     // Strings, callers, snapshot deletion, selector mocks, environment arrays, lines of files.
+    enum ForgeContext { TestGroup, Test, Coverage, Snapshot, ScriptGroup, ScriptDryRun, ScriptBroadcast, ScriptResume, Unknown }
     enum CallerMode { None, Broadcast, RecurrentBroadcast, Prank, RecurrentPrank }
     function toUppercase(string calldata input) external pure returns (string memory output);
     function toLowercase(string calldata input) external pure returns (string memory output);

@@ -257,6 +257,18 @@ impl TestInspector {
         Ok(normal)
     }
 
+    /// `vm.isContext`: `forja test` runs code as `Test`, `forja coverage` as
+    /// `Coverage`, both inside `TestGroup`, as Foundry's contexts match.
+    fn is_context(&self, asked: crate::vm::Vm::ForgeContext) -> bool {
+        use crate::vm::Vm::ForgeContext;
+        match asked {
+            ForgeContext::TestGroup => true,
+            ForgeContext::Coverage => self.coverage.is_some(),
+            ForgeContext::Test => self.coverage.is_none(),
+            _ => false,
+        }
+    }
+
     /// A snapshot's group: the one given, else the test contract's name.
     fn snapshot_group(&self, group: Option<String>) -> String {
         group.unwrap_or_else(|| {
@@ -545,12 +557,12 @@ impl TestInspector {
             C::skip_0(c) => self.skip(c.skipTest, String::new()),
             C::skip_1(c) => self.skip(c.skipTest, c.reason),
 
-            C::_expectCheatcodeRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
+            C::_expectCheatcodeRevert_0(_) => self.expect_cheatcode_revert(depth, None),
             C::_expectCheatcodeRevert_1(c) => {
-                self.expect_revert(depth, Some(c.revertData.into()), false, None, 1)
+                self.expect_cheatcode_revert(depth, Some(c.revertData.into()))
             }
             C::_expectCheatcodeRevert_2(c) => {
-                self.expect_revert(depth, Some(c.revertData), false, None, 1)
+                self.expect_cheatcode_revert(depth, Some(c.revertData))
             }
             C::expectRevert_0(_) => self.expect_revert(depth, None, false, None, 1),
             C::expectRevert_1(c) => {
@@ -753,6 +765,8 @@ impl TestInspector {
                 unit()
             }
             C::envExists(c) => ok(env(&c.name).is_ok()),
+            C::resolveEnv(c) => ok(resolve_env(&c.input)?),
+            C::isContext(c) => ok(self.is_context(c.context)),
             C::resetNonce(c) => {
                 // Foundry: 1 for a contract (EIP-161), 0 for an account without code.
                 let account = ctx
@@ -864,6 +878,14 @@ impl TestInspector {
             C::exists(c) => ok(self.project_path(&c.path)?.exists()),
             C::isFile(c) => ok(self.project_path(&c.path)?.is_file()),
             C::isDir(c) => ok(self.project_path(&c.path)?.is_dir()),
+            C::copyFile(c) => {
+                let from = self.project_path(&c.from)?;
+                let to = self.project_write_path(&c.to)?;
+                let copied = std::fs::copy(&from, &to).map_err(|e| {
+                    format!("vm.copyFile: {} to {}: {e}", from.display(), to.display())
+                })?;
+                ok(copied)
+            }
             C::removeFile(c) => {
                 let path = self.project_write_path(&c.path)?;
                 std::fs::remove_file(&path)
@@ -1101,7 +1123,19 @@ impl TestInspector {
             reverted: 0,
             armed: false,
             actual_reverter: None,
+            cheatcode_only: false,
         });
+        unit()
+    }
+
+    /// `vm._expectCheatcodeRevert`: as `expectRevert`, for the next cheatcode
+    /// call only (forge-std's own tests expect an assertion cheatcode to fail
+    /// after ordinary calls that must run unchecked).
+    fn expect_cheatcode_revert(&mut self, depth: usize, data: Option<Bytes>) -> CheatResult {
+        self.expect_revert(depth, data, false, None, 1)?;
+        if let Some(expected) = self.cheats.expected_revert.as_mut() {
+            expected.cheatcode_only = true;
+        }
         unit()
     }
 
@@ -1213,6 +1247,29 @@ fn env_var(name: &str) -> Option<String> {
         .get(name)
         .cloned();
     set.or_else(|| std::env::var(name).ok())
+}
+
+/// `vm.resolveEnv`: every `${NAME}` (spaces inside the braces allowed)
+/// replaced by the variable's value, with Foundry's message for a missing one.
+fn resolve_env(input: &str) -> Result<String, String> {
+    static PLACEHOLDER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\$\{\s*(.*?)\s*\}").expect("a valid pattern")
+    });
+    let placeholders = PLACEHOLDER.captures_iter(input).count();
+    let mut resolved = input.to_string();
+    for found in PLACEHOLDER.captures_iter(input) {
+        let name = &found[1];
+        let value = env_var(name).ok_or_else(|| {
+            let whole = if placeholders > 1 {
+                format!(" in `{input}`")
+            } else {
+                String::new()
+            };
+            format!("failed to resolve env var: environment variable `{name}` not found{whole}")
+        })?;
+        resolved = resolved.replacen(&found[0], &value, 1);
+    }
+    Ok(resolved)
 }
 
 pub(crate) fn env(name: &str) -> Result<String, String> {

@@ -85,13 +85,15 @@ impl TestInspector {
     }
 
     /// A call other than a cheatcode to `target` ended at `depth`; when the
-    /// watched call reverts with an assumed revert, the input is rejected.
+    /// watched call reverts with an assumed revert, the input is rejected:
+    /// the call's revert data becomes `vm.assume`'s, as in Foundry, so the
+    /// rejection reaches the test only if the revert does.
     pub(crate) fn assume_no_revert_call_end(
         &mut self,
         depth: usize,
         target: Address,
         reverted: bool,
-        output: &Bytes,
+        output: &mut Bytes,
     ) {
         let Some(assumed) = self.cheats.assume_no_revert.as_mut() else {
             return;
@@ -107,6 +109,7 @@ impl TestInspector {
         }
         if reverted && assumed.covers(output, assumed.reverter) {
             self.cheats.assume_rejected = true;
+            *output = crate::decode::encode_error_string(crate::vm::ASSUME_MAGIC);
         }
         self.cheats.assume_no_revert = None;
     }

@@ -25,7 +25,10 @@ use crate::{
     coverage::{CoverageCollector, HitMaps},
     error::TesterError,
     inspector::{CheatState, TestInspector, TxRecord},
-    vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER},
+    vm::{
+        CHEATCODE_ADDRESS, CONSOLE_ADDRESS, CREATE2_DEPLOYER, CREATE2_DEPLOYER_RUNTIME_CODE,
+        DEFAULT_SENDER,
+    },
 };
 
 /// Gas limit of each test transaction.
@@ -167,6 +170,19 @@ impl Executor {
                 },
             );
         }
+        // The deterministic deployment proxy, present in every forge test
+        // (forge deploys it before setUp): CREATE2 helpers and tests that
+        // call it find the same code there.
+        let deployer = Bytecode::new_raw(Bytes::from_static(&CREATE2_DEPLOYER_RUNTIME_CODE));
+        db.insert_account_info(
+            CREATE2_DEPLOYER,
+            AccountInfo {
+                nonce: 1,
+                code_hash: deployer.hash_slow(),
+                code: Some(deployer),
+                ..Default::default()
+            },
+        );
         let block = BlockEnv {
             number: U256::from(1),
             timestamp: U256::from(1),

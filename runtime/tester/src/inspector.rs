@@ -86,6 +86,9 @@ pub(crate) struct ExpectedRevert {
     pub armed: bool,
     /// Contract whose frame reverted first during the call under check.
     pub actual_reverter: Option<Address>,
+    /// `vm._expectCheatcodeRevert`: the next cheatcode call is the one
+    /// checked, and ordinary calls before it are not, as in Foundry.
+    pub cheatcode_only: bool,
 }
 
 /// A pending `vm.expectEmit`.
@@ -888,14 +891,21 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 .cheats
                 .expected_revert
                 .as_ref()
-                .is_some_and(|e| !e.armed && e.depth == depth);
+                .filter(|e| !e.armed && e.depth == depth)
+                .map(|e| e.cheatcode_only);
             self.whereabouts.cheatcode = input.get(..4).and_then(|s| s.try_into().ok());
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
             self.whereabouts.cheatcode = None;
             let mut outcome = cheat_outcome(inputs, result);
             // `vm.skip` and `vm.assume` revert to stop the test, not as a failure.
             let stopping = self.cheats.skipped.is_some() || self.cheats.assume_rejected;
-            if waiting && !stopping && !outcome.result.result.is_ok() {
+            // A cheatcode-only expectation checks the next cheatcode call
+            // whether or not it reverted ("call did not revert as expected").
+            let checked = match waiting {
+                Some(cheatcode_only) => cheatcode_only || !outcome.result.result.is_ok(),
+                None => false,
+            };
+            if checked && !stopping {
                 if let Some(expected) = self.cheats.expected_revert.as_mut() {
                     expected.armed = true;
                     expected.actual_reverter = Some(CHEATCODE_ADDRESS);
@@ -905,16 +915,25 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             return Some(outcome);
         }
         if target == CONSOLE_ADDRESS {
-            if let Some(line) = decode_console_log(&input) {
-                if self.tracing
-                    && let Some(&top) = self.record.trace_stack.iter().rev().nth(1)
-                {
-                    self.record.trace[top]
-                        .items
-                        .push(TraceItem::Console(line.clone()));
-                }
-                self.record.console.push(line);
+            // A call that is no console.log (a plain value transfer, say)
+            // reverts, as in forge: the address is no account to pay.
+            let Some(line) = decode_console_log(&input) else {
+                return Some(cheat_outcome(
+                    inputs,
+                    Err(format!(
+                        "console.log: {} bytes of call data that no console.log signature decodes",
+                        input.len()
+                    )),
+                ));
+            };
+            if self.tracing
+                && let Some(&top) = self.record.trace_stack.iter().rev().nth(1)
+            {
+                self.record.trace[top]
+                    .items
+                    .push(TraceItem::Console(line.clone()));
             }
+            self.record.console.push(line);
             return Some(cheat_outcome(inputs, Ok(Bytes::new())));
         }
 
@@ -957,6 +976,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
 
         if let Some(expected) = self.cheats.expected_revert.as_mut()
             && !expected.armed
+            && !expected.cheatcode_only
             && expected.depth == depth
         {
             expected.armed = true;
@@ -1058,7 +1078,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 depth,
                 target,
                 !outcome.result.result.is_ok(),
-                &outcome.result.output,
+                &mut outcome.result.output,
             );
             self.check_expected_revert(depth, &mut outcome.result, false);
             self.check_expected_emits(depth, &mut outcome.result);
@@ -1162,6 +1182,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
         if let Some(expected) = self.cheats.expected_revert.as_mut()
             && !expected.armed
+            && !expected.cheatcode_only
             && expected.depth == depth
         {
             expected.armed = true;

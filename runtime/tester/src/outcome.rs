@@ -38,7 +38,12 @@ impl Verdict {
         if let Some(reason) = skipped {
             return Verdict::Skip(reason);
         }
-        if rejected {
+        // A rejection counts when its revert ended the test, as in Foundry:
+        // one caught by `expectRevert` or `try` lets the test go on.
+        if rejected
+            && !call.success
+            && call.output == crate::decode::encode_error_string(crate::vm::ASSUME_MAGIC)
+        {
             return Verdict::Rejected;
         }
         let failed = !call.success || call.failed_flag;

@@ -12,6 +12,12 @@ pub(crate) const CONSOLE_ADDRESS: Address = address!("0x000000000000000000636F6e
 pub(crate) const DEFAULT_SENDER: Address = address!("0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38");
 /// The deterministic CREATE2 deployer Foundry assumes (`computeCreate2Address` without a deployer).
 pub(crate) const CREATE2_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
+/// Runtime code of the deterministic deployment proxy at [`CREATE2_DEPLOYER`]
+/// (the same bytes on every chain that has it): the salt is the first 32
+/// bytes of the call data, the init code the rest; it returns the address.
+pub(crate) const CREATE2_DEPLOYER_RUNTIME_CODE: [u8; 69] = alloy::primitives::hex!(
+    "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3"
+);
 /// Address the test contract is deployed at, as in Foundry.
 pub(crate) const TEST_CONTRACT_ADDRESS: Address =
     address!("0x7FA9385bE102ac3EAc297483Dd6233D62b3e1496");
@@ -160,6 +166,9 @@ alloy::sol! {
 
         function setEnv(string calldata name, string calldata value) external;
         function envExists(string calldata name) external view returns (bool result);
+        function resolveEnv(string calldata input) external returns (string memory);
+        enum ForgeContext { TestGroup, Test, Coverage, Snapshot, ScriptGroup, ScriptDryRun, ScriptBroadcast, ScriptResume, Unknown }
+        function isContext(ForgeContext context) external view returns (bool result);
 
         function resetNonce(address account) external;
         function randomUint() external returns (uint256);
@@ -186,6 +195,7 @@ alloy::sol! {
         function isFile(string calldata path) external view returns (bool result);
         function isDir(string calldata path) external view returns (bool result);
         function removeFile(string calldata path) external;
+        function copyFile(string calldata from, string calldata to) external returns (uint64 copied);
         function envBool(string calldata name) external view returns (bool value);
         function envUint(string calldata name) external view returns (uint256 value);
         function envInt(string calldata name) external view returns (int256 value);

@@ -159,3 +159,47 @@ fn assume_no_revert_and_smaller_cheatcodes_as_foundry() {
         assert!(actual.contains(reason), "{failing}: {actual}");
     }
 }
+
+/// `ForgeStdHelpers.t.sol`: what forge-std's own suite needs, as forge does it
+/// (cheatcode-only revert expectations, `resolveEnv`, `isContext`,
+/// `copyFile`, a caught `assume`, the console address, the CREATE2 deployer).
+#[test]
+fn forge_std_helpers_as_foundry() {
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let root = tempfile::tempdir().unwrap();
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        project_root: Some(root.path().to_path_buf()),
+        filter: TestFilter::new(None, None, Some("ForgeStdHelpersTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    for passing in [
+        "test_ExpectCheatcodeRevertSkipsOrdinaryCalls()",
+        "test_ResolveEnv()",
+        "test_IsContext()",
+        "test_CopyFile()",
+        "test_AssumeCaughtByExpectRevertLetsTheTestGoOn()",
+        "test_ConsoleAddressTakesNoValue()",
+        "test_Create2DeployerIsThere()",
+    ] {
+        let test = common::find_test(&report, passing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Pass,
+            "{passing}: {:?}",
+            test.reason
+        );
+    }
+    let test = common::find_test(&report, "test_RevertWhen_ExpectedCheatcodeDoesNotRevert()");
+    assert_eq!(test.status, forja_tester::report::TestStatus::Fail);
+    let reason = test.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("call did not revert as expected"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cache/helpers/to.txt")).unwrap(),
+        "copied"
+    );
+}
