@@ -125,7 +125,10 @@ pub(crate) type MappingRecording = HashMap<Address, MappingSlots>;
 /// Whether an account exists, its balance and nonce, read without loading
 /// it into the journal (which would warm it and change the gas the code
 /// being recorded pays).
-fn peek_account<DB: CheatDatabase>(ctx: &mut CheatContext<DB>, address: Address) -> (bool, U256, u64) {
+fn peek_account<DB: CheatDatabase>(
+    ctx: &mut CheatContext<DB>,
+    address: Address,
+) -> (bool, U256, u64) {
     let info = match ctx.journaled_state.state.get(&address) {
         Some(account) => Some(account.info.clone()),
         None => ctx.journaled_state.database.basic(address).ok().flatten(),
@@ -191,7 +194,12 @@ fn append_storage_access(frame: &mut Vec<AccountAccess>, storage: StorageAccess,
     if entry.depth >= depth {
         return;
     }
-    let mut resume = access(Kind::Resume, entry.accessor, entry.account, entry.depth as usize);
+    let mut resume = access(
+        Kind::Resume,
+        entry.accessor,
+        entry.account,
+        entry.depth as usize,
+    );
     resume.chainInfo = entry.chainInfo.clone();
     resume.initialized = entry.initialized;
     resume.reverted = entry.reverted;
@@ -513,7 +521,9 @@ impl TestInspector {
             C::startStateDiffRecording(_) => {
                 self.cheats.state_diffs = Some(StateDiffRecording::default());
                 // forge records mappings too, to name the slots it reports.
-                self.cheats.mapping_slots.get_or_insert_with(Default::default);
+                self.cheats
+                    .mapping_slots
+                    .get_or_insert_with(Default::default);
                 Ok(Bytes::new())
             }
             C::stopAndReturnStateDiff(_) => {
@@ -554,7 +564,9 @@ impl TestInspector {
                 Ok(Bytes::from(accesses.abi_encode()))
             }
             C::startMappingRecording(_) => {
-                self.cheats.mapping_slots.get_or_insert_with(Default::default);
+                self.cheats
+                    .mapping_slots
+                    .get_or_insert_with(Default::default);
                 Ok(Bytes::new())
             }
             C::stopMappingRecording(_) => {

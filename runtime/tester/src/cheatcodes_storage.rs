@@ -140,7 +140,10 @@ impl TestInspector {
                 // Every loaded slot reads cold again. (forge also un-touches the
                 // account, which would drop this transaction's changes to it.)
                 if let Some(account) = ctx.journaled_state.state.get_mut(&c.target) {
-                    account.storage.values_mut().for_each(|slot| slot.mark_cold());
+                    account
+                        .storage
+                        .values_mut()
+                        .for_each(|slot| slot.mark_cold());
                 }
                 Ok(Bytes::new())
             }
