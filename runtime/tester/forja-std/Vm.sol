@@ -395,6 +395,33 @@ interface Vm {
     function resumeGasMetering() external;
     // Calls to `callee` with `data` (or its selector) run `target`'s code instead.
     function mockFunction(address callee, address target, bytes calldata data) external;
+
+    // State-diff recording: every call, creation, self-destruct, BALANCE/EXTCODE* and storage
+    // access from `startStateDiffRecording` on, in execution order.
+    enum AccountAccessKind { Call, DelegateCall, CallCode, StaticCall, Create, SelfDestruct, Resume, Balance, Extcodesize, Extcodehash, Extcodecopy }
+    struct ChainInfo { uint256 forkId; uint256 chainId; }
+    struct AccountAccess { ChainInfo chainInfo; AccountAccessKind kind; address account; address accessor; bool initialized; uint256 oldBalance; uint256 newBalance; bytes deployedCode; uint256 value; bytes data; bool reverted; StorageAccess[] storageAccesses; uint64 depth; uint64 oldNonce; uint64 newNonce; }
+    struct StorageAccess { address account; bytes32 slot; bool isWrite; bytes32 previousValue; bytes32 newValue; bool reverted; }
+    function startStateDiffRecording() external;
+    function stopAndReturnStateDiff() external returns (AccountAccess[] memory accountAccesses);
+    function getStateDiff() external view returns (string memory diff);
+    function getStateDiffJson() external view returns (string memory diff);
+    function getStorageAccesses() external view returns (StorageAccess[] memory storageAccesses);
+    // Mapping recording: which slots written since `startMappingRecording` are mapping entries.
+    function startMappingRecording() external;
+    function stopMappingRecording() external;
+    function getMappingLength(address target, bytes32 mappingSlot) external view returns (uint256 length);
+    function getMappingSlotAt(address target, bytes32 mappingSlot, uint256 idx) external view returns (bytes32 value);
+    function getMappingKeyAndParentOf(address target, bytes32 elementSlot) external view returns (bool found, bytes32 key, bytes32 parent);
+    // Storage: untouched slots of `target` read as random values (which then stay).
+    function setArbitraryStorage(address target) external;
+    function setArbitraryStorage(address target, bool overwrite) external;
+    function copyStorage(address from, address to) external;
+    function warmSlot(address target, bytes32 slot) external;
+    function coolSlot(address target, bytes32 slot) external;
+    function cool(address target) external;
+    // Writes the accounts this transaction touched as a genesis `alloc` JSON file (inside the project root).
+    function dumpState(string calldata pathToStateJson) external;
 }
 
 

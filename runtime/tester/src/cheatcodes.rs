@@ -154,6 +154,12 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_mock::VmMockFunctionCalls::abi_decode(input) {
             return self.apply_mock_function(call);
         }
+        if let Ok(call) = crate::cheatcodes_diff::VmDiffCalls::abi_decode(input) {
+            return self.apply_diff(ctx, call);
+        }
+        if let Ok(call) = crate::cheatcodes_storage::VmStorageCalls::abi_decode(input) {
+            return self.apply_storage(ctx, caller, call);
+        }
         let selector = input
             .get(..4)
             .map(hex::encode_prefixed)
@@ -178,7 +184,7 @@ impl TestInspector {
 
     /// 32 bytes from the cheatcode generator (seeded from the OS when
     /// neither `vm.setSeed` nor the run's fuzz seed gave it a seed).
-    fn random_word(&mut self) -> [u8; 32] {
+    pub(crate) fn random_word(&mut self) -> [u8; 32] {
         use rand::{RngCore, SeedableRng};
         let rng = self
             .cheats
@@ -491,7 +497,11 @@ impl TestInspector {
                     .journaled_state
                     .sload(c.target, c.slot.into())
                     .map_err(|e| e.to_string())?;
-                ok(B256::from(value.data))
+                let (cold, value) = (value.is_cold, value.data);
+                let value = self
+                    .arbitrary_value(ctx, c.target, c.slot.into(), cold, value)
+                    .unwrap_or(value);
+                ok(B256::from(value))
             }
 
             C::addr(c) => ok(signer(c.privateKey)?.address()),

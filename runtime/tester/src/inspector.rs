@@ -236,6 +236,12 @@ pub(crate) struct CheatState {
     pub paused_gas: Option<crate::cheatcodes_gas::PausedGas>,
     /// `vm.mockFunction`s.
     pub mocked_functions: crate::cheatcodes_mock::MockedFunctions,
+    /// Accesses recorded since `vm.startStateDiffRecording`.
+    pub state_diffs: Option<crate::cheatcodes_diff::StateDiffRecording>,
+    /// Mapping slots recorded since `vm.startMappingRecording`.
+    pub mapping_slots: Option<crate::cheatcodes_diff::MappingRecording>,
+    /// `vm.setArbitraryStorage`/`copyStorage` contracts.
+    pub arbitrary_storage: Option<crate::cheatcodes_storage::ArbitraryStorage>,
 }
 
 /// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
@@ -798,6 +804,15 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 context.journaled_state.depth,
             );
         }
+        if self.cheats.arbitrary_storage.is_some() {
+            self.arbitrary_storage_step(interp, context);
+        }
+        if let Some(recording) = self.cheats.state_diffs.as_mut() {
+            crate::cheatcodes_diff::record_step(recording, interp, context);
+        }
+        if let Some(mappings) = self.cheats.mapping_slots.as_mut() {
+            crate::cheatcodes_diff::mapping_step(mappings, interp);
+        }
         if self.cheats.gas_metering.recording {
             meter_gas(
                 &mut self.cheats.gas_metering,
@@ -1036,6 +1051,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 &input,
             );
         }
+        if let Some(recording) = self.cheats.state_diffs.as_mut() {
+            crate::cheatcodes_diff::record_call(recording, context, inputs, &input, depth);
+        }
         None
     }
 
@@ -1052,6 +1070,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         }
         let target = inputs.target_address;
         let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
+        if let Some(recording) = self.cheats.state_diffs.as_mut() {
+            // How the call really ended, before an `expectRevert` judges it.
+            let reverted = !outcome.result.result.is_ok();
+            let end = crate::cheatcodes_diff::FrameEnd::Call(target);
+            crate::cheatcodes_diff::record_end(recording, context, depth, reverted, end);
+        }
 
         if let Some(&(d, origin)) = self.record.origin_restore.last()
             && d == depth
@@ -1207,6 +1231,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 ));
             }
         }
+        if let Some(recording) = self.cheats.state_diffs.as_mut() {
+            crate::cheatcodes_diff::record_create(recording, context, inputs, depth);
+        }
         None
     }
 
@@ -1226,6 +1253,11 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         {
             context.tx.caller = origin;
             self.record.origin_restore.pop();
+        }
+        if let Some(recording) = self.cheats.state_diffs.as_mut() {
+            let reverted = !outcome.result.result.is_ok();
+            let end = crate::cheatcodes_diff::FrameEnd::Create(outcome.address);
+            crate::cheatcodes_diff::record_end(recording, context, depth, reverted, end);
         }
         if let Some(address) = outcome.address.filter(|_| outcome.result.result.is_ok()) {
             let name = self

@@ -203,3 +203,47 @@ fn forge_std_helpers_as_foundry() {
         "copied"
     );
 }
+
+/// `StateDiff.t.sol`: state-diff and mapping recording, arbitrary storage,
+/// `copyStorage`, `warmSlot`/`coolSlot`/`cool` and `dumpState` as forge
+/// (Foundry's `RecordAccountAccesses.t.sol`, `Mapping.t.sol`,
+/// `ArbitraryStorage.t.sol`, `CopyStorage.t.sol`, `StorageSlotState.t.sol`,
+/// `Cool.t.sol` and `dumpState.t.sol` cases).
+#[test]
+fn state_diffs_mappings_and_storage_as_foundry() {
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let root = tempfile::tempdir().unwrap();
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        project_root: Some(root.path().to_path_buf()),
+        filter: TestFilter::new(None, None, Some("StateDiffTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    for passing in [
+        "test_RecordsCallsStorageAndResume()",
+        "test_StateDiffTextAndJson()",
+        "test_CreationsAndExtOpcodes()",
+        "test_MappingRecording()",
+        "test_ArbitraryStorage()",
+        "test_ArbitraryStorageOverwrite()",
+        "test_WarmAndCoolSlots()",
+        "test_DumpState()",
+    ] {
+        let test = common::find_test(&report, passing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Pass,
+            "{passing}: {:?}",
+            test.reason
+        );
+    }
+    assert!(root.path().join("cache/state.json").is_file());
+    let copy = common::find_test(&report, "test_RevertWhen_CopyingOntoArbitraryStorage()");
+    assert_eq!(copy.status, forja_tester::report::TestStatus::Fail);
+    let reason = copy.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("target address cannot have arbitrary storage"),
+        "{reason}"
+    );
+}
