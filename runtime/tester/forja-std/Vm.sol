@@ -383,6 +383,40 @@ interface Vm {
     function resumeGasMetering() external;
     // Calls to `callee` with `data` (or its selector) run `target`'s code instead.
     function mockFunction(address callee, address target, bytes calldata data) external;
+
+    // Creation, code and EIP-7702 delegation.
+    struct SignedDelegation { uint8 v; bytes32 r; bytes32 s; uint64 nonce; address implementation; }
+    function deployCode(string calldata artifactPath) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, uint256 value) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs, uint256 value) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, bytes32 salt) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs, bytes32 salt) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, uint256 value, bytes32 salt) external returns (address deployedAddress);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs, uint256 value, bytes32 salt) external returns (address deployedAddress);
+    function expectCreate(bytes calldata bytecode, address deployer) external;
+    function expectCreate2(bytes calldata bytecode, address deployer) external;
+    function signDelegation(address implementation, uint256 privateKey) external returns (SignedDelegation memory signedDelegation);
+    function signDelegation(address implementation, uint256 privateKey, uint64 nonce) external returns (SignedDelegation memory signedDelegation);
+    function signDelegation(address implementation, uint256 privateKey, bool crossChain) external returns (SignedDelegation memory signedDelegation);
+    function attachDelegation(SignedDelegation calldata signedDelegation) external;
+    function attachDelegation(SignedDelegation calldata signedDelegation, bool crossChain) external;
+    function signAndAttachDelegation(address implementation, uint256 privateKey) external returns (SignedDelegation memory signedDelegation);
+    function signAndAttachDelegation(address implementation, uint256 privateKey, uint64 nonce) external returns (SignedDelegation memory signedDelegation);
+    function signAndAttachDelegation(address implementation, uint256 privateKey, bool crossChain) external returns (SignedDelegation memory signedDelegation);
+    // Pranks that also apply to the caller's delegatecalls.
+    function prank(address msgSender, bool delegateCall) external;
+    function startPrank(address msgSender, bool delegateCall) external;
+    function prank(address msgSender, address txOrigin, bool delegateCall) external;
+    function startPrank(address msgSender, address txOrigin, bool delegateCall) external;
+    // In tests, a broadcast is a prank of msg.sender and tx.origin that spends the broadcaster's nonce.
+    function broadcast() external;
+    function broadcast(address signer) external;
+    function broadcast(uint256 privateKey) external;
+    function startBroadcast() external;
+    function startBroadcast(address signer) external;
+    function startBroadcast(uint256 privateKey) external;
+    function stopBroadcast() external;
 }
 
 

@@ -154,6 +154,9 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_mock::VmMockFunctionCalls::abi_decode(input) {
             return self.apply_mock_function(call);
         }
+        if let Ok(call) = crate::cheatcodes_create::VmCreateCalls::abi_decode(input) {
+            return self.apply_create(ctx, caller, depth, call);
+        }
         let selector = input
             .get(..4)
             .map(hex::encode_prefixed)
@@ -728,24 +731,9 @@ impl TestInspector {
                 ok(self.revert_to(ctx, c.snapshotId))
             }
 
-            C::getCode(c) => {
-                let artifact = self
-                    .artifacts
-                    .find(&c.artifactPath)
-                    .ok_or_else(|| format!("getCode: no artifact matches `{}`", c.artifactPath))?;
-                if !artifact.unlinked_libraries.is_empty() {
-                    return Err(format!(
-                        "getCode: `{}` needs linked libraries",
-                        c.artifactPath
-                    ));
-                }
-                ok(artifact.bytecode.clone())
-            }
+            C::getCode(c) => ok(self.artifact_code("getCode", &c.artifactPath, false)?),
             C::getDeployedCode(c) => {
-                let artifact = self.artifacts.find(&c.artifactPath).ok_or_else(|| {
-                    format!("getDeployedCode: no artifact matches `{}`", c.artifactPath)
-                })?;
-                ok(artifact.deployed_bytecode.clone())
+                ok(self.artifact_code("getDeployedCode", &c.artifactPath, true)?)
             }
 
             C::setEnv(c) => {
@@ -1035,7 +1023,7 @@ impl TestInspector {
         }
     }
 
-    fn start_prank(
+    pub(crate) fn start_prank(
         &mut self,
         caller: Address,
         depth: usize,
@@ -1059,6 +1047,7 @@ impl TestInspector {
             origin,
             depth,
             single_use,
+            delegate_call: false,
         });
         unit()
     }

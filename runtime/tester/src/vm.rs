@@ -319,4 +319,5 @@ pub(crate) fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
         .or_else(|| crate::cheatcodes_assume::signature(selector))
         .or_else(|| crate::cheatcodes_gas::signature(selector))
         .or_else(|| crate::cheatcodes_mock::signature(selector))
+        .or_else(|| crate::cheatcodes_create::signature(selector))
 }
