@@ -440,6 +440,20 @@ impl TestInspector {
                 ok(account.data.info.nonce)
             }
             C::setNonce(c) => {
+                let current = ctx
+                    .journaled_state
+                    .load_account(c.account)
+                    .map_err(|e| e.to_string())?
+                    .data
+                    .info
+                    .nonce;
+                if c.newNonce < current {
+                    return Err(format!(
+                        "vm.setNonce: new nonce ({}) must be strictly equal to or higher than the \
+                         account's current nonce ({current})",
+                        c.newNonce
+                    ));
+                }
                 TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
                 unit()
             }
@@ -485,7 +499,10 @@ impl TestInspector {
                 ok(B256::from(value.data))
             }
 
-            C::addr(c) => ok(signer(c.privateKey)?.address()),
+            C::addr(c) => {
+                check_private_key("vm.addr", c.privateKey)?;
+                ok(signer(c.privateKey)?.address())
+            }
             C::sign(c) => {
                 let signature = signer(c.privateKey)?
                     .sign_hash_sync(&c.digest)
@@ -1169,6 +1186,22 @@ pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
         Some(refusal) => Err(refusal.to_string()),
         None => Ok(()),
     }
+}
+
+/// forge's checks of a secp256k1 private key, in its words.
+fn check_private_key(cheatcode: &str, key: U256) -> Result<(), String> {
+    let order = U256::from_be_slice(&hex!(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+    ));
+    if key.is_zero() {
+        return Err(format!("{cheatcode}: private key cannot be 0"));
+    }
+    if key >= order {
+        return Err(format!(
+            "{cheatcode}: private key must be less than the Secp256k1 curve order ({order})"
+        ));
+    }
+    Ok(())
 }
 
 fn signer(key: U256) -> Result<PrivateKeySigner, String> {

@@ -134,15 +134,27 @@ pub(crate) struct CreateState {
     pending_deploy: Option<PendingDeploy>,
     /// Depths of the cheatcode calls running a creation stub.
     deploy_frames: Vec<usize>,
+    /// forge's `isolate`: each call of the test contract spends its sender's nonce.
+    isolate: bool,
+    /// forge's `always_use_create_2_factory`.
+    create2_factory: bool,
 }
 
 impl CreateState {
     /// Whether nothing is pending (the common case, checked per call).
     pub(crate) fn is_idle(&self) -> bool {
         self.expected_creates.is_empty()
+            && !self.isolate
+            && !self.create2_factory
             && self.broadcast.is_none()
             && self.pending_deploy.is_none()
             && self.deploy_frames.is_empty()
+    }
+
+    /// Takes the run's `isolate` and `always_use_create_2_factory`.
+    pub(crate) fn set_modes(&mut self, config: &crate::config::TestConfig) {
+        self.isolate = config.isolate;
+        self.create2_factory = config.always_use_create_2_factory;
     }
 }
 
@@ -663,6 +675,17 @@ impl TestInspector {
         Ok(Bytes::new())
     }
 
+    /// The broadcast under way for calls at `depth`: whether it is for one
+    /// call, and the broadcaster (`vm.readCallers`).
+    pub(crate) fn broadcaster(&self, depth: usize) -> Option<(bool, Address)> {
+        self.cheats
+            .create
+            .broadcast
+            .as_ref()
+            .filter(|b| b.depth <= depth)
+            .map(|b| (b.single_call, b.new_origin))
+    }
+
     /// Applies a broadcast to a call of the broadcasting contract: sender
     /// and origin become the broadcaster, whose nonce the call (and each
     /// of its own delegations attached for it) spends. `Ok(true)` when it
@@ -673,6 +696,24 @@ impl TestInspector {
         inputs: &mut CallInputs,
         depth: usize,
     ) -> Result<bool, String> {
+        // Under `isolate`, forge runs each of the test's calls as its own
+        // transaction; forja keeps them in one but spends the nonce the same
+        // (warm accounts and transient storage are not reset).
+        if self.cheats.create.isolate
+            && depth == 1
+            && inputs.scheme == CallScheme::Call
+            && !inputs.is_static
+            && self.cheats.create.broadcast.is_none()
+        {
+            let nonce = ctx
+                .journaled_state
+                .load_account(inputs.caller)
+                .map_err(|e| e.to_string())?
+                .data
+                .info
+                .nonce;
+            TestInspector::set_nonce(ctx, inputs.caller, nonce + 1)?;
+        }
         let Some(broadcast) = self.cheats.create.broadcast.clone() else {
             return Ok(false);
         };
@@ -722,7 +763,21 @@ impl TestInspector {
         ctx: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
         depth: usize,
+        pranked: bool,
     ) -> bool {
+        // `always_use_create_2_factory`: the test's CREATE2 is made by the
+        // deterministic deployer, so its address is the deployer's.
+        if self.cheats.create.create2_factory
+            && (depth == 1 || pranked)
+            && matches!(
+                inputs.scheme(),
+                revm::context_interface::CreateScheme::Create2 { .. }
+            )
+        {
+            inputs.set_call(crate::vm::CREATE2_DEPLOYER);
+            let _ = ctx.journaled_state.load_account(crate::vm::CREATE2_DEPLOYER);
+            return true;
+        }
         let Some(broadcast) = self.cheats.create.broadcast.clone() else {
             return false;
         };

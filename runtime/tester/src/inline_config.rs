@@ -29,8 +29,6 @@ struct NatSpec {
 /// The inline configuration of one test contract.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct InlineConfig {
-    /// Source path, for messages.
-    source: String,
     /// Settings of the contract (`None`) and of its functions, by name.
     entries: HashMap<Option<String>, Vec<(String, toml::Table)>>,
 }
@@ -48,10 +46,7 @@ impl InlineConfig {
     /// Reads the inline configuration of contract `name` from the text of
     /// its source file `source`; malformed TOML is an error naming where.
     pub(crate) fn parse(source: &str, text: &str, name: &str) -> Result<Self, InlineConfigError> {
-        let mut config = Self {
-            source: source.to_string(),
-            ..Default::default()
-        };
+        let mut config = Self::default();
         if !text.contains(PREFIX) {
             return Ok(config);
         }
@@ -119,11 +114,6 @@ impl InlineConfig {
         }
         Ok(config)
     }
-
-    /// The source path the configuration came from.
-    pub(crate) fn source(&self) -> &str {
-        &self.source
-    }
 }
 
 fn apply_settings(
@@ -162,6 +152,10 @@ fn apply_settings(
             ("allow_internal_expect_revert", value) => {
                 config.allow_internal_expect_revert = boolean(key, value).map_err(error)?
             }
+            ("isolate", value) => config.isolate = boolean(key, value).map_err(error)?,
+            ("always_use_create_2_factory", value) => {
+                config.always_use_create_2_factory = boolean(key, value).map_err(error)?
+            }
             _ => return Err(error(unknown(key))),
         }
     }
@@ -171,8 +165,8 @@ fn apply_settings(
 fn unknown(key: &str) -> String {
     format!(
         "`{key}` is not a setting forja knows (it applies fuzz.runs, fuzz.seed, \
-         fuzz.max_test_rejects, invariant.runs, invariant.depth, invariant.fail_on_revert \
-         and allow_internal_expect_revert)"
+         fuzz.max_test_rejects, invariant.runs, invariant.depth, invariant.fail_on_revert, \
+         allow_internal_expect_revert, isolate and always_use_create_2_factory)"
     )
 }
 

@@ -1182,7 +1182,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 self.cheats.prank = None;
             }
         }
-        if !self.cheats.create.is_idle() && self.broadcast_create(context, inputs, depth) {
+        if !self.cheats.create.is_idle() && self.broadcast_create(context, inputs, depth, pranked) {
             pranked = true;
         }
         if self.tracing {

@@ -170,6 +170,7 @@ fn run_suite(
     let config: &TestConfig = &contract_config;
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    exec.cheats.create.set_modes(config);
     exec.coverage = config.coverage.clone();
     exec.cheats.project_root = config.project_root.clone();
     if let Some(seed) = config.fuzz_seed {
@@ -319,6 +320,7 @@ fn run_suite(
                 match inline.apply(run_config, Some(&function.name)) {
                     Ok(own) => {
                         runner.base.allow_internal_expect_revert = own.allow_internal_expect_revert;
+                        runner.base.cheats.create.set_modes(&own);
                         runner.config = Cow::Owned(own);
                     }
                     Err(e) => {
