@@ -448,9 +448,7 @@ impl TestInspector {
         let Some(address) = outcome.address else {
             return;
         };
-        let Ok(account) = ctx.journaled_state.load_account_with_code(address) else {
-            return;
-        };
+        let Ok(account) = ctx.journaled_state.load_account_with_code(address);
         let code = account
             .data
             .info
