@@ -417,6 +417,11 @@ interface Vm {
     function startBroadcast(address signer) external;
     function startBroadcast(uint256 privateKey) external;
     function stopBroadcast() external;
+    // Ed25519: a private key is any 32 bytes; signatures cover namespace ‖ message.
+    function createEd25519Key(bytes32 salt) external pure returns (bytes32 publicKey, bytes32 privateKey);
+    function publicKeyEd25519(bytes32 privateKey) external pure returns (bytes32 publicKey);
+    function signEd25519(bytes calldata namespace, bytes calldata message, bytes32 privateKey) external pure returns (bytes memory signature);
+    function verifyEd25519(bytes calldata signature, bytes calldata namespace, bytes calldata message, bytes32 publicKey) external pure returns (bool valid);
 }
 
 

@@ -263,7 +263,9 @@ impl ArtifactSet {
         if let Some(version) = version {
             let numbers: Vec<&str> = version.split('.').collect();
             if numbers.len() != 3 || numbers.iter().any(|n| n.parse::<u64>().is_err()) {
-                return Err(format!("failed parsing version: `{version}` is not major.minor.patch"));
+                return Err(format!(
+                    "failed parsing version: `{version}` is not major.minor.patch"
+                ));
             }
         }
         let matching: Vec<&ContractArtifact> = self

@@ -157,6 +157,9 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_create::VmCreateCalls::abi_decode(input) {
             return self.apply_create(ctx, caller, depth, call);
         }
+        if let Ok(call) = crate::cheatcodes_ed25519::VmEd25519Calls::abi_decode(input) {
+            return self.apply_ed25519(call);
+        }
         let selector = input
             .get(..4)
             .map(hex::encode_prefixed)

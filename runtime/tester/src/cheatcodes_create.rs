@@ -80,8 +80,7 @@ pub(crate) fn signature(selector: [u8; 4]) -> Option<&'static str> {
 // PUSH1 32 CALLDATASIZE SUB DUP1 PUSH1 32 PUSH0 CALLDATACOPY PUSH0 PUSH0
 // CALLDATALOAD CREATE DUP1 PUSH1 24 JUMPI, then RETURNDATACOPY and REVERT,
 // then JUMPDEST PUSH0 MSTORE PUSH1 32 PUSH0 RETURN.
-const CREATE_STUB: &[u8] =
-    &hex!("602036038060205f375f5f35f0806018573d5f5f3e3d5ffd5b5f5260205ff3");
+const CREATE_STUB: &[u8] = &hex!("602036038060205f375f5f35f0806018573d5f5f3e3d5ffd5b5f5260205ff3");
 /// The same with a salt: calldata is `value ‖ salt ‖ init code`, CREATE2.
 // The salt is read with PUSH1 32 CALLDATALOAD and sits under CREATE2's
 // value, offset and size.
@@ -177,7 +176,9 @@ impl TestInspector {
     ) -> CheatResult {
         use VmCreateCalls as C;
         match call {
-            C::deployCode_0(c) => self.deploy_code(caller, depth, &c.artifactPath, None, None, None),
+            C::deployCode_0(c) => {
+                self.deploy_code(caller, depth, &c.artifactPath, None, None, None)
+            }
             C::deployCode_1(c) => self.deploy_code(
                 caller,
                 depth,
@@ -275,7 +276,9 @@ impl TestInspector {
                 self.attach_delegation(ctx, c.signedDelegation, c.crossChain)
             }
 
-            C::prank_0(c) => self.delegate_prank(ctx, caller, depth, c.msgSender, None, true, c.delegateCall),
+            C::prank_0(c) => {
+                self.delegate_prank(ctx, caller, depth, c.msgSender, None, true, c.delegateCall)
+            }
             C::startPrank_0(c) => {
                 self.delegate_prank(ctx, caller, depth, c.msgSender, None, false, c.delegateCall)
             }
@@ -332,12 +335,18 @@ impl TestInspector {
         deployed: bool,
     ) -> Result<Bytes, String> {
         if path.ends_with(".json") {
-            let file = self.project_path(path).map_err(|e| format!("vm.{cheatcode}: {e}"))?;
+            let file = self
+                .project_path(path)
+                .map_err(|e| format!("vm.{cheatcode}: {e}"))?;
             let bytes = std::fs::read(&file)
                 .map_err(|e| format!("vm.{cheatcode}: no matching artifact found ({path}: {e})"))?;
             let artifact = forja_compiler::artifact::Artifact::from_bytes(&file, &bytes)
                 .map_err(|e| format!("vm.{cheatcode}: {e}"))?;
-            let code = if deployed { artifact.runtime } else { artifact.creation };
+            let code = if deployed {
+                artifact.runtime
+            } else {
+                artifact.creation
+            };
             if !code.links.is_empty() || code.bytes.is_empty() {
                 return Err(format!(
                     "vm.{cheatcode}: no bytecode for contract; is it abstract or unlinked?"
@@ -575,7 +584,11 @@ impl TestInspector {
         let parity = match delegation.v {
             0 => false,
             1 => true,
-            v => return Err(format!("vm.attachDelegation: invalid y-parity {v} (0 or 1)")),
+            v => {
+                return Err(format!(
+                    "vm.attachDelegation: invalid y-parity {v} (0 or 1)"
+                ));
+            }
         };
         let signature = Signature::new(
             U256::from_be_bytes(delegation.r.0),
@@ -743,9 +756,7 @@ impl TestInspector {
         ctx.journaled_state
             .load_account(broadcast.new_origin)
             .map_err(|e| e.to_string())?;
-        self.record
-            .origin_restore
-            .push((depth, ctx.tx.caller));
+        self.record.origin_restore.push((depth, ctx.tx.caller));
         ctx.tx.caller = broadcast.new_origin;
         inputs.caller = broadcast.new_origin;
         if broadcast.single_call {
@@ -773,7 +784,9 @@ impl TestInspector {
             )
         {
             inputs.set_call(crate::vm::CREATE2_DEPLOYER);
-            let _ = ctx.journaled_state.load_account(crate::vm::CREATE2_DEPLOYER);
+            let _ = ctx
+                .journaled_state
+                .load_account(crate::vm::CREATE2_DEPLOYER);
             return true;
         }
         let Some(broadcast) = self.cheats.create.broadcast.clone() else {
@@ -782,9 +795,7 @@ impl TestInspector {
         if broadcast.depth != depth || broadcast.original_caller != inputs.caller() {
             return false;
         }
-        self.record
-            .origin_restore
-            .push((depth, ctx.tx.caller));
+        self.record.origin_restore.push((depth, ctx.tx.caller));
         ctx.tx.caller = broadcast.new_origin;
         inputs.set_call(broadcast.new_origin);
         if broadcast.single_call {

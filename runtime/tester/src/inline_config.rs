@@ -62,12 +62,13 @@ impl InlineConfig {
                 .collect::<Vec<_>>()
                 .join("\n");
             let location = format!("{source}:{}", natspec.line);
-            let table: toml::Table = joined.parse().map_err(|e: toml::de::Error| {
-                InlineConfigError {
-                    location: location.clone(),
-                    message: e.message().to_string(),
-                }
-            })?;
+            let table: toml::Table =
+                joined
+                    .parse()
+                    .map_err(|e: toml::de::Error| InlineConfigError {
+                        location: location.clone(),
+                        message: e.message().to_string(),
+                    })?;
             config
                 .entries
                 .entry(natspec.function)
@@ -143,7 +144,8 @@ fn apply_settings(
                             config.invariant_depth = number(&name, value).map_err(error)?
                         }
                         "invariant.fail_on_revert" => {
-                            config.invariant_fail_on_revert = boolean(&name, value).map_err(error)?
+                            config.invariant_fail_on_revert =
+                                boolean(&name, value).map_err(error)?
                         }
                         _ => return Err(error(unknown(&name))),
                     }
@@ -174,7 +176,12 @@ fn number(name: &str, value: &toml::Value) -> Result<u32, String> {
     value
         .as_integer()
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("`{name}` must be a number from 0 to {}, not {value}", u32::MAX))
+        .ok_or_else(|| {
+            format!(
+                "`{name}` must be a number from 0 to {}, not {value}",
+                u32::MAX
+            )
+        })
 }
 
 fn boolean(name: &str, value: &toml::Value) -> Result<bool, String> {
@@ -233,7 +240,9 @@ fn scan(text: &str, name: &str) -> Vec<NatSpec> {
             continue;
         }
         if text[i..].starts_with("/*") {
-            let end = text[i + 2..].find("*/").map_or(text.len(), |n| i + 2 + n + 2);
+            let end = text[i + 2..]
+                .find("*/")
+                .map_or(text.len(), |n| i + 2 + n + 2);
             let comment = &text[i..end];
             if comment.starts_with("/**") && !comment.starts_with("/**/") {
                 let inner = comment
@@ -264,7 +273,9 @@ fn scan(text: &str, name: &str) -> Vec<NatSpec> {
         }
         if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
             let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$')
+            {
                 i += 1;
             }
             let word = &text[start..i];
@@ -369,7 +380,11 @@ contract D {}
             summary,
             [
                 (None, "4:1".into(), "default.fuzz.runs = 600".into()),
-                (Some("f1".into()), "8:5".into(), "default.fuzz.runs = 700".into()),
+                (
+                    Some("f1".into()),
+                    "8:5".into(),
+                    "default.fuzz.runs = 700".into()
+                ),
                 (
                     Some("f2".into()),
                     "10:5".into(),
@@ -387,8 +402,18 @@ contract D {}
         assert_eq!(config.apply(&base, None).unwrap().fuzz_runs, 600);
         let f2 = config.apply(&base, Some("f2")).unwrap();
         assert_eq!((f2.fuzz_runs, f2.fuzz_max_rejects), (1024, 500));
-        assert!(config.apply(&base, Some("f3")).unwrap().allow_internal_expect_revert);
-        assert!(!config.apply(&base, Some("f1")).unwrap().allow_internal_expect_revert);
+        assert!(
+            config
+                .apply(&base, Some("f3"))
+                .unwrap()
+                .allow_internal_expect_revert
+        );
+        assert!(
+            !config
+                .apply(&base, Some("f1"))
+                .unwrap()
+                .allow_internal_expect_revert
+        );
     }
 
     #[test]
@@ -397,15 +422,17 @@ contract D {}
         let config = InlineConfig::parse("test/C.t.sol", text, "C").unwrap();
         let error = config.apply(&TestConfig::default(), Some("f")).unwrap_err();
         assert!(
-            error
-                .to_string()
-                .starts_with("Inline config error at test/C.t.sol:2:5: `fuzz.runz` is not a setting"),
+            error.to_string().starts_with(
+                "Inline config error at test/C.t.sol:2:5: `fuzz.runz` is not a setting"
+            ),
             "{error}"
         );
         let text = "/// forge-config: default.fuzz.runs = \ncontract C {}\n";
         let error = InlineConfig::parse("test/C.t.sol", text, "C").unwrap_err();
         assert!(
-            error.to_string().starts_with("Inline config error at test/C.t.sol:1:1: "),
+            error
+                .to_string()
+                .starts_with("Inline config error at test/C.t.sol:1:1: "),
             "{error}"
         );
     }

@@ -607,7 +607,10 @@ impl TestInspector {
                         r.reason.as_bytes() == &data[..]
                             || (by_cheatcode
                                 && !data.is_empty()
-                                && r.reason.as_bytes().windows(data.len()).any(|w| w == &data[..]))
+                                && r.reason
+                                    .as_bytes()
+                                    .windows(data.len())
+                                    .any(|w| w == &data[..]))
                     })
             }
         };
@@ -941,9 +944,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         // them (or, with `delegateCall`, to its next delegatecall, whose
         // caller is the contract's own).
         let mut pranked = false;
-        let delegated = |prank: &Prank| {
-            prank.delegate_call && inputs.scheme == CallScheme::DelegateCall
-        };
+        let delegated =
+            |prank: &Prank| prank.delegate_call && inputs.scheme == CallScheme::DelegateCall;
         if let Some(prank) = self.cheats.prank.clone()
             && prank.depth == depth
             && (prank.prank_caller == inputs.caller || delegated(&prank))

@@ -18,6 +18,7 @@ mod backend;
 mod cheatcodes;
 mod cheatcodes_assume;
 mod cheatcodes_create;
+mod cheatcodes_ed25519;
 mod cheatcodes_gas;
 mod cheatcodes_json;
 mod cheatcodes_keys;

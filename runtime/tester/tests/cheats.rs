@@ -185,6 +185,7 @@ fn creation_delegation_and_inline_config_as_foundry() {
         "test_BroadcastSpendsTheNonce()",
         "test_PrankFollowsDelegatecall()",
         "test_InlineAllowsInternalExpectRevert()",
+        "test_Ed25519SignAndVerify()",
     ] {
         let test = common::find_test(&report, passing);
         assert_eq!(
@@ -196,7 +197,10 @@ fn creation_delegation_and_inline_config_as_foundry() {
     }
     let fuzz = common::find_test(&report, "testFuzz_InlineRuns(uint256)");
     assert!(
-        matches!(fuzz.kind, forja_tester::report::TestKind::Fuzz { runs: 3, .. }),
+        matches!(
+            fuzz.kind,
+            forja_tester::report::TestKind::Fuzz { runs: 3, .. }
+        ),
         "{:?}",
         fuzz.kind
     );
@@ -211,7 +215,7 @@ fn creation_delegation_and_inline_config_as_foundry() {
         ),
         (
             "test_InlineUnknownKey()",
-            "Inline config error at test/Create.t.sol:172:5: `fuzz.runz` is not a setting forja knows",
+            "Inline config error at test/Create.t.sol:183:5: `fuzz.runz` is not a setting forja knows",
         ),
     ] {
         let test = common::find_test(&report, failing);
