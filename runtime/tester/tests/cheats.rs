@@ -215,7 +215,7 @@ fn creation_delegation_and_inline_config_as_foundry() {
         ),
         (
             "test_InlineUnknownKey()",
-            "Inline config error at test/Create.t.sol:183:5: `fuzz.runz` is not a setting forja knows",
+            "Inline config error at test/Create.t.sol:181:5: `fuzz.runz` is not a setting forja knows",
         ),
     ] {
         let test = common::find_test(&report, failing);
