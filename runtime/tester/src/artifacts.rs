@@ -35,6 +35,9 @@ pub struct ContractArtifact {
     /// Where each library's address goes: `file:Name` → byte offsets in
     /// the creation code and in the runtime code.
     pub link_references: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
+    /// The solc version that compiled it (`0.8.30`, without the commit),
+    /// empty when the artifact does not say.
+    pub version: String,
 }
 
 impl ContractArtifact {
@@ -68,6 +71,12 @@ impl ContractArtifact {
             .collect();
         unlinked.sort();
         unlinked.dedup();
+        let version = artifact
+            .compiler_version
+            .split('+')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         Self {
             name: artifact.name().to_string(),
             source: artifact.source().to_string(),
@@ -76,6 +85,7 @@ impl ContractArtifact {
             deployed_bytecode: artifact.runtime.bytes.into(),
             unlinked_libraries: unlinked,
             link_references,
+            version,
         }
     }
 }
@@ -227,37 +237,63 @@ impl ArtifactSet {
         ))
     }
 
-    /// Finds a contract by `Name`, `File.sol:Name`, `path/File.sol:Name` or
-    /// `File.sol` (as `vm.getCode` accepts).
-    pub fn find(&self, query: &str) -> Option<&ContractArtifact> {
-        let query = query.trim();
-        let (path_part, name_part) = match query.rsplit_once(':') {
-            Some((p, n)) => (Some(p), Some(n)),
-            None if query.ends_with(".sol") || query.ends_with(".json") => (Some(query), None),
-            None => (None, Some(query)),
-        };
-        let path_part = path_part.map(|p| p.trim_end_matches(".json"));
-        self.contracts.iter().find(|c| {
-            let name_ok = match name_part {
-                Some(n) => c.name == n,
-                None => {
-                    let stem = Path::new(path_part.unwrap_or_default())
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().to_string())
-                        .unwrap_or_default();
-                    c.name == stem || c.is_deployable()
+    /// Finds a contract as `vm.getCode` names it: `Name`, `File.sol`,
+    /// `path/File.sol:Name`, each optionally followed by `:0.8.30` (the
+    /// solc version). A path matches the end of a source path, component
+    /// by component. `Ok(None)` when nothing matches; an error when the
+    /// name is ambiguous or the version is not one.
+    pub fn find(&self, query: &str) -> Result<Option<&ContractArtifact>, String> {
+        let mut parts = query.trim().split(':');
+        let first = parts.next().unwrap_or_default();
+        let (mut file, mut name, mut version) = (None, None, None);
+        if first.contains('.') {
+            file = Some(first);
+            if let Some(next) = parts.next() {
+                if next.contains('.') {
+                    version = Some(next);
+                } else {
+                    name = Some(next);
+                    version = parts.next();
                 }
-            };
-            let path_ok = match path_part {
-                Some(p) => {
-                    c.source == p
-                        || c.source.ends_with(&format!("/{p}"))
-                        || Path::new(&c.source).file_name().is_some_and(|f| f == p)
+            }
+        } else {
+            name = Some(first);
+            version = parts.next();
+        }
+        if let Some(version) = version {
+            let numbers: Vec<&str> = version.split('.').collect();
+            if numbers.len() != 3 || numbers.iter().any(|n| n.parse::<u64>().is_err()) {
+                return Err(format!(
+                    "failed parsing version: `{version}` is not major.minor.patch"
+                ));
+            }
+        }
+        let matching: Vec<&ContractArtifact> = self
+            .contracts
+            .iter()
+            .filter(|c| {
+                file.is_none_or(|f| Path::new(&c.source).ends_with(f))
+                    && name.is_none_or(|n| c.name == n)
+                    && version.is_none_or(|v| c.version == v)
+            })
+            .collect();
+        match matching[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => {
+                // `File.sol` alone: the contract named after the file, as
+                // forge's `out/File.sol/File.json` fallback reads it.
+                let stem = file.and_then(|f| Path::new(f).file_stem()?.to_str());
+                let named: Vec<_> = matching
+                    .iter()
+                    .filter(|c| name.is_none() && Some(c.name.as_str()) == stem)
+                    .collect();
+                match named[..] {
+                    [one] => Ok(Some(*one)),
+                    _ => Err("multiple matching artifacts found".into()),
                 }
-                None => true,
-            };
-            name_ok && path_ok && !c.bytecode.is_empty()
-        })
+            }
+        }
     }
 
     /// Identifies which contract some runtime code belongs to (exact match,

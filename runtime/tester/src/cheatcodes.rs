@@ -160,6 +160,12 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_storage::VmStorageCalls::abi_decode(input) {
             return self.apply_storage(ctx, caller, call);
         }
+        if let Ok(call) = crate::cheatcodes_create::VmCreateCalls::abi_decode(input) {
+            return self.apply_create(ctx, caller, depth, call);
+        }
+        if let Ok(call) = crate::cheatcodes_ed25519::VmEd25519Calls::abi_decode(input) {
+            return self.apply_ed25519(call);
+        }
         let selector = input
             .get(..4)
             .map(hex::encode_prefixed)
@@ -455,6 +461,20 @@ impl TestInspector {
                 ok(account.data.info.nonce)
             }
             C::setNonce(c) => {
+                let current = ctx
+                    .journaled_state
+                    .load_account(c.account)
+                    .map_err(|e| e.to_string())?
+                    .data
+                    .info
+                    .nonce;
+                if c.newNonce < current {
+                    return Err(format!(
+                        "vm.setNonce: new nonce ({}) must be strictly equal to or higher than the \
+                         account's current nonce ({current})",
+                        c.newNonce
+                    ));
+                }
                 TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
                 unit()
             }
@@ -504,7 +524,10 @@ impl TestInspector {
                 ok(B256::from(value))
             }
 
-            C::addr(c) => ok(signer(c.privateKey)?.address()),
+            C::addr(c) => {
+                check_private_key("vm.addr", c.privateKey)?;
+                ok(signer(c.privateKey)?.address())
+            }
             C::sign(c) => {
                 let signature = signer(c.privateKey)?
                     .sign_hash_sync(&c.digest)
@@ -750,24 +773,9 @@ impl TestInspector {
                 ok(self.revert_to(ctx, c.snapshotId))
             }
 
-            C::getCode(c) => {
-                let artifact = self
-                    .artifacts
-                    .find(&c.artifactPath)
-                    .ok_or_else(|| format!("getCode: no artifact matches `{}`", c.artifactPath))?;
-                if !artifact.unlinked_libraries.is_empty() {
-                    return Err(format!(
-                        "getCode: `{}` needs linked libraries",
-                        c.artifactPath
-                    ));
-                }
-                ok(artifact.bytecode.clone())
-            }
+            C::getCode(c) => ok(self.artifact_code("getCode", &c.artifactPath, false)?),
             C::getDeployedCode(c) => {
-                let artifact = self.artifacts.find(&c.artifactPath).ok_or_else(|| {
-                    format!("getDeployedCode: no artifact matches `{}`", c.artifactPath)
-                })?;
-                ok(artifact.deployed_bytecode.clone())
+                ok(self.artifact_code("getDeployedCode", &c.artifactPath, true)?)
             }
 
             C::setEnv(c) => {
@@ -1067,7 +1075,7 @@ impl TestInspector {
         }
     }
 
-    fn start_prank(
+    pub(crate) fn start_prank(
         &mut self,
         caller: Address,
         depth: usize,
@@ -1091,6 +1099,7 @@ impl TestInspector {
             origin,
             depth,
             single_use,
+            delegate_call: false,
         });
         unit()
     }
@@ -1224,6 +1233,22 @@ pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
         Some(refusal) => Err(refusal.to_string()),
         None => Ok(()),
     }
+}
+
+/// forge's checks of a secp256k1 private key, in its words.
+fn check_private_key(cheatcode: &str, key: U256) -> Result<(), String> {
+    let order = U256::from_be_slice(&hex!(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+    ));
+    if key.is_zero() {
+        return Err(format!("{cheatcode}: private key cannot be 0"));
+    }
+    if key >= order {
+        return Err(format!(
+            "{cheatcode}: private key must be less than the Secp256k1 curve order ({order})"
+        ));
+    }
+    Ok(())
 }
 
 fn signer(key: U256) -> Result<PrivateKeySigner, String> {

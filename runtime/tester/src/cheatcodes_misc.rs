@@ -175,7 +175,18 @@ impl TestInspector {
                         prank.sender,
                         prank.origin.unwrap_or(origin),
                     ),
-                    None => (VmMisc::CallerMode::None as u8, origin, origin),
+                    None => match self.broadcaster(depth) {
+                        Some((single, broadcaster)) => (
+                            if single {
+                                VmMisc::CallerMode::Broadcast as u8
+                            } else {
+                                VmMisc::CallerMode::RecurrentBroadcast as u8
+                            },
+                            broadcaster,
+                            broadcaster,
+                        ),
+                        None => (VmMisc::CallerMode::None as u8, origin, origin),
+                    },
                 };
                 Ok(Bytes::from(
                     (U256::from(mode), sender, origin).abi_encode_params(),

@@ -64,6 +64,13 @@ pub struct TestConfig {
     /// Let `expectRevert` match reverts of the test function itself
     /// (Foundry's `allow_internal_expect_revert`; off by default as in Foundry 1.x).
     pub allow_internal_expect_revert: bool,
+    /// Every call the test contract (or a pranked sender) makes is a
+    /// transaction of its own, spending the sender's nonce (forge's
+    /// `isolate`, as far as forja models it: see `cheatcodes_create`).
+    pub isolate: bool,
+    /// CREATE2 from the test contract goes through the deterministic CREATE2
+    /// deployer, as forge's `always_use_create_2_factory`.
+    pub always_use_create_2_factory: bool,
     /// Collect instruction hits here (`forja coverage`).
     pub coverage: Option<Arc<CoverageCollector>>,
     /// The project root: `vm.projectRoot`, and the only directory the file
@@ -87,6 +94,8 @@ impl Default for TestConfig {
             threads: 0,
             test_dir: "test".into(),
             allow_internal_expect_revert: false,
+            isolate: false,
+            always_use_create_2_factory: false,
             coverage: None,
             project_root: None,
         }

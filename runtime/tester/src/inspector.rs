@@ -64,6 +64,9 @@ pub(crate) struct Prank {
     pub depth: usize,
     /// `prank` (one call) vs `startPrank`.
     pub single_use: bool,
+    /// The prank also makes the caller's `delegatecall`s run in the pranked
+    /// contract (`prank(sender, true)`).
+    pub delegate_call: bool,
 }
 
 /// A pending `vm.expectRevert`.
@@ -242,6 +245,8 @@ pub(crate) struct CheatState {
     pub mapping_slots: Option<crate::cheatcodes_diff::MappingRecording>,
     /// `vm.setArbitraryStorage`/`copyStorage` contracts.
     pub arbitrary_storage: Option<crate::cheatcodes_storage::ArbitraryStorage>,
+    /// `deployCode`, `expectCreate`, EIP-7702 delegations, broadcasts.
+    pub create: crate::cheatcodes_create::CreateState,
 }
 
 /// The metering behind `vm.startSnapshotGas`/`stopSnapshotGas`, as forge
@@ -355,7 +360,8 @@ pub(crate) struct TxRecord {
     /// Gas snapshots taken so far in the test (setUp's included).
     pub gas_snapshots: BTreeMap<String, BTreeMap<String, String>>,
     trace_stack: Vec<usize>,
-    origin_restore: Vec<(usize, Address)>,
+    /// `tx.origin` to restore when the call at a depth ends (pranks, broadcasts).
+    pub(crate) origin_restore: Vec<(usize, Address)>,
     /// Depths of calls answered here without running the callee (refused
     /// by permissioning, mocked): they spend no gas worth reporting.
     answered_here: Vec<usize>,
@@ -482,6 +488,8 @@ impl TestInspector {
                     .push("vm.expectRevert: no call followed the expectation".to_string());
             }
         }
+        let unmet_creates = self.unmet_creates();
+        self.record.failures.extend(unmet_creates);
         for emit in std::mem::take(&mut self.cheats.expected_emits) {
             if emit.log.is_none() {
                 self.record.failures.push(
@@ -600,9 +608,19 @@ impl TestInspector {
                 actual.len() >= 4 && actual[..4] == data[..4.min(data.len())]
             }
             Some(data) => {
+                let reason = alloy::sol_types::Revert::abi_decode(actual).ok();
+                // A cheatcode's own revert matches any part of its message, as in forge.
+                let by_cheatcode = expected.actual_reverter == Some(CHEATCODE_ADDRESS);
                 actual == data
-                    || alloy::sol_types::Revert::abi_decode(actual)
-                        .is_ok_and(|r| r.reason.as_bytes() == &data[..])
+                    || reason.as_ref().is_some_and(|r| {
+                        r.reason.as_bytes() == &data[..]
+                            || (by_cheatcode
+                                && !data.is_empty()
+                                && r.reason
+                                    .as_bytes()
+                                    .windows(data.len())
+                                    .any(|w| w == &data[..]))
+                    })
             }
         };
         if !data_ok {
@@ -911,6 +929,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             self.whereabouts.cheatcode = input.get(..4).and_then(|s| s.try_into().ok());
             let result = self.apply_cheatcode(context, inputs.caller, depth, &input);
             self.whereabouts.cheatcode = None;
+            // `deployCode`: the call runs the creation in place of the cheatcode.
+            if result.is_ok() && self.start_pending_deploy(inputs, depth) {
+                return None;
+            }
             let mut outcome = cheat_outcome(inputs, result);
             // `vm.skip` and `vm.assume` revert to stop the test, not as a failure.
             let stopping = self.cheats.skipped.is_some() || self.cheats.assume_rejected;
@@ -952,12 +974,19 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             return Some(cheat_outcome(inputs, Ok(Bytes::new())));
         }
 
-        // Pranks apply to the next call made by the contract that asked for them.
+        // Pranks apply to the next call made by the contract that asked for
+        // them (or, with `delegateCall`, to its next delegatecall, whose
+        // caller is the contract's own).
         let mut pranked = false;
+        let delegated =
+            |prank: &Prank| prank.delegate_call && inputs.scheme == CallScheme::DelegateCall;
         if let Some(prank) = self.cheats.prank.clone()
             && prank.depth == depth
-            && prank.prank_caller == inputs.caller
+            && (prank.prank_caller == inputs.caller || delegated(&prank))
         {
+            if delegated(&prank) {
+                inputs.target_address = prank.sender;
+            }
             // revm moves the call's value out of the caller's account in
             // its journal, which holds only accounts this transaction has
             // touched: load the pranked sender first.
@@ -975,6 +1004,12 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if prank.single_use {
                 self.cheats.prank = None;
+            }
+        }
+        if !self.cheats.create.is_idle() {
+            match self.broadcast_call(context, inputs, depth) {
+                Ok(applied) => pranked |= applied,
+                Err(message) => return Some(cheat_outcome(inputs, Err(message))),
             }
         }
 
@@ -1069,7 +1104,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             crate::cheatcodes_gas::frame_ended(paused, depth);
         }
         let target = inputs.target_address;
-        let is_special = target == CHEATCODE_ADDRESS || target == CONSOLE_ADDRESS;
+        let is_special = target == CHEATCODE_ADDRESS
+            || target == CONSOLE_ADDRESS
+            || (!self.cheats.create.is_idle() && self.end_deploy_frame(depth));
         if let Some(recording) = self.cheats.state_diffs.as_mut() {
             // How the call really ended, before an `expectRevert` judges it.
             let reverted = !outcome.result.result.is_ok();
@@ -1191,6 +1228,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 self.cheats.prank = None;
             }
         }
+        if !self.cheats.create.is_idle() && self.broadcast_create(context, inputs, depth, pranked) {
+            pranked = true;
+        }
         if self.tracing {
             self.push_trace(TraceNode {
                 kind: TraceKind::Create,
@@ -1258,6 +1298,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             let reverted = !outcome.result.result.is_ok();
             let end = crate::cheatcodes_diff::FrameEnd::Create(outcome.address);
             crate::cheatcodes_diff::record_end(recording, context, depth, reverted, end);
+        }
+        if !self.cheats.create.is_idle() {
+            self.expected_create_end(context, inputs, outcome);
         }
         if let Some(address) = outcome.address.filter(|_| outcome.result.result.is_ok()) {
             let name = self

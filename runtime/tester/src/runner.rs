@@ -3,6 +3,7 @@
 //! and `setUp()`.
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
@@ -27,6 +28,7 @@ use crate::{
     error::TesterError,
     executor::{CallOptions, CallResult, Executor, INITIAL_BALANCE},
     fuzz::Dictionary,
+    inline_config::InlineConfig,
     inspector::GasSample,
     outcome::{Verdict, collect_gas, failure_reason, render_trace, suite_failure},
     report::{GasSamples, SuiteResult, TestKind, TestResult, TestRunReport, TestStatus},
@@ -117,7 +119,9 @@ fn internal_error(panic: &(dyn std::any::Any + Send)) -> String {
 struct SuiteRunner<'a> {
     artifacts: Arc<ArtifactSet>,
     contract: &'a ContractArtifact,
-    config: &'a TestConfig,
+    /// The run's settings with the contract's (and, for one test, the
+    /// function's) inline configuration applied.
+    config: Cow<'a, TestConfig>,
     /// State after deployment and `setUp`.
     base: Executor,
     address: Address,
@@ -143,8 +147,30 @@ fn run_suite(
             GasSamples::default(),
         );
     }
+    let inline = match inline_config(contract, config) {
+        Ok(inline) => inline,
+        Err(e) => {
+            return (
+                suite_failure(contract, "setUp()", e.to_string(), started.elapsed()),
+                GasSamples::default(),
+            );
+        }
+    };
+    let run_config = config;
+    let contract_config = match inline.apply(run_config, None) {
+        Ok(config) if inline.applies_to(None) => Cow::Owned(config),
+        Ok(_) => Cow::Borrowed(run_config),
+        Err(e) => {
+            return (
+                suite_failure(contract, "setUp()", e.to_string(), started.elapsed()),
+                GasSamples::default(),
+            );
+        }
+    };
+    let config: &TestConfig = &contract_config;
     let mut exec = Executor::new(Backend::empty(), artifacts.clone());
     exec.allow_internal_expect_revert = config.allow_internal_expect_revert;
+    exec.cheats.create.set_modes(config);
     exec.coverage = config.coverage.clone();
     exec.cheats.project_root = config.project_root.clone();
     if let Some(seed) = config.fuzz_seed {
@@ -211,7 +237,7 @@ fn run_suite(
     let mut runner = SuiteRunner {
         artifacts: artifacts.clone(),
         contract,
-        config,
+        config: Cow::Borrowed(config),
         base: exec,
         address,
         gas: GasSamples::default(),
@@ -290,6 +316,22 @@ fn run_suite(
         .map(|function| {
             let mut runner = runner.for_one_test();
             let test_started = Instant::now();
+            if inline.applies_to(Some(&function.name)) {
+                match inline.apply(run_config, Some(&function.name)) {
+                    Ok(own) => {
+                        runner.base.allow_internal_expect_revert = own.allow_internal_expect_revert;
+                        runner.base.cheats.create.set_modes(&own);
+                        runner.config = Cow::Owned(own);
+                    }
+                    Err(e) => {
+                        let mut failed =
+                            TestResult::passing(function.signature(), TestKind::Unit { gas: 0 });
+                        failed.status = TestStatus::Fail;
+                        failed.reason = Some(e.to_string());
+                        return (failed, runner.gas);
+                    }
+                }
+            }
             // A panic fails this test alone, under its own name; the other
             // tests of the contract still run.
             let outcome = catch_unwind(AssertUnwindSafe(|| match TestShape::of(function) {
@@ -328,6 +370,22 @@ fn run_suite(
     (suite, runner.gas)
 }
 
+/// The inline configuration in `contract`'s source (none when the source
+/// cannot be read: a build without its project, like a solc output).
+fn inline_config(
+    contract: &ContractArtifact,
+    config: &TestConfig,
+) -> Result<InlineConfig, crate::inline_config::InlineConfigError> {
+    let Some(text) = config
+        .project_root
+        .as_ref()
+        .and_then(|root| std::fs::read_to_string(root.join(&contract.source)).ok())
+    else {
+        return Ok(InlineConfig::default());
+    };
+    InlineConfig::parse(&contract.source, &text, &contract.name)
+}
+
 fn set_nonce(exec: &mut Executor, address: Address, nonce: u64) {
     use revm::database_interface::DatabaseRef;
     let mut info = exec
@@ -355,7 +413,7 @@ impl SuiteRunner<'_> {
         SuiteRunner {
             artifacts: self.artifacts.clone(),
             contract: self.contract,
-            config: self.config,
+            config: self.config.clone(),
             base: self.base.clone(),
             address: self.address,
             gas: GasSamples::default(),

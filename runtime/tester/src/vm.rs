@@ -331,4 +331,6 @@ pub(crate) fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
         .or_else(|| crate::cheatcodes_mock::signature(selector))
         .or_else(|| crate::cheatcodes_diff::signature(selector))
         .or_else(|| crate::cheatcodes_storage::signature(selector))
+        .or_else(|| crate::cheatcodes_create::signature(selector))
+        .or_else(|| crate::cheatcodes_ed25519::signature(selector))
 }

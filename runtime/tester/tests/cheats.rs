@@ -247,3 +247,72 @@ fn state_diffs_mappings_and_storage_as_foundry() {
         "{reason}"
     );
 }
+
+/// `Create.t.sol`: `deployCode` (constructor arguments, value, salt),
+/// `getCode` by name, file and solc version, `expectCreate`/`expectCreate2`,
+/// EIP-7702 delegations applied to the next call, pranks that follow
+/// delegatecalls, broadcasts that spend the broadcaster's nonce, and inline
+/// configuration (`/// forge-config:`) read from the test's source, as forge.
+#[test]
+fn creation_delegation_and_inline_config_as_foundry() {
+    let project = common::fixtures_dir().join("cheats");
+    let artifacts = common::compile(&project);
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        // The source is read from here for its inline configuration.
+        project_root: Some(project),
+        filter: TestFilter::new(None, None, Some("CreateTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    for passing in [
+        "test_DeployCodeEveryOverload()",
+        "test_GetCodeByNameFileAndVersion()",
+        "test_ExpectCreateAndCreate2()",
+        "test_DelegationRunsTheImplementation()",
+        "test_BroadcastSpendsTheNonce()",
+        "test_PrankFollowsDelegatecall()",
+        "test_InlineAllowsInternalExpectRevert()",
+        "test_Ed25519SignAndVerify()",
+    ] {
+        let test = common::find_test(&report, passing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Pass,
+            "{passing}: {:?}",
+            test.reason
+        );
+    }
+    let fuzz = common::find_test(&report, "testFuzz_InlineRuns(uint256)");
+    assert!(
+        matches!(
+            fuzz.kind,
+            forja_tester::report::TestKind::Fuzz { runs: 3, .. }
+        ),
+        "{:?}",
+        fuzz.kind
+    );
+    for (failing, reason) in [
+        (
+            "test_RevertWhen_NoArtifact()",
+            "vm.deployCode: no matching artifact found",
+        ),
+        (
+            "test_RevertWhen_CreateNotSeen()",
+            "expected CREATE2 call by address",
+        ),
+        (
+            "test_InlineUnknownKey()",
+            "Inline config error at test/Create.t.sol:181:5: `fuzz.runz` is not a setting forja knows",
+        ),
+    ] {
+        let test = common::find_test(&report, failing);
+        assert_eq!(
+            test.status,
+            forja_tester::report::TestStatus::Fail,
+            "{failing}"
+        );
+        let actual = test.reason.clone().unwrap_or_default();
+        assert!(actual.contains(reason), "{failing}: {actual}");
+    }
+}

@@ -312,9 +312,9 @@ fn foundry_layout_artifacts_load_and_run() {
     }
     let loaded = ArtifactSet::load_foundry_out(out.path()).unwrap();
     assert_eq!(loaded.contracts.len(), artifacts().contracts.len());
-    let counter = loaded.find("src/Counter.sol:Counter").unwrap();
+    let counter = loaded.find("src/Counter.sol:Counter").unwrap().unwrap();
     assert_eq!(counter.source, "src/Counter.sol");
-    assert!(loaded.find("Counter.sol:Counter").is_some());
+    assert!(loaded.find("Counter.sol:Counter").unwrap().is_some());
 
     let filter =
         TestFilter::new(None, None, Some("^PermissioningTest$"), None, None, None).unwrap();
