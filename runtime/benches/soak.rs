@@ -297,7 +297,7 @@ fn main() {
             if in_window && window_started.is_none() {
                 window_phases = phase_times();
                 window_written = written_bytes();
-                window_blocks = network.node(0).block_number();
+                window_blocks = network.node(0).read().block_number();
                 window_started = Some(Instant::now());
             }
             let last: Vec<B256> = batches
@@ -320,7 +320,7 @@ fn main() {
         let throughput = window_count as f64 / elapsed.as_secs_f64().max(1e-9);
         let phases = phase_times().since(&window_phases);
         let written_mib = written_bytes().saturating_sub(window_written) as f64 / (1024.0 * 1024.0);
-        let blocks_in_window = network.node(0).block_number() - window_blocks;
+        let blocks_in_window = network.node(0).read().block_number() - window_blocks;
         let rss = rss_mib();
         let heap = heap_in_use_mib();
         let recovered = forja_runtime::pool::recovered_senders_len();

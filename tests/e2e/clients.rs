@@ -34,6 +34,17 @@ pub(crate) fn npm_client(name: &str) -> Option<PathBuf> {
     let client = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/clients")
         .join(name);
+    // `npm ci` deletes node_modules first: two tests of one client running
+    // it at once broke each other's install (a test read a half-written
+    // playwright-core). The first test of a client installs it; the others
+    // wait and reuse the install.
+    static INSTALLED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut installed = INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if installed.iter().any(|done| done == name) {
+        return Some(client);
+    }
     let install = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
         .current_dir(&client)
@@ -45,6 +56,7 @@ pub(crate) fn npm_client(name: &str) -> Option<PathBuf> {
         client.display(),
         text(&install)
     );
+    installed.push(name.to_string());
     Some(client)
 }
 
