@@ -1457,6 +1457,24 @@ mod tests {
         (loaded.chain.head_number(), balance)
     }
 
+    /// Writes a genesis and blocks 1..=`blocks`, block n setting the test
+    /// account's balance to n.
+    fn write_chain(store: &Store, blocks: u64) {
+        let mut world = WorldState::default();
+        let genesis = block(0, B256::ZERO, &world);
+        store
+            .write_genesis(&genesis, &world, &Permissions::default())
+            .unwrap();
+        let mut parent = genesis.hash;
+        for n in 1..=blocks {
+            let changes = changes(n);
+            let reverse = world.apply(&changes);
+            let block = block(n, parent, &world);
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            parent = block.hash;
+        }
+    }
+
     /// A validator never forgets a block it sealed: by default a killed
     /// process's store holds every committed block.
     #[test]
@@ -1465,19 +1483,7 @@ mod tests {
         let path = dir.path().join("node.redb");
         let crashed = dir.path().join("crashed.redb");
         let store = Store::open(&path).unwrap();
-        let mut world = WorldState::default();
-        let genesis = block(0, B256::ZERO, &world);
-        store
-            .write_genesis(&genesis, &world, &Permissions::default())
-            .unwrap();
-        let mut parent = genesis.hash;
-        for n in 1..=3 {
-            let changes = changes(n);
-            let reverse = world.apply(&changes);
-            let block = block(n, parent, &world);
-            store.write_block(&block, &[], &changes, &reverse).unwrap();
-            parent = block.hash;
-        }
+        write_chain(&store, 3);
         // The file as a killed process leaves it: every sealed block is there.
         std::fs::copy(&path, &crashed).unwrap();
         drop(store);
@@ -1497,20 +1503,8 @@ mod tests {
         let store = Store::open(&path)
             .unwrap()
             .with_durable_every(Duration::from_secs(3600));
-        let mut world = WorldState::default();
-        let genesis = block(0, B256::ZERO, &world);
-        store
-            .write_genesis(&genesis, &world, &Permissions::default())
-            .unwrap();
-        let mut parent = genesis.hash;
-        for n in 1..=5 {
-            let changes = changes(n);
-            let reverse = world.apply(&changes);
-            let block = block(n, parent, &world);
-            // Block 1 is the first since the store opened: durable; 2..=5 are not.
-            store.write_block(&block, &[], &changes, &reverse).unwrap();
-            parent = block.hash;
-        }
+        // Block 1 is the first since the store opened: durable; 2..=5 are not.
+        write_chain(&store, 5);
         std::fs::copy(&path, &crashed).unwrap();
         drop(store);
 

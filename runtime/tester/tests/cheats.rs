@@ -5,7 +5,30 @@
 
 mod common;
 
-use forja_tester::{config::TestConfig, filter::TestFilter, runner::run_tests};
+use forja_tester::{
+    config::TestConfig,
+    filter::TestFilter,
+    report::{TestRunReport, TestStatus},
+    runner::run_tests,
+};
+
+/// Each of `tests` passed.
+fn assert_pass(report: &TestRunReport, tests: &[&str]) {
+    for &name in tests {
+        let test = common::find_test(report, name);
+        assert_eq!(test.status, TestStatus::Pass, "{name}: {:?}", test.reason);
+    }
+}
+
+/// Each of `tests` failed, its reason holding the text given with it.
+fn assert_fail(report: &TestRunReport, tests: &[(&str, &str)]) {
+    for &(name, reason) in tests {
+        let test = common::find_test(report, name);
+        assert_eq!(test.status, TestStatus::Fail, "{name}");
+        let actual = test.reason.clone().unwrap_or_default();
+        assert!(actual.contains(reason), "{name}: {actual}");
+    }
+}
 
 #[test]
 fn reset_nonce_random_and_files_as_foundry() {
@@ -17,21 +40,16 @@ fn reset_nonce_random_and_files_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "test_ResetNonce()",
-        "test_RandomWithSeed()",
-        "test_FilesInsideTheRoot()",
-        "test_RandomBitsBytesShuffleSort()",
-        "test_EnvOrArrays()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
+    assert_pass(
+        &report,
+        &[
+            "test_ResetNonce()",
+            "test_RandomWithSeed()",
+            "test_FilesInsideTheRoot()",
+            "test_RandomBitsBytesShuffleSort()",
+            "test_EnvOrArrays()",
+        ],
+    );
     assert!(!root.path().join("cache/cheats/note.txt").exists());
     let outside = common::find_test(&report, "test_RevertWhen_ReadingOutsideTheRoot()");
     let reason = outside.reason.clone().unwrap_or_default();
@@ -65,42 +83,31 @@ fn json_toml_keys_and_memory_safety_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "test_ParseJsonAndToml()",
-        "test_SerializeAndWriteJson()",
-        "test_DeriveRememberAndCreateWallets()",
-        "test_SafeMemoryAllowsWritesInRange()",
-        "test_PausedGasMeteringCostsNothing()",
-        "test_StringsCallersAndSnapshots()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
-    for (failing, reason) in [
-        (
-            "test_RevertWhen_WritingTheConfig()",
-            "access to Foundry.toml is not allowed",
-        ),
-        ("test_RevertWhen_JsonIsMalformed()", "failed parsing JSON"),
-        (
-            "test_RevertWhen_MemoryIsWrittenOutOfRange()",
-            "memory write at offset 0xA0 of size 0x20 not allowed; safe range: [0x00, 0x60) U [0x80, 0xA0)",
-        ),
-    ] {
-        let test = common::find_test(&report, failing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Fail,
-            "{failing}"
-        );
-        let actual = test.reason.clone().unwrap_or_default();
-        assert!(actual.contains(reason), "{failing}: {actual}");
-    }
+    assert_pass(
+        &report,
+        &[
+            "test_ParseJsonAndToml()",
+            "test_SerializeAndWriteJson()",
+            "test_DeriveRememberAndCreateWallets()",
+            "test_SafeMemoryAllowsWritesInRange()",
+            "test_PausedGasMeteringCostsNothing()",
+            "test_StringsCallersAndSnapshots()",
+        ],
+    );
+    assert_fail(
+        &report,
+        &[
+            (
+                "test_RevertWhen_WritingTheConfig()",
+                "access to Foundry.toml is not allowed",
+            ),
+            ("test_RevertWhen_JsonIsMalformed()", "failed parsing JSON"),
+            (
+                "test_RevertWhen_MemoryIsWrittenOutOfRange()",
+                "memory write at offset 0xA0 of size 0x20 not allowed; safe range: [0x00, 0x60) U [0x80, 0xA0)",
+            ),
+        ],
+    );
     assert_eq!(
         std::fs::read_to_string(root.path().join("Foundry.toml")).unwrap(),
         ""
@@ -119,45 +126,34 @@ fn assume_no_revert_and_smaller_cheatcodes_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "testFuzz_AssumeAnyRevert(uint256)",
-        "testFuzz_AssumeSelectorFromReverter(uint256)",
-        "testFuzz_AssumePartialData(uint256)",
-        "test_Base64()",
-        "test_Rlp()",
-        "test_StopRecord()",
-        "test_CurrentFilePath()",
-        "test_MockCalls()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
-    for (failing, reason) in [
-        ("test_RevertWhen_OtherRevert()", "Odd()"),
-        ("test_RevertWhen_SecondCallReverts()", "Odd()"),
-        (
-            "test_RevertWhen_MockCallsHasNoOutput()",
-            "vm.mockCalls: returnData holds no return data",
-        ),
-        (
-            "test_RevertWhen_RlpIsMalformed()",
-            "vm.fromRlp: failed to decode RLP",
-        ),
-    ] {
-        let test = common::find_test(&report, failing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Fail,
-            "{failing}"
-        );
-        let actual = test.reason.clone().unwrap_or_default();
-        assert!(actual.contains(reason), "{failing}: {actual}");
-    }
+    assert_pass(
+        &report,
+        &[
+            "testFuzz_AssumeAnyRevert(uint256)",
+            "testFuzz_AssumeSelectorFromReverter(uint256)",
+            "testFuzz_AssumePartialData(uint256)",
+            "test_Base64()",
+            "test_Rlp()",
+            "test_StopRecord()",
+            "test_CurrentFilePath()",
+            "test_MockCalls()",
+        ],
+    );
+    assert_fail(
+        &report,
+        &[
+            ("test_RevertWhen_OtherRevert()", "Odd()"),
+            ("test_RevertWhen_SecondCallReverts()", "Odd()"),
+            (
+                "test_RevertWhen_MockCallsHasNoOutput()",
+                "vm.mockCalls: returnData holds no return data",
+            ),
+            (
+                "test_RevertWhen_RlpIsMalformed()",
+                "vm.fromRlp: failed to decode RLP",
+            ),
+        ],
+    );
 }
 
 /// `ForgeStdHelpers.t.sol`: what forge-std's own suite needs, as forge does it
@@ -174,23 +170,18 @@ fn forge_std_helpers_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "test_ExpectCheatcodeRevertSkipsOrdinaryCalls()",
-        "test_ResolveEnv()",
-        "test_IsContext()",
-        "test_CopyFile()",
-        "test_AssumeCaughtByExpectRevertLetsTheTestGoOn()",
-        "test_ConsoleAddressTakesNoValue()",
-        "test_Create2DeployerIsThere()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
+    assert_pass(
+        &report,
+        &[
+            "test_ExpectCheatcodeRevertSkipsOrdinaryCalls()",
+            "test_ResolveEnv()",
+            "test_IsContext()",
+            "test_CopyFile()",
+            "test_AssumeCaughtByExpectRevertLetsTheTestGoOn()",
+            "test_ConsoleAddressTakesNoValue()",
+            "test_Create2DeployerIsThere()",
+        ],
+    );
     let test = common::find_test(&report, "test_RevertWhen_ExpectedCheatcodeDoesNotRevert()");
     assert_eq!(test.status, forja_tester::report::TestStatus::Fail);
     let reason = test.reason.clone().unwrap_or_default();
@@ -220,24 +211,19 @@ fn state_diffs_mappings_and_storage_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "test_RecordsCallsStorageAndResume()",
-        "test_StateDiffTextAndJson()",
-        "test_CreationsAndExtOpcodes()",
-        "test_MappingRecording()",
-        "test_ArbitraryStorage()",
-        "test_ArbitraryStorageOverwrite()",
-        "test_WarmAndCoolSlots()",
-        "test_DumpState()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
+    assert_pass(
+        &report,
+        &[
+            "test_RecordsCallsStorageAndResume()",
+            "test_StateDiffTextAndJson()",
+            "test_CreationsAndExtOpcodes()",
+            "test_MappingRecording()",
+            "test_ArbitraryStorage()",
+            "test_ArbitraryStorageOverwrite()",
+            "test_WarmAndCoolSlots()",
+            "test_DumpState()",
+        ],
+    );
     assert!(root.path().join("cache/state.json").is_file());
     let copy = common::find_test(&report, "test_RevertWhen_CopyingOntoArbitraryStorage()");
     assert_eq!(copy.status, forja_tester::report::TestStatus::Fail);
@@ -265,24 +251,19 @@ fn creation_delegation_and_inline_config_as_foundry() {
         ..Default::default()
     };
     let report = run_tests(artifacts, &config, &|_| {});
-    for passing in [
-        "test_DeployCodeEveryOverload()",
-        "test_GetCodeByNameFileAndVersion()",
-        "test_ExpectCreateAndCreate2()",
-        "test_DelegationRunsTheImplementation()",
-        "test_BroadcastSpendsTheNonce()",
-        "test_PrankFollowsDelegatecall()",
-        "test_InlineAllowsInternalExpectRevert()",
-        "test_Ed25519SignAndVerify()",
-    ] {
-        let test = common::find_test(&report, passing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Pass,
-            "{passing}: {:?}",
-            test.reason
-        );
-    }
+    assert_pass(
+        &report,
+        &[
+            "test_DeployCodeEveryOverload()",
+            "test_GetCodeByNameFileAndVersion()",
+            "test_ExpectCreateAndCreate2()",
+            "test_DelegationRunsTheImplementation()",
+            "test_BroadcastSpendsTheNonce()",
+            "test_PrankFollowsDelegatecall()",
+            "test_InlineAllowsInternalExpectRevert()",
+            "test_Ed25519SignAndVerify()",
+        ],
+    );
     let fuzz = common::find_test(&report, "testFuzz_InlineRuns(uint256)");
     assert!(
         matches!(
@@ -292,27 +273,21 @@ fn creation_delegation_and_inline_config_as_foundry() {
         "{:?}",
         fuzz.kind
     );
-    for (failing, reason) in [
-        (
-            "test_RevertWhen_NoArtifact()",
-            "vm.deployCode: no matching artifact found",
-        ),
-        (
-            "test_RevertWhen_CreateNotSeen()",
-            "expected CREATE2 call by address",
-        ),
-        (
-            "test_InlineUnknownKey()",
-            "Inline config error at test/Create.t.sol:181:5: `fuzz.runz` is not a setting forja knows",
-        ),
-    ] {
-        let test = common::find_test(&report, failing);
-        assert_eq!(
-            test.status,
-            forja_tester::report::TestStatus::Fail,
-            "{failing}"
-        );
-        let actual = test.reason.clone().unwrap_or_default();
-        assert!(actual.contains(reason), "{failing}: {actual}");
-    }
+    assert_fail(
+        &report,
+        &[
+            (
+                "test_RevertWhen_NoArtifact()",
+                "vm.deployCode: no matching artifact found",
+            ),
+            (
+                "test_RevertWhen_CreateNotSeen()",
+                "expected CREATE2 call by address",
+            ),
+            (
+                "test_InlineUnknownKey()",
+                "Inline config error at test/Create.t.sol:181:5: `fuzz.runz` is not a setting forja knows",
+            ),
+        ],
+    );
 }
