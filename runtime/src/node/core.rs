@@ -661,40 +661,46 @@ impl NodeCore {
                 computed,
             }))
         };
-        if expected.state_root != header.state_root {
-            return mismatch(
+        // Each field the block's execution recomputes, against its header.
+        let fields: [(
+            &'static str,
+            bool,
+            &dyn std::fmt::Display,
+            &dyn std::fmt::Display,
+        ); 5] = [
+            (
                 "state root",
-                header.state_root.to_string(),
-                expected.state_root.to_string(),
-            );
-        }
-        if expected.transactions_root != header.transactions_root {
-            return mismatch(
+                expected.state_root == header.state_root,
+                &header.state_root,
+                &expected.state_root,
+            ),
+            (
                 "transactions root",
-                header.transactions_root.to_string(),
-                expected.transactions_root.to_string(),
-            );
-        }
-        if expected.receipts_root != header.receipts_root {
-            return mismatch(
+                expected.transactions_root == header.transactions_root,
+                &header.transactions_root,
+                &expected.transactions_root,
+            ),
+            (
                 "receipts root",
-                header.receipts_root.to_string(),
-                expected.receipts_root.to_string(),
-            );
-        }
-        if expected.gas_used != header.gas_used {
-            return mismatch(
+                expected.receipts_root == header.receipts_root,
+                &header.receipts_root,
+                &expected.receipts_root,
+            ),
+            (
                 "gas used",
-                header.gas_used.to_string(),
-                expected.gas_used.to_string(),
-            );
-        }
-        if expected.logs_bloom != header.logs_bloom {
-            return mismatch(
+                expected.gas_used == header.gas_used,
+                &header.gas_used,
+                &expected.gas_used,
+            ),
+            (
                 "logs bloom",
-                header.logs_bloom.to_string(),
-                expected.logs_bloom.to_string(),
-            );
+                expected.logs_bloom == header.logs_bloom,
+                &header.logs_bloom,
+                &expected.logs_bloom,
+            ),
+        ];
+        if let Some((field, _, in_header, computed)) = fields.iter().find(|(_, same, ..)| !same) {
+            return mismatch(field, in_header.to_string(), computed.to_string());
         }
         if bft_block_hash(mode, &expected).ok() != Some(hash) {
             return mismatch(

@@ -540,16 +540,7 @@ impl TestInspector {
             Some(nonce) => nonce,
             None => self.next_delegation_nonce(ctx, signer.address())?,
         };
-        let chain_id = if cross_chain {
-            U256::ZERO
-        } else {
-            U256::from(ctx.cfg.chain_id)
-        };
-        let auth = Authorization {
-            chain_id,
-            address: implementation,
-            nonce,
-        };
+        let auth = authorization(ctx.cfg.chain_id, cross_chain, implementation, nonce);
         let signature = signer
             .sign_hash_sync(&auth.signature_hash())
             .map_err(|e| e.to_string())?;
@@ -571,16 +562,12 @@ impl TestInspector {
         delegation: VmCreate::SignedDelegation,
         cross_chain: bool,
     ) -> CheatResult {
-        let chain_id = if cross_chain {
-            U256::ZERO
-        } else {
-            U256::from(ctx.cfg.chain_id)
-        };
-        let auth = Authorization {
-            chain_id,
-            address: delegation.implementation,
-            nonce: delegation.nonce,
-        };
+        let auth = authorization(
+            ctx.cfg.chain_id,
+            cross_chain,
+            delegation.implementation,
+            delegation.nonce,
+        );
         let parity = match delegation.v {
             0 => false,
             1 => true,
@@ -802,6 +789,21 @@ impl TestInspector {
             self.cheats.create.broadcast = None;
         }
         true
+    }
+}
+
+/// An EIP-7702 authorization for this chain, or for any chain (chain id 0)
+/// when `cross_chain`.
+fn authorization(chain_id: u64, cross_chain: bool, address: Address, nonce: u64) -> Authorization {
+    let chain_id = if cross_chain {
+        U256::ZERO
+    } else {
+        U256::from(chain_id)
+    };
+    Authorization {
+        chain_id,
+        address,
+        nonce,
     }
 }
 

@@ -151,6 +151,23 @@ impl ChainReader {
         })
     }
 
+    /// The state, block context and request (its gas capped by `limits`) a
+    /// call or estimate at `block` runs with.
+    fn prepare_call<'c>(
+        &self,
+        chain: &'c Chain,
+        request: &CallRequest,
+        block: BlockId,
+        limits: &CallLimits,
+    ) -> Result<(StateAt<'c>, BlockContext, CallRequest)> {
+        let number = resolve(chain, block)?;
+        let context = self.call_context(chain, number)?;
+        let state = state_of(chain, number)?;
+        let mut request = request.clone();
+        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        Ok((state, context, request))
+    }
+
     /// Executes a call on the state after `block` without committing it,
     /// within `limits`.
     pub fn call(
@@ -160,11 +177,7 @@ impl ChainReader {
         limits: &CallLimits,
     ) -> Result<ExecutionOutcome> {
         let chain = self.chain();
-        let number = resolve(&chain, block)?;
-        let context = self.call_context(&chain, number)?;
-        let state = state_of(&chain, number)?;
-        let mut request = request.clone();
-        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        let (state, context, request) = self.prepare_call(&chain, request, block, limits)?;
         self.within(limits.timeout, || {
             call(&self.shared.spec, state, &context, &request).map_err(Error::InvalidRequest)
         })
@@ -179,11 +192,7 @@ impl ChainReader {
         limits: &CallLimits,
     ) -> Result<u64> {
         let chain = self.chain();
-        let number = resolve(&chain, block)?;
-        let context = self.call_context(&chain, number)?;
-        let state = state_of(&chain, number)?;
-        let mut request = request.clone();
-        request.gas = Some(limits.gas(request.gas, context.gas_limit));
+        let (state, context, request) = self.prepare_call(&chain, request, block, limits)?;
         self.within(limits.timeout, || {
             estimate_gas(&self.shared.spec, state, &context, &request)
                 .map_err(Error::InvalidRequest)
