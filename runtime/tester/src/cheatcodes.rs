@@ -18,7 +18,10 @@ use crate::{
     vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
 };
 
-pub(crate) type CheatResult = Result<Bytes, String>;
+/// Why a cheatcode reverted. (Still the reason text; a typed error replaces it.)
+pub(crate) type CheatError = String;
+
+pub(crate) type CheatResult = Result<Bytes, CheatError>;
 
 /// ABI-encodes a single return value.
 fn ok<T: alloy::sol_types::SolValue>(value: T) -> CheatResult {
