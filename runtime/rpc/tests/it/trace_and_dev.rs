@@ -1,8 +1,5 @@
 //! `debug_trace*`, `eth_createAccessList` and the dev network's controls on
 //! a running in-process QBFT network, driven by alloy's provider.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::{
     network::EthereumWallet,
@@ -12,7 +9,7 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use common::{TestNet, assert_nodes_agree, mined, request};
+use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use serde_json::{Value, json};
 
 sol!(
@@ -632,7 +629,7 @@ async fn dev_methods_off_do_not_exist_but_traces_do() {
         &alloy::hex::decode("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266").unwrap(),
     );
     // dev_methods is off by default.
-    let net = TestNet::start(common::dev_config(), 1, forja_rpc::RpcConfig::default()).await;
+    let net = TestNet::start(crate::common::dev_config(), 1, forja_rpc::RpcConfig::default()).await;
     for (method, params) in [
         ("evm_mine", json!([])),
         ("evm_snapshot", json!([])),

@@ -1,9 +1,6 @@
 //! Otterscan's API (`ots_*`, `erigon_getHeaderByNumber`) on a running
 //! in-process QBFT network, through alloy's provider, against fixtures
 //! with known results (`tests/fixtures/ots/Factory.sol`).
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::sync::Arc;
 
@@ -21,7 +18,7 @@ use alloy::{
     sol,
     sol_types::{SolCall, SolError, SolValue},
 };
-use common::{TestNet, dev_config, mined, request};
+use crate::common::{TestNet, dev_config, mined, request};
 use forja_rpc::{ApiGroups, NetworkNode, OtsIndex, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
 use serde_json::{Value, json};
@@ -288,7 +285,7 @@ async fn internal_operations_traces_errors_and_creators() {
 
 /// `Child`'s creation code, for the CREATE2 address.
 fn child_creation_code() -> Bytes {
-    let artifact: Value = serde_json::from_str(include_str!("fixtures/ots/Child.json")).unwrap();
+    let artifact: Value = serde_json::from_str(include_str!("../fixtures/ots/Child.json")).unwrap();
     parse::<Bytes>(artifact["bytecode"]["object"].clone())
 }
 

@@ -1,13 +1,10 @@
 //! An execution hook's inspector runs on every node, building and
 //! validating alike, so what it changes is what consensus agrees on.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 
 use alloy::primitives::{Address, B256, Bytes, U256, address};
-use common::{config, dev_account, sign_1559, transfer, wait_for_height, wait_for_receipt};
+use crate::common::{config, dev_account, sign_1559, transfer, wait_for_height, wait_for_receipt};
 use forja_runtime::{
     Network, SignedTx, StartOptions, StorageMode,
     execution::{BlockContext, BlockEvmContext, BlockInspector, ExecutionHook},

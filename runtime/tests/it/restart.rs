@@ -1,9 +1,6 @@
 //! A network reopened from its data directory continues from its last
 //! committed block with every block, receipt and balance intact; a damaged
 //! data directory is reported with the file that is wrong.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::sync::Arc;
 
@@ -11,7 +8,7 @@ use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, Bytes, U256, bytes},
 };
-use common::*;
+use crate::common::*;
 use forja_runtime::{Network, SealedBlock, StorageMode, TxReceipt};
 
 /// Init code that stores 42 in slot 0 and deploys code returning 42.

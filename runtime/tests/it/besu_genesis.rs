@@ -2,9 +2,6 @@
 //! see its README): genesis block hashes and state roots from Besu's
 //! `GenesisStateTest`, the QBFT extraData vector of `QbftExtraDataCodecTest`,
 //! and Alastria's Red B genesis run as a dev twin.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::{
     path::{Path, PathBuf},
@@ -15,7 +12,7 @@ use alloy::{
     eips::BlockId,
     primitives::{Address, B256, Bytes, Signature, U256, b256},
 };
-use common::WAIT;
+use crate::common::WAIT;
 use forja_consensus::{BftExtraData, BftMode, Vote};
 use forja_runtime::{
     Hardfork, Network, NetworkConfig, StorageMode,

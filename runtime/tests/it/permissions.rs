@@ -2,13 +2,10 @@
 //! rule, admins change the lists at runtime on every node (directly, so a
 //! node that is down or cut off holds the change too), the last admin
 //! cannot be removed, and the lists survive a restart.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::primitives::{Address, bytes};
 use alloy::{primitives::B256, signers::local::PrivateKeySigner};
-use common::*;
+use crate::common::*;
 use forja_runtime::{
     Error, Network, StorageMode, TxError,
     config::PermissioningConfig,

@@ -3,14 +3,11 @@
 //! signed with a configured key, over HTTP and WebSocket, per-user method
 //! permissions, admin calls acting as the user's account, and the last
 //! admin that cannot be removed.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::{path::Path, sync::Arc};
 
 use alloy::primitives::{Address, address};
-use common::*;
+use crate::common::*;
 use forja_rpc::{
     AccessConfig, ApiGroups, Authentication, NetworkNode, RpcConfig, RpcServer,
     auth::{METHOD_NOT_ENABLED, UNAUTHORIZED},

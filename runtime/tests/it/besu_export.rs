@@ -1,6 +1,5 @@
 //! `forja network export --besu`'s files, checked as Besu and docker
 //! compose would read them, and re-imported as forja reads a genesis.json.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
 use std::{collections::BTreeSet, path::Path};
 

@@ -2,15 +2,12 @@
 //! around them say: a proposal whose state root is wrong, a proposal with a
 //! transaction the permissioning refuses, a synced block with forged seals.
 //! And nodes kept out by the node allowlist.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::{
     primitives::{Address, B256},
     signers::local::PrivateKeySigner,
 };
-use common::*;
+use crate::common::*;
 use forja_consensus::{BftBlock, BftExtraData, BftMode, sign_committed_seal};
 use forja_runtime::{
     NetworkConfig, StorageMode,

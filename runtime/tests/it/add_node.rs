@@ -2,14 +2,11 @@
 //! from genesis, is refused by its peers until its enode is on the node
 //! allowlists, then syncs and follows; after a validator vote it proposes
 //! and seals blocks. With a data directory it is part of the next start.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::time::Duration;
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
-use common::*;
+use crate::common::*;
 use forja_consensus::{BftMode, recover_committers};
 use forja_runtime::{Network, NetworkConfig, NodeHandle, StorageMode, config::PermissioningConfig};
 

@@ -2,13 +2,10 @@
 //! (half-sent HTTP requests, idle WebSockets) do not lock another client
 //! out, a half-sent request times out, and looping calls stop at their
 //! time limit without holding up other requests.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::*;
+use crate::common::*;
 use forja_rpc::RpcConfig;
 use forja_runtime::execution::CallLimits;
 use serde_json::{Value, json};

@@ -1,7 +1,4 @@
 //! Every validation rule refuses with its own error, and the pool is bounded.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::{
     consensus::{Signed, TxEip1559, TxEnvelope},
@@ -9,7 +6,7 @@ use alloy::{
     primitives::{Address, Signature, U256},
     signers::local::PrivateKeySigner,
 };
-use common::*;
+use crate::common::*;
 use forja_runtime::{Network, StorageMode, TxError, pool::PoolLimits};
 
 fn start(config: forja_runtime::NetworkConfig) -> Network {

@@ -1,12 +1,9 @@
 //! Validator votes through the runtime's API: the queue a node reports holds
 //! a vote as soon as the call casting it returns, and the engine gets the
 //! same votes, so blocks carry them until the validator set changes.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::primitives::Address;
-use common::*;
+use crate::common::*;
 use forja_runtime::{Network, StorageMode};
 
 #[test]

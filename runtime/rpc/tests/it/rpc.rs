@@ -1,8 +1,5 @@
 //! forja-rpc driven by alloy's provider, a client we did not write,
 //! against a running in-process QBFT network.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::time::Duration;
 
@@ -14,7 +11,7 @@ use alloy::{
     sol,
     sol_types::{SolError, SolEvent},
 };
-use common::{TestNet, dev_config, mined, rpc};
+use crate::common::{TestNet, dev_config, mined, rpc};
 use forja_rpc::RpcConfig;
 use forja_runtime::{config::PermissioningConfig, permissions::AccessLevel};
 use serde_json::{Value, json};

@@ -1,10 +1,7 @@
 //! JSON-RPC details as Geth and Besu answer them: hex-string subscription
 //! ids, a cap on installed filters.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use forja_rpc::RpcConfig;
 use jsonrpsee::{
     core::client::SubscriptionClientT, rpc_params, types::SubscriptionId,

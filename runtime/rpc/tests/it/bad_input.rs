@@ -1,11 +1,8 @@
 //! Requests real clients never send: each gets the spec's error code and
 //! the server keeps serving. Plus the operations endpoints, CORS and the
 //! host allowlist, which answer at the HTTP level.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
 
-mod common;
-
-use common::{TestNet, dev_config, http, rpc};
+use crate::common::{TestNet, dev_config, http, rpc};
 use forja_rpc::RpcConfig;
 use serde_json::{Value, json};
 

@@ -1,8 +1,5 @@
 //! `evm_snapshot`/`evm_revert` rolling a running multi-validator QBFT
 //! network back, and calls seeing the dev clock, driven by alloy's provider.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::sync::Arc;
 
@@ -15,7 +12,7 @@ use alloy::{
     sol,
     sol_types::SolEvent,
 };
-use common::{TestNet, assert_nodes_agree, mined, request};
+use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
 use serde_json::json;
@@ -408,7 +405,7 @@ async fn snapshots_are_refused_with_a_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let storage = StorageMode::Dir(dir.path().to_owned());
     let network = tokio::task::spawn_blocking(move || {
-        Network::start(common::dev_config(), storage).expect("network starts")
+        Network::start(crate::common::dev_config(), storage).expect("network starts")
     })
     .await
     .unwrap();

@@ -2,16 +2,13 @@
 //! execution, pools, block import, storage and the QBFT engine) over a
 //! lossy, reordering, partitionable transport, with crashes and byzantine
 //! proposers. Every run is seeded; a failure names its seed.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use alloy::{
     consensus::TxEnvelope,
     primitives::{Address, B256},
     signers::local::PrivateKeySigner,
 };
-use common::*;
+use crate::common::*;
 use forja_consensus::max_faulty;
 use forja_runtime::{
     StorageMode,

@@ -2,9 +2,6 @@
 //! client expects: fee history, access lists, call traces,
 //! the transaction pool, block receipts, block tags, Besu's consortium
 //! methods.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::sync::Arc;
 
@@ -20,7 +17,7 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use common::{TestNet, mined};
+use crate::common::{TestNet, mined};
 use serde_json::{Value, json};
 
 sol!(
@@ -174,7 +171,7 @@ async fn fee_history_access_lists_traces_and_block_receipts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn txpool_reports_pending_and_queued_transactions_by_sender_and_nonce() {
     // A block every 60 s keeps sent transactions in the pool while we look.
-    let mut config = common::dev_config();
+    let mut config = crate::common::dev_config();
     config.consensus.block_period_seconds = 60;
     let net = TestNet::start(config, 1, Default::default()).await;
     let sender = net.accounts[2].clone();
@@ -286,7 +283,7 @@ async fn failed_calls_answer_with_geths_codes_and_messages() {
             "jsonrpc": "2.0", "id": 1, "method": "eth_call",
             "params": [{"data": code}, "latest"],
         });
-        let answer = common::rpc(net.addr(), &body.to_string()).json();
+        let answer = crate::common::rpc(net.addr(), &body.to_string()).json();
         let error = &answer["error"];
         assert_eq!(error["code"], expected_code, "{code}: {answer}");
         assert_eq!(error["message"], expected_message, "{code}: {answer}");
@@ -295,7 +292,7 @@ async fn failed_calls_answer_with_geths_codes_and_messages() {
             "revert data is returned: {answer}"
         );
     }
-    let custom = common::rpc(
+    let custom = crate::common::rpc(
         net.addr(),
         &json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
                 "params": [{"data": "0x63deadbeef6000526004601cfd"}]})
@@ -305,7 +302,7 @@ async fn failed_calls_answer_with_geths_codes_and_messages() {
     assert_eq!(custom["error"]["data"], "0xdeadbeef", "{custom}");
 
     // An exceptional halt is not a revert: a server error without data.
-    let invalid = common::rpc(
+    let invalid = crate::common::rpc(
         net.addr(),
         &json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"data": "0xfe"}]})
             .to_string(),
@@ -333,7 +330,7 @@ async fn admin_backup_writes_a_named_backup_into_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_owned();
     let network = tokio::task::spawn_blocking(move || {
-        forja_runtime::Network::start(common::dev_config(), forja_runtime::StorageMode::Dir(data))
+        forja_runtime::Network::start(crate::common::dev_config(), forja_runtime::StorageMode::Dir(data))
             .unwrap()
     })
     .await

@@ -1,9 +1,6 @@
 //! Execution limits keep the chain alive: a transaction that loops until
 //! the block gas limit is left out of the block and dropped, calls stop at
 //! their time limit, and shutdown interrupts whatever is executing.
-#![allow(unused_crate_dependencies)] // a test/bench binary links all of the package's dependencies
-
-mod common;
 
 use std::{
     sync::mpsc,
@@ -14,7 +11,7 @@ use alloy::{
     eips::BlockId,
     primitives::{Address, Bytes, TxKind, U256, address, bytes},
 };
-use common::*;
+use crate::common::*;
 use forja_runtime::{
     CallRequest, Error, NetworkConfig, StorageMode, config::GenesisAccountConfig,
     execution::CallLimits,
