@@ -71,14 +71,29 @@ const TX_LEGACY_LEVELS: [TxIndexTable<'static>; 4] = [
     TableDefinition::new("tx_index_3"),
     TableDefinition::new("tx_index_4"),
 ];
-/// Entries [`TX_NEWEST`] takes before it becomes a run of level 1.
-const TX_NEWEST_ENTRIES: u64 = if cfg!(test) { 8 } else { 8192 };
-/// Runs of a level merged into one run of the next level.
-const TX_RUN_FAN_IN: usize = if cfg!(test) { 2 } else { 4 };
-/// Entries each merge moves per block, besides twice the block's
-/// transactions (a level receives one block's worth per block, so its
-/// merge finishes before the level holds `TX_RUN_FAN_IN` more runs).
-const TX_MERGE_MIN_STEP: u64 = if cfg!(test) { 4 } else { 256 };
+/// The sizes of the transaction index's parts (small in unit tests, so a
+/// few blocks make runs and merges of several levels).
+#[derive(Clone, Copy, Debug)]
+struct TxShape {
+    /// Entries [`TX_NEWEST`] takes before it becomes a run of level 1.
+    newest_entries: u64,
+    /// Runs of a level merged into one run of the next.
+    fan_in: usize,
+    /// Entries each merge moves per block, besides twice the block's
+    /// transactions (a level receives one block's worth per block, so its
+    /// merge finishes before the level holds `fan_in` more runs).
+    min_step: u64,
+    /// Entries per chunk of a run: a chunk and its key fill a 4 KiB page.
+    chunk_entries: usize,
+}
+
+const TX_SHAPE: TxShape = TxShape {
+    newest_entries: 8192,
+    fan_in: 4,
+    min_step: 256,
+    chunk_entries: 88,
+};
+
 /// `meta` key of the index's runs and merges ([`TxRuns`]).
 const META_TX_RUNS: &str = "tx_runs";
 
@@ -171,6 +186,7 @@ pub struct Store {
     /// When the last durable commit was made (`None`: none since opening,
     /// so the next one is).
     last_durable: Mutex<Option<Instant>>,
+    tx_shape: TxShape,
 }
 
 /// A store's head block: number, hash and state root.
@@ -223,6 +239,7 @@ impl Store {
             decoded: AtomicU64::new(0),
             durable_every: DURABLE_EVERY,
             last_durable: Mutex::new(None),
+            tx_shape: TX_SHAPE,
         })
     }
 
@@ -257,6 +274,7 @@ impl Store {
             decoded: AtomicU64::new(0),
             durable_every: DURABLE_EVERY,
             last_durable: Mutex::new(None),
+            tx_shape: TX_SHAPE,
         })
     }
 
@@ -299,16 +317,20 @@ impl Store {
             copy_table(&read, &write, HASHES).map_err(copy_error)?;
             copy_table(&read, &write, BY_HASH).map_err(copy_error)?;
             copy_table(&read, &write, TX_INDEX).map_err(copy_error)?;
+            copy_table(&read, &write, TX_NEWEST).map_err(copy_error)?;
+            for level in TX_LEGACY_LEVELS {
+                copy_table(&read, &write, level).map_err(copy_error)?;
+            }
             // The index's runs, and the output of a merge under way (`meta`
             // says how far it got).
-            let index_tables: Vec<String> = read
+            let runs: Vec<String> = read
                 .list_tables()
                 .map_err(|e| self.corrupt(e))?
                 .map(|table| table.name().to_owned())
-                .filter(|name| name.starts_with("tx_index_") || name.starts_with("tx_run_"))
+                .filter(|name| name.starts_with("tx_run_"))
                 .collect();
-            for name in &index_tables {
-                copy_table(&read, &write, TxIndexTable::new(name)).map_err(copy_error)?;
+            for name in &runs {
+                copy_table(&read, &write, TxRunTable::new(name)).map_err(copy_error)?;
             }
             write.commit().map_err(|e| target_error(&e))?;
             self.head_in(&read)
@@ -589,8 +611,8 @@ impl Store {
                     .map_err(|e| err(&e))?;
             }
         }
-        let step = 2 * block.transactions.len() as u64 + TX_MERGE_MIN_STEP;
-        update_tx_runs(write, step).map_err(|e| err(&e))?;
+        update_tx_runs(write, &self.tx_shape, block.transactions.len() as u64)
+            .map_err(|e| err(&e))?;
         drop(timed);
         {
             let mut meta = write.open_table(META).map_err(|e| err(&e))?;
@@ -1126,22 +1148,52 @@ impl Store {
             };
             let run_names = runs.lookup_order();
             // Newest first; a table not created yet holds nothing.
-            let tables = std::iter::once(TX_NEWEST)
-                .chain(run_names.iter().map(|name| TxIndexTable::new(name)))
-                .chain(TX_LEGACY_LEVELS)
-                .chain(std::iter::once(TX_INDEX));
-            for definition in tables {
-                let table = match read.open_table(definition) {
-                    Ok(table) => table,
-                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
-                    Err(e) => return Err(self.corrupt(e)),
-                };
-                if let Some(location) = table.get(&hash.0).map_err(|e| self.corrupt(e))? {
-                    return Ok(Some(location.value()));
+            if let Some(location) = self.get_in(&read, TX_NEWEST, hash)? {
+                return Ok(Some(location));
+            }
+            for name in &run_names {
+                let table = read
+                    .open_table(TxRunTable::new(name))
+                    .map_err(|e| self.corrupt(format!("transaction index run {name}: {e}")))?;
+                let chunk = table
+                    .range::<&[u8; 32]>(&hash.0..)
+                    .map_err(|e| self.corrupt(e))?
+                    .next()
+                    .transpose()
+                    .map_err(|e| self.corrupt(e))?;
+                if let Some((_, chunk)) = chunk
+                    && let Some(location) =
+                        find_in_chunk(chunk.value(), &hash.0).map_err(|e| self.corrupt(e))?
+                {
+                    return Ok(Some(location));
+                }
+            }
+            for definition in TX_LEGACY_LEVELS.into_iter().chain([TX_INDEX]) {
+                if let Some(location) = self.get_in(&read, definition, hash)? {
+                    return Ok(Some(location));
                 }
             }
             Ok(None)
         })
+    }
+
+    /// `hash`'s entry in one of the index's hash-keyed tables (absent:
+    /// none).
+    fn get_in(
+        &self,
+        read: &redb::ReadTransaction,
+        definition: TxIndexTable<'_>,
+        hash: &B256,
+    ) -> Result<Option<(u64, u32)>, StorageError> {
+        let table = match read.open_table(definition) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.corrupt(e)),
+        };
+        Ok(table
+            .get(&hash.0)
+            .map_err(|e| self.corrupt(e))?
+            .map(|location| location.value()))
     }
 
     /// The receipts of `block` (read from the file), with their metadata.
@@ -1223,15 +1275,17 @@ impl Store {
 /// own: merging entries into a larger table (the levelled design this
 /// replaced) rewrote about eight old entries per entry moved, at every
 /// level, and the cost per block grew with the chain. Here a run is only
-/// ever written in key order into a new table: [`TX_NEWEST`], full,
-/// becomes a run of level 1 as it stands (renamed: a B-tree is sorted);
-/// `TX_RUN_FAN_IN` runs of a level are merged into one run of the next, a
-/// step each block (never a whole level at once, which would stall the
-/// network), appending to the new table; when done, the sources are
-/// deleted. An entry is so written once per level, about 64 bytes each
-/// time, and the levels grow with the logarithm of the chain's length. A
-/// lookup reads [`TX_NEWEST`], then the runs, newest first (a merge's
-/// sources until it is done, never its unfinished output).
+/// ever written in key order into a new table, in chunks of
+/// `TxShape::chunk_entries` entries keyed by their last hash (LevelDB's data
+/// blocks: a B-tree insert per chunk, not per entry): [`TX_NEWEST`], full,
+/// is copied into a run of level 1; `TxShape::fan_in` runs of a level are
+/// merged into one run of the next, a step each block (never a whole level
+/// at once, which would stall the network); when done, the sources are
+/// deleted. An entry is so written once per level, and the levels grow
+/// with the logarithm of the chain's length. A lookup reads
+/// [`TX_NEWEST`], then the runs, newest first (a merge's sources until it
+/// is done, never its unfinished output): in each, the first chunk whose
+/// last hash is not below the one looked up.
 #[derive(Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 struct TxRuns {
     /// Id of the next run's table.
@@ -1256,8 +1310,50 @@ struct TxMerge {
     after: Bytes,
 }
 
+/// A run's table: a chunk's last hash to its entries, each a hash, a
+/// block number and an index (big-endian), in hash order.
+type TxRunTable<'a> = TableDefinition<'a, &'static [u8; 32], &'static [u8]>;
+const TX_ENTRY_BYTES: usize = 32 + 8 + 4;
+
+type TxEntry = ([u8; 32], (u64, u32));
+
 fn tx_run_name(id: u64) -> String {
     format!("tx_run_{id}")
+}
+
+fn decode_tx_entry(bytes: &[u8]) -> TxEntry {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&bytes[..32]);
+    let mut number = [0u8; 8];
+    number.copy_from_slice(&bytes[32..40]);
+    let mut index = [0u8; 4];
+    index.copy_from_slice(&bytes[40..44]);
+    (hash, (u64::from_be_bytes(number), u32::from_be_bytes(index)))
+}
+
+/// The entry for `hash` in a chunk, if there.
+fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, String> {
+    if chunk.len() % TX_ENTRY_BYTES != 0 {
+        return Err(format!(
+            "a transaction index chunk of {} bytes (not whole entries)",
+            chunk.len()
+        ));
+    }
+    let entries = chunk.len() / TX_ENTRY_BYTES;
+    let key = |i: usize| &chunk[i * TX_ENTRY_BYTES..i * TX_ENTRY_BYTES + 32];
+    let (mut low, mut high) = (0, entries);
+    while low < high {
+        let mid = (low + high) / 2;
+        match key(mid).cmp(hash.as_slice()) {
+            std::cmp::Ordering::Less => low = mid + 1,
+            std::cmp::Ordering::Greater => high = mid,
+            std::cmp::Ordering::Equal => {
+                let start = mid * TX_ENTRY_BYTES;
+                return Ok(Some(decode_tx_entry(&chunk[start..start + TX_ENTRY_BYTES]).1));
+            }
+        }
+    }
+    Ok(None)
 }
 
 impl TxRuns {
@@ -1278,10 +1374,81 @@ impl TxRuns {
     }
 }
 
+/// Writes entries, in key order, as a run's chunks.
+struct RunWriter<'t> {
+    table: redb::Table<'t, &'static [u8; 32], &'static [u8]>,
+    chunk: Vec<u8>,
+    chunk_entries: usize,
+}
+
+impl RunWriter<'_> {
+    fn push(&mut self, (hash, (number, index)): TxEntry) -> Result<(), redb::Error> {
+        self.chunk.extend_from_slice(&hash);
+        self.chunk.extend_from_slice(&number.to_be_bytes());
+        self.chunk.extend_from_slice(&index.to_be_bytes());
+        if self.chunk.len() >= self.chunk_entries * TX_ENTRY_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the chunk begun (a step's last is shorter than the others).
+    fn flush(&mut self) -> Result<(), redb::Error> {
+        if self.chunk.len() >= TX_ENTRY_BYTES {
+            let mut last = [0u8; 32];
+            last.copy_from_slice(&self.chunk[self.chunk.len() - TX_ENTRY_BYTES..][..32]);
+            self.table.insert(&last, self.chunk.as_slice())?;
+            self.chunk.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Reads a run's entries in key order, from after a key.
+struct RunReader<'t> {
+    chunks: redb::Range<'t, &'static [u8; 32], &'static [u8]>,
+    chunk: Vec<u8>,
+    position: usize,
+    after: Option<[u8; 32]>,
+}
+
+impl RunReader<'_> {
+    fn next(&mut self) -> Result<Option<TxEntry>, redb::Error> {
+        loop {
+            if self.position + TX_ENTRY_BYTES <= self.chunk.len() {
+                let entry = decode_tx_entry(&self.chunk[self.position..]);
+                self.position += TX_ENTRY_BYTES;
+                // The first chunk may begin at or before `after`.
+                if self.after.is_some_and(|after| entry.0 <= after) {
+                    continue;
+                }
+                return Ok(Some(entry));
+            }
+            let Some(next) = self.chunks.next().transpose()? else {
+                return Ok(None);
+            };
+            self.chunk.clear();
+            self.chunk.extend_from_slice(next.1.value());
+            self.position = 0;
+            if self.chunk.len() % TX_ENTRY_BYTES != 0 {
+                return Err(redb::Error::Corrupted(format!(
+                    "a transaction index chunk of {} bytes (not whole entries)",
+                    self.chunk.len()
+                )));
+            }
+        }
+    }
+}
+
 /// The index's per-block upkeep, after a block's entries went into
-/// [`TX_NEWEST`]: turns it into a run when full, starts the merges that
-/// are due and moves each merge on by `step` entries.
-fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb::Error> {
+/// [`TX_NEWEST`] (`added` of them): turns it into a run when full, starts
+/// the merges that are due and moves each merge on a step.
+fn update_tx_runs(
+    write: &redb::WriteTransaction,
+    shape: &TxShape,
+    added: u64,
+) -> Result<(), redb::Error> {
+    let step = 2 * added + shape.min_step;
     let mut runs = {
         let meta = write.open_table(META)?;
         TxRuns::read(&meta).map_err(redb::Error::Corrupted)?
@@ -1289,11 +1456,22 @@ fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb:
     let before_len = (runs.next, runs.runs.len(), runs.merges.len());
     let newest = write.open_table(TX_NEWEST)?;
     let entries = newest.len()?;
-    if entries >= TX_NEWEST_ENTRIES {
+    if entries >= shape.newest_entries {
         let id = runs.next;
         runs.next += 1;
         let name = tx_run_name(id);
-        write.rename_table(newest, TxIndexTable::new(&name))?;
+        let mut run = RunWriter {
+            table: write.open_table(TxRunTable::new(&name))?,
+            chunk: Vec::with_capacity(shape.chunk_entries * TX_ENTRY_BYTES),
+            chunk_entries: shape.chunk_entries,
+        };
+        for entry in newest.iter()? {
+            let (hash, location) = entry?;
+            run.push((*hash.value(), location.value()))?;
+        }
+        run.flush()?;
+        drop(run);
+        write.delete_table(newest)?;
         runs.runs.push(TxRun {
             id,
             level: 1,
@@ -1317,11 +1495,11 @@ fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb:
             .filter(|run| run.level == level)
             .map(|run| run.id)
             .collect();
-        if sources.len() < TX_RUN_FAN_IN {
+        if sources.len() < shape.fan_in {
             continue;
         }
         sources.sort_unstable();
-        sources.truncate(TX_RUN_FAN_IN);
+        sources.truncate(shape.fan_in);
         let id = runs.next;
         runs.next += 1;
         runs.merges.push(TxMerge {
@@ -1337,7 +1515,7 @@ fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb:
     let mut changed = (runs.next, runs.runs.len(), runs.merges.len()) != before_len;
     let mut finished = Vec::new();
     for (position, merge) in runs.merges.iter_mut().enumerate() {
-        let (moved, done) = step_merge(write, merge, step)?;
+        let (moved, done) = step_merge(write, merge, step, shape.chunk_entries)?;
         changed |= moved > 0 || done;
         if done {
             finished.push(position);
@@ -1347,7 +1525,7 @@ fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb:
     for position in finished.into_iter().rev() {
         let merge = runs.merges.remove(position);
         for id in &merge.sources {
-            write.delete_table(TxIndexTable::new(&tx_run_name(*id)))?;
+            write.delete_table(TxRunTable::new(&tx_run_name(*id)))?;
         }
         runs.runs.retain(|run| !merge.sources.contains(&run.id));
         runs.runs.push(merge.into);
@@ -1363,42 +1541,46 @@ fn update_tx_runs(write: &redb::WriteTransaction, step: u64) -> Result<(), redb:
 }
 
 /// Moves `merge` on by up to `step` entries, in key order. Returns the
-/// entries moved and whether its sources are exhausted. On a key in two sources (not expected: a
-/// transaction is in one block) the newest source's entry is kept.
+/// entries moved and whether its sources are exhausted. On a key in two
+/// sources (not expected: a transaction is in one block) the newest
+/// source's entry is kept.
 fn step_merge(
     write: &redb::WriteTransaction,
     merge: &mut TxMerge,
     step: u64,
+    chunk_entries: usize,
 ) -> Result<(u64, bool), redb::Error> {
     use std::ops::Bound;
     let after: Option<[u8; 32]> = merge.after.as_ref().try_into().ok();
     let names: Vec<String> = merge.sources.iter().map(|id| tx_run_name(*id)).collect();
     let mut tables = Vec::with_capacity(names.len());
     for name in &names {
-        tables.push(write.open_table(TxIndexTable::new(name))?);
+        tables.push(write.open_table(TxRunTable::new(name))?);
     }
-    let mut cursors = Vec::with_capacity(tables.len());
+    let mut readers = Vec::with_capacity(tables.len());
     for table in &tables {
-        cursors.push(match &after {
+        // Chunks whose last key is past `after`.
+        let chunks = match &after {
             Some(after) => table.range::<&[u8; 32]>((Bound::Excluded(after), Bound::Unbounded))?,
             None => table.range::<&[u8; 32]>(..)?,
+        };
+        readers.push(RunReader {
+            chunks,
+            chunk: Vec::new(),
+            position: 0,
+            after,
         });
     }
-    type Entry = ([u8; 32], (u64, u32));
-    fn next(
-        range: &mut redb::Range<'_, &'static [u8; 32], (u64, u32)>,
-    ) -> Result<Option<Entry>, redb::Error> {
-        Ok(range
-            .next()
-            .transpose()?
-            .map(|(key, value)| (*key.value(), value.value())))
-    }
-    let mut heads: Vec<Option<Entry>> = Vec::with_capacity(cursors.len());
-    for cursor in &mut cursors {
-        heads.push(next(cursor)?);
+    let mut heads: Vec<Option<TxEntry>> = Vec::with_capacity(readers.len());
+    for reader in &mut readers {
+        heads.push(reader.next()?);
     }
     let name = tx_run_name(merge.into.id);
-    let mut output = write.open_table(TxIndexTable::new(&name))?;
+    let mut output = RunWriter {
+        table: write.open_table(TxRunTable::new(&name))?,
+        chunk: Vec::with_capacity(chunk_entries * TX_ENTRY_BYTES),
+        chunk_entries,
+    };
     let mut moved = 0;
     let mut last = None;
     while moved < step {
@@ -1411,16 +1593,17 @@ fn step_merge(
         else {
             break;
         };
-        for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
+        for (head, reader) in heads.iter_mut().zip(&mut readers) {
             if head.is_some_and(|(k, _)| k == key) {
-                *head = next(cursor)?;
+                *head = reader.next()?;
             }
         }
-        output.insert(&key, value)?;
+        output.push((key, value))?;
         merge.into.entries += 1;
         moved += 1;
         last = Some(key);
     }
+    output.flush()?;
     if let Some(last) = last {
         merge.after = Bytes::copy_from_slice(&last);
     }
@@ -1547,6 +1730,20 @@ mod tests {
         Arc::new(SignedTx::new(envelope, Address::repeat_byte(1)))
     }
 
+    /// A transaction index of 8 newest entries, runs merged two by two,
+    /// in chunks of 3.
+    fn small_index(store: Store) -> Store {
+        Store {
+            tx_shape: TxShape {
+                newest_entries: 8,
+                fan_in: 2,
+                min_step: 4,
+                chunk_entries: 3,
+            },
+            ..store
+        }
+    }
+
     /// The transaction index's runs and merges.
     fn tx_runs(store: &Store) -> TxRuns {
         let read = store.begin_read().unwrap();
@@ -1560,7 +1757,7 @@ mod tests {
     fn the_transaction_index_finds_every_transaction_across_its_runs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.redb");
-        let store = Store::open(&path).unwrap();
+        let store = small_index(Store::open(&path).unwrap());
         let mut world = WorldState::default();
         let genesis = block(0, B256::ZERO, &world);
         store
@@ -1569,8 +1766,8 @@ mod tests {
         let mut parent = genesis.hash;
         let mut located = Vec::new();
         let mut merged_over_blocks = false;
-        // 4,000 entries: runs of 40 (the newest table takes 8 in tests)
-        // merged two by two up to level 6, a merge moving 84 a block.
+        // 4,000 entries: runs of 40 (the newest table takes 8) merged two
+        // by two up to level 6, a merge moving 84 a block.
         for n in 1..=100u64 {
             let transactions: Vec<_> = (0..40).map(|i| transaction(n * 1000 + i)).collect();
             for (position, tx) in transactions.iter().enumerate() {
@@ -1621,7 +1818,7 @@ mod tests {
             None
         );
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = small_index(Store::open(&path).unwrap());
         for (hash, location) in &located {
             assert_eq!(store.transaction_location(hash).unwrap(), Some(*location));
         }
@@ -1629,7 +1826,7 @@ mod tests {
         let copy = dir.path().join("backup.redb");
         store.backup_to(&copy).unwrap();
         drop(store);
-        let backup = Store::open(&copy).unwrap();
+        let backup = small_index(Store::open(&copy).unwrap());
         for (hash, location) in &located {
             assert_eq!(backup.transaction_location(hash).unwrap(), Some(*location));
         }
@@ -1646,6 +1843,72 @@ mod tests {
         }
         for (hash, location) in &located {
             assert_eq!(backup.transaction_location(hash).unwrap(), Some(*location));
+        }
+    }
+
+    /// The transaction index's cost per block as the chain grows (not a
+    /// check: a measurement, printed): blocks of 2,000 transactions to
+    /// 1,000,000, fsyncs off, this thread's CPU time and the bytes written
+    /// per transaction of each stretch of 50 blocks. `cargo test -p
+    /// forja-runtime --lib index_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, minutes long"]
+    fn index_cost_as_the_chain_grows() {
+        fn thread_cpu() -> Duration {
+            // SAFETY: clock_gettime only writes the struct it is given.
+            let time = unsafe {
+                let mut time: libc::timespec = std::mem::zeroed();
+                libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time);
+                time
+            };
+            Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+        }
+        fn written() -> u64 {
+            std::fs::read_to_string("/proc/self/io")
+                .ok()
+                .and_then(|io| {
+                    io.lines()
+                        .find_map(|l| l.strip_prefix("write_bytes:"))
+                        .and_then(|n| n.trim().parse().ok())
+                })
+                .unwrap_or(0)
+        }
+        const PER_BLOCK: u64 = 2_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.redb"))
+            .unwrap()
+            .with_durable_every(Duration::from_secs(3600));
+        let mut world = WorldState::default();
+        let genesis = block(0, B256::ZERO, &world);
+        store
+            .write_genesis(&genesis, &world, &Permissions::default())
+            .unwrap();
+        let mut parent = genesis.hash;
+        let (mut cpu, mut bytes, mut index) =
+            (Duration::ZERO, 0, crate::phases::phase_times().store_index);
+        for n in 1..=500u64 {
+            let transactions: Vec<_> = (0..PER_BLOCK)
+                .map(|i| transaction(n * PER_BLOCK + i))
+                .collect();
+            let changes = changes(n);
+            let reverse = world.apply(&changes);
+            let block = block_with(n, parent, &world, transactions);
+            let (started, bytes_before) = (thread_cpu(), written());
+            store.write_block(&block, &[], &changes, &reverse).unwrap();
+            cpu += thread_cpu() - started;
+            bytes += written() - bytes_before;
+            parent = block.hash;
+            if n % 50 == 0 {
+                let now = crate::phases::phase_times().store_index;
+                println!(
+                    "{:>8} transactions: {:>6.1} µs CPU and {:>5.0} bytes written per transaction (index {:>5.1} µs)",
+                    n * PER_BLOCK,
+                    cpu.as_secs_f64() * 1e6 / (50 * PER_BLOCK) as f64,
+                    bytes as f64 / (50 * PER_BLOCK) as f64,
+                    (now - index).as_secs_f64() * 1e6 / (50 * PER_BLOCK) as f64,
+                );
+                (cpu, bytes, index) = (Duration::ZERO, 0, now);
+            }
         }
     }
 
