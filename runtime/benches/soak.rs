@@ -338,8 +338,7 @@ fn main() {
         let phases = phase_times().since(&window_phases);
         let written_mib = written_bytes().saturating_sub(window_written) as f64 / (1024.0 * 1024.0);
         let (user, system) = cpu_times();
-        let per_transfer =
-            |d: Duration| d.as_secs_f64() * 1e6 / (window_count.max(1) as f64);
+        let per_transfer = |d: Duration| d.as_secs_f64() * 1e6 / (window_count.max(1) as f64);
         let user_us = per_transfer(user.saturating_sub(window_cpu.0));
         let system_us = per_transfer(system.saturating_sub(window_cpu.1));
         let blocks_in_window = network.node(0).read().block_number() - window_blocks;

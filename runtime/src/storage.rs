@@ -1328,12 +1328,15 @@ fn decode_tx_entry(bytes: &[u8]) -> TxEntry {
     number.copy_from_slice(&bytes[32..40]);
     let mut index = [0u8; 4];
     index.copy_from_slice(&bytes[40..44]);
-    (hash, (u64::from_be_bytes(number), u32::from_be_bytes(index)))
+    (
+        hash,
+        (u64::from_be_bytes(number), u32::from_be_bytes(index)),
+    )
 }
 
 /// The entry for `hash` in a chunk, if there.
 fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, String> {
-    if chunk.len() % TX_ENTRY_BYTES != 0 {
+    if !chunk.len().is_multiple_of(TX_ENTRY_BYTES) {
         return Err(format!(
             "a transaction index chunk of {} bytes (not whole entries)",
             chunk.len()
@@ -1349,7 +1352,9 @@ fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, St
             std::cmp::Ordering::Greater => high = mid,
             std::cmp::Ordering::Equal => {
                 let start = mid * TX_ENTRY_BYTES;
-                return Ok(Some(decode_tx_entry(&chunk[start..start + TX_ENTRY_BYTES]).1));
+                return Ok(Some(
+                    decode_tx_entry(&chunk[start..start + TX_ENTRY_BYTES]).1,
+                ));
             }
         }
     }
@@ -1430,7 +1435,7 @@ impl RunReader<'_> {
             self.chunk.clear();
             self.chunk.extend_from_slice(next.1.value());
             self.position = 0;
-            if self.chunk.len() % TX_ENTRY_BYTES != 0 {
+            if !self.chunk.len().is_multiple_of(TX_ENTRY_BYTES) {
                 return Err(redb::Error::Corrupted(format!(
                     "a transaction index chunk of {} bytes (not whole entries)",
                     self.chunk.len()
@@ -1904,7 +1909,11 @@ mod tests {
             parent = block.hash;
             if n == 5 || n % 50 == 0 {
                 let now = crate::phases::phase_times().store_index;
-                let txs = (if n == 5 { 5 } else { 50 - 5 * u64::from(n == 50) }) * PER_BLOCK;
+                let txs = (if n == 5 {
+                    5
+                } else {
+                    50 - 5 * u64::from(n == 50)
+                }) * PER_BLOCK;
                 let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / txs as f64;
                 println!(
                     "{:>8} transactions, per transaction: {:>5.1} µs CPU, {:>5.1} µs wall (index {:>5.1} µs), {:>5.0} bytes written",
