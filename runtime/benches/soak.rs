@@ -106,6 +106,21 @@ fn written_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// The process's user and system CPU time so far (`getrusage`): unlike
+/// wall time, barely moved by other processes sharing the cores.
+fn cpu_times() -> (Duration, Duration) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    (time(usage.ru_utime), time(usage.ru_stime))
+}
+
 /// The size of the files in `dir` (the nodes' stores).
 fn dir_mib(dir: &std::path::Path) -> f64 {
     fn walk(dir: &std::path::Path) -> u64 {
@@ -238,6 +253,7 @@ fn main() {
         let mut window_count = 0u64;
         let mut window_phases = phase_times();
         let mut window_written = 0;
+        let mut window_cpu = (Duration::ZERO, Duration::ZERO);
         let mut window_blocks = 0;
         while sent < checkpoint {
             // The last `window` transfers before the checkpoint are timed:
@@ -297,6 +313,7 @@ fn main() {
             if in_window && window_started.is_none() {
                 window_phases = phase_times();
                 window_written = written_bytes();
+                window_cpu = cpu_times();
                 window_blocks = network.node(0).read().block_number();
                 window_started = Some(Instant::now());
             }
@@ -320,6 +337,10 @@ fn main() {
         let throughput = window_count as f64 / elapsed.as_secs_f64().max(1e-9);
         let phases = phase_times().since(&window_phases);
         let written_mib = written_bytes().saturating_sub(window_written) as f64 / (1024.0 * 1024.0);
+        let (user, system) = cpu_times();
+        let per_transfer = |d: Duration| d.as_secs_f64() * 1e6 / (window_count.max(1) as f64);
+        let user_us = per_transfer(user.saturating_sub(window_cpu.0));
+        let system_us = per_transfer(system.saturating_sub(window_cpu.1));
         let blocks_in_window = network.node(0).read().block_number() - window_blocks;
         let rss = rss_mib();
         let heap = heap_in_use_mib();
@@ -341,7 +362,7 @@ fn main() {
         // executes, roots, applies and stores every block once).
         let per_block = |d: Duration| d.as_secs_f64() * 1e3 / (blocks_in_window.max(1) as f64);
         println!(
-            "{:>10} window of {elapsed:.2?}: {blocks_in_window} blocks, per block (4 nodes): execution {:.1} ms, state root {:.1} ms, apply {:.1} ms, store write {:.1} ms (index {:.1}, history {:.1}, state {:.1}), store commit {:.1} ms; written {written_mib:.0} MiB ({:.1} KiB/transfer); stores {:.0} MiB",
+            "{:>10} window of {elapsed:.2?}: {blocks_in_window} blocks, per block (4 nodes): execution {:.1} ms, state root {:.1} ms, apply {:.1} ms, store write {:.1} ms (index {:.1}, history {:.1}, state {:.1}), store commit {:.1} ms; written {written_mib:.0} MiB ({:.1} KiB/transfer); CPU {user_us:.0} µs user + {system_us:.0} µs system per transfer; stores {:.0} MiB",
             "",
             per_block(phases.execution),
             per_block(phases.state_root),

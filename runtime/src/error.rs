@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use alloy::primitives::{Address, B256, U256};
 
+use crate::interrupt::Interrupted;
+
 /// Why a transaction was refused (at submission, on gossip, or when a block
 /// is built). Each rule has its own variant so callers can map them to codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +133,23 @@ pub enum BlockError {
     Interrupted { number: u64, why: String },
 }
 
+/// Why a call (`eth_call`) or a gas estimate gave no outcome. The messages
+/// are the EVM's own (the RPC answers them as invalid params).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The EVM refused to run the call: a field of the request, the block's
+    /// header or a state read.
+    #[error("{0}")]
+    Rejected(String),
+    /// Execution was stopped from outside (a deadline or the node's shutdown).
+    #[error("{}", .0.message())]
+    Interrupted(Interrupted),
+    /// An estimate's call fails even with all the gas it may have: the revert
+    /// reason, or "execution reverted".
+    #[error("{0}")]
+    Reverted(String),
+}
+
 /// Problems with a node's store (its redb file).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -185,6 +204,8 @@ pub enum Error {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Call(#[from] CallError),
     #[error("block {0} not found")]
     BlockNotFound(String),
     #[error("permission denied: {0}")]

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::{
     block::{SignedTx, TxRef},
-    error::BlockError,
+    error::{BlockError, CallError},
     interrupt::{Interrupted, guard},
     spec::{ChainSpec, Hardfork},
     state::{AccountChange, AccountFields, StateAt, StateChanges},
@@ -543,7 +543,7 @@ pub fn call(
     state: StateAt<'_>,
     block: &BlockContext,
     request: &CallRequest,
-) -> Result<ExecutionOutcome, String> {
+) -> Result<ExecutionOutcome, CallError> {
     let caller = request.from.unwrap_or_default();
     let nonce = request.nonce.unwrap_or_else(|| state.nonce(caller));
     let mut ctx = context(spec, CacheDB::new(state), block);
@@ -565,7 +565,13 @@ pub fn call(
     };
     let mut evm = ctx.build_mainnet();
     guard(&mut evm.instruction);
-    let result = evm.transact(tx).map_err(|e| describe_evm_error(&e))?;
+    let result = evm.transact(tx).map_err(|error| {
+        let message = describe_evm_error(&error);
+        match Interrupted::from_message(&message) {
+            Some(why) => CallError::Interrupted(why),
+            None => CallError::Rejected(message),
+        }
+    })?;
     Ok(outcome(result.result))
 }
 
@@ -618,7 +624,7 @@ pub fn estimate_gas(
     state: StateAt<'_>,
     block: &BlockContext,
     request: &CallRequest,
-) -> Result<u64, String> {
+) -> Result<u64, CallError> {
     let cap = request.gas.unwrap_or(block.gas_limit);
     let run = |gas: u64| {
         let mut request = request.clone();
@@ -627,9 +633,11 @@ pub fn estimate_gas(
     };
     let first = run(cap)?;
     if !first.success {
-        return Err(first
-            .revert_reason
-            .unwrap_or_else(|| "execution reverted".into()));
+        return Err(CallError::Reverted(
+            first
+                .revert_reason
+                .unwrap_or_else(|| "execution reverted".into()),
+        ));
     }
     let mut low = first.gas_used.saturating_sub(1);
     let mut high = cap;
@@ -638,7 +646,7 @@ pub fn estimate_gas(
         match run(mid) {
             Ok(outcome) if outcome.success => high = mid,
             // Every later run would stop at once and look like a failure.
-            Err(error) if Interrupted::from_message(&error).is_some() => return Err(error),
+            Err(error @ CallError::Interrupted(_)) => return Err(error),
             _ => low = mid,
         }
     }

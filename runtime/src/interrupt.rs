@@ -50,7 +50,7 @@ pub enum Interrupted {
 impl Interrupted {
     /// The message revm carries as the transaction's error; [`Self::from_message`]
     /// reads it back.
-    fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Self::Deadline => "forja: execution interrupted: time limit reached",
             Self::Stopped => "forja: execution interrupted: the node is shutting down",

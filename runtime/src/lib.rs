@@ -29,8 +29,9 @@ pub mod trace;
 
 pub use block::{SealedBlock, SignedTx, TxLocation, TxReceipt, TxRef};
 pub use config::NetworkConfig;
-pub use error::{BlockError, ConfigError, Error, Result, StorageError, TxError};
+pub use error::{BlockError, CallError, ConfigError, Error, Result, StorageError, TxError};
 pub use execution::{CallRequest, ExecutionOutcome};
+pub use interrupt::Interrupted;
 pub use network::{
     ChainReader, DevControls, Network, NodeAdmin, NodeHandle, StartOptions, StorageMode,
     TransactionPool,

@@ -113,7 +113,8 @@ pub fn node_error(err: Error) -> ErrorObjectOwned {
         Error::PermissionDenied(_) => {
             ErrorObjectOwned::owned(SENDER_NOT_AUTHORIZED, err.to_string(), None::<()>)
         }
-        Error::InvalidRequest(_) => invalid_params(err.to_string()),
+        // A call the EVM refused, or an estimate that reverts.
+        Error::InvalidRequest(_) | Error::Call(_) => invalid_params(err.to_string()),
         // Geth answers a call past `--rpc.evmtimeout` with -32000.
         Error::ExecutionTimeout(_) | Error::ShutDown => server_error(err.to_string()),
         other => ErrorObjectOwned::owned(INTERNAL_ERROR, other.to_string(), None::<()>),

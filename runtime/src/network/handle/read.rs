@@ -179,7 +179,7 @@ impl ChainReader {
         let chain = self.chain();
         let (state, context, request) = self.prepare_call(&chain, request, block, limits)?;
         self.within(limits.timeout, || {
-            call(&self.shared.spec, state, &context, &request).map_err(Error::InvalidRequest)
+            Ok(call(&self.shared.spec, state, &context, &request)?)
         })
     }
 
@@ -194,8 +194,7 @@ impl ChainReader {
         let chain = self.chain();
         let (state, context, request) = self.prepare_call(&chain, request, block, limits)?;
         self.within(limits.timeout, || {
-            estimate_gas(&self.shared.spec, state, &context, &request)
-                .map_err(Error::InvalidRequest)
+            Ok(estimate_gas(&self.shared.spec, state, &context, &request)?)
         })
     }
 
