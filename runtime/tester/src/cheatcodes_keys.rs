@@ -7,7 +7,10 @@ use alloy::{
     sol_types::SolValue,
 };
 
-use crate::{cheatcodes::CheatResult, inspector::TestInspector};
+use crate::{
+    cheatcodes::{CheatError, CheatResult},
+    inspector::TestInspector,
+};
 
 alloy::sol! {
     /// The key part of Foundry's cheatcode interface.
@@ -132,11 +135,11 @@ fn ok<T: SolValue>(value: T) -> CheatResult {
     Ok(Bytes::from(value.abi_encode()))
 }
 
-fn sign(key: U256, digest: B256) -> Result<alloy::primitives::Signature, String> {
+fn sign(key: U256, digest: B256) -> Result<alloy::primitives::Signature, CheatError> {
     use alloy::signers::SignerSync;
     signer(key)?
         .sign_hash_sync(&digest)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().into())
 }
 
 /// An EIP-2098 compact signature: `r` and `s` with the parity in the top bit.
@@ -151,21 +154,27 @@ fn sign_compact(key: U256, digest: B256) -> CheatResult {
     ))
 }
 
-fn signer(key: U256) -> Result<PrivateKeySigner, String> {
+fn signer(key: U256) -> Result<PrivateKeySigner, CheatError> {
     if key.is_zero() {
         return Err("private key cannot be 0".into());
     }
     PrivateKeySigner::from_bytes(&B256::from(key))
-        .map_err(|_| "private key must be less than the secp256k1 curve order".to_string())
+        .map_err(|_| "private key must be less than the secp256k1 curve order".into())
 }
 
 /// The private key at `path` + `index` of a BIP-39 mnemonic (English; the
 /// only word list forja reads).
-fn derive(mnemonic: &str, path: &str, index: u32, language: Option<&str>) -> Result<U256, String> {
+fn derive(
+    mnemonic: &str,
+    path: &str,
+    index: u32,
+    language: Option<&str>,
+) -> Result<U256, CheatError> {
     if let Some(language) = language.filter(|l| !l.eq_ignore_ascii_case("english")) {
         return Err(format!(
             "deriveKey: the {language} word list is not supported by forja (English is)"
-        ));
+        )
+        .into());
     }
     let signer = MnemonicBuilder::<English>::default()
         .phrase(mnemonic)

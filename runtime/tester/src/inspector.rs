@@ -25,6 +25,7 @@ use revm::{
 use crate::{
     artifacts::ArtifactSet,
     backend::{CheatContext, CheatDatabase, StateSnapshot},
+    cheat_error::CheatError,
     console::decode_console_log,
     decode::{decode_revert, encode_error_string},
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
@@ -788,10 +789,10 @@ fn meter_gas(metering: &mut GasMetering, interp: &Interpreter, depth: usize) {
     }
 }
 
-fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutcome {
+fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, CheatError>) -> CallOutcome {
     let (status, output) = match result {
         Ok(output) => (InstructionResult::Return, output),
-        Err(message) => (InstructionResult::Revert, encode_error_string(&message)),
+        Err(error) => (InstructionResult::Revert, error.revert_data()),
     };
     CallOutcome::new(
         InterpreterResult::new(status, output, Gas::new(inputs.gas_limit)),
@@ -960,7 +961,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     Err(format!(
                         "console.log: {} bytes of call data that no console.log signature decodes",
                         input.len()
-                    )),
+                    )
+                    .into()),
                 ));
             };
             if self.tracing
@@ -993,7 +995,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             if let Err(e) = context.journaled_state.load_account(prank.sender) {
                 return Some(cheat_outcome(
                     inputs,
-                    Err(format!("vm.prank: cannot load {}: {e}", prank.sender)),
+                    Err(format!("vm.prank: cannot load {}: {e}", prank.sender).into()),
                 ));
             }
             inputs.caller = prank.sender;
@@ -1038,7 +1040,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             && let Some(message) = self.permission_error(inputs.caller, access::TRANSACT)
         {
             self.record.answered_here.push(depth);
-            return Some(cheat_outcome(inputs, Err(message)));
+            return Some(cheat_outcome(inputs, Err(message.into())));
         }
 
         if let Some(index) = self.matching_mock(target, &input, value) {
@@ -1057,7 +1059,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     Err(format!(
                         "mocked call: {} cannot send {value} wei to {target}",
                         inputs.caller
-                    )),
+                    )
+                    .into()),
                 ));
             }
             let mock = &mut self.cheats.mocks[index];
@@ -1354,7 +1357,7 @@ impl TestInspector {
     pub(crate) fn snapshot<DB: CheatDatabase>(
         &mut self,
         context: &CheatContext<DB>,
-    ) -> Result<U256, String> {
+    ) -> Result<U256, CheatError> {
         let snapshot = DB::snapshot(context).map_err(|e| e.to_string())?;
         self.cheats.snapshots.push(Some(snapshot));
         Ok(U256::from(self.cheats.snapshots.len() - 1))
@@ -1381,7 +1384,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         code: Bytes,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         context
             .journaled_state
             .load_account(address)
@@ -1409,7 +1412,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         balance: U256,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         let mut account = context
             .journaled_state
             .load_account_mut(address)
@@ -1423,7 +1426,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         nonce: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         let mut account = context
             .journaled_state
             .load_account_mut(address)
