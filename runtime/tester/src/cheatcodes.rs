@@ -508,10 +508,12 @@ impl TestInspector {
                 unit()
             }
             C::etch(c) => {
+                not_precompile(ctx, c.target)?;
                 TestInspector::etch(ctx, c.target, c.newRuntimeBytecode)?;
                 unit()
             }
             C::store(c) => {
+                not_precompile(ctx, c.target)?;
                 ctx.journaled_state
                     .load_account(c.target)
                     .map_err(|e| e.to_string())?;
@@ -521,6 +523,7 @@ impl TestInspector {
                 unit()
             }
             C::load(c) => {
+                not_precompile(ctx, c.target)?;
                 ctx.journaled_state
                     .load_account(c.target)
                     .map_err(|e| e.to_string())?;
@@ -1095,14 +1098,26 @@ impl TestInspector {
         origin: Option<Address>,
         single_use: bool,
     ) -> CheatResult {
+        // forge's rules and wording: a prank that no call has used yet
+        // may not be replaced, and a used `startPrank` only by another one.
+        let cheatcode = if single_use {
+            "vm.prank"
+        } else {
+            "vm.startPrank"
+        };
         if let Some(existing) = &self.cheats.prank {
-            if existing.single_use && single_use {
-                return Err(
-                    "vm.prank: you have an active prank; call it only once per call".into(),
-                );
+            if !existing.used {
+                return Err(format!(
+                    "{cheatcode}: cannot overwrite a prank until it is applied at least once"
+                )
+                .into());
             }
-            if !existing.single_use && single_use {
-                return Err("vm.prank: cannot override an ongoing prank with a single-call prank; use vm.startPrank".into());
+            if existing.single_use != single_use {
+                return Err(format!(
+                    "{cheatcode}: cannot override an ongoing prank with a single vm.prank; \
+                     use vm.startPrank to override the current prank"
+                )
+                .into());
             }
         }
         self.cheats.prank = Some(Prank {
@@ -1112,6 +1127,7 @@ impl TestInspector {
             depth,
             single_use,
             delegate_call: false,
+            used: false,
         });
         unit()
     }
@@ -1248,6 +1264,22 @@ pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), CheatError> {
 }
 
 /// forge's checks of a secp256k1 private key, in its words.
+/// `vm.load`/`store`/`etch` refuse a precompile, as forge does (with its
+/// wording, which tests match): it has no storage or code to change.
+fn not_precompile<DB: CheatDatabase>(
+    ctx: &CheatContext<DB>,
+    address: Address,
+) -> Result<(), CheatError> {
+    if ctx
+        .journaled_state
+        .precompile_addresses()
+        .contains(&address)
+    {
+        return Err(format!("cannot use precompile {address} as an argument").into());
+    }
+    Ok(())
+}
+
 fn check_private_key(cheatcode: &str, key: U256) -> Result<(), CheatError> {
     let order = U256::from_be_slice(&hex!(
         "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
@@ -1538,7 +1570,15 @@ fn approx_rel(
         let (l, r) = (left.into_raw(), right.into_raw());
         (if l > r { l - r } else { r - l }, r)
     } else {
-        ((left - right).unsigned_abs(), right.unsigned_abs())
+        // |left - right| without overflow: `int256.min` against
+        // `int256.max` is 2^256 - 1 apart, which still fits unsigned.
+        let (l, r) = (left.unsigned_abs(), right.unsigned_abs());
+        let delta = if left.is_negative() == right.is_negative() {
+            l.abs_diff(r)
+        } else {
+            l.wrapping_add(r)
+        };
+        (delta, r)
     };
     if base.is_zero() {
         return check(left == right, || {
@@ -1553,11 +1593,14 @@ fn approx_rel(
             )
         });
     }
-    let wad = U256::from(10u64).pow(U256::from(18));
-    let Some(scaled) = delta.checked_mul(wad) else {
+    // As forge: the product in 512 bits, so only a relative delta that
+    // itself exceeds 256 bits overflows.
+    use alloy::primitives::U512;
+    let wad = U512::from(10u64).pow(U512::from(18));
+    let scaled = U512::from(delta) * wad / U512::from(base);
+    let Some(percent) = U256::checked_from_limbs_slice(scaled.as_limbs()) else {
         return Err(prefixed(message, "overflow in delta calculation".into()).into());
     };
-    let percent = scaled / base;
     check(percent <= max_percent, || {
         prefixed(
             message,

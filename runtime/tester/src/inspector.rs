@@ -68,6 +68,8 @@ pub(crate) struct Prank {
     /// The prank also makes the caller's `delegatecall`s run in the pranked
     /// contract (`prank(sender, true)`).
     pub delegate_call: bool,
+    /// A call has been pranked by it (an unused prank cannot be replaced).
+    pub used: bool,
 }
 
 /// A pending `vm.expectRevert`.
@@ -1006,6 +1008,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if prank.single_use {
                 self.cheats.prank = None;
+            } else if let Some(prank) = self.cheats.prank.as_mut() {
+                prank.used = true;
             }
         }
         if !self.cheats.create.is_idle() {
@@ -1229,6 +1233,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if prank.single_use {
                 self.cheats.prank = None;
+            } else if let Some(prank) = self.cheats.prank.as_mut() {
+                prank.used = true;
             }
         }
         if !self.cheats.create.is_idle() && self.broadcast_create(context, inputs, depth, pranked) {
