@@ -1332,10 +1332,15 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 });
             }
         }
+        // A reverting creation is the reverter only when made at the
+        // expectation's depth, as in forge: a constructor's nested `new`
+        // that reverts leaves it to the contract whose call or creation
+        // is checked.
         if !outcome.result.result.is_ok()
             && let Some(expected) = self.cheats.expected_revert.as_mut()
             && expected.armed
             && expected.actual_reverter.is_none()
+            && depth <= expected.depth
         {
             expected.actual_reverter = outcome.address;
         }

@@ -313,4 +313,17 @@ fn existing_cheatcodes_behave_as_forge() {
             "test_RevertWhen_PrecompileIsAnArgument()",
         ],
     );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("ReverterTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_ReverterOfANestedCreateIsTheCallee()",
+            "test_ReverterOfACreateInAConstructorIsTheCreated()",
+        ],
+    );
 }
