@@ -1047,16 +1047,27 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             return Some(cheat_outcome(inputs, Err(message.into())));
         }
 
-        if let Some(index) = self.matching_mock(target, &input, value) {
-            // A mocked call that sends value still moves it, as in forge.
-            if inputs.transfers_value()
-                && !matches!(
+        // A mock answers for the code it names, so a delegatecall to it is
+        // mocked too (forge matches the bytecode address).
+        if let Some(index) = self.matching_mock(inputs.bytecode_address, &input, value) {
+            // A mocked call that sends value still moves it, as in forge;
+            // one mocked to revert moves nothing.
+            let moved = !inputs.transfers_value() || {
+                let checkpoint = context.journaled_state.checkpoint();
+                let moved = matches!(
                     context
                         .journaled_state
                         .transfer(inputs.caller, target, value),
                     Ok(None)
-                )
-            {
+                );
+                if moved && !self.cheats.mocks[index].revert {
+                    context.journaled_state.checkpoint_commit();
+                } else {
+                    context.journaled_state.checkpoint_revert(checkpoint);
+                }
+                moved
+            };
+            if !moved {
                 self.record.answered_here.push(depth);
                 return Some(cheat_outcome(
                     inputs,

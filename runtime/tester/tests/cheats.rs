@@ -326,4 +326,17 @@ fn existing_cheatcodes_behave_as_forge() {
             "test_ReverterOfACreateInAConstructorIsTheCreated()",
         ],
     );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("MockSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_MockAnswersADelegatecall()",
+            "test_MockCallRevertMovesNoValue()",
+        ],
+    );
 }
