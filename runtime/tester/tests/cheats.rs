@@ -339,4 +339,17 @@ fn existing_cheatcodes_behave_as_forge() {
             "test_MockCallRevertMovesNoValue()",
         ],
     );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("SignSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_SignWithNonceRecovers()",
+            "test_RevertWhen_NonceIsNoScalar()",
+        ],
+    );
 }
