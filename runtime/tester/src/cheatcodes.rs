@@ -926,8 +926,8 @@ impl TestInspector {
                 unit()
             }
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
-            C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
-            C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
+            C::envUint(c) => ok(env_number(&c.name, "uint256", parse_uint)?),
+            C::envInt(c) => ok(env_number(&c.name, "int256", parse_int)?),
             C::envAddress(c) => ok(parse_address(&env(&c.name)?)?),
             C::envBytes32(c) => ok(parse_bytes32(&env(&c.name)?)?),
             C::envString(c) => ok(env(&c.name)?),
@@ -1355,6 +1355,27 @@ fn resolve_env(input: &str) -> Result<String, CheatError> {
 
 pub(crate) fn env(name: &str) -> Result<String, CheatError> {
     env_var(name).ok_or_else(|| format!("environment variable `{name}` not found").into())
+}
+
+/// Variable `name` read as a number; hex digits without their `0x` fail
+/// as in forge, naming the variable rather than showing its value.
+fn env_number<T>(
+    name: &str,
+    ty: &str,
+    parse: impl Fn(&str) -> Result<T, CheatError>,
+) -> Result<T, CheatError> {
+    let value = env(name)?;
+    parse(&value).map_err(|error| {
+        let value = value.trim();
+        if !value.starts_with("0x") && hex::check_raw(value) {
+            format!(
+                "failed parsing ${name} as type `{ty}`: missing hex prefix (\"0x\") for hex string"
+            )
+            .into()
+        } else {
+            error
+        }
+    })
 }
 
 fn env_or<T>(

@@ -352,4 +352,11 @@ fn existing_cheatcodes_behave_as_forge() {
             "test_RevertWhen_NonceIsNoScalar()",
         ],
     );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("EnvSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_RevertWhen_HexHasNoPrefix()"]);
 }
