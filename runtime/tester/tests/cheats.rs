@@ -359,4 +359,19 @@ fn existing_cheatcodes_behave_as_forge() {
     let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
     let report = run_tests(artifacts, &config, &|_| {});
     assert_pass(&report, &["test_RevertWhen_HexHasNoPrefix()"]);
+    let config = TestConfig {
+        filter: TestFilter::new(
+            None,
+            None,
+            Some("BalanceInConstructorTest"),
+            None,
+            None,
+            None,
+        )
+        .unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_BalanceInConstructor()"]);
 }
