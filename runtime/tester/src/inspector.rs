@@ -408,6 +408,11 @@ pub(crate) struct TestInspector {
     /// Let `expectRevert` match a revert of the test function itself (Foundry's
     /// `allow_internal_expect_revert`, the pre-1.0 behaviour).
     pub allow_internal_expect_revert: bool,
+    /// The block's base fee, held back while revm checks the transaction
+    /// (whose gas price is 0) and put back when its first frame starts:
+    /// forge runs tests with no base-fee check, so `vm.fee` in `setUp`
+    /// does not stop the tests that follow.
+    pub held_basefee: Option<u64>,
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
@@ -426,6 +431,7 @@ impl TestInspector {
             tracing: false,
             gas_recording: false,
             allow_internal_expect_revert: false,
+            held_basefee: None,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
             coverage: None,
             whereabouts: Whereabouts::default(),
@@ -891,6 +897,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CallInputs,
     ) -> Option<CallOutcome> {
+        if let Some(basefee) = self.held_basefee.take() {
+            context.block.basefee = basefee;
+        }
         let depth = context.journaled_state.depth;
         let target = inputs.target_address;
         let input = inputs.input.bytes(context);
@@ -1227,6 +1236,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
     ) -> Option<CreateOutcome> {
+        if let Some(basefee) = self.held_basefee.take() {
+            context.block.basefee = basefee;
+        }
         self.whereabouts.frames.push(Frame::Create {
             init_code: inputs.init_code().clone(),
         });

@@ -374,4 +374,12 @@ fn existing_cheatcodes_behave_as_forge() {
     let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
     let report = run_tests(artifacts, &config, &|_| {});
     assert_pass(&report, &["test_BalanceInConstructor()"]);
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("BaseFeeFromSetUpTest"), None, None, None)
+            .unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_BaseFeeFromSetUp()"]);
 }
