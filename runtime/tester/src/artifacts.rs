@@ -16,6 +16,18 @@ use forja_compiler::artifact::{Artifact, ArtifactError, ArtifactIndex};
 
 use crate::error::TesterError;
 
+/// Why [`ArtifactSet::find`] could not pick a contract (the wording is
+/// forge's, which `vm.getCode` tests match).
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactQueryError {
+    /// The `:version` part is not `major.minor.patch`.
+    #[error("failed parsing version: `{0}` is not major.minor.patch")]
+    Version(String),
+    /// More than one contract matches, and none is named after the file.
+    #[error("multiple matching artifacts found")]
+    Ambiguous,
+}
+
 /// One compiled contract.
 #[derive(Clone, Debug)]
 pub struct ContractArtifact {
@@ -242,7 +254,7 @@ impl ArtifactSet {
     /// solc version). A path matches the end of a source path, component
     /// by component. `Ok(None)` when nothing matches; an error when the
     /// name is ambiguous or the version is not one.
-    pub fn find(&self, query: &str) -> Result<Option<&ContractArtifact>, String> {
+    pub fn find(&self, query: &str) -> Result<Option<&ContractArtifact>, ArtifactQueryError> {
         let mut parts = query.trim().split(':');
         let first = parts.next().unwrap_or_default();
         let (mut file, mut name, mut version) = (None, None, None);
@@ -263,9 +275,7 @@ impl ArtifactSet {
         if let Some(version) = version {
             let numbers: Vec<&str> = version.split('.').collect();
             if numbers.len() != 3 || numbers.iter().any(|n| n.parse::<u64>().is_err()) {
-                return Err(format!(
-                    "failed parsing version: `{version}` is not major.minor.patch"
-                ));
+                return Err(ArtifactQueryError::Version(version.to_string()));
             }
         }
         let matching: Vec<&ContractArtifact> = self
@@ -290,7 +300,7 @@ impl ArtifactSet {
                     .collect();
                 match named[..] {
                     [one] => Ok(Some(*one)),
-                    _ => Err("multiple matching artifacts found".into()),
+                    _ => Err(ArtifactQueryError::Ambiguous),
                 }
             }
         }

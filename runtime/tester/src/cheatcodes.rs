@@ -18,8 +18,7 @@ use crate::{
     vm::{ForjaVm::ForjaVmCalls, Vm, Vm::VmCalls},
 };
 
-/// Why a cheatcode reverted. (Still the reason text; a typed error replaces it.)
-pub(crate) type CheatError = String;
+pub(crate) use crate::cheat_error::CheatError;
 
 pub(crate) type CheatResult = Result<Bytes, CheatError>;
 
@@ -39,12 +38,12 @@ pub(crate) fn seeded_rng(seed: U256) -> rand::rngs::StdRng {
 }
 
 /// Writes a file for `vm.writeFile`, creating its directory.
-pub(crate) fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+pub(crate) fn write_project_file(path: &std::path::Path, data: &[u8]) -> Result<(), CheatError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("vm.writeFile: {}: {e}", dir.display()))?;
     }
-    std::fs::write(path, data).map_err(|e| format!("vm.writeFile: {}: {e}", path.display()))
+    std::fs::write(path, data).map_err(|e| format!("vm.writeFile: {}: {e}", path.display()).into())
 }
 
 /// Why a test that calls cheatcode `signature` is skipped rather than failed:
@@ -188,7 +187,7 @@ impl TestInspector {
         if let Some(reason) = out_of_scope(&name) {
             return self.skip(true, reason);
         }
-        Err(format!("cheatcode {name} is not supported by forja"))
+        Err(CheatError::NotSupported(name))
     }
 
     /// 32 bytes from the cheatcode generator (seeded from the OS when
@@ -205,9 +204,9 @@ impl TestInspector {
     }
 
     /// A random number of `bits` bits (at most 256, as Foundry checks).
-    fn random_bits(&mut self, bits: U256, cheatcode: &str) -> Result<U256, String> {
+    fn random_bits(&mut self, bits: U256, cheatcode: &str) -> Result<U256, CheatError> {
         if bits > U256::from(256) {
-            return Err(format!("{cheatcode}: number of bits cannot exceed 256"));
+            return Err(format!("{cheatcode}: number of bits cannot exceed 256").into());
         }
         let bits = bits.to::<usize>();
         if bits == 0 {
@@ -216,18 +215,18 @@ impl TestInspector {
         Ok(U256::from_be_bytes(self.random_word()) >> (256 - bits))
     }
 
-    fn project_root(&self) -> Result<&std::path::Path, String> {
+    fn project_root(&self) -> Result<&std::path::Path, CheatError> {
         self.cheats
             .project_root
             .as_deref()
-            .ok_or_else(|| "no project root is known to this test run".to_string())
+            .ok_or_else(|| "no project root is known to this test run".into())
     }
 
     /// `path` (absolute, or relative to the project root) if it lies inside
     /// the project root, as Foundry's default file permissions allow, and
     /// is not the project's configuration when written: a test may not turn
     /// on what the configuration keeps off.
-    pub(crate) fn project_write_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+    pub(crate) fn project_write_path(&self, path: &str) -> Result<std::path::PathBuf, CheatError> {
         let resolved = self.project_path_for(path, "write")?;
         let is_config = resolved.file_name().is_some_and(|name| {
             let name = name.to_string_lossy().to_ascii_lowercase();
@@ -240,17 +239,22 @@ impl TestInspector {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
-            ));
+            )
+            .into());
         }
         Ok(resolved)
     }
 
     /// `path` for reading (see [`Self::project_write_path`]).
-    pub(crate) fn project_path(&self, path: &str) -> Result<std::path::PathBuf, String> {
+    pub(crate) fn project_path(&self, path: &str) -> Result<std::path::PathBuf, CheatError> {
         self.project_path_for(path, "read")
     }
 
-    fn project_path_for(&self, path: &str, operation: &str) -> Result<std::path::PathBuf, String> {
+    fn project_path_for(
+        &self,
+        path: &str,
+        operation: &str,
+    ) -> Result<std::path::PathBuf, CheatError> {
         let root = self.project_root()?;
         let joined = root.join(path);
         let mut normal = std::path::PathBuf::new();
@@ -267,7 +271,8 @@ impl TestInspector {
             // Foundry's wording, which tests match with `expectRevert`.
             return Err(format!(
                 "the path {path} is not allowed to be accessed for {operation} operations"
-            ));
+            )
+            .into());
         }
         Ok(normal)
     }
@@ -323,7 +328,8 @@ impl TestInspector {
         if let Some((group, name)) = &metering.active {
             return Err(format!(
                 "gas snapshot was already started with group: {group} and name: {name}"
-            ));
+            )
+            .into());
         }
         let group = self.snapshot_group(group);
         let metering = &mut self.cheats.gas_metering;
@@ -350,7 +356,8 @@ impl TestInspector {
         else {
             return Err(format!(
                 "no gas snapshot was started with the name: {name} in group: {group}"
-            ));
+            )
+            .into());
         };
         // forge takes off what the snapshot cheatcodes themselves cost.
         let gas = record.gas_used.saturating_sub(171);
@@ -380,7 +387,7 @@ impl TestInspector {
         match call {
             ForjaVmCalls::setAccessLevel(c) => {
                 if c.level > access::ADMIN {
-                    return Err(format!("setAccessLevel: level {} is not 0..=3", c.level));
+                    return Err(format!("setAccessLevel: level {} is not 0..=3", c.level).into());
                 }
                 levels.insert(c.account, c.level);
                 unit()
@@ -476,7 +483,8 @@ impl TestInspector {
                         "vm.setNonce: new nonce ({}) must be strictly equal to or higher than the \
                          account's current nonce ({current})",
                         c.newNonce
-                    ));
+                    )
+                    .into());
                 }
                 TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
                 unit()
@@ -500,10 +508,12 @@ impl TestInspector {
                 unit()
             }
             C::etch(c) => {
+                not_precompile(ctx, c.target)?;
                 TestInspector::etch(ctx, c.target, c.newRuntimeBytecode)?;
                 unit()
             }
             C::store(c) => {
+                not_precompile(ctx, c.target)?;
                 ctx.journaled_state
                     .load_account(c.target)
                     .map_err(|e| e.to_string())?;
@@ -513,6 +523,7 @@ impl TestInspector {
                 unit()
             }
             C::load(c) => {
+                not_precompile(ctx, c.target)?;
                 ctx.journaled_state
                     .load_account(c.target)
                     .map_err(|e| e.to_string())?;
@@ -586,7 +597,7 @@ impl TestInspector {
             C::assume(c) => {
                 if !c.condition {
                     self.cheats.assume_rejected = true;
-                    return Err(crate::vm::ASSUME_MAGIC.to_string());
+                    return Err(crate::vm::ASSUME_MAGIC.into());
                 }
                 unit()
             }
@@ -809,7 +820,8 @@ impl TestInspector {
                     return Err(format!(
                         "vm.randomUint: min {} is greater than max {}",
                         c.min, c.max
-                    ));
+                    )
+                    .into());
                 }
                 let random = U256::from_be_bytes(self.random_word());
                 let span = c.max - c.min;
@@ -914,8 +926,8 @@ impl TestInspector {
                 unit()
             }
             C::envBool(c) => ok(parse_bool(&env(&c.name)?)?),
-            C::envUint(c) => ok(parse_uint(&env(&c.name)?)?),
-            C::envInt(c) => ok(parse_int(&env(&c.name)?)?),
+            C::envUint(c) => ok(env_number(&c.name, "uint256", parse_uint)?),
+            C::envInt(c) => ok(env_number(&c.name, "int256", parse_int)?),
             C::envAddress(c) => ok(parse_address(&env(&c.name)?)?),
             C::envBytes32(c) => ok(parse_bytes32(&env(&c.name)?)?),
             C::envString(c) => ok(env(&c.name)?),
@@ -1086,14 +1098,26 @@ impl TestInspector {
         origin: Option<Address>,
         single_use: bool,
     ) -> CheatResult {
+        // forge's rules and wording: a prank that no call has used yet
+        // may not be replaced, and a used `startPrank` only by another one.
+        let cheatcode = if single_use {
+            "vm.prank"
+        } else {
+            "vm.startPrank"
+        };
         if let Some(existing) = &self.cheats.prank {
-            if existing.single_use && single_use {
-                return Err(
-                    "vm.prank: you have an active prank; call it only once per call".into(),
-                );
+            if !existing.used {
+                return Err(format!(
+                    "{cheatcode}: cannot overwrite a prank until it is applied at least once"
+                )
+                .into());
             }
-            if !existing.single_use && single_use {
-                return Err("vm.prank: cannot override an ongoing prank with a single-call prank; use vm.startPrank".into());
+            if existing.single_use != single_use {
+                return Err(format!(
+                    "{cheatcode}: cannot override an ongoing prank with a single vm.prank; \
+                     use vm.startPrank to override the current prank"
+                )
+                .into());
             }
         }
         self.cheats.prank = Some(Prank {
@@ -1103,6 +1127,7 @@ impl TestInspector {
             depth,
             single_use,
             delegate_call: false,
+            used: false,
         });
         unit()
     }
@@ -1110,7 +1135,7 @@ impl TestInspector {
     fn skip(&mut self, skip: bool, reason: String) -> CheatResult {
         if skip {
             self.cheats.skipped = Some(reason);
-            return Err(crate::vm::SKIP_MAGIC.to_string());
+            return Err(crate::vm::SKIP_MAGIC.into());
         }
         unit()
     }
@@ -1231,31 +1256,49 @@ impl TestInspector {
 }
 
 /// Fails a cheatcode the database cannot support (see [`CheatDatabase::refuses`]).
-pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), String> {
+pub(crate) fn refuse<DB: CheatDatabase>(name: &str) -> Result<(), CheatError> {
     match DB::refuses(name) {
-        Some(refusal) => Err(refusal.to_string()),
+        Some(refusal) => Err(refusal.into()),
         None => Ok(()),
     }
 }
 
 /// forge's checks of a secp256k1 private key, in its words.
-fn check_private_key(cheatcode: &str, key: U256) -> Result<(), String> {
-    let order = U256::from_be_slice(&hex!(
-        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
-    ));
-    if key.is_zero() {
-        return Err(format!("{cheatcode}: private key cannot be 0"));
-    }
-    if key >= order {
-        return Err(format!(
-            "{cheatcode}: private key must be less than the Secp256k1 curve order ({order})"
-        ));
+/// `vm.load`/`store`/`etch` refuse a precompile, as forge does (with its
+/// wording, which tests match): it has no storage or code to change.
+fn not_precompile<DB: CheatDatabase>(
+    ctx: &CheatContext<DB>,
+    address: Address,
+) -> Result<(), CheatError> {
+    if ctx
+        .journaled_state
+        .precompile_addresses()
+        .contains(&address)
+    {
+        return Err(format!("cannot use precompile {address} as an argument").into());
     }
     Ok(())
 }
 
-fn signer(key: U256) -> Result<PrivateKeySigner, String> {
-    PrivateKeySigner::from_bytes(&B256::from(key)).map_err(|e| format!("invalid private key: {e}"))
+fn check_private_key(cheatcode: &str, key: U256) -> Result<(), CheatError> {
+    let order = U256::from_be_slice(&hex!(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+    ));
+    if key.is_zero() {
+        return Err(format!("{cheatcode}: private key cannot be 0").into());
+    }
+    if key >= order {
+        return Err(format!(
+            "{cheatcode}: private key must be less than the Secp256k1 curve order ({order})"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn signer(key: U256) -> Result<PrivateKeySigner, CheatError> {
+    PrivateKeySigner::from_bytes(&B256::from(key))
+        .map_err(|e| format!("invalid private key: {e}").into())
 }
 
 /// Variables set by `vm.setEnv`: process-wide, as in forge (later tests see
@@ -1264,11 +1307,11 @@ fn signer(key: U256) -> Result<PrivateKeySigner, String> {
 static SET_ENV: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, String>>> =
     std::sync::LazyLock::new(Default::default);
 
-fn set_env(name: String, value: String) -> Result<(), String> {
+fn set_env(name: String, value: String) -> Result<(), CheatError> {
     if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
-        return Err(format!(
-            "setEnv: environment variable `{name}` is not a valid name or value"
-        ));
+        return Err(
+            format!("setEnv: environment variable `{name}` is not a valid name or value").into(),
+        );
     }
     SET_ENV
         .write()
@@ -1289,7 +1332,7 @@ fn env_var(name: &str) -> Option<String> {
 
 /// `vm.resolveEnv`: every `${NAME}` (spaces inside the braces allowed)
 /// replaced by the variable's value, with Foundry's message for a missing one.
-fn resolve_env(input: &str) -> Result<String, String> {
+fn resolve_env(input: &str) -> Result<String, CheatError> {
     static PLACEHOLDER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\$\{\s*(.*?)\s*\}").expect("a valid pattern")
     });
@@ -1310,15 +1353,36 @@ fn resolve_env(input: &str) -> Result<String, String> {
     Ok(resolved)
 }
 
-pub(crate) fn env(name: &str) -> Result<String, String> {
-    env_var(name).ok_or_else(|| format!("environment variable `{name}` not found"))
+pub(crate) fn env(name: &str) -> Result<String, CheatError> {
+    env_var(name).ok_or_else(|| format!("environment variable `{name}` not found").into())
+}
+
+/// Variable `name` read as a number; hex digits without their `0x` fail
+/// as in forge, naming the variable rather than showing its value.
+fn env_number<T>(
+    name: &str,
+    ty: &str,
+    parse: impl Fn(&str) -> Result<T, CheatError>,
+) -> Result<T, CheatError> {
+    let value = env(name)?;
+    parse(&value).map_err(|error| {
+        let value = value.trim();
+        if !value.starts_with("0x") && hex::check_raw(value) {
+            format!(
+                "failed parsing ${name} as type `{ty}`: missing hex prefix (\"0x\") for hex string"
+            )
+            .into()
+        } else {
+            error
+        }
+    })
 }
 
 fn env_or<T>(
     name: &str,
     default: T,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<T, String> {
+    parse: impl Fn(&str) -> Result<T, CheatError>,
+) -> Result<T, CheatError> {
     match env_var(name) {
         Some(value) => parse(&value),
         None => Ok(default),
@@ -1331,12 +1395,10 @@ fn env_or_array<T>(
     name: &str,
     delim: &str,
     default: Vec<T>,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
+    parse: impl Fn(&str) -> Result<T, CheatError>,
+) -> Result<Vec<T>, CheatError> {
     if delim.is_empty() {
-        return Err(format!(
-            "vm.envOr: an empty delimiter cannot split `{name}`"
-        ));
+        return Err(format!("vm.envOr: an empty delimiter cannot split `{name}`").into());
     }
     match env_var(name) {
         // An empty variable is an empty array, as in forge.
@@ -1346,24 +1408,24 @@ fn env_or_array<T>(
     }
 }
 
-pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(s: &str) -> Result<bool, CheatError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        other => Err(format!("failed parsing `{other}` as type `bool`")),
+        other => Err(format!("failed parsing `{other}` as type `bool`").into()),
     }
 }
 
-pub(crate) fn parse_uint(s: &str) -> Result<U256, String> {
+pub(crate) fn parse_uint(s: &str) -> Result<U256, CheatError> {
     let s = s.trim();
     let parsed = match s.strip_prefix("0x") {
         Some(hex) => U256::from_str_radix(hex, 16),
         None => U256::from_str_radix(s, 10),
     };
-    parsed.map_err(|_| format!("failed parsing `{s}` as type `uint256`"))
+    parsed.map_err(|_| format!("failed parsing `{s}` as type `uint256`").into())
 }
 
-pub(crate) fn parse_int(s: &str) -> Result<I256, String> {
+pub(crate) fn parse_int(s: &str) -> Result<I256, CheatError> {
     let s = s.trim();
     let (negative, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -1375,34 +1437,34 @@ pub(crate) fn parse_int(s: &str) -> Result<I256, String> {
     let overflow = || format!("`{s}` overflows int256");
     if negative {
         if magnitude > U256::from(1) << 255 {
-            return Err(overflow());
+            return Err(overflow().into());
         }
         return Ok(I256::from_raw(magnitude.wrapping_neg()));
     }
-    I256::try_from(magnitude).map_err(|_| overflow())
+    I256::try_from(magnitude).map_err(|_| overflow().into())
 }
 
-pub(crate) fn parse_address(s: &str) -> Result<Address, String> {
+pub(crate) fn parse_address(s: &str) -> Result<Address, CheatError> {
     s.trim()
         .parse()
-        .map_err(|_| format!("failed parsing `{s}` as type `address`"))
+        .map_err(|_| format!("failed parsing `{s}` as type `address`").into())
 }
 
-pub(crate) fn parse_bytes32(s: &str) -> Result<B256, String> {
+pub(crate) fn parse_bytes32(s: &str) -> Result<B256, CheatError> {
     let bytes = parse_bytes(s)?;
     if bytes.len() > 32 {
-        return Err(format!("failed parsing `{s}` as type `bytes32`: too long"));
+        return Err(format!("failed parsing `{s}` as type `bytes32`: too long").into());
     }
     let mut word = [0u8; 32];
     word[..bytes.len()].copy_from_slice(&bytes);
     Ok(B256::from(word))
 }
 
-pub(crate) fn parse_bytes(s: &str) -> Result<Bytes, String> {
+pub(crate) fn parse_bytes(s: &str) -> Result<Bytes, CheatError> {
     let s = s.trim();
     hex::decode(s.strip_prefix("0x").unwrap_or(s))
         .map(Bytes::from)
-        .map_err(|_| format!("failed parsing `{s}` as type `bytes`"))
+        .map_err(|_| format!("failed parsing `{s}` as type `bytes`").into())
 }
 
 /// The checks of `expectEmit` for a non-anonymous event: its topic 0 is the
@@ -1446,7 +1508,11 @@ impl<T: Display> Display for List<T> {
 }
 
 fn check(condition: bool, message: impl FnOnce() -> String) -> CheatResult {
-    if condition { unit() } else { Err(message()) }
+    if condition {
+        unit()
+    } else {
+        Err(message().into())
+    }
 }
 
 fn prefixed(message: Option<&String>, body: String) -> String {
@@ -1525,7 +1591,15 @@ fn approx_rel(
         let (l, r) = (left.into_raw(), right.into_raw());
         (if l > r { l - r } else { r - l }, r)
     } else {
-        ((left - right).unsigned_abs(), right.unsigned_abs())
+        // |left - right| without overflow: `int256.min` against
+        // `int256.max` is 2^256 - 1 apart, which still fits unsigned.
+        let (l, r) = (left.unsigned_abs(), right.unsigned_abs());
+        let delta = if left.is_negative() == right.is_negative() {
+            l.abs_diff(r)
+        } else {
+            l.wrapping_add(r)
+        };
+        (delta, r)
     };
     if base.is_zero() {
         return check(left == right, || {
@@ -1540,11 +1614,14 @@ fn approx_rel(
             )
         });
     }
-    let wad = U256::from(10u64).pow(U256::from(18));
-    let Some(scaled) = delta.checked_mul(wad) else {
-        return Err(prefixed(message, "overflow in delta calculation".into()));
+    // As forge: the product in 512 bits, so only a relative delta that
+    // itself exceeds 256 bits overflows.
+    use alloy::primitives::U512;
+    let wad = U512::from(10u64).pow(U512::from(18));
+    let scaled = U512::from(delta) * wad / U512::from(base);
+    let Some(percent) = U256::checked_from_limbs_slice(scaled.as_limbs()) else {
+        return Err(prefixed(message, "overflow in delta calculation".into()).into());
     };
-    let percent = scaled / base;
     check(percent <= max_percent, || {
         prefixed(
             message,

@@ -21,7 +21,7 @@ use revm::{
 
 use crate::{
     backend::{CheatContext, CheatDatabase},
-    cheatcodes::CheatResult,
+    cheatcodes::{CheatError, CheatResult},
     inspector::TestInspector,
 };
 
@@ -161,8 +161,9 @@ fn ok<T: SolValue>(value: T) -> CheatResult {
     Ok(Bytes::from(value.abi_encode()))
 }
 
-fn signer(key: U256) -> Result<PrivateKeySigner, String> {
-    PrivateKeySigner::from_bytes(&B256::from(key)).map_err(|e| format!("invalid private key: {e}"))
+fn signer(key: U256) -> Result<PrivateKeySigner, CheatError> {
+    PrivateKeySigner::from_bytes(&B256::from(key))
+        .map_err(|e| format!("invalid private key: {e}").into())
 }
 
 impl TestInspector {
@@ -333,7 +334,7 @@ impl TestInspector {
         cheatcode: &str,
         path: &str,
         deployed: bool,
-    ) -> Result<Bytes, String> {
+    ) -> Result<Bytes, CheatError> {
         if path.ends_with(".json") {
             let file = self
                 .project_path(path)
@@ -350,7 +351,8 @@ impl TestInspector {
             if !code.links.is_empty() || code.bytes.is_empty() {
                 return Err(format!(
                     "vm.{cheatcode}: no bytecode for contract; is it abstract or unlinked?"
-                ));
+                )
+                .into());
             }
             return Ok(code.bytes.into());
         }
@@ -367,7 +369,8 @@ impl TestInspector {
         if code.is_empty() || !artifact.unlinked_libraries.is_empty() {
             return Err(format!(
                 "vm.{cheatcode}: no bytecode for contract; is it abstract or unlinked?"
-            ));
+            )
+            .into());
         }
         Ok(code.clone())
     }
@@ -499,7 +502,7 @@ impl TestInspector {
         &self,
         ctx: &mut CheatContext<DB>,
         authority: Address,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, CheatError> {
         if let Some((_, nonce)) = self
             .cheats
             .create
@@ -572,9 +575,7 @@ impl TestInspector {
             0 => false,
             1 => true,
             v => {
-                return Err(format!(
-                    "vm.attachDelegation: invalid y-parity {v} (0 or 1)"
-                ));
+                return Err(format!("vm.attachDelegation: invalid y-parity {v} (0 or 1)").into());
             }
         };
         let signature = Signature::new(
@@ -604,12 +605,13 @@ impl TestInspector {
         authority: Address,
         implementation: Address,
         nonce: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         let expected = self.next_delegation_nonce(ctx, authority)?;
         if expected != nonce {
             return Err(format!(
                 "vm.{cheatcode}: invalid nonce for {authority}: expected {expected}, got {nonce}"
-            ));
+            )
+            .into());
         }
         if implementation.is_zero() {
             ctx.journaled_state
@@ -693,7 +695,7 @@ impl TestInspector {
         ctx: &mut CheatContext<DB>,
         inputs: &mut CallInputs,
         depth: usize,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, CheatError> {
         // Under `isolate`, forge runs each of the test's calls as its own
         // transaction; forja keeps them in one but spends the nonce the same
         // (warm accounts and transient storage are not reset).

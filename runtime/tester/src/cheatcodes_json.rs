@@ -14,7 +14,7 @@ use alloy::{
 use serde_json::{Map, Value};
 
 use crate::{
-    cheatcodes::{CheatResult, write_project_file},
+    cheatcodes::{CheatError, CheatResult, write_project_file},
     inspector::TestInspector,
 };
 
@@ -109,7 +109,7 @@ enum Format {
 }
 
 impl Format {
-    fn read(self, text: &str) -> Result<Value, String> {
+    fn read(self, text: &str) -> Result<Value, CheatError> {
         match self {
             Format::Json => parse_json_text(text),
             Format::Toml => parse_toml_text(text),
@@ -204,7 +204,7 @@ impl TestInspector {
 
             C::serializeJson(c) => {
                 let Value::Object(object) = parse_json_text(&c.value)? else {
-                    return Err(format!("serializeJson: `{}` is not a JSON object", c.value));
+                    return Err(format!("serializeJson: `{}` is not a JSON object", c.value).into());
                 };
                 self.cheats.json_objects.insert(c.objectKey, object);
                 ok(c.value)
@@ -340,7 +340,7 @@ fn pretty_json(value: &Value) -> String {
 }
 
 /// The file's contents as JSON, an empty object when it does not exist.
-fn read_existing(path: &std::path::Path, format: Format) -> Result<Value, String> {
+fn read_existing(path: &std::path::Path, format: Format) -> Result<Value, CheatError> {
     if !path.exists() {
         return Ok(Value::Object(Map::new()));
     }
@@ -350,7 +350,7 @@ fn read_existing(path: &std::path::Path, format: Format) -> Result<Value, String
 
 /// Puts `value` (JSON if it parses, else a string) at the dot-separated
 /// `key` of `data`, creating the objects on the way.
-fn upsert(data: &mut Value, value: &str, key: &str) -> Result<(), String> {
+fn upsert(data: &mut Value, value: &str, key: &str) -> Result<(), CheatError> {
     let key = key.strip_prefix('$').unwrap_or(key);
     let parts: Vec<&str> = key.split('.').filter(|s| !s.is_empty()).collect();
     let Some((last, parents)) = parts.split_last() else {
@@ -359,9 +359,7 @@ fn upsert(data: &mut Value, value: &str, key: &str) -> Result<(), String> {
     let mut current = data;
     for part in parents {
         let Value::Object(object) = current else {
-            return Err(format!(
-                "path segment '{part}' does not resolve to an object."
-            ));
+            return Err(format!("path segment '{part}' does not resolve to an object.").into());
         };
         current = object
             .entry(part.to_string())
@@ -400,11 +398,11 @@ fn parse_inferred(format: Format, text: &str, key: &str) -> CheatResult {
 }
 
 /// The one value at `key` coerced to `shape`, ABI-encoded as a return value.
-fn coerce_at(format: Format, text: &str, key: &str, shape: &Shape) -> Result<Vec<u8>, String> {
+fn coerce_at(format: Format, text: &str, key: &str, shape: &Shape) -> Result<Vec<u8>, CheatError> {
     let value = format.read(text)?;
     let selected = select(&value, key)?;
     let [value] = selected[..] else {
-        return Err(format!("path {key:?} must return exactly one JSON value"));
+        return Err(format!("path {key:?} must return exactly one JSON value").into());
     };
     Ok(coerce_shape(value, shape)?.abi_encode())
 }
@@ -430,7 +428,7 @@ fn parse_typed(
 }
 
 /// ABI-encoded `data` of the described type as JSON (structs as objects).
-fn decode_described(description: &str, data: &[u8]) -> Result<Value, String> {
+fn decode_described(description: &str, data: &[u8]) -> Result<Value, CheatError> {
     let shape = Shape::parse(description)?;
     let value = shape
         .sol_type()
@@ -450,7 +448,7 @@ enum Shape {
 }
 
 impl Shape {
-    fn parse(description: &str) -> Result<Shape, String> {
+    fn parse(description: &str) -> Result<Shape, CheatError> {
         if let Ok(ty) = DynSolType::parse(description) {
             return Ok(Shape::Plain(ty));
         }
@@ -474,7 +472,7 @@ impl Shape {
                 fields.push((ty.trim(), field_name.trim()));
             }
             if name.is_empty() {
-                return Err(invalid());
+                return Err(invalid().into());
             }
             structs.push((name, fields));
             rest = rest[close + 1..].trim_start();
@@ -487,11 +485,11 @@ impl Shape {
         ty: &str,
         structs: &[(&str, Vec<(&str, &str)>)],
         depth: usize,
-    ) -> Result<Shape, String> {
+    ) -> Result<Shape, CheatError> {
         if depth > 32 {
-            return Err(format!(
-                "type description: `{ty}` nests too deeply (recursive struct?)"
-            ));
+            return Err(
+                format!("type description: `{ty}` nests too deeply (recursive struct?)").into(),
+            );
         }
         if let Some(open) = ty.rfind('[')
             && ty.ends_with(']')
@@ -520,12 +518,12 @@ impl Shape {
                             Self::resolve(field_ty, structs, depth + 1)?,
                         ))
                     })
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, CheatError>>()?,
             ));
         }
         DynSolType::parse(ty)
             .map(Shape::Plain)
-            .map_err(|_| format!("type description: unknown type `{ty}`"))
+            .map_err(|_| format!("type description: unknown type `{ty}`").into())
     }
 
     /// The ABI type (structs as tuples).
@@ -544,7 +542,7 @@ impl Shape {
 }
 
 /// A JSON value coerced to `shape`: objects matched to struct fields by name.
-fn coerce_shape(value: &Value, shape: &Shape) -> Result<DynSolValue, String> {
+fn coerce_shape(value: &Value, shape: &Shape) -> Result<DynSolValue, CheatError> {
     match (value, shape) {
         (_, Shape::Plain(ty)) => coerce(value, ty),
         (Value::Object(object), Shape::Struct(fields)) => {
@@ -580,12 +578,12 @@ fn coerce_shape(value: &Value, shape: &Shape) -> Result<DynSolValue, String> {
                 DynSolValue::Array(values)
             })
         }
-        (_, shape) => Err(format!("expected {}, found {value}", shape.sol_type())),
+        (_, shape) => Err(format!("expected {}, found {value}", shape.sol_type()).into()),
     }
 }
 
 /// A decoded value as JSON, structs as objects with their field names.
-fn shape_to_json(value: DynSolValue, shape: &Shape) -> Result<Value, String> {
+fn shape_to_json(value: DynSolValue, shape: &Shape) -> Result<Value, CheatError> {
     match (value, shape) {
         (DynSolValue::Tuple(values), Shape::Struct(fields)) => {
             let mut object = Map::new();
@@ -610,10 +608,10 @@ fn parse_keys(format: Format, text: &str, key: &str) -> CheatResult {
     let value = format.read(text)?;
     let selected = select(&value, key)?;
     let [value] = selected[..] else {
-        return Err(format!("key {key:?} must return exactly one JSON object"));
+        return Err(format!("key {key:?} must return exactly one JSON object").into());
     };
     let Value::Object(object) = value else {
-        return Err(format!("JSON value at {key:?} is not an object"));
+        return Err(format!("JSON value at {key:?} is not an object").into());
     };
     ok(object.keys().cloned().collect::<Vec<String>>())
 }
@@ -621,8 +619,9 @@ fn parse_keys(format: Format, text: &str, key: &str) -> CheatResult {
 /// Parses JSON text. Integers beyond 64 bits (serde_json would round them
 /// through a float) become decimal strings first, which every conversion
 /// here reads as the same number.
-fn parse_json_text(text: &str) -> Result<Value, String> {
-    serde_json::from_str(&quote_big_integers(text)).map_err(|e| format!("failed parsing JSON: {e}"))
+fn parse_json_text(text: &str) -> Result<Value, CheatError> {
+    serde_json::from_str(&quote_big_integers(text))
+        .map_err(|e| format!("failed parsing JSON: {e}").into())
 }
 
 fn quote_big_integers(text: &str) -> std::borrow::Cow<'_, str> {
@@ -722,7 +721,7 @@ fn exact_integer(token: &str) -> Option<String> {
 
 /// Parses TOML text into the JSON it stands for, keys in document order:
 /// datetimes and non-finite floats become strings, the string `"null"` null.
-fn parse_toml_text(text: &str) -> Result<Value, String> {
+fn parse_toml_text(text: &str) -> Result<Value, CheatError> {
     let document: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| format!("failed parsing TOML: {e}"))?;
@@ -778,7 +777,7 @@ fn toml_value_to_json(value: &toml_edit::Value) -> Value {
 }
 
 /// JSON as TOML text for `writeToml` (null, which TOML lacks, as "null").
-fn json_to_toml_text(value: Value) -> Result<String, String> {
+fn json_to_toml_text(value: Value) -> Result<String, CheatError> {
     fn without_nulls(value: Value) -> Value {
         match value {
             Value::Null => Value::String("null".into()),
@@ -793,7 +792,7 @@ fn json_to_toml_text(value: Value) -> Result<String, String> {
         }
     }
     toml::to_string_pretty(&without_nulls(value))
-        .map_err(|e| format!("failed to serialize TOML: {e}"))
+        .map_err(|e| format!("failed to serialize TOML: {e}").into())
 }
 
 /// One step of a JSONPath key.
@@ -809,7 +808,7 @@ enum Step {
 /// Parses the JSONPath subset forge's keys use: `$` (or `.` alone) for the
 /// root, `.name`, `.*`, `[n]`, `[*]`, `['name']` and `..name`; a key not
 /// starting with `$` is taken from the root.
-fn parse_path(path: &str) -> Result<Vec<Step>, String> {
+fn parse_path(path: &str) -> Result<Vec<Step>, CheatError> {
     let bad = |why: &str| format!("failed selecting from JSON: invalid key {path:?}: {why}");
     let rest = if path == "." {
         ""
@@ -839,7 +838,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
                 let end = name_end(i + 1);
                 let name: String = chars[i + 1..end].iter().collect();
                 if name.is_empty() {
-                    return Err(bad("empty name"));
+                    return Err(bad("empty name").into());
                 }
                 steps.push(if name == "*" {
                     Step::Wildcard
@@ -876,7 +875,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
             }
             _ => {
                 // A bare name right after `$` (`$name`) is not JSONPath.
-                return Err(bad("expected `.` or `[`"));
+                return Err(bad("expected `.` or `[`").into());
             }
         }
     }
@@ -884,7 +883,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
 }
 
 /// The values `path` selects in `root`.
-fn select<'a>(root: &'a Value, path: &str) -> Result<Vec<&'a Value>, String> {
+fn select<'a>(root: &'a Value, path: &str) -> Result<Vec<&'a Value>, CheatError> {
     let mut current = vec![root];
     for step in parse_path(path)? {
         let mut next = Vec::new();
@@ -930,7 +929,7 @@ fn descend<'a>(value: &'a Value, name: Option<&str>, out: &mut Vec<&'a Value>) {
 /// as `uint256` (`int256` when negative), `0x` hex as an address (20 bytes),
 /// `bytes32` (32) or `bytes`, numeric strings beyond 64 bits as numbers,
 /// objects as tuples of their values by key name, null as a zero `bytes32`.
-fn infer(value: &Value) -> Result<DynSolValue, String> {
+fn infer(value: &Value) -> Result<DynSolValue, CheatError> {
     Ok(match value {
         Value::Null => DynSolValue::FixedBytes(B256::ZERO, 32),
         Value::Bool(b) => DynSolValue::Bool(*b),
@@ -949,7 +948,7 @@ fn infer(value: &Value) -> Result<DynSolValue, String> {
             } else {
                 let f = number.as_f64().unwrap_or(f64::NAN);
                 if !f.is_finite() || f.fract() != 0.0 {
-                    return Err(format!("unsupported JSON number: {number}"));
+                    return Err(format!("unsupported JSON number: {number}").into());
                 }
                 let digits = format!("{f:.0}");
                 if let Ok(n) = digits.parse::<U256>() {
@@ -969,7 +968,7 @@ fn infer(value: &Value) -> Result<DynSolValue, String> {
                 if digits.len() == 39 {
                     return Err(format!(
                         "Cannot parse \"{digits}\" as an address. If you want to specify address, prepend zero to the value."
-                    ));
+                    ).into());
                 }
                 let padded = if digits.len() % 2 == 1 {
                     format!("0{digits}")
@@ -1002,7 +1001,7 @@ fn infer(value: &Value) -> Result<DynSolValue, String> {
 
 /// A JSON value coerced to `ty` (strings and numbers parsed as the type
 /// needs; objects matched to struct fields by name).
-fn coerce(value: &Value, ty: &DynSolType) -> Result<DynSolValue, String> {
+fn coerce(value: &Value, ty: &DynSolType) -> Result<DynSolValue, CheatError> {
     match (value, ty) {
         (Value::Array(values), DynSolType::Array(inner)) => Ok(DynSolValue::Array(
             values
@@ -1033,8 +1032,8 @@ fn coerce(value: &Value, ty: &DynSolType) -> Result<DynSolValue, String> {
                     .collect::<Result<_, _>>()?,
             ))
         }
-        (Value::Array(_), ty) => Err(format!("expected {ty}, found array")),
-        (Value::Object(_), ty) => Err(format!("expected {ty}, found JSON object")),
+        (Value::Array(_), ty) => Err(format!("expected {ty}, found array").into()),
+        (Value::Object(_), ty) => Err(format!("expected {ty}, found JSON object").into()),
         (Value::String(s), DynSolType::String) => Ok(DynSolValue::String(s.clone())),
         (Value::String(s), _) => parse_as(s, ty),
         (other, _) => parse_as(&other.to_string().replace('"', ""), ty),
@@ -1044,7 +1043,7 @@ fn coerce(value: &Value, ty: &DynSolType) -> Result<DynSolValue, String> {
 /// A string parsed as `ty` (alloy's coercion, plus forge's leniencies:
 /// `1`/`0` and any case of true/false for bools; a clear error for hex
 /// without its `0x`).
-pub(crate) fn parse_as(s: &str, ty: &DynSolType) -> Result<DynSolValue, String> {
+pub(crate) fn parse_as(s: &str, ty: &DynSolType) -> Result<DynSolValue, CheatError> {
     match ty.coerce_str(s) {
         Ok(value) => Ok(value),
         Err(error) => {
@@ -1067,9 +1066,9 @@ pub(crate) fn parse_as(s: &str, ty: &DynSolType) -> Result<DynSolValue, String> 
             if hex_like && !s.starts_with("0x") && hex::check_raw(s) {
                 return Err(format!(
                     "failed parsing {s:?} as type `{ty}`: missing hex prefix (\"0x\") for hex string"
-                ));
+                ).into());
             }
-            Err(format!("failed parsing {s:?} as type `{ty}`: {error}"))
+            Err(format!("failed parsing {s:?} as type `{ty}`: {error}").into())
         }
     }
 }
@@ -1077,7 +1076,7 @@ pub(crate) fn parse_as(s: &str, ty: &DynSolType) -> Result<DynSolValue, String> 
 /// A Solidity value as JSON, as forge serializes it: numbers that fit 64
 /// bits as numbers, larger ones as decimal strings, bytes as hex,
 /// addresses checksummed, strings holding a JSON object as that object.
-fn value_to_json(value: DynSolValue) -> Result<Value, String> {
+fn value_to_json(value: DynSolValue) -> Result<Value, CheatError> {
     Ok(match value {
         DynSolValue::Bool(b) => Value::Bool(b),
         DynSolValue::String(s) => match serde_json::from_str::<Map<String, Value>>(&s) {

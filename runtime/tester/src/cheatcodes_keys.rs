@@ -7,7 +7,10 @@ use alloy::{
     sol_types::SolValue,
 };
 
-use crate::{cheatcodes::CheatResult, inspector::TestInspector};
+use crate::{
+    cheatcodes::{CheatError, CheatResult},
+    inspector::TestInspector,
+};
 
 alloy::sol! {
     /// The key part of Foundry's cheatcode interface.
@@ -29,6 +32,7 @@ alloy::sol! {
         function sign(Wallet calldata wallet, bytes32 digest) external returns (uint8 v, bytes32 r, bytes32 s);
         function signCompact(Wallet calldata wallet, bytes32 digest) external returns (bytes32 r, bytes32 vs);
         function signCompact(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 vs);
+        function signWithNonceUnsafe(uint256 privateKey, bytes32 digest, uint256 nonce) external pure returns (uint8 v, bytes32 r, bytes32 s);
     }
 }
 
@@ -73,6 +77,7 @@ impl TestInspector {
                 self.remember_keys(&c.mnemonic, &c.derivationPath, Some(&c.language), c.count)
             }
             C::getWallets(_) => ok(self.cheats.wallets.clone()),
+            C::signWithNonceUnsafe(c) => sign_with_nonce(c.privateKey, c.digest, c.nonce),
             C::createWallet_0(c) => {
                 let key = U256::from_be_bytes(keccak256(c.walletLabel.as_bytes()).0);
                 self.create_wallet(key, Some(c.walletLabel))
@@ -132,11 +137,60 @@ fn ok<T: SolValue>(value: T) -> CheatResult {
     Ok(Bytes::from(value.abi_encode()))
 }
 
-fn sign(key: U256, digest: B256) -> Result<alloy::primitives::Signature, String> {
+fn sign(key: U256, digest: B256) -> Result<alloy::primitives::Signature, CheatError> {
     use alloy::signers::SignerSync;
     signer(key)?
         .sign_hash_sync(&digest)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().into())
+}
+
+/// `signWithNonceUnsafe`: an ECDSA signature with the caller's nonce `k`
+/// (for tests of signature malleability and nonce reuse), low-s as
+/// `sign`'s, with forge's checks and wording.
+fn sign_with_nonce(key: U256, digest: B256, nonce: U256) -> CheatResult {
+    use alloy::signers::k256::{
+        FieldBytes, Scalar, Secp256k1, ecdsa::hazmat::SignPrimitive, elliptic_curve::PrimeField,
+    };
+    let fail = |why: String| CheatError::from(format!("vm.signWithNonceUnsafe: {why}"));
+    let scalar = |value: U256, what: &str| {
+        Option::<Scalar>::from(Scalar::from_repr(value.to_be_bytes().into()))
+            .ok_or_else(|| fail(format!("invalid {what} scalar")))
+    };
+    let d = scalar(key, "private key")?;
+    if bool::from(d.is_zero()) {
+        return Err(fail("private key cannot be 0".into()));
+    }
+    let k = scalar(nonce, "nonce")?;
+    if bool::from(k.is_zero()) {
+        return Err(fail("nonce cannot be 0".into()));
+    }
+    let (raw, _) = <Scalar as SignPrimitive<Secp256k1>>::try_sign_prehashed(
+        &d,
+        k,
+        &FieldBytes::from(digest.0),
+    )
+    .map_err(|e| fail(format!("cannot sign: {e}")))?;
+    let low = raw.normalize_s().unwrap_or(raw);
+    let r = U256::from_be_slice(&low.r().to_bytes());
+    let s = U256::from_be_slice(&low.s().to_bytes());
+    // The parity is the one that recovers the signer.
+    let signer = signer(key)?.address();
+    let parity = [false, true]
+        .into_iter()
+        .find(|&parity| {
+            alloy::primitives::Signature::new(r, s, parity)
+                .recover_address_from_prehash(&digest)
+                .is_ok_and(|a| a == signer)
+        })
+        .ok_or_else(|| fail("no recovery id recovers the signer".into()))?;
+    Ok(Bytes::from(
+        (
+            U256::from(27 + u8::from(parity)),
+            B256::from(r),
+            B256::from(s),
+        )
+            .abi_encode_params(),
+    ))
 }
 
 /// An EIP-2098 compact signature: `r` and `s` with the parity in the top bit.
@@ -151,21 +205,27 @@ fn sign_compact(key: U256, digest: B256) -> CheatResult {
     ))
 }
 
-fn signer(key: U256) -> Result<PrivateKeySigner, String> {
+fn signer(key: U256) -> Result<PrivateKeySigner, CheatError> {
     if key.is_zero() {
         return Err("private key cannot be 0".into());
     }
     PrivateKeySigner::from_bytes(&B256::from(key))
-        .map_err(|_| "private key must be less than the secp256k1 curve order".to_string())
+        .map_err(|_| "private key must be less than the secp256k1 curve order".into())
 }
 
 /// The private key at `path` + `index` of a BIP-39 mnemonic (English; the
 /// only word list forja reads).
-fn derive(mnemonic: &str, path: &str, index: u32, language: Option<&str>) -> Result<U256, String> {
+fn derive(
+    mnemonic: &str,
+    path: &str,
+    index: u32,
+    language: Option<&str>,
+) -> Result<U256, CheatError> {
     if let Some(language) = language.filter(|l| !l.eq_ignore_ascii_case("english")) {
         return Err(format!(
             "deriveKey: the {language} word list is not supported by forja (English is)"
-        ));
+        )
+        .into());
     }
     let signer = MnemonicBuilder::<English>::default()
         .phrase(mnemonic)

@@ -52,9 +52,7 @@ impl TestInspector {
 
     fn allow_memory(&mut self, depth: usize, start: u64, end: u64) -> CheatResult {
         if start >= end {
-            return Err(format!(
-                "memory range start ({start}) is greater than end ({end})"
-            ));
+            return Err(format!("memory range start ({start}) is greater than end ({end})").into());
         }
         self.cheats
             .safe_memory

@@ -18,8 +18,8 @@ use revm::context::JournalTr;
 use crate::{
     backend::{CheatContext, CheatDatabase},
     cheatcodes::{
-        CheatResult, env, parse_address, parse_bool, parse_bytes, parse_bytes32, parse_int,
-        parse_uint, refuse,
+        CheatError, CheatResult, env, parse_address, parse_bool, parse_bytes, parse_bytes32,
+        parse_int, parse_uint, refuse,
     },
     inspector::TestInspector,
 };
@@ -155,7 +155,7 @@ impl TestInspector {
             }
             C::fromRlp(c) => match Vec::<Bytes>::decode(&mut c.rlp.as_ref()) {
                 Ok(items) => ok(items),
-                Err(e) => Err(format!("vm.fromRlp: failed to decode RLP: {e}")),
+                Err(e) => Err(format!("vm.fromRlp: failed to decode RLP: {e}").into()),
             },
 
             C::readCallers(_) => {
@@ -393,10 +393,10 @@ fn ok<T: SolValue>(value: T) -> CheatResult {
 fn env_array<T>(
     name: &str,
     delim: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
+    parse: impl Fn(&str) -> Result<T, CheatError>,
+) -> Result<Vec<T>, CheatError> {
     if delim.is_empty() {
-        return Err(format!("an empty delimiter cannot split `{name}`"));
+        return Err(format!("an empty delimiter cannot split `{name}`").into());
     }
     let value = env(name)?;
     // An empty variable is an empty array, as in forge.

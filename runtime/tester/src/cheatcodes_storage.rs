@@ -195,7 +195,7 @@ impl TestInspector {
                 let json = serde_json::to_vec(&alloc)
                     .map_err(|e| format!("vm.dumpState: cannot encode the state: {e}"))?;
                 write_project_file(&path, &json)
-                    .map_err(|e| e.replacen("vm.writeFile", "vm.dumpState", 1))?;
+                    .map_err(|e| e.to_string().replacen("vm.writeFile", "vm.dumpState", 1))?;
                 Ok(Bytes::new())
             }
         }

@@ -262,6 +262,9 @@ impl Executor {
         // Everything a cheatcode may have changed in the last transaction is set again.
         ctx.modify_cfg(|cfg| cfg.chain_id = self.chain_id);
         ctx.block = self.block.clone();
+        // Tests pay no gas price: the base fee is held back from revm's
+        // check and restored for the code (see `TestInspector::held_basefee`).
+        let basefee = std::mem::take(&mut ctx.block.basefee);
         let nonce = self.nonce_of(ctx, from);
         let tx = TxEnv {
             caller: from,
@@ -278,6 +281,7 @@ impl Executor {
         inspector.tracing = options.tracing;
         inspector.gas_recording = options.gas_recording;
         inspector.allow_internal_expect_revert = self.allow_internal_expect_revert;
+        inspector.held_basefee = Some(basefee);
         inspector.coverage = self.coverage.as_ref().map(|_| HitMaps::default());
         evm.inspector = inspector;
         // A panic in revm or a cheatcode is re-raised naming what was running
@@ -308,7 +312,10 @@ impl Executor {
             &mut evm.inspector,
             TestInspector::new(CheatState::default(), self.artifacts.clone()),
         );
-        let block = evm.ctx.block.clone();
+        let mut block = evm.ctx.block.clone();
+        if let Some(basefee) = inspector.held_basefee {
+            block.basefee = basefee;
+        }
         let chain_id = evm.ctx.cfg.chain_id;
         self.db = std::mem::take(&mut evm.ctx.journaled_state.database);
         let result = result.map_err(|e| TesterError::Evm(format!("{e:?}")))?;

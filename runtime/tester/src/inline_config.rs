@@ -42,6 +42,15 @@ pub(crate) struct InlineConfigError {
     message: String,
 }
 
+impl InlineConfigError {
+    fn at(location: &str, message: String) -> Self {
+        Self {
+            location: location.to_string(),
+            message,
+        }
+    }
+}
+
 impl InlineConfig {
     /// Reads the inline configuration of contract `name` from the text of
     /// its source file `source`; malformed TOML is an error naming where.
@@ -122,43 +131,36 @@ fn apply_settings(
     settings: &toml::Table,
     location: &str,
 ) -> Result<(), InlineConfigError> {
-    let error = |message: String| InlineConfigError {
-        location: location.to_string(),
-        message,
-    };
     for (key, value) in settings {
         match (key.as_str(), value) {
             ("fuzz" | "invariant", toml::Value::Table(section)) => {
                 for (inner, value) in section {
                     let name = format!("{key}.{inner}");
                     match name.as_str() {
-                        "fuzz.runs" => config.fuzz_runs = number(&name, value).map_err(error)?,
+                        "fuzz.runs" => config.fuzz_runs = number(location, &name, value)?,
                         "fuzz.max_test_rejects" => {
-                            config.fuzz_max_rejects = number(&name, value).map_err(error)?
+                            config.fuzz_max_rejects = number(location, &name, value)?
                         }
-                        "fuzz.seed" => config.fuzz_seed = Some(seed(value).map_err(error)?),
-                        "invariant.runs" => {
-                            config.invariant_runs = number(&name, value).map_err(error)?
-                        }
+                        "fuzz.seed" => config.fuzz_seed = Some(seed(location, value)?),
+                        "invariant.runs" => config.invariant_runs = number(location, &name, value)?,
                         "invariant.depth" => {
-                            config.invariant_depth = number(&name, value).map_err(error)?
+                            config.invariant_depth = number(location, &name, value)?
                         }
                         "invariant.fail_on_revert" => {
-                            config.invariant_fail_on_revert =
-                                boolean(&name, value).map_err(error)?
+                            config.invariant_fail_on_revert = boolean(location, &name, value)?
                         }
-                        _ => return Err(error(unknown(&name))),
+                        _ => return Err(InlineConfigError::at(location, unknown(&name))),
                     }
                 }
             }
             ("allow_internal_expect_revert", value) => {
-                config.allow_internal_expect_revert = boolean(key, value).map_err(error)?
+                config.allow_internal_expect_revert = boolean(location, key, value)?
             }
-            ("isolate", value) => config.isolate = boolean(key, value).map_err(error)?,
+            ("isolate", value) => config.isolate = boolean(location, key, value)?,
             ("always_use_create_2_factory", value) => {
-                config.always_use_create_2_factory = boolean(key, value).map_err(error)?
+                config.always_use_create_2_factory = boolean(location, key, value)?
             }
-            _ => return Err(error(unknown(key))),
+            _ => return Err(InlineConfigError::at(location, unknown(key))),
         }
     }
     Ok(())
@@ -172,26 +174,32 @@ fn unknown(key: &str) -> String {
     )
 }
 
-fn number(name: &str, value: &toml::Value) -> Result<u32, String> {
+fn number(location: &str, name: &str, value: &toml::Value) -> Result<u32, InlineConfigError> {
     value
         .as_integer()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| {
-            format!(
-                "`{name}` must be a number from 0 to {}, not {value}",
-                u32::MAX
+            InlineConfigError::at(
+                location,
+                format!(
+                    "`{name}` must be a number from 0 to {}, not {value}",
+                    u32::MAX
+                ),
             )
         })
 }
 
-fn boolean(name: &str, value: &toml::Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| format!("`{name}` must be true or false, not {value}"))
+fn boolean(location: &str, name: &str, value: &toml::Value) -> Result<bool, InlineConfigError> {
+    value.as_bool().ok_or_else(|| {
+        InlineConfigError::at(
+            location,
+            format!("`{name}` must be true or false, not {value}"),
+        )
+    })
 }
 
 /// A fuzz seed: a number, or a string holding a decimal or `0x` number.
-fn seed(value: &toml::Value) -> Result<u64, String> {
+fn seed(location: &str, value: &toml::Value) -> Result<u64, InlineConfigError> {
     let parsed = match value {
         toml::Value::Integer(n) => u64::try_from(*n).ok(),
         toml::Value::String(s) => match s.strip_prefix("0x") {
@@ -200,7 +208,12 @@ fn seed(value: &toml::Value) -> Result<u64, String> {
         },
         _ => None,
     };
-    parsed.ok_or_else(|| format!("`fuzz.seed` must be a number below 2^64, not {value}"))
+    parsed.ok_or_else(|| {
+        InlineConfigError::at(
+            location,
+            format!("`fuzz.seed` must be a number below 2^64, not {value}"),
+        )
+    })
 }
 
 /// The inline-configuration doc comments of contract `name` in `text`.

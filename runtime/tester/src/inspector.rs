@@ -25,6 +25,7 @@ use revm::{
 use crate::{
     artifacts::ArtifactSet,
     backend::{CheatContext, CheatDatabase, StateSnapshot},
+    cheat_error::CheatError,
     console::decode_console_log,
     decode::{decode_revert, encode_error_string},
     vm::{CHEATCODE_ADDRESS, CONSOLE_ADDRESS, DEFAULT_SENDER, TEST_CONTRACT_ADDRESS},
@@ -67,6 +68,8 @@ pub(crate) struct Prank {
     /// The prank also makes the caller's `delegatecall`s run in the pranked
     /// contract (`prank(sender, true)`).
     pub delegate_call: bool,
+    /// A call has been pranked by it (an unused prank cannot be replaced).
+    pub used: bool,
 }
 
 /// A pending `vm.expectRevert`.
@@ -405,6 +408,11 @@ pub(crate) struct TestInspector {
     /// Let `expectRevert` match a revert of the test function itself (Foundry's
     /// `allow_internal_expect_revert`, the pre-1.0 behaviour).
     pub allow_internal_expect_revert: bool,
+    /// The block's base fee, held back while revm checks the transaction
+    /// (whose gas price is 0) and put back when its first frame starts:
+    /// forge runs tests with no base-fee check, so `vm.fee` in `setUp`
+    /// does not stop the tests that follow.
+    pub held_basefee: Option<u64>,
     /// The test's own accounts (its sender and the test contract): `full`
     /// access under the permissioning cheatcodes unless a test says otherwise.
     pub self_accounts: [Address; 2],
@@ -423,6 +431,7 @@ impl TestInspector {
             tracing: false,
             gas_recording: false,
             allow_internal_expect_revert: false,
+            held_basefee: None,
             self_accounts: [DEFAULT_SENDER, TEST_CONTRACT_ADDRESS],
             coverage: None,
             whereabouts: Whereabouts::default(),
@@ -788,10 +797,10 @@ fn meter_gas(metering: &mut GasMetering, interp: &Interpreter, depth: usize) {
     }
 }
 
-fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, String>) -> CallOutcome {
+fn cheat_outcome(inputs: &CallInputs, result: Result<Bytes, CheatError>) -> CallOutcome {
     let (status, output) = match result {
         Ok(output) => (InstructionResult::Return, output),
-        Err(message) => (InstructionResult::Revert, encode_error_string(&message)),
+        Err(error) => (InstructionResult::Revert, error.revert_data()),
     };
     CallOutcome::new(
         InterpreterResult::new(status, output, Gas::new(inputs.gas_limit)),
@@ -888,6 +897,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CallInputs,
     ) -> Option<CallOutcome> {
+        if let Some(basefee) = self.held_basefee.take() {
+            context.block.basefee = basefee;
+        }
         let depth = context.journaled_state.depth;
         let target = inputs.target_address;
         let input = inputs.input.bytes(context);
@@ -960,7 +972,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                     Err(format!(
                         "console.log: {} bytes of call data that no console.log signature decodes",
                         input.len()
-                    )),
+                    )
+                    .into()),
                 ));
             };
             if self.tracing
@@ -993,7 +1006,7 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             if let Err(e) = context.journaled_state.load_account(prank.sender) {
                 return Some(cheat_outcome(
                     inputs,
-                    Err(format!("vm.prank: cannot load {}: {e}", prank.sender)),
+                    Err(format!("vm.prank: cannot load {}: {e}", prank.sender).into()),
                 ));
             }
             inputs.caller = prank.sender;
@@ -1004,6 +1017,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if prank.single_use {
                 self.cheats.prank = None;
+            } else if let Some(prank) = self.cheats.prank.as_mut() {
+                prank.used = true;
             }
         }
         if !self.cheats.create.is_idle() {
@@ -1038,26 +1053,38 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             && let Some(message) = self.permission_error(inputs.caller, access::TRANSACT)
         {
             self.record.answered_here.push(depth);
-            return Some(cheat_outcome(inputs, Err(message)));
+            return Some(cheat_outcome(inputs, Err(message.into())));
         }
 
-        if let Some(index) = self.matching_mock(target, &input, value) {
-            // A mocked call that sends value still moves it, as in forge.
-            if inputs.transfers_value()
-                && !matches!(
+        // A mock answers for the code it names, so a delegatecall to it is
+        // mocked too (forge matches the bytecode address).
+        if let Some(index) = self.matching_mock(inputs.bytecode_address, &input, value) {
+            // A mocked call that sends value still moves it, as in forge;
+            // one mocked to revert moves nothing.
+            let moved = !inputs.transfers_value() || {
+                let checkpoint = context.journaled_state.checkpoint();
+                let moved = matches!(
                     context
                         .journaled_state
                         .transfer(inputs.caller, target, value),
                     Ok(None)
-                )
-            {
+                );
+                if moved && !self.cheats.mocks[index].revert {
+                    context.journaled_state.checkpoint_commit();
+                } else {
+                    context.journaled_state.checkpoint_revert(checkpoint);
+                }
+                moved
+            };
+            if !moved {
                 self.record.answered_here.push(depth);
                 return Some(cheat_outcome(
                     inputs,
                     Err(format!(
                         "mocked call: {} cannot send {value} wei to {target}",
                         inputs.caller
-                    )),
+                    )
+                    .into()),
                 ));
             }
             let mock = &mut self.cheats.mocks[index];
@@ -1209,6 +1236,9 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
         context: &mut CheatContext<DB>,
         inputs: &mut CreateInputs,
     ) -> Option<CreateOutcome> {
+        if let Some(basefee) = self.held_basefee.take() {
+            context.block.basefee = basefee;
+        }
         self.whereabouts.frames.push(Frame::Create {
             init_code: inputs.init_code().clone(),
         });
@@ -1226,6 +1256,8 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
             if prank.single_use {
                 self.cheats.prank = None;
+            } else if let Some(prank) = self.cheats.prank.as_mut() {
+                prank.used = true;
             }
         }
         if !self.cheats.create.is_idle() && self.broadcast_create(context, inputs, depth, pranked) {
@@ -1323,10 +1355,15 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
                 });
             }
         }
+        // A reverting creation is the reverter only when made at the
+        // expectation's depth, as in forge: a constructor's nested `new`
+        // that reverts leaves it to the contract whose call or creation
+        // is checked.
         if !outcome.result.result.is_ok()
             && let Some(expected) = self.cheats.expected_revert.as_mut()
             && expected.armed
             && expected.actual_reverter.is_none()
+            && depth <= expected.depth
         {
             expected.actual_reverter = outcome.address;
         }
@@ -1354,7 +1391,7 @@ impl TestInspector {
     pub(crate) fn snapshot<DB: CheatDatabase>(
         &mut self,
         context: &CheatContext<DB>,
-    ) -> Result<U256, String> {
+    ) -> Result<U256, CheatError> {
         let snapshot = DB::snapshot(context).map_err(|e| e.to_string())?;
         self.cheats.snapshots.push(Some(snapshot));
         Ok(U256::from(self.cheats.snapshots.len() - 1))
@@ -1381,7 +1418,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         code: Bytes,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         context
             .journaled_state
             .load_account(address)
@@ -1409,7 +1446,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         balance: U256,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         let mut account = context
             .journaled_state
             .load_account_mut(address)
@@ -1423,7 +1460,7 @@ impl TestInspector {
         context: &mut CheatContext<DB>,
         address: Address,
         nonce: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheatError> {
         let mut account = context
             .journaled_state
             .load_account_mut(address)

@@ -15,6 +15,7 @@
 
 mod artifacts;
 mod backend;
+mod cheat_error;
 mod cheatcodes;
 mod cheatcodes_assume;
 mod cheatcodes_create;
@@ -46,7 +47,7 @@ pub mod runner;
 mod trace;
 mod vm;
 
-pub use artifacts::{ArtifactSet, ContractArtifact};
+pub use artifacts::{ArtifactQueryError, ArtifactSet, ContractArtifact};
 pub use error::TesterError;
 
 /// Version of the embedded forja-std library (changes whenever its files do).

@@ -203,6 +203,9 @@ fn run_suite(
         .find(|n| DEFAULT_SENDER.create(*n) == TEST_CONTRACT_ADDRESS)
         .unwrap_or(0);
     set_nonce(&mut exec, DEFAULT_SENDER, nonce);
+    // The test contract has its balance while its constructor runs, as in
+    // forge (Foundry's Issue6293.t.sol).
+    exec.set_balance(DEFAULT_SENDER.create(nonce), INITIAL_BALANCE);
     let options = CallOptions {
         gas_recording: config.gas_report,
         ..Default::default()
@@ -231,7 +234,6 @@ fn run_suite(
             GasSamples::default(),
         );
     };
-    exec.set_balance(address, INITIAL_BALANCE);
     exec.cheats.names.insert(address, contract.name.clone());
 
     let mut runner = SuiteRunner {

@@ -291,3 +291,95 @@ fn creation_delegation_and_inline_config_as_foundry() {
         ],
     );
 }
+
+/// Semantics of existing cheatcodes as forge 1.7.1 has them: the relative
+/// delta of `assertApproxEqRel` in 512 bits, an unused prank that may not be
+/// replaced, `load`/`store`/`etch` refusing precompiles.
+#[test]
+fn existing_cheatcodes_behave_as_forge() {
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let config = TestConfig {
+        fuzz_seed: Some(1),
+        filter: TestFilter::new(None, None, Some("SemanticsTest"), None, None, None).unwrap(),
+        ..Default::default()
+    };
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_ApproxEqRelWithoutOverflow()",
+            "test_RevertWhen_OverwritingAnUnusedPrank()",
+            "test_OverwritingAUsedPrank()",
+            "test_RevertWhen_PrecompileIsAnArgument()",
+        ],
+    );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("ReverterTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_ReverterOfANestedCreateIsTheCallee()",
+            "test_ReverterOfACreateInAConstructorIsTheCreated()",
+        ],
+    );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("MockSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_MockAnswersADelegatecall()",
+            "test_MockCallRevertMovesNoValue()",
+        ],
+    );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("SignSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(
+        &report,
+        &[
+            "test_SignWithNonceRecovers()",
+            "test_RevertWhen_NonceIsNoScalar()",
+        ],
+    );
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("EnvSemanticsTest"), None, None, None).unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_RevertWhen_HexHasNoPrefix()"]);
+    let config = TestConfig {
+        filter: TestFilter::new(
+            None,
+            None,
+            Some("BalanceInConstructorTest"),
+            None,
+            None,
+            None,
+        )
+        .unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_BalanceInConstructor()"]);
+    let config = TestConfig {
+        filter: TestFilter::new(None, None, Some("BaseFeeFromSetUpTest"), None, None, None)
+            .unwrap(),
+        ..config
+    };
+    let artifacts = common::compile(&common::fixtures_dir().join("cheats"));
+    let report = run_tests(artifacts, &config, &|_| {});
+    assert_pass(&report, &["test_BaseFeeFromSetUp()"]);
+}
