@@ -493,6 +493,9 @@ interface Vm {
     function getBlobBaseFee() external view returns (uint256 blobBaseFee);
     function blobhashes(bytes32[] calldata hashes) external;
     function getBlobhashes() external view returns (bytes32[] memory hashes);
+    /// The next broadcast call carries this blob (as forge builds its sidecar); with a delegation
+    /// attached too, that call reverts: a transaction carries one or the other.
+    function attachBlob(bytes calldata blob) external;
     // Accounts from a genesis `alloc` (or whole genesis) JSON file inside the project root, and copies.
     function loadAllocs(string calldata pathToAllocsJson) external;
     /// Copies code, balance, nonce and the slots this transaction has loaded of `source`.

@@ -1,9 +1,10 @@
 //! Block and blob cheatcodes: `vm.setBlockhash`, `vm.blobBaseFee` /
-//! `getBlobBaseFee` and `vm.blobhashes` / `getBlobhashes`, as forge 1.7.1
-//! has them (the blob base fee is kept as the block's excess blob gas, and
-//! read back as that, as forge does).
+//! `getBlobBaseFee`, `vm.blobhashes` / `getBlobhashes` and `vm.attachBlob`,
+//! as forge 1.7.1 has them (the blob base fee is kept as the block's excess
+//! blob gas, and read back as that, as forge does).
 
 use alloy::{
+    eips::eip4844::builder::{SidecarBuilder, SimpleCoder},
     primitives::{Bytes, U256},
     sol_types::SolValue,
 };
@@ -27,6 +28,7 @@ alloy::sol! {
         function getBlobBaseFee() external view returns (uint256 blobBaseFee);
         function blobhashes(bytes32[] calldata hashes) external;
         function getBlobhashes() external view returns (bytes32[] memory hashes);
+        function attachBlob(bytes calldata blob) external;
     }
 }
 
@@ -101,6 +103,18 @@ impl TestInspector {
             C::getBlobhashes(_) => {
                 ensure_cancun(ctx, "getBlobhashes")?;
                 ctx.tx.blob_hashes.clone().abi_encode()
+            }
+            C::attachBlob(c) => {
+                ensure_cancun(ctx, "attachBlob")?;
+                // The sidecar (blobs, KZG commitments and proofs) is built as
+                // forge builds it, so a blob it refuses is refused here; a
+                // test sends no transaction, so only the attachment is kept:
+                // the next broadcast call takes it.
+                SidecarBuilder::<SimpleCoder>::from_slice(&c.blob)
+                    .build_4844()
+                    .map_err(|e| e.to_string())?;
+                self.cheats.create.attach_blob();
+                Vec::new()
             }
         };
         Ok(Bytes::from(encoded))
