@@ -234,3 +234,80 @@ fn run_signed<DB: CheatDatabase>(
     }
     Ok(outcome.result)
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        consensus::{SignableTransaction, TxEip1559, TxLegacy},
+        eips::Encodable2718,
+        network::TxSignerSync,
+        primitives::{Signature, TxKind, address},
+        signers::local::PrivateKeySigner,
+    };
+
+    use super::*;
+
+    /// The fixtures' key: `vm.addr(0xf0f0)`.
+    fn key() -> PrivateKeySigner {
+        PrivateKeySigner::from_bytes(&B256::from(U256::from(0xf0f0))).unwrap()
+    }
+
+    fn raw<T: SignableTransaction<Signature>>(mut tx: T) -> Vec<u8>
+    where
+        TxEnvelope: From<alloy::consensus::Signed<T>>,
+    {
+        let signature = key().sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+    }
+
+    /// A legacy transfer of 17 wei on chain 31337 and an EIP-1559 call of
+    /// `increment()` on chain 31337: the raw transactions in
+    /// `tests/fixtures/cheats/test/SignedTx.t.sol`.
+    fn fixture_transactions() -> (Vec<u8>, Vec<u8>) {
+        let legacy = raw(TxLegacy {
+            chain_id: Some(31337),
+            nonce: 0,
+            gas_price: 100,
+            gas_limit: 100_000,
+            to: TxKind::Call(address!("0x00000000000000000000000000000000000b0b00")),
+            value: U256::from(17),
+            input: Bytes::new(),
+        });
+        let dynamic = raw(TxEip1559 {
+            chain_id: 31337,
+            nonce: 1,
+            gas_limit: 100_000,
+            max_fee_per_gas: 100,
+            max_priority_fee_per_gas: 10,
+            to: TxKind::Call(address!("0x0000000000000000000000000000000000c0c0c0")),
+            value: U256::ZERO,
+            input: Bytes::from_static(&[0xd0, 0x9d, 0xe0, 0x8a]),
+            access_list: Default::default(),
+        });
+        (legacy, dynamic)
+    }
+
+    #[test]
+    fn decodes_legacy_and_typed_transactions_with_their_signer() {
+        let (legacy, dynamic) = fixture_transactions();
+        println!("legacy  {}", hex::encode(&legacy));
+        println!("eip1559 {}", hex::encode(&dynamic));
+        let sender = key().address();
+        let tx = decode_signed(&legacy).unwrap();
+        assert_eq!((tx.caller, tx.tx_type, tx.gas_price), (sender, 0, 100));
+        assert_eq!((tx.chain_id, tx.value), (Some(31337), U256::from(17)));
+        let tx = decode_signed(&dynamic).unwrap();
+        assert_eq!((tx.caller, tx.tx_type, tx.nonce), (sender, 2, 1));
+        assert_eq!((tx.gas_price, tx.gas_priority_fee), (100, Some(10)));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_signed_transaction() {
+        let error = decode_signed(&[0x01, 0x02]).unwrap_err();
+        assert!(error.starts_with("failed to decode RLP-encoded transaction"), "{error}");
+        // A legacy transaction whose signature was cut off.
+        let (legacy, _) = fixture_transactions();
+        let error = decode_signed(&legacy[..legacy.len() - 40]).unwrap_err();
+        assert!(error.starts_with("failed to decode RLP-encoded transaction"), "{error}");
+    }
+}
