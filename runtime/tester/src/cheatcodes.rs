@@ -70,7 +70,8 @@ fn out_of_scope(signature: &str) -> Option<String> {
     ];
     const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
     // Public-chain features a permissioned network has no use for.
-    const CHAIN_SPECIFIC: &[(&str, &str)] = &[("getRawBlockHeader(", "block headers of a live chain")];
+    const CHAIN_SPECIFIC: &[(&str, &str)] =
+        &[("getRawBlockHeader(", "block headers of a live chain")];
     if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"

@@ -55,14 +55,11 @@ impl TestInspector {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("vm.loadAllocs: {}: {e}", path.display()))?;
                 // An `alloc` object, or a genesis file holding one.
-                let allocs: BTreeMap<Address, GenesisAccount> = match serde_json::from_str(&text)
-                {
+                let allocs: BTreeMap<Address, GenesisAccount> = match serde_json::from_str(&text) {
                     Ok(allocs) => allocs,
                     Err(_) => {
                         serde_json::from_str::<Genesis>(&text)
-                            .map_err(|e| {
-                                format!("failed to load allocs: {}: {e}", path.display())
-                            })?
+                            .map_err(|e| format!("failed to load allocs: {}: {e}", path.display()))?
                             .alloc
                     }
                 };
@@ -86,7 +83,9 @@ impl TestInspector {
                         source
                             .storage
                             .iter()
-                            .map(|(slot, value)| (B256::from(*slot), B256::from(value.present_value)))
+                            .map(|(slot, value)| {
+                                (B256::from(*slot), B256::from(value.present_value))
+                            })
                             .collect(),
                     ),
                     private_key: None,
@@ -117,10 +116,13 @@ fn apply_account<DB: CheatDatabase>(
         .map_err(|e| e.to_string())?;
     loaded.data.set_balance(account.balance);
     loaded.data.set_nonce(account.nonce.unwrap_or_default());
-    drop(loaded);
     for (slot, value) in account.storage.iter().flatten() {
         journal
-            .sstore(address, U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0))
+            .sstore(
+                address,
+                U256::from_be_bytes(slot.0),
+                U256::from_be_bytes(value.0),
+            )
             .map_err(|e| e.to_string())?;
     }
     journal.touch_account(address);

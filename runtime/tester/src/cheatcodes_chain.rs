@@ -74,12 +74,9 @@ fn rpc_endpoint(root: &Path, name: &str) -> Option<String> {
         .iter()
         .find_map(|file| std::fs::read_to_string(root.join(file)).ok())?;
     let config: toml::Table = text.parse().ok()?;
-    let endpoints = config.get("rpc_endpoints").or_else(|| {
-        config
-            .get("profile")?
-            .get("default")?
-            .get("rpc_endpoints")
-    })?;
+    let endpoints = config
+        .get("rpc_endpoints")
+        .or_else(|| config.get("profile")?.get("default")?.get("rpc_endpoints"))?;
     let endpoint = match endpoints.get(name)? {
         toml::Value::String(url) => url.as_str(),
         toml::Value::Table(table) => table
@@ -98,10 +95,19 @@ mod tests {
     #[test]
     fn names_ids_and_aliases_as_forge() {
         let mainnet = chain("mainnet", None).unwrap();
-        assert_eq!((mainnet.name.as_str(), mainnet.chainId), ("mainnet", U256::from(1)));
+        assert_eq!(
+            (mainnet.name.as_str(), mainnet.chainId),
+            ("mainnet", U256::from(1))
+        );
         let bera = chain("80094", None).unwrap();
-        assert_eq!((bera.name.as_str(), bera.chainAlias.as_str()), ("berachain", "80094"));
-        assert_eq!(chain("12345678", None).unwrap_err(), "invalid chain alias: 12345678");
+        assert_eq!(
+            (bera.name.as_str(), bera.chainAlias.as_str()),
+            ("berachain", "80094")
+        );
+        assert_eq!(
+            chain("12345678", None).unwrap_err(),
+            "invalid chain alias: 12345678"
+        );
         assert_eq!(chain("", None).unwrap_err(), "invalid chain alias: ");
     }
 

@@ -118,13 +118,7 @@ fn read_dir(root: &Path, max_depth: u64, follow_links: bool) -> Vec<VmFs::DirEnt
     entries
 }
 
-fn walk(
-    dir: &Path,
-    depth: u64,
-    max_depth: u64,
-    follow_links: bool,
-    out: &mut Vec<VmFs::DirEntry>,
-) {
+fn walk(dir: &Path, depth: u64, max_depth: u64, follow_links: bool, out: &mut Vec<VmFs::DirEntry>) {
     if depth > max_depth {
         return;
     }

@@ -198,10 +198,7 @@ fn run_signed<DB: CheatDatabase>(
         };
         let nested: Context<BlockEnv, TxEnv, CfgEnv, _, revm::Journal<_>, ()> =
             Context::new(view, cfg.spec);
-        let mut evm = nested
-            .with_block(block)
-            .with_cfg(cfg)
-            .build_mainnet();
+        let mut evm = nested.with_block(block).with_cfg(cfg).build_mainnet();
         evm.transact(tx).map_err(|e| e.to_string())?
     };
     for (address, account) in outcome.state {
@@ -223,7 +220,6 @@ fn run_signed<DB: CheatDatabase>(
             .map_err(|e| e.to_string())?;
         loaded.data.set_balance(account.info.balance);
         loaded.data.set_nonce(account.info.nonce);
-        drop(loaded);
         for (slot, value) in account.storage {
             if value.is_changed() {
                 journal
@@ -304,10 +300,16 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_signed_transaction() {
         let error = decode_signed(&[0x01, 0x02]).unwrap_err();
-        assert!(error.starts_with("failed to decode RLP-encoded transaction"), "{error}");
+        assert!(
+            error.starts_with("failed to decode RLP-encoded transaction"),
+            "{error}"
+        );
         // A legacy transaction whose signature was cut off.
         let (legacy, _) = fixture_transactions();
         let error = decode_signed(&legacy[..legacy.len() - 40]).unwrap_err();
-        assert!(error.starts_with("failed to decode RLP-encoded transaction"), "{error}");
+        assert!(
+            error.starts_with("failed to decode RLP-encoded transaction"),
+            "{error}"
+        );
     }
 }

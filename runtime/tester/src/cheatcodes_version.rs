@@ -72,12 +72,12 @@ impl TestInspector {
     pub(crate) fn apply_version(&mut self, call: VmVersionCalls) -> CheatResult {
         let encoded = match call {
             VmVersionCalls::getFoundryVersion(_) => full_version().abi_encode(),
-            VmVersionCalls::foundryVersionCmp(c) => {
-                I256::try_from(version_cmp(&c.version)? as i8)
-                    .map_err(|e| e.to_string())?
-                    .abi_encode()
+            VmVersionCalls::foundryVersionCmp(c) => I256::try_from(version_cmp(&c.version)? as i8)
+                .map_err(|e| e.to_string())?
+                .abi_encode(),
+            VmVersionCalls::foundryVersionAtLeast(c) => {
+                version_cmp(&c.version)?.is_ge().abi_encode()
             }
-            VmVersionCalls::foundryVersionAtLeast(c) => version_cmp(&c.version)?.is_ge().abi_encode(),
         };
         Ok(Bytes::from(encoded))
     }
@@ -95,7 +95,10 @@ mod tests {
         let parts: Vec<&str> = metadata.split('.').collect();
         assert_eq!(parts.len(), 3, "{version}");
         assert_eq!(parts[0].len(), 10, "{version}");
-        assert!(parts[1].parse::<u64>().unwrap() >= 1_700_000_000, "{version}");
+        assert!(
+            parts[1].parse::<u64>().unwrap() >= 1_700_000_000,
+            "{version}"
+        );
         assert!(!parts[2].is_empty(), "{version}");
     }
 
@@ -104,8 +107,16 @@ mod tests {
         assert_eq!(version_cmp("1.7.1").unwrap(), Ordering::Equal);
         assert_eq!(version_cmp("1.7.0").unwrap(), Ordering::Greater);
         assert_eq!(version_cmp("99.0.0").unwrap(), Ordering::Less);
-        assert!(version_cmp("1.0.0-nightly").unwrap_err().contains("pre-release"));
-        assert!(version_cmp("1.0.0+abc").unwrap_err().contains("build metadata"));
+        assert!(
+            version_cmp("1.0.0-nightly")
+                .unwrap_err()
+                .contains("pre-release")
+        );
+        assert!(
+            version_cmp("1.0.0+abc")
+                .unwrap_err()
+                .contains("build metadata")
+        );
         assert!(version_cmp("not-a-version").is_err());
     }
 }
