@@ -121,7 +121,10 @@ fn assert_all_committed(report: &Value, expected: u64) {
 #[track_caller]
 fn assert_rate_held(report: &Value) {
     let seconds = report["throughput"]["per_second"].as_array().unwrap();
-    let sent: u64 = seconds.iter().map(|second| second["submitted"].as_u64().unwrap()).sum();
+    let sent: u64 = seconds
+        .iter()
+        .map(|second| second["submitted"].as_u64().unwrap())
+        .sum();
     assert_eq!(sent, 300, "{seconds:?}");
     let offered = report["throughput"]["submitted_tps"].as_f64().unwrap();
     assert!((90.0..=110.0).contains(&offered), "offered {offered} tx/s");

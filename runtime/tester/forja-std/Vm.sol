@@ -460,6 +460,51 @@ interface Vm {
     function publicKeyEd25519(bytes32 privateKey) external pure returns (bytes32 publicKey);
     function signEd25519(bytes calldata namespace, bytes calldata message, bytes32 privateKey) external pure returns (bytes memory signature);
     function verifyEd25519(bytes calldata signature, bytes calldata namespace, bytes calldata message, bytes32 publicKey) external pure returns (bool valid);
+    /// forja implements forge 1.7.1's cheatcode semantics, so it answers as Foundry 1.7.1 (projects
+    /// gate features on that version): "1.7.1+<forja commit, 10 hex>.<its commit time>.<build profile>".
+    function getFoundryVersion() external view returns (string memory version);
+    /// -1, 0 or 1 as 1.7.1 is below, equal to or above `version` (plain MAJOR.MINOR.PATCH only).
+    function foundryVersionCmp(string calldata version) external view returns (int256);
+    function foundryVersionAtLeast(string calldata version) external view returns (bool);
+    /// Runs a signed transaction (legacy RLP or EIP-2718) on the test's state, checked as the chain
+    /// would check it (chain id, signature, fees); the sender pays its gas.
+    function broadcastRawTransaction(bytes calldata data) external;
+    /// As `broadcastRawTransaction`, isolated: no base fee, gas price zero, nonce checked; returns its output.
+    function executeTransaction(bytes calldata rawTx) external returns (bytes memory);
+    // Directories and metadata (inside the project root, as the other file cheatcodes).
+    struct FsMetadata { bool isDir; bool isSymlink; uint256 length; bool readOnly; uint256 modified; uint256 accessed; uint256 created; }
+    struct DirEntry { string errorMessage; string path; uint64 depth; bool isDir; bool isSymlink; }
+    /// The next `readLine` of `path` starts from its first line again.
+    function closeFile(string calldata path) external;
+    function fsMetadata(string calldata path) external view returns (FsMetadata memory metadata);
+    function createDir(string calldata path, bool recursive) external;
+    function removeDir(string calldata path, bool recursive) external;
+    /// Entries below `path` (depth first, by name), to `maxDepth` levels (1 unless given).
+    function readDir(string calldata path) external view returns (DirEntry[] memory entries);
+    function readDir(string calldata path, uint64 maxDepth) external view returns (DirEntry[] memory entries);
+    function readDir(string calldata path, uint64 maxDepth, bool followLinks) external view returns (DirEntry[] memory entries);
+    // Chains: alloy-chains' table (forge's); rpcUrl from the project's [rpc_endpoints], "" without one.
+    struct Chain { string name; uint256 chainId; string chainAlias; string rpcUrl; }
+    function getChain(string calldata chainAlias) external view returns (Chain memory chain);
+    function getChain(uint256 chainId) external view returns (Chain memory chain);
+    // Blocks and blobs (the blob base fee is kept as the block's excess blob gas, as forge keeps it).
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function blobBaseFee(uint256 newBlobBaseFee) external;
+    function getBlobBaseFee() external view returns (uint256 blobBaseFee);
+    function blobhashes(bytes32[] calldata hashes) external;
+    function getBlobhashes() external view returns (bytes32[] memory hashes);
+    /// The next broadcast call carries this blob (as forge builds its sidecar); with a delegation
+    /// attached too, that call reverts: a transaction carries one or the other.
+    function attachBlob(bytes calldata blob) external;
+    // Accounts from a genesis `alloc` (or whole genesis) JSON file inside the project root, and copies.
+    function loadAllocs(string calldata pathToAllocsJson) external;
+    /// Copies code, balance, nonce and the slots this transaction has loaded of `source`.
+    function cloneAccount(address source, address target) external;
+    function ensNamehash(string calldata name) external pure returns (bytes32);
+    function signP256(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 s);
+    function publicKeyP256(uint256 privateKey) external pure returns (uint256 publicKeyX, uint256 publicKeyY);
+    /// The recorded logs as JSON ([{topics, data, emitter}]), consumed as `getRecordedLogs` does.
+    function getRecordedLogsJson() external view returns (string memory logsJson);
 }
 
 

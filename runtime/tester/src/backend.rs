@@ -11,7 +11,7 @@ use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     database::CacheDB,
     database_interface::{Database, DatabaseRef},
-    primitives::{Address, B256, StorageKey, StorageValue, keccak256},
+    primitives::{Address, B256, StorageKey, StorageValue, U256, keccak256},
     state::AccountInfo,
 };
 
@@ -67,6 +67,8 @@ pub(crate) trait CheatDatabase: Database<Error = Infallible> + Sized {
     fn snapshot(context: &CheatContext<Self>) -> Result<StateSnapshot, UnsupportedOnNetwork>;
     /// `vm.revertToState`: restores `snapshot`.
     fn restore(context: &mut CheatContext<Self>, snapshot: &StateSnapshot);
+    /// `vm.setBlockhash`: what BLOCKHASH answers for block `number` from now on.
+    fn set_block_hash(&mut self, number: u64, hash: B256);
     /// Why cheatcode `name` cannot run on this database, when it cannot.
     fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {
         let _ = name;
@@ -115,6 +117,10 @@ impl CheatDatabase for TestDb {
         context.block = snapshot.block.clone();
         context.cfg.chain_id = snapshot.chain_id;
     }
+
+    fn set_block_hash(&mut self, number: u64, hash: B256) {
+        self.cache.block_hashes.insert(U256::from(number), hash);
+    }
 }
 
 /// Blocks of a forja network: the chain is shared by every test and every
@@ -128,6 +134,10 @@ impl CheatDatabase for BlockDb<'_> {
 
     fn restore(_: &mut CheatContext<Self>, _: &StateSnapshot) {
         unreachable!("no snapshot of a network block can be taken")
+    }
+
+    fn set_block_hash(&mut self, number: u64, hash: B256) {
+        self.cache.block_hashes.insert(U256::from(number), hash);
     }
 
     fn refuses(name: &str) -> Option<UnsupportedOnNetwork> {

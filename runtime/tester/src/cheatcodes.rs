@@ -69,29 +69,8 @@ fn out_of_scope(signature: &str) -> Option<String> {
     ];
     const EXTERNAL_COMMANDS: &[&str] = &["ffi(", "tryFfi("];
     // Public-chain features a permissioned network has no use for.
-    const CHAIN_SPECIFIC: &[(&str, &str)] = &[
-        (
-            "getChain(",
-            "Foundry's table of public chains and their RPC URLs",
-        ),
-        ("attachBlob(", "EIP-4844 blob transactions"),
-        ("blobhashes(", "EIP-4844 blob transactions"),
-        ("getBlobhashes(", "EIP-4844 blob transactions"),
-        (
-            "executeTransaction(",
-            "replaying signed transactions of a live chain",
-        ),
-        (
-            "broadcastRawTransaction(",
-            "broadcasting signed transactions to a live chain",
-        ),
-        ("getRawBlockHeader(", "block headers of a live chain"),
-    ];
-    const FORGE_ITSELF: &[&str] = &[
-        "getFoundryVersion(",
-        "foundryVersionCmp(",
-        "foundryVersionAtLeast(",
-    ];
+    const CHAIN_SPECIFIC: &[(&str, &str)] =
+        &[("getRawBlockHeader(", "block headers of a live chain")];
     if FORK_OR_RPC.iter().any(|p| signature.starts_with(p)) {
         Some(format!(
             "needs forking or an RPC endpoint (vm.{signature}), which forja test does not offer"
@@ -106,10 +85,6 @@ fn out_of_scope(signature: &str) -> Option<String> {
     {
         Some(format!(
             "needs {what} (vm.{signature}), which forja test does not offer"
-        ))
-    } else if FORGE_ITSELF.iter().any(|p| signature.starts_with(p)) {
-        Some(format!(
-            "asks for forge's own version (vm.{signature}); forja is not forge"
         ))
     } else {
         None
@@ -167,6 +142,27 @@ impl TestInspector {
         }
         if let Ok(call) = crate::cheatcodes_ed25519::VmEd25519Calls::abi_decode(input) {
             return self.apply_ed25519(call);
+        }
+        if let Ok(call) = crate::cheatcodes_version::VmVersionCalls::abi_decode(input) {
+            return self.apply_version(call);
+        }
+        if let Ok(call) = crate::cheatcodes_tx::VmTxCalls::abi_decode(input) {
+            return self.apply_tx(ctx, call);
+        }
+        if let Ok(call) = crate::cheatcodes_fs::VmFsCalls::abi_decode(input) {
+            return self.apply_fs(call);
+        }
+        if let Ok(call) = crate::cheatcodes_chain::VmChainCalls::abi_decode(input) {
+            return self.apply_chain(call);
+        }
+        if let Ok(call) = crate::cheatcodes_block::VmBlockCalls::abi_decode(input) {
+            return self.apply_block(ctx, call);
+        }
+        if let Ok(call) = crate::cheatcodes_allocs::VmAllocsCalls::abi_decode(input) {
+            return self.apply_allocs(ctx, call);
+        }
+        if let Ok(call) = crate::cheatcodes_crypto::VmCryptoCalls::abi_decode(input) {
+            return self.apply_crypto(call);
         }
         let selector = input
             .get(..4)
@@ -921,6 +917,8 @@ impl TestInspector {
             }
             C::removeFile(c) => {
                 let path = self.project_write_path(&c.path)?;
+                // A file written again after this reads from its first line.
+                self.cheats.line_cursors.remove(&path);
                 std::fs::remove_file(&path)
                     .map_err(|e| format!("vm.removeFile: {}: {e}", path.display()))?;
                 unit()
@@ -1332,7 +1330,7 @@ fn env_var(name: &str) -> Option<String> {
 
 /// `vm.resolveEnv`: every `${NAME}` (spaces inside the braces allowed)
 /// replaced by the variable's value, with Foundry's message for a missing one.
-fn resolve_env(input: &str) -> Result<String, CheatError> {
+pub(crate) fn resolve_env(input: &str) -> Result<String, CheatError> {
     static PLACEHOLDER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\$\{\s*(.*?)\s*\}").expect("a valid pattern")
     });

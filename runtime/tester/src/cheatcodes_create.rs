@@ -137,9 +137,16 @@ pub(crate) struct CreateState {
     isolate: bool,
     /// forge's `always_use_create_2_factory`.
     create2_factory: bool,
+    /// `vm.attachBlob` was called: the next broadcast call carries a blob.
+    active_blob: bool,
 }
 
 impl CreateState {
+    /// `vm.attachBlob`: the next broadcast call carries a blob.
+    pub(crate) fn attach_blob(&mut self) {
+        self.active_blob = true;
+    }
+
     /// Whether nothing is pending (the common case, checked per call).
     pub(crate) fn is_idle(&self) -> bool {
         self.expected_creates.is_empty()
@@ -729,6 +736,12 @@ impl TestInspector {
             }
         } else {
             let delegations = std::mem::take(&mut self.cheats.create.active_delegations);
+            // A transaction carries a blob or delegations, never both (forge's check).
+            if std::mem::take(&mut self.cheats.create.active_blob) && !delegations.is_empty() {
+                return Err("both delegation and blob are active; `attachBlob` and \
+                     `attachDelegation` are not compatible"
+                    .into());
+            }
             let own = delegations
                 .iter()
                 .filter(|(authority, _)| *authority == broadcast.new_origin)

@@ -333,4 +333,11 @@ pub(crate) fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
         .or_else(|| crate::cheatcodes_storage::signature(selector))
         .or_else(|| crate::cheatcodes_create::signature(selector))
         .or_else(|| crate::cheatcodes_ed25519::signature(selector))
+        .or_else(|| crate::cheatcodes_version::signature(selector))
+        .or_else(|| crate::cheatcodes_tx::signature(selector))
+        .or_else(|| crate::cheatcodes_fs::signature(selector))
+        .or_else(|| crate::cheatcodes_chain::signature(selector))
+        .or_else(|| crate::cheatcodes_block::signature(selector))
+        .or_else(|| crate::cheatcodes_allocs::signature(selector))
+        .or_else(|| crate::cheatcodes_crypto::signature(selector))
 }

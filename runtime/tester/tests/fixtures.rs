@@ -541,12 +541,12 @@ fn fork_rpc_and_ffi_tests_are_skipped_with_the_reason() {
             .unwrap()
             .starts_with("runs external commands (vm.ffi(string[]))")
     );
-    let blobs = common::find_test(&report, "testBlobsAreSkipped()");
-    assert_eq!(blobs.status, TestStatus::Skip);
+    let header = common::find_test(&report, "testLiveChainDataIsSkipped()");
+    assert_eq!(header.status, TestStatus::Skip);
     assert_eq!(
-        blobs.reason.as_deref(),
+        header.reason.as_deref(),
         Some(
-            "needs EIP-4844 blob transactions (vm.blobhashes(bytes32[])), which forja test does not offer"
+            "needs block headers of a live chain (vm.getRawBlockHeader(uint256)), which forja test does not offer"
         )
     );
     let setup = common::find_test(&report, "setUp()");

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use crate::common::*;
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use forja_consensus::{BftMode, recover_committers};
 use forja_runtime::{Network, NetworkConfig, NodeHandle, StorageMode, config::PermissioningConfig};
 

@@ -8,11 +8,11 @@ use std::{
     time::Instant,
 };
 
+use crate::common::WAIT;
 use alloy::{
     eips::BlockId,
     primitives::{Address, B256, Bytes, Signature, U256, b256},
 };
-use crate::common::WAIT;
 use forja_consensus::{BftExtraData, BftMode, Vote};
 use forja_runtime::{
     Hardfork, Network, NetworkConfig, StorageMode,

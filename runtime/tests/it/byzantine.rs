@@ -3,11 +3,11 @@
 //! transaction the permissioning refuses, a synced block with forged seals.
 //! And nodes kept out by the node allowlist.
 
+use crate::common::*;
 use alloy::{
     primitives::{Address, B256},
     signers::local::PrivateKeySigner,
 };
-use crate::common::*;
 use forja_consensus::{BftBlock, BftExtraData, BftMode, sign_committed_seal};
 use forja_runtime::{
     NetworkConfig, StorageMode,

@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use alloy::primitives::{Address, B256, Bytes, U256, address};
 use crate::common::{config, dev_account, sign_1559, transfer, wait_for_height, wait_for_receipt};
+use alloy::primitives::{Address, B256, Bytes, U256, address};
 use forja_runtime::{
     Network, SignedTx, StartOptions, StorageMode,
     execution::{BlockContext, BlockEvmContext, BlockInspector, ExecutionHook},

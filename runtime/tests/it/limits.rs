@@ -7,11 +7,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::*;
 use alloy::{
     eips::BlockId,
     primitives::{Address, Bytes, TxKind, U256, address, bytes},
 };
-use crate::common::*;
 use forja_runtime::{
     CallRequest, Error, NetworkConfig, StorageMode, config::GenesisAccountConfig,
     execution::CallLimits,

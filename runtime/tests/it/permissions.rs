@@ -3,9 +3,9 @@
 //! node that is down or cut off holds the change too), the last admin
 //! cannot be removed, and the lists survive a restart.
 
+use crate::common::*;
 use alloy::primitives::{Address, bytes};
 use alloy::{primitives::B256, signers::local::PrivateKeySigner};
-use crate::common::*;
 use forja_runtime::{
     Error, Network, StorageMode, TxError,
     config::PermissioningConfig,

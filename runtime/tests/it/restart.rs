@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use crate::common::*;
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, Bytes, U256, bytes},
 };
-use crate::common::*;
 use forja_runtime::{Network, SealedBlock, StorageMode, TxReceipt};
 
 /// Init code that stores 42 in slot 0 and deploys code returning 42.

@@ -3,12 +3,12 @@
 //! lossy, reordering, partitionable transport, with crashes and byzantine
 //! proposers. Every run is seeded; a failure names its seed.
 
+use crate::common::*;
 use alloy::{
     consensus::TxEnvelope,
     primitives::{Address, B256},
     signers::local::PrivateKeySigner,
 };
-use crate::common::*;
 use forja_consensus::max_faulty;
 use forja_runtime::{
     StorageMode,

@@ -1,12 +1,12 @@
 //! Every validation rule refuses with its own error, and the pool is bounded.
 
+use crate::common::*;
 use alloy::{
     consensus::{Signed, TxEip1559, TxEnvelope},
     eips::eip2718::Encodable2718,
     primitives::{Address, Signature, U256},
     signers::local::PrivateKeySigner,
 };
-use crate::common::*;
 use forja_runtime::{Network, StorageMode, TxError, pool::PoolLimits};
 
 fn start(config: forja_runtime::NetworkConfig) -> Network {

@@ -2,8 +2,8 @@
 //! a vote as soon as the call casting it returns, and the engine gets the
 //! same votes, so blocks carry them until the validator set changes.
 
-use alloy::primitives::Address;
 use crate::common::*;
+use alloy::primitives::Address;
 use forja_runtime::{Network, StorageMode};
 
 #[test]

@@ -6,8 +6,8 @@
 
 use std::{path::Path, sync::Arc};
 
-use alloy::primitives::{Address, address};
 use crate::common::*;
+use alloy::primitives::{Address, address};
 use forja_rpc::{
     AccessConfig, ApiGroups, Authentication, NetworkNode, RpcConfig, RpcServer,
     auth::{METHOD_NOT_ENABLED, UNAUTHORIZED},

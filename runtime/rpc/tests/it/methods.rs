@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::common::{TestNet, mined};
 use alloy::{
     eips::BlockNumberOrTag,
     network::{EthereumWallet, TransactionBuilder},
@@ -17,7 +18,6 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use crate::common::{TestNet, mined};
 use serde_json::{Value, json};
 
 sol!(
@@ -330,8 +330,11 @@ async fn admin_backup_writes_a_named_backup_into_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_owned();
     let network = tokio::task::spawn_blocking(move || {
-        forja_runtime::Network::start(crate::common::dev_config(), forja_runtime::StorageMode::Dir(data))
-            .unwrap()
+        forja_runtime::Network::start(
+            crate::common::dev_config(),
+            forja_runtime::StorageMode::Dir(data),
+        )
+        .unwrap()
     })
     .await
     .unwrap();

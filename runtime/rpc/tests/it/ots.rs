@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::common::{TestNet, dev_config, mined, request};
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, Bytes, U256, address},
@@ -18,7 +19,6 @@ use alloy::{
     sol,
     sol_types::{SolCall, SolError, SolValue},
 };
-use crate::common::{TestNet, dev_config, mined, request};
 use forja_rpc::{ApiGroups, NetworkNode, OtsIndex, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::common::{TestNet, dev_config, mined, rpc};
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, U256, address},
@@ -11,7 +12,6 @@ use alloy::{
     sol,
     sol_types::{SolError, SolEvent},
 };
-use crate::common::{TestNet, dev_config, mined, rpc};
 use forja_rpc::RpcConfig;
 use forja_runtime::{config::PermissioningConfig, permissions::AccessLevel};
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use alloy::{
     eips::BlockId,
     network::{EthereumWallet, TransactionBuilder},
@@ -12,7 +13,6 @@ use alloy::{
     sol,
     sol_types::SolEvent,
 };
-use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use forja_rpc::{NetworkNode, RpcConfig, RpcServer};
 use forja_runtime::{Network, StorageMode};
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! `debug_trace*`, `eth_createAccessList` and the dev network's controls on
 //! a running in-process QBFT network, driven by alloy's provider.
 
+use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256},
@@ -9,7 +10,6 @@ use alloy::{
     sol,
     sol_types::SolCall,
 };
-use crate::common::{TestNet, assert_nodes_agree, mined, request};
 use serde_json::{Value, json};
 
 sol!(
@@ -629,7 +629,12 @@ async fn dev_methods_off_do_not_exist_but_traces_do() {
         &alloy::hex::decode("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266").unwrap(),
     );
     // dev_methods is off by default.
-    let net = TestNet::start(crate::common::dev_config(), 1, forja_rpc::RpcConfig::default()).await;
+    let net = TestNet::start(
+        crate::common::dev_config(),
+        1,
+        forja_rpc::RpcConfig::default(),
+    )
+    .await;
     for (method, params) in [
         ("evm_mine", json!([])),
         ("evm_snapshot", json!([])),
