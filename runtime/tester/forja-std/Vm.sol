@@ -18,6 +18,8 @@ interface Vm {
     function difficulty(uint256 newDifficulty) external;
     function txGasPrice(uint256 newGasPrice) external;
     function getNonce(address account) external view returns (uint64 nonce);
+    /// The nonce of a wallet's address (`createWallet`).
+    function getNonce(Wallet calldata wallet) external view returns (uint64 nonce);
     function setNonce(address account, uint64 newNonce) external;
     function getBlockNumber() external view returns (uint256 height);
     function getBlockTimestamp() external view returns (uint256 timestamp);
@@ -389,6 +391,8 @@ interface Vm {
     function writeLine(string calldata path, string calldata data) external;
     function readLine(string calldata path) external view returns (string memory line);
     function unixTime() external view returns (uint256 milliseconds);
+    /// Waits `duration` milliseconds of wall-clock time.
+    function sleep(uint256 duration) external;
     function setNonceUnsafe(address account, uint64 newNonce) external;
     // Gas metering: while paused, code costs no gas.
     function pauseGasMetering() external;

@@ -29,6 +29,7 @@ alloy::sol! {
     #[derive(Debug)]
     interface VmMisc {
         enum CallerMode { None, Broadcast, RecurrentBroadcast, Prank, RecurrentPrank }
+        struct Wallet { address addr; uint256 publicKeyX; uint256 publicKeyY; uint256 privateKey; }
 
         function toUppercase(string calldata input) external pure returns (string memory output);
         function toLowercase(string calldata input) external pure returns (string memory output);
@@ -70,6 +71,8 @@ alloy::sol! {
         function writeLine(string calldata path, string calldata data) external;
         function readLine(string calldata path) external view returns (string memory line);
         function unixTime() external view returns (uint256 milliseconds);
+        function sleep(uint256 duration) external;
+        function getNonce(Wallet calldata wallet) external view returns (uint64 nonce);
         function setNonceUnsafe(address account, uint64 newNonce) external;
 
         function toBase64(bytes calldata data) external pure returns (string memory);
@@ -311,6 +314,18 @@ impl TestInspector {
             C::setNonceUnsafe(c) => {
                 TestInspector::set_nonce(ctx, c.account, c.newNonce)?;
                 ok(())
+            }
+            // Milliseconds, as forge; the test asked for the wait.
+            C::sleep(c) => {
+                std::thread::sleep(std::time::Duration::from_millis(c.duration.saturating_to()));
+                ok(())
+            }
+            C::getNonce(c) => {
+                let account = ctx
+                    .journaled_state
+                    .load_account(c.wallet.addr)
+                    .map_err(|e| CheatError::from(e.to_string()))?;
+                ok(account.data.info.nonce)
             }
             C::unixTime(_) => {
                 let millis = std::time::SystemTime::now()

@@ -410,6 +410,7 @@ fn version_directories_chains_blocks_allocs_and_keys_as_forge() {
         &report,
         &[
             "test_FoundryVersionIs171()",
+            "test_SleepWaitsAndWalletNonce()",
             "test_DirectoriesInsideTheRoot()",
             "test_ChainTable()",
             "test_BlockhashAndBlobs()",
