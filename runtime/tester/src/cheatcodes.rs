@@ -122,6 +122,9 @@ impl TestInspector {
         if let Ok(call) = crate::cheatcodes_misc::VmMiscCalls::abi_decode(input) {
             return self.apply_misc(ctx, depth, call);
         }
+        if let Ok(call) = crate::cheatcodes_assert::VmAssertCalls::abi_decode(input) {
+            return self.apply_assert(call);
+        }
         if let Ok(call) = crate::cheatcodes_assume::VmAssumeCalls::abi_decode(input) {
             return self.apply_assume(depth, call);
         }
@@ -1055,17 +1058,19 @@ impl TestInspector {
                 c.maxDelta,
                 false,
                 None,
+                None,
             ),
             C::assertApproxEqAbs_1(c) => approx_abs(
                 I256::from_raw(c.left),
                 I256::from_raw(c.right),
                 c.maxDelta,
                 false,
+                None,
                 Some(&c.error),
             ),
-            C::assertApproxEqAbs_2(c) => approx_abs(c.left, c.right, c.maxDelta, true, None),
+            C::assertApproxEqAbs_2(c) => approx_abs(c.left, c.right, c.maxDelta, true, None, None),
             C::assertApproxEqAbs_3(c) => {
-                approx_abs(c.left, c.right, c.maxDelta, true, Some(&c.error))
+                approx_abs(c.left, c.right, c.maxDelta, true, None, Some(&c.error))
             }
             C::assertApproxEqRel_0(c) => approx_rel(
                 I256::from_raw(c.left),
@@ -1073,18 +1078,27 @@ impl TestInspector {
                 c.maxPercentDelta,
                 false,
                 None,
+                None,
             ),
             C::assertApproxEqRel_1(c) => approx_rel(
                 I256::from_raw(c.left),
                 I256::from_raw(c.right),
                 c.maxPercentDelta,
                 false,
+                None,
                 Some(&c.error),
             ),
-            C::assertApproxEqRel_2(c) => approx_rel(c.left, c.right, c.maxPercentDelta, true, None),
-            C::assertApproxEqRel_3(c) => {
-                approx_rel(c.left, c.right, c.maxPercentDelta, true, Some(&c.error))
+            C::assertApproxEqRel_2(c) => {
+                approx_rel(c.left, c.right, c.maxPercentDelta, true, None, None)
             }
+            C::assertApproxEqRel_3(c) => approx_rel(
+                c.left,
+                c.right,
+                c.maxPercentDelta,
+                true,
+                None,
+                Some(&c.error),
+            ),
         }
     }
 
@@ -1473,31 +1487,31 @@ fn named_event(topic1: bool, topic2: bool, topic3: bool, data: bool) -> [bool; 5
 
 /// An address shown checksummed in messages.
 #[derive(PartialEq)]
-struct Checksummed(Address);
+pub(crate) struct Checksummed(Address);
 impl Display for Checksummed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.to_checksum(None))
     }
 }
-fn checksummed(values: Vec<Address>) -> Vec<Checksummed> {
+pub(crate) fn checksummed(values: Vec<Address>) -> Vec<Checksummed> {
     values.into_iter().map(Checksummed).collect()
 }
 
 /// Bytes shown as hex in messages.
 #[derive(PartialEq)]
-struct HexBytes(Bytes);
+pub(crate) struct HexBytes(Bytes);
 impl Display for HexBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex::encode_prefixed(&self.0))
     }
 }
-fn hexes(values: Vec<Bytes>) -> Vec<HexBytes> {
+pub(crate) fn hexes(values: Vec<Bytes>) -> Vec<HexBytes> {
     values.into_iter().map(HexBytes).collect()
 }
 
 /// A list shown as `[a, b, c]`.
 #[derive(PartialEq)]
-struct List<T>(Vec<T>);
+pub(crate) struct List<T>(pub(crate) Vec<T>);
 impl<T: Display> Display for List<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let items: Vec<String> = self.0.iter().map(|i| i.to_string()).collect();
@@ -1520,19 +1534,27 @@ fn prefixed(message: Option<&String>, body: String) -> String {
     }
 }
 
-fn eq<T: PartialEq + Display>(left: &T, right: &T, message: Option<&String>) -> CheatResult {
+pub(crate) fn eq<T: PartialEq + Display>(
+    left: &T,
+    right: &T,
+    message: Option<&String>,
+) -> CheatResult {
     check(left == right, || {
         prefixed(message, format!("{left} != {right}"))
     })
 }
 
-fn ne<T: PartialEq + Display>(left: &T, right: &T, message: Option<&String>) -> CheatResult {
+pub(crate) fn ne<T: PartialEq + Display>(
+    left: &T,
+    right: &T,
+    message: Option<&String>,
+) -> CheatResult {
     check(left != right, || {
         prefixed(message, format!("{left} == {right}"))
     })
 }
 
-fn cmp<T: Display>(
+pub(crate) fn cmp<T: Display>(
     holds: bool,
     left: &T,
     op: &str,
@@ -1542,20 +1564,24 @@ fn cmp<T: Display>(
     check(holds, || prefixed(message, format!("{left} {op} {right}")))
 }
 
-/// Formats `left`/`right` as unsigned or signed depending on the overload.
-fn show(value: I256, unsigned: bool) -> String {
-    if unsigned {
-        value.into_raw().to_string()
-    } else {
-        value.to_string()
+/// Formats `left`/`right` as unsigned or signed depending on the overload,
+/// with `decimals` places for the `*Decimal` assertions.
+fn show(value: I256, unsigned: bool, decimals: Option<U256>) -> String {
+    use crate::cheatcodes_assert::Decimal;
+    match (decimals, unsigned) {
+        (None, true) => value.into_raw().to_string(),
+        (None, false) => value.to_string(),
+        (Some(places), true) => Decimal(value.into_raw(), places).to_string(),
+        (Some(places), false) => Decimal(value, places).to_string(),
     }
 }
 
-fn approx_abs(
+pub(crate) fn approx_abs(
     left: I256,
     right: I256,
     max_delta: U256,
     signed: bool,
+    decimals: Option<U256>,
     message: Option<&String>,
 ) -> CheatResult {
     let unsigned = !signed;
@@ -1569,19 +1595,22 @@ fn approx_abs(
         prefixed(
             message,
             format!(
-                "{} !~= {} (max delta: {max_delta}, real delta: {delta})",
-                show(left, unsigned),
-                show(right, unsigned)
+                "{} !~= {} (max delta: {}, real delta: {})",
+                show(left, unsigned, decimals),
+                show(right, unsigned, decimals),
+                show(I256::from_raw(max_delta), true, decimals),
+                show(I256::from_raw(delta), true, decimals)
             ),
         )
     })
 }
 
-fn approx_rel(
+pub(crate) fn approx_rel(
     left: I256,
     right: I256,
     max_percent: U256,
     signed: bool,
+    decimals: Option<U256>,
     message: Option<&String>,
 ) -> CheatResult {
     let unsigned = !signed;
@@ -1605,8 +1634,8 @@ fn approx_rel(
                 message,
                 format!(
                     "{} !~= {} (max delta: {}%, real delta: undefined)",
-                    show(left, unsigned),
-                    show(right, unsigned),
+                    show(left, unsigned, decimals),
+                    show(right, unsigned, decimals),
                     format_percent(max_percent)
                 ),
             )
@@ -1625,8 +1654,8 @@ fn approx_rel(
             message,
             format!(
                 "{} !~= {} (max delta: {}%, real delta: {}%)",
-                show(left, unsigned),
-                show(right, unsigned),
+                show(left, unsigned, decimals),
+                show(right, unsigned, decimals),
                 format_percent(max_percent),
                 format_percent(percent)
             ),

@@ -18,6 +18,7 @@ mod backend;
 mod cheat_error;
 mod cheatcodes;
 mod cheatcodes_allocs;
+mod cheatcodes_assert;
 mod cheatcodes_assume;
 mod cheatcodes_block;
 mod cheatcodes_chain;

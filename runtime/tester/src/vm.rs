@@ -326,6 +326,7 @@ pub(crate) fn cheatcode_signature(selector: [u8; 4]) -> Option<&'static str> {
         .or_else(|| crate::cheatcodes_memory::signature(selector))
         .or_else(|| crate::cheatcodes_keys::signature(selector))
         .or_else(|| crate::cheatcodes_misc::signature(selector))
+        .or_else(|| crate::cheatcodes_assert::signature(selector))
         .or_else(|| crate::cheatcodes_assume::signature(selector))
         .or_else(|| crate::cheatcodes_gas::signature(selector))
         .or_else(|| crate::cheatcodes_mock::signature(selector))

@@ -411,6 +411,7 @@ fn version_directories_chains_blocks_allocs_and_keys_as_forge() {
         &[
             "test_FoundryVersionIs171()",
             "test_SleepWaitsAndWalletNonce()",
+            "test_DecimalAndArrayAssertions()",
             "test_DirectoriesInsideTheRoot()",
             "test_ChainTable()",
             "test_BlockhashAndBlobs()",
@@ -422,6 +423,14 @@ fn version_directories_chains_blocks_allocs_and_keys_as_forge() {
     assert_fail(
         &report,
         &[
+            (
+                "test_RevertWhen_DecimalsDiffer()",
+                "assertion failed: 1.5 != 2.0",
+            ),
+            (
+                "test_RevertWhen_ApproxDecimalsTooFar()",
+                "far: -2.25 !~= 0.00 (max delta: 1.00, real delta: 2.25)",
+            ),
             (
                 "test_RevertWhen_VersionHasPreRelease()",
                 "invalid version `1.0.0-nightly`: pre-release versions are not supported",
