@@ -1334,13 +1334,20 @@ fn decode_tx_entry(bytes: &[u8]) -> TxEntry {
     )
 }
 
+/// What is wrong with a transaction index's stored parts (the store reports
+/// it as damage, naming its file).
+#[derive(Debug, thiserror::Error)]
+enum TxIndexDamage {
+    #[error("a transaction index chunk of {0} bytes (not whole entries)")]
+    PartialChunk(usize),
+    #[error("the transaction index's runs ({META_TX_RUNS}): {0}")]
+    Runs(String),
+}
+
 /// The entry for `hash` in a chunk, if there.
-fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, String> {
+fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, TxIndexDamage> {
     if !chunk.len().is_multiple_of(TX_ENTRY_BYTES) {
-        return Err(format!(
-            "a transaction index chunk of {} bytes (not whole entries)",
-            chunk.len()
-        ));
+        return Err(TxIndexDamage::PartialChunk(chunk.len()));
     }
     let entries = chunk.len() / TX_ENTRY_BYTES;
     let key = |i: usize| &chunk[i * TX_ENTRY_BYTES..i * TX_ENTRY_BYTES + 32];
@@ -1362,11 +1369,15 @@ fn find_in_chunk(chunk: &[u8], hash: &[u8; 32]) -> Result<Option<(u64, u32)>, St
 }
 
 impl TxRuns {
-    fn read(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Self, String> {
-        match meta.get(META_TX_RUNS).map_err(|e| e.to_string())? {
+    fn read(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Self, TxIndexDamage> {
+        match meta
+            .get(META_TX_RUNS)
+            .map_err(|e| TxIndexDamage::Runs(e.to_string()))?
+        {
             None => Ok(Self::default()),
-            Some(bytes) => Self::decode(&mut bytes.value())
-                .map_err(|e| format!("the transaction index's runs ({META_TX_RUNS}): {e}")),
+            Some(bytes) => {
+                Self::decode(&mut bytes.value()).map_err(|e| TxIndexDamage::Runs(e.to_string()))
+            }
         }
     }
 
@@ -1456,7 +1467,7 @@ fn update_tx_runs(
     let step = 2 * added + shape.min_step;
     let mut runs = {
         let meta = write.open_table(META)?;
-        TxRuns::read(&meta).map_err(redb::Error::Corrupted)?
+        TxRuns::read(&meta).map_err(|e| redb::Error::Corrupted(e.to_string()))?
     };
     let before_len = (runs.next, runs.runs.len(), runs.merges.len());
     let newest = write.open_table(TX_NEWEST)?;
