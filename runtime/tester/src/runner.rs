@@ -468,6 +468,9 @@ impl SuiteRunner<'_> {
             dict.insert(B256::from(value));
         }
         dict.insert_address(DEFAULT_SENDER);
+        dict.excluded = (0..self.artifacts.libraries.len() as u64)
+            .map(|nonce| LIBRARY_DEPLOYER.create(nonce))
+            .collect();
         dict
     }
 
