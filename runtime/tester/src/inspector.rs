@@ -1028,8 +1028,10 @@ impl<DB: CheatDatabase> Inspector<CheatContext<DB>> for TestInspector {
             }
         }
 
+        // The code the call runs is the callee, as in forge: a delegatecall
+        // to an implementation meets an expectation on the implementation.
         for expected in &mut self.cheats.expected_calls {
-            if expected.callee == target
+            if expected.callee == inputs.bytecode_address
                 && input.starts_with(&expected.data)
                 && expected.value.is_none_or(|v| v == value)
                 && expected.gas.is_none_or(|g| g == inputs.gas_limit)

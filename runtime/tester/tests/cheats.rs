@@ -411,6 +411,7 @@ fn version_directories_chains_blocks_allocs_and_keys_as_forge() {
         &[
             "test_FoundryVersionIs171()",
             "test_SleepWaitsAndWalletNonce()",
+            "test_ExpectCallMetThroughADelegatecall()",
             "test_DecimalAndArrayAssertions()",
             "test_DirectoriesInsideTheRoot()",
             "test_ChainTable()",
