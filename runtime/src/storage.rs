@@ -1766,6 +1766,25 @@ mod tests {
         TxRuns::read(&read.open_table(META).unwrap()).unwrap()
     }
 
+    /// Writes block `n` with 40 transactions, noting where each is.
+    fn write_block_of_40(
+        store: &Store,
+        world: &mut WorldState,
+        parent: B256,
+        n: u64,
+        located: &mut Vec<(B256, (u64, u32))>,
+    ) -> B256 {
+        let transactions: Vec<_> = (0..40).map(|i| transaction(n * 1000 + i)).collect();
+        for (position, tx) in transactions.iter().enumerate() {
+            located.push((tx.hash, (n, position as u32)));
+        }
+        let changes = changes(n);
+        let reverse = world.apply(&changes);
+        let block = block_with(n, parent, world, transactions);
+        store.write_block(&block, &[], &changes, &reverse).unwrap();
+        block.hash
+    }
+
     /// Every transaction is found at every block, while runs are made and
     /// merged over several blocks, after a reopen and in a backup; a
     /// merge's sources are deleted when it is done.
@@ -1785,15 +1804,7 @@ mod tests {
         // 4,000 entries: runs of 40 (the newest table takes 8) merged two
         // by two up to level 6, a merge moving 84 a block.
         for n in 1..=100u64 {
-            let transactions: Vec<_> = (0..40).map(|i| transaction(n * 1000 + i)).collect();
-            for (position, tx) in transactions.iter().enumerate() {
-                located.push((tx.hash, (n, position as u32)));
-            }
-            let changes = changes(n);
-            let reverse = world.apply(&changes);
-            let block = block_with(n, parent, &world, transactions);
-            store.write_block(&block, &[], &changes, &reverse).unwrap();
-            parent = block.hash;
+            parent = write_block_of_40(&store, &mut world, parent, n, &mut located);
             let runs = tx_runs(&store);
             merged_over_blocks |= runs.merges.iter().any(|m| m.into.entries > 0);
             // The newest, the oldest and some in between.
@@ -1847,15 +1858,7 @@ mod tests {
             assert_eq!(backup.transaction_location(hash).unwrap(), Some(*location));
         }
         for n in 101..=130u64 {
-            let transactions: Vec<_> = (0..40).map(|i| transaction(n * 1000 + i)).collect();
-            for (position, tx) in transactions.iter().enumerate() {
-                located.push((tx.hash, (n, position as u32)));
-            }
-            let changes = changes(n);
-            let reverse = world.apply(&changes);
-            let block = block_with(n, parent, &world, transactions);
-            backup.write_block(&block, &[], &changes, &reverse).unwrap();
-            parent = block.hash;
+            parent = write_block_of_40(&backup, &mut world, parent, n, &mut located);
         }
         for (hash, location) in &located {
             assert_eq!(backup.transaction_location(hash).unwrap(), Some(*location));
